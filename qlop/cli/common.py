@@ -1,0 +1,45 @@
+"""Options and helpers shared by the stage commands (every one takes ``-c CONFIG`` and ``--run-dir``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+config_option = click.option(
+    "-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False),
+    help="Pipeline config (TOML, JSON or YAML).",
+)
+run_dir_option = click.option(
+    "--run-dir", "run_dir", required=True, type=click.Path(file_okay=False),
+    help="Run directory to read inputs from and write artefacts into.",
+)
+
+
+def load_stage_config(ctx: click.Context, config_path: str) -> Any:
+    """Configure plugins from the global options, then read and fully validate the config."""
+    from qlop.cli.main import ensure_plugin_manager
+    from qlop.config import load_config
+
+    ensure_plugin_manager(ctx)
+    return load_config(config_path)
+
+
+def require_section(config: Any, section: str, config_path: str) -> Any:
+    from qlop.errors import ConfigError
+
+    value = getattr(config, section)
+    if value is None:
+        raise ConfigError(f"{config_path}: [{section}] section is required for this command")
+    return value
+
+
+def require_artifact(run_dir: str | Path, name: str, producer: str) -> Path:
+    """Path of an input artefact; a clear error naming the command that makes it when missing."""
+    from qlop.errors import ArtifactError
+
+    path = Path(run_dir) / name
+    if not path.exists():
+        raise ArtifactError(f"{path} not found: run `{producer}` first (or `qlop run`)")
+    return path

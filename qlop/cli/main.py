@@ -1,0 +1,207 @@
+"""The ``qlop`` root command: a lazy group that imports a subcommand's module only when it runs.
+
+``qlop --help`` and ``qlop --version`` import no plugin and none of pandas, numpy, pyarrow, xgboost,
+sklearn, onnx or streamlit (a test checks this in a subprocess). Plugin commands are resolved through
+the command registry when invoked, and listed in ``--help`` from the index written the last time the
+plugins were discovered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from qlop import __version__
+
+#: Built-in commands: name -> ("module:attribute", one-line summary shown by --help).
+BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("qlop.cli.run:run_cmd", "Run the configured stages into a run directory."),
+    "demo": ("qlop.cli.run:demo_cmd", "Run the quickstart pipeline on the embedded dataset."),
+    "data": ("qlop.cli.data:cli", "Load and inspect OHLCV market data."),
+    "features": ("qlop.cli.features:cli", "Build features and leverage-opportunity labels."),
+    "train": ("qlop.cli.train:train_cmd", "Walk-forward training and out-of-sample predictions."),
+    "predict": ("qlop.cli.train:predict_cmd", "Score features with a trained model or an exported bundle."),
+    "backtest": ("qlop.cli.backtest:backtest_cmd", "Backtest a strategy with leverage, margin and costs."),
+    "export": ("qlop.cli.export:export_cmd", "Export the trained model (ONNX, native, predictions)."),
+    "runs": ("qlop.cli.runs:cli", "List and summarise run directories."),
+    "config": ("qlop.cli.config:cli", "Validate configs and print their JSON Schema."),
+    "plugins": ("qlop.cli.plugins:cli", "List, inspect and diagnose plugins."),
+    "ws": ("qlop.cli.ws:cli", "The live-event relay: serve and tail."),
+    "gui": ("qlop.cli.gui:gui_cmd", "Start the Streamlit GUI (and its relay)."),
+}
+
+PLUGIN_COMMAND_INDEX = "plugin-commands.json"
+
+
+@dataclass
+class CliState:
+    """Global options, shared with every subcommand through ``ctx.obj``."""
+
+    verbose: int = 0
+    no_plugins: bool = False
+    modules: list[str] = field(default_factory=list)
+    plugins_dir: str | None = None
+    stream_to_ws: str | None = None
+    ws_url: str | None = None
+
+
+def _import_target(target: str) -> Any:
+    import importlib
+
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def _index_path() -> Any:
+    from qlop.paths import cache_dir
+
+    return cache_dir() / PLUGIN_COMMAND_INDEX
+
+
+def read_plugin_command_index() -> dict[str, str]:
+    """Plugin command names and summaries seen at the last discovery (no plugin import)."""
+    try:
+        with open(_index_path(), encoding="utf-8") as fh:
+            data = json.load(fh)
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def write_plugin_command_index(commands: dict[str, str]) -> None:
+    """Remember plugin commands for ``--help``; a failure here must never break a command."""
+    if commands == read_plugin_command_index():
+        return
+    try:
+        from qlop.atomic import write_json
+
+        write_json(_index_path(), commands)
+    except OSError:
+        pass
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        plugin_names = [n for n in read_plugin_command_index() if n not in BUILTIN_COMMANDS]
+        return list(BUILTIN_COMMANDS) + sorted(plugin_names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in BUILTIN_COMMANDS:
+            return _import_target(BUILTIN_COMMANDS[cmd_name][0])
+        if ctx.resilient_parsing:
+            return None
+        return self._plugin_command(ctx, cmd_name)
+
+    def _plugin_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from qlop.errors import PluginError
+
+        manager = ensure_plugin_manager(ctx)
+        registry = manager.registry("command")
+        write_plugin_command_index({e.spec.name: e.spec.summary for e in registry.entries()})
+        if cmd_name not in registry:
+            return None
+        try:
+            command = registry.get(cmd_name).load()
+        except PluginError:
+            raise
+        except Exception as exc:
+            provider = registry.entry(cmd_name).plugin
+            raise PluginError(f"command {cmd_name!r} of plugin {provider!r} failed to load: {exc}") from None
+        if not isinstance(command, click.Command):
+            raise PluginError(f"command {cmd_name!r} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Summaries come from the table above, so help never imports a subcommand module."""
+        plugin_index = read_plugin_command_index()
+        rows = [(name, summary) for name, (_, summary) in BUILTIN_COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+        extra = [(n, s or "(plugin command)") for n, s in sorted(plugin_index.items()) if n not in BUILTIN_COMMANDS]
+        if extra:
+            with formatter.section("Plugin commands"):
+                formatter.write_dl(extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from_error = None
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except click.Abort:
+            raise
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+        except Exception as exc:
+            from_error = exc
+        from qlop.errors import QlopError
+
+        state = ctx.find_object(CliState)
+        verbose = bool(state and state.verbose)
+        if isinstance(from_error, QlopError):
+            if verbose:
+                raise from_error
+            click.echo(f"Error: {from_error}", err=True)
+            ctx.exit(from_error.exit_code)
+        raise from_error  # a bug: keep the traceback
+
+
+def ensure_plugin_manager(ctx: click.Context | None = None) -> Any:
+    """The process-wide plugin manager, configured from the global options on first use."""
+    from qlop.plugins import manager as manager_mod
+
+    if manager_mod._default is None:
+        state = (ctx.find_object(CliState) if ctx else None) or CliState()
+        from qlop.plugins.discovery import Selection
+
+        manager_mod.configure(Selection.from_env(
+            no_plugins=state.no_plugins, modules=state.modules, plugins_dir=state.plugins_dir))
+    return manager_mod.get_plugin_manager()
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="qlop")
+@click.option("-v", "--verbose", count=True, help="More logging; show tracebacks on errors.")
+@click.option("--no-plugins", is_flag=True, help="Load no third-party plugins (bundled ones still load).")
+@click.option("-p", "modules", multiple=True, metavar="MODULE", help="Load MODULE as a plugin (repeatable).")
+@click.option("--plugins-dir", type=click.Path(file_okay=False), default=None,
+              help="Load every *.py in DIR as a plugin (never done unless asked; also QLOP_PLUGINS_DIR).")
+@click.option("--stream-to-ws", "stream_to_ws", metavar="TASK_ID", default=None,
+              help="Publish this command's events live to the relay under TASK_ID.")
+@click.option("--ws-url", default=None, metavar="URL",
+              help="Relay URL (default ws://127.0.0.1:8765, or QLOP_WS_URL); token from QLOP_WS_TOKEN.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, no_plugins: bool, modules: tuple[str, ...], plugins_dir: str | None,
+        stream_to_ws: str | None, ws_url: str | None) -> None:
+    """QLOP: when would a leveraged trade have paid off, can a model predict it, and what would trading
+    it have earned after leverage, margin, financing and costs?
+
+    Start with `qlop demo`, then `qlop run -c CONFIG`.
+    """
+    ctx.obj = CliState(verbose=verbose, no_plugins=no_plugins, modules=list(modules),
+                       plugins_dir=plugins_dir, stream_to_ws=stream_to_ws,
+                       ws_url=ws_url or os.environ.get("QLOP_WS_URL"))
+    if verbose:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
+                            format="%(levelname)s %(name)s: %(message)s")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="qlop")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""Pydantic models of every stage's config and of the whole pipeline, read from TOML, JSON or YAML.
+
+Two layers of validation: the models here check the shape of each section; :func:`validate_plugins`
+then checks each chosen plugin's params with that plugin's own params model, so errors read
+``model.model_params.max_depth: Input should be greater than 0``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from qlop.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Section):
+    """Where the OHLCV panel comes from."""
+
+    data_source_type: str = Field("sample", description="Data-source plugin name")
+    data_source_params: dict[str, Any] = Field(default_factory=dict, description="Params of the data source")
+    tickers: list[str] = Field(default_factory=list, description="Tickers to load (empty: all the source has)")
+    start_date: dt.date | None = Field(None, description="First date (inclusive)")
+    end_date: dt.date | None = Field(None, description="Last date (inclusive)")
+    interval: str = Field("1d", description="Bar interval")
+
+    @field_validator("tickers")
+    @classmethod
+    def _unique_tickers(cls, v: list[str]) -> list[str]:
+        seen = [t.strip() for t in v]
+        if any(not t for t in seen):
+            raise ValueError("ticker names must not be empty")
+        if len(set(seen)) != len(seen):
+            raise ValueError("tickers must be unique")
+        return seen
+
+    @model_validator(mode="after")
+    def _ordered_dates(self) -> "DataConfig":
+        if self.start_date and self.end_date and self.start_date > self.end_date:
+            raise ValueError(f"start_date {self.start_date} is after end_date {self.end_date}")
+        return self
+
+
+class FeatureStepConfig(_Section):
+    step_type: str = Field(..., description="Feature-step plugin name")
+    step_params: dict[str, Any] = Field(default_factory=dict)
+
+
+class FeaturesConfig(_Section):
+    steps: list[FeatureStepConfig] = Field(default_factory=list, description="Ordered feature steps")
+    dropna: bool = Field(True, description="Drop warm-up rows (any NaN feature) before training")
+
+
+class LabelConfig(_Section):
+    label_type: str = Field("leverage_opportunity", description="Label plugin name")
+    label_params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ValidationConfig(_Section):
+    """How out-of-sample predictions are produced (see DESIGN.md section 6)."""
+
+    scheme: Literal["walk_forward", "purged_kfold"] = "walk_forward"
+    window: Literal["expanding", "rolling"] = "expanding"
+    train_years: float = Field(3.0, gt=0, description="Length of the (first) training window in years")
+    test_months: int = Field(6, gt=0, description="Length of each test window in months")
+    embargo_days: int | None = Field(None, ge=0, description="Bars skipped after each test period; default the label horizon")
+    n_splits: int = Field(5, ge=2, description="Folds for purged_kfold")
+    validation_fraction: float = Field(0.15, ge=0, lt=0.5, description="Tail of each training window used for early stopping")
+
+
+class ModelConfig(_Section):
+    model_type: str = Field("xgboost", description="Model plugin name")
+    model_params: dict[str, Any] = Field(default_factory=dict)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    threshold: float = Field(0.5, gt=0, lt=1, description="Probability threshold for precision/recall")
+
+
+class BacktestConfig(_Section):
+    strategy_type: str = Field("probability_threshold", description="Strategy plugin name")
+    strategy_params: dict[str, Any] = Field(default_factory=dict)
+    initial_capital: float = Field(100_000.0, gt=0)
+    leverage: float = Field(1.0, gt=0, le=100)
+    position_size: float = Field(0.1, gt=0, le=1, description="Fraction of equity committed as margin per position")
+    max_positions: int = Field(10, ge=1)
+    max_gross_leverage: float = Field(3.0, gt=0)
+    commission_bps: float = Field(1.0, ge=0)
+    min_commission: float = Field(0.0, ge=0)
+    slippage_bps: float = Field(2.0, ge=0)
+    financing_rate: float = Field(0.05, ge=0, description="Annual rate on the borrowed part, calendar days")
+    borrow_fee: float = Field(0.0, ge=0, description="Annual short borrow fee on notional")
+    maintenance_margin: float = Field(0.25, gt=0, lt=1)
+    liquidation_fee: float = Field(0.0, ge=0, description="Fraction of notional charged on liquidation")
+    benchmark: str | None = Field("GSPC", description="Benchmark ticker from the sample dataset")
+    n_trials: int = Field(1, ge=1, description="Configurations tried, for the deflated Sharpe ratio")
+
+    @model_validator(mode="after")
+    def _solvent(self) -> "BacktestConfig":
+        if self.leverage * self.maintenance_margin >= 1:
+            raise ValueError(
+                f"leverage x maintenance_margin = {self.leverage * self.maintenance_margin:g} >= 1: "
+                "the position would be liquidated at entry"
+            )
+        return self
+
+
+class ExportConfig(_Section):
+    format_name: str = Field("onnx", description="Exporter plugin name")
+    format_params: dict[str, Any] = Field(default_factory=dict)
+
+
+class PipelineConfig(_Section):
+    """A whole run. Sections that are absent are skipped by ``qlop run``."""
+
+    name: str = Field("qlop-run", description="A label for the run")
+    seed: int = Field(42, description="Seed for every random step")
+    runs_dir: str = Field("runs", description="Where ``qlop run`` creates run directories")
+    plugins_dir: str | None = Field(None, description="Local plugins directory to load (explicit only)")
+    data: DataConfig = Field(default_factory=DataConfig)
+    features: FeaturesConfig | None = None
+    label: LabelConfig | None = None
+    model: ModelConfig | None = None
+    backtest: BacktestConfig | None = None
+    export: ExportConfig | None = None
+
+    def stage_dict(self, *sections: str) -> dict[str, Any]:
+        """The named sections as plain JSON data: the input of a stage's cache key."""
+        dumped = self.model_dump(mode="json")
+        return {s: dumped.get(s) for s in sections}
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+
+
+def parse_config_text(text: str, fmt: str, source: str = "<config>") -> dict[str, Any]:
+    """Parse TOML, JSON or YAML text into plain data; parse errors name the source and position."""
+    try:
+        if fmt == "toml":
+            import tomllib
+
+            return tomllib.loads(text)
+        if fmt == "json":
+            data = json.loads(text)
+        elif fmt in ("yaml", "yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            raise ConfigError(f"{source}: unknown config format {fmt!r} (use .toml, .json or .yaml)")
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"{source}: cannot parse {fmt.upper()}: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a table/mapping")
+    return data
+
+
+def config_from_data(data: dict[str, Any], source: str = "<config>") -> PipelineConfig:
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        from qlop.plugins.registry import format_validation_error
+
+        raise ConfigError(f"{source}: {format_validation_error(exc)}") from None
+
+
+def load_config(path: str | Path, validate: bool = True) -> PipelineConfig:
+    """Read and validate a config file, including each chosen plugin's params."""
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower() or "toml"
+    config = config_from_data(parse_config_text(_read_text(path), fmt, str(path)), str(path))
+    if config.plugins_dir and not Path(config.plugins_dir).is_absolute():
+        config.plugins_dir = str((path.parent / config.plugins_dir).resolve())
+    if validate:
+        try:
+            validate_plugins(config)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    return config
+
+
+def validate_plugins(config: PipelineConfig, manager: Any = None) -> dict[str, Any]:
+    """Check every chosen plugin exists and its params validate; return the validated params.
+
+    Raises :class:`ConfigError` naming the field path. Also checks cross-section rules (an embargo
+    shorter than the label horizon).
+    """
+    from qlop.errors import PluginError
+    from qlop.plugins.manager import get_plugin_manager
+    from qlop.plugins.registry import validate_params
+
+    pm = manager or get_plugin_manager()
+    if config.plugins_dir and config.plugins_dir != getattr(pm, "_config_plugins_dir", None):
+        pm.load_plugins_dir(config.plugins_dir)
+        pm._config_plugins_dir = config.plugins_dir
+    checks: list[tuple[str, str, str, Any]] = [
+        ("data_source", config.data.data_source_type, "data.data_source_params", config.data.data_source_params),
+    ]
+    if config.features:
+        for i, step in enumerate(config.features.steps):
+            checks.append(("feature_step", step.step_type, f"features.steps.{i}.step_params", step.step_params))
+    if config.label:
+        checks.append(("label", config.label.label_type, "label.label_params", config.label.label_params))
+    if config.model:
+        checks.append(("model", config.model.model_type, "model.model_params", config.model.model_params))
+    if config.backtest:
+        checks.append(("strategy", config.backtest.strategy_type, "backtest.strategy_params",
+                       config.backtest.strategy_params))
+    if config.export:
+        checks.append(("exporter", config.export.format_name, "export.format_params", config.export.format_params))
+    validated: dict[str, Any] = {}
+    type_field = {"data_source": "data.data_source_type", "feature_step": "features.steps.{i}.step_type",
+                  "label": "label.label_type", "model": "model.model_type",
+                  "strategy": "backtest.strategy_type", "exporter": "export.format_name"}
+    for kind, name, field_path, params in checks:
+        try:
+            spec = pm.registry(kind).get(name)
+        except PluginError as exc:
+            where = type_field[kind]
+            if kind == "feature_step":
+                where = field_path.rsplit(".", 1)[0] + ".step_type"
+            raise ConfigError(f"{where}: {exc}") from None
+        validated[field_path] = validate_params(spec, params, field_path)
+    label_params = validated.get("label.label_params")
+    if config.model and label_params is not None:
+        horizon = int(getattr(label_params, "horizon", 0) or 0)
+        embargo = config.model.validation.embargo_days
+        if embargo is not None and embargo < horizon:
+            raise ConfigError(
+                f"model.validation.embargo_days: {embargo} is shorter than the label horizon ({horizon}); "
+                "test labels would leak into training"
+            )
+    return validated
+
+
+def config_json_schema() -> dict[str, Any]:
+    """JSON Schema of the pipeline config (plugin params are open objects, validated per plugin)."""
+    return PipelineConfig.model_json_schema()

@@ -1,0 +1,305 @@
+"""The plugin manager: discovers plugins with per-plugin isolation and builds the registries.
+
+Isolation: a plugin that fails to import, implements an unknown ``qlop_*`` hook, has a bad hookimpl
+signature or returns invalid specs is marked ``failed`` or ``incompatible`` with a one-line reason and
+everything else keeps working. ``QLOP_STRICT_PLUGINS=1`` re-raises instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from qlop.errors import PluginError
+from qlop.plugins import hookspecs
+from qlop.plugins.discovery import (
+    BUILTIN_PLUGINS,
+    Selection,
+    iter_entry_points,
+    iter_plugin_files,
+)
+from qlop.plugins.markers import PROJECT_NAME
+from qlop.plugins.records import (
+    ACTIVE,
+    DISABLED,
+    FAILED,
+    INCOMPATIBLE,
+    SOURCE_BUILTIN,
+    SOURCE_CLI,
+    SOURCE_ENTRY_POINT,
+    SOURCE_PLUGINS_DIR,
+    PluginRecord,
+)
+from qlop.plugins.registry import Entry, Registry, make_component
+from qlop.plugins.specs import KINDS, CommandSpec, ComponentSpec
+
+Warn = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(f"qlop: {message}", file=sys.stderr)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _qlop_version() -> str:
+    from qlop import __version__
+
+    return __version__
+
+
+class PluginManager:
+    """QLOP's view of pluggy: provenance records, isolation and typed registries."""
+
+    def __init__(self, selection: Selection | None = None, warn: Warn | None = _stderr) -> None:
+        self.selection = selection or Selection()
+        self.warn = warn or (lambda _msg: None)
+        self.pm = pluggy.PluginManager(PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.records: dict[str, PluginRecord] = {}
+        self._registries: dict[str, Registry[Any]] = {}
+        self._loaded = False
+
+    # -- discovery ---------------------------------------------------------------------------
+
+    def load(self) -> "PluginManager":
+        """Discover every plugin once, in the documented order."""
+        if self._loaded:
+            return self
+        self._loaded = True
+        sel = self.selection
+        if sel.builtins:
+            for module_name in BUILTIN_PLUGINS:
+                self._load_module(module_name, module_name, SOURCE_BUILTIN, third_party=False,
+                                  distribution="qlop", version=_qlop_version())
+        if not sel.no_plugins and sel.autoload:
+            for ep in iter_entry_points():
+                self._load_entry_point(ep)
+        if sel.plugins_dir and not sel.no_plugins:
+            self.load_plugins_dir(sel.plugins_dir)
+        for module_name in sel.modules:
+            self._load_module(module_name, module_name, SOURCE_CLI, third_party=False)
+        return self
+
+    def _new_record(self, name: str, source: str, **kw: Any) -> PluginRecord | None:
+        if name in self.records:
+            existing = self.records[name]
+            self._fail(PluginRecord(name, source, **kw), FAILED,
+                       f"a plugin named {name!r} is already registered from {existing.source}",
+                       keep=False)
+            return None
+        record = PluginRecord(name, source, **kw)
+        self.records[name] = record
+        return record
+
+    def _blocked(self, record: PluginRecord, third_party: bool) -> bool:
+        reason = self.selection.blocked_reason(record.name, third_party)
+        if reason is None:
+            return False
+        record.status, record.error = DISABLED, reason
+        self.pm.set_blocked(record.name)
+        return True
+
+    def _fail(self, record: PluginRecord, status: str, reason: str, exc: BaseException | None = None,
+              keep: bool = True) -> None:
+        record.mark(status, reason)
+        if keep:
+            self.records.setdefault(record.name, record)
+        self.warn(f"plugin {record.name!r} {status}: {reason}")
+        if self.selection.strict:
+            raise PluginError(f"plugin {record.name!r} {status}: {reason}") from exc
+
+    def _load_entry_point(self, ep: Any) -> None:
+        record = self._new_record(ep.name, SOURCE_ENTRY_POINT, module=ep.value,
+                                  distribution=ep.distribution, version=ep.version)
+        if record is None or self._blocked(record, third_party=True):
+            return
+        try:
+            plugin = ep.entry_point.load()
+        except Exception as exc:  # isolation: one broken plugin must not hide the rest
+            self._fail(record, FAILED, _one_line(exc), exc)
+            return
+        self._register(record, plugin)
+
+    def _load_module(self, name: str, module_name: str, source: str, third_party: bool,
+                     distribution: str | None = None, version: str | None = None) -> None:
+        record = self._new_record(name, source, module=module_name, distribution=distribution,
+                                  version=version)
+        if record is None or self._blocked(record, third_party=third_party):
+            return
+        try:
+            plugin = importlib.import_module(module_name)
+        except Exception as exc:
+            self._fail(record, FAILED, _one_line(exc), exc)
+            return
+        record.path = getattr(plugin, "__file__", None)
+        if record.version is None:
+            record.version = getattr(plugin, "__version__", None)
+        self._register(record, plugin)
+
+    def load_plugins_dir(self, directory: str) -> None:
+        """Load every ``*.py`` file of ``directory`` as a plugin (only ever called when asked)."""
+        for path in iter_plugin_files(directory):
+            name = path.stem
+            record = self._new_record(name, SOURCE_PLUGINS_DIR, module=f"qlop_local_plugins.{name}",
+                                      path=str(path))
+            if record is None or self._blocked(record, third_party=True):
+                continue
+            try:
+                module = self._import_file(f"qlop_local_plugins.{name}", path)
+            except Exception as exc:
+                self._fail(record, FAILED, _one_line(exc), exc)
+                continue
+            record.version = getattr(module, "__version__", None)
+            self._register(record, module)
+        self._registries.clear()
+
+    @staticmethod
+    def _import_file(module_name: str, path: Path) -> Any:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(module_name, None)
+            raise
+        return module
+
+    def register(self, plugin: Any, name: str, source: str = SOURCE_CLI, version: str | None = None) -> PluginRecord:
+        """Register an already-imported plugin object (used by tests and the test kit)."""
+        self._loaded = True
+        record = self._new_record(name, source, module=getattr(plugin, "__name__", None), version=version)
+        if record is None:
+            return self.records[name]
+        self._register(record, plugin)
+        self._registries.clear()
+        return record
+
+    def _register(self, record: PluginRecord, plugin: Any) -> None:
+        try:
+            self.pm.register(plugin, name=record.name)
+        except pluggy.PluginValidationError as exc:
+            self._fail(record, INCOMPATIBLE, f"bad hook implementation: {_one_line(exc)}", exc)
+            return
+        except Exception as exc:
+            self._fail(record, FAILED, _one_line(exc), exc)
+            return
+        callers = self.pm.get_hookcallers(plugin) or []
+        unknown = sorted(c.name for c in callers if not c.has_spec())
+        record.hooks = sorted(c.name for c in callers if c.has_spec())
+        if unknown:
+            self.pm.unregister(plugin)
+            self._fail(record, INCOMPATIBLE,
+                       f"unknown hook {', '.join(unknown)} (not a QLOP hook; check the spelling)")
+
+    # -- registries --------------------------------------------------------------------------
+
+    def registry(self, kind: str) -> Registry[Any]:
+        """The registry for ``kind``, built on first use with per-plugin isolation."""
+        if kind not in KINDS:
+            raise PluginError(f"unknown component kind {kind!r}; kinds: {', '.join(KINDS)}")
+        self.load()
+        if kind not in self._registries:
+            self._registries[kind] = Registry(kind, self._collect(kind))
+        return self._registries[kind]
+
+    def _collect(self, kind: str) -> list[Entry[Any]]:
+        hook = getattr(self.pm.hook, KINDS[kind])
+        expected = CommandSpec if kind == "command" else ComponentSpec
+        entries: list[Entry[Any]] = []
+        for impl in reversed(hook.get_hookimpls()):  # registration order, for stable listings
+            record = self.records.get(impl.plugin_name)
+            if record is None or record.status != ACTIVE:
+                continue
+            try:
+                result = impl.function()
+                specs = self._as_specs(result, expected)
+            except Exception as exc:
+                self._fail(record, FAILED, f"{KINDS[kind]}: {_one_line(exc)}", exc)
+                continue
+            incompatible = [s.name for s in specs if not s.api_compatible]
+            if incompatible:
+                self._fail(record, INCOMPATIBLE,
+                           f"{', '.join(incompatible)} target(s) a plugin API this QLOP does not support")
+                continue
+            for spec in specs:
+                entries.append(Entry(spec, record.name, record.version))
+                record.provides.setdefault(kind, [])
+                if spec.name not in record.provides[kind]:
+                    record.provides[kind].append(spec.name)
+        return entries
+
+    @staticmethod
+    def _as_specs(result: Any, expected: type) -> list[Any]:
+        if result is None:
+            return []
+        items = [result] if isinstance(result, (ComponentSpec, CommandSpec)) else result
+        if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+            raise TypeError(f"expected {expected.__name__} or an iterable of them, got {type(result).__name__}")
+        specs = list(items)
+        for spec in specs:
+            if not isinstance(spec, expected):
+                raise TypeError(f"expected {expected.__name__}, got {type(spec).__name__}")
+        return specs
+
+    def load_all_registries(self) -> None:
+        """Build every registry so that records show what each plugin provides."""
+        for kind in KINDS:
+            self.registry(kind)
+
+    def create(self, kind: str, name: str, params: Any, field_path: str) -> Any:
+        """Construct component ``name`` of ``kind`` with validated params."""
+        return make_component(self.registry(kind), name, params, field_path)
+
+    def provider(self, kind: str, name: str) -> PluginRecord:
+        """The record of the plugin providing component ``name``."""
+        return self.records[self.registry(kind).entry(name).plugin]
+
+    @property
+    def hook(self) -> Any:
+        self.load()
+        return self.pm.hook
+
+    def active_plugins(self) -> list[dict[str, Any]]:
+        """The active plugin set, as written into every run manifest."""
+        self.load_all_registries()
+        return [
+            {"name": r.name, "version": r.version, "source": r.source, "distribution": r.distribution}
+            for r in self.records.values() if r.status == ACTIVE
+        ]
+
+
+_default: PluginManager | None = None
+
+
+def configure(selection: Selection | None = None, warn: Warn | None = _stderr) -> PluginManager:
+    """Set up the process-wide manager (the CLI does this once from its global options)."""
+    global _default
+    _default = PluginManager(selection or Selection.from_env(), warn=warn)
+    return _default
+
+
+def get_plugin_manager() -> PluginManager:
+    """The process-wide manager, configured from the environment when the CLI did not configure it."""
+    global _default
+    if _default is None:
+        _default = PluginManager(Selection.from_env())
+    return _default.load()
+
+
+def reset() -> None:
+    """Forget the process-wide manager (tests)."""
+    global _default
+    _default = None

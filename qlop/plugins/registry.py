@@ -1,0 +1,114 @@
+"""Typed per-kind registries of components, built lazily from the registration hooks."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from qlop.errors import ComponentConflictError, ConfigError, UnknownComponentError
+from qlop.plugins.specs import CommandSpec, ComponentSpec
+
+S = TypeVar("S", ComponentSpec, CommandSpec)
+
+
+@dataclass(frozen=True)
+class Entry(Generic[S]):
+    """A spec and the plugin that provided it."""
+
+    spec: S
+    plugin: str
+    version: str | None
+
+
+class Registry(Generic[S]):
+    """All components of one kind. Duplicate names are kept and fail only when asked for."""
+
+    def __init__(self, kind: str, entries: Iterable[Entry[S]]) -> None:
+        self.kind = kind
+        self._by_name: dict[str, list[Entry[S]]] = {}
+        for entry in entries:
+            self._by_name.setdefault(entry.spec.name, []).append(entry)
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def conflicts(self) -> dict[str, list[str]]:
+        """Names offered by more than one plugin, with every provider."""
+        return {n: [e.plugin for e in es] for n, es in sorted(self._by_name.items()) if len(es) > 1}
+
+    def entry(self, name: str) -> Entry[S]:
+        """The single entry for ``name``; a clear error for an unknown or clashing name."""
+        entries = self._by_name.get(name)
+        label = self.kind.replace("_", " ")
+        if not entries:
+            available = ", ".join(self.names()) or "none"
+            close = difflib.get_close_matches(name, self.names(), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UnknownComponentError(f"unknown {label} {name!r}.{hint} Available: {available}")
+        if len(entries) > 1:
+            providers = ", ".join(f"{e.plugin} ({e.version or 'unknown version'})" for e in entries)
+            raise ComponentConflictError(
+                f"{label} {name!r} is provided by several plugins: {providers}; "
+                f"disable all but one with QLOP_DISABLE_PLUGINS"
+            )
+        return entries[0]
+
+    def get(self, name: str) -> S:
+        return self.entry(name).spec
+
+    def entries(self) -> list[Entry[S]]:
+        return [e for name in self.names() for e in self._by_name[name]]
+
+
+def validate_params(spec: ComponentSpec, params: dict[str, Any] | BaseModel | None, field_path: str) -> BaseModel | dict[str, Any]:
+    """Validate ``params`` with the component's params model; errors name the full field path."""
+    model = spec.load_params_model()
+    if params is None:
+        params = {}
+    if model is None:
+        return dict(params) if not isinstance(params, BaseModel) else params
+    if isinstance(params, model):
+        return params
+    if isinstance(params, BaseModel):
+        params = params.model_dump()
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, prefix=field_path)) from None
+
+
+def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    """One line per problem: ``field.path: message``; the CLI prints them joined by '; '."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        path = ".".join(p for p in (prefix, loc) if p)
+        msg = err.get("msg", "invalid")
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown field"
+        parts.append(f"{path}: {msg}" if path else msg)
+    return "; ".join(parts)
+
+
+def make_component(
+    registry: Registry[ComponentSpec],
+    name: str,
+    params: dict[str, Any] | BaseModel | None,
+    field_path: str,
+    construct: Callable[[type, str, Any], Any] | None = None,
+) -> Any:
+    """Look up ``name``, validate its params and construct the component as ``cls(name, params)``."""
+    spec = registry.get(name)
+    validated = validate_params(spec, params, field_path)
+    cls = spec.load()
+    return construct(cls, name, validated) if construct else cls(name, validated)

@@ -1,0 +1,1 @@
+"""Plugins bundled with QLOP, loaded through the same hooks as third-party ones."""

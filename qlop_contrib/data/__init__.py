@@ -1,0 +1,1 @@
+"""The embedded real OHLCV dataset (see ohlcv/PROVENANCE.md)."""
