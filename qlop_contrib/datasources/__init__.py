@@ -1,1 +1,32 @@
-"""Bundled datasources plugins."""
+"""Bundled data sources: ``sample`` (embedded real data), ``csv``, ``parquet``, ``yfinance``, ``synthetic``.
+
+This module is the registered plugin. Factories are strings so registration imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+from qlop.plugins.markers import hookimpl
+from qlop.plugins.specs import ComponentSpec
+
+_P = "qlop_contrib.datasources"
+
+
+@hookimpl
+def qlop_register_data_source() -> list[ComponentSpec]:
+    return [
+        ComponentSpec("sample", f"{_P}.sample:SampleSource",
+                      "Embedded real daily OHLCV: 29 US tickers 2000-2017, S&P 500 (GSPC) to 2024, extras",
+                      f"{_P}.params:SampleParams"),
+        ComponentSpec("csv", f"{_P}.csv_source:CsvSource",
+                      "Local CSV files: a folder of <TICKER>.csv or one long file with a ticker column",
+                      f"{_P}.params:CsvParams"),
+        ComponentSpec("parquet", f"{_P}.parquet_source:ParquetSource",
+                      "Local Parquet files: a folder of <TICKER>.parquet or one long file",
+                      f"{_P}.params:ParquetParams"),
+        ComponentSpec("yfinance", f"{_P}.yfinance_source:YFinanceSource",
+                      "Yahoo Finance via yfinance.download (needs network)",
+                      f"{_P}.params:YFinanceParams"),
+        ComponentSpec("synthetic", f"{_P}.synthetic:SyntheticSource",
+                      "Seeded GBM paths with stochastic volatility and jumps, any size",
+                      f"{_P}.params:SyntheticParams"),
+    ]

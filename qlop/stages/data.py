@@ -1,0 +1,237 @@
+"""The data stage: load the OHLCV panel through a data-source plugin, validate it, cache it.
+
+``load_panel`` is what every other stage (and notebook) calls. The cache key is the sha256 of
+(source, validated params, tickers, dates, interval, the source's own ``cache_token()`` if it has one),
+so the same request is read back from Parquet instead of re-parsed or re-downloaded; ``refresh=True``
+bypasses the read (and rewrites the entry).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qlop.errors import DataError
+from qlop.progress import StageProgress, stage_progress
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from qlop.config import DataConfig, PipelineConfig
+
+log = logging.getLogger(__name__)
+
+#: Bumped when the canonical panel format changes, so old cache entries are never read back.
+CACHE_VERSION = 1
+DATA_FILE = "data.parquet"
+
+_progress: contextvars.ContextVar[StageProgress | None] = contextvars.ContextVar("qlop_data_progress",
+                                                                                 default=None)
+
+
+@contextlib.contextmanager
+def ticker_progress(total: int) -> Iterator[StageProgress]:
+    """Per-ticker progress for a data source: joins ``load_panel``'s stage, or opens its own."""
+    handle = _progress.get()
+    if handle is not None:
+        handle.set_total(total)
+        yield handle
+        return
+    with stage_progress("data", total=total, unit="ticker") as handle:
+        yield handle
+
+
+def require_daily(interval: str, source: str, allowed: tuple[str, ...] = ("1d",)) -> None:
+    """The canonical panel has one bar per date; sources reject intervals they cannot honour."""
+    if interval not in allowed:
+        raise DataError(f"{source}: interval {interval!r} is not supported (supported: {', '.join(allowed)})")
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else str(value)
+
+
+def cache_key(data_cfg: "DataConfig", params: Any, token: str | None = None) -> str:
+    """sha256 of everything that determines the panel."""
+    from qlop.atomic import sha256_json
+
+    dumped = params.model_dump(mode="json") if hasattr(params, "model_dump") else params
+    return sha256_json({
+        "v": CACHE_VERSION,
+        "source": data_cfg.data_source_type,
+        "params": dumped,
+        "tickers": sorted(data_cfg.tickers),
+        "start": _iso(data_cfg.start_date),
+        "end": _iso(data_cfg.end_date),
+        "interval": data_cfg.interval,
+        "token": token,
+    })
+
+
+def cache_path(key: str) -> Path:
+    from qlop.paths import cache_dir
+
+    return cache_dir() / "data" / f"{key}.parquet"
+
+
+def load_panel(data_cfg: "DataConfig", refresh: bool = False, manager: Any = None) -> "pd.DataFrame":
+    """The validated canonical panel for ``data_cfg``, from the cache when possible."""
+    from qlop.schema import validate_panel
+    from qlop.stages.components import component_errors, create
+
+    name = data_cfg.data_source_type
+    source = create("data_source", name, data_cfg.data_source_params, "data.data_source_params", manager)
+    token_fn = getattr(source, "cache_token", None)
+    with component_errors("data", "data_source", name, manager):
+        token = token_fn() if callable(token_fn) else None
+    path = cache_path(cache_key(data_cfg, source.params, token))
+    n = len(data_cfg.tickers) or None
+    with stage_progress("data", total=n, unit="ticker") as progress:
+        if not refresh and path.is_file():
+            try:
+                panel = read_panel(path)
+            except (DataError, OSError, ValueError) as exc:  # a damaged entry is rebuilt, never trusted
+                log.warning("ignoring unreadable data cache %s: %s", path, exc)
+            else:
+                progress.advance(progress.total or panel.index.get_level_values(0).nunique(), message="cache")
+                return panel
+        reset = _progress.set(progress)
+        try:
+            with component_errors("data", "data_source", name, manager):
+                raw = source.load_data(list(data_cfg.tickers), data_cfg.start_date, data_cfg.end_date,
+                                       data_cfg.interval)
+        finally:
+            _progress.reset(reset)
+        panel = validate_panel(raw, f"data source {name!r}")
+        if not len(panel):
+            raise DataError(f"data source {name!r}: returned no rows")
+    _write_cache(panel, path)
+    return panel
+
+
+def _write_cache(panel: "pd.DataFrame", path: Path) -> None:
+    """Cache writes are best effort: a read-only cache folder must not fail the load."""
+    from qlop.atomic import write_parquet
+
+    try:
+        write_parquet(panel, path)
+    except OSError as exc:
+        log.warning("could not write data cache %s: %s", path, exc)
+
+
+def read_panel(path: str | Path) -> "pd.DataFrame":
+    """Read a panel file (``data.parquet`` or a cache entry) and check it is canonical."""
+    import pandas as pd
+
+    from qlop.schema import validate_panel
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        df = pd.read_parquet(path, engine="pyarrow")
+    except Exception as exc:  # pyarrow raises several types for a damaged or non-Parquet file
+        raise DataError(f"{path}: not a readable Parquet file ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    return validate_panel(df, str(path))
+
+
+def load_and_write(config: "PipelineConfig", run_dir: str | Path,
+                   refresh: bool = False) -> tuple["pd.DataFrame", dict[str, str]]:
+    """Load the panel and write ``run_dir/data.parquet`` atomically; return both."""
+    from qlop.atomic import write_parquet
+
+    panel = load_panel(config.data, refresh=refresh)
+    out = write_parquet(panel, Path(run_dir) / DATA_FILE)
+    return panel, {"data": str(out)}
+
+
+def run(config: "PipelineConfig", run_dir: str | Path, refresh: bool = False) -> dict[str, str]:
+    """Stage entry point: write ``run_dir/data.parquet`` (atomically; nothing on any error)."""
+    return load_and_write(config, run_dir, refresh=refresh)[1]
+
+
+# -- summaries (``qlop data load`` / ``qlop data info``) ----------------------------------------------
+
+def summarize_panel(panel: "pd.DataFrame", top_gaps: int = 10, max_dates: int = 5) -> dict[str, Any]:
+    """What a user checks first about a panel: coverage, missing sessions and the biggest gaps.
+
+    A ticker's *missing sessions* are dates inside its own first..last span on which some other ticker
+    of the panel traded (the panel's union calendar) but it did not. *Gaps* are runs of weekdays with
+    no bar between two consecutive sessions of a ticker (holidays show as 1-day gaps), so they also
+    work for a single-ticker panel.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if not len(panel):
+        return {"tickers": 0, "rows": 0, "first": None, "last": None, "sessions": 0,
+                "missing_sessions": 0, "missing_volume": 0, "per_ticker": [], "gaps": []}
+    tick = panel.index.get_level_values("ticker")
+    dates = panel.index.get_level_values("date").to_numpy().astype("datetime64[D]")
+    codes, names = pd.factorize(tick, sort=False)
+    union = np.unique(dates)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ends = np.r_[starts[1:], len(codes)] - 1
+    first, last = dates[starts], dates[ends]
+    rows = ends - starts + 1
+    span = np.searchsorted(union, last, side="right") - np.searchsorted(union, first, side="left")
+    missing = span - rows
+    nan_vol = np.add.reduceat(np.isnan(panel["volume"].to_numpy()).astype(np.int64), starts)
+    per_ticker = []
+    for k, name in enumerate(names):
+        entry: dict[str, Any] = {"ticker": str(name), "rows": int(rows[k]), "first": str(first[k]),
+                                 "last": str(last[k]), "missing_sessions": int(missing[k]),
+                                 "missing_volume": int(nan_vol[k])}
+        if missing[k]:
+            lo, hi = np.searchsorted(union, [first[k], last[k]], side="left")
+            own = dates[starts[k]:ends[k] + 1]
+            entry["missing_dates"] = [str(d) for d in np.setdiff1d(union[lo:hi + 1], own)[:max_dates]]
+        per_ticker.append(entry)
+    gaps: list[dict[str, Any]] = []
+    if top_gaps and len(dates) > 1:
+        same = codes[1:] == codes[:-1]
+        skipped = np.where(same, np.busday_count(dates[:-1], dates[1:]) - 1, 0)
+        idx = np.flatnonzero(skipped > 0)
+        pick = idx[np.lexsort((idx, -skipped[idx]))][:top_gaps]
+        gaps = [{"ticker": str(names[codes[i]]), "after": str(dates[i]), "before": str(dates[i + 1]),
+                 "weekdays_skipped": int(skipped[i])} for i in pick]
+    return {
+        "tickers": len(names), "rows": int(len(panel)), "first": str(dates.min()), "last": str(dates.max()),
+        "sessions": int(len(union)), "missing_sessions": int(missing.sum()),
+        "missing_volume": int(nan_vol.sum()), "per_ticker": per_ticker, "gaps": gaps,
+    }
+
+
+def format_summary(summary: dict[str, Any], title: str, per_ticker: bool = True) -> str:
+    """Plain-text rendering of :func:`summarize_panel` (stable, grep-friendly)."""
+    lines = [title,
+             f"  tickers: {summary['tickers']}   rows: {summary['rows']:,}   "
+             f"dates: {summary['first']} .. {summary['last']} ({summary['sessions']:,} sessions)",
+             f"  missing sessions (vs the panel's calendar): {summary['missing_sessions']}   "
+             f"bars without volume: {summary['missing_volume']}"]
+    rows = summary["per_ticker"]
+    if per_ticker:
+        width = max([len(r["ticker"]) for r in rows] + [6])
+        lines.append(f"  {'ticker':<{width}}  {'rows':>6}  {'first':<10}  {'last':<10}  missing  no-volume")
+        for r in rows:
+            extra = f"  ({', '.join(r['missing_dates'])}{', ...' if r['missing_sessions'] > len(r['missing_dates']) else ''})" \
+                if r.get("missing_dates") else ""
+            lines.append(f"  {r['ticker']:<{width}}  {r['rows']:>6}  {r['first']}  {r['last']}  "
+                         f"{r['missing_sessions']:>7}  {r['missing_volume']:>9}{extra}")
+    else:
+        worst = sorted((r for r in rows if r["missing_sessions"]), key=lambda r: -r["missing_sessions"])[:8]
+        if worst:
+            lines.append("  most missing: " + ", ".join(f"{r['ticker']} {r['missing_sessions']}" for r in worst))
+    if summary["gaps"]:
+        lines.append("  biggest gaps between sessions (weekdays without a bar):")
+        for g in summary["gaps"]:
+            lines.append(f"    {g['ticker']}: {g['after']} -> {g['before']}  {g['weekdays_skipped']}")
+    return "\n".join(lines)

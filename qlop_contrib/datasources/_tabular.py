@@ -1,0 +1,115 @@
+"""Turning a raw table (CSV / Parquet / download) into canonical columns, with file-naming errors.
+
+Shared by every bundled source so column matching, the Adj Close fallback, date parsing and the
+date-window filter behave the same whatever the input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from qlop.errors import DataError
+from qlop.schema import OHLCV_COLUMNS, parse_date_column, validate_panel
+
+#: Normalised spelling (lower case, no spaces/underscores/dashes/dots) -> canonical column.
+ALIASES: dict[str, str] = {
+    "date": "date", "datetime": "date", "timestamp": "date", "time": "date",
+    "open": "open", "high": "high", "low": "low", "close": "close",
+    "adjclose": "adj_close", "adjustedclose": "adj_close",
+    "volume": "volume",
+    "ticker": "ticker", "symbol": "ticker",
+}
+REQUIRED = ("date", "open", "high", "low", "close", "volume")
+CANONICAL = frozenset(("date", "ticker", *OHLCV_COLUMNS))
+
+
+def _key(name: Any) -> str:
+    return re.sub(r"[\s_\-.]", "", str(name)).lower()
+
+
+def canonical_columns(df: pd.DataFrame, source: str, mapping: Mapping[str, str] | None = None,
+                      ticker_column: str = "ticker", need_ticker: bool = False) -> pd.DataFrame:
+    """Rename ``df``'s columns to QLOP's names; a missing required column names ``source``.
+
+    ``mapping`` (your name -> QLOP name) wins over the case-insensitive defaults. A missing
+    ``Adj Close`` equals ``Close``. Unknown columns are dropped.
+    """
+    mapping = {_key(k): v for k, v in (mapping or {}).items()}
+    for target in mapping.values():
+        if target not in CANONICAL:
+            raise DataError(f"{source}: column mapping target {target!r} is not one of "
+                            f"{', '.join(sorted(CANONICAL))}")
+    ticker_key = _key(ticker_column)
+    rename: dict[Any, str] = {}
+    taken: dict[str, Any] = {}
+    for col in df.columns:
+        k = _key(col)
+        target = mapping.get(k) or ("ticker" if k == ticker_key else ALIASES.get(k))
+        if target is None:
+            continue
+        if target in taken:
+            raise DataError(f"{source}: columns {taken[target]!r} and {col!r} both map to {target!r}")
+        taken[target] = col
+        rename[col] = target
+    out = df[list(rename)].rename(columns=rename)
+    required = REQUIRED + (("ticker",) if need_ticker else ())
+    missing = [c for c in required if c not in out.columns]
+    if missing:
+        pretty = {"date": "Date", "open": "Open", "high": "High", "low": "Low", "close": "Close",
+                  "volume": "Volume", "ticker": ticker_column}
+        found = ", ".join(map(str, df.columns)) or "none"
+        raise DataError(f"{source}: missing required column {pretty[missing[0]]!r} (found: {found})")
+    if "adj_close" not in out.columns:
+        out["adj_close"] = out["close"]
+    return out
+
+
+def to_panel(df: pd.DataFrame, source: str, ticker: str | None = None, date_format: str | None = None,
+             start: Any = None, end: Any = None) -> pd.DataFrame:
+    """Parse dates, keep ``start..end`` (inclusive), then validate in the rows' original order."""
+    tickers = df["ticker"].astype(str).to_numpy(dtype=object) if ticker is None else ticker
+    dates = parse_date_column(df["date"], source, tickers, date_format)
+    frame = df.assign(date=dates)
+    if ticker is not None:
+        frame = frame.assign(ticker=ticker)
+    frame = frame.loc[window_mask(dates, start, end)]
+    return validate_panel(frame, source)
+
+
+def window_mask(dates: pd.Series, start: Any, end: Any) -> np.ndarray:
+    """Rows between ``start`` and ``end`` inclusive (``None`` = open ended)."""
+    mask = np.ones(len(dates), dtype=bool)
+    values = dates.to_numpy()
+    if start is not None:
+        mask &= values >= np.datetime64(pd.Timestamp(start).normalize(), "ns")
+    if end is not None:
+        mask &= values <= np.datetime64(pd.Timestamp(end).normalize(), "ns")
+    return mask
+
+
+def require_rows(panel: pd.DataFrame, tickers: list[str], source: str, start: Any, end: Any) -> None:
+    """Every requested ticker must have bars in the window: never a silently empty result."""
+    have = set(panel.index.unique("ticker")) if len(panel) else set()
+    for t in tickers:
+        if t not in have:
+            window = f" between {_d(start)} and {_d(end)}" if (start or end) else ""
+            raise DataError(f"{source}: ticker {t}: no rows{window}")
+
+
+def _d(value: Any) -> str:
+    return "the start" if value is None else pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def concat_panels(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate validated per-ticker panels (already sorted within) into one sorted panel."""
+    if not parts:
+        return validate_panel(pd.DataFrame(columns=["ticker", "date", *OHLCV_COLUMNS]), "empty")
+    panel = pd.concat(parts) if len(parts) > 1 else parts[0]
+    if not panel.index.is_monotonic_increasing:
+        panel = panel.sort_index(kind="stable")
+    return panel

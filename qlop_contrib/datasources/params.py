@@ -1,0 +1,86 @@
+"""Params models of the bundled data sources (pydantic only, so the GUI can build forms cheaply)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SampleParams(BaseModel):
+    """The embedded real dataset (``qlop_contrib/data/ohlcv``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    collection: Literal["primary", "wiki_unadjusted"] = Field(
+        "primary",
+        description="Where plain ticker names are looked up first: 'primary' (29 back-adjusted US "
+                    "tickers 2000-2017, plus GSPC and IXIC) or 'wiki_unadjusted' (Quandl WIKI AAPL, "
+                    "MSFT, IBM, GOOG with unadjusted OHLC to 2013). 'wiki_unadjusted/AAPL' always "
+                    "addresses the extra file directly.",
+    )
+
+
+class FileParams(BaseModel):
+    """Local files: a folder of ``<TICKER>.<ext>`` files or one long file with a ticker column."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(..., min_length=1,
+                      description="Folder of <TICKER> files, or one file with a ticker column")
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Map your column names to QLOP's (date, open, high, low, close, adj_close, volume, "
+                    "ticker), e.g. {'Px Last': 'close'}; other names are matched case-insensitively",
+    )
+    date_format: str | None = Field(None, description="strftime format of the dates, e.g. '%d/%m/%Y' "
+                                                      "(default ISO 8601, YYYY-MM-DD)")
+    ticker_column: str = Field("ticker", min_length=1,
+                               description="Name of the ticker column in a single long file")
+
+
+class CsvParams(FileParams):
+    """CSV files."""
+
+    delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator")
+
+
+class ParquetParams(FileParams):
+    """Parquet files (a DatetimeIndex or a date column both work)."""
+
+
+class YFinanceParams(BaseModel):
+    """Yahoo Finance through the ``yfinance`` package (needs network)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auto_adjust: bool = Field(True, description="Adjust OHLC for splits and dividends (yfinance's default); "
+                                                "False keeps raw OHLC and a separate Adj Close")
+    repair: bool = Field(False, description="Let yfinance repair obvious price errors (100x, missing splits)")
+    threads: bool = Field(True, description="Download tickers in parallel threads")
+    timeout: float = Field(10.0, gt=0, le=600, description="Per-request timeout, seconds")
+    cache_dir: str | None = Field(None, description="yfinance's own sqlite caches (default: QLOP cache "
+                                                    "folder/yfinance)")
+
+
+class SyntheticParams(BaseModel):
+    """Seeded price paths: GBM with stochastic (log-AR(1)) volatility and Poisson jumps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_tickers: int = Field(10, ge=1, le=100_000, description="Tickers to generate when none are listed "
+                                                            "(named SYN00000, SYN00001, ...)")
+    n_bars: int = Field(2520, ge=2, le=10_000_000, description="Business-day bars per ticker")
+    seed: int = Field(0, ge=0, description="Random seed: same seed and ticker name, same path")
+    start: str = Field("2000-01-03", description="First bar's date when start_date is not set")
+    start_price: float = Field(100.0, gt=0, description="Price of the first bar's open")
+    drift: float = Field(0.07, ge=-2, le=2, description="Annual drift of log price")
+    vol: float = Field(0.25, gt=0, le=5, description="Long-run annual volatility")
+    vol_of_vol: float = Field(0.15, ge=0, le=2, description="Daily std of log-variance shocks")
+    vol_persistence: float = Field(0.98, ge=0, lt=1, description="AR(1) coefficient of log variance")
+    jump_intensity: float = Field(3.0, ge=0, le=252, description="Expected jumps per year")
+    jump_mean: float = Field(-0.02, ge=-1, le=1, description="Mean log jump size")
+    jump_std: float = Field(0.05, ge=0, le=1, description="Std of log jump size")
+    overnight_share: float = Field(0.3, ge=0, le=1, description="Share of each day's return that happens "
+                                                                "overnight (open gap)")
+    volume: float = Field(1_000_000.0, gt=0, description="Median daily volume (shares)")
