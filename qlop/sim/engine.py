@@ -1,0 +1,292 @@
+"""Vectorised simulation of one leveraged trade per (ticker, entry bar), for all trades at once.
+
+The label (``leverage_opportunity``) and the backtest engine both call :func:`simulate`, so a label of
+1 means exactly "the backtest's exit rules would have made this trade pay off". The semantics are
+written out in ``docs/simulator.md``; in short, for a trade entered at the open ``E`` of bar ``e``:
+
+* bars ``e .. e+H-1`` are examined (the entry bar counts, from just after its open);
+* a bar (other than the entry bar) that OPENS beyond a barrier exits at that open (gap fill);
+  beyond the liquidation price it is a liquidation, else beyond the stop a stop, else beyond the
+  take-profit a take-profit; then a strategy exit requested for that open (reason ``signal``);
+* inside a bar the adverse level is checked before the take-profit (pessimistic): the adverse level
+  is the stop or the liquidation price, whichever is nearer to entry (liquidation on a tie), and it
+  fills at exactly that level;
+* otherwise the trade exits at the close of bar ``e+H-1`` (``horizon``), or at the close of the
+  ticker's last bar if the data ends first (``end``).
+
+Net return is on the margin: ``L * side * (X/E - 1)`` minus commission and slippage on both legs'
+notional, the liquidation fee, financing (longs) or the borrow fee (shorts), floored at -1.
+
+Implementation: trades are split by side and processed in chunks; each chunk gathers the bars
+``e+k`` (``k < H``) into ``(trades, H)`` matrices, finds each trade's first barrier bar with one
+``argmax`` and resolves the reason and price at that bar only. No Python loop over trades or rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from qlop.sim.rules import TradeRules
+
+#: Exit reasons; ``SimResult.reason`` holds indices into this tuple.
+REASONS: tuple[str, ...] = ("horizon", "tp", "sl", "liquidation", "signal", "end")
+HORIZON, TP, SL, LIQUIDATION, SIGNAL, END = range(len(REASONS))
+
+#: Trades per chunk: bounds memory at ~(chunk x H x 8) bytes per gathered matrix.
+_CHUNK = 1 << 15
+_NEVER = np.iinfo(np.int64).max // 4
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """Per-trade outcome arrays, aligned with the ``entry_idx`` passed to :func:`simulate`.
+
+    ``exit_idx`` is the panel position of the exit bar; the exit happened at its open when
+    ``exit_at_open`` (gap fill or ``signal``), otherwise during it (barrier level) or at its close
+    (``horizon``/``end``). ``bars_held = exit_idx - entry_idx + 1`` counts the bars from entry bar to
+    exit bar, both included. ``fees`` = commission + slippage on both legs + liquidation fee and
+    ``financing`` = interest (longs) or borrow fee (shorts), both as fractions of the margin;
+    ``net_return = max(leverage * price_return - fees - financing, -1)``.
+    """
+
+    entry_idx: np.ndarray
+    exit_idx: np.ndarray
+    side: np.ndarray
+    entry_price: np.ndarray
+    exit_price: np.ndarray
+    reason: np.ndarray
+    exit_at_open: np.ndarray
+    price_return: np.ndarray
+    fees: np.ndarray
+    financing: np.ndarray
+    net_return: np.ndarray
+    bars_held: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.entry_idx)
+
+    @property
+    def reason_names(self) -> np.ndarray:
+        """Exit reasons as strings (object array)."""
+        return np.asarray(REASONS, dtype=object)[self.reason]
+
+    def to_frame(self) -> Any:
+        """All arrays as a DataFrame, with ``reason`` as strings."""
+        import pandas as pd
+
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["reason"] = self.reason_names
+        return pd.DataFrame(data)
+
+
+def liquidation_price(entry: Any, side: int, leverage: float, maintenance_margin: float) -> Any:
+    """Price at which equity (margin + P&L) equals ``maintenance_margin`` x the current notional.
+
+    Long: ``E (L-1) / (L (1-mm))`` (``-inf`` when ``L <= 1``: never liquidated);
+    short: ``E (1+L) / (L (1+mm))``.
+    """
+    entry = np.asarray(entry, dtype=np.float64)
+    lev, mm = float(leverage), float(maintenance_margin)
+    if side > 0:
+        if lev <= 1.0:
+            return np.full_like(entry, -np.inf)
+        return entry * ((lev - 1.0) / (lev * (1.0 - mm)))
+    return entry * ((1.0 + lev) / (lev * (1.0 + mm)))
+
+
+def barrier_prices(entry: Any, side: int, rules: TradeRules) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Take-profit, stop-loss and liquidation prices for entries at ``entry`` (absent barrier = +-inf)."""
+    entry = np.asarray(entry, dtype=np.float64)
+    s = 1.0 if side > 0 else -1.0
+    inf = np.full_like(entry, np.inf)
+    tp = entry * (1.0 + s * rules.take_profit) if rules.take_profit is not None else s * inf
+    sl = entry * (1.0 - s * rules.stop_loss) if rules.stop_loss is not None else -s * inf
+    liq = liquidation_price(entry, side, rules.leverage, rules.maintenance_margin)
+    return tp, sl, liq
+
+
+def _as_index(name: str, values: Any, m: int) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim == 0:
+        arr = np.full(m, arr)
+    if arr.shape != (m,):
+        raise ValueError(f"simulate: {name} must have one value per trade ({m}), got shape {arr.shape}")
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise ValueError(f"simulate: {name} must be integers")
+    return arr.astype(np.int64, copy=False)
+
+
+def simulate(
+    open: Any,
+    high: Any,
+    low: Any,
+    close: Any,
+    day: Any,
+    seg_end: Any,
+    entry_idx: Any,
+    rules: TradeRules | Mapping[str, Any],
+    *,
+    side: Any = None,
+    horizon: Any = None,
+    exit_open_idx: Any = None,
+) -> SimResult:
+    """Simulate one trade per element of ``entry_idx`` on a concatenated multi-ticker panel.
+
+    :param open, high, low, close: float arrays over the whole panel (tickers concatenated, each in
+        date order; prices finite and positive).
+    :param day: int64 calendar day numbers of each bar (financing counts calendar days).
+    :param seg_end: for every bar, the position of the last bar of its ticker.
+    :param entry_idx: the bar whose OPEN is the entry (signal row + 1), one per trade.
+    :param rules: the :class:`TradeRules` (or a mapping validated into one).
+    :param side: optional per-trade +1/-1 overriding ``rules.side``.
+    :param horizon: optional per-trade horizon (bars, >= 1) overriding ``rules.horizon``.
+    :param exit_open_idx: optional per-trade bar position; a trade still open at that bar's open exits
+        there (reason ``signal``). Negative = no such exit; otherwise it must be > ``entry_idx``.
+    """
+    if not isinstance(rules, TradeRules):
+        rules = TradeRules.model_validate(rules)
+    o = np.ascontiguousarray(open, dtype=np.float64)
+    n = o.shape[0]
+    h = np.ascontiguousarray(high, dtype=np.float64)
+    lo = np.ascontiguousarray(low, dtype=np.float64)
+    c = np.ascontiguousarray(close, dtype=np.float64)
+    d = np.ascontiguousarray(day, dtype=np.int64)
+    se = np.ascontiguousarray(seg_end, dtype=np.int64)
+    for name, arr in (("high", h), ("low", lo), ("close", c), ("day", d), ("seg_end", se)):
+        if arr.shape != (n,):
+            raise ValueError(f"simulate: {name} has shape {arr.shape}, open has {(n,)}")
+    e = np.asarray(entry_idx)
+    if e.ndim != 1:
+        raise ValueError("simulate: entry_idx must be one-dimensional")
+    m = e.shape[0]
+    e = _as_index("entry_idx", e, m)
+    if m and (e.min() < 0 or e.max() >= n):
+        raise ValueError(f"simulate: entry_idx out of range [0, {n})")
+    end = se[e]
+    if m and np.any((end < e) | (end >= n)):
+        raise ValueError("simulate: seg_end must point at or after each entry bar, inside the panel")
+
+    sgn = np.full(m, rules.side_sign, dtype=np.int8) if side is None else _as_index("side", side, m).astype(np.int8)
+    if np.any((sgn != 1) & (sgn != -1)):
+        raise ValueError("simulate: side must be +1 or -1")
+    hor = np.full(m, rules.horizon, dtype=np.int64) if horizon is None else _as_index("horizon", horizon, m)
+    if m and hor.min() < 1:
+        raise ValueError("simulate: horizon must be >= 1")
+    if exit_open_idx is None:
+        kx = np.full(m, _NEVER, dtype=np.int64)
+    else:
+        xo = _as_index("exit_open_idx", exit_open_idx, m)
+        bad = (xo >= 0) & (xo <= e)
+        if np.any(bad):
+            j = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"simulate: exit_open_idx must be after entry_idx (trade {j}: {xo[j]} <= {e[j]})")
+        kx = np.where(xo >= 0, xo - e, _NEVER)
+
+    entry_price = o[e]
+    if m and not np.all(entry_price > 0):  # also catches NaN
+        j = int(np.flatnonzero(~(entry_price > 0))[0])
+        raise ValueError(f"simulate: entry price at bar {e[j]} is {entry_price[j]!r}, not a positive price")
+    # The range a bar trades over includes its open (robust to open marginally outside [low, high]).
+    lo_eff = np.minimum(lo, o)
+    hi_eff = np.maximum(h, o)
+    # Last bar each trade can reach: horizon bar, or the ticker's last bar when data ends first.
+    k_last = np.minimum(hor - 1, end - e)
+
+    exit_k = np.empty(m, dtype=np.int64)
+    exit_price = np.empty(m, dtype=np.float64)
+    reason = np.empty(m, dtype=np.int8)
+    at_open = np.zeros(m, dtype=bool)
+    for s in (1, -1):
+        sel = np.flatnonzero(sgn == s)
+        for start in range(0, sel.size, _CHUNK):
+            part = sel[start:start + _CHUNK]
+            k, px, why, gap = _resolve(o, lo_eff, hi_eff, c, e[part], entry_price[part], k_last[part],
+                                       kx[part], hor[part], s, rules, n)
+            exit_k[part], exit_price[part], reason[part], at_open[part] = k, px, why, gap
+
+    exit_idx = e + exit_k
+    fsgn = sgn.astype(np.float64)
+    rel = exit_price / entry_price
+    price_return = fsgn * (rel - 1.0)
+    lev = rules.leverage
+    fees = rules.cost_rate * lev * (1.0 + rel)
+    if rules.liquidation_fee:
+        fees = fees + np.where(reason == LIQUIDATION, rules.liquidation_fee * lev * rel, 0.0)
+    years = (d[exit_idx] - d[e]) / 365.0
+    carry_rate = np.where(fsgn > 0, rules.financing_rate * max(lev - 1.0, 0.0), rules.borrow_fee * lev)
+    financing = carry_rate * years
+    net = np.maximum(lev * price_return - fees - financing, -1.0)
+    return SimResult(
+        entry_idx=e, exit_idx=exit_idx, side=sgn, entry_price=entry_price, exit_price=exit_price,
+        reason=reason, exit_at_open=at_open, price_return=price_return, fees=fees, financing=financing,
+        net_return=net, bars_held=exit_k + 1,
+    )
+
+
+def _resolve(o: np.ndarray, lo_eff: np.ndarray, hi_eff: np.ndarray, c: np.ndarray, e: np.ndarray,
+             entry: np.ndarray, k_last: np.ndarray, kx: np.ndarray, hor: np.ndarray, s: int,
+             rules: TradeRules, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Exit bar offset, price, reason and at-open flag for one chunk of same-side trades."""
+    m = e.shape[0]
+    tp, sl, liq = barrier_prices(entry, s, rules)
+    # The adverse level is whichever of stop and liquidation the price reaches first.
+    liq_first = liq >= sl if s > 0 else liq <= sl
+    adv = np.where(liq_first, liq, sl)
+    has_adv = bool(np.any(np.isfinite(adv)))
+    has_tp = rules.take_profit is not None
+
+    kb = np.full(m, _NEVER, dtype=np.int64)  # first bar offset with a barrier touch
+    width = int(k_last.max()) + 1 if m else 0
+    if (has_adv or has_tp) and width:
+        idx = e[:, None] + np.arange(width, dtype=np.int64)[None, :]
+        np.minimum(idx, n - 1, out=idx)  # offsets past k_last are never used (min with k_last below)
+        touch = None
+        if has_adv:
+            touch = (lo_eff.take(idx) <= adv[:, None]) if s > 0 else (hi_eff.take(idx) >= adv[:, None])
+        if has_tp:
+            fav = (hi_eff.take(idx) >= tp[:, None]) if s > 0 else (lo_eff.take(idx) <= tp[:, None])
+            touch = fav if touch is None else (touch | fav)
+        first = touch.argmax(axis=1)
+        hit = touch[np.arange(m), first]
+        kb[hit] = first[hit]
+
+    k = np.minimum(np.minimum(kb, kx), k_last)
+    i = e + k
+    oo = o[i]
+    later = k >= 1
+    if s > 0:
+        gap_liq = later & (oo <= liq)
+        gap_sl = later & (oo <= sl)
+        gap_tp = later & (oo >= tp)
+    else:
+        gap_liq = later & (oo >= liq)
+        gap_sl = later & (oo >= sl)
+        gap_tp = later & (oo <= tp)
+    barrier_bar = kb == k
+    signal = (kx == k) & ~(gap_liq | gap_sl | gap_tp)
+    # Inside the bar: a touch of the adverse level beats the take-profit (pessimistic).
+    bar_lo, bar_hi = lo_eff[i], hi_eff[i]
+    intra_adv = barrier_bar & ((bar_lo <= adv) if s > 0 else (bar_hi >= adv)) & ~signal
+
+    reason = np.where(k == hor - 1, HORIZON, END).astype(np.int8)
+    price = c[i].copy()
+    # Assign from lowest to highest priority so that later assignments win.
+    intra_tp = barrier_bar & ~signal & ~intra_adv
+    reason[intra_tp] = TP
+    price[intra_tp] = tp[intra_tp]
+    reason[intra_adv] = np.where(liq_first[intra_adv], LIQUIDATION, SL)
+    price[intra_adv] = adv[intra_adv]
+    reason[signal] = SIGNAL
+    price[signal] = oo[signal]
+    for mask, code in ((gap_tp, TP), (gap_sl, SL), (gap_liq, LIQUIDATION)):
+        reason[mask] = code
+        price[mask] = oo[mask]
+    at_open = signal | gap_tp | gap_sl | gap_liq
+    return k, price, reason, at_open
