@@ -1,0 +1,88 @@
+"""The ``leverage_opportunity`` label: would a leveraged trade entered at the next open have paid off?
+
+For every row ``t`` (the signal day) the trade of :mod:`qlop.sim` is simulated: entry at the open of
+``t+1``, bars ``t+1 .. t+H`` examined, exit at a take-profit, stop, liquidation or the close of
+``t+H``. ``label`` is 1.0 where the net return on margin (after every cost) exceeds ``hurdle``, else
+0.0. Rows whose horizon is not fully inside their ticker's data (the last ``H`` rows of each ticker)
+get NaN, even when a barrier was hit earlier: whether a row is labelled never depends on its outcome.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+from pydantic import ConfigDict, Field
+
+from qlop.interfaces import BaseLabelPlugin
+from qlop.sim.rules import Side, TradeRules
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class LeverageOpportunityParams(TradeRules):
+    """Trade rules of the labelled trade, plus the net return it must beat."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="leverage_opportunity")
+
+    side: Side = Field("long", description="Direction of the trade: long or short")
+    leverage: float = Field(3.0, gt=0, le=100, description="Notional / margin")
+    horizon: int = Field(10, ge=1, le=5000, description="Bars after the signal day examined (the entry bar counts)")
+    take_profit: float | None = Field(0.05, gt=0, le=100,
+                                      description="Take-profit distance from entry as a price fraction (None = no barrier)")
+    stop_loss: float | None = Field(0.03, gt=0, le=100,
+                                    description="Stop-loss distance from entry as a price fraction (None = no barrier)")
+    maintenance_margin: float = Field(0.25, ge=0, lt=1,
+                                      description="Equity must stay above this fraction of the position's current value")
+    liquidation_fee: float = Field(0.0, ge=0, le=1, description="Fraction of notional charged on a liquidation")
+    commission_bps: float = Field(1.0, ge=0, le=1000, description="Commission per leg, bps of notional")
+    slippage_bps: float = Field(2.0, ge=0, le=1000, description="Slippage per leg, bps of notional")
+    financing_rate: float = Field(0.05, ge=0, le=1,
+                                  description="Annual interest on the borrowed part of a long, per calendar day held")
+    borrow_fee: float = Field(0.0, ge=0, le=10, description="Annual stock-borrow fee of a short on its notional")
+    hurdle: float = Field(0.0, ge=-1, le=100, description="Label is 1 where the net return on margin is above this")
+
+
+class LeverageOpportunityLabel(BaseLabelPlugin):
+    """Binary label from the shared trade simulator; keeps ``net_return``, ``exit_reason``, ``bars_held``."""
+
+    params_model: ClassVar[type[LeverageOpportunityParams]] = LeverageOpportunityParams
+    task: ClassVar[str] = "classification"
+
+    @property
+    def horizon(self) -> int:
+        return int(self.params.horizon)
+
+    def trade_rules(self) -> TradeRules:
+        """The simulator rules of this label (the backtest exits trades with the same barriers)."""
+        return TradeRules(**self.params.model_dump(exclude={"hurdle"}))
+
+    def make_labels(self, data: "pd.DataFrame") -> "pd.DataFrame":
+        import pandas as pd
+
+        from qlop.sim.engine import REASONS, simulate
+        from qlop.sim.panel import panel_arrays
+
+        arr = panel_arrays(data, source="label leverage_opportunity")
+        n = len(arr)
+        h = self.horizon
+        rows = np.arange(n, dtype=np.int64)
+        known = rows + h <= arr.seg_end
+        known[known] = arr.open[rows[known] + 1] > 0  # an unusable entry price gives no label
+        signal = rows[known]
+        res = simulate(arr.open, arr.high, arr.low, arr.close, arr.day, arr.seg_end, signal + 1, self.trade_rules())
+
+        net = np.full(n, np.nan)
+        net[signal] = res.net_return
+        label = np.full(n, np.nan)
+        label[signal] = (res.net_return > self.params.hurdle).astype(np.float64)
+        reason = np.full(n, None, dtype=object)
+        reason[signal] = np.asarray(REASONS, dtype=object)[res.reason]
+        bars = np.full(n, np.nan)
+        bars[signal] = res.bars_held
+        return pd.DataFrame(
+            {"label": label, "net_return": net, "exit_reason": pd.Series(reason, index=data.index, dtype=object),
+             "bars_held": bars},
+            index=data.index,
+        )
