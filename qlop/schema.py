@@ -74,91 +74,130 @@ def validate_panel(df: "pd.DataFrame", source: str = "panel") -> "pd.DataFrame":
     sorted. Every problem raises :class:`DataError` with one line naming ``source`` (file or source
     name), ticker, date, column and the 1-based data row. The returned panel is sorted, unique,
     float64 ``open high low close adj_close volume`` (zero volume becomes NaN), dates tz-naive at
-    midnight as datetime64[ns]. All checks are vectorised.
+    midnight as datetime64[ns]. All checks are vectorised; ticker names are handled as codes.
     """
     import numpy as np
     import pandas as pd
 
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"{source}: expected a DataFrame, got {type(df).__name__}")
-    frame = _flat(df, source)
-    missing = [c for c in OHLCV_COLUMNS if c not in frame.columns]
+    missing = [c for c in OHLCV_COLUMNS if c not in df.columns]
+    codes, names, raw_dates = _keys(df, source)
     if missing:
         raise DataError(f"{source}: missing required column {missing[0]!r}"
                         + (f" (also {', '.join(map(repr, missing[1:]))})" if len(missing) > 1 else ""))
-    n = len(frame)
+    n = len(df)
     rows = np.arange(n)
-    raw_tickers = frame["ticker"].to_numpy(dtype=object)
-    bad_ticker = pd.isna(raw_tickers) | (pd.Series(raw_tickers, dtype=object).astype(str).str.strip() == "").to_numpy()
-    _fail(source, bad_ticker, raw_tickers, None, "ticker", "missing ticker", rows)
-    tickers = frame["ticker"].astype(str).to_numpy(dtype=object)
+    tickers = _Lookup(codes, names)
+    _fail(source, codes < 0, tickers, None, "ticker", "missing ticker", rows)
 
-    dates = parse_date_column(frame["date"], source, tickers)
+    dates = parse_date_column(raw_dates, source, tickers).to_numpy()
+    dint = dates.view("int64")
 
-    # Order and duplicates, per ticker, on the raw row order (stable sort keeps it within a ticker).
-    codes, _ = pd.factorize(tickers)
-    order = np.lexsort((rows, codes)) if n else rows
-    d_sorted = dates.to_numpy()[order].astype("int64")
-    same = codes[order][1:] == codes[order][:-1]
-    step = np.diff(d_sorted)
-    dup = np.zeros(n, dtype=bool)
-    back = np.zeros(n, dtype=bool)
-    dup[order[1:][same & (step == 0)]] = True
-    back[order[1:][same & (step < 0)]] = True
-    dvals = dates.to_numpy()
-    _fail(source, dup, tickers, dvals, "date", "duplicated date", rows)
-    prev_of = np.empty(n, dtype="datetime64[ns]")
+    # Order and duplicates per ticker, on the raw row order (a stable sort keeps it within a ticker).
+    grouped = n < 2 or bool(np.all(codes[1:] >= codes[:-1]))
+    order = rows if grouped else np.lexsort((rows, codes))
     if n > 1:
-        prev_of[order[1:]] = dvals[order[:-1]]
-    _fail(source, back, tickers, dvals, "date",
-          lambda i: f"dates out of order (comes after {_fmt_date(prev_of[i])})", rows)
+        oc, od = codes[order], dint[order]
+        same = oc[1:] == oc[:-1]
+        step = od[1:] - od[:-1]
+        dup = np.zeros(n, dtype=bool)
+        back = np.zeros(n, dtype=bool)
+        dup[order[1:][same & (step == 0)]] = True
+        back[order[1:][same & (step < 0)]] = True
+        _fail(source, dup, tickers, dates, "date", "duplicated date", rows)
+        prev_of = np.empty(n, dtype="datetime64[ns]")
+        prev_of[order[1:]] = dates[order[:-1]]
+        _fail(source, back, tickers, dates, "date",
+              lambda i: f"dates out of order (comes after {_fmt_date(prev_of[i])})", rows)
 
     values: dict[str, np.ndarray] = {}
     for col in OHLCV_COLUMNS:
-        raw = frame[col]
-        num = pd.to_numeric(raw, errors="coerce") if not pd.api.types.is_numeric_dtype(raw) else raw
-        arr = np.asarray(num, dtype="float64")
-        bad = np.isnan(arr) & ~pd.isna(raw).to_numpy()
-        rawv = raw.to_numpy(dtype=object)
-        _fail(source, bad, tickers, dvals, col, lambda i, r=rawv: f"not a number: {r[i]!r}", rows)
+        raw = df[col]
+        if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+            arr = np.asarray(raw, dtype="float64")
+        else:
+            arr = np.asarray(pd.to_numeric(raw, errors="coerce"), dtype="float64")
+            rawv = raw.to_numpy(dtype=object)
+            _fail(source, np.isnan(arr) & ~pd.isna(rawv), tickers, dates, col,
+                  lambda i, r=rawv: f"not a number: {r[i]!r}", rows)
         values[col] = arr
     for col in PRICE_COLUMNS:
         arr = values[col]
-        _fail(source, np.isnan(arr), tickers, dvals, col, "missing price", rows)
-        _fail(source, ~np.isfinite(arr), tickers, dvals, col, lambda i, a=arr: f"non-finite price {a[i]}", rows)
-        _fail(source, arr <= 0, tickers, dvals, col, lambda i, a=arr: f"non-positive price {a[i]:g}", rows)
+        _fail(source, np.isnan(arr), tickers, dates, col, "missing price", rows)
+        _fail(source, np.isinf(arr), tickers, dates, col, lambda i, a=arr: f"non-finite price {a[i]}", rows)
+        _fail(source, arr <= 0, tickers, dates, col, lambda i, a=arr: f"non-positive price {a[i]:g}", rows)
     o, h, lo, c = values["open"], values["high"], values["low"], values["close"]
     top, bottom = np.maximum(o, c), np.minimum(o, c)
-    _fail(source, h < top * (1 - OHLC_RTOL), tickers, dvals, "high",
+    _fail(source, h < top * (1 - OHLC_RTOL), tickers, dates, "high",
           lambda i: f"high {h[i]:g} is below max(open, close) {top[i]:g}", rows)
-    _fail(source, lo > bottom * (1 + OHLC_RTOL), tickers, dvals, "low",
+    _fail(source, lo > bottom * (1 + OHLC_RTOL), tickers, dates, "low",
           lambda i: f"low {lo[i]:g} is above min(open, close) {bottom[i]:g}", rows)
     vol = values["volume"]
-    _fail(source, ~np.isnan(vol) & ~np.isfinite(vol), tickers, dvals, "volume", "non-finite volume", rows)
-    _fail(source, vol < 0, tickers, dvals, "volume", lambda i: f"negative volume {vol[i]:g}", rows)
-    vol = np.where(vol == 0, np.nan, vol)
-    values["volume"] = vol
-
-    index = pd.MultiIndex.from_arrays([pd.Index(tickers, dtype="str"), pd.DatetimeIndex(dvals)],
-                                      names=list(INDEX_NAMES))
-    out = pd.DataFrame({c: values[c] for c in OHLCV_COLUMNS}, index=index)
-    if n:
-        out = out.iloc[order]
-    return out
+    _fail(source, np.isinf(vol), tickers, dates, "volume", "non-finite volume", rows)
+    _fail(source, vol < 0, tickers, dates, "volume", lambda i: f"negative volume {vol[i]:g}", rows)
+    values["volume"] = np.where(vol == 0, np.nan, vol)
+    return _assemble(values, codes, names, dates, None if grouped else order)
 
 
-def _flat(df: "pd.DataFrame", source: str) -> "pd.DataFrame":
-    """``df`` with ``ticker`` and ``date`` as plain columns (from the index or the columns)."""
-    names = [n for n in df.index.names if n is not None]
-    if set(INDEX_NAMES) <= set(names):
-        return df.reset_index()
-    if set(INDEX_NAMES) <= set(df.columns):
-        return df.reset_index(drop=True)
-    have = set(names) | set(df.columns)
-    for name in INDEX_NAMES:
-        if name not in have:
-            raise DataError(f"{source}: missing required column {name!r} (the panel is indexed by ticker, date)")
-    raise DataError(f"{source}: expected a (ticker, date) index")  # pragma: no cover - covered above
+class _Lookup:
+    """Ticker name of row ``i`` without materialising one string per row."""
+
+    def __init__(self, codes: "np.ndarray", names: list[str]) -> None:
+        self.codes, self.names = codes, names
+
+    def __getitem__(self, i: int) -> Any:
+        code = self.codes[i]
+        return None if code < 0 else self.names[code]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
+def _keys(df: "pd.DataFrame", source: str) -> tuple["np.ndarray", list[str], "pd.Series"]:
+    """(ticker codes into sorted names, sorted names, raw date values) from index levels or columns."""
+    import numpy as np
+    import pandas as pd
+
+    index_names = list(df.index.names)
+    if isinstance(df.index, pd.MultiIndex) and set(INDEX_NAMES) <= set(index_names):
+        pos = index_names.index("ticker")
+        codes = np.asarray(df.index.codes[pos], dtype=np.int64)
+        names_raw = np.asarray(df.index.levels[pos], dtype=object)
+        raw_dates = pd.Series(df.index.get_level_values("date"))
+    elif set(INDEX_NAMES) <= set(df.columns):
+        factor, uniques = pd.factorize(df["ticker"].to_numpy(dtype=object), use_na_sentinel=True)
+        codes = np.asarray(factor, dtype=np.int64)
+        names_raw = np.asarray(uniques, dtype=object)
+        raw_dates = df["date"].reset_index(drop=True)
+    else:
+        have = {str(n) for n in index_names if n} | {str(c) for c in df.columns}
+        name = next((n for n in INDEX_NAMES if n not in have), "ticker")
+        raise DataError(f"{source}: missing required column {name!r} (the panel is indexed by ticker, date)")
+    # Ticker names are non-empty text; the level is kept sorted so that codes order like names.
+    text = [None if pd.isna(v) else str(v).strip() for v in names_raw]
+    valid = np.array([bool(t) for t in text], dtype=bool)
+    uniq, inverse = np.unique(np.array([t for t in text if t], dtype=object).astype(str), return_inverse=True)
+    remap = np.full(len(text), -1, dtype=np.int64)
+    remap[valid] = inverse
+    codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1) if len(text) else codes
+    return codes, [str(u) for u in uniq], raw_dates
+
+
+def _assemble(values: dict[str, "np.ndarray"], codes: "np.ndarray", names: list[str], dates: "np.ndarray",
+              order: "np.ndarray | None") -> "pd.DataFrame":
+    """The canonical frame, sorted by (ticker, date), built from codes (no per-row strings)."""
+    import numpy as np
+    import pandas as pd
+
+    if order is not None:
+        codes, dates = codes[order], dates[order]
+        values = {k: v[order] for k, v in values.items()}
+    dcodes, duniq = pd.factorize(dates, sort=True)
+    index = pd.MultiIndex(
+        levels=[pd.Index(names, dtype="str"), pd.DatetimeIndex(duniq).astype("datetime64[ns]")],
+        codes=[codes, dcodes], names=list(INDEX_NAMES), verify_integrity=False)
+    return pd.DataFrame({c: np.ascontiguousarray(values[c]) for c in OHLCV_COLUMNS}, index=index, copy=False)
 
 
 def parse_date_column(raw: "pd.Series", source: str, tickers: "np.ndarray | str | None" = None,

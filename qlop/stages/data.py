@@ -197,12 +197,18 @@ def summarize_panel(panel: "pd.DataFrame", top_gaps: int = 10, max_dates: int = 
         per_ticker.append(entry)
     gaps: list[dict[str, Any]] = []
     if top_gaps and len(dates) > 1:
+        # One entry per distinct (after, before) gap, with the tickers that share it: a market-wide
+        # closure (9/11) shows once, a ticker's own hole shows with its name.
         same = codes[1:] == codes[:-1]
         skipped = np.where(same, np.busday_count(dates[:-1], dates[1:]) - 1, 0)
         idx = np.flatnonzero(skipped > 0)
-        pick = idx[np.lexsort((idx, -skipped[idx]))][:top_gaps]
-        gaps = [{"ticker": str(names[codes[i]]), "after": str(dates[i]), "before": str(dates[i + 1]),
-                 "weekdays_skipped": int(skipped[i])} for i in pick]
+        frame = pd.DataFrame({"after": dates[idx], "before": dates[idx + 1], "skipped": skipped[idx],
+                              "ticker": np.asarray(names)[codes[idx]]})
+        grouped = frame.groupby(["after", "before", "skipped"], sort=False)["ticker"].agg(list).reset_index()
+        grouped["n"] = grouped["ticker"].str.len()
+        grouped = grouped.sort_values(["skipped", "n", "after"], ascending=[False, False, True]).head(top_gaps)
+        gaps = [{"after": str(r.after.date()), "before": str(r.before.date()), "weekdays_skipped": int(r.skipped),
+                 "tickers": [str(t) for t in r.ticker]} for r in grouped.itertuples()]
     return {
         "tickers": len(names), "rows": int(len(panel)), "first": str(dates.min()), "last": str(dates.max()),
         "sessions": int(len(union)), "missing_sessions": int(missing.sum()),
@@ -233,5 +239,8 @@ def format_summary(summary: dict[str, Any], title: str, per_ticker: bool = True)
     if summary["gaps"]:
         lines.append("  biggest gaps between sessions (weekdays without a bar):")
         for g in summary["gaps"]:
-            lines.append(f"    {g['ticker']}: {g['after']} -> {g['before']}  {g['weekdays_skipped']}")
+            who = g["tickers"]
+            names = ("all tickers" if len(who) == summary["tickers"] and len(who) > 1
+                     else ", ".join(who[:6]) + (f" and {len(who) - 6} more" if len(who) > 6 else ""))
+            lines.append(f"    {g['after']} -> {g['before']}  {g['weekdays_skipped']:>3}  {names}")
     return "\n".join(lines)

@@ -18,7 +18,7 @@ from qlop.schema import OHLCV_COLUMNS, parse_date_column, validate_panel
 
 #: Normalised spelling (lower case, no spaces/underscores/dashes/dots) -> canonical column.
 ALIASES: dict[str, str] = {
-    "date": "date", "datetime": "date", "timestamp": "date", "time": "date",
+    "date": "date", "datetime": "date", "timestamp": "date",
     "open": "open", "high": "high", "low": "low", "close": "close",
     "adjclose": "adj_close", "adjustedclose": "adj_close",
     "volume": "volume",
@@ -71,17 +71,21 @@ def canonical_columns(df: pd.DataFrame, source: str, mapping: Mapping[str, str] 
 
 def to_panel(df: pd.DataFrame, source: str, ticker: str | None = None, date_format: str | None = None,
              start: Any = None, end: Any = None) -> pd.DataFrame:
-    """Parse dates, keep ``start..end`` (inclusive), then validate in the rows' original order."""
+    """Parse dates and validate every row in the file's own order, then keep ``start..end``.
+
+    Validating the whole input (not just the window) keeps row numbers in errors true to the file.
+    """
     tickers = df["ticker"].astype(str).to_numpy(dtype=object) if ticker is None else ticker
-    dates = parse_date_column(df["date"], source, tickers, date_format)
-    frame = df.assign(date=dates)
+    frame = df.assign(date=parse_date_column(df["date"], source, tickers, date_format))
     if ticker is not None:
         frame = frame.assign(ticker=ticker)
-    frame = frame.loc[window_mask(dates, start, end)]
-    return validate_panel(frame, source)
+    panel = validate_panel(frame, source)
+    if start is None and end is None:
+        return panel
+    return panel.loc[window_mask(panel.index.get_level_values("date"), start, end)]
 
 
-def window_mask(dates: pd.Series, start: Any, end: Any) -> np.ndarray:
+def window_mask(dates: pd.Series | pd.Index, start: Any, end: Any) -> np.ndarray:
     """Rows between ``start`` and ``end`` inclusive (``None`` = open ended)."""
     mask = np.ones(len(dates), dtype=bool)
     values = dates.to_numpy()
