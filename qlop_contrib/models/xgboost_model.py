@@ -1,0 +1,182 @@
+"""XGBoost gradient-boosted trees: classifier or regressor chosen from the label's task.
+
+Early stopping watches an inner validation slice (the end of the training window, purged by the train
+stage); the kept model is cut to its best round, so the saved file, its predictions and its ONNX export
+all hold exactly the same trees. Saved in XGBoost's own JSON format.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from qlop.errors import ArtifactError
+from qlop_contrib.models._base import ONNX_INPUT, TabularModel, as_matrix
+
+if TYPE_CHECKING:
+    import onnx
+
+MODEL_FILE = "model.json"
+
+
+class XGBoostParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    n_estimators: int = Field(200, ge=1, le=20_000, description="Boosting rounds (upper bound with early stopping)")
+    max_depth: int = Field(4, ge=1, le=20, description="Maximum tree depth")
+    learning_rate: float = Field(0.05, gt=0, le=1, description="Shrinkage per round")
+    subsample: float = Field(0.8, gt=0, le=1, description="Row fraction sampled per tree")
+    colsample_bytree: float = Field(0.8, gt=0, le=1, description="Feature fraction sampled per tree")
+    min_child_weight: float = Field(1.0, ge=0, le=1e6, description="Minimum hessian sum in a leaf")
+    reg_lambda: float = Field(1.0, ge=0, le=1e6, description="L2 penalty on leaf weights")
+    reg_alpha: float = Field(0.0, ge=0, le=1e6, description="L1 penalty on leaf weights")
+    gamma: float = Field(0.0, ge=0, le=1e6, description="Minimum loss reduction to split")
+    max_bin: int = Field(256, ge=2, le=4096, description="Histogram bins per feature (hist/approx)")
+    tree_method: Literal["hist", "approx", "exact"] = Field("hist", description="Tree construction algorithm")
+    scale_pos_weight: float = Field(1.0, gt=0, le=1e4, description="Weight of positive rows (classification)")
+    early_stopping_rounds: int = Field(20, ge=0, le=10_000,
+                                       description="Stop after this many rounds without improvement on the "
+                                                   "validation slice (0: off)")
+    nthread: int = Field(2, ge=1, le=256, description="Threads; fixed so results are reproducible")
+    random_state: int | None = Field(None, ge=0, description="Seed (default: the config's seed)")
+
+
+def _progress_callback(progress: Any) -> Any:
+    import xgboost as xgb
+
+    class ProgressCallback(xgb.callback.TrainingCallback):
+        """Reports each boosting round through QLOP's progress API."""
+
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            progress.advance(message=f"round {epoch + 1}")
+            return False
+
+    return ProgressCallback()
+
+
+class XGBoostModel(TabularModel):
+    """XGBoost classifier (probability of label 1) or regressor, with early stopping."""
+
+    params_model = XGBoostParams
+    tasks = ("classification", "regression")
+
+    def __init__(self, name: str, params: Any = None) -> None:
+        super().__init__(name, params)
+        self.fit_info: dict[str, Any] = {}
+
+    # -- fitting --------------------------------------------------------------------------------
+
+    def _estimator_class(self) -> Any:
+        import xgboost as xgb
+
+        return xgb.XGBClassifier if self.task == "classification" else xgb.XGBRegressor
+
+    def _kwargs(self) -> dict[str, Any]:
+        p = self.params
+        return {
+            "n_estimators": p.n_estimators, "max_depth": p.max_depth, "learning_rate": p.learning_rate,
+            "subsample": p.subsample, "colsample_bytree": p.colsample_bytree,
+            "min_child_weight": p.min_child_weight, "reg_lambda": p.reg_lambda, "reg_alpha": p.reg_alpha,
+            "gamma": p.gamma, "max_bin": p.max_bin, "tree_method": p.tree_method,
+            "n_jobs": p.nthread, "random_state": self.effective_seed,
+            "eval_metric": "logloss" if self.task == "classification" else "rmse",
+            **({"scale_pos_weight": p.scale_pos_weight} if self.task == "classification" else {}),
+        }
+
+    def train(self, X_train: Any, y_train: Any, X_val: Any = None, y_val: Any = None) -> Any:
+        from qlop.progress import stage_progress
+
+        X, y = self.prepare(X_train, y_train)
+        kwargs = self._kwargs()
+        use_val = X_val is not None and len(X_val) > 0 and self.params.early_stopping_rounds > 0
+        fit_kw: dict[str, Any] = {"verbose": False}
+        if use_val:
+            kwargs["early_stopping_rounds"] = self.params.early_stopping_rounds
+            yv = np.asarray(y_val, dtype=np.float64)
+            fit_kw["eval_set"] = [(as_matrix(X_val), yv.astype(np.int64) if self.task == "classification" else yv)]
+        with stage_progress("train.rounds", total=self.params.n_estimators, unit="round") as progress:
+            model = self._estimator_class()(callbacks=[_progress_callback(progress)], **kwargs)
+            model.fit(X, y, **fit_kw)
+        booster = model.get_booster()
+        rounds = booster.num_boosted_rounds()
+        if use_val:
+            rounds = int(model.best_iteration) + 1
+            booster = booster[:rounds]  # keep exactly the best rounds: saved model == scored model == ONNX
+        self.fit_info = {"n_rounds": rounds, "early_stopped": bool(use_val and rounds < self.params.n_estimators)}
+        self.artifact = self._wrap(booster)
+        return self.artifact
+
+    def _wrap(self, booster: Any) -> Any:
+        """A fresh sklearn-API estimator holding ``booster`` (what onnxmltools converts)."""
+        booster.set_attr(qlop_feature_names=json.dumps(self.feature_names))
+        model = self._estimator_class()(n_jobs=self.params.nthread)
+        model.load_model(bytearray(booster.save_raw(raw_format="ubj")))
+        return model
+
+    def final_params(self, fold_infos: list[dict[str, Any]]) -> XGBoostParams:
+        """Params of the final fit on all rows: the median best round count of the folds."""
+        rounds = [int(i["n_rounds"]) for i in fold_infos if i.get("n_rounds")]
+        if not rounds or self.params.early_stopping_rounds == 0:
+            return self.params
+        return self.params.model_copy(update={"n_estimators": max(1, int(statistics.median(rounds)))})
+
+    # -- scoring --------------------------------------------------------------------------------
+
+    def predict(self, X: Any) -> np.ndarray:
+        model = self.require_artifact()
+        Xm = as_matrix(X)
+        if self.task == "classification":
+            return model.predict_proba(Xm)[:, 1].astype(np.float64)
+        return model.predict(Xm).astype(np.float64)
+
+    def feature_importance(self) -> dict[str, float]:
+        """Total gain per feature (features never used in a split get 0)."""
+        if self.artifact is None:
+            return {}
+        scores = self.artifact.get_booster().get_score(importance_type="total_gain")
+        names = self.feature_names
+        out = {name: 0.0 for name in names}
+        for key, value in scores.items():
+            idx = int(key[1:]) if key.startswith("f") and key[1:].isdigit() else None
+            out[names[idx] if idx is not None and idx < len(names) else key] = float(value)
+        return out
+
+    # -- persistence ----------------------------------------------------------------------------
+
+    def save_model(self, artifact: Any, path: str) -> list[str]:
+        target = Path(path) / MODEL_FILE
+        artifact.get_booster().save_model(str(target))
+        return [MODEL_FILE]
+
+    def load_model(self, path: str) -> Any:
+        import xgboost as xgb
+
+        file = Path(path) / MODEL_FILE
+        if not file.exists():
+            raise ArtifactError(f"{file}: XGBoost model file not found")
+        booster = xgb.Booster()
+        try:
+            booster.load_model(str(file))
+        except xgb.core.XGBoostError as exc:
+            raise ArtifactError(f"{file}: not a readable XGBoost model ({str(exc).splitlines()[0]})") from None
+        objective = json.loads(booster.save_config())["learner"]["objective"]["name"]
+        self.task = "classification" if objective.startswith("binary:") else "regression"
+        names = booster.attr("qlop_feature_names")
+        self.feature_names = json.loads(names) if names else []
+        self.artifact = self._wrap(booster)
+        return self.artifact
+
+    # -- export ---------------------------------------------------------------------------------
+
+    def to_onnx(self, n_features: int, target_opset: int = 15) -> "onnx.ModelProto":
+        import onnxmltools
+        from onnxmltools.convert.common.data_types import FloatTensorType
+
+        return onnxmltools.convert_xgboost(
+            self.require_artifact(), initial_types=[(ONNX_INPUT, FloatTensorType([None, n_features]))],
+            target_opset=target_opset)
