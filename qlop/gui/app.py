@@ -1,0 +1,55 @@
+"""QLOP's Streamlit app: New run, Live run, Runs and Plugins pages.
+
+Start it with ``qlop gui`` (which also starts the relay and passes its URL and token through the
+environment); ``streamlit run qlop/gui/app.py`` works too against a relay started by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+PAGE_TITLES = {"new": "New run", "live": "Live run", "runs": "Runs", "plugins": "Plugins"}
+PAGE_ICONS = {"new": ":material/rocket_launch:", "live": ":material/monitoring:",
+              "runs": ":material/folder_open:", "plugins": ":material/extension:"}
+
+
+def _render(name: str) -> Any:
+    def run_page() -> None:
+        import importlib
+
+        importlib.import_module(f"qlop.gui.views.{name}_page").render()
+
+    run_page.__name__ = f"page_{name}"
+    return run_page
+
+
+def page(name: str) -> Any:
+    """The ``st.Page`` called ``name`` (``new``, ``live``, ``runs`` or ``plugins``)."""
+    return st.Page(_render(name), title=PAGE_TITLES[name], icon=PAGE_ICONS[name], url_path=name,
+                   default=name == "new")
+
+
+@st.cache_resource(show_spinner=False)
+def configure_plugins() -> None:
+    """Once per server: the plugin set ``qlop gui`` was started with (``-p`` modules included)."""
+    import os
+
+    from qlop.plugins import manager
+    from qlop.plugins.discovery import Selection
+
+    modules = [m for m in (os.environ.get("QLOP_GUI_PLUGIN_MODULES") or "").split(",") if m]
+    if modules:
+        manager.configure(Selection.from_env(modules=modules))
+
+
+def main() -> None:
+    configure_plugins()
+    st.set_page_config(page_title="QLOP", page_icon=":material/trending_up:", layout="wide")
+    navigation = st.navigation([page(name) for name in PAGE_TITLES])
+    navigation.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,357 @@
+"""Read run directories for the Runs page, and build its plotly figures.
+
+Everything here reads the artefacts a run leaves (``manifest.json``, ``backtest/``, ``labels.parquet``,
+``train_metrics.json``, ...) and tolerates missing ones: a run without a backtest section simply has
+no equity plot. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+EXIT_REASON_COLUMNS = ("reason", "exit_reason")
+
+
+@dataclass
+class RunSummary:
+    """One row of the runs table."""
+
+    name: str
+    path: Path
+    created: float
+    status: str
+    config_name: str
+    stages: str
+    manifest: dict[str, Any]
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _created(manifest: dict[str, Any], path: Path) -> float:
+    import datetime as dt
+
+    for key in ("finished_utc", "created_utc", "started_utc", "created", "started", "timestamp_utc"):
+        value = manifest.get(key)
+        if isinstance(value, str):
+            try:
+                stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if stamp.tzinfo is None:
+                stamp = stamp.replace(tzinfo=dt.timezone.utc)
+            return stamp.timestamp()
+        if isinstance(value, (int, float)):
+            return float(value)
+    return (path / "manifest.json").stat().st_mtime
+
+
+def _stage_names(manifest: dict[str, Any]) -> str:
+    stages = manifest.get("stages")
+    if isinstance(stages, dict):
+        return ", ".join(stages)
+    if isinstance(stages, list):
+        return ", ".join(str(s.get("name", s) if isinstance(s, dict) else s) for s in stages)
+    return ""
+
+
+def list_runs(runs_dir: Path) -> list[RunSummary]:
+    """Run directories under ``runs_dir`` that have a manifest, newest first."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    found = []
+    for manifest_path in runs_dir.glob("*/manifest.json"):
+        manifest = read_json(manifest_path)
+        if not isinstance(manifest, dict):
+            continue
+        path = manifest_path.parent
+        config = read_json(path / "config.json") or {}
+        found.append(RunSummary(
+            name=path.name, path=path, created=_created(manifest, path),
+            status=str(manifest.get("status", "completed" if (path / "backtest").exists() else "-")),
+            config_name=str(config.get("name") or manifest.get("name") or ""),
+            stages=_stage_names(manifest), manifest=manifest))
+    return sorted(found, key=lambda r: (r.created, r.name), reverse=True)
+
+
+def resolve_run(runs_dir: Path, name: str) -> Path | None:
+    """The run directory called ``name`` directly under ``runs_dir`` (no path tricks from the URL)."""
+    if not name or "/" in name or "\\" in name or name in (".", ".."):
+        return None
+    path = Path(runs_dir) / name
+    return path if (path / "manifest.json").is_file() else None
+
+
+# -- artefact loaders ----------------------------------------------------------------------------
+
+
+def read_parquet(path: Path) -> Any:
+    import pandas as pd
+
+    return pd.read_parquet(path) if Path(path).is_file() else None
+
+
+def metrics_table(run_dir: Path) -> Any:
+    """``backtest/metrics.json`` as a two-column table (nested benchmark metrics flattened)."""
+    import pandas as pd
+
+    data = read_json(Path(run_dir) / "backtest" / "metrics.json")
+    if not isinstance(data, dict):
+        return None
+    rows = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        elif isinstance(value, (int, float, str, bool)) or value is None:
+            rows.append((prefix, value))
+
+    walk("", data)
+    return pd.DataFrame(rows, columns=["metric", "value"]).astype({"value": "string"})
+
+
+def _column(df: Any, *names: str) -> str | None:
+    for name in names:
+        if name in df.columns:
+            return name
+    return None
+
+
+def equity_frame(run_dir: Path) -> Any:
+    """``backtest/equity.parquet`` with a ``date`` column (index reset if needed)."""
+    df = read_parquet(Path(run_dir) / "backtest" / "equity.parquet")
+    if df is None:
+        return None
+    if "date" not in df.columns:
+        df = df.reset_index()
+        if "date" not in df.columns:
+            df = df.rename(columns={df.columns[0]: "date"})
+    return df
+
+
+def equity_figure(equity: Any) -> Any:
+    """Equity against the benchmark, both rebased to the same start."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    col = _column(equity, "equity", "portfolio", "value")
+    if col is None:
+        return None
+    fig.add_trace(go.Scatter(x=equity["date"], y=equity[col], name="strategy", mode="lines"))
+    bench = _column(equity, "benchmark", "benchmark_equity", "bench")
+    if bench is not None and equity[bench].notna().any():
+        series = equity[bench]
+        first = series.dropna().iloc[0]
+        start = equity[col].iloc[0]
+        scaled = series / first * start if first and not math.isclose(float(first), float(start)) else series
+        fig.add_trace(go.Scatter(x=equity["date"], y=scaled, name="benchmark", mode="lines"))
+    fig.update_layout(title="Equity vs benchmark", yaxis_title="equity", hovermode="x unified",
+                      margin=dict(l=10, r=10, t=40, b=10), height=360)
+    return fig
+
+
+def drawdown_figure(equity: Any) -> Any:
+    import plotly.graph_objects as go
+
+    col = _column(equity, "equity", "portfolio", "value")
+    if col is None:
+        return None
+    dd_col = _column(equity, "drawdown")
+    dd = equity[dd_col] if dd_col else equity[col] / equity[col].cummax() - 1.0
+    fig = go.Figure(go.Scatter(x=equity["date"], y=dd, fill="tozeroy", mode="lines", name="drawdown"))
+    fig.update_layout(title="Drawdown", yaxis_tickformat=".0%", margin=dict(l=10, r=10, t=40, b=10), height=260)
+    return fig
+
+
+def monthly_returns(equity: Any) -> Any:
+    """Month x year table of compounded strategy returns."""
+    import pandas as pd
+
+    col = _column(equity, "equity", "portfolio", "value")
+    if col is None:
+        return None
+    series = pd.Series(equity[col].to_numpy(), index=pd.to_datetime(equity["date"]))
+    month_end = series.resample("ME").last()
+    prev = month_end.shift(1)
+    prev.iloc[0] = series.iloc[0]
+    rets = month_end / prev - 1.0
+    table = pd.DataFrame({"year": rets.index.year, "month": rets.index.month, "ret": rets.to_numpy()})
+    return table.pivot(index="year", columns="month", values="ret")
+
+
+def monthly_heatmap(equity: Any) -> Any:
+    import plotly.graph_objects as go
+
+    table = monthly_returns(equity)
+    if table is None or table.empty:
+        return None
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    fig = go.Figure(go.Heatmap(
+        z=table.to_numpy() * 100, x=[months[m - 1] for m in table.columns], y=[str(y) for y in table.index],
+        colorscale="RdYlGn", zmid=0, colorbar=dict(title="%"),
+        hovertemplate="%{y} %{x}: %{z:.2f}%<extra></extra>"))
+    fig.update_layout(title="Monthly returns", margin=dict(l=10, r=10, t=40, b=10),
+                      height=max(240, 22 * len(table) + 80))
+    return fig
+
+
+def exposure_figure(equity: Any) -> Any:
+    """Exposure and gross leverage over time (whichever columns the backtest wrote)."""
+    import plotly.graph_objects as go
+
+    cols = [c for c in equity.columns if c != "date" and any(
+        k in c for k in ("exposure", "leverage", "n_positions", "positions"))]
+    if not cols:
+        return None
+    fig = go.Figure([go.Scatter(x=equity["date"], y=equity[c], name=c, mode="lines") for c in cols])
+    fig.update_layout(title="Exposure and leverage", hovermode="x unified", margin=dict(l=10, r=10, t=40, b=10),
+                      height=300)
+    return fig
+
+
+def trades_frame(run_dir: Path) -> Any:
+    df = read_parquet(Path(run_dir) / "backtest" / "trades.parquet")
+    if df is None:
+        return None
+    if isinstance(df.index, type(df.index)) and df.index.names != [None]:
+        df = df.reset_index()
+    return df
+
+
+def filter_trades(trades: Any, tickers: list[str] | None = None, sides: list[str] | None = None,
+                  reasons: list[str] | None = None) -> Any:
+    """Trades restricted to the chosen tickers, sides and exit reasons (empty choice = all)."""
+    mask = trades.index == trades.index
+    if tickers and "ticker" in trades.columns:
+        mask &= trades["ticker"].astype(str).isin(tickers)
+    if sides and "side" in trades.columns:
+        mask &= trades["side"].astype(str).isin(sides)
+    reason = _column(trades, *EXIT_REASON_COLUMNS)
+    if reasons and reason:
+        mask &= trades[reason].astype(str).isin(reasons)
+    return trades[mask]
+
+
+def label_stats(run_dir: Path) -> tuple[Any, Any]:
+    """(base rate per ticker, exit-reason mix) from ``labels.parquet``."""
+    import pandas as pd
+
+    labels = read_parquet(Path(run_dir) / "labels.parquet")
+    if labels is None or "label" not in labels.columns:
+        return None, None
+    known = labels[labels["label"].notna()]
+    by = known.groupby(level="ticker")["label"] if "ticker" in (known.index.names or []) else None
+    rates = None
+    if by is not None:
+        rates = pd.DataFrame({"rows": by.size(), "base_rate": by.mean()})
+        rates.loc["ALL"] = [len(known), known["label"].mean()]
+        rates = rates.reset_index().rename(columns={"index": "ticker"})
+    mix = None
+    if "exit_reason" in labels.columns:
+        counts = labels["exit_reason"].dropna().astype(str).value_counts()
+        mix = pd.DataFrame({"exit_reason": counts.index, "count": counts.to_numpy(),
+                            "share": counts.to_numpy() / max(counts.sum(), 1)})
+    return rates, mix
+
+
+def fold_metrics(run_dir: Path) -> Any:
+    """Per-fold model metrics from ``train_metrics.json`` (whatever list of fold dicts it holds)."""
+    import pandas as pd
+
+    data = read_json(Path(run_dir) / "train_metrics.json")
+    folds = None
+    if isinstance(data, dict):
+        folds = data.get("folds") or data.get("per_fold")
+    elif isinstance(data, list):
+        folds = data
+    if not folds:
+        folds_json = read_json(Path(run_dir) / "folds.json")
+        folds = folds_json.get("folds") if isinstance(folds_json, dict) else folds_json
+    if not isinstance(folds, list) or not folds:
+        return None
+    rows = [{k: v for k, v in f.items() if not isinstance(v, (dict, list))} for f in folds if isinstance(f, dict)]
+    return pd.DataFrame(rows) if rows else None
+
+
+def overall_model_metrics(run_dir: Path) -> dict[str, Any] | None:
+    data = read_json(Path(run_dir) / "train_metrics.json")
+    if not isinstance(data, dict):
+        return None
+    overall = data.get("overall") or data.get("oos") or data.get("out_of_sample")
+    if isinstance(overall, dict):
+        return overall
+    return {k: v for k, v in data.items() if isinstance(v, (int, float, str))} or None
+
+
+def feature_importance(run_dir: Path) -> Any:
+    """Feature importance as (feature, importance) rows, from wherever the train stage wrote it."""
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    candidates = [read_json(run_dir / "model" / "feature_importance.json"),
+                  read_json(run_dir / "feature_importance.json")]
+    train = read_json(run_dir / "train_metrics.json")
+    if isinstance(train, dict):
+        candidates.append(train.get("feature_importance"))
+    meta = read_json(run_dir / "model" / "meta.json")
+    if isinstance(meta, dict):
+        candidates.append(meta.get("feature_importance"))
+    for data in candidates:
+        if isinstance(data, dict) and data:
+            values = {k: v for k, v in data.items() if isinstance(v, (int, float))}
+            if values:
+                df = pd.DataFrame({"feature": list(values), "importance": list(values.values())})
+                return df.sort_values("importance", ascending=False, ignore_index=True)
+        if isinstance(data, list) and data and isinstance(data[0], dict):
+            df = pd.DataFrame(data)
+            if {"feature", "importance"} <= set(df.columns):
+                return df.sort_values("importance", ascending=False, ignore_index=True)
+    return None
+
+
+def importance_figure(importance: Any, top: int = 25) -> Any:
+    import plotly.graph_objects as go
+
+    head = importance.head(top).iloc[::-1]
+    fig = go.Figure(go.Bar(x=head["importance"], y=head["feature"], orientation="h"))
+    fig.update_layout(title="Feature importance", margin=dict(l=10, r=10, t=40, b=10),
+                      height=max(260, 18 * len(head) + 80))
+    return fig
+
+
+def downloads(run_dir: Path) -> list[tuple[str, Path, str]]:
+    """(label, file, mime) of the files offered for download: report, ONNX bundle, predictions."""
+    run_dir = Path(run_dir)
+    offers = [("report.html", run_dir / "backtest" / "report.html", "text/html"),
+              ("predictions.parquet", run_dir / "predictions.parquet", "application/octet-stream"),
+              ("bundle.json", run_dir / "export" / "bundle.json", "application/json")]
+    export_dir = run_dir / "export"
+    if export_dir.is_dir():
+        offers += [(p.name, p, "application/octet-stream") for p in sorted(export_dir.glob("*.onnx"))]
+    return [o for o in offers if o[1].is_file()]
+
+
+def onnx_bundle_zip(run_dir: Path) -> bytes | None:
+    """The export folder (model.onnx + bundle.json + anything else) as one zip, for one download."""
+    import io
+    import zipfile
+
+    export_dir = Path(run_dir) / "export"
+    files = sorted(p for p in export_dir.rglob("*") if p.is_file()) if export_dir.is_dir() else []
+    if not files:
+        return None
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in files:
+            zf.write(p, p.relative_to(export_dir).as_posix())
+    return buf.getvalue()

@@ -1,0 +1,39 @@
+"""GUI server settings, read from the environment that ``qlop gui`` sets for the Streamlit process.
+
+The relay token is read here, on the server, and only ever used by server-side code (the subscriber
+threads and the launched runs' environment); no page element ever receives it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_WS_URL = "ws://127.0.0.1:8765"
+
+
+@dataclass(frozen=True)
+class GuiSettings:
+    runs_dir: Path
+    ws_url: str
+    token: str | None = field(repr=False, default=None)
+    run_args: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls) -> "GuiSettings":
+        try:
+            run_args = tuple(str(a) for a in json.loads(os.environ.get("QLOP_GUI_RUN_ARGS") or "[]"))
+        except ValueError:
+            run_args = ()
+        return cls(
+            runs_dir=Path(os.environ.get("QLOP_GUI_RUNS_DIR") or "runs").resolve(),
+            ws_url=os.environ.get("QLOP_GUI_WS_URL") or os.environ.get("QLOP_WS_URL") or DEFAULT_WS_URL,
+            token=os.environ.get("QLOP_WS_TOKEN") or None,
+            run_args=run_args,
+        )
+
+
+def settings() -> GuiSettings:
+    return GuiSettings.from_env()

@@ -1,0 +1,152 @@
+"""Runs page: every run under the runs folder (newest first) and, for one run, its results."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from qlop.gui import results
+
+
+def _chart(fig: Any, key: str) -> None:
+    if fig is not None:
+        st.plotly_chart(fig, key=key, config={"displaylogo": False})
+
+
+def run_table(runs: list[results.RunSummary]) -> None:
+    import pandas as pd
+
+    rows = [{"run": r.name, "name": r.config_name, "status": r.status,
+             "finished (UTC)": dt.datetime.fromtimestamp(r.created, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+             "stages": r.stages} for r in runs]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+
+def backtest_section(run_dir: Path) -> None:
+    st.subheader("Backtest")
+    metrics = results.metrics_table(run_dir)
+    if metrics is None:
+        st.info("This run has no backtest results.")
+        return
+    left, right = st.columns([1, 2])
+    with left:
+        st.markdown("**Metrics**")
+        st.dataframe(metrics, hide_index=True, height=min(36 * (len(metrics) + 1), 600), key="metrics_table")
+    equity = results.equity_frame(run_dir)
+    with right:
+        if equity is not None:
+            _chart(results.equity_figure(equity), "equity")
+            _chart(results.drawdown_figure(equity), "drawdown")
+    if equity is not None:
+        _chart(results.monthly_heatmap(equity), "monthly")
+        _chart(results.exposure_figure(equity), "exposure")
+    trades = results.trades_frame(run_dir)
+    if trades is not None:
+        st.markdown(f"**Trades** ({len(trades)})")
+        cols = st.columns(3)
+
+        def choices(column: str) -> list[str]:
+            return sorted(trades[column].dropna().astype(str).unique()) if column in trades.columns else []
+
+        reason_col = next((c for c in results.EXIT_REASON_COLUMNS if c in trades.columns), "reason")
+        tickers = cols[0].multiselect("Ticker", choices("ticker"), key="f_ticker")
+        sides = cols[1].multiselect("Side", choices("side"), key="f_side")
+        reasons = cols[2].multiselect("Exit reason", choices(reason_col), key="f_reason")
+        shown = results.filter_trades(trades, tickers, sides, reasons)
+        st.dataframe(shown, hide_index=True, height=320, key="trades_table")
+
+
+def labels_section(run_dir: Path) -> None:
+    rates, mix = results.label_stats(run_dir)
+    if rates is None and mix is None:
+        return
+    st.subheader("Labels")
+    left, right = st.columns(2)
+    if rates is not None:
+        left.markdown("**Base rate per ticker**")
+        left.dataframe(rates, hide_index=True, key="label_rates")
+    if mix is not None:
+        import plotly.graph_objects as go
+
+        right.markdown("**Exit-reason mix**")
+        fig = go.Figure(go.Pie(labels=mix["exit_reason"], values=mix["count"], hole=0.4))
+        fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), height=280)
+        with right:
+            _chart(fig, "exit_mix")
+
+
+def model_section(run_dir: Path) -> None:
+    folds = results.fold_metrics(run_dir)
+    importance = results.feature_importance(run_dir)
+    overall = results.overall_model_metrics(run_dir)
+    if folds is None and importance is None and overall is None:
+        return
+    st.subheader("Model")
+    if overall:
+        st.markdown("**Out-of-sample metrics**")
+        st.dataframe([{"metric": k, "value": str(v)} for k, v in overall.items()], hide_index=True,
+                     key="model_overall")
+    if folds is not None:
+        st.markdown("**Per-fold metrics**")
+        st.dataframe(folds, hide_index=True, key="fold_metrics")
+    if importance is not None:
+        _chart(results.importance_figure(importance), "importance")
+
+
+def downloads_section(run_dir: Path) -> None:
+    offers = results.downloads(run_dir)
+    bundle = results.onnx_bundle_zip(run_dir)
+    if not offers and bundle is None:
+        return
+    st.subheader("Downloads")
+    cols = st.columns(4)
+    i = 0
+    for label, path, mime in offers:
+        if path.suffix in (".html", ".parquet"):
+            cols[i % 4].download_button(label, path.read_bytes(), file_name=path.name, mime=mime,
+                                        key=f"dl_{label}", on_click="ignore", icon=":material/download:")
+            i += 1
+    if bundle is not None:
+        cols[i % 4].download_button("ONNX bundle (zip)", bundle, file_name=f"{run_dir.name}-export.zip",
+                                    mime="application/zip", key="dl_bundle", on_click="ignore",
+                                    icon=":material/download:")
+
+
+def run_detail(run_dir: Path) -> None:
+    manifest = results.read_json(run_dir / "manifest.json") or {}
+    st.header(run_dir.name)
+    with st.expander("Manifest and config"):
+        st.json(manifest, expanded=False)
+        st.json(results.read_json(run_dir / "config.json") or {}, expanded=False)
+    downloads_section(run_dir)
+    backtest_section(run_dir)
+    model_section(run_dir)
+    labels_section(run_dir)
+
+
+def render() -> None:
+    from qlop.gui.settings import settings
+
+    runs_dir = settings().runs_dir
+    st.title("Runs")
+    runs = results.list_runs(runs_dir)
+    if not runs:
+        st.info(f"No runs under {runs_dir} yet.")
+        return
+    names = [r.name for r in runs]
+    wanted = st.query_params.get("run")
+    index = names.index(wanted) if wanted in names else None
+    choice = st.selectbox("Open run", names, index=index, placeholder="Choose a run", key="open_run")
+    if choice and choice != wanted:
+        st.query_params["run"] = choice
+    if not choice:
+        run_table(runs)
+        return
+    run_dir = results.resolve_run(runs_dir, choice)
+    if run_dir is None:
+        st.error(f"No run called {choice!r} under {runs_dir}")
+        return
+    run_detail(run_dir)
