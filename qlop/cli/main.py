@@ -146,8 +146,7 @@ class LazyGroup(click.Group):
             from_error = exc
         from qlop.errors import QlopError
 
-        state = ctx.find_object(CliState)
-        verbose = bool(state and state.verbose)
+        verbose = bool(_cli_state(ctx).verbose)
         if isinstance(from_error, QlopError):
             if verbose:
                 raise from_error
@@ -156,12 +155,25 @@ class LazyGroup(click.Group):
         raise from_error  # a bug: keep the traceback
 
 
+def _cli_state(ctx: click.Context | None) -> CliState:
+    """The global options. Click resolves a subcommand *before* the root callback stores ``ctx.obj``,
+    so while a plugin command is being looked up they are read from the root's parsed params."""
+    if ctx is None:
+        return CliState()
+    state = ctx.find_object(CliState)
+    if state is not None:
+        return state
+    params = ctx.find_root().params
+    return CliState(verbose=params.get("verbose") or 0, no_plugins=bool(params.get("no_plugins")),
+                    modules=list(params.get("modules") or ()), plugins_dir=params.get("plugins_dir"))
+
+
 def ensure_plugin_manager(ctx: click.Context | None = None) -> Any:
     """The process-wide plugin manager, configured from the global options on first use."""
     from qlop.plugins import manager as manager_mod
 
     if manager_mod._default is None:
-        state = (ctx.find_object(CliState) if ctx else None) or CliState()
+        state = _cli_state(ctx)
         from qlop.plugins.discovery import Selection
 
         manager_mod.configure(Selection.from_env(

@@ -40,8 +40,11 @@ class Selection:
 
     - ``no_plugins`` (``--no-plugins``): no third-party plugins at all (entry points, plugins dir);
       bundled ones and explicit ``-p`` modules still load.
-    - ``autoload`` (off with ``QLOP_DISABLE_PLUGIN_AUTOLOAD=1``): entry points are not loaded.
-    - ``disabled`` (``QLOP_DISABLE_PLUGINS=a,b``): these names are blocked before import.
+    - ``builtins`` (tests only): whether the bundled ``qlop_contrib`` plugins load.
+    - ``autoload`` (off with ``QLOP_DISABLE_PLUGIN_AUTOLOAD=1``): entry points are not loaded unless
+      named in ``QLOP_LOAD_PLUGINS``.
+    - ``disabled`` (``QLOP_DISABLE_PLUGINS=a,b``): these plugin (or distribution) names are blocked
+      before import; bundled plugins too (e.g. ``qlop_contrib.models``).
     - ``only`` (``QLOP_LOAD_PLUGINS=a,b``): only these third-party plugins load.
     - ``strict`` (``QLOP_STRICT_PLUGINS=1``): plugin failures raise instead of being isolated.
     """
@@ -76,11 +79,25 @@ class Selection:
             plugins_dir=plugins_dir or env.get("QLOP_PLUGINS_DIR") or None,
         )
 
-    def blocked_reason(self, name: str, third_party: bool) -> str | None:
-        """Why ``name`` must not be imported, or None when it may load."""
-        if name in self.disabled:
+    def blocked_reason(self, name: str, third_party: bool, distribution: str | None = None,
+                       entry_point: bool = False) -> str | None:
+        """Why plugin ``name`` must not be imported, or None when it may load.
+
+        A plugin is named by its plugin name (entry-point name, module path, file stem) or, for an
+        entry point, by its distribution name too. Applied before any import, so a blocked plugin's
+        module is never executed.
+        """
+        names = {name} | ({distribution} if distribution else set())
+        if names & self.disabled:
             return "disabled by QLOP_DISABLE_PLUGINS"
-        if third_party and self.only is not None and name not in self.only:
+        if not third_party:
+            return None
+        if self.no_plugins:
+            return "third-party plugins are off (--no-plugins)"
+        listed = self.only is not None and bool(names & self.only)
+        if entry_point and not self.autoload and not listed:
+            return "entry-point autoload is off (QLOP_DISABLE_PLUGIN_AUTOLOAD)"
+        if self.only is not None and not listed:
             return "not listed in QLOP_LOAD_PLUGINS"
         return None
 

@@ -17,13 +17,8 @@ from typing import Any
 import pluggy
 
 from qlop.errors import PluginError
-from qlop.plugins import hookspecs
-from qlop.plugins.discovery import (
-    BUILTIN_PLUGINS,
-    Selection,
-    iter_entry_points,
-    iter_plugin_files,
-)
+from qlop.plugins import discovery, hookspecs
+from qlop.plugins.discovery import BUILTIN_PLUGINS, Selection
 from qlop.plugins.markers import PROJECT_NAME
 from qlop.plugins.records import (
     ACTIVE,
@@ -49,6 +44,15 @@ def _stderr(message: str) -> None:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _plugin_path(plugin: Any) -> str | None:
+    """The file a plugin object comes from (a module's ``__file__``, else its defining module's)."""
+    path = getattr(plugin, "__file__", None)
+    if path is None:
+        module = sys.modules.get(getattr(plugin, "__module__", "") or "")
+        path = getattr(module, "__file__", None)
+    return path
 
 
 def _qlop_version() -> str:
@@ -81,18 +85,26 @@ class PluginManager:
             for module_name in BUILTIN_PLUGINS:
                 self._load_module(module_name, module_name, SOURCE_BUILTIN, third_party=False,
                                   distribution="qlop", version=_qlop_version())
-        if not sel.no_plugins and sel.autoload:
-            for ep in iter_entry_points():
-                self._load_entry_point(ep)
-        if sel.plugins_dir and not sel.no_plugins:
+        # Entry points are always listed (so `plugins list --all` shows what is installed), but the
+        # selection controls decide before ``ep.load()`` whether the module is ever imported.
+        for ep in discovery.iter_entry_points():
+            self._load_entry_point(ep)
+        if sel.plugins_dir:
             self.load_plugins_dir(sel.plugins_dir)
         for module_name in sel.modules:
             self._load_module(module_name, module_name, SOURCE_CLI, third_party=False)
         return self
 
     def _new_record(self, name: str, source: str, **kw: Any) -> PluginRecord | None:
-        if name in self.records:
-            existing = self.records[name]
+        existing = self.records.get(name)
+        if existing is not None and existing.status == DISABLED and self.pm.get_plugin(name) is None:
+            # Never imported (blocked before import): an explicit registration under that name may
+            # take its place, subject to the selection controls again.
+            del self.records[name]
+            if self.pm.is_blocked(name):
+                self.pm.unblock(name)
+            existing = None
+        if existing is not None:
             self._fail(PluginRecord(name, source, **kw), FAILED,
                        f"a plugin named {name!r} is already registered from {existing.source}",
                        keep=False)
@@ -101,8 +113,8 @@ class PluginManager:
         self.records[name] = record
         return record
 
-    def _blocked(self, record: PluginRecord, third_party: bool) -> bool:
-        reason = self.selection.blocked_reason(record.name, third_party)
+    def _blocked(self, record: PluginRecord, third_party: bool, entry_point: bool = False) -> bool:
+        reason = self.selection.blocked_reason(record.name, third_party, record.distribution, entry_point)
         if reason is None:
             return False
         record.status, record.error = DISABLED, reason
@@ -121,13 +133,14 @@ class PluginManager:
     def _load_entry_point(self, ep: Any) -> None:
         record = self._new_record(ep.name, SOURCE_ENTRY_POINT, module=ep.value,
                                   distribution=ep.distribution, version=ep.version)
-        if record is None or self._blocked(record, third_party=True):
+        if record is None or self._blocked(record, third_party=True, entry_point=True):
             return
         try:
             plugin = ep.entry_point.load()
         except Exception as exc:  # isolation: one broken plugin must not hide the rest
             self._fail(record, FAILED, _one_line(exc), exc)
             return
+        record.path = _plugin_path(plugin)
         self._register(record, plugin)
 
     def _load_module(self, name: str, module_name: str, source: str, third_party: bool,
@@ -148,7 +161,7 @@ class PluginManager:
 
     def load_plugins_dir(self, directory: str) -> None:
         """Load every ``*.py`` file of ``directory`` as a plugin (only ever called when asked)."""
-        for path in iter_plugin_files(directory):
+        for path in discovery.iter_plugin_files(directory):
             name = path.stem
             record = self._new_record(name, SOURCE_PLUGINS_DIR, module=f"qlop_local_plugins.{name}",
                                       path=str(path))
@@ -178,9 +191,13 @@ class PluginManager:
         return module
 
     def register(self, plugin: Any, name: str, source: str = SOURCE_CLI, version: str | None = None) -> PluginRecord:
-        """Register an already-imported plugin object (used by tests and the test kit)."""
-        self._loaded = True
-        record = self._new_record(name, source, module=getattr(plugin, "__name__", None), version=version)
+        """Register an already-imported plugin object after discovery (used by tests and the test kit).
+
+        It goes through the same checks as a discovered plugin (unknown hooks, signatures, specs).
+        """
+        self.load()
+        record = self._new_record(name, source, module=getattr(plugin, "__name__", None), version=version,
+                                  path=_plugin_path(plugin))
         if record is None:
             return self.records[name]
         self._register(record, plugin)
@@ -188,12 +205,18 @@ class PluginManager:
         return record
 
     def _register(self, record: PluginRecord, plugin: Any) -> None:
+        if self.pm.is_registered(plugin):  # e.g. ``-p pkg`` for a package that is also installed
+            other = self.pm.get_name(plugin)
+            record.status, record.error = DISABLED, f"the same module is already loaded as plugin {other!r}"
+            return
         try:
             self.pm.register(plugin, name=record.name)
         except pluggy.PluginValidationError as exc:
+            self._forget(record.name)  # pluggy may have kept the hookimpls registered before the bad one
             self._fail(record, INCOMPATIBLE, f"bad hook implementation: {_one_line(exc)}", exc)
             return
         except Exception as exc:
+            self._forget(record.name)
             self._fail(record, FAILED, _one_line(exc), exc)
             return
         callers = self.pm.get_hookcallers(plugin) or []
@@ -203,6 +226,21 @@ class PluginManager:
             self.pm.unregister(plugin)
             self._fail(record, INCOMPATIBLE,
                        f"unknown hook {', '.join(unknown)} (not a QLOP hook; check the spelling)")
+
+    def _forget(self, name: str) -> None:
+        """Undo a partial pluggy registration so none of a rejected plugin's hooks is ever called."""
+        plugin = self.pm.get_plugin(name)
+        if plugin is not None:
+            try:
+                self.pm.unregister(plugin=plugin, name=name)
+            except Exception:  # pragma: no cover - pluggy refuses only unknown plugins
+                pass
+
+    def unregister(self, name: str) -> None:
+        """Remove plugin ``name`` and its record (the test kit's register-for-one-test undoes itself)."""
+        self._forget(name)
+        self.records.pop(name, None)
+        self._registries.clear()
 
     # -- registries --------------------------------------------------------------------------
 
@@ -219,7 +257,9 @@ class PluginManager:
         hook = getattr(self.pm.hook, KINDS[kind])
         expected = CommandSpec if kind == "command" else ComponentSpec
         entries: list[Entry[Any]] = []
-        for impl in reversed(hook.get_hookimpls()):  # registration order, for stable listings
+        # One call per hookimpl (not ``hook()``), so one plugin's exception cannot hide the others.
+        # ``get_hookimpls()`` is in registration order, i.e. the documented discovery order.
+        for impl in hook.get_hookimpls():
             record = self.records.get(impl.plugin_name)
             if record is None or record.status != ACTIVE:
                 continue

@@ -1,0 +1,125 @@
+"""Small deterministic OHLCV panels for tests: synthetic (numpy) or a slice of the embedded sample data.
+
+Both return the canonical panel of :mod:`qlop.schema` (MultiIndex ``ticker, date``, sorted, unique,
+float64 ``open high low close adj_close volume``), so a component under test sees exactly what a run
+would hand it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from qlop.schema import INDEX_NAMES, OHLCV_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def make_ohlcv_panel(
+    tickers: Sequence[str] = ("AAA", "BBB", "CCC"),
+    n_days: int = 260,
+    start: str = "2020-01-01",
+    seed: int = 0,
+    ragged: bool = True,
+) -> "pd.DataFrame":
+    """A seeded random-walk panel on business days.
+
+    ``ragged`` gives each ticker its own calendar (later tickers start a few days later and skip a
+    few days), as real data does; the canonical panel never forward-fills missing bars. The bars are
+    OHLC-consistent (low <= open, close <= high), prices positive, volume positive.
+    """
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    calendar = pd.bdate_range(start, periods=n_days + 10 * len(tickers))
+    frames = []
+    for k, ticker in enumerate(tickers):
+        dates = calendar[k * 3: k * 3 + n_days] if ragged else calendar[:n_days]
+        if ragged and k % 2 == 1 and len(dates) > 20:
+            dates = dates.delete([7, 13])  # a ticker with holes in its calendar
+        n = len(dates)
+        drift, vol = 0.0003 * (k + 1), 0.01 + 0.004 * k
+        log_ret = rng.normal(drift, vol, n)
+        close = 20.0 * (k + 1) * np.exp(np.cumsum(log_ret))
+        gap = rng.normal(0.0, vol / 3, n)
+        open_ = np.empty(n)
+        open_[0] = close[0] * np.exp(gap[0])
+        open_[1:] = close[:-1] * np.exp(gap[1:])
+        spread_hi = np.abs(rng.normal(0.0, vol / 2, n))
+        spread_lo = np.abs(rng.normal(0.0, vol / 2, n))
+        high = np.maximum(open_, close) * np.exp(spread_hi)
+        low = np.minimum(open_, close) * np.exp(-spread_lo)
+        volume = np.round(rng.lognormal(13.0, 0.4, n))
+        frames.append(pd.DataFrame({
+            "ticker": ticker, "date": dates, "open": open_, "high": high, "low": low, "close": close,
+            "adj_close": close, "volume": volume.astype("float64"),
+        }))
+    panel = pd.concat(frames, ignore_index=True).set_index(list(INDEX_NAMES)).sort_index()
+    return panel[list(OHLCV_COLUMNS)].astype("float64")
+
+
+def _sample_file(ticker: str) -> Any:
+    from importlib import resources
+
+    return resources.files("qlop_contrib").joinpath("data", "ohlcv", f"{ticker}.csv")
+
+
+def load_sample_panel(
+    tickers: Sequence[str] = ("AAPL", "MSFT"),
+    start: str | None = "2015-01-01",
+    end: str | None = "2016-12-31",
+) -> "pd.DataFrame":
+    """A slice of the embedded real sample data (``qlop_contrib/data/ohlcv``) as a canonical panel.
+
+    Read straight from the CSV files (no data-source plugin involved), validated by
+    :func:`qlop.schema.validate_panel`. Unknown tickers raise ``FileNotFoundError`` naming the file.
+    """
+    import pandas as pd
+
+    from qlop.schema import validate_panel
+
+    frames = []
+    for ticker in tickers:
+        source = _sample_file(ticker)
+        if not source.is_file():
+            raise FileNotFoundError(f"no sample data for ticker {ticker!r} ({source})")
+        with source.open("r", encoding="utf-8") as fh:
+            raw = pd.read_csv(fh)
+        raw = raw.rename(columns={"Date": "date", "Open": "open", "High": "high", "Low": "low", "Close": "close",
+                                  "Adj Close": "adj_close", "Volume": "volume"})
+        raw["date"] = pd.to_datetime(raw["date"])
+        if start is not None:
+            raw = raw[raw["date"] >= pd.Timestamp(start)]
+        if end is not None:
+            raw = raw[raw["date"] <= pd.Timestamp(end)]
+        raw.insert(0, "ticker", ticker)
+        frames.append(raw[["ticker", "date", *OHLCV_COLUMNS]])
+    return validate_panel(pd.concat(frames, ignore_index=True), source="qlop sample data")
+
+
+def perturb_after(panel: "pd.DataFrame", cutoff: Any, seed: int = 1) -> "pd.DataFrame":
+    """A copy of ``panel`` whose rows after ``cutoff`` (a date) are replaced by different valid bars.
+
+    Prices are scaled by a random factor per row (OHLC consistency kept), volume too. Rows at or before
+    ``cutoff`` are untouched, bit for bit: a causal transform must give identical values there.
+    """
+    import numpy as np
+    import pandas as pd
+
+    out = panel.copy()
+    dates = out.index.get_level_values(INDEX_NAMES[1])
+    after = np.asarray(dates > pd.Timestamp(cutoff))
+    rng = np.random.default_rng(seed)
+    factor = np.exp(rng.normal(0.0, 0.2, int(after.sum())))
+    price_cols = [c for c in ("open", "high", "low", "close", "adj_close") if c in out.columns]
+    for col in price_cols:
+        out.loc[after, col] = out.loc[after, col].to_numpy() * factor
+    if "volume" in out.columns:
+        out.loc[after, "volume"] = out.loc[after, "volume"].to_numpy() * factor[::-1]
+    extra = [c for c in out.columns if c not in price_cols and c != "volume"
+             and pd.api.types.is_float_dtype(out[c])]
+    for col in extra:
+        out.loc[after, col] = rng.uniform(0.0, 1.0, int(after.sum()))  # valid as a probability too
+    return out
