@@ -1,1 +1,26 @@
-"""Bundled exporters plugins."""
+"""Bundled exporters plugin: ``onnx`` (portable bundle with a parity check), ``native`` and ``predictions``.
+
+Registration imports nothing heavy: factories are ``"module:Class"`` strings resolved on first use.
+"""
+
+from __future__ import annotations
+
+from qlop.plugins.markers import hookimpl
+from qlop.plugins.specs import ComponentSpec
+
+_PKG = "qlop_contrib.exporters"
+
+
+@hookimpl
+def qlop_register_exporter() -> list[ComponentSpec]:
+    return [
+        ComponentSpec("onnx", f"{_PKG}.onnx_exporter:OnnxExporter",
+                      "ONNX model + bundle.json, checked against the native model (onnxruntime parity)",
+                      params_model=f"{_PKG}.onnx_exporter:OnnxParams"),
+        ComponentSpec("native", f"{_PKG}.native_exporter:NativeExporter",
+                      "Copy of the native model files with meta.json (hashes verified)",
+                      params_model=f"{_PKG}.native_exporter:NativeParams"),
+        ComponentSpec("predictions", f"{_PKG}.predictions_exporter:PredictionsExporter",
+                      "Out-of-sample (or final-model) predictions as CSV or Parquet",
+                      params_model=f"{_PKG}.predictions_exporter:PredictionsParams"),
+    ]

@@ -1,0 +1,173 @@
+"""Scoring with an exported bundle (``DIR/export``): onnxruntime and QLOP's feature pipeline only.
+
+A bundle is ``model.onnx`` plus ``bundle.json`` (ordered feature columns, the feature pipeline config,
+the ONNX output to read, hashes). Scoring raw OHLCV recomputes the features exactly as training did and
+runs the ONNX graph; nothing here imports XGBoost or scikit-learn, so a deployment needs neither.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from qlop.errors import ArtifactError, DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+BUNDLE_FILE = "bundle.json"
+ONNX_FILE = "model.onnx"
+BUNDLE_FORMAT = "qlop.bundle.v1"
+
+
+def onnx_session(model_bytes: bytes) -> Any:
+    """A single-threaded CPU onnxruntime session (deterministic, and polite on shared machines)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(model_bytes, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def output_spec(session: Any, task: str) -> dict[str, Any]:
+    """Which ONNX output holds the prediction: class-1 probability, or the regression value."""
+    names = [o.name for o in session.get_outputs()]
+    if task == "classification":
+        for name in ("probabilities", "output_probability"):
+            if name in names:
+                return {"name": name, "column": 1}
+        raise ArtifactError(f"ONNX graph has no probability output (outputs: {', '.join(names)})")
+    return {"name": names[0], "column": 0}
+
+
+def run_session(session: Any, output: dict[str, Any], X: np.ndarray, input_name: str = "input") -> np.ndarray:
+    """Score a float32 matrix; handles both array and ZipMap (list of dicts) probability outputs."""
+    if X.shape[0] == 0:
+        return np.zeros(0, dtype=np.float64)
+    (result,) = session.run([output["name"]], {input_name: np.ascontiguousarray(X, dtype=np.float32)})
+    if isinstance(result, list):  # ZipMap: one {class: prob} dict per row
+        key = output["column"]
+        return np.array([row.get(key, row.get(str(key), np.nan)) for row in result], dtype=np.float64)
+    arr = np.asarray(result, dtype=np.float64)
+    return arr[:, output["column"]] if arr.ndim == 2 else arr
+
+
+@dataclass
+class Bundle:
+    """A loaded bundle: its directory, ``bundle.json`` and the ONNX session."""
+
+    path: Path
+    spec: dict[str, Any]
+    session: Any
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return list(self.spec["feature_columns"])
+
+    @property
+    def prediction_column(self) -> str:
+        return str(self.spec.get("prediction_column", "prob"))
+
+    @property
+    def dropna(self) -> bool:
+        return bool((self.spec.get("features") or {}).get("dropna", True))
+
+    def score_matrix(self, X: np.ndarray) -> np.ndarray:
+        return run_session(self.session, self.spec["output"], X, self.spec.get("input_name", "input"))
+
+    def score_features(self, features: "pd.DataFrame", source: str = "features") -> "pd.DataFrame":
+        """Predictions for the rows of ``features`` that can be scored (complete rows when ``dropna``)."""
+        import pandas as pd
+
+        missing = [c for c in self.feature_columns if c not in features.columns]
+        if missing:
+            raise DataError(f"{source}: feature column {missing[0]!r} of the bundle is missing")
+        X = features[self.feature_columns].to_numpy(dtype=np.float64, na_value=np.nan)
+        keep = ~np.isnan(X).any(axis=1) if self.dropna else np.ones(X.shape[0], dtype=bool)
+        pred = self.score_matrix(X[keep].astype(np.float32))
+        return pd.DataFrame({self.prediction_column: pred}, index=features.index[keep])
+
+    def score_panel(self, panel: "pd.DataFrame", source: str = "data") -> "pd.DataFrame":
+        """Recompute the bundle's features from an OHLCV panel, then score them."""
+        from qlop.config import FeaturesConfig
+        from qlop.stages.features import compute_features
+
+        cfg = FeaturesConfig.model_validate(self.spec.get("features") or {})
+        features = compute_features(panel, cfg)
+        return self.score_features(features, source)
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """Read ``bundle.json`` and ``model.onnx`` from a bundle directory; the ONNX file's hash is checked."""
+    from qlop.atomic import sha256_file
+
+    path = Path(path)
+    spec_path = path / BUNDLE_FILE
+    if not spec_path.is_file():
+        raise ArtifactError(f"{spec_path} not found: export the run with `qlop export` (format onnx)")
+    try:
+        spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ArtifactError(f"{spec_path}: not valid JSON ({exc})") from None
+    if spec.get("format") != BUNDLE_FORMAT:
+        raise ArtifactError(f"{spec_path}: not a QLOP bundle (format {spec.get('format')!r})")
+    model_path = path / spec.get("model_file", ONNX_FILE)
+    if not model_path.is_file():
+        raise ArtifactError(f"{model_path}: ONNX model file missing from the bundle")
+    expected = (spec.get("hashes") or {}).get(model_path.name)
+    actual = sha256_file(model_path)
+    if expected != actual:
+        raise ArtifactError(f"{model_path}: sha256 does not match bundle.json; the model file was modified")
+    try:
+        session = onnx_session(model_path.read_bytes())
+    except Exception as exc:
+        raise ArtifactError(f"{model_path}: onnxruntime cannot load it ({str(exc).splitlines()[0]})") from None
+    return Bundle(path, spec, session)
+
+
+def read_ohlcv(path: str | Path) -> "pd.DataFrame":
+    """An OHLCV panel from a file: QLOP's own ``data.parquet``, or CSV/Parquet via the file sources.
+
+    CSV and non-canonical Parquet go through the ``csv`` / ``parquet`` data-source plugins: a long
+    file with a ticker column, or a single-ticker file named ``<TICKER>.csv``.
+    """
+    from qlop.schema import validate_panel
+    from qlop.stages.components import create
+    from qlop.stages.data import read_panel
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found (--data)")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        try:
+            return read_panel(path)
+        except DataError:
+            kind = "parquet"
+    elif suffix in (".csv", ".txt"):
+        kind = "csv"
+    else:
+        raise DataError(f"{path}: unsupported data file type {suffix!r} (use .parquet or .csv)")
+    try:
+        source = create("data_source", kind, {"path": str(path)}, "--data")
+        panel = source.load_data([], None, None, "1d")
+    except DataError as exc:
+        if "ticker" not in str(exc).lower():
+            raise
+        # a single-ticker file without a ticker column: the ticker is the file name
+        source = create("data_source", kind, {"path": str(path.parent)}, "--data")
+        panel = source.load_data([path.stem], None, None, "1d")
+    return validate_panel(panel, str(path))
+
+
+def score_file(bundle_dir: str | Path, data_path: str | Path) -> "pd.DataFrame":
+    """``qlop predict --bundle``: raw OHLCV file -> features -> ONNX predictions."""
+    bundle = load_bundle(bundle_dir)
+    panel = read_ohlcv(data_path)
+    return bundle.score_panel(panel, str(data_path))

@@ -1,0 +1,126 @@
+"""``qlop train`` and ``qlop predict``: walk-forward training, and scoring with a run's model or a bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from qlop.cli.common import config_option, load_stage_config, require_section, run_dir_option
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    return "-" if value is None else (f"{value:.{digits}f}" if isinstance(value, float) else str(value))
+
+
+def format_train_summary(metrics: dict[str, Any], folds: list[dict[str, Any]]) -> str:
+    """Per-fold and overall out-of-sample metrics as a small text table."""
+    task = metrics["task"]
+    keys = ["auc", "log_loss", "brier", "precision", "recall", "base_rate"] if task == "classification" \
+        else ["ic", "pearson", "rmse", "mae"]
+    head = f"{'fold':>4}  {'test window':<23}  {'n_train':>7}  {'n_test':>6}  " + "  ".join(f"{k:>9}" for k in keys)
+    lines = [head]
+    for f, m in zip(folds, metrics["folds"]):
+        lines.append(f"{f['fold']:>4}  {f['test_start']} .. {f['test_end']}  {f['n_train']:>7}  {f['n_test']:>6}  "
+                     + "  ".join(f"{_fmt(m.get(k)):>9}" for k in keys))
+    o = metrics["overall"]
+    lines.append(f"{'all':>4}  {folds[0]['test_start']} .. {folds[-1]['test_end']}  {'':>7}  {o['n']:>6}  "
+                 + "  ".join(f"{_fmt(o.get(k)):>9}" for k in keys))
+    return "\n".join(lines)
+
+
+@click.command("train")
+@config_option
+@run_dir_option
+@click.pass_context
+def train_cmd(ctx: click.Context, config_path: str, run_dir: str) -> None:
+    """Walk-forward training: out-of-sample predictions, fold metrics and the final model.
+
+    Reads DIR/features.parquet and DIR/labels.parquet; writes DIR/predictions.parquet, DIR/folds.json,
+    DIR/train_metrics.json and DIR/model/.
+    """
+    from qlop.stages import train as stage
+
+    config = load_stage_config(ctx, config_path)
+    require_section(config, "model", config_path)
+    require_section(config, "label", config_path)
+    result = stage.train(config, run_dir)
+    metrics = result["metrics"]
+    click.echo(f"{config.model.model_type} ({metrics['task']}, {metrics['scheme']}): "
+               f"{metrics['n_folds']} folds, {metrics['overall']['n']} out-of-sample predictions")
+    click.echo(format_train_summary(metrics, result["folds"]))
+    for name, path in result["artifacts"].items():
+        click.echo(f"wrote {name}: {path}")
+
+
+@click.command("predict")
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Pipeline config (with --run-dir).")
+@click.option("--run-dir", "run_dir", type=click.Path(file_okay=False), default=None,
+              help="Score DIR/features.parquet with the run's final model.")
+@click.option("--bundle", "bundle_dir", type=click.Path(file_okay=False), default=None,
+              help="An exported bundle directory (DIR/export): score raw OHLCV with onnxruntime alone.")
+@click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
+              help="OHLCV panel file for --bundle (.parquet, or .csv with a ticker column / named TICKER.csv).")
+@click.option("--output", "output", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the --bundle predictions (.parquet or .csv; default: print the last rows).")
+@click.pass_context
+def predict_cmd(ctx: click.Context, config_path: str | None, run_dir: str | None, bundle_dir: str | None,
+                data_path: str | None, output: str | None) -> None:
+    """Score features with a run's final model, or raw OHLCV with an exported ONNX bundle.
+
+    \b
+      qlop predict -c CONFIG --run-dir DIR          -> DIR/predictions_final.parquet
+      qlop predict --bundle DIR/export --data FILE [--output OUT]
+    """
+    if bundle_dir is not None:
+        if config_path or run_dir:
+            raise click.UsageError("--bundle cannot be combined with -c/--run-dir")
+        if data_path is None:
+            raise click.UsageError("--bundle needs --data FILE (an OHLCV panel)")
+        _predict_bundle(ctx, bundle_dir, data_path, output)
+        return
+    if not config_path or not run_dir:
+        raise click.UsageError("give -c CONFIG --run-dir DIR, or --bundle DIR --data FILE")
+    if data_path or output:
+        raise click.UsageError("--data/--output only apply with --bundle")
+    from qlop.stages import train as stage
+
+    config = load_stage_config(ctx, config_path)
+    written = stage.predict(config, run_dir)
+    for name, path in written.items():
+        click.echo(f"wrote {name}: {path}")
+
+
+def _predict_bundle(ctx: click.Context, bundle_dir: str, data_path: str, output: str | None) -> None:
+    from qlop.bundle import score_file
+    from qlop.cli.main import ensure_plugin_manager
+
+    ensure_plugin_manager(ctx)
+    predictions = score_file(bundle_dir, data_path)
+    if output is None:
+        tail = predictions.groupby(level=0).tail(1)
+        click.echo(f"{len(predictions)} rows scored; latest per ticker:")
+        click.echo(tail.to_string())
+        return
+    write_predictions(predictions, output)
+    click.echo(f"wrote {len(predictions)} predictions: {output}")
+
+
+def write_predictions(frame: Any, output: str) -> Path:
+    """Write a predictions frame atomically as Parquet or CSV (by the file suffix)."""
+    from qlop.atomic import atomic_path, write_parquet
+    from qlop.errors import ConfigError
+
+    path = Path(output)
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return write_parquet(frame, path)
+    if suffix == ".csv":
+        flat = frame.reset_index()
+        flat["date"] = flat["date"].dt.strftime("%Y-%m-%d")
+        with atomic_path(path, suffix=".csv") as tmp:
+            flat.to_csv(tmp, index=False, float_format="%.10g")
+        return path
+    raise ConfigError(f"--output: {output}: use a .parquet or .csv file name")

@@ -1,0 +1,409 @@
+"""The train stage: out-of-sample predictions by walk-forward (or purged k-fold), then the final model.
+
+Inputs ``DIR/features.parquet`` and ``DIR/labels.parquet``; outputs ``DIR/predictions.parquet``
+(``prob`` or ``pred`` and ``fold``, each date predicted only by the fold whose test window holds it),
+``DIR/folds.json``, ``DIR/train_metrics.json`` and ``DIR/model/`` (the final model, trained on every
+usable row, in the library's own format, plus ``meta.json`` with the sha256 of each model file).
+Splits come from :mod:`qlop.validation`; see DESIGN.md section 6 for why purge and embargo exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from qlop.errors import ArtifactError, ConfigError
+from qlop.stages.components import component_errors, create
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from qlop.config import PipelineConfig
+
+FEATURES_FILE = "features.parquet"
+LABELS_FILE = "labels.parquet"
+PREDICTIONS_FILE = "predictions.parquet"
+FINAL_PREDICTIONS_FILE = "predictions_final.parquet"
+FOLDS_FILE = "folds.json"
+METRICS_FILE = "train_metrics.json"
+MODEL_DIR = "model"
+META_FILE = "meta.json"
+
+
+def prediction_column(task: str) -> str:
+    """``prob`` for classification, ``pred`` for regression."""
+    return "prob" if task == "classification" else "pred"
+
+
+@dataclass
+class TrainingSet:
+    """Features and labels aligned on the panel index, with the rows a model may learn from."""
+
+    X: "pd.DataFrame"
+    y: np.ndarray
+    usable: np.ndarray
+    task: str
+    horizon: int
+    label_info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return [str(c) for c in self.X.columns]
+
+
+def _read(path: Path, producer: str) -> "pd.DataFrame":
+    import pandas as pd
+
+    if not path.exists():
+        raise ArtifactError(f"{path} not found: run `{producer}` first (or `qlop run`)")
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:
+        raise ArtifactError(f"{path}: cannot read Parquet ({str(exc).splitlines()[0]})") from None
+
+
+def label_plugin(config: "PipelineConfig") -> Any:
+    if config.label is None:
+        raise ConfigError("label: a [label] section is required to train (it defines the task and horizon)")
+    return create("label", config.label.label_type, config.label.label_params, "label.label_params")
+
+
+def usable_rows(X: "pd.DataFrame", y: np.ndarray, dropna: bool) -> np.ndarray:
+    """Rows a model may learn from: a known label and, with ``dropna``, no missing feature."""
+    ok = ~np.isnan(y)
+    if dropna and X.shape[1]:
+        ok &= ~np.isnan(X.to_numpy(dtype=np.float64, na_value=np.nan)).any(axis=1)
+    return ok
+
+
+def load_training_set(config: "PipelineConfig", run_dir: str | Path) -> TrainingSet:
+    """Read and align ``features.parquet`` and ``labels.parquet``; check they describe the same rows."""
+    run_dir = Path(run_dir)
+    X = _read(run_dir / FEATURES_FILE, "qlop features build")
+    labels = _read(run_dir / LABELS_FILE, "qlop features build")
+    if "label" not in labels.columns:
+        raise ArtifactError(f"{run_dir / LABELS_FILE}: no 'label' column")
+    if not X.index.equals(labels.index):
+        raise ArtifactError(f"{run_dir / LABELS_FILE}: index differs from {FEATURES_FILE}; rebuild both")
+    if X.shape[1] == 0:
+        raise ArtifactError(f"{run_dir / FEATURES_FILE}: no feature columns")
+    bad = [c for c in X.columns if X[c].dtype.kind not in "fiub"]
+    if bad:
+        raise ArtifactError(f"{run_dir / FEATURES_FILE}: column {bad[0]!r} is not numeric ({X[bad[0]].dtype})")
+    plugin = label_plugin(config)
+    y = labels["label"].to_numpy(dtype=np.float64, na_value=np.nan)
+    dropna = config.features.dropna if config.features is not None else True
+    info = {"label_type": config.label.label_type, "label_params": plugin.params.model_dump(mode="json"),
+            "task": plugin.task, "horizon": int(plugin.horizon)}
+    return TrainingSet(X, y, usable_rows(X, y, dropna), plugin.task, int(plugin.horizon), info)
+
+
+def embargo_bars(config: "PipelineConfig", horizon: int) -> int:
+    """The configured embargo, or the label horizon; shorter than the horizon is a config error."""
+    embargo = config.model.validation.embargo_days
+    if embargo is None:
+        return horizon
+    if embargo < horizon:
+        raise ConfigError(f"model.validation.embargo_days: {embargo} is shorter than the label horizon "
+                          f"({horizon}); test labels would leak into training")
+    return int(embargo)
+
+
+def make_model(config: "PipelineConfig", task: str, params: Any = None) -> Any:
+    """A fresh model component for ``task``, seeded from the config."""
+    mcfg = config.model
+    model = create("model", mcfg.model_type, params if params is not None else mcfg.model_params,
+                   "model.model_params")
+    if task not in model.tasks:
+        raise ConfigError(f"model.model_type: {mcfg.model_type!r} supports {', '.join(model.tasks)} labels, "
+                          f"but label {config.label.label_type!r} is a {task} label")
+    model.task = task
+    model.seed = config.seed
+    return model
+
+
+@dataclass
+class FoldTimings:
+    """Seconds spent inside the model's own train/predict calls (the rest is QLOP's overhead)."""
+
+    fit: float = 0.0
+    predict: float = 0.0
+
+
+def _fit_predict(config: "PipelineConfig", ts: TrainingSet, fold: Any, label_end: np.ndarray,
+                 dates: np.ndarray, timings: FoldTimings) -> tuple[Any, np.ndarray, dict[str, Any]]:
+    from qlop.validation import validation_split
+
+    mcfg = config.model
+    fit_idx, val_idx = validation_split(fold.train_idx, dates, label_end, mcfg.validation.validation_fraction)
+    model = make_model(config, ts.task)
+    X = ts.X
+    with component_errors("train", "model", mcfg.model_type):
+        t0 = time.perf_counter()
+        model.train(X.iloc[fit_idx], ts.y[fit_idx],
+                    X.iloc[val_idx] if val_idx.size else None, ts.y[val_idx] if val_idx.size else None)
+        t1 = time.perf_counter()
+        pred = np.asarray(model.predict(X.iloc[fold.test_idx]), dtype=np.float64)
+        timings.fit += t1 - t0
+        timings.predict += time.perf_counter() - t1
+    if pred.shape != (fold.test_idx.size,):
+        raise ArtifactError(f"model {mcfg.model_type!r} returned {pred.shape} predictions for "
+                            f"{fold.test_idx.size} rows")
+    info = {"n_fit": int(fit_idx.size), "n_val": int(val_idx.size)}
+    if val_idx.size:
+        info["val_start"] = str(np.datetime64(dates[val_idx].min(), "D"))
+    info.update(getattr(model, "fit_info", None) or {})
+    return model, pred, info
+
+
+def versions() -> dict[str, str]:
+    """Versions of what shaped the model (recorded in ``meta.json`` and export bundles)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for dist in ("qlop", "numpy", "pandas", "xgboost", "scikit-learn", "onnx", "onnxmltools", "skl2onnx",
+                 "onnxruntime"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _plugin_record(kind: str, name: str) -> dict[str, Any]:
+    from qlop.plugins.manager import get_plugin_manager
+
+    try:
+        rec = get_plugin_manager().provider(kind, name)
+        return {"name": name, "plugin": rec.name, "version": rec.version, "distribution": rec.distribution}
+    except Exception:
+        return {"name": name}
+
+
+def run(config: "PipelineConfig", run_dir: str | Path) -> dict[str, str]:
+    """Walk-forward (or purged k-fold) training into ``run_dir``; returns artefact name -> path."""
+    return train(config, run_dir)["artifacts"]
+
+
+def train(config: "PipelineConfig", run_dir: str | Path) -> dict[str, Any]:
+    """:func:`run` plus a summary (metrics, folds, timings) for the CLI and the benchmark."""
+    import pandas as pd
+
+    from qlop.atomic import write_json, write_parquet
+    from qlop.ml_metrics import task_metrics
+    from qlop.progress import stage_progress
+    from qlop.validation import label_end_dates, make_folds
+
+    if config.model is None:
+        raise ConfigError("model: a [model] section is required to train")
+    run_dir = Path(run_dir)
+    started = time.perf_counter()
+    ts = load_training_set(config, run_dir)
+    embargo = embargo_bars(config, ts.horizon)
+    make_model(config, ts.task)  # fail on an unsupported task before any work
+    folds = make_folds(ts.X.index, ts.usable, ts.horizon, config.model.validation, embargo)
+    dates = ts.X.index.get_level_values(1).to_numpy(dtype="datetime64[ns]")
+    label_end = label_end_dates(ts.X.index, ts.horizon)
+    col = prediction_column(ts.task)
+    threshold = config.model.threshold
+    timings = FoldTimings()
+    preds, fold_ids, rows, fold_records, fold_metrics, infos = [], [], [], [], [], []
+    with stage_progress("train", total=len(folds) + 1, unit="fold") as progress:
+        for fold in folds:
+            _, pred, info = _fit_predict(config, ts, fold, label_end, dates, timings)
+            infos.append(info)
+            preds.append(pred)
+            rows.append(fold.test_idx)
+            fold_ids.append(np.full(fold.test_idx.size, fold.fold, dtype=np.int64))
+            record = fold.summary(dates) | info
+            fold_records.append(record)
+            m = task_metrics(ts.task, ts.y[fold.test_idx], pred, threshold)
+            fold_metrics.append({"fold": fold.fold, "test_start": record["test_start"],
+                                 "test_end": record["test_end"], **m})
+            progress.advance(message=f"fold {fold.fold + 1}/{len(folds)} "
+                                     f"({record['test_start']} .. {record['test_end']})", metrics=m)
+        final_model, final_info = _fit_final(config, ts, infos, timings)
+        progress.advance(message="final model")
+
+    idx = np.concatenate(rows)
+    order = np.argsort(idx, kind="stable")
+    idx = idx[order]
+    predictions = pd.DataFrame({col: np.concatenate(preds)[order], "fold": np.concatenate(fold_ids)[order]},
+                               index=ts.X.index[idx])
+    overall = task_metrics(ts.task, ts.y[idx], predictions[col].to_numpy(), threshold)
+    importance = final_model.feature_importance() or {}
+    metrics = {
+        "task": ts.task, "prediction_column": col, "scheme": config.model.validation.scheme,
+        "model_type": config.model.model_type, "n_folds": len(folds), "overall": overall,
+        "folds": fold_metrics, "mean_over_folds": _mean_metrics(fold_metrics),
+        "feature_importance": importance,
+        "timings": {"model_fit_seconds": timings.fit, "model_predict_seconds": timings.predict},
+    }
+    artifacts = {
+        "predictions": str(write_parquet(predictions, run_dir / PREDICTIONS_FILE)),
+        "folds": str(write_json(run_dir / FOLDS_FILE, fold_records)),
+    }
+    artifacts["model"] = str(save_final_model(config, ts, final_model, final_info, run_dir, importance))
+    metrics["timings"]["stage_seconds"] = time.perf_counter() - started
+    artifacts["train_metrics"] = str(write_json(run_dir / METRICS_FILE, metrics))
+    return {"artifacts": artifacts, "metrics": metrics, "folds": fold_records, "predictions": predictions}
+
+
+def _mean_metrics(fold_metrics: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, v in (fold_metrics[0] if fold_metrics else {}).items()
+            if isinstance(v, (int, float)) and k not in ("fold", "n", "threshold")]
+    out = {}
+    for k in keys:
+        vals = [m[k] for m in fold_metrics if m.get(k) is not None]
+        out[k] = float(np.mean(vals)) if vals else None
+    return out
+
+
+def _fit_final(config: "PipelineConfig", ts: TrainingSet, infos: list[dict[str, Any]],
+               timings: FoldTimings) -> tuple[Any, dict[str, Any]]:
+    """The deployable model: every usable row, with settings chosen by the folds (e.g. boosting rounds)."""
+    probe = make_model(config, ts.task)
+    params = probe.final_params(infos) if hasattr(probe, "final_params") else probe.params
+    model = make_model(config, ts.task, params)
+    rows = np.flatnonzero(ts.usable)
+    with component_errors("train", "model", config.model.model_type):
+        t0 = time.perf_counter()
+        model.train(ts.X.iloc[rows], ts.y[rows], None, None)
+        timings.fit += time.perf_counter() - t0
+    dates = ts.X.index.get_level_values(1)[rows]
+    info = {"n_rows": int(rows.size), "start": str(dates.min().date()), "end": str(dates.max().date()),
+            "params": model.params.model_dump(mode="json")}
+    info.update(getattr(model, "fit_info", None) or {})
+    return model, info
+
+
+def save_final_model(config: "PipelineConfig", ts: TrainingSet, model: Any, info: dict[str, Any],
+                     run_dir: Path, importance: dict[str, float]) -> Path:
+    """Write ``DIR/model/`` atomically: the native files and ``meta.json`` with their sha256."""
+    from qlop.atomic import atomic_dir, sha256_file, write_json
+
+    target = run_dir / MODEL_DIR
+    with atomic_dir(target) as tmp:
+        with component_errors("train", "model", config.model.model_type):
+            files = list(model.save_model(model.artifact, str(tmp)))
+        if not files:
+            raise ArtifactError(f"model {config.model.model_type!r}: save_model wrote no files")
+        hashes = {}
+        for name in files:
+            path = tmp / name
+            if not path.is_file():
+                raise ArtifactError(f"model {config.model.model_type!r}: save_model listed {name!r} but did not write it")
+            hashes[name] = sha256_file(path)
+        meta = {
+            "model_type": config.model.model_type,
+            "plugin": _plugin_record("model", config.model.model_type),
+            "task": ts.task,
+            "prediction_column": prediction_column(ts.task),
+            "feature_columns": ts.feature_columns,
+            "label": ts.label_info,
+            "training_window": {"start": info["start"], "end": info["end"], "n_rows": info["n_rows"]},
+            "params": config.model.model_params,
+            "final_params": info["params"],
+            "fit_info": {k: v for k, v in info.items() if k not in ("params", "start", "end", "n_rows")},
+            "validation": config.model.validation.model_dump(mode="json"),
+            "threshold": config.model.threshold,
+            "seed": config.seed,
+            "features": config.features.model_dump(mode="json") if config.features is not None else None,
+            "model_file": files[0],
+            "files": hashes,
+            "sha256": hashes[files[0]],
+            "feature_importance": importance,
+            "versions": versions(),
+            "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        write_json(tmp / META_FILE, meta)
+    return target
+
+
+def read_meta(model_dir: str | Path) -> dict[str, Any]:
+    path = Path(model_dir) / META_FILE
+    if not path.exists():
+        raise ArtifactError(f"{path} not found: run `qlop train` first (or `qlop run`)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ArtifactError(f"{path}: not valid JSON ({exc})") from None
+
+
+def verify_model_files(model_dir: str | Path, meta: dict[str, Any]) -> None:
+    """Every file listed in ``meta.json`` exists and has its recorded sha256 (ArtifactError if not)."""
+    from qlop.atomic import sha256_file
+
+    model_dir = Path(model_dir)
+    files = meta.get("files") or {}
+    if not files:
+        raise ArtifactError(f"{model_dir / META_FILE}: lists no model files")
+    for name, digest in files.items():
+        path = model_dir / name
+        if not path.is_file():
+            raise ArtifactError(f"{path}: model file listed in meta.json is missing")
+        actual = sha256_file(path)
+        if actual != digest:
+            raise ArtifactError(f"{path}: sha256 {actual[:12]}... does not match meta.json ({digest[:12]}...); "
+                                "the model file was modified or corrupted")
+
+
+def load_final_model(run_dir: str | Path) -> tuple[Any, dict[str, Any]]:
+    """The final model of a run, its hashes checked; returns (model component, meta)."""
+    model_dir = Path(run_dir) / MODEL_DIR
+    meta = read_meta(model_dir)
+    verify_model_files(model_dir, meta)
+    name = meta["model_type"]
+    model = create("model", name, meta.get("final_params") or meta.get("params") or {}, "model.model_params")
+    model.task = meta["task"]
+    model.seed = int(meta.get("seed", 0))
+    with component_errors("predict", "model", name):
+        model.load_model(str(model_dir))
+    model.task = meta["task"]
+    return model, meta
+
+
+def score_features(model: Any, meta: dict[str, Any], features: "pd.DataFrame", dropna: bool = True,
+                   source: str = "features") -> "pd.DataFrame":
+    """Predictions of ``model`` for the rows of ``features`` it can score (complete rows with ``dropna``)."""
+    import pandas as pd
+
+    columns = list(meta["feature_columns"])
+    missing = [c for c in columns if c not in features.columns]
+    if missing:
+        raise ArtifactError(f"{source}: feature column {missing[0]!r} the model was trained on is missing")
+    X = features[columns]
+    keep = ~np.isnan(X.to_numpy(dtype=np.float64, na_value=np.nan)).any(axis=1) if dropna else \
+        np.ones(len(X), dtype=bool)
+    X = X[keep]
+    with component_errors("predict", "model", meta["model_type"]):
+        pred = np.asarray(model.predict(X), dtype=np.float64) if len(X) else np.zeros(0)
+    return pd.DataFrame({meta["prediction_column"]: pred}, index=X.index)
+
+
+def predict(config: "PipelineConfig", run_dir: str | Path) -> dict[str, str]:
+    """Score ``DIR/features.parquet`` with the run's final model into ``DIR/predictions_final.parquet``.
+
+    These are in-sample for the final model's training window: use ``predictions.parquet`` for
+    anything that must be out of sample.
+    """
+    from qlop.atomic import write_parquet
+    from qlop.progress import stage_progress
+
+    run_dir = Path(run_dir)
+    with stage_progress("predict", total=2, unit="step") as progress:
+        model, meta = load_final_model(run_dir)
+        features = _read(run_dir / FEATURES_FILE, "qlop features build")
+        progress.advance(message="model loaded")
+        dropna = config.features.dropna if config.features is not None else True
+        out = score_features(model, meta, features, dropna, str(run_dir / FEATURES_FILE))
+        path = write_parquet(out, run_dir / FINAL_PREDICTIONS_FILE)
+        progress.advance(message=f"{len(out)} rows scored")
+    return {"predictions_final": str(path)}

@@ -1,0 +1,100 @@
+"""The ``onnx`` exporter: ``model.onnx`` + ``bundle.json``, refused unless onnxruntime matches the model.
+
+XGBoost models are converted by onnxmltools, scikit-learn ones by skl2onnx (ZipMap off), each through
+the model plugin's ``to_onnx(n_features, target_opset)``. Before anything is written, the graph is run
+with onnxruntime on held-out rows (the last walk-forward test fold) and compared with the native
+model's predictions: a difference above ``parity_tolerance`` fails the export.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from qlop.errors import ArtifactError
+from qlop.interfaces import BaseExportFormatPlugin
+
+
+class OnnxParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target_opset: int = Field(15, ge=9, le=21, description="ONNX opset of the exported graph")
+    parity_tolerance: float = Field(1e-5, gt=0, le=1e-2,
+                                    description="Largest allowed |onnxruntime - native| on held-out rows")
+    max_parity_rows: int = Field(50_000, ge=1, le=10_000_000, description="Held-out rows compared at most")
+
+
+class OnnxExporter(BaseExportFormatPlugin):
+    """Portable bundle for scoring with onnxruntime alone (``qlop predict --bundle``)."""
+
+    params_model = OnnxParams
+
+    def export(self, artifact: Any, output_path: str) -> dict[str, Any]:
+        from qlop.atomic import sha256_file, write_bytes, write_json
+        from qlop.bundle import BUNDLE_FILE, BUNDLE_FORMAT, ONNX_FILE, onnx_session, output_spec, run_session
+        from qlop.stages.train import versions
+
+        model, meta = artifact.model, artifact.meta
+        columns = list(artifact.feature_columns)
+        to_onnx = getattr(model, "to_onnx", None)
+        if to_onnx is None:
+            raise ArtifactError(f"model {meta['model_type']!r} has no ONNX converter (no to_onnx method); "
+                                "use format_name = 'native'")
+        onx = to_onnx(len(columns), self.params.target_opset)
+        blob = onx.SerializeToString()
+        session = onnx_session(blob)
+        output = output_spec(session, artifact.task)
+        input_name = session.get_inputs()[0].name
+
+        holdout = artifact.holdout
+        if holdout is None or len(holdout) == 0:
+            raise ArtifactError(f"{artifact.run_dir}: no held-out rows for the ONNX parity check "
+                                "(folds.json / features.parquet missing or empty)")
+        holdout = holdout[columns].iloc[: self.params.max_parity_rows]
+        native = np.asarray(model.predict(holdout), dtype=np.float64)
+        X32 = holdout.to_numpy(dtype=np.float64, na_value=np.nan).astype(np.float32)
+        via_onnx = run_session(session, output, X32, input_name)
+        diff = float(np.max(np.abs(native - via_onnx))) if native.size else 0.0
+        if not np.isfinite(diff) or diff > self.params.parity_tolerance:
+            raise ArtifactError(f"ONNX parity check failed: onnxruntime differs from the native "
+                                f"{meta['model_type']} model by {diff:.3g} (> {self.params.parity_tolerance:g}) "
+                                f"on {native.size} held-out rows")
+
+        onnx_path = write_bytes(os.path.join(output_path, ONNX_FILE), blob)
+        native_file = artifact.model_dir / meta["model_file"]
+        native_rel = os.path.relpath(native_file, output_path)
+        dates = holdout.index.get_level_values(1)
+        bundle = {
+            "format": BUNDLE_FORMAT,
+            "model_file": ONNX_FILE,
+            "input_name": input_name,
+            "output": output,
+            "task": artifact.task,
+            "prediction_column": artifact.prediction_column,
+            "feature_columns": columns,
+            "native_model": native_rel,
+            "native_model_type": meta["model_type"],
+            "native_files": meta.get("files", {}),
+            "label": artifact.label,
+            "features": artifact.features,
+            "threshold": meta.get("threshold"),
+            "training_window": meta.get("training_window"),
+            "metrics": (artifact.metrics or {}).get("overall"),
+            "plugins": artifact.plugins,
+            "versions": versions(),
+            "target_opset": self.params.target_opset,
+            "hashes": {ONNX_FILE: sha256_file(onnx_path), "native_model": meta.get("sha256")},
+            "parity_max_abs_diff": diff,
+            "parity_tolerance": self.params.parity_tolerance,
+            "parity_rows": int(native.size),
+            "parity_window": [str(dates.min().date()), str(dates.max().date())] if native.size else None,
+            "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        write_json(os.path.join(output_path, BUNDLE_FILE), bundle)
+        return {"files": {"model": ONNX_FILE, "bundle": BUNDLE_FILE}, "parity_max_abs_diff": diff,
+                "parity_rows": int(native.size), "onnx_sha256": bundle["hashes"][ONNX_FILE],
+                "onnx_bytes": len(blob)}
