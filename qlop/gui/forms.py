@@ -186,8 +186,10 @@ def coerce_value(spec: FieldSpec, raw: Any, path: str = "") -> Any:
     nullable field and "not given" (:data:`NO_DEFAULT`) otherwise, so the model's default applies.
     """
     name = f"{path}.{spec.name}" if path else spec.name
-    if not isinstance(raw, str) or spec.kind in (TEXT, CHOICE) and not spec.nullable:
+    if not isinstance(raw, str) or spec.kind == CHOICE and not spec.nullable:
         return raw
+    if spec.kind == TEXT and not spec.nullable:
+        return NO_DEFAULT if not raw.strip() and spec.default is NO_DEFAULT else raw
     text = raw.strip()
     if not text:
         return None if spec.nullable else NO_DEFAULT

@@ -102,8 +102,9 @@ def feature_steps(errors: list[str]) -> list[dict[str, Any]]:
             st.rerun()
         if name:
             steps.append({"step_type": name, "step_params": params})
-    if st.button("Add feature step", key="add_step"):
-        names = _names("feature_step")
+    names = _names("feature_step")
+    if st.button("Add feature step", key="add_step", disabled=not names,
+                 help=None if names else "No feature-step plugin is installed"):
         state.qlop_steps = [*state.qlop_steps, (next(state.qlop_step_counter), names[0] if names else "")]
         st.rerun()
     return steps

@@ -1,0 +1,92 @@
+"""The Runs page's readers: run listing, metrics, monthly returns, trade filters, label stats."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qlop.gui import results
+
+
+def test_runs_are_listed_newest_first_and_only_with_a_manifest(runs_root):
+    runs = results.list_runs(runs_root)
+    assert [r.name for r in runs] == ["20240301-000000-bbbb", "20240101-000000-aaaa"]
+    assert runs[0].config_name == "cfg-20240301-000000-bbbb"
+    assert runs[0].stages == "data, backtest"
+    assert results.list_runs(runs_root / "missing") == []
+
+
+def test_run_names_from_the_url_cannot_escape_the_runs_folder(runs_root):
+    assert results.resolve_run(runs_root, "20240101-000000-aaaa") == runs_root / "20240101-000000-aaaa"
+    for bad in ("..", "../runs/20240101-000000-aaaa", "/etc", "not-a-run", ""):
+        assert results.resolve_run(runs_root, bad) is None
+
+
+def test_metrics_table_flattens_benchmark(runs_root):
+    table = results.metrics_table(runs_root / "20240101-000000-aaaa")
+    rows = dict(zip(table["metric"], table["value"]))
+    assert rows["sharpe"] == "0.93" and rows["benchmark.cagr"] == "0.05"
+
+
+def test_monthly_returns_compound_daily_equity(runs_root):
+    equity = results.equity_frame(runs_root / "20240101-000000-aaaa")
+    table = results.monthly_returns(equity)
+    series = equity.set_index("date")["equity"]
+    feb_2012 = series["2012-02"].iloc[-1] / series["2012-01"].iloc[-1] - 1
+    jan_2012 = series["2012-01"].iloc[-1] / series.iloc[0] - 1
+    assert np.isclose(table.loc[2012, 2], feb_2012)
+    assert np.isclose(table.loc[2012, 1], jan_2012)
+    # compounding the months gives the whole period's return
+    assert np.isclose(np.prod(1 + table.to_numpy()[~np.isnan(table.to_numpy())]) - 1, series.iloc[-1] / series.iloc[0] - 1)
+
+
+def test_figures_are_built(runs_root):
+    run = runs_root / "20240101-000000-aaaa"
+    equity = results.equity_frame(run)
+    fig = results.equity_figure(equity)
+    assert [t.name for t in fig.data] == ["strategy", "benchmark"]
+    # the benchmark is rebased onto the strategy's starting equity
+    assert np.isclose(fig.data[1].y[0], equity["equity"].iloc[0])
+    dd = results.drawdown_figure(equity).data[0].y
+    assert dd.max() <= 0 and np.isclose(dd.min(), (equity["equity"] / equity["equity"].cummax() - 1).min())
+    assert {t.name for t in results.exposure_figure(equity).data} == {"exposure", "gross_leverage"}
+    assert results.monthly_heatmap(equity).data[0].z.shape == (2, 12)
+
+
+def test_trade_filters(runs_root):
+    trades = results.trades_frame(runs_root / "20240101-000000-aaaa")
+    assert len(results.filter_trades(trades)) == 4
+    assert list(results.filter_trades(trades, tickers=["AAPL"])["pnl"]) == [120.0, 15.0]
+    assert list(results.filter_trades(trades, tickers=["AAPL"], sides=["long"])["pnl"]) == [120.0]
+    assert list(results.filter_trades(trades, reasons=["tp"])["ticker"]) == ["AAPL", "JPM"]
+
+
+def test_label_base_rates_and_exit_mix(runs_root):
+    rates, mix = results.label_stats(runs_root / "20240101-000000-aaaa")
+    rates = rates.set_index("ticker")
+    assert np.isclose(rates.loc["AAPL", "base_rate"], 0.4) and rates.loc["AAPL", "rows"] == 50
+    assert rates.loc["MSFT", "rows"] == 45  # unknown labels (NaN) are not counted
+    assert dict(zip(mix["exit_reason"], mix["count"])) == {"tp": 38, "sl": 38, "horizon": 19}
+
+
+def test_model_metrics_importance_and_downloads(runs_root):
+    run = runs_root / "20240101-000000-aaaa"
+    assert list(results.fold_metrics(run)["auc"]) == [0.55, 0.57]
+    assert results.overall_model_metrics(run) == {"auc": 0.56}
+    assert list(results.feature_importance(run)["feature"]) == ["ret_5", "rsi_14"]
+    assert [d[0] for d in results.downloads(run)] == ["report.html", "predictions.parquet", "bundle.json", "model.onnx"]
+    import io
+    import zipfile
+
+    names = zipfile.ZipFile(io.BytesIO(results.onnx_bundle_zip(run))).namelist()
+    assert sorted(names) == ["bundle.json", "model.onnx"]
+
+
+def test_missing_artefacts_give_none(tmp_path):
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "manifest.json").write_text("{}")
+    assert results.metrics_table(run) is None
+    assert results.equity_frame(run) is None
+    assert results.label_stats(run) == (None, None)
+    assert results.fold_metrics(run) is None and results.feature_importance(run) is None
+    assert results.downloads(run) == [] and results.onnx_bundle_zip(run) is None
