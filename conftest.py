@@ -20,3 +20,32 @@ def _isolated_qlop_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     manager.reset()
     yield
     manager.reset()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian chromium driven by playwright (for tests marked ``browser``).
+
+    Skips with a reason when chromium is absent, except under ``QLOP_STRICT_BROWSER=1`` (CI), where a
+    missing browser is a failure: the browser tests must run there.
+    """
+    import os
+
+    if not os.path.exists(CHROMIUM):
+        reason = f"{CHROMIUM} is not installed (apt-get install chromium); browser tests need it"
+        if os.environ.get("QLOP_STRICT_BROWSER") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield instance
+        finally:
+            instance.close()
