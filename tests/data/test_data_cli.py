@@ -174,3 +174,17 @@ def test_info_json(tmp_path: Path) -> None:
     assert data["rows"] == 4 and data["missing_volume"] == 1
     # 2020-01-03 (Fri) -> 2020-01-06 (Mon) skips no weekday: no gap reported
     assert data["gaps"] == []
+
+
+def test_refresh_bypasses_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qlop_contrib.datasources.sample import SampleSource
+
+    calls: list[int] = []
+    original = SampleSource.load_data
+    monkeypatch.setattr(SampleSource, "load_data", lambda self, *a: calls.append(1) or original(self, *a))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[data]\ndata_source_type = "sample"\ntickers = ["IBM"]\nstart_date = 2012-01-01\n')
+    for extra in ([], [], ["--refresh"]):
+        result = run("data", "load", "-c", str(cfg), "--run-dir", str(tmp_path / "run"), *extra)
+        assert result.exit_code == 0, result.output
+    assert len(calls) == 2
