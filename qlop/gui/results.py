@@ -39,7 +39,7 @@ def read_json(path: Path) -> Any:
 def _created(manifest: dict[str, Any], path: Path) -> float:
     import datetime as dt
 
-    for key in ("finished_utc", "created_utc", "started_utc", "created", "started", "timestamp_utc"):
+    for key in ("started_utc", "created_utc", "finished_utc", "created", "started", "timestamp_utc"):
         value = manifest.get(key)
         if isinstance(value, str):
             try:

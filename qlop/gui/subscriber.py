@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-FINAL_STATES = frozenset({"completed", "failed", "cancelled"})
+#: ``status`` values that end a task (the protocol of :mod:`qlop.live.events`).
+FINAL_STATES = frozenset({"completed", "failed"})
 
 #: The relay checks the token in this request header before the handshake completes.
 TOKEN_HEADER = "Authorization"
@@ -30,11 +31,8 @@ def subscribe_url(ws_url: str, task_id: str, since: int) -> str:
 
 
 def is_final(event: dict[str, Any]) -> bool:
-    """The last event of a run: a ``status`` whose state is completed/failed."""
-    if event.get("type") != "status":
-        return False
-    payload = event.get("payload") or {}
-    return payload.get("status", payload.get("state")) in FINAL_STATES and not payload.get("stage")
+    """The last event of a run: a ``status`` whose status is completed or failed."""
+    return event.get("type") == "status" and (event.get("payload") or {}).get("status") in FINAL_STATES
 
 
 @dataclass
