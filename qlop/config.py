@@ -222,27 +222,37 @@ def validate_plugins(config: PipelineConfig, manager: Any = None) -> dict[str, A
     if config.export:
         checks.append(("exporter", config.export.format_name, "export.format_params", config.export.format_params))
     validated: dict[str, Any] = {}
-    type_field = {"data_source": "data.data_source_type", "feature_step": "features.steps.{i}.step_type",
-                  "label": "label.label_type", "model": "model.model_type",
-                  "strategy": "backtest.strategy_type", "exporter": "export.format_name"}
+    problems: list[str] = []  # every problem, field by field, not just the first
+    type_field = {"data_source": "data.data_source_type", "label": "label.label_type",
+                  "model": "model.model_type", "strategy": "backtest.strategy_type",
+                  "exporter": "export.format_name"}
     for kind, name, field_path, params in checks:
         try:
             spec = pm.registry(kind).get(name)
         except PluginError as exc:
-            where = type_field[kind]
-            if kind == "feature_step":
-                where = field_path.rsplit(".", 1)[0] + ".step_type"
-            raise ConfigError(f"{where}: {exc}") from None
-        validated[field_path] = validate_params(spec, params, field_path)
+            where = field_path.rsplit(".", 1)[0] + ".step_type" if kind == "feature_step" else type_field[kind]
+            problems.append(f"{where}: {exc}")
+            continue
+        try:
+            validated[field_path] = validate_params(spec, params, field_path)
+        except ConfigError as exc:
+            problems.append(str(exc))
+        except PluginError as exc:  # the component's module or params model failed to import
+            problems.append(f"{field_path}: {exc}")
+        except (ImportError, AttributeError, ValueError) as exc:
+            problems.append(f"{field_path}: cannot load the params model of {kind.replace('_', ' ')} "
+                            f"{name!r}: {type(exc).__name__}: {exc}")
     label_params = validated.get("label.label_params")
     if config.model and label_params is not None:
         horizon = int(getattr(label_params, "horizon", 0) or 0)
         embargo = config.model.validation.embargo_days
         if embargo is not None and embargo < horizon:
-            raise ConfigError(
+            problems.append(
                 f"model.validation.embargo_days: {embargo} is shorter than the label horizon ({horizon}); "
                 "test labels would leak into training"
             )
+    if problems:
+        raise ConfigError("; ".join(problems))
     return validated
 
 

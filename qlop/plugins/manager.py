@@ -46,6 +46,16 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
+def _validation_reason(exc: BaseException) -> str:
+    """pluggy's multi-line signature complaint as one line: the hookimpl and what is wrong with it."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    definition = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("hookimpl definition:")), None)
+    detail = [ln for ln in lines[1:] if not ln.startswith("hookimpl definition:")]
+    if definition and detail:
+        return f"{definition}: {' '.join(detail)}"
+    return " ".join(lines) or type(exc).__name__
+
+
 def _plugin_path(plugin: Any) -> str | None:
     """The file a plugin object comes from (a module's ``__file__``, else its defining module's)."""
     path = getattr(plugin, "__file__", None)
@@ -213,7 +223,7 @@ class PluginManager:
             self.pm.register(plugin, name=record.name)
         except pluggy.PluginValidationError as exc:
             self._forget(record.name)  # pluggy may have kept the hookimpls registered before the bad one
-            self._fail(record, INCOMPATIBLE, f"bad hook implementation: {_one_line(exc)}", exc)
+            self._fail(record, INCOMPATIBLE, f"bad hook implementation: {_validation_reason(exc)}", exc)
             return
         except Exception as exc:
             self._forget(record.name)
