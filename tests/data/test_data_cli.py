@@ -10,7 +10,6 @@ from click.testing import CliRunner
 
 from qlop.cli.main import cli
 
-SAMPLE = Path(__file__).resolve().parents[2] / "qlop_contrib" / "data" / "ohlcv"
 HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
 GOOD = [
     "2020-01-02,10.0,11.0,9.5,10.5,10.5,1000",
