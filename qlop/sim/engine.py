@@ -36,8 +36,11 @@ from qlop.sim.rules import TradeRules
 REASONS: tuple[str, ...] = ("horizon", "tp", "sl", "liquidation", "signal", "end")
 HORIZON, TP, SL, LIQUIDATION, SIGNAL, END = range(len(REASONS))
 
-#: Trades per chunk: bounds memory at ~(chunk x H x 8) bytes per gathered matrix.
-_CHUNK = 1 << 15
+#: Bars gathered per pass over a trade's window, and gathered cells per chunk of trades: together
+#: they bound memory (~2 MB per gathered matrix) whatever the horizons, and let trades that exit early
+#: in a long window stop being scanned.
+_BLOCK = 64
+_CELLS = 1 << 18
 _NEVER = np.iinfo(np.int64).max // 4
 
 
@@ -198,6 +201,12 @@ def simulate(
     hi_eff = np.maximum(h, o)
     # Last bar each trade can reach: horizon bar, or the ticker's last bar when data ends first.
     k_last = np.minimum(hor - 1, end - e)
+    # Row i of a window view holds bars i .. i+block-1; NaN padding past the panel never touches.
+    block = min(int(k_last.max()) + 1 if m else 1, _BLOCK)
+    pad = np.full(block - 1, np.nan)
+    lo_win = np.lib.stride_tricks.sliding_window_view(np.concatenate([lo_eff, pad]), block)
+    hi_win = np.lib.stride_tricks.sliding_window_view(np.concatenate([hi_eff, pad]), block)
+    chunk = max(_CELLS // block, 256)
 
     exit_k = np.empty(m, dtype=np.int64)
     exit_price = np.empty(m, dtype=np.float64)
@@ -205,10 +214,10 @@ def simulate(
     at_open = np.zeros(m, dtype=bool)
     for s in (1, -1):
         sel = np.flatnonzero(sgn == s)
-        for start in range(0, sel.size, _CHUNK):
-            part = sel[start:start + _CHUNK]
-            k, px, why, gap = _resolve(o, lo_eff, hi_eff, c, e[part], entry_price[part], k_last[part],
-                                       kx[part], hor[part], s, rules, n)
+        for start in range(0, sel.size, chunk):
+            part = sel[start:start + chunk]
+            k, px, why, gap = _resolve(o, lo_eff, hi_eff, lo_win, hi_win, c, e[part], entry_price[part],
+                                       k_last[part], kx[part], hor[part], s, rules)
             exit_k[part], exit_price[part], reason[part], at_open[part] = k, px, why, gap
 
     exit_idx = e + exit_k
@@ -230,9 +239,41 @@ def simulate(
     )
 
 
-def _resolve(o: np.ndarray, lo_eff: np.ndarray, hi_eff: np.ndarray, c: np.ndarray, e: np.ndarray,
-             entry: np.ndarray, k_last: np.ndarray, kx: np.ndarray, hor: np.ndarray, s: int,
-             rules: TradeRules, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _first_touch(kb: np.ndarray, lo_win: np.ndarray, hi_win: np.ndarray, e: np.ndarray, k_last: np.ndarray,
+                 adv: np.ndarray | None, tp: np.ndarray | None, s: int) -> None:
+    """Write into ``kb`` each trade's first bar offset (<= k_last) whose range reaches a level.
+
+    Windows are scanned ``block`` bars at a time; only trades not yet touched go on to the next block.
+    Bars past a trade's ``k_last`` (another ticker's, or padding) may be read within a block: the
+    caller's min with ``k_last`` discards such touches.
+    """
+    block = lo_win.shape[1]
+    worst, best = (lo_win, hi_win) if s > 0 else (hi_win, lo_win)
+    active = np.arange(e.shape[0])
+    col = 0
+    while active.size:
+        full = col == 0  # first block: every trade, no fancy indexing of the levels needed
+        rows = e if full else e[active] + col
+        touch = None
+        if adv is not None:
+            path = worst[rows]
+            level = adv[:, None] if full else adv[active, None]
+            touch = (path <= level) if s > 0 else (path >= level)
+        if tp is not None:
+            path = best[rows]
+            level = tp[:, None] if full else tp[active, None]
+            fav = (path >= level) if s > 0 else (path <= level)
+            touch = fav if touch is None else (touch | fav)
+        first = touch.argmax(axis=1)
+        hit = touch.ravel()[np.arange(active.size) * block + first]
+        kb[active[hit]] = col + first[hit]
+        col += block
+        active = active[~hit & (k_last[active] >= col)]
+
+
+def _resolve(o: np.ndarray, lo_eff: np.ndarray, hi_eff: np.ndarray, lo_win: np.ndarray, hi_win: np.ndarray,
+             c: np.ndarray, e: np.ndarray, entry: np.ndarray, k_last: np.ndarray, kx: np.ndarray,
+             hor: np.ndarray, s: int, rules: TradeRules) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Exit bar offset, price, reason and at-open flag for one chunk of same-side trades."""
     m = e.shape[0]
     tp, sl, liq = barrier_prices(entry, s, rules)
@@ -243,19 +284,8 @@ def _resolve(o: np.ndarray, lo_eff: np.ndarray, hi_eff: np.ndarray, c: np.ndarra
     has_tp = rules.take_profit is not None
 
     kb = np.full(m, _NEVER, dtype=np.int64)  # first bar offset with a barrier touch
-    width = int(k_last.max()) + 1 if m else 0
-    if (has_adv or has_tp) and width:
-        idx = e[:, None] + np.arange(width, dtype=np.int64)[None, :]
-        np.minimum(idx, n - 1, out=idx)  # offsets past k_last are never used (min with k_last below)
-        touch = None
-        if has_adv:
-            touch = (lo_eff.take(idx) <= adv[:, None]) if s > 0 else (hi_eff.take(idx) >= adv[:, None])
-        if has_tp:
-            fav = (hi_eff.take(idx) >= tp[:, None]) if s > 0 else (lo_eff.take(idx) <= tp[:, None])
-            touch = fav if touch is None else (touch | fav)
-        first = touch.argmax(axis=1)
-        hit = touch[np.arange(m), first]
-        kb[hit] = first[hit]
+    if has_adv or has_tp:
+        _first_touch(kb, lo_win, hi_win, e, k_last, adv if has_adv else None, tp if has_tp else None, s)
 
     k = np.minimum(np.minimum(kb, kx), k_last)
     i = e + k

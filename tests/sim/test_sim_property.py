@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qlop.sim import TradeRules, simulate
+from qlop.sim import TradeRules, engine, simulate
 
 
 @st.composite
@@ -81,12 +81,17 @@ def random_rules(draw):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=random_panel(), rules=random_rules())
-def test_simulate_equals_per_trade_loop(simref, data, rules):
+@given(data=random_panel(), rules=random_rules(), block=st.sampled_from([1, 3, 64]))
+def test_simulate_equals_per_trade_loop(simref, data, rules, block):
     panel, overrides = data
     seg_end = simref.segments(panel["lengths"])
     args = (panel["o"], panel["h"], panel["l"], panel["c"], panel["day"], seg_end, panel["entries"])
-    result = simulate(*args, rules, **overrides)
+    # Long windows are scanned a block of bars at a time; small blocks exercise the multi-pass scan.
+    saved, engine._BLOCK = engine._BLOCK, block
+    try:
+        result = simulate(*args, rules, **overrides)
+    finally:
+        engine._BLOCK = saved
     ref = simref.simulate(*args, rules, side=overrides.get("side"), horizon=overrides.get("horizon"),
                           exit_open=overrides.get("exit_open_idx"))
     simref.check(result, ref)

@@ -40,9 +40,9 @@ def test_sample_data_with_per_trade_overrides(simref, sample_panel):
     rng = np.random.default_rng(7)
     entries = np.sort(rng.choice(len(o), size=6000, replace=False))
     side = rng.choice([-1, 1], size=entries.size)
-    horizon = rng.integers(1, 30, size=entries.size)
-    exit_open = np.where(rng.random(entries.size) < 0.5, -1, entries + rng.integers(1, 20, size=entries.size))
-    rules = TradeRules(leverage=4, take_profit=0.08, stop_loss=0.05, maintenance_margin=0.2, commission_bps=1,
+    horizon = rng.integers(1, 300, size=entries.size)  # beyond one scan block (64 bars)
+    exit_open = np.where(rng.random(entries.size) < 0.5, -1, entries + rng.integers(1, 200, size=entries.size))
+    rules = TradeRules(leverage=4, take_profit=0.3, stop_loss=0.2, maintenance_margin=0.2, commission_bps=1,
                        slippage_bps=1, financing_rate=0.04, borrow_fee=0.02, liquidation_fee=0.002)
     res = simulate(o, h, lo, c, day, seg_end, entries, rules, side=side, horizon=horizon, exit_open_idx=exit_open)
     ref = simref.simulate(o, h, lo, c, day, seg_end, entries, rules, side=side, horizon=horizon, exit_open=exit_open)
