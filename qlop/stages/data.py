@@ -100,7 +100,7 @@ def load_panel(data_cfg: "DataConfig", refresh: bool = False, manager: Any = Non
             except (DataError, OSError, ValueError) as exc:  # a damaged entry is rebuilt, never trusted
                 log.warning("ignoring unreadable data cache %s: %s", path, exc)
             else:
-                progress.advance(progress.total or panel.index.get_level_values(0).nunique(), message="cache")
+                progress.advance(progress.total or len(panel.index.levels[0]), message="cache")
                 return panel
         reset = _progress.set(progress)
         try:
