@@ -1,0 +1,157 @@
+"""``qlop run`` (the configured stages into a run directory) and ``qlop demo`` (the quickstart).
+
+A run writes every event to ``DIR/events.jsonl`` and, with ``--stream-to-ws TASK_ID``, to the relay.
+SIGINT/SIGTERM stop it between atomic writes: exit 130/143, the manifest says ``interrupted``, and the
+next run with the same config resumes from the finished stages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from qlop.cli.common import config_option, load_stage_config
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into an exception in the main thread so atomic writes clean up as for Ctrl-C."""
+    from qlop.runs import RunInterrupted
+
+    def handler(signum: int, frame: Any) -> None:
+        raise RunInterrupted(signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. called from a test runner thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _fmt_seconds(seconds: Any) -> str:
+    from qlop.live.terminal import _fmt_seconds as fmt
+
+    return fmt(seconds) if seconds is not None else "-"
+
+
+def execute_run(ctx: click.Context, config: Any, run_dir: str | Path | None, *, force: bool = False) -> Any:
+    """Run ``config`` with events, streaming and signal handling as the global options say.
+
+    Returns the :class:`~qlop.stages.pipeline.RunResult`; exits 130/143 when interrupted.
+    """
+    from qlop.cli.main import CliState, ensure_plugin_manager
+    from qlop.errors import ConfigError
+    from qlop.live.events import valid_task_id
+    from qlop.live.session import RunSession
+    from qlop.live.terminal import TerminalView
+    from qlop.runs import RunInterrupted, new_run_dir
+    from qlop.stages.pipeline import run_pipeline
+
+    state = ctx.find_object(CliState) or CliState()
+    task_id = state.stream_to_ws
+    if task_id is not None and not valid_task_id(task_id):
+        raise ConfigError(f"--stream-to-ws: task id {task_id!r}: use 1-128 letters, digits, '.', '_' or '-'")
+    target = Path(run_dir) if run_dir else new_run_dir(config.runs_dir, config)
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"--run-dir: {target} exists and is not a directory")
+    manager = ensure_plugin_manager(ctx)
+    session = RunSession(target, task_id, stream=task_id is not None, ws_url=state.ws_url, terminal=TerminalView())
+    click.echo(f"run dir: {target}", err=True)
+    try:
+        with _sigterm_raises(), session:
+            return run_pipeline(config, target, observer=session, force=force, manager=manager,
+                                task_id=session.task_id, command=["qlop", *sys.argv[1:]])
+    except KeyboardInterrupt:
+        click.echo(f"Interrupted: {target} keeps every finished stage; run again to resume.", err=True)
+        ctx.exit(130)
+    except RunInterrupted as exc:
+        click.echo(f"Terminated: {target} keeps every finished stage; run again to resume.", err=True)
+        ctx.exit(128 + exc.signum)
+
+
+def print_run_summary(result: Any) -> None:
+    manifest = result.manifest
+    click.echo(f"{result.status} in {_fmt_seconds(manifest.get('seconds'))}: {result.run_dir}")
+    for stage, status in result.stages.items():
+        if status == "skipped":
+            continue
+        seconds = (manifest["stages"].get(stage) or {}).get("seconds")
+        timing = _fmt_seconds(seconds) if status == "completed" else ""
+        click.echo(f"  {stage:<9} {status:<10} {timing}".rstrip())
+
+
+@click.command("run")
+@config_option
+@click.option("--run-dir", "run_dir", type=click.Path(file_okay=False), default=None,
+              help="Run directory (default <runs_dir>/<UTC timestamp>-<config hash>); rerunning into it resumes.")
+@click.option("--force", is_flag=True, help="Rerun every stage, ignoring cached results.")
+@click.pass_context
+def run_cmd(ctx: click.Context, config_path: str, run_dir: str | None, force: bool) -> None:
+    """Run the configured stages (data, features and labels, train, backtest, export) into a run directory.
+
+    Stages whose config section is absent are skipped. A stage whose inputs and config are unchanged
+    is reused from this or an earlier run under the same runs folder ("cached"). Every event goes to
+    DIR/events.jsonl, and live to the relay with --stream-to-ws TASK_ID.
+    """
+    config = load_stage_config(ctx, config_path)
+    result = execute_run(ctx, config, run_dir, force=force)
+    print_run_summary(result)
+
+
+def quickstart_path() -> Path:
+    """``examples/quickstart.toml`` of the source tree (or of the current directory)."""
+    import qlop
+
+    for candidate in (Path(qlop.__file__).resolve().parents[1] / "examples" / "quickstart.toml",
+                      Path.cwd() / "examples" / "quickstart.toml"):
+        if candidate.is_file():
+            return candidate
+    from qlop.errors import ConfigError
+
+    raise ConfigError("examples/quickstart.toml not found: run `qlop demo` from a QLOP source checkout")
+
+
+@click.command("demo")
+@click.option("--run-dir", "run_dir", type=click.Path(file_okay=False), default=None,
+              help="Run directory (default ./runs/<UTC timestamp>-<config hash>).")
+@click.pass_context
+def demo_cmd(ctx: click.Context, run_dir: str | None) -> None:
+    """Run examples/quickstart.toml on the embedded sample data into ./runs/ and show the results.
+
+    Leverage-opportunity labels, walk-forward XGBoost, a probability-threshold strategy at leverage
+    with costs and financing, and an ONNX export; then the metrics table and the report's path.
+    """
+    path = quickstart_path()
+    config = load_stage_config(ctx, str(path))
+    config.runs_dir = str(Path.cwd() / "runs")
+    result = execute_run(ctx, config, run_dir)
+    print_run_summary(result)
+    show_results(result.run_dir)
+
+
+def show_results(run_dir: Path) -> None:
+    """The backtest metrics table and where the report and the exported model are."""
+    import json
+
+    metrics_path = run_dir / "backtest" / "metrics.json"
+    if metrics_path.is_file():
+        from qlop.stages.backtest import metrics_table
+
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+        click.echo("")
+        click.echo(metrics_table(metrics))
+    report = run_dir / "backtest" / "report.html"
+    if report.is_file():
+        click.echo(f"\nreport: {report.resolve()}")
+    for onnx in sorted((run_dir / "export").glob("*.onnx")) if (run_dir / "export").is_dir() else []:
+        click.echo(f"model:  {onnx.resolve()}")

@@ -1,0 +1,108 @@
+"""``qlop runs list`` and ``qlop runs show DIR``: what each run directory holds, from its manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+#: Backtest metrics shown by ``runs list`` (when the backtest wrote them).
+LIST_METRICS = ("cagr", "sharpe", "max_drawdown")
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _metric(metrics: dict[str, Any], name: str) -> Any:
+    if name in metrics:
+        return metrics[name]
+    for section in metrics.values():
+        if isinstance(section, dict) and name in section:
+            return section[name]
+    return None
+
+
+@click.group("runs")
+def cli() -> None:
+    """List and summarise run directories."""
+
+
+@cli.command("list")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+              help="Folder holding the run directories.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_cmd(runs_dir: str, as_json: bool) -> None:
+    """One line per run, newest first: id, status, time, stages and headline backtest metrics."""
+    from qlop.runs import iter_run_dirs, run_summary
+
+    summaries = [run_summary(d) for d in iter_run_dirs(runs_dir)]
+    if as_json:
+        click.echo(json.dumps(summaries, indent=2, default=str))
+        return
+    if not summaries:
+        click.echo(f"no runs under {runs_dir}/")
+        return
+    header = f"{'run':<28} {'status':<11} {'started (UTC)':<20} {'time':>7}  {'stages':<28}" + \
+        "".join(f" {m:>12}" for m in LIST_METRICS)
+    click.echo(header)
+    for s in summaries:
+        stages = " ".join(f"{k[:5]}:{(v or '?')[:4]}" for k, v in s["stages"].items() if v != "skipped")
+        seconds = f"{s['seconds']:.1f}s" if isinstance(s.get("seconds"), (int, float)) else "-"
+        click.echo(f"{s['run_id']:<28} {s['status']:<11} {_fmt(s['started_utc']):<20} {seconds:>7}  "
+                   f"{stages:<28}" + "".join(f" {_fmt(_metric(s['metrics'], m)):>12}" for m in LIST_METRICS))
+
+
+@cli.command("show")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+def show_cmd(run_dir: str, as_json: bool) -> None:
+    """A run's status, versions, plugins, stages (status, time, artefacts) and metrics."""
+    from qlop.errors import ArtifactError
+    from qlop.runs import read_manifest, run_summary
+
+    path = Path(run_dir)
+    manifest = read_manifest(path)
+    if manifest is None:
+        raise ArtifactError(f"{path / 'manifest.json'} not found or unreadable: not a run directory")
+    if as_json:
+        click.echo(json.dumps(manifest, indent=2, default=str))
+        return
+    summary = run_summary(path)
+    click.echo(f"run      {path}")
+    click.echo(f"name     {manifest.get('name')}")
+    status = manifest.get("status")
+    click.echo(f"status   {status}" + (f" ({manifest['error']})" if manifest.get("error") else ""))
+    click.echo(f"started  {manifest.get('started_utc')}  finished {manifest.get('finished_utc') or '-'}  "
+               f"({_fmt(manifest.get('seconds'))} s, attempt {manifest.get('attempts')})")
+    click.echo(f"config   {str(manifest.get('config_hash'))[:16]}  qlop {manifest.get('qlop_version')}  "
+               f"python {manifest.get('python')}")
+    libs = manifest.get("libraries") or {}
+    click.echo("libs     " + ", ".join(f"{k} {v}" for k, v in libs.items() if v))
+    plugins = manifest.get("plugins") or []
+    click.echo("plugins  " + ", ".join(f"{p['name']} {p.get('version') or ''} [{p.get('source')}]".replace("  ", " ")
+                                       for p in plugins))
+    click.echo("stages")
+    for stage, record in (manifest.get("stages") or {}).items():
+        st = record.get("status")
+        if st == "skipped":
+            continue
+        secs = record.get("seconds")
+        extra = f" from {Path(record['cached_from']).name}" if record.get("cached_from") else ""
+        err = f"  {record['error']}" if record.get("error") else ""
+        click.echo(f"  {stage:<9} {st:<11} {_fmt(secs) + ' s' if secs is not None else '':>9}{extra}{err}")
+        for name, out in (record.get("outputs") or {}).items():
+            click.echo(f"      {name:<18} {out['path']}  sha256:{out['sha256'][:12]}")
+    metrics = summary["metrics"]
+    if metrics:
+        click.echo("metrics")
+        from qlop.stages.pipeline import flatten_metrics
+
+        for name, value in flatten_metrics(metrics).items():
+            click.echo(f"  {name:<28} {value:.6g}")

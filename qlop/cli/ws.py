@@ -1,0 +1,93 @@
+"""``qlop ws serve`` (the live-event relay) and ``qlop ws tail`` (a terminal subscriber)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+
+@click.group("ws")
+def cli() -> None:
+    """The live-event relay: serve it, or tail a task's events."""
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on (loopback by default; anything else exposes the relay).")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP port (0: any free port, printed at start).")
+@click.option("--ttl", default=3600.0, show_default=True, type=click.FloatRange(min=0.01),
+              help="Seconds a finished task's events stay available for replay.")
+@click.option("--queue-size", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="Events a subscriber may lag behind before it is dropped (it can resume with since).")
+@click.option("--replay-events", default=100_000, show_default=True, type=click.IntRange(min=1),
+              help="Events kept per task for late or reconnecting subscribers.")
+@click.option("--ping-interval", default=20.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds between keep-alive pings.")
+def serve_cmd(host: str, port: int, ttl: float, queue_size: int, replay_events: int, ping_interval: float) -> None:
+    """Run the relay until SIGTERM or Ctrl-C. The token is QLOP_WS_TOKEN (generated and printed if unset).
+
+    Publishers connect to /publish/TASK_ID, viewers to /subscribe/TASK_ID?since=SEQ, both with
+    'Authorization: Bearer TOKEN' (or ?token=TOKEN); GET /healthz answers 200.
+    """
+    import asyncio
+
+    from qlop.live.server import Relay, serve_relay, token_from_env
+
+    token, generated = token_from_env()
+    relay = Relay(token, queue_size=queue_size, replay_events=replay_events, ttl=ttl)
+
+    def ready(bound_host: str, bound_port: int) -> None:
+        if generated:
+            click.echo(f"QLOP_WS_TOKEN={token}")
+        click.echo(f"qlop relay listening on ws://{bound_host}:{bound_port}")
+        sys.stdout.flush()
+
+    try:
+        asyncio.run(serve_relay(relay, host, port, ready=ready, ping_interval=ping_interval,
+                                ping_timeout=ping_interval))
+    except OSError as exc:
+        from qlop.errors import QlopError
+
+        raise QlopError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    click.echo("qlop relay stopped", err=True)
+
+
+@cli.command("tail")
+@click.argument("task_id")
+@click.option("--ws-url", "ws_url", default=None, metavar="URL",
+              help="Relay URL (default: the global --ws-url, QLOP_WS_URL or ws://127.0.0.1:8765).")
+@click.option("--since", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Print only events with seq greater than this.")
+@click.option("--wait", default=10.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds to keep retrying while the relay is unreachable before giving up.")
+@click.pass_context
+def tail_cmd(ctx: click.Context, task_id: str, ws_url: str | None, since: int, wait: float) -> None:
+    """Print TASK_ID's events, one JSON object per line, until the run's final status (exit 0).
+
+    Reconnects with since=<last seq printed> if the relay restarts. Exits 2 if the relay refuses the
+    token or the task id, 1 if it stays unreachable for --wait seconds.
+    """
+    from qlop.cli.main import CliState
+    from qlop.live.client import RelayRefused, RelayUnavailable, event_line, subscribe
+    from qlop.live.events import valid_task_id
+    from qlop.live.handler import DEFAULT_WS_URL
+
+    if not valid_task_id(task_id):
+        raise click.BadParameter("use 1-128 letters, digits, '.', '_' or '-'", param_hint="TASK_ID")
+    state = ctx.find_object(CliState)
+    url = ws_url or (state.ws_url if state else None) or os.environ.get("QLOP_WS_URL") or DEFAULT_WS_URL
+    token = os.environ.get("QLOP_WS_TOKEN")
+    try:
+        for event in subscribe(url, task_id, token, since, wait=wait):
+            sys.stdout.write(event_line(event) + "\n")
+            sys.stdout.flush()
+    except RelayRefused:
+        raise
+    except RelayUnavailable as exc:
+        click.echo(f"Error: {exc}", err=True)
+        ctx.exit(1)
+    except BrokenPipeError:
+        ctx.exit(0)

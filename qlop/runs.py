@@ -1,0 +1,292 @@
+"""Run directories: the resolved config, the manifest, and the per-stage content-hash cache.
+
+A stage's cache key hashes the config sections it depends on, the content of its upstream artefacts,
+the versions of the plugins providing its components and QLOP's version. A stage is reused when a
+run directory's manifest records it completed under the same key and its outputs still hash to what
+was recorded: in place (rerun into the same directory) or hard-linked from another run under the
+same runs folder (a new run with an unchanged prefix of the pipeline). Artefacts are only ever
+replaced atomically (:mod:`qlop.atomic`), so hard links between runs are safe to share.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from qlop.atomic import atomic_dir, atomic_path, sha256_file, sha256_json, write_json
+
+MANIFEST = "manifest.json"
+CONFIG_JSON = "config.json"
+EVENTS = "events.jsonl"
+MANIFEST_FORMAT = 1
+
+#: Stages in run order.
+STAGES = ("data", "features", "train", "backtest", "export")
+#: Config entries each stage's output depends on (its own section and everything upstream).
+STAGE_CONFIG: dict[str, tuple[str, ...]] = {
+    "data": ("data",),
+    "features": ("data", "features", "label"),
+    "train": ("data", "features", "label", "model", "seed"),
+    "backtest": ("data", "features", "label", "model", "backtest", "seed"),
+    "export": ("data", "features", "label", "model", "export", "seed"),
+}
+#: Upstream stages whose artefacts a stage reads.
+STAGE_INPUTS: dict[str, tuple[str, ...]] = {
+    "data": (),
+    "features": ("data",),
+    "train": ("data", "features"),
+    "backtest": ("data", "features", "train"),
+    "export": ("data", "features", "train"),
+}
+#: Libraries whose versions go into every manifest (read from metadata, nothing imported).
+LIBRARIES = ("pandas", "numpy", "pyarrow", "pydantic", "pluggy", "click", "xgboost", "scikit-learn",
+             "onnx", "onnxmltools", "skl2onnx", "onnxruntime", "ta-lib", "yfinance", "websockets", "rich")
+
+
+class RunInterrupted(BaseException):
+    """Raised in the main thread on SIGTERM (SIGINT raises ``KeyboardInterrupt``)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by signal {signum}")
+        self.signum = signum
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def stage_enabled(config: Any, stage: str) -> bool:
+    """Data always runs; every other stage runs only when its config section is present."""
+    if stage == "data":
+        return True
+    if stage == "features":
+        return config.features is not None or config.label is not None
+    return getattr(config, {"train": "model"}.get(stage, stage)) is not None
+
+
+def config_hash(config: Any) -> str:
+    """Hash of everything that shapes results (not the name, runs folder or plugins folder)."""
+    dumped = config.model_dump(mode="json")
+    for key in ("name", "runs_dir", "plugins_dir"):
+        dumped.pop(key, None)
+    return sha256_json(dumped)
+
+
+def new_run_dir(runs_dir: str | Path, config: Any, now: dt.datetime | None = None) -> Path:
+    """``<runs_dir>/<UTC timestamp>-<8 hex of the config hash>``, never an existing directory."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    base = f"{now:%Y%m%d-%H%M%S}-{config_hash(config)[:8]}"
+    root = Path(runs_dir)
+    candidate, n = root / base, 1
+    while candidate.exists():
+        n += 1
+        candidate = root / f"{base}-{n}"
+    return candidate
+
+
+def library_versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def environment() -> dict[str, Any]:
+    from qlop import __version__
+
+    return {"qlop_version": __version__, "python": platform.python_version(),
+            "platform": platform.platform(terse=True), "libraries": library_versions()}
+
+
+# -- hashing ---------------------------------------------------------------------------------
+
+def hash_path(path: str | Path) -> str:
+    """sha256 of a file, or of a directory's sorted (relative path, file sha256) list."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        return sha256_json([[p.relative_to(path).as_posix(), sha256_file(p)] for p in files])
+    return sha256_file(path)
+
+
+def stage_plugins(config: Any, stage: str, manager: Any) -> dict[str, str | None]:
+    """Plugins (name -> version) that provide the components a stage uses: part of its cache key."""
+    wanted: list[tuple[str, str]] = []
+    if stage == "data":
+        wanted.append(("data_source", config.data.data_source_type))
+    elif stage == "features":
+        if config.features:
+            wanted += [("feature_step", s.step_type) for s in config.features.steps]
+        if config.label:
+            wanted.append(("label", config.label.label_type))
+    elif stage == "train" and config.model:
+        wanted.append(("model", config.model.model_type))
+    elif stage == "backtest" and config.backtest:
+        wanted.append(("strategy", config.backtest.strategy_type))
+    elif stage == "export" and config.export:
+        wanted.append(("exporter", config.export.format_name))
+        if config.model:
+            wanted.append(("model", config.model.model_type))
+    found: dict[str, str | None] = {}
+    for kind, name in wanted:
+        try:
+            record = manager.provider(kind, name)
+        except Exception:  # noqa: BLE001 - an unknown component fails later, in the stage itself
+            continue
+        found[record.name] = record.version
+    return dict(sorted(found.items()))
+
+
+def cache_key(config: Any, stage: str, inputs: Mapping[str, str], plugins: Mapping[str, str | None]) -> str:
+    from qlop import __version__
+
+    return sha256_json({"stage": stage, "config": config.stage_dict(*STAGE_CONFIG[stage]),
+                        "inputs": dict(sorted(inputs.items())), "plugins": dict(plugins),
+                        "qlop": __version__})
+
+
+# -- manifests -------------------------------------------------------------------------------
+
+def read_manifest(run_dir: str | Path) -> dict[str, Any] | None:
+    try:
+        with open(Path(run_dir) / MANIFEST, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_manifest(run_dir: str | Path, manifest: Mapping[str, Any]) -> None:
+    write_json(Path(run_dir) / MANIFEST, manifest)
+
+
+def relative_outputs(run_dir: Path, outputs: Mapping[str, str | Path]) -> dict[str, dict[str, str]]:
+    """Artefact name -> {path relative to the run dir, sha256}."""
+    recorded: dict[str, dict[str, str]] = {}
+    root = run_dir.resolve()
+    for name, path in outputs.items():
+        p = Path(path)
+        full = p if p.is_absolute() else (run_dir / p if not p.exists() else p)
+        full = full.resolve()
+        try:
+            rel = full.relative_to(root).as_posix()
+        except ValueError:
+            rel = str(full)
+        recorded[name] = {"path": rel, "sha256": hash_path(full)}
+    return recorded
+
+
+def outputs_valid(run_dir: Path, outputs: Mapping[str, Mapping[str, str]]) -> bool:
+    """Every recorded artefact exists and still has the recorded content."""
+    try:
+        return all(hash_path(run_dir / o["path"]) == o["sha256"] for o in outputs.values())
+    except (OSError, KeyError, TypeError):
+        return False
+
+
+def iter_run_dirs(runs_dir: str | Path) -> Iterator[Path]:
+    """Run directories (holding a manifest) under ``runs_dir``, newest first."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return iter(())
+    found = [p.parent for p in root.glob(f"*/{MANIFEST}")]
+    found.sort(key=lambda p: (p / MANIFEST).stat().st_mtime if (p / MANIFEST).exists() else 0, reverse=True)
+    return iter(found)
+
+
+def find_cached(stage: str, key: str, run_dir: Path, search: list[Path]) -> tuple[Path, dict[str, Any]] | None:
+    """``(source run dir, recorded stage)`` of a valid completed stage under ``key``; own dir first."""
+    candidates = [run_dir] + [d for root in search for d in iter_run_dirs(root)
+                              if d.resolve() != run_dir.resolve()]
+    for candidate in candidates:
+        manifest = read_manifest(candidate)
+        if not manifest:
+            continue
+        record = (manifest.get("stages") or {}).get(stage) or {}
+        if record.get("key") != key or record.get("status") not in ("completed", "cached"):
+            continue
+        outputs = record.get("outputs") or {}
+        if outputs and all(not Path(o["path"]).is_absolute() for o in outputs.values()) \
+                and outputs_valid(candidate, outputs):
+            return candidate, record
+    return None
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    def link(s: str, d: str) -> None:
+        try:
+            os.link(s, d)
+        except OSError:
+            shutil.copy2(s, d)
+
+    shutil.copytree(src, dst, copy_function=link)
+
+
+def import_outputs(src_dir: Path, dst_dir: Path, outputs: Mapping[str, Mapping[str, str]]) -> None:
+    """Hard-link (or copy) a cached stage's artefacts into ``dst_dir``, each one atomically."""
+    for out in outputs.values():
+        src, dst = src_dir / out["path"], dst_dir / out["path"]
+        if src.is_dir():
+            with atomic_dir(dst) as tmp:
+                tmp.rmdir()
+                _link_tree(src, tmp)
+        else:
+            with atomic_path(dst) as tmp:
+                tmp.unlink()
+                try:
+                    os.link(src, tmp)
+                except OSError:
+                    shutil.copy2(src, tmp)
+
+
+def remove_outputs(run_dir: Path, outputs: Mapping[str, Mapping[str, str]], keep: set[str] = frozenset()) -> None:
+    """Delete recorded artefacts that no longer match the config (never anything outside the run dir)."""
+    root = run_dir.resolve()
+    for out in outputs.values():
+        rel = out.get("path", "")
+        if not rel or rel in keep or Path(rel).is_absolute():
+            continue
+        target = (run_dir / rel).resolve()
+        if root not in target.parents:
+            continue
+        if target.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+        elif target.exists():
+            target.unlink()
+
+
+def leftover_temp_files(run_dir: str | Path) -> list[Path]:
+    """Temporary files or directories an atomic write would leave if killed hard (``.<name>.*.tmp``)."""
+    return sorted(p for p in Path(run_dir).rglob(".*") if ".tmp" in p.name or p.name.endswith(".old"))
+
+
+# -- summaries (qlop runs list/show) ---------------------------------------------------------
+
+def run_summary(run_dir: Path) -> dict[str, Any]:
+    manifest = read_manifest(run_dir) or {}
+    stages = manifest.get("stages") or {}
+    metrics: dict[str, Any] = {}
+    metrics_path = run_dir / "backtest" / "metrics.json"
+    if metrics_path.exists():
+        try:
+            metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            metrics = {}
+    return {
+        "run_dir": str(run_dir), "run_id": run_dir.name, "name": manifest.get("name"),
+        "status": manifest.get("status", "unknown"), "started_utc": manifest.get("started_utc"),
+        "finished_utc": manifest.get("finished_utc"), "seconds": manifest.get("seconds"),
+        "stages": {s: r.get("status") for s, r in stages.items()}, "metrics": metrics,
+        "error": manifest.get("error"),
+    }
