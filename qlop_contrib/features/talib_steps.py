@@ -1,0 +1,426 @@
+"""TA-Lib feature steps: the generic ``talib`` step (any function by name) and named indicator steps.
+
+TA-Lib runs once per ticker block of the flat numpy columns, so each ticker's warm-up starts at its
+own first bar and no indicator state carries from one ticker to the next. Outputs are exactly TA-Lib's
+(the tests compare them with TA-Lib called directly per ticker).
+
+Missing inputs: TA-Lib skips leading NaNs itself but turns a NaN *inside* a series into wrong numbers
+(zeros for RSI) or NaN for the rest of the series. A ticker block whose inputs have non-finite values
+after its first valid row is therefore computed on its finite rows only and the results are put back
+in place; the rows with a missing input get NaN. That is still causal: which rows are skipped depends
+only on each row's own inputs.
+
+Price-level outputs (moving averages, band levels) differ by orders of magnitude across tickers and
+over time, which makes them poor model inputs; the ``sma``, ``ema`` and ``bollinger`` steps emit
+scale-free ratios by default and the raw levels only with ``raw = true``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, create_model, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from qlop_contrib.features.base import PanelStep, col_tag, fmt_param
+from qlop_contrib.features.grouping import TickerGroups
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Panel columns TA-Lib's input series map to by default (``periods`` of MAVP has no default).
+SERIES = ("open", "high", "low", "close", "volume")
+
+
+def _talib() -> Any:
+    import talib
+
+    return talib
+
+
+def raw_function(name: str) -> Callable[..., Any]:
+    """TA-Lib's compiled function ``name``, without the pandas/polars wrapper (we pass numpy only)."""
+    func = getattr(_talib(), name)
+    return getattr(func, "__wrapped__", func)
+
+
+def run_by_ticker(func: Callable[..., Any], inputs: Sequence[np.ndarray], groups: TickerGroups,
+                  n_out: int, kwargs: dict[str, Any]) -> list[np.ndarray]:
+    """Call ``func`` on each ticker block of ``inputs``; return ``n_out`` full-length float64 arrays."""
+    n = groups.n
+    outs = [np.empty(n, dtype=np.float64) for _ in range(n_out)]
+    gappy = any(not np.isfinite(np.add.reduce(a)) for a in inputs) if n else False
+    single = len(inputs) == 1
+    for s, e in groups.slices():
+        args = (inputs[0][s:e],) if single else tuple(a[s:e] for a in inputs)
+        if gappy:
+            ok = np.isfinite(args[0])
+            for a in args[1:]:
+                ok &= np.isfinite(a)
+            if not ok.all():
+                _run_compressed(func, args, ok, outs, s, e, kwargs)
+                continue
+        res = func(*args, **kwargs)
+        if n_out == 1:
+            outs[0][s:e] = res
+        else:
+            for o, r in zip(outs, res):
+                o[s:e] = r
+    return outs
+
+
+def _run_compressed(func: Callable[..., Any], args: tuple[np.ndarray, ...], ok: np.ndarray,
+                    outs: list[np.ndarray], s: int, e: int, kwargs: dict[str, Any]) -> None:
+    """One ticker block with missing inputs: compute on its finite rows, NaN elsewhere."""
+    for o in outs:
+        o[s:e] = np.nan
+    keep = np.flatnonzero(ok)
+    if not len(keep):
+        return
+    res = func(*(np.ascontiguousarray(a[keep]) for a in args), **kwargs)
+    if len(outs) == 1:
+        res = (res,)
+    for o, r in zip(outs, res):
+        o[s + keep] = r
+
+
+# --------------------------------------------------------------------------------------------------
+# Generic step: any TA-Lib function by name.
+
+
+@functools.lru_cache(maxsize=None)
+def function_info(name: str) -> dict[str, Any]:
+    """Inputs (series names, in call order), parameters (name -> default) and outputs of a function."""
+    from talib import abstract
+
+    info = abstract.Function(name).info
+    series: list[str] = []
+    for value in info["input_names"].values():
+        series.extend([value] if isinstance(value, str) else list(value))
+    return {"inputs": series, "parameters": dict(info["parameters"]), "outputs": list(info["output_names"])}
+
+
+@functools.lru_cache(maxsize=None)
+def _param_model(name: str) -> type[BaseModel]:
+    """A pydantic model of ``name``'s parameters (ints for periods and MA types, floats otherwise)."""
+    from talib import _ta_lib
+
+    fields: dict[str, Any] = {}
+    for i, (pname, default) in enumerate(function_info(name)["parameters"].items()):
+        kind = _ta_lib._ta_getOptInputParameterInfo(name.encode(), i)["type"]
+        typ = int if kind in (2, 3) else float
+        fields[pname] = (typ, Field(default, description=f"TA-Lib {name} {pname}"))
+    return create_model(f"talib_{name}", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+@functools.lru_cache(maxsize=1)
+def _probe_prices() -> dict[str, np.ndarray]:
+    """Small, valid OHLCV arrays for checking a parameter set against TA-Lib's own ranges."""
+    t = np.arange(400, dtype=np.float64)
+    close = 100.0 + 10.0 * np.sin(t / 7.0) + t / 50.0
+    return {"open": close * 0.998, "high": close * 1.01, "low": close * 0.99, "close": close,
+            "volume": 1e6 + 1e5 * np.cos(t / 5.0), "periods": np.full(400, 10.0)}
+
+
+def _bad_param(title: str, pname: str, value: Any, message: str) -> ValidationError:
+    err = PydanticCustomError("talib_parameter", message)
+    return ValidationError.from_exception_data(title, [InitErrorDetails(type=err, loc=(pname,), input=value)])
+
+
+def _check_with_talib(name: str, values: dict[str, Any]) -> None:
+    """Let TA-Lib judge the values (it knows each function's ranges); name the offending parameter."""
+    probe = _probe_prices()
+    func = raw_function(name)
+    args = [probe[s] for s in function_info(name)["inputs"]]
+    try:
+        func(*args, **values)
+        return
+    except Exception as exc:  # TA-Lib raises a bare Exception carrying its return code
+        first = str(exc)
+    defaults = function_info(name)["parameters"]
+    culprit = next((p for p, v in values.items() if v != defaults[p] and not _accepts(func, args, p, v)), None)
+    if culprit is None:
+        raise ValueError(f"TA-Lib {name} rejects these parameters together: {first}")
+    raise _bad_param("talib", culprit, values[culprit],
+                     f"{values[culprit]!r} is out of TA-Lib {name}'s range for {culprit}")
+
+
+def _accepts(func: Callable[..., Any], args: list[np.ndarray], pname: str, value: Any) -> bool:
+    try:
+        func(*args, **{pname: value})
+    except Exception:
+        return False
+    return True
+
+
+class TalibParams(BaseModel):
+    """Any TA-Lib function; its own parameters go next to ``function`` (e.g. ``timeperiod = 14``)."""
+
+    model_config = ConfigDict(extra="allow", title="talib")
+
+    function: str = Field(..., min_length=1, description="TA-Lib function name, e.g. ADX, STOCH, OBV, CDLDOJI")
+    inputs: dict[str, str] = Field(
+        default_factory=dict,
+        description="Map a TA-Lib input series (open, high, low, close, volume, periods) to another column, "
+                    "e.g. { close = \"adj_close\" } or an earlier step's feature")
+    prefix: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9_]+$",
+                               description="Column name prefix (default: the function name in lower case)")
+
+    _values: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @field_validator("function")
+    @classmethod
+    def _known_function(cls, v: str) -> str:
+        name = v.strip().upper()
+        names = _talib().get_functions()
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else " (see talib.get_functions())"
+            raise PydanticCustomError("talib_function", "unknown TA-Lib function {name!r}{hint}",
+                                      {"name": v, "hint": hint})
+        return name
+
+    @model_validator(mode="after")
+    def _function_params(self) -> "TalibParams":
+        info = function_info(self.function)
+        given = dict(self.__pydantic_extra__ or {})
+        model = _param_model(self.function)
+        try:
+            values = model.model_validate(given).model_dump()
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            pname = ".".join(map(str, err["loc"]))
+            msg = (f"not a parameter of TA-Lib {self.function} (parameters: "
+                   f"{', '.join(info['parameters']) or 'none'})" if err["type"] == "extra_forbidden" else err["msg"])
+            raise _bad_param("talib", pname, err.get("input"), msg) from None
+        for series in self.inputs:
+            if series not in info["inputs"]:
+                raise _bad_param("talib", f"inputs.{series}", self.inputs[series],
+                                 f"TA-Lib {self.function} has no input {series!r} "
+                                 f"(inputs: {', '.join(info['inputs'])})")
+        _check_with_talib(self.function, values)
+        self._values = values
+        return self
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Every TA-Lib parameter of the function, defaults filled in, in TA-Lib's order."""
+        return dict(self._values)
+
+
+class TalibStep(PanelStep):
+    """Generic TA-Lib step. Columns: ``<prefix>_<params>`` for one output (``adx_14``), else
+    ``<prefix>_<output>_<params>`` (``stoch_slowk_5_3_0_3_0``); parameters in TA-Lib's order."""
+
+    params_model: ClassVar[type[BaseModel]] = TalibParams
+
+    def _series_columns(self) -> list[str]:
+        inputs = self.params.inputs
+        return [inputs.get(s, s) for s in function_info(self.params.function)["inputs"]]
+
+    def input_columns(self) -> list[str]:
+        return self._series_columns()
+
+    def output_columns(self) -> list[str]:
+        p = self.params
+        prefix = p.prefix or p.function.lower()
+        suffix = "".join(f"_{fmt_param(v)}" for v in p.values.values())
+        outputs = function_info(p.function)["outputs"]
+        if len(outputs) == 1:
+            return [f"{prefix}{suffix}"]
+        return [f"{prefix}_{o}{suffix}" for o in outputs]
+
+    def compute(self, data: "pd.DataFrame", groups: TickerGroups) -> dict[str, np.ndarray]:
+        p = self.params
+        arrays = [self.column(data, c) for c in self._series_columns()]
+        names = self.output_columns()
+        outs = run_by_ticker(raw_function(p.function), arrays, groups, len(names), p.values)
+        return dict(zip(names, outs))
+
+
+# --------------------------------------------------------------------------------------------------
+# Named steps: the common indicators with stable column names that include their parameters.
+
+_PERIOD = dict(le=100_000)
+_COLUMN = Field("close", min_length=1, description="Input column (an OHLCV column or an earlier step's feature)")
+_RAW = Field(False, description="Also emit the raw price-level series (poor model inputs across tickers)")
+
+
+class _Named(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RsiParams(_Named):
+    timeperiod: int = Field(14, ge=2, **_PERIOD, description="Lookback in bars (Wilder smoothing)")
+    column: str = _COLUMN
+
+
+class AtrParams(_Named):
+    timeperiod: int = Field(14, ge=1, **_PERIOD, description="Lookback in bars (Wilder smoothing)")
+
+
+class MacdParams(_Named):
+    fastperiod: int = Field(12, ge=2, **_PERIOD, description="Fast EMA period")
+    slowperiod: int = Field(26, ge=2, **_PERIOD, description="Slow EMA period")
+    signalperiod: int = Field(9, ge=1, **_PERIOD, description="Signal EMA period")
+    column: str = _COLUMN
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "MacdParams":
+        if self.fastperiod >= self.slowperiod:
+            raise ValueError(f"fastperiod ({self.fastperiod}) must be shorter than slowperiod ({self.slowperiod})")
+        return self
+
+
+class MovingAverageParams(_Named):
+    timeperiod: int = Field(20, ge=2, **_PERIOD, description="Lookback in bars")
+    column: str = _COLUMN
+    raw: bool = _RAW
+
+
+class BollingerParams(_Named):
+    timeperiod: int = Field(20, ge=2, **_PERIOD, description="Lookback in bars of the middle band (SMA)")
+    nbdev: float = Field(2.0, gt=0, le=100, description="Band half-width in standard deviations (population)")
+    column: str = _COLUMN
+    raw: bool = _RAW
+
+
+class RsiStep(PanelStep):
+    """``rsi_<timeperiod>``: TA-Lib RSI, 0-100."""
+
+    params_model: ClassVar[type[BaseModel]] = RsiParams
+
+    def input_columns(self) -> list[str]:
+        return [self.params.column]
+
+    def output_columns(self) -> list[str]:
+        return [f"rsi{col_tag(self.params.column, 'close')}_{self.params.timeperiod}"]
+
+    def compute(self, data: "pd.DataFrame", groups: TickerGroups) -> dict[str, np.ndarray]:
+        (out,) = run_by_ticker(raw_function("RSI"), [self.column(data, self.params.column)], groups, 1,
+                               {"timeperiod": self.params.timeperiod})
+        return {self.output_columns()[0]: out}
+
+
+class AtrStep(PanelStep):
+    """``atr_<timeperiod>``: TA-Lib ATR, in price units (see ``natr`` for the scale-free version)."""
+
+    params_model: ClassVar[type[BaseModel]] = AtrParams
+    function: ClassVar[str] = "ATR"
+
+    def input_columns(self) -> list[str]:
+        return ["high", "low", "close"]
+
+    def output_columns(self) -> list[str]:
+        return [f"{self.function.lower()}_{self.params.timeperiod}"]
+
+    def compute(self, data: "pd.DataFrame", groups: TickerGroups) -> dict[str, np.ndarray]:
+        arrays = [self.column(data, c) for c in self.input_columns()]
+        (out,) = run_by_ticker(raw_function(self.function), arrays, groups, 1,
+                               {"timeperiod": self.params.timeperiod})
+        return {self.output_columns()[0]: out}
+
+
+class NatrStep(AtrStep):
+    """``natr_<timeperiod>``: TA-Lib NATR, ATR as a percentage of the close."""
+
+    function: ClassVar[str] = "NATR"
+
+
+class MacdStep(PanelStep):
+    """``macd_<f>_<s>_<g>``, ``macd_signal_<f>_<s>_<g>``, ``macd_hist_<f>_<s>_<g>``: TA-Lib MACD."""
+
+    params_model: ClassVar[type[BaseModel]] = MacdParams
+
+    def input_columns(self) -> list[str]:
+        return [self.params.column]
+
+    def output_columns(self) -> list[str]:
+        p = self.params
+        tail = f"{col_tag(p.column, 'close')}_{p.fastperiod}_{p.slowperiod}_{p.signalperiod}"
+        return [f"macd{tail}", f"macd_signal{tail}", f"macd_hist{tail}"]
+
+    def compute(self, data: "pd.DataFrame", groups: TickerGroups) -> dict[str, np.ndarray]:
+        p = self.params
+        outs = run_by_ticker(raw_function("MACD"), [self.column(data, p.column)], groups, 3,
+                             {"fastperiod": p.fastperiod, "slowperiod": p.slowperiod,
+                              "signalperiod": p.signalperiod})
+        return dict(zip(self.output_columns(), outs))
+
+
+class SmaStep(PanelStep):
+    """``close_to_sma_<n>`` = close / SMA - 1 (scale-free); ``sma_<n>`` too with ``raw = true``."""
+
+    params_model: ClassVar[type[BaseModel]] = MovingAverageParams
+    function: ClassVar[str] = "SMA"
+
+    def input_columns(self) -> list[str]:
+        return [self.params.column]
+
+    def output_columns(self) -> list[str]:
+        p, f = self.params, self.function.lower()
+        names = [f"{p.column}_to_{f}_{p.timeperiod}"]
+        if p.raw:
+            names.append(f"{f}{col_tag(p.column, 'close')}_{p.timeperiod}")
+        return names
+
+    def compute(self, data: "pd.DataFrame", groups: TickerGroups) -> dict[str, np.ndarray]:
+        p = self.params
+        x = self.column(data, p.column)
+        (avg,) = run_by_ticker(raw_function(self.function), [x], groups, 1, {"timeperiod": p.timeperiod})
+        names = self.output_columns()
+        ratio = avg.copy() if p.raw else avg
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.divide(x, ratio, out=ratio)
+        ratio -= 1.0
+        return {names[0]: ratio, names[1]: avg} if p.raw else {names[0]: ratio}
+
+
+class EmaStep(SmaStep):
+    """``close_to_ema_<n>`` = close / EMA - 1 (scale-free); ``ema_<n>`` too with ``raw = true``."""
+
+    function: ClassVar[str] = "EMA"
+
+
+class BollingerStep(PanelStep):
+    """``bb_pctb_<n>_<k>`` (%B: 0 at the lower band, 1 at the upper) and ``bb_width_<n>_<k>``
+    ((upper - lower) / middle); with ``raw = true`` also ``bb_upper``, ``bb_middle``, ``bb_lower``.
+
+    TA-Lib BBANDS with an SMA middle band and population standard deviation; %B is NaN where the
+    bands coincide (a constant window).
+    """
+
+    params_model: ClassVar[type[BaseModel]] = BollingerParams
+
+    def input_columns(self) -> list[str]:
+        return [self.params.column]
+
+    def output_columns(self) -> list[str]:
+        p = self.params
+        tail = f"{col_tag(p.column, 'close')}_{p.timeperiod}_{fmt_param(p.nbdev)}"
+        names = [f"bb_pctb{tail}", f"bb_width{tail}"]
+        if p.raw:
+            names += [f"bb_upper{tail}", f"bb_middle{tail}", f"bb_lower{tail}"]
+        return names
+
+    def compute(self, data: "pd.DataFrame", groups: TickerGroups) -> dict[str, np.ndarray]:
+        p = self.params
+        x = self.column(data, p.column)
+        upper, middle, lower = run_by_ticker(
+            raw_function("BBANDS"), [x], groups, 3,
+            {"timeperiod": p.timeperiod, "nbdevup": p.nbdev, "nbdevdn": p.nbdev, "matype": 0})
+        names = self.output_columns()
+        span = upper - lower
+        pctb = x - lower
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.divide(pctb, span, out=pctb)
+            pctb[~(span > 0)] = np.nan
+            width = np.divide(span, middle, out=span)
+        out = {names[0]: pctb, names[1]: width}
+        if p.raw:
+            out.update(zip(names[2:], (upper, middle, lower)))
+        return out
