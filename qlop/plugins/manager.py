@@ -32,7 +32,7 @@ from qlop.plugins.records import (
     PluginRecord,
 )
 from qlop.plugins.registry import Entry, Registry, make_component
-from qlop.plugins.specs import KINDS, CommandSpec, ComponentSpec
+from qlop.plugins.specs import KINDS, PLUGIN_API_VERSION, CommandSpec, ComponentSpec
 
 Warn = Callable[[str], None]
 
@@ -52,7 +52,9 @@ def _validation_reason(exc: BaseException) -> str:
     definition = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("hookimpl definition:")), None)
     detail = [ln for ln in lines[1:] if not ln.startswith("hookimpl definition:")]
     if definition and detail:
-        return f"{definition}: {' '.join(detail)}"
+        hook = lines[0].split("for hook", 1)[1].strip(" '") if "for hook" in lines[0] else ""
+        where = definition if not hook or definition.startswith(f"{hook}(") else f"{hook} ({definition})"
+        return f"{where}: {' '.join(detail)}"
     return " ".join(lines) or type(exc).__name__
 
 
@@ -279,10 +281,12 @@ class PluginManager:
             except Exception as exc:
                 self._fail(record, FAILED, f"{KINDS[kind]}: {_one_line(exc)}", exc)
                 continue
-            incompatible = [s.name for s in specs if not s.api_compatible]
+            incompatible = [s for s in specs if not s.api_compatible]
             if incompatible:
+                s = incompatible[0]
                 self._fail(record, INCOMPATIBLE,
-                           f"{', '.join(incompatible)} target(s) a plugin API this QLOP does not support")
+                           f"{kind.replace('_', ' ')} {s.name!r} targets plugin API {s.api[0]}-{s.api[1]}; "
+                           f"this QLOP implements {PLUGIN_API_VERSION}")
                 continue
             for spec in specs:
                 entries.append(Entry(spec, record.name, record.version))
