@@ -18,8 +18,10 @@ Net return is on the margin: ``L * side * (X/E - 1)`` minus commission and slipp
 notional, the liquidation fee, financing (longs) or the borrow fee (shorts), floored at -1.
 
 Implementation: trades are split by side and processed in chunks; each chunk gathers the bars
-``e+k`` (``k < H``) into ``(trades, H)`` matrices, finds each trade's first barrier bar with one
-``argmax`` and resolves the reason and price at that bar only. No Python loop over trades or rows.
+``e+k`` of its trades' windows into ``(trades, bars)`` matrices (a block of at most 64 bars at a time,
+so memory stays bounded for long horizons and trades that exit early stop being scanned), finds each
+trade's first barrier bar with one ``argmax`` and resolves the reason and price at that bar only. No
+Python loop over trades or rows.
 """
 
 from __future__ import annotations

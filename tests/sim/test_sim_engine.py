@@ -50,6 +50,12 @@ def test_gap_through_stop_fills_at_the_open_not_the_level():
     assert t["ret"] == pytest.approx(-0.05)
 
 
+def test_an_open_outside_the_bars_range_still_counts_as_a_gap():
+    # Adjusted data can leave the open a hair below the low; the bar trades at its open all the same.
+    t = one(run([FLAT, [96.9, 99, 97.5, 98], FLAT], LONG))
+    assert (t["reason"], t["price"], t["at_open"]) == ("sl", 96.9, True)
+
+
 def test_a_bar_touching_both_barriers_takes_the_stop():
     t = one(run([FLAT, [100, 106, 96, 104], FLAT], LONG))
     assert (t["reason"], t["exit_idx"], t["price"], t["at_open"]) == ("sl", 1, 97.0, False)
