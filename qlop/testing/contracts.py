@@ -299,7 +299,7 @@ class LabelContract(_PanelMixin, ComponentContract):
         assert len(known), "every label is NaN"
         assert np.isfinite(known).all(), "label has infinite values"
         if component.task == "classification":
-            bad = sorted(set(np.unique(known)) - {0.0, 1.0})
+            bad = sorted(float(x) for x in set(np.unique(known)) - {0.0, 1.0})
             assert not bad, f"classification labels must be 0.0/1.0/NaN, got {bad[:5]}"
         else:
             assert component.task == "regression", f"task must be classification or regression, not {component.task!r}"
@@ -498,7 +498,7 @@ class StrategyContract(_PanelMixin, ComponentContract):
         assert "signal" in signals.columns, f"no 'signal' column (got {list(signals.columns)})"
         values = signals["signal"].to_numpy(dtype="float64")
         assert not np.isnan(values).any(), "signal has NaN (use 0 for flat)"
-        bad = sorted(set(np.unique(values)) - {-1.0, 0.0, 1.0})
+        bad = sorted(float(x) for x in set(np.unique(values)) - {-1.0, 0.0, 1.0})
         assert not bad, f"signal must be -1, 0 or 1; got {bad[:5]}"
 
     def test_weight_column(self, signals: pd.DataFrame) -> None:

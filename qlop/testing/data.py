@@ -56,7 +56,9 @@ def make_ohlcv_panel(
             "ticker": ticker, "date": dates, "open": open_, "high": high, "low": low, "close": close,
             "adj_close": close, "volume": volume.astype("float64"),
         }))
-    panel = pd.concat(frames, ignore_index=True).set_index(list(INDEX_NAMES)).sort_index()
+    stacked = pd.concat(frames, ignore_index=True)
+    stacked["date"] = stacked["date"].astype("datetime64[ns]")  # the canonical unit, whatever pandas defaults to
+    panel = stacked.set_index(list(INDEX_NAMES)).sort_index()
     return panel[list(OHLCV_COLUMNS)].astype("float64")
 
 
