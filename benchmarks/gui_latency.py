@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from qlop.cli.gui import free_port, is_up, stop, streamlit_command  # noqa: E402
+from qlop.gui.launcher import QLOP_ARGV  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update",
@@ -128,7 +129,7 @@ def main() -> None:
     env = {**os.environ, "QLOP_WS_TOKEN": token}
     relay_port, app_port = free_port(), free_port()
     ws_url = f"ws://127.0.0.1:{relay_port}"
-    relay = subprocess.Popen([sys.executable, "-m", "qlop.cli.main", "ws", "serve", "--port", str(relay_port)],
+    relay = subprocess.Popen([*QLOP_ARGV, "ws", "serve", "--port", str(relay_port)],
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     app_env = {**env, "QLOP_GUI_WS_URL": ws_url, "QLOP_GUI_RUNS_DIR": "/tmp/qlop-gui-bench-runs"}
     app = subprocess.Popen(streamlit_command("127.0.0.1", app_port), env=app_env, cwd=REPO,

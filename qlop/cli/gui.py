@@ -23,6 +23,7 @@ import click
 
 from qlop.cli.main import CliState
 from qlop.errors import QlopError
+from qlop.gui.launcher import QLOP_ARGV
 
 APP_PATH = Path(__file__).resolve().parent.parent / "gui" / "app.py"
 
@@ -124,7 +125,7 @@ def gui_cmd(ctx: click.Context, host: str, port: int, gui_ws_url: str | None, ru
             relay_port = free_port("127.0.0.1")
             ws_url = f"ws://127.0.0.1:{relay_port}"
             env["QLOP_WS_TOKEN"] = secrets.token_urlsafe(32)
-            relay = subprocess.Popen([sys.executable, "-m", "qlop.cli.main", "ws", "serve", "--host", "127.0.0.1",
+            relay = subprocess.Popen([*QLOP_ARGV, "ws", "serve", "--host", "127.0.0.1",
                                       "--port", str(relay_port)], env=env, stdin=subprocess.DEVNULL)
             wait_up(http_url(ws_url, "/healthz"), relay, 30, "the relay")
         env.update({"QLOP_GUI_WS_URL": ws_url, "QLOP_GUI_RUNS_DIR": str(Path(runs_dir).resolve()),

@@ -25,6 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+#: ``qlop`` in a child process with this very interpreter. Not ``-m qlop.cli.main``: that runs the CLI
+#: module as ``__main__``, a second copy whose ``CliState`` class the subcommands do not see, so the
+#: global options (``--stream-to-ws``, ``-p``, ...) would be lost.
+QLOP_ARGV = (sys.executable, "-c", "import sys; from qlop.cli.main import main; sys.argv[0] = 'qlop'; main()")
+
+
 def new_task_id() -> str:
     return uuid.uuid4().hex
 
@@ -42,7 +48,7 @@ def run_command(config_path: Path, run_dir: Path, task_id: str, ws_url: str,
     ``global_args`` are the plugin-selection options ``qlop gui`` was started with (``-p``,
     ``--no-plugins``, ``--plugins-dir``), so the run sees the same plugins as the page.
     """
-    return [sys.executable, "-m", "qlop.cli.main", *global_args, "--stream-to-ws", task_id, "--ws-url", ws_url,
+    return [*QLOP_ARGV, *global_args, "--stream-to-ws", task_id, "--ws-url", ws_url,
             "run", "-c", str(config_path), "--run-dir", str(run_dir)]
 
 

@@ -13,13 +13,6 @@ from typing import Any
 from qlop.gui.subscriber import is_final
 
 
-def _first(payload: dict[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if payload.get(key) is not None:
-            return payload[key]
-    return None
-
-
 @dataclass
 class StageView:
     name: str
@@ -32,7 +25,7 @@ class StageView:
 
     @property
     def fraction(self) -> float:
-        if self.state == "completed":
+        if self.state in ("completed", "cached", "skipped"):
             return 1.0
         if not self.total:
             return 0.0
@@ -57,12 +50,37 @@ class LiveView:
     run_dir: str | None = None
 
 
-def log_line(event: dict[str, Any]) -> str:
+def _status_text(payload: dict[str, Any]) -> str:
+    status = str(payload.get("status") or "")
+    stage = payload.get("stage")
+    text = f"{stage} {status.removeprefix('stage_')}" if stage else f"run {status}"
+    if payload.get("seconds") is not None and status.endswith("completed"):
+        text += f" in {float(payload['seconds']):.1f}s"
+    if payload.get("error"):
+        text += f": {payload['error']}"
+    return text
+
+
+def log_line(event: dict[str, Any]) -> str | None:
+    """One line of the streaming log for a log, status, artifact or metric event (None for progress)."""
     payload = event.get("payload") or {}
+    kind = event.get("type")
     stamp = str(event.get("timestamp_utc", ""))[11:19]
-    level = payload.get("level", "INFO")
-    message = _first(payload, "message", "msg", "text")
-    return f"{stamp} {level:<7} {message if message is not None else payload}"
+    if kind == "log":
+        text = f"{payload.get('level', 'INFO'):<8} {payload.get('message', '')}"
+        if payload.get("error"):
+            text += f" ({payload['error']})"
+    elif kind == "status":
+        text = f"{'STATUS':<8} {_status_text(payload)}"
+    elif kind == "artifact_path":
+        text = f"{'OUTPUT':<8} {payload.get('name')}: {payload.get('path')}"
+    elif kind == "metric":
+        value = payload.get("value")
+        shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+        text = f"{'METRIC':<8} {payload.get('name')} = {shown}"
+    else:
+        return None
+    return f"{stamp} {text}"
 
 
 def summarize(events: list[dict[str, Any]]) -> LiveView:
@@ -73,54 +91,61 @@ def summarize(events: list[dict[str, Any]]) -> LiveView:
         kind = event.get("type")
         view.n_events += 1
         view.last_seq = max(view.last_seq, int(event.get("seq", 0)))
-        if kind == "log":
-            view.log.append(log_line(event))
-        elif kind == "progress":
-            name = str(_first(payload, "stage") or "run")
+        line = log_line(event)
+        if line is not None:
+            view.log.append(line)
+        if kind == "progress":
+            name = str(payload.get("stage") or "run")
             stage = view.stages.setdefault(name, StageView(name))
-            stage.step = int(_first(payload, "step") or 0)
-            stage.total = _first(payload, "total")
-            stage.unit = str(_first(payload, "unit") or stage.unit)
-            stage.eta = _first(payload, "eta_stage_s", "stage_eta_s", "eta_stage", "eta_s", "eta")
-            stage.message = _first(payload, "message") or stage.message
-            overall = _first(payload, "run_fraction", "overall_fraction", "fraction_run", "run_progress")
-            if overall is not None:
-                view.overall = max(view.overall, float(overall))
-            view.eta = _first(payload, "eta_run_s", "run_eta_s", "eta_run", "eta_total_s")
+            if stage.state == "pending":
+                stage.state = "running"
+            stage.step = int(payload.get("step") or 0)
+            stage.total = payload.get("total")
+            stage.unit = str(payload.get("unit") or stage.unit)
+            stage.eta = payload.get("eta_stage_s")
+            stage.message = payload.get("message") or stage.message
+            if payload.get("kind") == "end":
+                ok = payload.get("ok", True)
+                stage.state = "completed" if ok else "failed"
+                if ok:
+                    stage.step = stage.total or stage.step
+            if payload.get("run_fraction") is not None:
+                view.overall = max(view.overall, float(payload["run_fraction"]))
+            if payload.get("eta_run_s") is not None:
+                view.eta = payload["eta_run_s"]
             if view.status == "waiting":
                 view.status = "running"
         elif kind == "status":
-            state = str(_first(payload, "status", "state") or "")
+            state = str(payload.get("status") or "")
             name = payload.get("stage")
-            if name and not is_final(event):
+            if is_final(event):
+                view.status, view.finished, view.eta = state, True, 0.0
+                if payload.get("interrupted"):
+                    view.status = "cancelled"
+                if state == "completed":
+                    view.overall = 1.0
+                    for stage in view.stages.values():
+                        if stage.state in ("pending", "running"):
+                            stage.state = "completed"
+            elif name:
                 stage = view.stages.setdefault(str(name), StageView(str(name)))
-                stage.state = state or stage.state
-                if state in ("completed", "skipped", "cached"):
+                stage.state = state.removeprefix("stage_").replace("started", "running")
+                if stage.state in ("completed", "cached", "skipped"):
                     stage.step = stage.total or stage.step
-                if payload.get("error"):
-                    stage.message = str(payload["error"])
-            if name is None or is_final(event):
-                view.status = state or view.status
-            elif view.status == "waiting":
-                view.status = "running"
+                    stage.eta = 0.0
+                view.status = f"running: {name}" if stage.state == "running" else "running"
+            else:
+                view.status = "running" if state == "started" else state
+                for stage_name in payload.get("stages") or []:
+                    view.stages.setdefault(str(stage_name), StageView(str(stage_name), state="pending"))
             if payload.get("run_dir"):
                 view.run_dir = str(payload["run_dir"])
             if payload.get("error"):
                 view.error = str(payload["error"])
-            if is_final(event):
-                view.finished = True
-                view.eta = 0.0
-                if state == "completed":
-                    view.overall = 1.0
         elif kind == "artifact_path":
-            name = str(_first(payload, "name", "artifact") or f"artifact {len(view.artifacts) + 1}")
-            view.artifacts[name] = str(_first(payload, "path") or "")
-        elif kind == "metric":
-            name = _first(payload, "name", "metric")
-            if name is not None:
-                view.metrics[str(name)] = payload.get("value")
-            else:
-                view.metrics.update({k: v for k, v in payload.items() if k != "stage"})
+            view.artifacts[str(payload.get("name") or len(view.artifacts))] = str(payload.get("path") or "")
+        elif kind == "metric" and payload.get("name") is not None:
+            view.metrics[str(payload["name"])] = payload.get("value")
     if not view.overall and view.stages:
         view.overall = sum(s.fraction for s in view.stages.values()) / max(len(view.stages), 1) * 0.99
     return view

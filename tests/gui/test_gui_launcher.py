@@ -35,7 +35,7 @@ def start(tmp_path: Path, mode: str) -> Task:
 
 def test_run_command_streams_to_the_relay_without_the_token(tmp_path: Path):
     argv = run_command(tmp_path / "c.json", tmp_path / "run", "abc", "ws://127.0.0.1:9", ("-p", "mod"))
-    assert argv[1:] == ["-m", "qlop.cli.main", "-p", "mod", "--stream-to-ws", "abc", "--ws-url", "ws://127.0.0.1:9",
+    assert argv[3:] == ["-p", "mod", "--stream-to-ws", "abc", "--ws-url", "ws://127.0.0.1:9",
                         "run", "-c", str(tmp_path / "c.json"), "--run-dir", str(tmp_path / "run")]
     assert new_run_dir(tmp_path, "0123456789abcdef").name.endswith("-01234567")
 
@@ -61,6 +61,7 @@ def test_launch_passes_the_token_in_the_environment_only(tmp_path: Path, monkeyp
 
     probe = "import json, os, sys; print(json.dumps({'argv': sys.argv[1:], 'token': os.environ.get('QLOP_WS_TOKEN')}))"
     monkeypatch.setattr(launcher, "run_command", lambda *a: [sys.executable, "-c", probe, *a[2:4]])
+    assert launcher.QLOP_ARGV[:2] == (sys.executable, "-c")
     env = dict(os.environ)
     task = registry.launch(config, tmp_path / "run", "ws://127.0.0.1:9", "s3cret", task_id="tid", env=env)
     assert task.process.wait(timeout=30) == 0

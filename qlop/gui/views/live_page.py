@@ -94,6 +94,11 @@ def live_panel(task_id: str, subscriber: Any, task: Any) -> None:
             view.error = view.error or f"qlop run exited with code {task.returncode}"
         if snapshot.error and not snapshot.connected and not view.finished:
             st.warning(snapshot.error)
+        if task is not None and task.running and not task.cancel_requested and not view.finished:
+            if st.button("Cancel run", key="cancel", icon=":material/stop_circle:",
+                         help="Stop the run cleanly: SIGINT, then SIGTERM"):
+                threading.Thread(target=task.cancel, name=f"qlop-cancel-{task_id[:8]}", daemon=True).start()
+                task.cancel_requested = True
         draw(view, task)
         if view.finished and task is not None and task.returncode not in (None, 0):
             with st.expander("Console output of the run"):
@@ -133,10 +138,5 @@ def render() -> None:
         return
     task = task_registry().get(task_id)
     subscriber = session_subscriber(task_id)
-    head, button = st.columns([5, 1])
-    head.markdown(f"Task `{task_id}`" + (f" - run directory `{task.run_dir}`" if task else ""))
-    if task is not None and task.running and not task.cancel_requested:
-        if button.button("Cancel", type="secondary", key="cancel", icon=":material/stop_circle:"):
-            threading.Thread(target=task.cancel, name=f"qlop-cancel-{task_id[:8]}", daemon=True).start()
-            task.cancel_requested = True
+    st.markdown(f"Task `{task_id}`" + (f" - run directory `{task.run_dir}`" if task else ""))
     live_panel(task_id, subscriber, task)

@@ -118,6 +118,9 @@ def downloads_section(run_dir: Path) -> None:
 def run_detail(run_dir: Path) -> None:
     manifest = results.read_json(run_dir / "manifest.json") or {}
     st.header(run_dir.name)
+    status = manifest.get("status", "unknown")
+    if status != "completed":
+        st.warning(f"Run status: {status}" + (f" - {manifest['error']}" if manifest.get("error") else ""))
     with st.expander("Manifest and config"):
         st.json(manifest, expanded=False)
         st.json(results.read_json(run_dir / "config.json") or {}, expanded=False)
