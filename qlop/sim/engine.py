@@ -178,15 +178,22 @@ def simulate(
     if m and np.any((end < e) | (end >= n)):
         raise ValueError("simulate: seg_end must point at or after each entry bar, inside the panel")
 
-    sgn = np.full(m, rules.side_sign, dtype=np.int8) if side is None else _as_index("side", side, m).astype(np.int8)
-    if np.any((sgn != 1) & (sgn != -1)):
-        raise ValueError("simulate: side must be +1 or -1")
-    hor = np.full(m, rules.horizon, dtype=np.int64) if horizon is None else _as_index("horizon", horizon, m)
-    if m and hor.min() < 1:
-        raise ValueError("simulate: horizon must be >= 1")
-    if exit_open_idx is None:
-        kx = np.full(m, _NEVER, dtype=np.int64)
+    if side is None:
+        sgn = np.full(m, rules.side_sign, dtype=np.int8)
+        groups: list[tuple[int, Any]] = [(rules.side_sign, slice(0, m))]  # slices: views, no copies
     else:
+        sgn = _as_index("side", side, m).astype(np.int8)
+        if np.any((sgn != 1) & (sgn != -1)):
+            raise ValueError("simulate: side must be +1 or -1")
+        groups = [(1, np.flatnonzero(sgn == 1)), (-1, np.flatnonzero(sgn == -1))]
+    if horizon is None:
+        hor: Any = rules.horizon
+    else:
+        hor = _as_index("horizon", horizon, m)
+        if m and hor.min() < 1:
+            raise ValueError("simulate: horizon must be >= 1")
+    kx = None
+    if exit_open_idx is not None:
         xo = _as_index("exit_open_idx", exit_open_idx, m)
         bad = (xo >= 0) & (xo <= e)
         if np.any(bad):
@@ -202,7 +209,7 @@ def simulate(
     lo_eff = np.minimum(lo, o)
     hi_eff = np.maximum(h, o)
     # Last bar each trade can reach: horizon bar, or the ticker's last bar when data ends first.
-    k_last = np.minimum(hor - 1, end - e)
+    k_last = np.minimum(np.asarray(hor) - 1, end - e)
     # Row i of a window view holds bars i .. i+block-1; NaN padding past the panel never touches.
     block = min(int(k_last.max()) + 1 if m else 1, _BLOCK)
     pad = np.full(block - 1, np.nan)
@@ -213,27 +220,37 @@ def simulate(
     exit_k = np.empty(m, dtype=np.int64)
     exit_price = np.empty(m, dtype=np.float64)
     reason = np.empty(m, dtype=np.int8)
-    at_open = np.zeros(m, dtype=bool)
-    for s in (1, -1):
-        sel = np.flatnonzero(sgn == s)
-        for start in range(0, sel.size, chunk):
-            part = sel[start:start + chunk]
+    at_open = np.empty(m, dtype=bool)
+    for s, sel in groups:
+        size = sel.stop if isinstance(sel, slice) else sel.size
+        for start in range(0, size, chunk):
+            part = slice(start, min(start + chunk, size)) if isinstance(sel, slice) else sel[start:start + chunk]
             k, px, why, gap = _resolve(o, lo_eff, hi_eff, lo_win, hi_win, c, e[part], entry_price[part],
-                                       k_last[part], kx[part], hor[part], s, rules)
+                                       k_last[part], None if kx is None else kx[part],
+                                       hor if horizon is None else hor[part], s, rules)
             exit_k[part], exit_price[part], reason[part], at_open[part] = k, px, why, gap
 
     exit_idx = e + exit_k
-    fsgn = sgn.astype(np.float64)
-    rel = exit_price / entry_price
-    price_return = fsgn * (rel - 1.0)
     lev = rules.leverage
-    fees = rules.cost_rate * lev * (1.0 + rel)
+    rel = exit_price / entry_price
+    price_return = rel - 1.0
+    fees = (rules.cost_rate * lev) * (1.0 + rel)
     if rules.liquidation_fee:
-        fees = fees + np.where(reason == LIQUIDATION, rules.liquidation_fee * lev * rel, 0.0)
-    years = (d[exit_idx] - d[e]) / 365.0
-    carry_rate = np.where(fsgn > 0, rules.financing_rate * max(lev - 1.0, 0.0), rules.borrow_fee * lev)
-    financing = carry_rate * years
-    net = np.maximum(lev * price_return - fees - financing, -1.0)
+        fees += np.where(reason == LIQUIDATION, rules.liquidation_fee * lev * rel, 0.0)
+    days = (d[exit_idx] - d[e]).astype(np.float64)
+    long_rate = rules.financing_rate * max(lev - 1.0, 0.0) / 365.0
+    short_rate = rules.borrow_fee * lev / 365.0
+    if side is None:
+        if rules.side_sign < 0:
+            np.negative(price_return, out=price_return)
+        financing = days * (long_rate if rules.side_sign > 0 else short_rate)
+    else:
+        price_return[sgn < 0] *= -1.0
+        financing = days * np.where(sgn > 0, long_rate, short_rate)
+    net = lev * price_return
+    net -= fees
+    net -= financing
+    np.maximum(net, -1.0, out=net)
     return SimResult(
         entry_idx=e, exit_idx=exit_idx, side=sgn, entry_price=entry_price, exit_price=exit_price,
         reason=reason, exit_at_open=at_open, price_return=price_return, fees=fees, financing=financing,
@@ -274,8 +291,8 @@ def _first_touch(kb: np.ndarray, lo_win: np.ndarray, hi_win: np.ndarray, e: np.n
 
 
 def _resolve(o: np.ndarray, lo_eff: np.ndarray, hi_eff: np.ndarray, lo_win: np.ndarray, hi_win: np.ndarray,
-             c: np.ndarray, e: np.ndarray, entry: np.ndarray, k_last: np.ndarray, kx: np.ndarray,
-             hor: np.ndarray, s: int, rules: TradeRules) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+             c: np.ndarray, e: np.ndarray, entry: np.ndarray, k_last: np.ndarray, kx: np.ndarray | None,
+             hor: Any, s: int, rules: TradeRules) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Exit bar offset, price, reason and at-open flag for one chunk of same-side trades."""
     m = e.shape[0]
     tp, sl, liq = barrier_prices(entry, s, rules)
@@ -289,7 +306,7 @@ def _resolve(o: np.ndarray, lo_eff: np.ndarray, hi_eff: np.ndarray, lo_win: np.n
     if has_adv or has_tp:
         _first_touch(kb, lo_win, hi_win, e, k_last, adv if has_adv else None, tp if has_tp else None, s)
 
-    k = np.minimum(np.minimum(kb, kx), k_last)
+    k = np.minimum(kb, k_last) if kx is None else np.minimum(np.minimum(kb, kx), k_last)
     i = e + k
     oo = o[i]
     later = k >= 1
@@ -302,7 +319,7 @@ def _resolve(o: np.ndarray, lo_eff: np.ndarray, hi_eff: np.ndarray, lo_win: np.n
         gap_sl = later & (oo >= sl)
         gap_tp = later & (oo <= tp)
     barrier_bar = kb == k
-    signal = (kx == k) & ~(gap_liq | gap_sl | gap_tp)
+    signal = np.zeros(m, dtype=bool) if kx is None else (kx == k) & ~(gap_liq | gap_sl | gap_tp)
     # Inside the bar: a touch of the adverse level beats the take-profit (pessimistic).
     bar_lo, bar_hi = lo_eff[i], hi_eff[i]
     intra_adv = barrier_bar & ((bar_lo <= adv) if s > 0 else (bar_hi >= adv)) & ~signal

@@ -51,21 +51,26 @@ def panel_arrays(data: "pd.DataFrame", source: str = "panel") -> PanelArrays:
             raise DataError(f"{source}: missing required column {col!r}")
         cols[col] = data[col].to_numpy(dtype=np.float64)
     n = len(data)
-    codes, _ = pd.factorize(data.index.get_level_values(0))
-    dates = pd.DatetimeIndex(data.index.get_level_values(1))
-    day = dates.to_numpy().astype("datetime64[D]").astype(np.int64)
+    index = data.index
+    codes = np.asarray(index.codes[0], dtype=np.int64)
+    date_level = pd.DatetimeIndex(index.levels[1])
+    day = date_level.to_numpy().astype("datetime64[D]").astype(np.int64)[np.asarray(index.codes[1])]
+    if n and (codes.min() < 0 or np.asarray(index.codes[1]).min() < 0):
+        raise DataError(f"{source}: missing ticker or date in the index")
     if n > 1:
         change = codes[1:] != codes[:-1]
         back = ~change & (day[1:] <= day[:-1])
         if np.any(back):
             i = int(np.flatnonzero(back)[0]) + 1
-            raise DataError(f"{source}: ticker {data.index[i][0]}, date {dates[i]:%Y-%m-%d}: "
+            raise DataError(f"{source}: ticker {index[i][0]}, date {index[i][1]:%Y-%m-%d}: "
                             "dates not strictly increasing within the ticker (sort the panel)")
-        # factorize numbers tickers by first appearance: a ticker seen again steps the code back.
-        again = np.diff(codes) < 0
-        if np.any(again):
-            i = int(np.flatnonzero(again)[0]) + 1
-            raise DataError(f"{source}: ticker {data.index[i][0]}: rows are not grouped by ticker (sort the panel)")
+        # Each ticker must form one block: as many blocks as distinct tickers.
+        if int(change.sum()) + 1 != int(np.count_nonzero(np.bincount(codes))):
+            block_start = np.r_[0, np.flatnonzero(change) + 1]
+            order = np.argsort(codes[block_start], kind="stable")
+            again = order[1:][codes[block_start][order][1:] == codes[block_start][order][:-1]]
+            i = int(block_start[again.min()])  # first block of a ticker seen in an earlier block
+            raise DataError(f"{source}: ticker {index[i][0]}: rows are not grouped by ticker (sort the panel)")
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if n else np.empty(0, np.int64)
     ends = np.r_[starts[1:] - 1, n - 1] if n else starts
     lengths = ends - starts + 1
