@@ -16,12 +16,13 @@ from typing import Any, Union
 from qlop.plugins.markers import hookspec
 from qlop.plugins.specs import CommandSpec, ComponentSpec
 
+#: What a registration hook may return (kept for type checkers of plugin code).
 SpecResult = Union[ComponentSpec, Iterable[ComponentSpec], None]
 CommandResult = Union[CommandSpec, Iterable[CommandSpec], None]
 
 
 @hookspec
-def qlop_register_data_source() -> SpecResult:
+def qlop_register_data_source() -> ComponentSpec | Iterable[ComponentSpec] | None:
     """Register data sources: components that load an OHLCV panel.
 
     Called once when the data-source registry is first used.
@@ -39,7 +40,7 @@ def qlop_register_data_source() -> SpecResult:
 
 
 @hookspec
-def qlop_register_feature_step() -> SpecResult:
+def qlop_register_feature_step() -> ComponentSpec | Iterable[ComponentSpec] | None:
     """Register feature steps: causal transforms of the panel into feature columns.
 
     Called once when the feature-step registry is first used.
@@ -55,7 +56,7 @@ def qlop_register_feature_step() -> SpecResult:
 
 
 @hookspec
-def qlop_register_label() -> SpecResult:
+def qlop_register_label() -> ComponentSpec | Iterable[ComponentSpec] | None:
     """Register labels: targets computed from future bars (the only stage allowed to look ahead).
 
     Called once when the label registry is first used.
@@ -71,7 +72,7 @@ def qlop_register_label() -> SpecResult:
 
 
 @hookspec
-def qlop_register_model() -> SpecResult:
+def qlop_register_model() -> ComponentSpec | Iterable[ComponentSpec] | None:
     """Register models that learn labels from features.
 
     Called once when the model registry is first used.
@@ -88,7 +89,7 @@ def qlop_register_model() -> SpecResult:
 
 
 @hookspec
-def qlop_register_strategy() -> SpecResult:
+def qlop_register_strategy() -> ComponentSpec | Iterable[ComponentSpec] | None:
     """Register strategies that turn model predictions (and prices) into trading signals.
 
     Called once when the strategy registry is first used.
@@ -104,7 +105,7 @@ def qlop_register_strategy() -> SpecResult:
 
 
 @hookspec
-def qlop_register_exporter() -> SpecResult:
+def qlop_register_exporter() -> ComponentSpec | Iterable[ComponentSpec] | None:
     """Register export formats that write a trained model (and its metadata) for deployment.
 
     Called once when the exporter registry is first used.
@@ -120,7 +121,7 @@ def qlop_register_exporter() -> SpecResult:
 
 
 @hookspec
-def qlop_register_commands() -> CommandResult:
+def qlop_register_commands() -> CommandSpec | Iterable[CommandSpec] | None:
     """Register extra ``qlop`` CLI commands.
 
     The command object is imported only when the command runs, so keep ``target`` a string.
