@@ -205,12 +205,16 @@ def iter_run_dirs(runs_dir: str | Path) -> Iterator[Path]:
     return iter(found)
 
 
-def find_cached(stage: str, key: str, run_dir: Path, search: list[Path]) -> tuple[Path, dict[str, Any]] | None:
-    """``(source run dir, recorded stage)`` of a valid completed stage under ``key``; own dir first."""
+def find_cached(stage: str, key: str, run_dir: Path, search: list[Path],
+                own_manifest: Mapping[str, Any] | None = None) -> tuple[Path, dict[str, Any]] | None:
+    """``(source run dir, recorded stage)`` of a valid completed stage under ``key``; own dir first.
+
+    ``own_manifest`` is the run dir's manifest as it was before this attempt started rewriting it.
+    """
     candidates = [run_dir] + [d for root in search for d in iter_run_dirs(root)
                               if d.resolve() != run_dir.resolve()]
     for candidate in candidates:
-        manifest = read_manifest(candidate)
+        manifest = own_manifest if candidate == run_dir else read_manifest(candidate)
         if not manifest:
             continue
         record = (manifest.get("stages") or {}).get(stage) or {}

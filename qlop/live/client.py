@@ -46,7 +46,7 @@ def subscribe(base_url: str, task_id: str, token: str | None, since: int = 0, *,
         try:
             ws = connect(subscribe_url(base_url, task_id, last), additional_headers=auth_headers(token),
                          proxy=None, compression=None, open_timeout=open_timeout, close_timeout=1.0,
-                         max_size=MAX_EVENT_BYTES)
+                         max_size=MAX_EVENT_BYTES, legacy=True)
         except InvalidStatus as exc:
             status = exc.response.status_code
             if status in (401, 403, 404, 400):

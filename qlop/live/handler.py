@@ -173,7 +173,8 @@ class RelayPublisher:
         self.connects += 1
         try:
             ws = connect(self.url, additional_headers=auth_headers(self.token), proxy=None, compression=None,
-                         open_timeout=self.open_timeout, close_timeout=0.5, max_size=MAX_EVENT_BYTES)
+                         open_timeout=self.open_timeout, close_timeout=0.5, max_size=MAX_EVENT_BYTES,
+                         legacy=True)
         except InvalidStatus as exc:
             status = exc.response.status_code
             if status in (401, 403, 404):

@@ -142,7 +142,7 @@ def run_pipeline(config: Any, run_dir: str | Path, *, observer: PipelineObserver
             plugins = runs.stage_plugins(config, stage, pm)
             key = runs.cache_key(config, stage, inputs, plugins)
             record: dict[str, Any] = {"status": "running", "key": key, "inputs": inputs, "plugins": plugins}
-            hit = None if force else runs.find_cached(stage, key, run_dir, search)
+            hit = None if force else runs.find_cached(stage, key, run_dir, search, previous)
             current, stage_t0 = stage, time.monotonic()
             if hit is not None:
                 source, cached = hit
