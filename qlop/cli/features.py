@@ -69,7 +69,7 @@ def _print_label_table(labels: "pd.DataFrame", label_type: str) -> None:
     for r in reasons:
         table.add_column({"liquidation": "liq"}.get(r, r), justify="right")
     for ticker, row in summary.iterrows():
-        cells = [str(ticker), f"{row['n_rows']:,}", f"{row['n_labelled']:,}",
+        cells = [str(ticker), f"{int(row['n_rows']):,}", f"{int(row['n_labelled']):,}",
                  _pct(row["base_rate"]) if classification else f"{row['base_rate']:.4g}"]
         if has_net:
             cells.append(_pct(row["mean_net_return"]))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qlop.errors import ArtifactError, ConfigError, StageError
+from qlop.errors import ArtifactError, ComponentConflictError, ConfigError, StageError, UnknownComponentError
 from qlop.progress import stage_progress
 from qlop.stages.components import component_errors, create
 
@@ -44,6 +44,14 @@ def _as_label_config(cfg: Any) -> "LabelConfig":
     from qlop.config import LabelConfig
 
     return cfg if isinstance(cfg, LabelConfig) else LabelConfig.model_validate(dict(cfg))
+
+
+def _create(kind: str, name: str, params: Any, where: str, prefix: str, manager: Any) -> Any:
+    """Build a component; an unknown or clashing name is a config error naming the ``*_type`` field."""
+    try:
+        return create(kind, name, params, f"{where}.{prefix}_params", manager)
+    except (UnknownComponentError, ComponentConflictError) as exc:
+        raise ConfigError(f"{where}.{prefix}_type: {exc}") from None
 
 
 def _declared(step: Any, method: str) -> list[str] | None:
@@ -111,7 +119,7 @@ def compute_features(panel: "pd.DataFrame", features_cfg: Any, manager: Any = No
         for i, step_cfg in enumerate(cfg.steps):
             where = f"features.steps.{i}"
             who = f"{where} ({step_cfg.step_type})"
-            step = create("feature_step", step_cfg.step_type, step_cfg.step_params, f"{where}.step_params", manager)
+            step = _create("feature_step", step_cfg.step_type, step_cfg.step_params, where, "step", manager)
             inputs = _declared(step, "input_columns")
             outputs = _declared(step, "output_columns")
             if inputs is not None:
@@ -143,7 +151,7 @@ def compute_labels(panel: "pd.DataFrame", label_cfg: Any, manager: Any = None) -
 
     cfg = _as_label_config(label_cfg)
     name = cfg.label_type
-    label = create("label", name, cfg.label_params, "label.label_params", manager)
+    label = _create("label", name, cfg.label_params, "label", "label", manager)
     with component_errors(STAGE, "label", name, manager):
         out = label.make_labels(panel)
     who = f"label {name!r}"

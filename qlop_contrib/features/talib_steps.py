@@ -145,8 +145,7 @@ def _check_with_talib(name: str, values: dict[str, Any]) -> None:
     culprit = next((p for p, v in values.items() if v != defaults[p] and not _accepts(func, args, p, v)), None)
     if culprit is None:
         raise ValueError(f"TA-Lib {name} rejects these parameters together: {first}")
-    raise _bad_param("talib", culprit, values[culprit],
-                     f"{values[culprit]!r} is out of TA-Lib {name}'s range for {culprit}")
+    raise _bad_param("talib", culprit, values[culprit], f"out of TA-Lib {name}'s range")
 
 
 def _accepts(func: Callable[..., Any], args: list[np.ndarray], pname: str, value: Any) -> bool:
@@ -180,8 +179,7 @@ class TalibParams(BaseModel):
         if name not in names:
             close = difflib.get_close_matches(name, names, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else " (see talib.get_functions())"
-            raise PydanticCustomError("talib_function", "unknown TA-Lib function {name!r}{hint}",
-                                      {"name": v, "hint": hint})
+            raise PydanticCustomError("talib_function", f"unknown TA-Lib function{hint}")
         return name
 
     @model_validator(mode="after")
