@@ -1,0 +1,186 @@
+"""The live side against a real relay (`qlop ws serve`): the subscriber thread and the Live run page."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from qlop.cli.gui import free_port, is_up
+from qlop.gui.launcher import QLOP_ARGV
+from qlop.gui.live import summarize
+from qlop.gui.subscriber import Subscriber
+from qlop.live.events import make_event
+
+TOKEN = "test-token-7f3a9c"
+
+
+class Relay:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"ws://127.0.0.1:{port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Relay":
+        env = {**os.environ, "QLOP_WS_TOKEN": TOKEN}
+        self.process = subprocess.Popen([*QLOP_ARGV, "ws", "serve", "--port", str(self.port)], env=env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not is_up(f"http://127.0.0.1:{self.port}/healthz"):
+            assert self.process.poll() is None and time.monotonic() < deadline, "relay did not start"
+            time.sleep(0.1)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def relay() -> Iterator[Relay]:
+    r = Relay(free_port()).start()
+    yield r
+    r.stop()
+
+
+def run_events(task_id: str, n_folds: int = 4) -> list[dict]:
+    """The event sequence of a small run, shaped as `qlop run` emits it."""
+    payloads = [("status", {"status": "started", "run_dir": "/runs/x", "stages": ["data", "train"]}),
+                ("status", {"status": "stage_started", "stage": "data"}),
+                ("log", {"level": "INFO", "logger": "qlop", "message": "loaded 2 tickers"}),
+                ("status", {"status": "stage_completed", "stage": "data", "seconds": 0.5}),
+                ("status", {"status": "stage_started", "stage": "train"})]
+    for i in range(1, n_folds + 1):
+        payloads.append(("progress", {"stage": "train", "kind": "advance", "step": i, "total": n_folds,
+                                      "unit": "fold", "eta_stage_s": 2.0 * (n_folds - i),
+                                      "run_fraction": 0.2 + 0.8 * i / n_folds, "eta_run_s": 2.0 * (n_folds - i)}))
+        payloads.append(("log", {"level": "INFO", "logger": "qlop", "message": f"fold {i} done"}))
+    payloads += [("metric", {"stage": "train", "name": "overall.auc", "value": 0.56}),
+                 ("status", {"status": "stage_completed", "stage": "train", "seconds": 3.0}),
+                 ("status", {"status": "completed", "run_dir": "/runs/x", "seconds": 4.0})]
+    return [make_event(task_id, seq, t, p) for seq, (t, p) in enumerate(payloads, start=1)]
+
+
+def publish(relay: Relay, events: list[dict]) -> None:
+    from websockets.sync.client import connect
+
+    with connect(f"{relay.url}/publish/{events[0]['task_id']}", proxy=None,
+                 additional_headers={"Authorization": f"Bearer {TOKEN}"}) as ws:
+        for event in events:
+            ws.send(json.dumps(event))
+        time.sleep(0.2)  # let the relay take them in before closing
+
+
+def wait_for(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_subscriber_gets_every_event_in_order_and_stops_at_the_final_status(relay: Relay):
+    events = run_events("task-a")
+    sub = Subscriber(relay.url, "task-a", TOKEN).start()
+    wait_for(lambda: sub.connected)
+    publish(relay, events[:6])
+    wait_for(lambda: len(sub.snapshot().events) == 6)
+    assert not sub.finished
+    publish(relay, events)  # a publisher resending after a reconnect: duplicates are dropped
+    wait_for(lambda: sub.finished)
+    sub.join(5)
+    assert not sub.alive
+    assert [e["seq"] for e in sub.snapshot().events] == list(range(1, len(events) + 1))
+
+
+def test_late_subscriber_replays_the_whole_task(relay: Relay):
+    events = run_events("task-b")
+    publish(relay, events)
+    sub = Subscriber(relay.url, "task-b", TOKEN).start()
+    wait_for(lambda: sub.finished)
+    assert sub.snapshot().events == events
+
+
+def test_wrong_token_is_refused_and_not_retried(relay: Relay):
+    sub = Subscriber(relay.url, "task-c", "wrong").start()
+    sub.join(10)
+    assert not sub.alive
+    assert sub.error == "the relay refused the subscription (HTTP 401)"
+    assert sub.snapshot().events == []
+
+
+def test_subscriber_resumes_after_a_relay_restart(relay: Relay):
+    events = run_events("task-d")
+    sub = Subscriber(relay.url, "task-d", TOKEN).start()
+    publish(relay, events[:5])
+    wait_for(lambda: len(sub.snapshot().events) == 5)
+    relay.stop()
+    wait_for(lambda: not sub.connected)
+    relay.start()  # a fresh relay knows nothing: the publisher resends its history
+    publish(relay, events)
+    wait_for(lambda: sub.finished)
+    assert [e["seq"] for e in sub.snapshot().events] == list(range(1, len(events) + 1))
+
+
+def test_summary_of_a_run():
+    view = summarize(run_events("t"))
+    assert view.status == "completed" and view.finished and view.overall == 1.0
+    assert [(s.name, s.state, s.step, s.total) for s in view.stages.values()] == [
+        ("data", "completed", 0, None), ("train", "completed", 4, 4)]
+    assert view.log[0].endswith("STATUS   run started")
+    assert view.log[-1].endswith("STATUS   run completed in 4.0s")
+    assert any(line.endswith("METRIC   overall.auc = 0.56") for line in view.log)
+    partial = summarize(run_events("t")[:8])
+    assert partial.status == "running: train" and not partial.finished
+    assert partial.overall == pytest.approx(0.6) and partial.eta == 4.0
+    failed = run_events("t")[:-1] + [make_event("t", 99, "status", {"status": "failed", "error": "StageError: x",
+                                                                       "interrupted": True})]
+    assert summarize(failed).status == "cancelled" and summarize(failed).error == "StageError: x"
+
+
+def live_page() -> None:
+    from qlop.gui.views import live_page
+
+    live_page.render()
+
+
+def element_texts(at: AppTest) -> str:
+    """Every value/label/body on the page, as the browser would receive it."""
+    return str(at._tree)  # the whole element tree, protos included
+
+
+def test_live_page_follows_a_task_until_completed(relay: Relay, monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("QLOP_GUI_WS_URL", relay.url)
+    monkeypatch.setenv("QLOP_WS_TOKEN", TOKEN)
+    monkeypatch.setenv("QLOP_GUI_RUNS_DIR", str(tmp_path))
+    events = run_events("task-live")
+    at = AppTest.from_function(live_page, default_timeout=30)
+    at.query_params["task"] = "task-live"
+    at.run()
+    assert "(no log yet)" in at.code[0].value
+    publish(relay, events[:8])
+    deadline = time.monotonic() + 20
+    while "fold 1 done" not in at.code[0].value:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+        at.run()  # AppTest does not tick run_every: rerun by hand
+    bars = [p.value for p in at.get("progress")]
+    assert bars[0] == 60  # overall (AppTest reports 0-100)
+    assert "Status:** `running: train`" in at.markdown[1].value
+    publish(relay, events)
+    while "run completed" not in at.code[0].value:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+        at.run()
+    at.run()
+    assert [p.value for p in at.get("progress")][:3] == [100, 100, 100]
+    assert "`completed`" in at.markdown[1].value
+    log = at.code[0].value.splitlines()
+    assert len(log) == len([e for e in events if e["type"] != "progress"])
+    assert "fold 4 done" in element_texts(at) and TOKEN not in element_texts(at)
