@@ -151,8 +151,18 @@ def live_page() -> None:
 
 
 def element_texts(at: AppTest) -> str:
-    """Every value/label/body on the page, as the browser would receive it."""
-    return str(at._tree)  # the whole element tree, protos included
+    """Every element's message as sent to the browser (labels, values, bodies, help texts)."""
+    out: list[str] = []
+
+    def walk(node) -> None:  # type: ignore[no-untyped-def]
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            out.append(str(proto))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return "\n".join(out)
 
 
 def test_live_page_follows_a_task_until_completed(relay: Relay, monkeypatch, tmp_path: Path):
