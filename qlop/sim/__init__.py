@@ -13,9 +13,10 @@ from qlop.sim.engine import (
     liquidation_price,
     simulate,
 )
+from qlop.sim.panel import PanelArrays, panel_arrays
 from qlop.sim.rules import TradeRules
 
 __all__ = [
     "END", "HORIZON", "LIQUIDATION", "REASONS", "SIGNAL", "SL", "TP",
-    "SimResult", "TradeRules", "barrier_prices", "liquidation_price", "simulate",
+    "PanelArrays", "SimResult", "TradeRules", "barrier_prices", "liquidation_price", "panel_arrays", "simulate",
 ]
