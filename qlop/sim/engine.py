@@ -146,7 +146,8 @@ def simulate(
 
     :param open, high, low, close: float arrays over the whole panel (tickers concatenated, each in
         date order; prices finite and positive).
-    :param day: int64 calendar day numbers of each bar (financing counts calendar days).
+    :param day: int64 calendar day numbers of each bar (financing counts calendar days); datetime64
+        values are converted to day numbers.
     :param seg_end: for every bar, the position of the last bar of its ticker.
     :param entry_idx: the bar whose OPEN is the entry (signal row + 1), one per trade.
     :param rules: the :class:`TradeRules` (or a mapping validated into one).
@@ -162,7 +163,10 @@ def simulate(
     h = np.ascontiguousarray(high, dtype=np.float64)
     lo = np.ascontiguousarray(low, dtype=np.float64)
     c = np.ascontiguousarray(close, dtype=np.float64)
-    d = np.ascontiguousarray(day, dtype=np.int64)
+    d = np.asarray(day)
+    if d.dtype.kind == "M":  # dates given instead of day numbers
+        d = d.astype("datetime64[D]").astype(np.int64)
+    d = np.ascontiguousarray(d, dtype=np.int64)
     se = np.ascontiguousarray(seg_end, dtype=np.int64)
     for name, arr in (("high", h), ("low", lo), ("close", c), ("day", d), ("seg_end", se)):
         if arr.shape != (n,):

@@ -15,7 +15,7 @@ def run(bars, rules, entry=0, days=None, **overrides):
     """Simulate one trade (or several entries) on a single-ticker panel of (open, high, low, close) bars."""
     arr = np.asarray(bars, dtype=float)
     n = len(arr)
-    day = np.arange(n, dtype=np.int64) if days is None else np.asarray(days, dtype=np.int64)
+    day = np.arange(n, dtype=np.int64) if days is None else np.asarray(days)
     entries = np.atleast_1d(entry)
     return simulate(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], day, np.full(n, n - 1), entries, rules, **overrides)
 
@@ -135,6 +135,13 @@ def test_costs_arithmetic_long():
     assert t["fees"] == pytest.approx(0.0015 * 3 + 0.0015 * 3 * 1.10)  # both legs on notional
     assert t["fin"] == pytest.approx(0.05 * 2 * 3 / 365)  # borrowed part (L-1) x calendar days
     assert t["net"] == pytest.approx(3 * 0.10 - t["fees"] - t["fin"])
+
+
+def test_dates_count_as_calendar_days():
+    rules = TradeRules(side="long", leverage=2, horizon=2, financing_rate=0.1)
+    dates = np.array(["2020-01-03", "2020-01-06", "2020-01-07"], dtype="datetime64[ns]")  # Friday -> Monday
+    t = one(run([FLAT, FLAT, FLAT], rules, days=dates))  # datetime64 values become day numbers
+    assert t["fin"] == pytest.approx(0.1 * 1 * 3 / 365)
 
 
 def test_costs_arithmetic_short_pay_borrow_fee_not_financing():
