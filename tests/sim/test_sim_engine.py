@@ -171,6 +171,8 @@ def test_horizon_exit_at_close_and_end_of_data():
     assert res.exit_idx.tolist() == [2, 3, 4]
     assert res.exit_price.tolist() == [100.4, 100.6, 100.8]
     assert res.bars_held.tolist() == [3, 3, 2]
+    frame = res.to_frame()
+    assert frame["reason"].tolist() == ["horizon", "horizon", "end"] and len(frame) == 3
 
 
 def test_a_trade_never_reads_the_next_tickers_bars():
