@@ -7,13 +7,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from relayproc import RelayProcess  # noqa: E402
-
-TOKEN = "test-token-0123456789"
+from relayproc import TEST_TOKEN, RelayProcess  # noqa: E402
 
 
 @pytest.fixture
 def relay():
-    proc = RelayProcess(TOKEN).start()
+    proc = RelayProcess(TEST_TOKEN).start()
     yield proc
     proc.stop()

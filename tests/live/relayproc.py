@@ -10,6 +10,9 @@ import sys
 import time
 from pathlib import Path
 
+#: The token test relays are started with.
+TEST_TOKEN = "test-token-0123456789"
+
 
 class RelayProcess:
     """Start ``qlop ws serve`` and read the port it bound from its first line of output."""

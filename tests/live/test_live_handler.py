@@ -11,7 +11,7 @@ from qlop.live.handler import EventLogHandler, RelayPublisher
 from qlop.live.session import RunSession
 from qlop.progress import stage_progress
 
-from conftest import TOKEN  # noqa: E402
+from relayproc import TEST_TOKEN as TOKEN  # noqa: E402
 
 
 def _closed_port() -> int:

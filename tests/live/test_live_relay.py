@@ -16,7 +16,7 @@ from qlop.live.events import encode, make_event
 from qlop.live.handler import RelayPublisher
 from qlop.live.server import CLOSE_TOO_SLOW, Relay, Subscriber
 
-from conftest import TOKEN  # noqa: E402  (tests/live is on sys.path)
+from relayproc import TEST_TOKEN as TOKEN  # noqa: E402
 from relayproc import RelayProcess  # noqa: E402
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
