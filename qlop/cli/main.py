@@ -94,7 +94,12 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in BUILTIN_COMMANDS:
-            return _import_target(BUILTIN_COMMANDS[cmd_name][0])
+            try:
+                return _import_target(BUILTIN_COMMANDS[cmd_name][0])
+            except ImportError as exc:  # e.g. an optional dependency missing: one line, not a traceback
+                from qlop.errors import QlopError
+
+                raise QlopError(f"command {cmd_name!r} is unavailable: {type(exc).__name__}: {exc}") from exc
         if ctx.resilient_parsing:
             return None
         return self._plugin_command(ctx, cmd_name)
