@@ -148,6 +148,18 @@ def stage_plugins(config: Any, stage: str, manager: Any) -> dict[str, str | None
     return dict(sorted(found.items()))
 
 
+def data_source_token(config: Any, manager: Any) -> str | None:
+    """The data source's own ``cache_token()`` (e.g. the state of local files), so the data stage
+    reruns when its source changes; ``None`` when the source has none or cannot say."""
+    try:
+        source = manager.create("data_source", config.data.data_source_type, config.data.data_source_params,
+                                "data.data_source_params")
+        token_fn = getattr(source, "cache_token", None)
+        return str(token_fn()) if callable(token_fn) else None
+    except Exception:  # noqa: BLE001 - the data stage itself reports a broken source
+        return None
+
+
 def cache_key(config: Any, stage: str, inputs: Mapping[str, str], plugins: Mapping[str, str | None]) -> str:
     from qlop import __version__
 

@@ -139,6 +139,10 @@ def run_pipeline(config: Any, run_dir: str | Path, *, observer: PipelineObserver
                 continue
             inputs = {name: out["sha256"] for dep in runs.STAGE_INPUTS[stage]
                       for name, out in produced.get(dep, {}).items()}
+            if stage == "data":
+                token = runs.data_source_token(config, pm)
+                if token is not None:
+                    inputs["source_token"] = token
             plugins = runs.stage_plugins(config, stage, pm)
             key = runs.cache_key(config, stage, inputs, plugins)
             record: dict[str, Any] = {"status": "running", "key": key, "inputs": inputs, "plugins": plugins}
