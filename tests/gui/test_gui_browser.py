@@ -1,0 +1,274 @@
+"""Real-browser tests: `qlop gui` in a subprocess, driven in headless Debian chromium.
+
+1. Fill the New run form for a small run on the sample data with the example third-party plugin's
+   feature step (its own parameter form), launch it, watch the progress bar advance to `completed`, open
+   the run and find the metrics table and the equity plot.
+2. Launch a pasted config, reload the page mid-run and open a second tab: both show the whole log.
+
+Screenshots go to `test-artifacts/` at the repository root. The relay token must never reach a page.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from qlop.cli.gui import free_port, is_up
+from qlop.gui.launcher import QLOP_ARGV
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+CONNECTED = '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
+WAIT_MS = 60_000
+RUN_TIMEOUT = 240.0
+
+
+@dataclass
+class Gui:
+    base: str
+    runs_dir: Path
+    token: str
+    process: subprocess.Popen
+    children: list[int]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found += [int(c) for c in text]
+    return found
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode(errors="replace").split("=", 1) for item in raw if b"=" in item)
+
+
+@pytest.fixture(scope="module")
+def gui(tmp_path_factory: pytest.TempPathFactory, example_plugin_site: Path) -> Iterator[Gui]:
+    """`qlop gui` on a free port, with its own relay, seeing the pip-installed example plugin."""
+    root = tmp_path_factory.mktemp("gui")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QLOP_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(example_plugin_site), os.environ.get("PYTHONPATH")]))
+    env["QLOP_CACHE_DIR"] = str(root / "cache")
+    port = free_port()
+    log = open(root / "gui.log", "wb")
+    process = subprocess.Popen([*QLOP_ARGV, "gui", "--port", str(port), "--runs-dir", str(root / "runs")],
+                               env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while not is_up(f"{base}/_stcore/health"):
+        assert process.poll() is None, (root / "gui.log").read_text()
+        assert time.monotonic() < deadline, "qlop gui did not come up"
+        time.sleep(0.3)
+    children = _children(process.pid)
+    relay = [c for c in children if b"ws\0serve" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    assert len(relay) == 1, "qlop gui should start exactly one relay"
+    token = _environ(relay[0])["QLOP_WS_TOKEN"]
+    assert len(token) >= 32
+    ARTIFACTS.mkdir(exist_ok=True)
+    yield Gui(base, root / "runs", token, process, children)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
+    time.sleep(0.5)
+    alive = [c for c in children if Path(f"/proc/{c}").exists() and
+             "zombie" not in Path(f"/proc/{c}/status").read_text().lower()]
+    assert not alive, f"children of qlop gui still running after SIGTERM: {alive}"
+    log.close()
+
+
+@pytest.fixture
+def page(browser, gui: Gui):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(WAIT_MS)
+    yield pg
+    context.close()
+
+
+def open_app(pg, url: str) -> None:  # type: ignore[no-untyped-def]
+    pg.goto(url)
+    pg.wait_for_selector(CONNECTED, timeout=WAIT_MS)
+
+
+def snap(pg, name: str) -> None:  # type: ignore[no-untyped-def]
+    """A screenshot of the whole page (Streamlit scrolls inside its main block, so grow the viewport)."""
+    height = pg.evaluate("() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
+                         "[data-testid=\"stAppViewContainer\"]')].map(e => e.scrollHeight), 1000)")
+    size = pg.viewport_size
+    pg.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 12_000)})
+    pg.wait_for_timeout(500)  # let plotly re-layout to the new size
+    pg.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    pg.set_viewport_size(size)
+
+
+def fill(pg, label: str, value: str) -> None:  # type: ignore[no-untyped-def]
+    box = pg.get_by_role("textbox", name=label, exact=True)
+    box.fill(value)
+    box.press("Enter")
+
+
+def choose(pg, label: str, option: str) -> None:  # type: ignore[no-untyped-def]
+    pg.get_by_role("combobox", name=label, exact=True).click()
+    pg.get_by_role("option", name=option, exact=True).click()
+
+
+def status_text(pg) -> str:  # type: ignore[no-untyped-def]
+    box = pg.locator('[data-testid="stMarkdown"]', has_text="Status:")
+    return box.first.inner_text() if box.count() else ""
+
+
+def watch_run(pg) -> tuple[list[float], str]:  # type: ignore[no-untyped-def]
+    """Sample the overall progress bar until the final status; returns (values seen, final status)."""
+    seen: list[float] = []
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        bars = pg.locator('[data-testid="stProgress"] [role="progressbar"]')
+        if bars.count():
+            value = bars.first.get_attribute("aria-valuenow")
+            if value is not None:
+                seen.append(float(value))
+        text = status_text(pg)
+        if "completed" in text.split("Status:")[-1] or "failed" in text:
+            return seen, text
+        pg.wait_for_timeout(250)
+    raise AssertionError(f"run did not finish in {RUN_TIMEOUT:.0f} s; last status {status_text(pg)!r}")
+
+
+def assert_no_token(pg, gui: Gui) -> None:  # type: ignore[no-untyped-def]
+    assert gui.token not in pg.content()
+    assert gui.token not in pg.inner_text("body")
+    assert gui.token not in pg.url
+
+
+def log_text(pg) -> str:  # type: ignore[no-untyped-def]
+    return pg.locator('[data-testid="stCode"]').first.inner_text()
+
+
+def expected_log(run_dir: Path) -> list[str]:
+    from qlop.gui.live import log_line
+    from qlop.live.events import read_events
+
+    return [line for line in (log_line(e) for e in read_events(run_dir / "events.jsonl")) if line]
+
+
+def test_form_run_with_third_party_model_completes_and_shows_results(page, gui: Gui):
+    open_app(page, gui.base)
+    page.get_by_text("Config valid").wait_for()
+    fill(page, "Tickers", "AAPL, MSFT, JPM")
+    fill(page, "Start Date", "2006-01-01")
+    fill(page, "End Date", "2013-12-31")
+    # the example plugin's components are choices; its feature step gets its own parameter form
+    page.get_by_role("combobox", name="Model", exact=True).click()
+    assert "numpy_logistic" in [o.inner_text() for o in page.get_by_role("option").all()]
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Add feature step").click()
+    choose(page, "Step 3", "range_position")
+    page.get_by_text("range_position parameters").click()
+    params = page.get_by_test_id("stExpander").filter(has_text="range_position parameters")
+    window = params.get_by_role("spinbutton", name="Window", exact=True)
+    assert window.input_value() == "20"
+    window.fill("30")
+    window.press("Enter")
+    page.get_by_text("Config valid (data, features, label, model, backtest, export)").wait_for()
+    snap(page, "gui-new-run.png")
+    page.get_by_role("button", name="Launch run").click()
+    page.wait_for_url("**/live?task=*")
+    seen, final = watch_run(page)
+    page.get_by_text("Open the results").wait_for()
+    snap(page, "gui-live-completed.png")
+    assert "completed" in final, log_text(page)
+    assert seen[-1] == 100
+    assert any(0 < v < 100 for v in seen), f"the progress bar never showed an intermediate value: {seen}"
+    assert seen == sorted(seen), "the overall progress went backwards"
+    assert "run completed" in log_text(page)
+    assert_no_token(page, gui)
+
+    page.get_by_text("Open the results").click()
+    page.wait_for_url("**/runs?run=*")
+    page.get_by_text("Metrics", exact=True).wait_for()
+    page.locator('[data-testid="stDataFrame"]').first.wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    page.get_by_text("Equity vs benchmark").first.wait_for()
+    assert page.locator(".js-plotly-plot").count() >= 4
+    snap(page, "gui-run-results.png")
+    run_name = page.url.split("run=")[-1]
+    import json
+
+    config = json.loads((gui.runs_dir / run_name / "config.json").read_text())
+    assert {"step_type": "range_position", "step_params": {"window": 30}} in config["features"]["steps"]
+    assert json.loads((gui.runs_dir / run_name / "manifest.json").read_text())["status"] == "completed"
+    assert_no_token(page, gui)
+
+    open_app(page, f"{gui.base}/plugins")
+    page.get_by_text("Components").wait_for()
+    snap(page, "gui-plugins.png")
+    assert_no_token(page, gui)
+
+
+PASTED = """
+name = "reload-test"
+[data]
+tickers = ["AAPL", "MSFT", "JPM", "KO", "XOM"]
+start_date = "2004-01-01"
+end_date = "2015-12-31"
+[features]
+steps = [{step_type = "returns"}, {step_type = "rsi"}, {step_type = "atr"}]
+[label]
+label_type = "leverage_opportunity"
+[model]
+model_type = "xgboost"
+[model.validation]
+train_years = 3
+test_months = 6
+[backtest]
+strategy_type = "probability_threshold"
+[export]
+format_name = "onnx"
+"""
+
+
+def test_reload_and_second_tab_mid_run_see_the_whole_log(page, gui: Gui, browser):
+    open_app(page, gui.base)
+    page.get_by_text("Paste or upload a file").click()
+    area = page.get_by_role("textbox", name="Paste a config (TOML, JSON or YAML)")
+    area.fill(PASTED)
+    area.press("Control+Enter")
+    page.get_by_text("Config valid (data, features, label, model, backtest, export)").wait_for()
+    page.get_by_role("button", name="Launch run").click()
+    page.wait_for_url("**/live?task=*")
+    url = page.url
+    page.get_by_text("STATUS   data started").wait_for()
+    assert "completed" not in status_text(page).split("Status:")[-1]
+    page.reload()
+    page.wait_for_selector(CONNECTED, timeout=WAIT_MS)
+    page.get_by_text("STATUS   run started").wait_for()
+    mid_status = status_text(page)
+    second = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    second.set_default_timeout(WAIT_MS)
+    open_app(second, url)
+    second.get_by_text("STATUS   run started").wait_for()
+    snap(page, "gui-live-after-reload.png")
+    _, final = watch_run(page)
+    _, final_second = watch_run(second)
+    assert "completed" in final and "completed" in final_second, log_text(page)
+    assert "completed" not in mid_status.split("Status:")[-1], "the reload was not mid-run"
+    run_dir = Path(page.get_by_text("run directory").first.inner_text().split("run directory")[-1].strip())
+    expected = expected_log(run_dir)
+    assert expected[-1].endswith("run completed" + expected[-1].split("run completed")[-1])
+    for tab in (page, second):
+        shown = log_text(tab).splitlines()
+        assert shown == expected, "the log on screen differs from events.jsonl"
+        assert_no_token(tab, gui)
+    snap(second, "gui-live-second-tab.png")
+    second.context.close()
