@@ -90,6 +90,11 @@ class Bundle:
             raise DataError(f"{source}: feature column {missing[0]!r} of the bundle is missing")
         X = features[self.feature_columns].to_numpy(dtype=np.float64, na_value=np.nan)
         keep = ~np.isnan(X).any(axis=1) if self.dropna else np.ones(X.shape[0], dtype=bool)
+        if X.shape[0] and not keep.any():
+            empty = [c for c, ok in zip(self.feature_columns, (~np.isnan(X)).any(axis=0)) if not ok]
+            why = (f"feature {empty[0]!r} is NaN on every row (a cross-sectional feature needs several "
+                   "tickers; a rolling one needs enough history)") if empty else "every row has a NaN feature"
+            raise DataError(f"{source}: nothing to score: {why}")
         pred = self.score_matrix(X[keep].astype(np.float32))
         return pd.DataFrame({self.prediction_column: pred}, index=features.index[keep])
 
