@@ -86,6 +86,12 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_delivery(rate: int, seconds: float, subscribers: int) -> dict:
     from relayproc import RelayProcess
 
@@ -115,6 +121,7 @@ def bench_delivery(rate: int, seconds: float, subscribers: int) -> dict:
         recorder.emit("status", {"status": "completed"})
         all_acked = publisher.close(10.0)
         out, err = subs.communicate(timeout=120)
+        relay_cpu = _cpu_seconds(relay.proc.pid)
     finally:
         if subs.poll() is None:
             subs.kill()
@@ -127,7 +134,7 @@ def bench_delivery(rate: int, seconds: float, subscribers: int) -> dict:
             "delivered_share": delivered / expected, "duplicates": sum(r["received"] - r["unique"] for r in results),
             "in_order": all(r["in_order"] for r in results), "all_acked": all_acked,
             "p50_ms": _pct(latencies, 0.50), "p90_ms": _pct(latencies, 0.90), "p99_ms": _pct(latencies, 0.99),
-            "max_ms": max(latencies)}
+            "max_ms": max(latencies), "relay_cpu_s": relay_cpu, "seconds": publish_seconds}
 
 
 def _timed_run(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
@@ -205,6 +212,8 @@ def main() -> None:
           f"(goal 100%), duplicates {d['duplicates']}, in order: {d['in_order']}, final acked: {d['all_acked']}")
     print(f"  latency publish->subscriber: p50 {d['p50_ms']:.2f} ms, p90 {d['p90_ms']:.2f} ms, "
           f"p99 {d['p99_ms']:.2f} ms (goal < 10 ms), max {d['max_ms']:.2f} ms")
+    print(f"  relay process CPU: {d['relay_cpu_s']:.2f} s for {d['seconds']:.1f} s of publishing "
+          f"({d['relay_cpu_s'] / d['seconds']:.0%} of one core, startup included)")
     s = bench_sink_cost()
     print(f"publisher sink with the relay down: emit {s['emit_us']:.1f} us/event bare, "
           f"{s['emit_with_publisher_us']:.1f} us/event with the publisher; close() returned in {s['close_s']:.3f} s")

@@ -51,6 +51,7 @@ class RunSession(PipelineObserver):
         self._current: str | None = None
         self._exec_started: float | None = None
         self._last_emit: dict[str, float] = {}
+        self._stage_fraction = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -108,6 +109,7 @@ class RunSession(PipelineObserver):
 
     def stage_started(self, stage: str) -> None:
         self._current = stage
+        self._stage_fraction = 0.0
         if self._exec_started is None:
             self._exec_started = time.monotonic()
         self.emit("status", {"status": "stage_started", "stage": stage})
@@ -181,9 +183,10 @@ class RunSession(PipelineObserver):
             if now - last < self.progress_interval and not at_end:
                 return
         self._last_emit[key] = now
-        stage_fraction = 1.0 if update.kind == "end" else (
-            min(1.0, update.step / update.total) if update.total else 0.0)
-        fraction = self.run_fraction(stage_fraction)
+        own = 1.0 if update.kind == "end" else (min(1.0, update.step / update.total) if update.total else 0.0)
+        if self._current is None or update.stage == self._current:
+            self._stage_fraction = own  # sub-progress ("train.rounds") does not move the run's bar
+        fraction = self.run_fraction(self._stage_fraction)
         run_eta = None
         if fraction and self._exec_started is not None and fraction > 0:
             elapsed = now - self._exec_started
