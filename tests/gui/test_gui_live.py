@@ -194,3 +194,57 @@ def test_live_page_follows_a_task_until_completed(relay: Relay, monkeypatch, tmp
     log = at.code[0].value.splitlines()
     assert len(log) == len([e for e in events if e["type"] != "progress"])
     assert "fold 4 done" in element_texts(at) and TOKEN not in element_texts(at)
+
+
+CANCEL_CONFIG = """
+name = "cancel-me"
+[data]
+tickers = ["AAPL", "MSFT", "JPM", "KO", "XOM", "IBM"]
+start_date = "2002-01-01"
+end_date = "2016-12-31"
+[features]
+steps = [{step_type = "returns"}, {step_type = "rsi"}]
+[label]
+label_type = "leverage_opportunity"
+[model]
+model_type = "xgboost"
+[model.validation]
+test_months = 3
+"""
+
+
+@pytest.mark.slow
+def test_cancel_button_stops_a_real_run_cleanly(relay: Relay, monkeypatch, tmp_path: Path):
+    """Cancel mid-train: the run exits as interrupted, no partial artefact, final status on screen."""
+    from qlop.gui.configs import validate_text, write_config
+    from qlop.gui.state import task_registry
+    from qlop.live.events import read_events
+    from qlop.runs import leftover_temp_files
+
+    monkeypatch.setenv("QLOP_GUI_WS_URL", relay.url)
+    monkeypatch.setenv("QLOP_WS_TOKEN", TOKEN)
+    config = write_config(validate_text(CANCEL_CONFIG, "toml"), tmp_path / "cancel.json")
+    run_dir = tmp_path / "runs" / "cancelled"
+    task = task_registry().launch(config, run_dir, relay.url, TOKEN, task_id="cancel-task")
+    at = AppTest.from_function(live_page, default_timeout=30)
+    at.query_params["task"] = "cancel-task"
+    at.run()
+    deadline = time.monotonic() + 120
+    while "train started" not in at.code[0].value:
+        assert time.monotonic() < deadline and task.running, at.code[0].value
+        time.sleep(0.3)
+        at.run()
+    at.button(key="cancel").click().run()
+    assert task.cancel_requested
+    while "run failed" not in at.code[0].value:
+        assert time.monotonic() < deadline, at.code[0].value
+        time.sleep(0.3)
+        at.run()
+    assert task.process.wait(timeout=30) == 130  # SIGINT was enough
+    at.run()
+    assert "`cancelled`" in at.markdown[1].value
+    final = read_events(run_dir / "events.jsonl")[-1]
+    assert final["payload"]["status"] == "failed" and final["payload"]["interrupted"] is True
+    assert leftover_temp_files(run_dir) == []
+    assert not (run_dir / "predictions.parquet").exists()  # train never half-finished
+    assert not at.get("button") or all(b.key != "cancel" for b in at.button)
