@@ -166,6 +166,7 @@ def run_pipeline(config: Any, run_dir: str | Path, *, observer: PipelineObserver
                 manifest["stages"][stage] = record
                 runs.write_manifest(run_dir, manifest)
                 _call_hook(pm, "qlop_before_stage", stage=stage, run_dir=str(run_dir), config=hook_config)
+                log.info("%s: started", stage)
                 obs.stage_started(stage)
                 runner = (runners or {}).get(stage) or default_runner(stage)
                 raw = runner(config, run_dir) or {}
@@ -180,6 +181,7 @@ def run_pipeline(config: Any, run_dir: str | Path, *, observer: PipelineObserver
                 _call_hook(pm, "qlop_after_stage", stage=stage, run_dir=str(run_dir),
                            outputs=MappingProxyType({n: str(run_dir / o["path"]) for n, o in outputs.items()}),
                            seconds=seconds)
+                log.info("%s: completed in %.1f s (%s)", stage, seconds, ", ".join(o["path"] for o in outputs.values()))
                 obs.stage_finished(stage, seconds)
             for name, out in outputs.items():
                 obs.artifact(stage, name, run_dir / out["path"], out["sha256"], hit is not None)
@@ -190,6 +192,8 @@ def run_pipeline(config: Any, run_dir: str | Path, *, observer: PipelineObserver
         seconds = time.monotonic() - stage_t0
         status = _status_of(exc)
         if current is not None:
+            # INFO: the CLI prints the error itself, once, on one line
+            log.info("%s: %s: %s", current, status, _error_text(exc))
             manifest["stages"][current].update(status=status, error=_error_text(exc), seconds=round(seconds, 3))
             if status == "failed" and isinstance(exc, Exception):
                 _call_hook(pm, "qlop_on_stage_error", stage=current, run_dir=str(run_dir), error=exc)
