@@ -205,17 +205,42 @@ def monthly_heatmap(equity: Any) -> Any:
     return fig
 
 
-def exposure_figure(equity: Any) -> Any:
-    """Exposure and gross leverage over time (whichever columns the backtest wrote)."""
-    import plotly.graph_objects as go
+def exposure_series(equity: Any) -> dict[str, Any]:
+    """Gross and net exposure as multiples of equity, and the open-position count, when present."""
+    out: dict[str, Any] = {}
+    eq = equity["equity"] if "equity" in equity.columns else None
+    if "leverage" in equity.columns:
+        out["gross leverage"] = equity["leverage"]
+    elif "gross_exposure" in equity.columns and eq is not None:
+        out["gross leverage"] = equity["gross_exposure"] / eq.where(eq > 0)
+    if "net_exposure" in equity.columns and eq is not None:
+        out["net leverage"] = equity["net_exposure"] / eq.where(eq > 0)
+    for col in ("exposure", "gross_leverage"):
+        if col in equity.columns and col.replace("_", " ") not in out:
+            out[col.replace("_", " ")] = equity[col]
+    if "n_positions" in equity.columns:
+        out["open positions"] = equity["n_positions"]
+    return out
 
-    cols = [c for c in equity.columns if c != "date" and any(
-        k in c for k in ("exposure", "leverage", "n_positions", "positions"))]
-    if not cols:
+
+def exposure_figure(equity: Any) -> Any:
+    """Exposure and leverage over time (open positions on the right axis)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    series = exposure_series(equity)
+    if not series:
         return None
-    fig = go.Figure([go.Scatter(x=equity["date"], y=equity[c], name=c, mode="lines") for c in cols])
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    for name, values in series.items():
+        fig.add_trace(go.Scatter(x=equity["date"], y=values, name=name, mode="lines",
+                                 line_shape="hv" if name == "open positions" else "linear"),
+                      secondary_y=name == "open positions")
     fig.update_layout(title="Exposure and leverage", hovermode="x unified", margin=dict(l=10, r=10, t=40, b=10),
                       height=300)
+    fig.update_yaxes(title_text="x equity", secondary_y=False)
+    if "open positions" in series:
+        fig.update_yaxes(title_text="positions", secondary_y=True)
     return fig
 
 

@@ -19,12 +19,13 @@ def make_run_dir(root: Path, name: str, finished: str) -> Path:
     rng = np.random.default_rng(0)
     equity = 100_000 * np.cumprod(1 + rng.normal(0.0004, 0.01, len(dates)))
     bench = 1500 * np.cumprod(1 + rng.normal(0.0003, 0.009, len(dates)))
-    pd.DataFrame({"equity": equity, "benchmark": bench, "exposure": rng.uniform(0, 1, len(dates)),
-                  "gross_leverage": rng.uniform(0, 3, len(dates))},
+    gross = equity * rng.uniform(0, 3, len(dates))
+    pd.DataFrame({"equity": equity, "cash": equity * 0.5, "gross_exposure": gross, "net_exposure": gross * 0.5,
+                  "leverage": gross / equity, "n_positions": rng.integers(0, 5, len(dates)), "benchmark": bench},
                  index=pd.Index(dates, name="date")).to_parquet(run / "backtest" / "equity.parquet")
     pd.DataFrame({"ticker": ["AAPL", "MSFT", "AAPL", "JPM"], "side": ["long", "long", "short", "long"],
                   "entry_date": dates[[3, 10, 40, 90]], "exit_date": dates[[8, 20, 50, 99]],
-                  "leverage": [3.0] * 4, "reason": ["tp", "sl", "horizon", "tp"],
+                  "leverage": [3.0] * 4, "exit_reason": ["tp", "sl", "horizon", "tp"],
                   "pnl": [120.0, -80.0, 15.0, 200.0]}).to_parquet(run / "backtest" / "trades.parquet")
     (run / "backtest" / "metrics.json").write_text(json.dumps(
         {"cagr": 0.081, "sharpe": 0.93, "max_drawdown": -0.12, "n_trades": 4,

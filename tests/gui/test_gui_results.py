@@ -48,7 +48,10 @@ def test_figures_are_built(runs_root):
     assert np.isclose(fig.data[1].y[0], equity["equity"].iloc[0])
     dd = results.drawdown_figure(equity).data[0].y
     assert dd.max() <= 0 and np.isclose(dd.min(), (equity["equity"] / equity["equity"].cummax() - 1).min())
-    assert {t.name for t in results.exposure_figure(equity).data} == {"exposure", "gross_leverage"}
+    traces = {t.name: t for t in results.exposure_figure(equity).data}
+    assert set(traces) == {"gross leverage", "net leverage", "open positions"}
+    assert np.allclose(traces["net leverage"].y, equity["net_exposure"] / equity["equity"])
+    assert traces["open positions"].yaxis == "y2"
     assert results.monthly_heatmap(equity).data[0].z.shape == (2, 12)
 
 

@@ -17,6 +17,8 @@ import streamlit as st
 from qlop.gui.live import LiveView, format_eta, summarize
 
 POLL_SECONDS = 0.5
+#: The log panel shows at most this many lines (each poll resends it); the rest stays in events.jsonl.
+MAX_LOG_LINES = 3000
 #: After the run process exits without a final status reaching us, wait this long for the relay
 #: before falling back to the run's own ``events.jsonl``.
 FALLBACK_AFTER = 3.0
@@ -65,7 +67,11 @@ def draw(view: LiveView, task: Any) -> None:
     if view.error:
         st.error(view.error)
     st.caption(f"{view.n_events} events, last seq {view.last_seq}")
-    st.code("\n".join(view.log) or "(no log yet)", language=None, height=320)
+    lines = view.log
+    if len(lines) > MAX_LOG_LINES:
+        st.caption(f"Showing the last {MAX_LOG_LINES} of {len(lines)} log lines; all are in events.jsonl.")
+        lines = lines[-MAX_LOG_LINES:]
+    st.code("\n".join(lines) or "(no log yet)", language=None, height=320)
 
 
 def _process_finished_without_status(task: Any, finished: bool) -> bool:
