@@ -1,0 +1,386 @@
+"""The multi-asset leveraged backtest engine: candidates -> sizing -> daily marks -> trade table.
+
+Pipeline (each step vectorised; only the sizing of shared-capital books loops, over entry days):
+
+1. :func:`qlop.backtest.candidates.build_candidates` turns each ticker's signals into candidate
+   trades through the shared simulator (exits, prices, costs, net return on margin).
+2. :mod:`qlop.backtest.sizing` decides which candidates each book takes and their margins.
+3. :func:`mark_books` marks every open position at every close of its book's calendar (its ticker's
+   last close when that ticker has no bar that day) and sums cash, equity, gross and net exposure.
+
+A *book* is a set of tickers sharing one capital. The pipeline runs one book with every ticker;
+``books="ticker"`` runs each ticker as its own book (parameter sweeps, the benchmark script).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from qlop.backtest.candidates import Candidates, ExitRules, build_candidates, sim_rules
+from qlop.backtest.costs import CostModel
+from qlop.backtest.sizing import Sized, SizingRules, size_multi, size_single
+from qlop.errors import DataError
+from qlop.sim.engine import REASONS
+from qlop.sim.panel import PanelArrays, panel_arrays
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Capital, sizing, leverage and cost settings of a backtest (``[backtest]`` minus the strategy)."""
+
+    initial_capital: float = 100_000.0
+    leverage: float = 1.0
+    position_size: float = 0.1
+    max_positions: int = 10
+    max_gross_leverage: float = 3.0
+    commission_bps: float = 0.0
+    min_commission: float = 0.0
+    slippage_bps: float = 0.0
+    financing_rate: float = 0.0
+    borrow_fee: float = 0.0
+    maintenance_margin: float = 0.25
+    liquidation_fee: float = 0.0
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "EngineSettings":
+        """From a :class:`qlop.config.BacktestConfig` (or anything with the same attributes)."""
+        return cls(**{name: getattr(cfg, name) for name in cls.__dataclass_fields__})
+
+    @property
+    def costs(self) -> CostModel:
+        return CostModel(leverage=self.leverage, commission_bps=self.commission_bps,
+                         min_commission=self.min_commission, slippage_bps=self.slippage_bps,
+                         financing_rate=self.financing_rate, borrow_fee=self.borrow_fee)
+
+    @property
+    def sizing(self) -> SizingRules:
+        return SizingRules(self.initial_capital, self.position_size, self.max_positions, self.max_gross_leverage)
+
+
+@dataclass
+class BookLayout:
+    """Calendar slots of every book: slot ``s`` is one date of one book."""
+
+    book_of_code: np.ndarray   # book id per ticker code
+    single: np.ndarray         # per book: holds exactly one ticker
+    offset: np.ndarray         # per book: first slot (len n_books + 1)
+    slot_of_row: np.ndarray    # per panel row
+    slot_day: np.ndarray       # per slot: calendar day number
+    slot_book: np.ndarray      # per slot
+    mark_rows: dict[int, np.ndarray]   # multi-ticker book -> (slots, tickers) last row at or before
+    ticker_col: np.ndarray     # per ticker code: its column in its book's mark_rows
+
+    @property
+    def n_slots(self) -> int:
+        return int(self.offset[-1])
+
+
+def book_layout(arr: PanelArrays, code: np.ndarray, book_of_code: np.ndarray) -> BookLayout:
+    """Each book's calendar (the union of its tickers' dates) and the row marking each ticker there."""
+    n = len(arr)
+    n_codes = book_of_code.shape[0]
+    n_books = int(book_of_code.max()) + 1 if n_codes else 0
+    tickers_per_book = np.bincount(book_of_code, minlength=n_books)
+    single = tickers_per_book == 1
+    rows = np.arange(n, dtype=np.int64)
+    book_of_row = book_of_code[code]
+    sizes = np.zeros(n_books, dtype=np.int64)
+    # one-ticker books: their slots are their rows
+    counts = np.bincount(book_of_row, minlength=n_books)
+    sizes[single] = counts[single]
+    calendars: dict[int, np.ndarray] = {}
+    for b in np.flatnonzero(~single & (tickers_per_book > 0)):
+        calendars[int(b)] = np.unique(arr.day[book_of_row == b])
+        sizes[b] = calendars[int(b)].size
+    offset = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    slot_of_row = np.empty(n, dtype=np.int64)
+    is_single_row = single[book_of_row]
+    slot_of_row[is_single_row] = (offset[book_of_row] + rows - arr.seg_start)[is_single_row]
+    slot_day = np.empty(int(offset[-1]), dtype=np.int64)
+    slot_day[slot_of_row[is_single_row]] = arr.day[is_single_row]
+    slot_book = np.repeat(np.arange(n_books, dtype=np.int64), sizes)
+    mark_rows: dict[int, np.ndarray] = {}
+    ticker_col = np.zeros(n_codes, dtype=np.int64)
+    for b, cal in calendars.items():
+        in_book = book_of_row == b
+        slot_of_row[in_book] = offset[b] + np.searchsorted(cal, arr.day[in_book])
+        slot_day[offset[b]:offset[b + 1]] = cal
+        codes_b = np.flatnonzero(book_of_code == b)
+        ticker_col[codes_b] = np.arange(codes_b.size)
+        table = np.full((cal.size, codes_b.size), -1, dtype=np.int64)
+        for j, c in enumerate(codes_b):
+            r = np.flatnonzero(code == c)
+            if r.size == 0:
+                continue
+            s, e = int(r[0]), int(r[-1])
+            pos = np.searchsorted(arr.day[s:e + 1], cal, side="right") - 1
+            table[:, j] = np.where(pos >= 0, s + pos, -1)
+        mark_rows[b] = table
+    return BookLayout(book_of_code, single, offset, slot_of_row, slot_day, slot_book, mark_rows, ticker_col)
+
+
+@dataclass
+class EngineArrays:
+    """Everything the engine computed, as arrays (the frames are built from these)."""
+
+    layout: BookLayout
+    cand: Candidates
+    sized: Sized
+    equity: np.ndarray
+    cash: np.ndarray
+    gross: np.ndarray
+    net: np.ndarray
+    n_positions: np.ndarray
+
+
+def run_arrays(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, weight: np.ndarray,
+               score: np.ndarray, settings: EngineSettings, exits: ExitRules,
+               book_of_code: np.ndarray) -> EngineArrays:
+    """The engine on flat arrays (see :func:`run_engine` for the frame-level entry point)."""
+    rules = sim_rules(settings.leverage, settings.maintenance_margin, settings.liquidation_fee,
+                      settings.commission_bps, settings.slippage_bps, settings.financing_rate,
+                      settings.borrow_fee, exits)
+    cand = build_candidates(arr, code, signal, rules, exits)
+    layout = book_layout(arr, code, book_of_code)
+    w = np.asarray(weight, dtype=np.float64)[cand.signal_row]
+    sc = np.asarray(score, dtype=np.float64)[cand.signal_row]
+    sized = Sized.empty(len(cand))
+    costs, sizing = settings.costs, settings.sizing
+    cand_book = layout.book_of_code[cand.code]
+    single_c = layout.single[cand_book]
+    if single_c.any():
+        ids = np.flatnonzero(single_c)  # sorted by (ticker, entry): split per book
+        books = cand_book[ids]
+        cuts = np.flatnonzero(np.diff(books)) + 1
+        size_single(cand, w, np.split(ids, cuts), sizing, costs, sized)
+    if (~single_c).any():
+        entry_slot = layout.slot_of_row[cand.entry_idx]
+        exit_key = 3 * layout.slot_of_row[cand.exit_idx] + np.where(cand.exit_at_open, 0, 2)
+        for b, table in layout.mark_rows.items():
+            lo, hi = int(layout.offset[b]), int(layout.offset[b + 1])
+            size_multi(cand, w, sc, np.flatnonzero(cand_book == b), entry_slot - lo, exit_key - 3 * lo,
+                       table, layout.slot_day[lo:hi], layout.ticker_col, arr.open, arr.close, arr.day,
+                       sizing, costs, sized)
+    equity, cash, gross, net, npos = mark_books(arr, layout, cand, sized, costs, settings.initial_capital)
+    return EngineArrays(layout, cand, sized, equity, cash, gross, net, npos)
+
+
+def mark_books(arr: PanelArrays, layout: BookLayout, cand: Candidates, sized: Sized, costs: CostModel,
+               initial_capital: float) -> tuple[np.ndarray, ...]:
+    """Cash, equity, gross and net exposure and open-position count at every close of every book.
+
+    A position is open at the closes from its entry bar up to (not including) its exit bar; on the
+    exit bar its realised value is back in cash.
+    """
+    n_slots = layout.n_slots
+    t = np.flatnonzero(sized.taken)
+    margin = sized.margin[t]
+    e_row, x_row = cand.entry_idx[t], cand.exit_idx[t]
+    s0, s1 = layout.slot_of_row[e_row], layout.slot_of_row[x_row]
+    # cash: -margin at entry, +margin+pnl at exit, initial capital at each book's first slot
+    delta = np.zeros(n_slots, dtype=np.float64)
+    starts = layout.offset[:-1][np.diff(layout.offset) > 0]
+    delta[starts] += initial_capital
+    delta -= np.bincount(s0, weights=margin, minlength=n_slots)
+    delta += np.bincount(s1, weights=margin + sized.pnl[t], minlength=n_slots)
+    cash = _segmented_cumsum(delta, layout.offset)
+
+    lengths = s1 - s0
+    total = int(lengths.sum())
+    value = np.zeros(n_slots)
+    gross = np.zeros(n_slots)
+    net = np.zeros(n_slots)
+    npos = np.zeros(n_slots, dtype=np.int64)
+    if total:
+        rep = np.repeat(np.arange(t.size), lengths)
+        first = np.cumsum(lengths) - lengths
+        within = np.arange(total, dtype=np.int64) - first[rep]
+        slot = s0[rep] + within
+        book = layout.book_of_code[cand.code[t]]
+        single = layout.single[book]
+        if single.all():
+            row = e_row[rep] + within
+        else:
+            row = np.where(single[rep], e_row[rep] + within, 0)
+            multi = np.flatnonzero(~single[rep])
+            tb = book[rep][multi]
+            for b in np.unique(tb):
+                sel = multi[tb == b]
+                table = layout.mark_rows[int(b)]
+                row[sel] = table[slot[sel] - layout.offset[b], layout.ticker_col[cand.code[t][rep[sel]]]]
+        price = arr.close[row]
+        side = cand.side[t][rep]
+        entry = cand.entry_price[t][rep]
+        m = margin[rep]
+        held = layout.slot_day[slot] - arr.day[e_row][rep]
+        v = costs.value(m, side, entry, price, held, sized.topup_entry[t][rep])
+        exposure = m * costs.leverage / entry * price
+        value = np.bincount(slot, weights=v, minlength=n_slots)
+        gross = np.bincount(slot, weights=exposure, minlength=n_slots)
+        net = np.bincount(slot, weights=exposure * side, minlength=n_slots)
+        npos = np.bincount(slot, minlength=n_slots)
+    return cash + value, cash, gross, net, npos
+
+
+def _segmented_cumsum(x: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Cumulative sum restarting at each book's first slot."""
+    out = np.empty_like(x)
+    for b0, b1 in zip(offset[:-1], offset[1:]):
+        if b1 > b0:
+            np.cumsum(x[b0:b1], out=out[b0:b1])
+    return out
+
+
+# ----------------------------------------------------------------------------------- frame level
+@dataclass
+class BacktestResult:
+    """Daily book marks and the trade list.
+
+    ``equity``: index ``date`` (or ``book, date`` with several books); columns ``equity cash
+    gross_exposure net_exposure leverage n_positions``. ``trades``: one row per trade taken.
+    """
+
+    equity: Any
+    trades: Any
+    n_candidates: int
+    arrays: EngineArrays
+
+
+def align_signals(panel: Any, signals: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``signal``, ``weight`` (default 1) and ``score`` (default NaN) on the panel's rows.
+
+    Rows the strategy left out are flat. Raises :class:`DataError` naming ticker and date for a
+    signal outside {-1, 0, 1} or a weight that is negative or not finite.
+    """
+    import pandas as pd
+
+    if "signal" not in signals.columns:
+        raise DataError(f"strategy output has no 'signal' column (columns: {', '.join(map(str, signals.columns))})")
+    if not signals.index.is_unique:
+        dup = signals.index[signals.index.duplicated()][0]
+        raise DataError(f"strategy output: duplicate row for ticker {dup[0]}, date {pd.Timestamp(dup[1]):%Y-%m-%d}")
+    extra = signals.index.difference(panel.index)
+    if len(extra):
+        t, d = extra[0]
+        raise DataError(f"strategy output: ticker {t}, date {pd.Timestamp(d):%Y-%m-%d} is not in the price data")
+    aligned = signals.reindex(panel.index)
+
+    def _bad(mask: np.ndarray, what: str) -> None:
+        if mask.any():
+            t, d = panel.index[int(np.flatnonzero(mask)[0])]
+            raise DataError(f"strategy output: ticker {t}, date {pd.Timestamp(d):%Y-%m-%d}: {what}")
+
+    raw = aligned["signal"].to_numpy(dtype=np.float64, na_value=0.0)
+    bad = ~np.isin(raw, (-1.0, 0.0, 1.0))
+    if bad.any():
+        _bad(bad, f"signal {raw[bad][0]!r} is not -1, 0 or 1")
+    signal = raw.astype(np.int8)
+    if "weight" in aligned.columns:
+        weight = aligned["weight"].to_numpy(dtype=np.float64, na_value=np.nan)
+        weight = np.where(signal == 0, np.nan_to_num(weight, nan=1.0), weight)
+        _bad(~np.isfinite(weight) | (weight < 0), "weight must be a finite number >= 0")
+    else:
+        weight = np.ones(len(panel))
+    score = aligned["score"].to_numpy(dtype=np.float64, na_value=np.nan) if "score" in aligned.columns \
+        else np.full(len(panel), np.nan)
+    return signal, weight, score
+
+
+def run_engine(panel: Any, signals: Any, settings: EngineSettings, exits: ExitRules | None = None,
+               books: str | dict[str, str] | None = None) -> BacktestResult:
+    """Backtest ``signals`` (``signal`` [+ ``weight``, ``score``] on the panel's index) on ``panel``.
+
+    ``books``: None = one book sharing capital across every ticker; ``"ticker"`` = each ticker alone;
+    or a mapping ticker -> book name.
+    """
+    import pandas as pd
+
+    exits = exits or ExitRules()
+    arr = panel_arrays(panel, source="backtest")
+    _check_prices(panel, arr)
+    tickers_all = panel.index.get_level_values(0)
+    code, names = pd.factorize(tickers_all)
+    code = code.astype(np.int64)
+    names = np.asarray(names, dtype=object)
+    if books is None:
+        book_of_code = np.zeros(len(names), dtype=np.int64)
+        book_names = np.asarray(["book"], dtype=object)
+    elif books == "ticker":
+        book_of_code = np.arange(len(names), dtype=np.int64)
+        book_names = names
+    else:
+        missing = [t for t in names if t not in books]
+        if missing:
+            raise DataError(f"books: ticker {missing[0]} has no book")
+        book_codes, book_names = pd.factorize(pd.Index([books[t] for t in names]))
+        book_of_code = book_codes.astype(np.int64)
+        book_names = np.asarray(book_names, dtype=object)
+    signal, weight, score = align_signals(panel, signals)
+    out = run_arrays(arr, code, signal, weight, score, settings, exits, book_of_code)
+    dates = pd.DatetimeIndex(panel.index.get_level_values(1))
+    return BacktestResult(equity_frame(out, book_names, books is None),
+                          trades_frame(out, names, dates, settings.leverage), len(out.cand), out)
+
+
+def _check_prices(panel: Any, arr: PanelArrays) -> None:
+    import pandas as pd
+
+    bad = ~(np.isfinite(arr.open) & (arr.open > 0) & np.isfinite(arr.close) & (arr.close > 0)
+            & np.isfinite(arr.high) & np.isfinite(arr.low))
+    if bad.any():
+        t, d = panel.index[int(np.flatnonzero(bad)[0])]
+        raise DataError(f"backtest: ticker {t}, date {pd.Timestamp(d):%Y-%m-%d}: open/high/low/close must be "
+                        "finite and open/close positive")
+
+
+def equity_frame(out: EngineArrays, book_names: np.ndarray, one_book: bool) -> Any:
+    import pandas as pd
+
+    lay = out.layout
+    dates = pd.to_datetime(lay.slot_day.astype("datetime64[D]")).astype("datetime64[ns]")
+    lev = np.zeros_like(out.gross)
+    np.divide(out.gross, out.equity, out=lev, where=out.equity > 0)
+    frame = pd.DataFrame({"equity": out.equity, "cash": out.cash, "gross_exposure": out.gross,
+                          "net_exposure": out.net, "leverage": lev, "n_positions": out.n_positions})
+    if one_book and len(book_names) == 1:
+        frame.index = pd.DatetimeIndex(dates, name="date")
+    else:
+        frame.index = pd.MultiIndex.from_arrays([book_names[lay.slot_book], dates], names=["book", "date"])
+    return frame
+
+
+def trades_frame(out: EngineArrays, names: np.ndarray, dates: Any, leverage: float) -> Any:
+    import pandas as pd
+
+    c, s = out.cand, out.sized
+    t = np.flatnonzero(s.taken)
+    margin = s.margin[t]
+    notional = margin * leverage
+    rel = c.exit_price[t] / c.entry_price[t]
+    pnl = s.pnl[t]
+    frame = pd.DataFrame({
+        "ticker": names[c.code[t]].astype(str),
+        "side": np.where(c.side[t] > 0, "long", "short"),
+        "signal_date": dates[c.signal_row[t]],
+        "entry_date": dates[c.entry_idx[t]],
+        "entry_price": c.entry_price[t],
+        "exit_date": dates[c.exit_idx[t]],
+        "exit_price": c.exit_price[t],
+        "exit_at_open": c.exit_at_open[t],
+        "quantity": notional / c.entry_price[t],
+        "leverage": np.full(t.size, float(leverage)),
+        "margin": margin,
+        "entry_notional": notional,
+        "exit_notional": notional * rel,
+        "exit_reason": np.asarray(REASONS, dtype=object)[c.reason[t]].astype(str),
+        "bars_held": c.bars_held[t].astype(np.int64),
+        "pnl": pnl,
+        "return": np.divide(pnl, margin, out=np.zeros_like(pnl), where=margin > 0),
+        "fees": margin * c.fees[t] + s.topup_entry[t] + s.topup_exit[t],
+        "financing": margin * c.financing[t],
+    })
+    frame = frame.sort_values(["entry_date", "ticker"], kind="mergesort").reset_index(drop=True)
+    return frame

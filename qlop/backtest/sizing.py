@@ -1,0 +1,163 @@
+"""Which candidates a book takes, and with how much margin: the only sequential part of the engine.
+
+Sizing rule, at the open of the entry day ``D`` (after the exits at that open are settled):
+
+- ``equity`` = cash + the value of every open position marked at ``D``'s open (its ticker's open if
+  it trades on ``D``, else its last close), financing accrued to ``D``;
+- ``gross`` = the notional of the open positions at those same prices;
+- candidates entering at ``D`` are taken in order of ``score`` (highest first), then ticker;
+- a candidate is skipped when ``max_positions`` are already open or equity is not positive;
+  otherwise its notional is the smallest of
+  ``position_size * weight * leverage * equity`` (the wanted size),
+  ``max_gross_leverage * equity - gross`` (room under the gross cap: a binding cap scales the
+  position down), and ``leverage * cash`` (its margin must come out of cash);
+  a notional below ``1e-9 * equity`` is skipped rather than opened as dust;
+- margin = notional / leverage; quantity = notional / entry price (fractional shares).
+
+Two implementations of that one rule:
+
+- :func:`size_single` for books holding one ticker: positions never overlap in time (a flip closes
+  at the open before the new entry), so equity at an entry is the cash left by the previous trade.
+  One pass per trade rank, vectorised across all such books.
+- :func:`size_multi` for books sharing capital across tickers: an event loop over entry days,
+  vectorised across the positions open on each day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qlop.backtest.candidates import Candidates
+from qlop.backtest.costs import CostModel
+
+#: A computed notional below this fraction of equity is skipped instead of opened.
+DUST = 1e-9
+
+
+@dataclass(frozen=True)
+class SizingRules:
+    initial_capital: float
+    position_size: float
+    max_positions: int
+    max_gross_leverage: float
+
+
+@dataclass
+class Sized:
+    """Per-candidate results (aligned with the candidates; zero where not taken)."""
+
+    taken: np.ndarray
+    margin: np.ndarray
+    topup_entry: np.ndarray
+    topup_exit: np.ndarray
+    pnl: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> "Sized":
+        z = np.zeros(n, dtype=np.float64)
+        return cls(np.zeros(n, dtype=bool), z.copy(), z.copy(), z.copy(), z.copy())
+
+
+def _apply(out: Sized, ids: np.ndarray, margin: np.ndarray, cand: Candidates, costs: CostModel) -> np.ndarray:
+    """Record taken trades ``ids`` with their margins; return their realised P&L."""
+    rel = cand.exit_price[ids] / cand.entry_price[ids]
+    te, tx = costs.topups(margin * costs.leverage, rel)
+    pnl = costs.pnl(margin, cand.net_return[ids], te, tx)
+    out.taken[ids] = True
+    out.margin[ids] = margin
+    out.topup_entry[ids] = te
+    out.topup_exit[ids] = tx
+    out.pnl[ids] = pnl
+    return pnl
+
+
+def size_single(cand: Candidates, weight: np.ndarray, ids_by_book: list[np.ndarray], rules: SizingRules,
+                costs: CostModel, out: Sized) -> None:
+    """Size the trades of one-ticker books (each ``ids_by_book`` entry: that book's candidates in time
+    order). Equity at each entry is the previous trade's realised equity: a pass per trade rank."""
+    if not ids_by_book:
+        return
+    nb = len(ids_by_book)
+    lengths = np.fromiter((len(x) for x in ids_by_book), dtype=np.int64, count=nb)
+    width = int(lengths.max()) if nb else 0
+    if width == 0:
+        return
+    mat = np.full((nb, width), -1, dtype=np.int64)
+    rank = np.arange(width)[None, :] < lengths[:, None]
+    mat[rank] = np.concatenate(ids_by_book)
+    lev = costs.leverage
+    equity = np.full(nb, float(rules.initial_capital))
+    for k in range(width):
+        col = mat[:, k]
+        act = np.flatnonzero(col >= 0)
+        ids = col[act]
+        e = equity[act]
+        wanted = rules.position_size * weight[ids] * lev * e
+        notional = np.minimum(np.minimum(wanted, rules.max_gross_leverage * e), lev * e)
+        ok = (e > 0) & (notional > DUST * e)
+        if not ok.any():
+            continue
+        ids, act, notional = ids[ok], act[ok], notional[ok]
+        pnl = _apply(out, ids, notional / lev, cand, costs)
+        equity[act] = equity[act] + pnl
+
+
+def size_multi(cand: Candidates, weight: np.ndarray, score: np.ndarray, ids: np.ndarray,
+               entry_slot: np.ndarray, exit_key: np.ndarray, mark_row: np.ndarray, slot_day: np.ndarray,
+               ticker_col: np.ndarray, open_: np.ndarray, close: np.ndarray, day: np.ndarray,
+               rules: SizingRules, costs: CostModel, out: Sized) -> None:
+    """Event loop of one shared-capital book over its entry days.
+
+    ``ids``: the book's candidates; ``entry_slot`` / ``exit_key`` (per candidate, full length):
+    calendar slot of the entry and ``3 * slot + (0 at the open, 2 later)`` of the exit;
+    ``mark_row[slot, col]``: the last row of the book's ticker ``col`` at or before that slot (-1
+    before its first bar); ``ticker_col`` maps a candidate to its column.
+    """
+    if ids.size == 0:
+        return
+    lev = costs.leverage
+    order = np.lexsort((cand.code[ids], -np.nan_to_num(score[ids], nan=-np.inf), entry_slot[ids]))
+    ids = ids[order]
+    slots = entry_slot[ids]
+    bounds = np.flatnonzero(np.r_[True, slots[1:] != slots[:-1], True])
+    cash = float(rules.initial_capital)
+    open_ids = np.zeros(0, dtype=np.int64)
+    open_pnl: dict[int, float] = {}
+    for b0, b1 in zip(bounds[:-1], bounds[1:]):
+        slot = int(slots[b0])
+        if open_ids.size:
+            done = exit_key[open_ids] < 3 * slot + 1
+            if done.any():
+                for i in open_ids[done]:
+                    cash += out.margin[i] + open_pnl.pop(int(i))
+                open_ids = open_ids[~done]
+        equity, gross = cash, 0.0
+        if open_ids.size:
+            rows = mark_row[slot, ticker_col[cand.code[open_ids]]]
+            at_open = day[rows] == slot_day[slot]
+            price = np.where(at_open, open_[rows], close[rows])
+            m = out.margin[open_ids]
+            value = costs.value(m, cand.side[open_ids], cand.entry_price[open_ids], price,
+                                slot_day[slot] - day[cand.entry_idx[open_ids]], out.topup_entry[open_ids])
+            equity = cash + float(value.sum())
+            gross = float((m * lev / cand.entry_price[open_ids] * price).sum())
+        taken: list[int] = []
+        for i in ids[b0:b1]:
+            if open_ids.size + len(taken) >= rules.max_positions:
+                break
+            if not equity > 0:
+                break
+            wanted = rules.position_size * weight[i] * lev * equity
+            notional = min(wanted, rules.max_gross_leverage * equity - gross, lev * cash)
+            if not notional > DUST * equity:
+                continue
+            margin = notional / lev
+            pnl = _apply(out, np.array([i]), np.array([margin]), cand, costs)
+            open_pnl[int(i)] = float(pnl[0])
+            cash -= margin
+            gross += notional
+            taken.append(int(i))
+        if taken:
+            open_ids = np.concatenate([open_ids, np.asarray(taken, dtype=np.int64)])

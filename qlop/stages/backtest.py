@@ -1,0 +1,253 @@
+"""The backtest stage: strategy signals -> leveraged multi-asset engine -> metrics and report.
+
+Inputs: the panel (``DIR/data.parquet``, else loaded from ``[data]``) and, for strategies that need
+them, ``DIR/predictions.parquet``. Outputs, written together into ``DIR/backtest/`` (atomically: a
+failed run leaves the previous directory, or none): ``equity.parquet``, ``trades.parquet``,
+``metrics.json`` and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qlop.errors import ArtifactError, ConfigError, DataError
+from qlop.progress import stage_progress
+from qlop.stages.components import component_errors, create
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.table import Table
+
+    from qlop.backtest.candidates import ExitRules
+    from qlop.config import PipelineConfig
+
+log = logging.getLogger(__name__)
+
+BACKTEST_DIR = "backtest"
+EQUITY_FILE = "equity.parquet"
+TRADES_FILE = "trades.parquet"
+METRICS_FILE = "metrics.json"
+REPORT_FILE = "report.html"
+PREDICTIONS_FILE = "predictions.parquet"
+
+
+# --------------------------------------------------------------------------------------- inputs
+def read_inputs(config: "PipelineConfig", run_dir: Path, needs_predictions: bool) -> tuple[Any, Any]:
+    """The panel and (when needed) the predictions, with one-line errors naming the file."""
+    import pandas as pd
+
+    from qlop.stages.data import DATA_FILE, load_panel, read_panel
+
+    data_path = run_dir / DATA_FILE
+    panel = read_panel(data_path) if data_path.is_file() else load_panel(config.data)
+    predictions = None
+    if needs_predictions:
+        path = run_dir / PREDICTIONS_FILE
+        if not path.is_file():
+            raise ArtifactError(f"{path} not found: run `qlop train` first (or `qlop run`); strategy "
+                                f"{config.backtest.strategy_type!r} trades model predictions")
+        try:
+            predictions = pd.read_parquet(path)
+        except Exception as exc:
+            raise ArtifactError(f"{path}: cannot read Parquet ({str(exc).splitlines()[0]})") from None
+        if not {"prob", "pred"} & set(predictions.columns):
+            raise ArtifactError(f"{path}: no 'prob' or 'pred' column")
+    return panel, predictions
+
+
+def exit_rules(config: "PipelineConfig", strategy: Any) -> "ExitRules":
+    """The strategy's barriers, completed from the label's trade rules when it asks for them.
+
+    The label gives take-profit, stop-loss and horizon; leverage, margin and costs are always the
+    backtest's. When those differ from the label's, a warning says the trades are not exactly the
+    labelled ones.
+    """
+    from qlop.backtest.candidates import ExitRules
+
+    with component_errors("backtest", "strategy", config.backtest.strategy_type):
+        spec = strategy.barriers()
+    if spec is None:
+        return ExitRules(exit_on_signal=True)
+    tp, sl, horizon = spec.get("take_profit"), spec.get("stop_loss"), spec.get("horizon")
+    if spec.get("from_label"):
+        if config.label is None:
+            raise ConfigError("backtest.strategy_params.barriers: 'label' needs a [label] section "
+                              "(or use barriers='custom' with take_profit/stop_loss/horizon)")
+        label = create("label", config.label.label_type, config.label.label_params, "label.label_params")
+        rules_fn = getattr(label, "trade_rules", None)
+        if not callable(rules_fn):
+            raise ConfigError(f"backtest.strategy_params.barriers: label {config.label.label_type!r} defines "
+                              "no trade rules; use barriers='custom'")
+        with component_errors("backtest", "label", config.label.label_type):
+            rules = rules_fn()
+        tp = tp if tp is not None else rules.take_profit
+        sl = sl if sl is not None else rules.stop_loss
+        horizon = horizon if horizon is not None else rules.horizon
+        _warn_if_label_differs(config, rules)
+    return ExitRules(take_profit=tp, stop_loss=sl, horizon=horizon,
+                     exit_on_signal=bool(spec.get("exit_on_signal", True)))
+
+
+def _warn_if_label_differs(config: "PipelineConfig", rules: Any) -> None:
+    bt = config.backtest
+    diffs = [f"{name} {getattr(rules, name)} vs {getattr(bt, name)}"
+             for name in ("leverage", "maintenance_margin", "commission_bps", "slippage_bps", "financing_rate",
+                          "borrow_fee", "liquidation_fee")
+             if not math.isclose(float(getattr(rules, name)), float(getattr(bt, name)))]
+    if diffs:
+        log.warning("backtest trades use the label's barriers but not its %s (label vs backtest): a label of 1 "
+                    "is not exactly a winning backtest trade", ", ".join(diffs))
+
+
+def benchmark_close(config: "PipelineConfig", panel_dates: "pd.DatetimeIndex") -> "pd.Series | None":
+    """The benchmark's closes from the sample dataset over the backtest's dates (None when unset)."""
+    name = config.backtest.benchmark
+    if not name:
+        return None
+    from qlop.config import DataConfig
+    from qlop.stages.data import load_panel
+
+    start, end = panel_dates.min().date(), panel_dates.max().date()
+    try:
+        bench = load_panel(DataConfig(data_source_type="sample", tickers=[name], start_date=start, end_date=end))
+    except DataError as exc:
+        raise DataError(f"backtest.benchmark: {name!r} cannot be loaded from the sample dataset ({exc})") from None
+    return bench.loc[name, "close"]
+
+
+def benchmark_returns(close: "pd.Series | None", dates: "pd.DatetimeIndex") -> Any:
+    """Daily close-to-close benchmark returns on the backtest's dates (NaN where it has no bar or no
+    previous bar)."""
+    import numpy as np
+
+    if close is None:
+        return None
+    aligned = close.reindex(dates)
+    prev = aligned.shift(1)
+    return (aligned / prev - 1.0).to_numpy(dtype=np.float64)
+
+
+# ------------------------------------------------------------------------------------------ run
+def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
+    """Everything the stage writes, in memory: signals, engine result, metrics, benchmark."""
+    from qlop.backtest.engine import EngineSettings, run_engine
+    from qlop.metrics import performance_metrics
+
+    bt = config.backtest
+    if bt is None:
+        raise ConfigError("backtest: a [backtest] section is required")
+    strategy = create("strategy", bt.strategy_type, bt.strategy_params, "backtest.strategy_params")
+    with stage_progress("backtest", total=4, unit="step") as progress:
+        panel, predictions = read_inputs(config, run_dir, bool(getattr(strategy, "needs_predictions", True)))
+        with component_errors("backtest", "strategy", bt.strategy_type):
+            signals = strategy.generate_signals(panel, predictions)
+        progress.advance(message="signals")
+        exits = exit_rules(config, strategy)
+        result = run_engine(panel, signals, EngineSettings.from_config(bt), exits)
+        progress.advance(message=f"{len(result.trades)} trades")
+        dates = result.equity.index
+        bench_close = benchmark_close(config, dates)
+        bench_ret = benchmark_returns(bench_close, dates)
+        metrics = performance_metrics(
+            result.equity["equity"].to_numpy(), bt.initial_capital, dates=dates.to_numpy(),
+            gross_exposure=result.equity["gross_exposure"].to_numpy(), trades=result.trades,
+            benchmark_returns=bench_ret, n_trials=bt.n_trials)
+        metrics = {"strategy": bt.strategy_type, "benchmark": bt.benchmark if bench_close is not None else None,
+                   "n_candidates": result.n_candidates, **metrics}
+        progress.advance(message="metrics")
+        equity = result.equity.copy()
+        if bench_close is not None:
+            equity["benchmark"] = _rebased(bench_close, dates, bt.initial_capital)
+        progress.advance(message="report")
+    return {"equity": equity, "trades": result.trades, "metrics": metrics, "exits": exits}
+
+
+def _rebased(close: "pd.Series", dates: "pd.DatetimeIndex", capital: float) -> Any:
+    aligned = close.reindex(dates).ffill()
+    first = aligned.dropna()
+    if first.empty:
+        return aligned * float("nan")
+    return aligned / first.iloc[0] * capital
+
+
+def run(config: "PipelineConfig", run_dir: str | Path) -> dict[str, str]:
+    """Stage entry point: compute, then write ``DIR/backtest/`` as one atomic directory."""
+    from qlop.atomic import atomic_dir, write_json, write_parquet, write_text
+    from qlop.report import backtest_report
+
+    run_dir = Path(run_dir)
+    out = compute(config, run_dir)
+    target = run_dir / BACKTEST_DIR
+    with atomic_dir(target) as tmp:
+        write_parquet(out["equity"], tmp / EQUITY_FILE)
+        write_parquet(out["trades"], tmp / TRADES_FILE)
+        write_json(tmp / METRICS_FILE, out["metrics"])
+        write_text(tmp / REPORT_FILE, backtest_report(out["equity"], out["trades"], out["metrics"],
+                                                      title=f"{config.name}: {config.backtest.strategy_type}"))
+    return {name: str(target / file) for name, file in (
+        ("equity", EQUITY_FILE), ("trades", TRADES_FILE), ("metrics", METRICS_FILE), ("report", REPORT_FILE))}
+
+
+# ---------------------------------------------------------------------------------- the table
+#: (key, label, format) of the rows the terminal and the report show, in order.
+METRIC_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("start", "Start", "s"), ("end", "End", "s"),
+    ("final_equity", "Final equity", "money"), ("total_return", "Total return", "pct"),
+    ("cagr", "CAGR", "pct"), ("annual_volatility", "Annual volatility", "pct"),
+    ("sharpe", "Sharpe", "f2"), ("sortino", "Sortino", "f2"), ("calmar", "Calmar", "f2"),
+    ("max_drawdown", "Max drawdown", "pct"), ("max_drawdown_duration_days", "Max drawdown duration (days)", "f0"),
+    ("probabilistic_sharpe", "Probabilistic Sharpe", "f3"), ("deflated_sharpe", "Deflated Sharpe", "f3"),
+    ("exposure_time", "Exposure (time in market)", "pct"), ("avg_gross_leverage", "Average gross leverage", "f2"),
+    ("annual_turnover", "Annual turnover", "f2"), ("n_trades", "Trades", "d"), ("win_rate", "Win rate", "pct"),
+    ("profit_factor", "Profit factor", "f2"), ("expectancy", "Expectancy per trade", "money"),
+    ("sqn", "SQN", "f2"), ("kelly_fraction", "Kelly fraction", "f3"), ("liquidations", "Liquidations", "d"),
+    ("fees_paid", "Fees paid", "money"), ("financing_paid", "Financing paid", "money"),
+    ("benchmark_total_return", "Benchmark total return", "pct"), ("alpha", "Alpha (annual)", "pct"),
+    ("beta", "Beta", "f2"), ("correlation", "Correlation", "f2"),
+)
+
+
+def format_metric(value: Any, fmt: str) -> str:
+    if value is None:
+        return "-"
+    if fmt == "s":
+        return str(value)
+    if fmt == "d":
+        return f"{int(value):,d}"
+    v = float(value)
+    if fmt == "pct":
+        return f"{v:.2%}"
+    if fmt == "money":
+        return f"{v:,.2f}"
+    return f"{v:,.{int(fmt[1:])}f}"
+
+
+def metrics_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, formatted value) for every known metric present in ``metrics``."""
+    return [(label, format_metric(metrics.get(key), fmt)) for key, label, fmt in METRIC_ROWS if key in metrics]
+
+
+def metrics_table(metrics: dict[str, Any]) -> "Table":
+    """The metrics as a rich table; ``str()`` of it renders the table as plain text too."""
+    from rich.table import Table
+
+    class _MetricsTable(Table):
+        def __str__(self) -> str:
+            from io import StringIO
+
+            from rich.console import Console
+
+            buf = StringIO()
+            Console(file=buf, width=80, force_terminal=False, color_system=None).print(self)
+            return buf.getvalue().rstrip("\n")
+
+    name = metrics.get("strategy") or "backtest"
+    table = _MetricsTable(title=f"Backtest: {name}", show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for label, value in metrics_rows(metrics):
+        table.add_row(label, value)
+    return table
