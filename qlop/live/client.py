@@ -73,6 +73,8 @@ def subscribe(base_url: str, task_id: str, token: str | None, since: int = 0, *,
                 yield event
                 if stop_at_final and is_final(event):
                     return
+            if stop_at_final and ws.close_code == 1000 and ws.close_reason == "task finished":
+                return  # the task had already ended before ``since``: nothing more will come
         except ConnectionClosed:
             pass
         except ValueError:

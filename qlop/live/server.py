@@ -90,6 +90,7 @@ class Subscriber:
     queue: asyncio.Queue
     last_sent: int
     dropped: bool = False
+    task_id: str | None = None
 
 
 @dataclass
@@ -235,7 +236,7 @@ class Relay:
         task = self.task(task_id)
         # Snapshot and registration happen without an await in between: nothing is missed or doubled.
         backlog = task.after(since)
-        sub = Subscriber(ws, asyncio.Queue(maxsize=self.queue_size), since)
+        sub = Subscriber(ws, asyncio.Queue(maxsize=self.queue_size), since, task_id=task_id)
         task.subscribers.add(sub)
         writer = asyncio.create_task(self._write(sub, backlog))
         closed = asyncio.create_task(ws.wait_closed())
@@ -254,6 +255,10 @@ class Relay:
 
         try:
             if await self._send_batch(sub, backlog):
+                return
+            task = self.tasks.get(sub.task_id) if sub.task_id else None
+            if task is not None and task.finished_at is not None and sub.last_sent >= task.last_seq:
+                await self._close(sub.ws, CLOSE_TASK_FINISHED, "task finished")  # nothing more will come
                 return
             while not sub.dropped:
                 batch = [await sub.queue.get()]

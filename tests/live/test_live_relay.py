@@ -230,3 +230,14 @@ def test_the_replay_buffer_is_bounded():
         task.add(seq, _event("job", seq), False)
     assert [s for s, _, _ in task.after(0)] == list(range(16, 26))
     assert task.last_seq == 25
+
+
+def test_subscribing_after_the_end_of_a_finished_task_returns_at_once(relay):
+    with _connect(relay.url, "/publish/over") as pub:
+        pub.recv(timeout=5)
+        pub.send(_event("over", 1))
+        pub.send(_final("over", 2))
+        while json.loads(pub.recv(timeout=5))["seq"] < 2:
+            pass
+    assert [e["seq"] for e in subscribe(relay.url, "over", TOKEN, since=2)] == []
+    assert [e["seq"] for e in subscribe(relay.url, "over", TOKEN, since=1)] == [2]
