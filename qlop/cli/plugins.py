@@ -36,7 +36,7 @@ def list_cmd(ctx: click.Context, as_json: bool, show_all: bool, kind: str | None
     """Table of plugins: name, version, source, status, provides."""
     manager = _manager(ctx)
     records = list(manager.records.values())
-    if not show_all and not as_json:
+    if not show_all:
         records = [r for r in records if r.status == ACTIVE]
     if kind:
         records = [r for r in records if kind in r.provides]
@@ -66,12 +66,10 @@ def show_cmd(ctx: click.Context, name: str) -> None:
 
     manager = _manager(ctx)
     record = manager.records.get(name)
-    if record is None:
-        for kind in KINDS:
-            registry = manager.registry(kind)
-            if name in registry:
-                record = manager.records[registry.entries()[[e.spec.name for e in registry.entries()].index(name)].plugin]
-                break
+    if record is None:  # a component name: show the plugin providing it (the first, if several do)
+        providers = [e.plugin for kind in KINDS for e in manager.registry(kind).entries() if e.spec.name == name]
+        if providers:
+            record = manager.records[providers[0]]
     if record is None:
         import difflib
 

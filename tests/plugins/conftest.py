@@ -31,12 +31,12 @@ PACKAGES = {
 
 @dataclass
 class Installed:
-    site: Path
+    sites: list[Path]
 
     def env(self, *, markers: Path | None = None, cache: Path, **extra: str) -> dict[str, str]:
         """Environment for a ``qlop`` subprocess that sees the installed plugins."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("QLOP_")}
-        env["PYTHONPATH"] = os.pathsep.join([str(self.site), *filter(None, [os.environ.get("PYTHONPATH")])])
+        env["PYTHONPATH"] = os.pathsep.join([*map(str, self.sites), *filter(None, [os.environ.get("PYTHONPATH")])])
         env["QLOP_CACHE_DIR"] = str(cache)
         env["COLUMNS"] = "200"
         if markers is not None:
@@ -45,21 +45,30 @@ class Installed:
         return env
 
 
+def _pip_install(source: Path, site: Path) -> None:
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+           "--no-compile", "--target", str(site), str(source)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"pip install of {source.name} failed:\n{proc.stdout}\n{proc.stderr}"
+
+
 @pytest.fixture(scope="session")
 def installed_plugins(tmp_path_factory: pytest.TempPathFactory) -> Installed:
-    """pip-installs the example plugin and the fixture plugins (broken, typo, clash, badsig) once."""
+    """pip-installs the example plugin and the fixture plugins (broken, typo, clash, badsig) once.
+
+    One ``--target`` folder per package, installed in parallel (each build is a separate process).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     root = tmp_path_factory.mktemp("plugin-install")
-    sources = []
+    jobs = []
     for name, path in PACKAGES.items():
         copy = root / "src" / name
         shutil.copytree(path, copy, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "tests"))
-        sources.append(str(copy))
-    site = root / "site"
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-           "--no-compile", "--target", str(site), *sources]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"pip install of the test plugins failed:\n{proc.stdout}\n{proc.stderr}"
-    return Installed(site)
+        jobs.append((copy, root / "site" / name))
+    with ThreadPoolExecutor(max_workers=max(2, min(len(jobs), os.cpu_count() or 2))) as pool:
+        list(pool.map(lambda job: _pip_install(*job), jobs))
+    return Installed([site for _, site in jobs])
 
 
 @dataclass

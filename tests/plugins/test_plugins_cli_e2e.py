@@ -40,7 +40,7 @@ def test_installed_plugin_is_listed_with_provenance(qlop_proc):
 
 
 def test_broken_typo_and_bad_signature_are_isolated(qlop_proc):
-    proc = qlop_proc("plugins", "list", "--json")
+    proc = qlop_proc("plugins", "list", "--all", "--json")
     records = _records(proc)
     assert records["broken"]["status"] == "failed"
     assert records["broken"]["error"] == (
@@ -82,7 +82,7 @@ def test_table_output_shows_failures_only_with_all(qlop_proc):
 
 
 def test_disabled_plugin_is_never_imported(qlop_proc):
-    proc = qlop_proc("plugins", "list", "--json", env={"QLOP_DISABLE_PLUGINS": "broken,typo"})
+    proc = qlop_proc("plugins", "list", "--all", "--json", env={"QLOP_DISABLE_PLUGINS": "broken,typo"})
     records = _records(proc)
     assert records["broken"]["status"] == "disabled"
     assert records["broken"]["error"] == "disabled by QLOP_DISABLE_PLUGINS"
@@ -109,7 +109,7 @@ def test_disable_by_distribution_name_and_sys_modules(qlop_proc):
 
 
 def test_load_plugins_allowlist(qlop_proc):
-    records = _records(qlop_proc("plugins", "list", "--json", env={"QLOP_LOAD_PLUGINS": "example"}))
+    records = _records(qlop_proc("plugins", "list", "--all", "--json", env={"QLOP_LOAD_PLUGINS": "example"}))
     assert records["example"]["status"] == "active"
     for name in ("broken", "typo", "clash", "badsig"):
         assert records[name]["status"] == "disabled"
@@ -119,19 +119,19 @@ def test_load_plugins_allowlist(qlop_proc):
 
 
 def test_disable_autoload(qlop_proc):
-    records = _records(qlop_proc("plugins", "list", "--json", env={"QLOP_DISABLE_PLUGIN_AUTOLOAD": "1"}))
+    records = _records(qlop_proc("plugins", "list", "--all", "--json", env={"QLOP_DISABLE_PLUGIN_AUTOLOAD": "1"}))
     for name in ("example", "broken", "typo", "clash", "badsig"):
         assert records[name]["status"] == "disabled"
         assert "autoload" in records[name]["error"]
     assert qlop_proc.imported() == set()
     # autoload off + named in QLOP_LOAD_PLUGINS: only that one loads
-    records = _records(qlop_proc("plugins", "list", "--json",
+    records = _records(qlop_proc("plugins", "list", "--all", "--json",
                                  env={"QLOP_DISABLE_PLUGIN_AUTOLOAD": "1", "QLOP_LOAD_PLUGINS": "clash"}))
     assert records["clash"]["status"] == "active" and records["example"]["status"] == "disabled"
 
 
 def test_no_plugins_flag(qlop_proc):
-    records = _records(qlop_proc("--no-plugins", "plugins", "list", "--json"))
+    records = _records(qlop_proc("--no-plugins", "plugins", "list", "--all", "--json"))
     assert records["example"]["status"] == "disabled"
     assert records["example"]["error"] == "third-party plugins are off (--no-plugins)"
     assert records["qlop_contrib.models"]["status"] == "active"
@@ -139,7 +139,7 @@ def test_no_plugins_flag(qlop_proc):
 
 
 def test_bundled_plugin_can_be_disabled(qlop_proc):
-    records = _records(qlop_proc("plugins", "list", "--json", env={"QLOP_DISABLE_PLUGINS": "qlop_contrib.models"}))
+    records = _records(qlop_proc("plugins", "list", "--all", "--json", env={"QLOP_DISABLE_PLUGINS": "qlop_contrib.models"}))
     assert records["qlop_contrib.models"]["status"] == "disabled"
     assert "model" not in records["qlop_contrib.models"]["provides"]
 
@@ -164,9 +164,10 @@ def test_p_module_and_plugins_dir(qlop_proc, tmp_path):
     assert records["my_local"]["provides"] == {"strategy": ["local_band"]}
     assert "_private" not in records
     # the directory is only read when asked for: not by default
-    assert "my_local" not in _records(qlop_proc("plugins", "list", "--json", env=env))
+    assert "my_local" not in _records(qlop_proc("plugins", "list", "--all", "--json", env=env))
+    assert "broken" not in _records(qlop_proc("plugins", "list", "--json"))  # without --all: active ones only
     # QLOP_PLUGINS_DIR is the same as --plugins-dir
-    via_env = _records(qlop_proc("plugins", "list", "--json", env={**env, "QLOP_PLUGINS_DIR": str(plugins_dir)}))
+    via_env = _records(qlop_proc("plugins", "list", "--all", "--json", env={**env, "QLOP_PLUGINS_DIR": str(plugins_dir)}))
     assert via_env["my_local"]["status"] == "active"
 
 

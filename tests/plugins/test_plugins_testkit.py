@@ -196,7 +196,7 @@ def test_fake_entry_points_reach_the_cli(qlop_fake_entry_points, qlop_cli):
 def test_cli_runner_resets_the_manager(qlop_cli, qlop_plugin_manager):
     from qlop.plugins import manager
 
-    result = qlop_cli.invoke(["plugins", "list", "--json"], env={"QLOP_DISABLE_PLUGINS": "qlop_contrib.labels"})
+    result = qlop_cli.invoke(["plugins", "list", "--all", "--json"], env={"QLOP_DISABLE_PLUGINS": "qlop_contrib.labels"})
     assert result.exit_code == 0
     assert '"status": "disabled"' in result.stdout
     assert manager._default is None  # reset after the call; the next invoke starts fresh
