@@ -170,7 +170,7 @@ def test_form_run_with_third_party_model_completes_and_shows_results(page, gui: 
     fill(page, "End Date", "2013-12-31")
     # the example plugin's components are choices; its feature step gets its own parameter form
     page.get_by_role("combobox", name="Model", exact=True).click()
-    assert "numpy_logistic" in [o.inner_text() for o in page.get_by_role("option").all()]
+    page.get_by_role("option", name="numpy_logistic", exact=True).wait_for()  # the example plugin's model
     page.keyboard.press("Escape")
     page.get_by_role("button", name="Add feature step").click()
     choose(page, "Step 3", "range_position")
@@ -219,9 +219,9 @@ def test_form_run_with_third_party_model_completes_and_shows_results(page, gui: 
 PASTED = """
 name = "reload-test"
 [data]
-tickers = ["AAPL", "MSFT", "JPM", "KO", "XOM"]
-start_date = "2004-01-01"
-end_date = "2015-12-31"
+tickers = ["AAPL", "MSFT", "JPM", "KO", "XOM", "IBM", "PG", "WMT"]
+start_date = "2000-01-01"
+end_date = "2017-12-31"
 [features]
 steps = [{step_type = "returns"}, {step_type = "rsi"}, {step_type = "atr"}]
 [label]
@@ -230,7 +230,7 @@ label_type = "leverage_opportunity"
 model_type = "xgboost"
 [model.validation]
 train_years = 3
-test_months = 6
+test_months = 3
 [backtest]
 strategy_type = "probability_threshold"
 [export]

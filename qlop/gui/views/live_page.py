@@ -53,6 +53,15 @@ def console_tail(task: Any, lines: int = 30) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def ordered_stages(view: LiveView) -> list[Any]:
+    """Pipeline stages in run order, each followed by its sub-steps (``train.rounds``); skipped ones hidden."""
+    order: dict[str, int] = {}
+    for name in view.stages:
+        order.setdefault(name.partition(".")[0], len(order))
+    shown = [s for s in view.stages.values() if s.state != "skipped"]
+    return sorted(shown, key=lambda s: (order[s.name.partition(".")[0]], "." in s.name, s.name))
+
+
 def draw(view: LiveView, task: Any) -> None:
     """The panel's content for one poll."""
     status = view.status
@@ -60,10 +69,12 @@ def draw(view: LiveView, task: Any) -> None:
         status = "cancelling"
     st.markdown(f"**Status:** `{status}`  {format_eta(view.eta) if not view.finished else ''}")
     st.progress(min(1.0, view.overall), text=f"Overall {view.overall:.0%}")
-    for stage in view.stages.values():
+    for stage in ordered_stages(view):
         total = f"/{stage.total}" if stage.total else ""
         eta = format_eta(stage.eta) if stage.state == "running" else stage.state
-        st.progress(stage.fraction, text=f"{stage.name}: {stage.step}{total} {stage.unit} - {eta}")
+        parent, _, sub = stage.name.partition(".")
+        label = f"\u21b3 {sub}" if sub else stage.name
+        st.progress(stage.fraction, text=f"{label}: {stage.step}{total} {stage.unit} - {eta}")
     if view.error:
         st.error(view.error)
     st.caption(f"{view.n_events} events, last seq {view.last_seq}")
