@@ -206,6 +206,8 @@ class FeatureStepContract(_PanelMixin, ComponentContract):
     """A feature step is causal, per-ticker, deterministic, and returns float columns on the same index."""
 
     kind = "feature_step"
+    #: False for cross-sectional features (e.g. a rank across tickers per date): skips the bleed check
+    per_ticker: ClassVar[bool] = True
 
     def _transform(self, component: Any, data: pd.DataFrame) -> pd.DataFrame:
         out = component.transform(data.copy())
@@ -249,6 +251,8 @@ class FeatureStepContract(_PanelMixin, ComponentContract):
         assert_same_values(before, panel, "input panel after transform", 0.0, 0.0)
 
     def test_no_ticker_bleed(self, component: Any, panel: pd.DataFrame, features: pd.DataFrame) -> None:
+        if not self.per_ticker:
+            pytest.skip("cross-sectional feature (per_ticker = False)")
         for ticker in panel.index.get_level_values(INDEX_NAMES[0]).unique():
             alone = self._transform(component, panel.loc[[ticker]])
             assert_same_values(features.loc[[ticker]], alone,
@@ -277,6 +281,8 @@ class LabelContract(_PanelMixin, ComponentContract):
     ticker, and looks no further ahead than its declared horizon."""
 
     kind = "label"
+    #: False for labels that compare tickers (e.g. beating the cross-section): skips the bleed check
+    per_ticker: ClassVar[bool] = True
 
     @pytest.fixture
     def panel(self) -> pd.DataFrame:
@@ -329,6 +335,8 @@ class LabelContract(_PanelMixin, ComponentContract):
                            "rows change (the label looks further ahead than its horizon)", self.rtol, self.atol)
 
     def test_no_ticker_bleed(self, component: Any, panel: pd.DataFrame, labels: pd.DataFrame) -> None:
+        if not self.per_ticker:
+            pytest.skip("cross-sectional label (per_ticker = False)")
         for ticker in panel.index.get_level_values(INDEX_NAMES[0]).unique():
             alone = component.make_labels(panel.loc[[ticker]].copy())
             assert_same_values(labels.loc[[ticker]], alone, f"ticker {ticker} labelled alone vs within the panel",

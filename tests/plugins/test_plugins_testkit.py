@@ -265,3 +265,17 @@ def test_fixture_module_has_no_autouse_fixtures_and_imports_nothing_heavy():
 def test_pytest11_plugin_is_registered(pytestconfig):
     plugin = pytestconfig.pluginmanager.get_plugin("qlop")
     assert plugin is not None and plugin.__name__ == "qlop.testing.plugin"
+
+
+def test_cross_sectional_features_skip_only_the_bleed_check():
+    class CrossSectional(FeatureStepContract):  # not collected: the name does not start with Test
+        component_class = C.PanelWideChange
+        per_ticker = False
+
+    contract = CrossSectional()
+    component, panel = contract.make_component(), contract.make_panel()
+    features = contract._transform(component, panel)
+    with pytest.raises(pytest.skip.Exception):
+        contract.test_no_ticker_bleed(component, panel, features)
+    with pytest.raises(AssertionError, match="look-ahead"):
+        contract.test_causal_truncation(component, panel, features)
