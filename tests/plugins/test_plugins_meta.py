@@ -222,3 +222,17 @@ def test_plugins_show_and_doctor_clean(qlop_cli):
     unknown = qlop_cli.invoke(["plugins", "show", "qlop_contrib.dataources"])
     assert unknown.exit_code == 2
     assert "Did you mean 'qlop_contrib.datasources'?" in unknown.stderr
+
+
+def test_doctor_exit_codes(qlop_fake_entry_points, qlop_cli):
+    clean = qlop_cli.invoke(["plugins", "doctor"])
+    assert clean.exit_code == 0, clean.output
+    assert clean.stdout.startswith("No problems: 6 plugin(s) active")
+    qlop_fake_entry_points.add("typo", types.SimpleNamespace(qlop_register_modle=hookimpl(lambda: None)))
+    found = qlop_cli.invoke(["plugins", "doctor"])
+    assert found.exit_code == 1
+    assert found.stdout.splitlines() == [
+        "problem: plugin 'typo' (entry-point) is incompatible: unknown hook qlop_register_modle "
+        "(not a QLOP hook; check the spelling)",
+        "1 problem(s); 6 plugin(s) active.",
+    ]
