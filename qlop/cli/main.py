@@ -123,6 +123,20 @@ class LazyGroup(click.Group):
             raise PluginError(f"command {cmd_name!r} is not a click command")
         return command
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        """Click's resolution, plus a did-you-mean for a misspelled command."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            name = args[0] if args else ""
+            if name and "No such command" in exc.message:
+                import difflib
+
+                close = difflib.get_close_matches(name, self.list_commands(ctx), n=1)
+                if close:
+                    exc.message = f"{exc.message} Did you mean {close[0]!r}?"
+            raise
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Summaries come from the table above, so help never imports a subcommand module."""
         plugin_index = read_plugin_command_index()

@@ -236,3 +236,9 @@ def test_doctor_exit_codes(qlop_fake_entry_points, qlop_cli):
         "(not a QLOP hook; check the spelling)",
         "1 problem(s); 6 plugin(s) active.",
     ]
+
+
+def test_misspelled_command_gets_did_you_mean(qlop_cli):
+    result = qlop_cli.invoke(["plugns", "list"])
+    assert result.exit_code == 2
+    assert "Error: No such command 'plugns'. Did you mean 'plugins'?" in result.stderr
