@@ -135,6 +135,8 @@ class FoldTimings:
 
     fit: float = 0.0
     predict: float = 0.0
+    #: time inside the library's own calls, for models that measure it (``library_seconds``)
+    library: float = 0.0
 
 
 def _fit_predict(config: "PipelineConfig", ts: TrainingSet, fold: Any, label_end: np.ndarray,
@@ -153,6 +155,7 @@ def _fit_predict(config: "PipelineConfig", ts: TrainingSet, fold: Any, label_end
         pred = np.asarray(model.predict(X.iloc[fold.test_idx]), dtype=np.float64)
         timings.fit += t1 - t0
         timings.predict += time.perf_counter() - t1
+    timings.library += float(getattr(model, "library_seconds", 0.0) or 0.0)
     if pred.shape != (fold.test_idx.size,):
         raise ArtifactError(f"model {mcfg.model_type!r} returned {pred.shape} predictions for "
                             f"{fold.test_idx.size} rows")
@@ -244,7 +247,8 @@ def train(config: "PipelineConfig", run_dir: str | Path) -> dict[str, Any]:
         "model_type": config.model.model_type, "n_folds": len(folds), "overall": overall,
         "folds": fold_metrics, "mean_over_folds": _mean_metrics(fold_metrics),
         "feature_importance": importance,
-        "timings": {"model_fit_seconds": timings.fit, "model_predict_seconds": timings.predict},
+        "timings": {"model_fit_seconds": timings.fit, "model_predict_seconds": timings.predict,
+                    "library_seconds": timings.library},
     }
     artifacts = {
         "predictions": str(write_parquet(predictions, run_dir / PREDICTIONS_FILE)),
@@ -277,6 +281,7 @@ def _fit_final(config: "PipelineConfig", ts: TrainingSet, infos: list[dict[str, 
         t0 = time.perf_counter()
         model.train(ts.X.iloc[rows], ts.y[rows], None, None)
         timings.fit += time.perf_counter() - t0
+    timings.library += float(getattr(model, "library_seconds", 0.0) or 0.0)
     dates = ts.X.index.get_level_values(1)[rows]
     info = {"n_rows": int(rows.size), "start": str(dates.min().date()), "end": str(dates.max().date()),
             "params": model.params.model_dump(mode="json")}
