@@ -117,7 +117,20 @@ def metrics_table(run_dir: Path) -> Any:
             rows.append((prefix, value))
 
     walk("", data)
-    return pd.DataFrame(rows, columns=["metric", "value"]).astype({"value": "string"})
+    return pd.DataFrame([(k, format_value(v)) for k, v in rows], columns=["metric", "value"])
+
+
+def format_value(value: Any) -> str:
+    """Numbers for a table: 4 significant digits, thousands separators for money-sized values."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return f"{value:,.2f}" if abs(value) >= 1000 else f"{value:.4g}"
+    return str(value)
 
 
 def _column(df: Any, *names: str) -> str | None:

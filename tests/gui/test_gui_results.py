@@ -24,7 +24,9 @@ def test_run_names_from_the_url_cannot_escape_the_runs_folder(runs_root):
 def test_metrics_table_flattens_benchmark(runs_root):
     table = results.metrics_table(runs_root / "20240101-000000-aaaa")
     rows = dict(zip(table["metric"], table["value"]))
-    assert rows["sharpe"] == "0.93" and rows["benchmark.cagr"] == "0.05"
+    assert rows["sharpe"] == "0.93" and rows["benchmark.cagr"] == "0.05" and rows["n_trades"] == "4"
+    assert [results.format_value(v) for v in (102965.2945, -0.0071239, 1511, None)] == \
+        ["102,965.29", "-0.007124", "1,511", "None"]
 
 
 def test_monthly_returns_compound_daily_equity(runs_root):

@@ -87,8 +87,8 @@ def model_section(run_dir: Path) -> None:
     st.subheader("Model")
     if overall:
         st.markdown("**Out-of-sample metrics**")
-        st.dataframe([{"metric": k, "value": str(v)} for k, v in overall.items()], hide_index=True,
-                     key="model_overall")
+        st.dataframe([{"metric": k, "value": results.format_value(v)} for k, v in overall.items()],
+                     hide_index=True, key="model_overall")
     if folds is not None:
         st.markdown("**Per-fold metrics**")
         st.dataframe(folds, hide_index=True, key="fold_metrics")
