@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 
     from qlop.config import FeaturesConfig, LabelConfig, PipelineConfig
 
+#: ``DataFrame.attrs`` key under which the pipeline tells a step which of its input columns hold no
+#: NaN or infinity (a frozenset of names), so a column read by several steps is scanned once. A hint:
+#: a step may ignore it; a column missing from it may still be finite.
+FINITE_COLUMNS_ATTR = "qlop.finite_columns"
+
 DATA_FILE = "data.parquet"
 FEATURES_FILE = "features.parquet"
 LABELS_FILE = "labels.parquet"
@@ -96,7 +101,10 @@ def _accept(out: Any, data: "pd.DataFrame", who: str, declared: list[str] | None
         series = out[col]
         if not (pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)):
             raise StageError(f"{STAGE}: {who} column {name!r} is not numeric (dtype {series.dtype})")
-        arrays[name] = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        if series.dtype == np.float64:
+            arrays[name] = series.to_numpy()  # no copy: the step's own array
+        else:  # ints, bools, nullable dtypes (pd.NA becomes NaN)
+            arrays[name] = series.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
     return arrays
 
 
@@ -115,6 +123,7 @@ def compute_features(panel: "pd.DataFrame", features_cfg: Any, manager: Any = No
     base = {str(c): panel[c].to_numpy() for c in panel.columns}
     features: dict[str, np.ndarray] = {}
     produced: dict[str, str] = {}
+    finite: dict[str, bool] = {}
     with stage_progress(STAGE, total=len(cfg.steps), unit="step") as progress:
         for i, step_cfg in enumerate(cfg.steps):
             where = f"features.steps.{i}"
@@ -128,8 +137,12 @@ def compute_features(panel: "pd.DataFrame", features_cfg: Any, manager: Any = No
                         raise ConfigError(f"{where}.step_params: column {col!r} not found (a step can use the "
                                           f"panel's columns and those of earlier steps: "
                                           f"{', '.join([*base, *features])})")
-                data = pd.DataFrame({c: base[c] if c in base else features[c] for c in dict.fromkeys(inputs)},
-                                    index=index, copy=False)
+                arrays = {c: base[c] if c in base else features[c] for c in dict.fromkeys(inputs)}
+                for c, a in arrays.items():
+                    if c not in finite:
+                        finite[c] = a.dtype.kind == "f" and bool(np.isfinite(np.add.reduce(a)))
+                data = pd.DataFrame(arrays, index=index, copy=False)
+                data.attrs[FINITE_COLUMNS_ATTR] = frozenset(c for c in arrays if finite[c])
             else:
                 data = pd.DataFrame({**base, **features}, index=index, copy=False)
             if outputs is not None:

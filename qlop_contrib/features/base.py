@@ -64,6 +64,19 @@ class PanelStep(BaseFeatureStepPlugin):
         arrays = self.compute(data, groups)
         return pd.DataFrame(arrays, index=data.index, copy=False)
 
+    def inputs(self, data: "pd.DataFrame", names: list[str]) -> tuple[list[np.ndarray], bool]:
+        """The arrays of columns ``names`` and whether all their values are finite.
+
+        Uses the pipeline's hint (:data:`qlop.stages.features.FINITE_COLUMNS_ATTR`) when present, so
+        a column read by several steps is scanned once.
+        """
+        from qlop.stages.features import FINITE_COLUMNS_ATTR
+
+        arrays = [self.column(data, n) for n in names]
+        known = data.attrs.get(FINITE_COLUMNS_ATTR, ())
+        finite = all(n in known or bool(np.isfinite(np.add.reduce(a))) for n, a in zip(names, arrays))
+        return arrays, finite
+
     @staticmethod
     def column(data: "pd.DataFrame", name: str) -> np.ndarray:
         """Column ``name`` as a contiguous float64 array (a view when it already is one)."""

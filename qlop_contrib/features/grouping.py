@@ -126,7 +126,9 @@ def _build(index: "pd.Index") -> TickerGroups:
         rank[np.argsort(levels.values, kind="stable")] = np.arange(len(levels))
         day = rank[day]
     new = tick[1:] != tick[:-1]
-    starts = np.flatnonzero(np.concatenate(([True], new))).astype(np.int64)
+    starts = np.flatnonzero(new)
+    starts += 1
+    starts = np.concatenate(([0], starts)).astype(np.int64)
     ends = np.append(starts[1:], n).astype(np.int64)
     block_codes = tick[starts]
     if len(np.unique(block_codes)) != len(block_codes):
@@ -136,7 +138,8 @@ def _build(index: "pd.Index") -> TickerGroups:
                 raise DataError(f"feature steps: ticker {index[s][0]}, date {_fmt(index[s][1])}: rows are "
                                 "not grouped by ticker (sort the panel by ticker, date)")
             seen.add(c)
-    back = ~new & (day[1:] <= day[:-1])
+    back = day[1:] <= day[:-1]
+    back[starts[1:] - 1] = False  # a new ticker may start at any date
     if back.any():
         i = int(np.flatnonzero(back)[0]) + 1
         what = "duplicated date" if day[i] == day[i - 1] else "dates not increasing within the ticker"

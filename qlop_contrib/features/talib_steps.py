@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -48,44 +48,76 @@ def raw_function(name: str) -> Callable[..., Any]:
     return getattr(func, "__wrapped__", func)
 
 
-def run_by_ticker(func: Callable[..., Any], inputs: Sequence[np.ndarray], groups: TickerGroups,
-                  n_out: int, kwargs: dict[str, Any]) -> list[np.ndarray]:
-    """Call ``func`` on each ticker block of ``inputs``; return ``n_out`` full-length float64 arrays."""
-    n = groups.n
-    outs = [np.empty(n, dtype=np.float64) for _ in range(n_out)]
-    gappy = any(not np.isfinite(np.add.reduce(a)) for a in inputs) if n else False
-    single = len(inputs) == 1
+def all_finite(arrays: Sequence[np.ndarray]) -> bool:
+    """True when no array holds a NaN or an infinity (one vectorised pass each)."""
+    return all(bool(np.isfinite(np.add.reduce(a))) for a in arrays)
+
+
+def gappy_blocks(inputs: Sequence[np.ndarray], groups: TickerGroups) -> Iterator[tuple[int, int, np.ndarray | None, tuple[np.ndarray, ...]]]:
+    """Yield ``(start, end, keep, args)`` per ticker, for inputs that have non-finite values.
+
+    ``keep`` is None when the block's inputs are all finite (``args`` are views of the block), else
+    the positions (relative to ``start``) of the rows whose inputs are all finite, and ``args`` holds
+    those rows only.
+    """
     for s, e in groups.slices():
-        args = (inputs[0][s:e],) if single else tuple(a[s:e] for a in inputs)
-        if gappy:
-            ok = np.isfinite(args[0])
-            for a in args[1:]:
-                ok &= np.isfinite(a)
-            if not ok.all():
-                _run_compressed(func, args, ok, outs, s, e, kwargs)
-                continue
-        res = func(*args, **kwargs)
-        if n_out == 1:
-            outs[0][s:e] = res
+        args = tuple(a[s:e] for a in inputs)
+        ok = np.isfinite(args[0])
+        for a in args[1:]:
+            ok &= np.isfinite(a)
+        if ok.all():
+            yield s, e, None, args
         else:
-            for o, r in zip(outs, res):
-                o[s:e] = r
-    return outs
+            keep = np.flatnonzero(ok)
+            yield s, e, keep, tuple(np.ascontiguousarray(a[keep]) for a in args)
 
 
-def _run_compressed(func: Callable[..., Any], args: tuple[np.ndarray, ...], ok: np.ndarray,
-                    outs: list[np.ndarray], s: int, e: int, kwargs: dict[str, Any]) -> None:
-    """One ticker block with missing inputs: compute on its finite rows, NaN elsewhere."""
-    for o in outs:
-        o[s:e] = np.nan
-    keep = np.flatnonzero(ok)
-    if not len(keep):
+def for_each_block(inputs: Sequence[np.ndarray], groups: TickerGroups, finite: bool, outs: Sequence[np.ndarray],
+                   fn: Callable[..., None]) -> None:
+    """Call ``fn(*block_inputs, *block_outputs)`` per ticker; ``fn`` writes into the output views.
+
+    With missing inputs a block is computed on its finite rows only, into temporaries that are put
+    back in place; the skipped rows get NaN.
+    """
+    if finite:
+        for s, e in groups.slices():
+            fn(*[a[s:e] for a in inputs], *[o[s:e] for o in outs])
         return
-    res = func(*(np.ascontiguousarray(a[keep]) for a in args), **kwargs)
-    if len(outs) == 1:
-        res = (res,)
-    for o, r in zip(outs, res):
-        o[s + keep] = r
+    for s, e, keep, args in gappy_blocks(inputs, groups):
+        if keep is None:
+            fn(*args, *[o[s:e] for o in outs])
+            continue
+        for o in outs:
+            o[s:e] = np.nan
+        if len(keep):
+            tmp = [np.empty(len(keep)) for _ in outs]
+            fn(*args, *tmp)
+            for o, t in zip(outs, tmp):
+                o[s + keep] = t
+
+
+def run_by_ticker(func: Callable[..., Any], inputs: Sequence[np.ndarray], groups: TickerGroups,
+                  n_out: int, kwargs: dict[str, Any], finite: bool | None = None) -> list[np.ndarray]:
+    """Call ``func`` on each ticker block of ``inputs``; return ``n_out`` full-length float64 arrays."""
+    outs = [np.empty(groups.n, dtype=np.float64) for _ in range(n_out)]
+    if finite is None:
+        finite = all_finite(inputs)
+    if finite and len(inputs) == 1 and n_out == 1:  # the common case, kept tight
+        x, o = inputs[0], outs[0]
+        for s, e in groups.slices():
+            o[s:e] = func(x[s:e], **kwargs)
+        return outs
+
+    def block(*arrays: np.ndarray) -> None:
+        res = func(*arrays[:len(inputs)], **kwargs)
+        if n_out == 1:
+            arrays[-1][...] = res
+        else:
+            for o, r in zip(arrays[len(inputs):], res):
+                o[...] = r
+
+    for_each_block(inputs, groups, finite, outs, block)
+    return outs
 
 
 # --------------------------------------------------------------------------------------------------
@@ -234,9 +266,9 @@ class TalibStep(PanelStep):
 
     def compute(self, data: "pd.DataFrame", groups: TickerGroups) -> dict[str, np.ndarray]:
         p = self.params
-        arrays = [self.column(data, c) for c in self._series_columns()]
+        arrays, finite = self.inputs(data, self._series_columns())
         names = self.output_columns()
-        outs = run_by_ticker(raw_function(p.function), arrays, groups, len(names), p.values)
+        outs = run_by_ticker(raw_function(p.function), arrays, groups, len(names), p.values, finite)
         return dict(zip(names, outs))
 
 
@@ -299,8 +331,8 @@ class RsiStep(PanelStep):
         return [f"rsi{col_tag(self.params.column, 'close')}_{self.params.timeperiod}"]
 
     def compute(self, data: "pd.DataFrame", groups: TickerGroups) -> dict[str, np.ndarray]:
-        (out,) = run_by_ticker(raw_function("RSI"), [self.column(data, self.params.column)], groups, 1,
-                               {"timeperiod": self.params.timeperiod})
+        arrays, finite = self.inputs(data, self.input_columns())
+        (out,) = run_by_ticker(raw_function("RSI"), arrays, groups, 1, {"timeperiod": self.params.timeperiod}, finite)
         return {self.output_columns()[0]: out}
 
 
@@ -317,9 +349,9 @@ class AtrStep(PanelStep):
         return [f"{self.function.lower()}_{self.params.timeperiod}"]
 
     def compute(self, data: "pd.DataFrame", groups: TickerGroups) -> dict[str, np.ndarray]:
-        arrays = [self.column(data, c) for c in self.input_columns()]
+        arrays, finite = self.inputs(data, self.input_columns())
         (out,) = run_by_ticker(raw_function(self.function), arrays, groups, 1,
-                               {"timeperiod": self.params.timeperiod})
+                               {"timeperiod": self.params.timeperiod}, finite)
         return {self.output_columns()[0]: out}
 
 
@@ -344,9 +376,10 @@ class MacdStep(PanelStep):
 
     def compute(self, data: "pd.DataFrame", groups: TickerGroups) -> dict[str, np.ndarray]:
         p = self.params
-        outs = run_by_ticker(raw_function("MACD"), [self.column(data, p.column)], groups, 3,
+        arrays, finite = self.inputs(data, self.input_columns())
+        outs = run_by_ticker(raw_function("MACD"), arrays, groups, 3,
                              {"fastperiod": p.fastperiod, "slowperiod": p.slowperiod,
-                              "signalperiod": p.signalperiod})
+                              "signalperiod": p.signalperiod}, finite)
         return dict(zip(self.output_columns(), outs))
 
 
@@ -367,15 +400,23 @@ class SmaStep(PanelStep):
         return names
 
     def compute(self, data: "pd.DataFrame", groups: TickerGroups) -> dict[str, np.ndarray]:
+        # The ratio is computed block by block while TA-Lib's output is still in cache.
         p = self.params
-        x = self.column(data, p.column)
-        (avg,) = run_by_ticker(raw_function(self.function), [x], groups, 1, {"timeperiod": p.timeperiod})
+        func = raw_function(self.function)
         names = self.output_columns()
-        ratio = avg.copy() if p.raw else avg
+        out = {name: np.empty(groups.n) for name in names}
+        arrays, finite = self.inputs(data, self.input_columns())
+
+        def block(x: np.ndarray, ratio: np.ndarray, raw: np.ndarray | None = None) -> None:
+            avg = func(x, timeperiod=p.timeperiod)
+            np.divide(x, avg, out=ratio)
+            ratio -= 1.0
+            if raw is not None:
+                raw[...] = avg
+
         with np.errstate(divide="ignore", invalid="ignore"):
-            np.divide(x, ratio, out=ratio)
-        ratio -= 1.0
-        return {names[0]: ratio, names[1]: avg} if p.raw else {names[0]: ratio}
+            for_each_block(arrays, groups, finite, list(out.values()), block)
+        return out
 
 
 class EmaStep(SmaStep):
@@ -406,19 +447,23 @@ class BollingerStep(PanelStep):
         return names
 
     def compute(self, data: "pd.DataFrame", groups: TickerGroups) -> dict[str, np.ndarray]:
+        # %B and bandwidth are computed block by block while TA-Lib's bands are still in cache.
         p = self.params
-        x = self.column(data, p.column)
-        upper, middle, lower = run_by_ticker(
-            raw_function("BBANDS"), [x], groups, 3,
-            {"timeperiod": p.timeperiod, "nbdevup": p.nbdev, "nbdevdn": p.nbdev, "matype": 0})
+        func = raw_function("BBANDS")
         names = self.output_columns()
-        span = upper - lower
-        pctb = x - lower
+        out = {name: np.empty(groups.n) for name in names}
+        arrays, finite = self.inputs(data, self.input_columns())
+
+        def block(x: np.ndarray, pctb: np.ndarray, width: np.ndarray, *raw: np.ndarray) -> None:
+            upper, middle, lower = func(x, timeperiod=p.timeperiod, nbdevup=p.nbdev, nbdevdn=p.nbdev, matype=0)
+            np.subtract(upper, lower, out=width)
+            np.subtract(x, lower, out=pctb)
+            np.divide(pctb, width, out=pctb)
+            pctb[width <= 0] = np.nan
+            np.divide(width, middle, out=width)
+            for dest, band in zip(raw, (upper, middle, lower)):
+                dest[...] = band
+
         with np.errstate(divide="ignore", invalid="ignore"):
-            np.divide(pctb, span, out=pctb)
-            pctb[~(span > 0)] = np.nan
-            width = np.divide(span, middle, out=span)
-        out = {names[0]: pctb, names[1]: width}
-        if p.raw:
-            out.update(zip(names[2:], (upper, middle, lower)))
+            for_each_block(arrays, groups, finite, list(out.values()), block)
         return out

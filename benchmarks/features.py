@@ -1,0 +1,247 @@
+"""Feature and label building: the default set on the sample data and at scale, and QLOP's TA-Lib overhead.
+
+Run: python benchmarks/features.py [--repeat N] [--skip-scale]
+
+Prints
+  1. the default feature set (qlop_contrib/features/defaults.py) plus the default
+     ``leverage_opportunity`` labels on the 29 sample tickers (~128,000 rows): goal < 1 s;
+  2. the same on 500 synthetic tickers x 5,000 bars (the ``synthetic`` data source), in a fresh process:
+     goal < 15 s and < 4 GB peak memory (peak RSS of that process, and its growth over the loaded panel);
+  3. QLOP's rsi, atr, macd, sma, ema and bollinger steps through ``compute_features`` on a 1M-row
+     panel of 200 tickers, as a ratio against calling TA-Lib directly on the same per-ticker arrays:
+     goal <= 1.3x. Two references: bare calls (outputs discarded) and calls whose outputs are stored
+     into full-length columns (the least work that yields a usable panel column).
+
+Times are medians of N runs after one warm-up; the ticker-block cache is cleared before every QLOP
+run, so each run pays for finding the ticker blocks and checking the sort order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable
+
+os.environ.setdefault("QLOP_CACHE_DIR", tempfile.mkdtemp(prefix="qlop-bench-"))
+
+
+def median_time(fn: Callable[[], Any], repeat: int, setup: Callable[[], Any] | None = None) -> float:
+    fn()  # warm-up: imports, first-touch allocations
+    samples = []
+    for _ in range(repeat):
+        if setup:
+            setup()
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def _cold() -> None:
+    from qlop_contrib.features.grouping import clear_cache
+
+    clear_cache()
+
+
+def bench_sample(repeat: int) -> None:
+    from qlop.config import DataConfig, LabelConfig
+    from qlop.stages.data import load_panel
+    from qlop.stages.features import compute_features, compute_labels
+    from qlop_contrib.features.defaults import default_features_config
+
+    panel = load_panel(DataConfig())
+    cfg = default_features_config()
+    label = LabelConfig()
+    t0 = time.perf_counter()
+    features = compute_features(panel, cfg)
+    first = time.perf_counter() - t0
+    t_feat = median_time(lambda: compute_features(panel, cfg), repeat, _cold)
+    t_lab = median_time(lambda: compute_labels(panel, label), repeat, _cold)
+    t_both = median_time(lambda: (compute_features(panel, cfg), compute_labels(panel, label)), repeat, _cold)
+    n_tickers = panel.index.get_level_values(0).nunique()
+    print(f"1. default features + labels, {n_tickers} sample tickers, {len(panel):,} rows, "
+          f"{features.shape[1]} features")
+    print(f"   features {t_feat:.3f} s, labels {t_lab:.3f} s, together {t_both:.3f} s (goal < 1 s): "
+          f"{'OK' if t_both < 1 else 'TOO SLOW'}")
+    print(f"   (first call in a fresh process, importing TA-Lib: features {first:.3f} s)")
+
+
+def _peak_rss_bytes() -> int:
+    """Peak resident set size of this process (VmHWM; ru_maxrss where /proc is missing)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def scale_child(n_tickers: int, n_bars: int) -> None:
+    """Runs in a fresh process: load the synthetic panel, then time features + labels once."""
+    from qlop.config import DataConfig, LabelConfig
+    from qlop.stages.data import load_panel
+    from qlop.stages.features import compute_features, compute_labels
+    from qlop_contrib.features.defaults import default_features_config
+
+    import talib  # noqa: F401  (import cost is not feature work)
+
+    t0 = time.perf_counter()
+    panel = load_panel(DataConfig(data_source_type="synthetic",
+                                  data_source_params={"n_tickers": n_tickers, "n_bars": n_bars, "seed": 1}))
+    t_load = time.perf_counter() - t0
+    rss_panel = _peak_rss_bytes()
+    reset = _reset_peak_rss()
+    t0 = time.perf_counter()
+    features = compute_features(panel, default_features_config())
+    t_feat = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    labels = compute_labels(panel, LabelConfig())
+    t_lab = time.perf_counter() - t0
+    print(json.dumps({"rows": len(panel), "features": features.shape[1], "label_rows": int(labels["label"].notna().sum()),
+                      "load": t_load, "t_features": t_feat, "t_labels": t_lab, "peak_rss": _peak_rss_bytes(),
+                      "rss_after_load": rss_panel, "peak_reset": reset,
+                      "panel_bytes": int(panel.memory_usage(deep=True).sum()),
+                      "features_bytes": int(features.memory_usage(deep=True).sum())}))
+
+
+def bench_scale(n_tickers: int, n_bars: int) -> None:
+    out = subprocess.run([sys.executable, __file__, "--child", str(n_tickers), str(n_bars)],
+                         capture_output=True, text=True, env=os.environ.copy())
+    if out.returncode:
+        print(out.stderr)
+        raise SystemExit(out.returncode)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    total = r["t_features"] + r["t_labels"]
+    gb = r["peak_rss"] / 1e9
+    print(f"2. default features + labels, {n_tickers} synthetic tickers x {n_bars:,} bars = {r['rows']:,} rows "
+          f"(panel generated in {r['load']:.1f} s, not counted)")
+    print(f"   features {r['t_features']:.2f} s, labels {r['t_labels']:.2f} s, together {total:.2f} s "
+          f"(goal < 15 s): {'OK' if total < 15 else 'TOO SLOW'}")
+    what = "after loading the panel" if r["peak_reset"] else "whole process, including the panel's generation"
+    print(f"   peak RSS {gb:.2f} GB ({what}; goal < 4 GB): {'OK' if gb < 4 else 'TOO BIG'}; "
+          f"RSS with the panel loaded {r['rss_after_load'] / 1e9:.2f} GB; panel {r['panel_bytes'] / 1e9:.2f} GB, "
+          f"features {r['features_bytes'] / 1e9:.2f} GB")
+
+
+def gbm_panel(n_tickers: int, n_bars: int, seed: int = 0) -> Any:
+    """A canonical panel of OHLC-consistent GBM paths (fast to make; the values do not matter here)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    n = n_tickers * n_bars
+    logret = rng.normal(0.0003, 0.015, (n_tickers, n_bars))
+    close = (50.0 * np.exp(np.cumsum(logret, axis=1))).ravel()
+    open_ = close * np.exp(rng.normal(0, 0.004, n))
+    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.006, n)))
+    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.006, n)))
+    dates = pd.bdate_range("2000-01-03", periods=n_bars)
+    index = pd.MultiIndex.from_product([[f"T{i:04d}" for i in range(n_tickers)], dates], names=["ticker", "date"])
+    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "adj_close": close,
+                         "volume": rng.lognormal(13, 0.5, n)}, index=index)
+
+
+TALIB_STEPS = [("rsi", {}), ("atr", {}), ("macd", {}), ("sma", {}), ("ema", {}), ("bollinger", {})]
+
+
+def bench_talib_ratio(repeat: int, n_tickers: int = 200, n_bars: int = 5_000) -> None:
+    import numpy as np
+    import talib
+
+    from qlop.config import FeaturesConfig
+    from qlop.stages.features import compute_features
+
+    panel = gbm_panel(n_tickers, n_bars)
+    cfg = FeaturesConfig.model_validate({"steps": [{"step_type": t, "step_params": p} for t, p in TALIB_STEPS]})
+    o, h, lo, c = (np.ascontiguousarray(panel[k].to_numpy()) for k in ("open", "high", "low", "close"))
+    bounds = [(i * n_bars, (i + 1) * n_bars) for i in range(n_tickers)]
+
+    def direct() -> None:
+        for s, e in bounds:
+            talib.RSI(c[s:e], 14)
+            talib.ATR(h[s:e], lo[s:e], c[s:e], 14)
+            talib.MACD(c[s:e], 12, 26, 9)
+            talib.SMA(c[s:e], 20)
+            talib.EMA(c[s:e], 20)
+            talib.BBANDS(c[s:e], 20, 2.0, 2.0, 0)
+
+    def direct_stored() -> None:
+        n = len(c)
+        cols = [np.empty(n) for _ in range(9)]
+        for s, e in bounds:
+            cols[0][s:e] = talib.RSI(c[s:e], 14)
+            cols[1][s:e] = talib.ATR(h[s:e], lo[s:e], c[s:e], 14)
+            cols[2][s:e], cols[3][s:e], cols[4][s:e] = talib.MACD(c[s:e], 12, 26, 9)
+            cols[5][s:e] = talib.SMA(c[s:e], 20)
+            cols[6][s:e] = talib.EMA(c[s:e], 20)
+            cols[7][s:e], _, cols[8][s:e] = talib.BBANDS(c[s:e], 20, 2.0, 2.0, 0)
+
+    # Interleaved, so all three see the same machine load. Wall time, and CPU time of this process
+    # (robust when other processes compete for the cores); best and median over the repetitions.
+    funcs = {"direct": direct, "stored": direct_stored, "qlop": lambda: compute_features(panel, cfg)}
+    clocks = {"wall": time.perf_counter, "cpu": time.process_time}
+    samples = {(c, k): [] for c in clocks for k in funcs}
+    for fn in funcs.values():
+        fn()
+    for _ in range(repeat):
+        for name, fn in funcs.items():
+            _cold()
+            w0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            samples[("wall", name)].append(time.perf_counter() - w0)
+            samples[("cpu", name)].append(time.process_time() - c0)
+    out = compute_features(panel, cfg)
+    print(f"3. rsi, atr, macd, sma, ema, bollinger on {len(panel):,} rows, {n_tickers} tickers "
+          f"({out.shape[1]} columns); best / median of {repeat} interleaved runs")
+    verdict = None
+    for clock in clocks:
+        best = {k: min(samples[(clock, k)]) for k in funcs}
+        med = {k: statistics.median(samples[(clock, k)]) for k in funcs}
+        print(f"   {clock:>4}: TA-Lib per ticker, bare calls {best['direct'] * 1e3:.1f} / {med['direct'] * 1e3:.1f} ms; "
+              f"outputs stored into columns {best['stored'] * 1e3:.1f} / {med['stored'] * 1e3:.1f} ms; "
+              f"QLOP {best['qlop'] * 1e3:.1f} / {med['qlop'] * 1e3:.1f} ms")
+        r_bare, r_stored = med["qlop"] / med["direct"], med["qlop"] / med["stored"]
+        print(f"         QLOP / bare = {best['qlop'] / best['direct']:.2f}x best, {r_bare:.2f}x median; "
+              f"QLOP / stored = {best['qlop'] / best['stored']:.2f}x best, {r_stored:.2f}x median")
+        if clock == "cpu":
+            verdict = r_bare
+    print(f"   goal QLOP / bare TA-Lib <= 1.3x (CPU time, median): {verdict:.2f}x "
+          f"{'OK' if verdict <= 1.3 else 'OVER'}")
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        scale_child(int(sys.argv[2]), int(sys.argv[3]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--skip-scale", action="store_true", help="Skip the 500 x 5,000 run (2.5M rows).")
+    args = parser.parse_args()
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cpus")
+    bench_sample(args.repeat)
+    if not args.skip_scale:
+        bench_scale(500, 5_000)
+    bench_talib_ratio(args.repeat)
+
+
+if __name__ == "__main__":
+    main()
