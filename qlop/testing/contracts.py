@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import pickle
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -191,7 +192,7 @@ class DataSourceContract(ComponentContract):
 
         if self.unknown_ticker is None:
             pytest.skip("unknown_ticker is None for this source")
-        with pytest.raises(DataError, match=self.unknown_ticker):
+        with pytest.raises(DataError, match=re.escape(self.unknown_ticker)):
             self._load(component, [self.unknown_ticker])
 
     def test_deterministic(self, loaded: pd.DataFrame) -> None:
@@ -548,7 +549,9 @@ class ExporterContract(ComponentContract):
 
     @pytest.fixture
     def artifact(self, tmp_path: Path) -> Any:
-        return self.make_artifact(tmp_path / "inputs")
+        inputs = tmp_path / "inputs"  # an empty folder the artefact's files may be written into
+        inputs.mkdir()
+        return self.make_artifact(inputs)
 
     def _files(self, root: Path) -> set[Path]:
         return {p for p in root.rglob("*") if p.is_file()}
