@@ -32,7 +32,10 @@ def cross_rank(x: np.ndarray, date_codes: np.ndarray, min_count: int = 2) -> np.
         return out
     d = date_codes[rows]
     v = x[rows]
-    order = np.lexsort((v, d))
+    # By value (any order among equal values: ties share their average rank), then stably by date:
+    # two sorts, the second a radix sort of small integers, beat one lexsort by about 2x.
+    order = np.argsort(v)
+    order = order[np.argsort(d[order], kind="stable")]
     sd, sv = d[order], v[order]
     m = len(order)
     at = np.arange(m, dtype=np.int64)

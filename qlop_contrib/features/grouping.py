@@ -68,7 +68,7 @@ class TickerGroups:
     def date_codes(self) -> np.ndarray:
         """An integer per row that is equal exactly for equal dates (for same-date cross sections)."""
         if "date_codes" not in self._lazy:
-            self._lazy["date_codes"] = np.asarray(self.index.codes[1], dtype=np.int64)
+            self._lazy["date_codes"] = np.asarray(self.index.codes[1])  # small ints: fast radix sorts
         return self._lazy["date_codes"]
 
     @property
