@@ -272,26 +272,63 @@ def _first_touch(kb: np.ndarray, lo_win: np.ndarray, hi_win: np.ndarray, e: np.n
     """
     block = lo_win.shape[1]
     worst, best = (lo_win, hi_win) if s > 0 else (hi_win, lo_win)
-    active = np.arange(e.shape[0])
+    m = e.shape[0]
+    active = np.arange(m)
     col = 0
     while active.size:
-        full = col == 0  # first block: every trade, no fancy indexing of the levels needed
-        rows = e if full else e[active] + col
-        touch = None
-        if adv is not None:
-            path = worst[rows]
-            level = adv[:, None] if full else adv[active, None]
-            touch = (path <= level) if s > 0 else (path >= level)
-        if tp is not None:
-            path = best[rows]
-            level = tp[:, None] if full else tp[active, None]
-            fav = (path >= level) if s > 0 else (path <= level)
-            touch = fav if touch is None else (touch | fav)
-        first = touch.argmax(axis=1)
-        hit = touch.ravel()[np.arange(active.size) * block + first]
+        if col == 0:
+            lo_row, hi_row = int(e.min()), int(e.max())
+            if hi_row - lo_row < 2 * m:
+                # Dense entries (labels: nearly every row): compare on the window views directly, one
+                # level per panel row, instead of copying every trade's window. Levels depend only on
+                # the entry bar here (one side, one set of rules), so repeated entries agree.
+                first, hit = _touch_rows(worst, best, slice(lo_row, hi_row + 1), e - lo_row, adv, tp, s,
+                                         hi_row - lo_row + 1)
+            else:
+                first, hit = _touch_trades(worst, best, e, adv, tp, s)
+        else:
+            first, hit = _touch_trades(worst, best, e[active] + col, None if adv is None else adv[active],
+                                       None if tp is None else tp[active], s)
         kb[active[hit]] = col + first[hit]
         col += block
         active = active[~hit & (k_last[active] >= col)]
+
+
+def _compare(path: np.ndarray, level: np.ndarray, at_or_below: bool) -> np.ndarray:
+    return path <= level[:, None] if at_or_below else path >= level[:, None]
+
+
+def _first_true(touch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column of each row's first True, and whether the row has one."""
+    first = touch.argmax(axis=1)
+    return first, touch.ravel()[np.arange(touch.shape[0]) * touch.shape[1] + first]
+
+
+def _touch_trades(worst: np.ndarray, best: np.ndarray, rows: np.ndarray, adv: np.ndarray | None,
+                  tp: np.ndarray | None, s: int) -> tuple[np.ndarray, np.ndarray]:
+    """First touch per trade, gathering each trade's block of bars (window rows ``rows``)."""
+    touch = None
+    if adv is not None:
+        touch = _compare(worst[rows], adv, s > 0)
+    if tp is not None:
+        fav = _compare(best[rows], tp, s < 0)
+        touch = fav if touch is None else (touch | fav)
+    return _first_true(touch)
+
+
+def _touch_rows(worst: np.ndarray, best: np.ndarray, span: slice, offset: np.ndarray, adv: np.ndarray | None,
+                tp: np.ndarray | None, s: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """First touch per trade from per-row levels over a span of window rows (rows without a trade: NaN)."""
+    touch = None
+    for view, level, below in ((worst, adv, s > 0), (best, tp, s < 0)):
+        if level is None:
+            continue
+        per_row = np.full(size, np.nan)
+        per_row[offset] = level
+        t = _compare(view[span], per_row, below)
+        touch = t if touch is None else (touch | t)
+    first, hit = _first_true(touch)
+    return first[offset], hit[offset]
 
 
 def _resolve(o: np.ndarray, lo_eff: np.ndarray, hi_eff: np.ndarray, lo_win: np.ndarray, hi_win: np.ndarray,
