@@ -20,8 +20,9 @@ notional, the liquidation fee, financing (longs) or the borrow fee (shorts), flo
 Implementation: trades are split by side and processed in chunks; each chunk gathers the bars
 ``e+k`` of its trades' windows into ``(trades, bars)`` matrices (a block of at most 64 bars at a time,
 so memory stays bounded for long horizons and trades that exit early stop being scanned), finds each
-trade's first barrier bar with one ``argmax`` and resolves the reason and price at that bar only. No
-Python loop over trades or rows.
+trade's first barrier bar with one ``argmax`` and resolves the reason and price at that bar only.
+When a chunk's entries are dense (labels: nearly every row), the comparisons run on sliding-window
+views of the panel with one level per row, so nothing is copied. No Python loop over trades or rows.
 """
 
 from __future__ import annotations
