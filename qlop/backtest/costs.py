@@ -61,5 +61,5 @@ class CostModel:
         leveraged P&L, less the entry leg's costs and the carry accrued so far, floored at zero."""
         lev = self.leverage
         frac = (1.0 + np.asarray(side) * lev * (np.asarray(price) / entry_price - 1.0)
-                - self.leg_rate * lev )
+                - self.leg_rate * lev - self.carry_rate(side) * (np.asarray(days_held) / 365.0))
         return np.maximum(np.asarray(margin) * frac - topup_entry, 0.0)

@@ -276,7 +276,7 @@ def align_signals(panel: Any, signals: Any) -> tuple[np.ndarray, np.ndarray, np.
     raw = aligned["signal"].to_numpy(dtype=np.float64, na_value=0.0)
     bad = ~np.isin(raw, (-1.0, 0.0, 1.0))
     if bad.any():
-        _bad(bad, f"signal {raw[bad][0]!r} is not -1, 0 or 1")
+        _bad(bad, f"signal {float(raw[bad][0]):g} is not -1, 0 or 1")
     signal = raw.astype(np.int8)
     if "weight" in aligned.columns:
         weight = aligned["weight"].to_numpy(dtype=np.float64, na_value=np.nan)
