@@ -265,3 +265,28 @@ def test_example_plugin_own_test_suite_passes(qlop_proc, tmp_path):
 
     passed = re.search(r"(\d+) passed", proc.stdout)
     assert passed and int(passed.group(1)) >= 25 and " failed" not in proc.stdout, proc.stdout[-2000:]
+
+
+def test_example_components_run_a_whole_pipeline(qlop_proc, tmp_path):
+    """Feature step, label, model and strategy of a third-party package, used by name from a config:
+    QLOP's core is unchanged, the model saves as JSON, and the manifest records the plugin."""
+    config = tmp_path / "example.toml"
+    config.write_text(EXAMPLE_CONFIG.read_text().replace('tickers = ["AAPL", "MSFT", "JPM"]', 'tickers = ["AAPL", "MSFT"]')
+                      .replace('start_date = "2010-01-01"', 'start_date = "2011-01-01"')
+                      .replace('end_date = "2016-12-31"', 'end_date = "2015-12-31"'))
+    run_dir = tmp_path / "run"
+    proc = qlop_proc("run", "-c", str(config), "--run-dir", str(run_dir), env={"QLOP_DISABLE_PLUGINS": "clash"})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "completed"
+    assert {"name": "example", "version": "0.1.0", "source": "entry-point",
+            "distribution": "qlop-example-plugin"} in manifest["plugins"]
+    for stage in ("features", "train", "backtest"):
+        assert manifest["stages"][stage]["plugins"] == {"example": "0.1.0"}, stage
+    saved = json.loads((run_dir / "model" / "numpy_logistic.json").read_text())
+    assert saved["features"] == ["range_pos_20", "range_pos_60"]
+    import pandas as pd
+
+    preds = pd.read_parquet(run_dir / "predictions.parquet")
+    assert len(preds) > 500 and preds["prob"].between(0, 1).all()
+    assert (run_dir / "backtest" / "metrics.json").exists()
