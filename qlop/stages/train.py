@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qlop.errors import ArtifactError, ConfigError
+from qlop.errors import ArtifactError, ConfigError, DataError
 from qlop.stages.components import component_errors, create
 
 if TYPE_CHECKING:
@@ -85,6 +85,8 @@ def usable_rows(X: "pd.DataFrame", y: np.ndarray, dropna: bool) -> np.ndarray:
 
 def load_training_set(config: "PipelineConfig", run_dir: str | Path) -> TrainingSet:
     """Read and align ``features.parquet`` and ``labels.parquet``; check they describe the same rows."""
+    import pandas as pd
+
     run_dir = Path(run_dir)
     X = _read(run_dir / FEATURES_FILE, "qlop features build")
     labels = _read(run_dir / LABELS_FILE, "qlop features build")
@@ -97,6 +99,14 @@ def load_training_set(config: "PipelineConfig", run_dir: str | Path) -> Training
     bad = [c for c in X.columns if X[c].dtype.kind not in "fiub"]
     if bad:
         raise ArtifactError(f"{run_dir / FEATURES_FILE}: column {bad[0]!r} is not numeric ({X[bad[0]].dtype})")
+    values = X.to_numpy(dtype=np.float64, na_value=np.nan)
+    infinite = np.isinf(values)
+    if infinite.any():
+        row, col = np.argwhere(infinite)[0]
+        ticker, date = X.index[row]
+        raise DataError(f"{run_dir / FEATURES_FILE}: column {X.columns[col]!r}, ticker {ticker}, date "
+                        f"{pd.Timestamp(date).date()}: infinite value ({int(infinite.sum())} in all); "
+                        "fix the feature step")
     plugin = label_plugin(config)
     y = labels["label"].to_numpy(dtype=np.float64, na_value=np.nan)
     dropna = config.features.dropna if config.features is not None else True

@@ -244,3 +244,14 @@ def test_train_years_longer_than_the_data_names_the_field(make_run):
     with pytest.raises(ConfigError, match="model.validation.train_years"):
         train_stage.run(load_config(cfg), run_dir)
     assert not (run_dir / "predictions.parquet").exists()
+
+
+def test_infinite_feature_is_named(make_run):
+    cfg, run_dir = make_run()
+    X = pd.read_parquet(run_dir / "features.parquet")
+    X.iloc[100, 2] = np.inf
+    X.to_parquet(run_dir / "features.parquet")
+    result = CliRunner().invoke(cli, ["train", "-c", str(cfg), "--run-dir", str(run_dir)])
+    ticker, date = X.index[100]
+    assert result.exit_code == 2
+    assert f"column 'f2', ticker {ticker}, date {date.date()}: infinite value" in result.output

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qlop.config import ValidationConfig
 from qlop.errors import ConfigError
@@ -142,3 +144,32 @@ def test_make_folds_dispatches_on_scheme(panel):
     assert len(wf) == 3
     kf = make_folds(index, usable, H, ValidationConfig(scheme="purged_kfold", n_splits=3), H)
     assert len(kf) == 3
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), horizon=st.integers(1, 15), n_tickers=st.integers(1, 4),
+       scheme=st.sampled_from(["expanding", "rolling", "kfold"]))
+def test_no_training_label_window_overlaps_a_test_period(seed, horizon, n_tickers, scheme):
+    """Random calendars (late starts, gaps), random horizons: the purge holds for every fold."""
+    rng = np.random.default_rng(seed)
+    days = pd.bdate_range("2012-01-01", "2015-12-31")
+    parts = []
+    for k in range(n_tickers):
+        d = days[int(rng.integers(0, 200)):]
+        d = d[rng.uniform(size=d.size) > rng.uniform(0, 0.3)]
+        parts.append(pd.MultiIndex.from_product([[f"T{k}"], d], names=["ticker", "date"]))
+    index = parts[0].append(parts[1:])
+    usable = rng.uniform(size=len(index)) > 0.1
+    usable &= ~np.isnat(label_end_dates(index, horizon))  # rows without a full horizon have no label
+    dates = index.get_level_values(1).to_numpy()
+    if scheme == "kfold":
+        folds = purged_kfold(index, usable, horizon, n_splits=4, embargo=horizon)
+    else:
+        folds = walk_forward(index, usable, horizon, train_years=1, test_months=5, window=scheme)
+    end = _loop_label_end(index, horizon)
+    for f in folds:
+        tr = f.train_idx
+        assert not ((dates[tr] <= f.test_end) & (end[tr] >= f.test_start)).any()
+        assert not set(tr) & set(f.test_idx)
+    tested = np.concatenate([f.test_idx for f in folds])
+    assert len(np.unique(tested)) == len(tested)
