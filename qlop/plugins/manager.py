@@ -280,6 +280,7 @@ class PluginManager:
                 specs = self._as_specs(result, expected)
             except Exception as exc:
                 self._fail(record, FAILED, f"{KINDS[kind]}: {_one_line(exc)}", exc)
+                self._drop(record)
                 continue
             incompatible = [s for s in specs if not s.api_compatible]
             if incompatible:
@@ -287,6 +288,7 @@ class PluginManager:
                 self._fail(record, INCOMPATIBLE,
                            f"{kind.replace('_', ' ')} {s.name!r} targets plugin API {s.api[0]}-{s.api[1]}; "
                            f"this QLOP implements {PLUGIN_API_VERSION}")
+                self._drop(record)
                 continue
             for spec in specs:
                 entries.append(Entry(spec, record.name, record.version))
@@ -294,6 +296,13 @@ class PluginManager:
                 if spec.name not in record.provides[kind]:
                     record.provides[kind].append(spec.name)
         return entries
+
+    def _drop(self, record: PluginRecord) -> None:
+        """A plugin that failed while one registry was built contributes to none: registries built
+        earlier are rebuilt (lazily) without it."""
+        if record.provides:
+            record.provides.clear()
+            self._registries.clear()
 
     @staticmethod
     def _as_specs(result: Any, expected: type) -> list[Any]:

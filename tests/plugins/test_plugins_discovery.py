@@ -176,6 +176,19 @@ def test_raising_registration_hook_is_isolated(qlop_fake_entry_points):
     assert "s1" not in pm.registry("strategy")  # a failed plugin contributes nothing more
 
 
+def test_plugin_failing_in_a_later_registry_leaves_the_earlier_ones(qlop_fake_entry_points):
+    def explode():
+        raise ValueError("cannot register")
+
+    qlop_fake_entry_points.add("late", plugin(qlop_register_strategy=lambda: ComponentSpec("s1", Dummy),
+                                              qlop_register_model=explode))
+    pm = qlop_fake_entry_points.manager()
+    assert "s1" in pm.registry("strategy")  # built first, while the plugin still looked fine
+    pm.registry("model")  # building this registry calls the failing hook
+    assert pm.records["late"].status == "failed" and pm.records["late"].provides == {}
+    assert "s1" not in pm.registry("strategy")
+
+
 def test_unsupported_plugin_api_is_incompatible(qlop_fake_entry_points):
     qlop_fake_entry_points.add("future", plugin(qlop_register_model=lambda: ComponentSpec("f", Dummy, api=(2, 3))))
     pm = qlop_fake_entry_points.manager()
