@@ -6,7 +6,14 @@ another's plugins or cached data.
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# OpenMP threads (XGBoost, scikit-learn) spin while idle by default; on the shared 2-core machine that
+# made XGBoost fits 10-20x slower. OpenMP reads this once when first loaded, so set it before any test
+# module imports scikit-learn or XGBoost (see docs/models.md).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @pytest.fixture(autouse=True)
@@ -14,7 +21,7 @@ def _isolated_qlop_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     from qlop.plugins import manager
 
     monkeypatch.setenv("QLOP_CACHE_DIR", str(tmp_path_factory.mktemp("qlop-cache")))
-    for var in ("QLOP_DISABLE_PLUGINS", "QLOP_LOAD_PLUGINS", "QLOP_DISABLE_PLUGIN_AUTOLOAD",
+    for var in ("QLOP_DISABLE_PLUGINS", "QLOP_LOAD_PLUGINS", "QLOP_DISABLE_PLUGIN_AUTOLOAD", "QLOP_STRICT_PLUGINS",
                 "QLOP_PLUGINS_DIR", "QLOP_WS_TOKEN", "QLOP_WS_URL"):
         monkeypatch.delenv(var, raising=False)
     manager.reset()
