@@ -81,10 +81,10 @@ def holdout_rows(run_dir: Path, meta: dict[str, Any]) -> "pd.DataFrame | None":
 
 def feature_plugins(features: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Name, plugin and version of each feature step: a bundle needs the same ones to score."""
-    from qlop.stages.train import _plugin_record
+    from qlop.stages.train import plugin_record
 
     steps = (features or {}).get("steps") or []
-    return [_plugin_record("feature_step", s["step_type"]) for s in steps]
+    return [plugin_record("feature_step", s["step_type"]) for s in steps]
 
 
 def build_input(run_dir: str | Path) -> ExportInput:
@@ -98,9 +98,9 @@ def build_input(run_dir: str | Path) -> ExportInput:
     plugins = {"model": meta.get("plugin"), "feature_steps": feature_plugins(meta.get("features"))}
     label = meta.get("label") or {}
     if label.get("label_type"):
-        from qlop.stages.train import _plugin_record
+        from qlop.stages.train import plugin_record
 
-        plugins["label"] = _plugin_record("label", label["label_type"])
+        plugins["label"] = plugin_record("label", label["label_type"])
     return ExportInput(model=model, meta=meta, run_dir=run_dir, feature_columns=list(meta["feature_columns"]),
                        features=meta.get("features"), label=label, metrics=metrics,
                        holdout=holdout_rows(run_dir, meta), plugins=plugins)

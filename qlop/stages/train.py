@@ -190,7 +190,7 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _plugin_record(kind: str, name: str) -> dict[str, Any]:
+def plugin_record(kind: str, name: str) -> dict[str, Any]:
     from qlop.plugins.manager import get_plugin_manager
 
     try:
@@ -318,7 +318,7 @@ def save_final_model(config: "PipelineConfig", ts: TrainingSet, model: Any, info
             hashes[name] = sha256_file(path)
         meta = {
             "model_type": config.model.model_type,
-            "plugin": _plugin_record("model", config.model.model_type),
+            "plugin": plugin_record("model", config.model.model_type),
             "task": ts.task,
             "prediction_column": prediction_column(ts.task),
             "feature_columns": ts.feature_columns,

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-# Before anything loads OpenMP (scikit-learn imported by a test module would): see qlop_contrib.models.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import json
 from pathlib import Path
 from typing import Any, Callable
