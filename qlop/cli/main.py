@@ -107,9 +107,7 @@ class LazyGroup(click.Group):
     def _plugin_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         from qlop.errors import PluginError
 
-        manager = ensure_plugin_manager(ctx)
-        registry = manager.registry("command")
-        write_plugin_command_index({e.spec.name: e.spec.summary for e in registry.entries()})
+        registry = ensure_plugin_manager(ctx).registry("command")
         if cmd_name not in registry:
             return None
         try:
@@ -197,7 +195,16 @@ def ensure_plugin_manager(ctx: click.Context | None = None) -> Any:
 
         manager_mod.configure(Selection.from_env(
             no_plugins=state.no_plugins, modules=state.modules, plugins_dir=state.plugins_dir))
+        manager = manager_mod.get_plugin_manager()
+        remember_plugin_commands(manager)
+        return manager
     return manager_mod.get_plugin_manager()
+
+
+def remember_plugin_commands(manager: Any) -> None:
+    """Refresh the index ``--help`` lists plugin commands from (built without importing a command)."""
+    registry = manager.registry("command")
+    write_plugin_command_index({e.spec.name: e.spec.summary for e in registry.entries()})
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

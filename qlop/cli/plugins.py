@@ -6,7 +6,7 @@ import json
 
 import click
 
-from qlop.cli.main import ensure_plugin_manager, write_plugin_command_index
+from qlop.cli.main import ensure_plugin_manager
 from qlop.plugins.records import ACTIVE
 from qlop.plugins.specs import KINDS
 
@@ -14,7 +14,6 @@ from qlop.plugins.specs import KINDS
 def _manager(ctx: click.Context):  # type: ignore[no-untyped-def]
     manager = ensure_plugin_manager(ctx)
     manager.load_all_registries()
-    write_plugin_command_index({e.spec.name: e.spec.summary for e in manager.registry("command").entries()})
     return manager
 
 

@@ -242,3 +242,16 @@ def test_misspelled_command_gets_did_you_mean(qlop_cli):
     result = qlop_cli.invoke(["plugns", "list"])
     assert result.exit_code == 2
     assert "Error: No such command 'plugns'. Did you mean 'plugins'?" in result.stderr
+
+
+def test_any_command_that_loads_plugins_refreshes_the_help_index(qlop_fake_entry_points, qlop_cli, tmp_path):
+    import click
+
+    plugin = types.SimpleNamespace(qlop_register_commands=hookimpl(
+        lambda: CommandSpec("indexed-cmd", click.command("indexed-cmd")(lambda: None), summary="Indexed")))
+    qlop_fake_entry_points.add("indexer", plugin)
+    assert "indexed-cmd" not in qlop_cli.invoke(["--help"]).stdout
+    config = tmp_path / "c.toml"
+    config.write_text("seed = 1\n")
+    assert qlop_cli.invoke(["config", "validate", str(config)]).exit_code == 0
+    assert re.search(r"indexed-cmd\s+Indexed", qlop_cli.invoke(["--help"]).stdout)
