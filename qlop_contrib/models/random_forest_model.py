@@ -3,7 +3,7 @@
 Format: ``forest.npz`` holds every tree's own arrays (scikit-learn's node table - children, feature,
 threshold, impurity, sample counts, missing-value direction - and leaf values), loaded with
 ``allow_pickle=False``; ``forest.json`` holds the forest's parameters and shapes. Loading rebuilds the
-estimators from those arrays, so the loaded forest predicts what the trained one did (up to float summation order). The
+estimators from those arrays, so the loaded forest predicts exactly what the trained one did. The
 node-table layout is checked against the installed scikit-learn's; a mismatch is an ArtifactError.
 """
 
@@ -39,7 +39,7 @@ class RandomForestParams(BaseModel):
     bootstrap: bool = Field(True, description="Sample rows with replacement for each tree")
     max_samples: float | None = Field(None, gt=0, le=1, description="Fraction of rows drawn per tree")
     class_weight: Literal["balanced", "balanced_subsample"] | None = Field(None, description="Label reweighting")
-    n_jobs: int = Field(2, ge=1, le=256, description="Parallel jobs (results do not depend on it)")
+    n_jobs: int = Field(2, ge=1, le=256, description="Parallel jobs for fitting (results do not depend on it)")
     random_state: int | None = Field(None, ge=0, description="Seed (default: the config's seed)")
 
 
@@ -77,6 +77,10 @@ class RandomForestModel(TabularModel):
 
     def predict(self, X: Any) -> np.ndarray:
         model = self.require_artifact()
+        # Parallel prediction sums the trees in thread-completion order, which changes the last bits
+        # from run to run; one job keeps the same config's predictions identical.
+        if model.n_jobs != 1:
+            model.set_params(n_jobs=1)
         Xm = as_matrix(X)
         if self.task == "classification":
             proba = model.predict_proba(Xm)

@@ -71,9 +71,10 @@ def test_walk_forward_outputs_cover_every_labelled_date_out_of_sample(make_run):
     assert (run_dir / "model" / meta["model_file"]).read_bytes()[:1] == b"{"  # XGBoost JSON, not pickle
 
 
-def test_same_config_twice_gives_identical_predictions(make_run):
-    cfg_a, run_a = make_run("a")
-    cfg_b, run_b = make_run("b")
+@pytest.mark.parametrize("model_type, params", [("xgboost", None), ("random_forest", {"n_estimators": 20})])
+def test_same_config_twice_gives_identical_predictions(make_run, model_type, params):
+    cfg_a, run_a = make_run("a", model_type=model_type, model_params=params)
+    cfg_b, run_b = make_run("b", model_type=model_type, model_params=params)
     for cfg, run in ((cfg_a, run_a), (cfg_b, run_b)):
         train_stage.run(load_config(cfg), run)
     pd.testing.assert_frame_equal(pd.read_parquet(run_a / "predictions.parquet"),
