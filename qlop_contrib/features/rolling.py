@@ -91,7 +91,7 @@ def rolling_mean_std(x: np.ndarray, w: int, groups: TickerGroups, ddof: int = 1)
     n = len(x)
     mean = np.full(n, np.nan)
     std = np.full(n, np.nan)
-    if w <= ddof or n < w:
+    if n < w:
         return mean, std
     view = sliding_window_view(x, w)
     for s in range(0, len(view), _CHUNK):
@@ -99,6 +99,8 @@ def rolling_mean_std(x: np.ndarray, w: int, groups: TickerGroups, ddof: int = 1)
         rows = slice(s + w - 1, s + w - 1 + len(block))
         m = block.mean(axis=1)
         mean[rows] = m
+        if w <= ddof:  # a standard deviation needs more values than ddof
+            continue
         dev = block - m[:, None]
         np.square(dev, out=dev)
         ss = dev.sum(axis=1)

@@ -244,3 +244,19 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, run_dir):
     res = CliRunner().invoke(cli, ["features", "build", "-c", str(_write(tmp_path)), "--run-dir",
                                    str(tmp_path / "nothing")])
     assert res.exit_code == 2 and "run `qlop data load` first" in res.output
+
+
+def test_tickers_shorter_than_the_warm_up_and_empty_panels(kit):
+    """A ticker with fewer bars than a step's lookback gets NaN, never an error or another ticker's bars."""
+    panel = kit.sample_panel(("AAPL", "SPY"), "2005-02-01", "2005-03-02")  # SPY starts 2005-02-25: 4 bars
+    assert len(panel.loc["SPY"]) == 4
+    cfg = _cfg(("rsi", {}), ("macd", {}), ("bollinger", {}), ("rvol", {}), ("drawdown", {"windows": [20]}),
+               ("returns", {"windows": [1, 5]}), ("xrank", {"columns": ["ret_1"]}))
+    out = compute_features(panel, cfg)
+    spy = out.loc["SPY"]
+    assert spy.drop(columns=["ret_1", "drawdown", "xrank_ret_1"]).isna().all().all()
+    assert spy["ret_1"].notna().sum() == 3 and spy["drawdown"].notna().all()
+    aapl = compute_features(panel.loc[["AAPL"]], cfg)
+    pd.testing.assert_frame_equal(out.loc[["AAPL"]].drop(columns="xrank_ret_1"), aapl.drop(columns="xrank_ret_1"))
+    empty = compute_features(panel.iloc[:0], cfg)
+    assert empty.shape == (0, out.shape[1]) and list(empty.columns) == list(out.columns)
