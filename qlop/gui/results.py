@@ -133,6 +133,25 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+#: The headline figures shown above the metrics table: (key in metrics.json, label, as percent).
+HEADLINE = (("total_return", "Total return", True), ("cagr", "CAGR", True), ("sharpe", "Sharpe", False),
+            ("max_drawdown", "Max drawdown", True), ("n_trades", "Trades", False),
+            ("benchmark_total_return", "Benchmark return", True))
+
+
+def headline(run_dir: Path) -> list[tuple[str, str]]:
+    """(label, formatted value) of the headline metrics present in ``backtest/metrics.json``."""
+    data = read_json(Path(run_dir) / "backtest" / "metrics.json")
+    if not isinstance(data, dict):
+        return []
+    out = []
+    for key, label, percent in HEADLINE:
+        value = data.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out.append((label, f"{value:.2%}" if percent else format_value(value)))
+    return out
+
+
 def _column(df: Any, *names: str) -> str | None:
     for name in names:
         if name in df.columns:
@@ -182,7 +201,7 @@ def drawdown_figure(equity: Any) -> Any:
     dd_col = _column(equity, "drawdown")
     dd = equity[dd_col] if dd_col else equity[col] / equity[col].cummax() - 1.0
     fig = go.Figure(go.Scatter(x=equity["date"], y=dd, fill="tozeroy", mode="lines", name="drawdown"))
-    fig.update_layout(title="Drawdown", yaxis_tickformat=".0%", margin=dict(l=10, r=10, t=40, b=10), height=260)
+    fig.update_layout(title="Drawdown", yaxis_tickformat=".1%", margin=dict(l=10, r=10, t=40, b=10), height=260)
     return fig
 
 

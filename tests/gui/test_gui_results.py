@@ -29,6 +29,11 @@ def test_metrics_table_flattens_benchmark(runs_root):
         ["102,965.29", "-0.007124", "1,511", "None"]
 
 
+def test_headline_figures(runs_root):
+    assert results.headline(runs_root / "20240101-000000-aaaa") == [
+        ("CAGR", "8.10%"), ("Sharpe", "0.93"), ("Max drawdown", "-12.00%"), ("Trades", "4")]
+
+
 def test_monthly_returns_compound_daily_equity(runs_root):
     equity = results.equity_frame(runs_root / "20240101-000000-aaaa")
     table = results.monthly_returns(equity)

@@ -31,6 +31,10 @@ def backtest_section(run_dir: Path) -> None:
     if metrics is None:
         st.info("This run has no backtest results.")
         return
+    figures = results.headline(run_dir)
+    if figures:
+        for col, (label, value) in zip(st.columns(len(figures)), figures):
+            col.metric(label, value)
     left, right = st.columns([1, 2])
     with left:
         st.markdown("**Metrics**")
