@@ -26,6 +26,8 @@ class OnnxParams(BaseModel):
     parity_tolerance: float = Field(1e-5, gt=0, le=1e-2,
                                     description="Largest allowed |onnxruntime - native| on held-out rows")
     max_parity_rows: int = Field(50_000, ge=1, le=10_000_000, description="Held-out rows compared at most")
+    check_features: bool = Field(True, description="Recompute the features from DIR/data.parquet with the "
+                                                   "bundle's feature config and require the trained-on values")
 
 
 class OnnxExporter(BaseExportFormatPlugin):
@@ -64,6 +66,8 @@ class OnnxExporter(BaseExportFormatPlugin):
                                 f"{meta['model_type']} model by {diff:.3g} (> {self.params.parity_tolerance:g}) "
                                 f"on {native.size} held-out rows")
 
+        feature_diff = self._feature_parity(artifact, holdout) if self.params.check_features else None
+
         onnx_path = write_bytes(os.path.join(output_path, ONNX_FILE), blob)
         native_file = artifact.model_dir / meta["model_file"]
         native_rel = os.path.relpath(native_file, output_path)
@@ -92,9 +96,42 @@ class OnnxExporter(BaseExportFormatPlugin):
             "parity_tolerance": self.params.parity_tolerance,
             "parity_rows": int(native.size),
             "parity_window": [str(dates.min().date()), str(dates.max().date())] if native.size else None,
+            "feature_parity_max_abs_diff": feature_diff,
             "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
         write_json(os.path.join(output_path, BUNDLE_FILE), bundle)
         return {"files": {"model": ONNX_FILE, "bundle": BUNDLE_FILE}, "parity_max_abs_diff": diff,
-                "parity_rows": int(native.size), "onnx_sha256": bundle["hashes"][ONNX_FILE],
-                "onnx_bytes": len(blob)}
+                "parity_rows": int(native.size), "feature_parity_max_abs_diff": feature_diff,
+                "onnx_sha256": bundle["hashes"][ONNX_FILE], "onnx_bytes": len(blob)}
+
+    @staticmethod
+    def _feature_parity(artifact: Any, holdout: Any) -> float | None:
+        """Recompute the held-out rows' features from the run's raw data with the bundle's config.
+
+        A bundle scores raw OHLCV through its feature config, so that config must reproduce the values
+        the model was trained on (it would not if the config changed after ``features.parquet`` was
+        built). None when the run has no ``data.parquet`` or no feature steps.
+        """
+        from qlop.config import FeaturesConfig
+        from qlop.stages.data import read_panel
+        from qlop.stages.features import compute_features
+
+        data_path = artifact.run_dir / "data.parquet"
+        if not data_path.exists() or not (artifact.features or {}).get("steps"):
+            return None
+        recomputed = compute_features(read_panel(data_path), FeaturesConfig.model_validate(artifact.features))
+        missing = [c for c in holdout.columns if c not in recomputed.columns]
+        if missing:
+            raise ArtifactError(f"the feature config recorded with the model does not produce column "
+                                f"{missing[0]!r}; rebuild features and retrain")
+        a = holdout.to_numpy(dtype=np.float64, na_value=np.nan)
+        b = recomputed.reindex(holdout.index)[list(holdout.columns)].to_numpy(dtype=np.float64, na_value=np.nan)
+        same = np.isclose(a, b, rtol=1e-9, atol=1e-12) | (np.isnan(a) & np.isnan(b))
+        if not same.all():
+            row, col = np.argwhere(~same)[0]
+            ticker, date = holdout.index[row]
+            raise ArtifactError(f"feature {holdout.columns[col]!r} recomputed from data.parquet differs from "
+                                f"features.parquet at ticker {ticker}, date {date.date()}: the feature config "
+                                "changed after the features were built; rebuild features and retrain")
+        both = ~np.isnan(a) & ~np.isnan(b)
+        return float(np.max(np.abs(a[both] - b[both]))) if both.any() else 0.0

@@ -124,6 +124,7 @@ def test_sample_bundle_scoring_matches_the_native_model(sample_run, tmp_path):
     run_dir = sample_run["run_dir"]
     bundle = json.loads((run_dir / "export" / "bundle.json").read_text())
     assert bundle["parity_max_abs_diff"] <= 1e-5 and bundle["parity_rows"] > 1000
+    assert bundle["feature_parity_max_abs_diff"] == 0.0  # the bundle's feature config reproduces training's
     out = tmp_path / "scores.parquet"
     script = (
         "import sys\n"
@@ -155,3 +156,20 @@ def test_sample_bundle_scores_a_csv_panel(sample_run, tmp_path):
     scored = score_file(run_dir / "export", csv)
     assert set(scored.index.get_level_values("ticker")) == {"AAPL", "KO", "XOM"}
     assert len(scored) > 8000 and scored["prob"].between(0, 1).all()
+
+
+def test_export_refuses_a_feature_config_that_no_longer_matches(sample_run, tmp_path):
+    import shutil
+
+    from qlop.errors import ArtifactError
+    from qlop.stages import export as export_stage
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(sample_run["run_dir"], run_dir)
+    meta_path = run_dir / "model" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["features"]["steps"][1]["step_params"]["timeperiod"] = 10  # rsi_14 became rsi_10
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ArtifactError, match="feature config"):
+        export_stage.run(sample_run["config"], run_dir)
+    assert (run_dir / "export" / "bundle.json").exists()  # the previous export is untouched
