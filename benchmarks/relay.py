@@ -27,6 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
+#: Run the installed CLI with this interpreter (``-m qlop.cli.main`` would make a second copy of the
+#: module as ``__main__``, with its own classes).
+QLOP_MAIN = "from qlop.cli.main import main; main()"
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "live"))
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
@@ -140,7 +144,7 @@ def bench_delivery(rate: int, seconds: float, subscribers: int) -> dict:
 def _timed_run(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "qlop.cli.main", *args], cwd=cwd, env=env,
+    proc = subprocess.run([sys.executable, "-c", QLOP_MAIN, *args], cwd=cwd, env=env,
                           capture_output=True, text=True)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

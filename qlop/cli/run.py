@@ -38,6 +38,14 @@ def _sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def cli_state(ctx: click.Context) -> Any:
+    """The root's global options (looked up by attribute, so it also works under ``python -m``)."""
+    from qlop.cli.main import CliState
+
+    obj = ctx.find_root().obj
+    return obj if hasattr(obj, "stream_to_ws") else CliState()
+
+
 def _fmt_seconds(seconds: Any) -> str:
     from qlop.live.terminal import _fmt_seconds as fmt
 
@@ -49,7 +57,7 @@ def execute_run(ctx: click.Context, config: Any, run_dir: str | Path | None, *, 
 
     Returns the :class:`~qlop.stages.pipeline.RunResult`; exits 130/143 when interrupted.
     """
-    from qlop.cli.main import CliState, ensure_plugin_manager
+    from qlop.cli.main import ensure_plugin_manager
     from qlop.errors import ConfigError
     from qlop.live.events import valid_task_id
     from qlop.live.session import RunSession
@@ -57,7 +65,7 @@ def execute_run(ctx: click.Context, config: Any, run_dir: str | Path | None, *, 
     from qlop.runs import RunInterrupted, new_run_dir
     from qlop.stages.pipeline import run_pipeline
 
-    state = ctx.find_object(CliState) or CliState()
+    state = cli_state(ctx)
     task_id = state.stream_to_ws
     if task_id is not None and not valid_task_id(task_id):
         raise ConfigError(f"--stream-to-ws: task id {task_id!r}: use 1-128 letters, digits, '.', '_' or '-'")

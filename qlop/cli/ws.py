@@ -70,15 +70,14 @@ def tail_cmd(ctx: click.Context, task_id: str, ws_url: str | None, since: int, w
     Reconnects with since=<last seq printed> if the relay restarts. Exits 2 if the relay refuses the
     token or the task id, 1 if it stays unreachable for --wait seconds.
     """
-    from qlop.cli.main import CliState
+    from qlop.cli.run import cli_state
     from qlop.live.client import RelayRefused, RelayUnavailable, event_line, subscribe
     from qlop.live.events import valid_task_id
     from qlop.live.handler import DEFAULT_WS_URL
 
     if not valid_task_id(task_id):
         raise click.BadParameter("use 1-128 letters, digits, '.', '_' or '-'", param_hint="TASK_ID")
-    state = ctx.find_object(CliState)
-    url = ws_url or (state.ws_url if state else None) or os.environ.get("QLOP_WS_URL") or DEFAULT_WS_URL
+    url = ws_url or cli_state(ctx).ws_url or os.environ.get("QLOP_WS_URL") or DEFAULT_WS_URL
     token = os.environ.get("QLOP_WS_TOKEN")
     try:
         for event in subscribe(url, task_id, token, since, wait=wait):

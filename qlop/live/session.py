@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,6 @@ class RunSession(PipelineObserver):
         self.publisher: RelayPublisher | None = None
         self.recorder: EventRecorder | None = None
         self.final_sent = False
-        self._lock = threading.Lock()
         self._handlers: list[logging.Handler] = []
         self._old_level: int | None = None
         self._weights: dict[str, float] = {}

@@ -9,6 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+#: Run the installed CLI with this interpreter (``-m qlop.cli.main`` would make a second copy of the
+#: module as ``__main__``, with its own classes).
+QLOP_MAIN = "from qlop.cli.main import main; main()"
+
 
 #: A complete pipeline small enough to run in seconds: 3 tickers, 8 years, 4 walk-forward folds.
 SMALL_CONFIG = """
@@ -76,12 +80,12 @@ def qlop_env(**extra: str) -> dict[str, str]:
 
 
 def qlop(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "qlop.cli.main", *args], cwd=cwd, env=env or qlop_env(),
+    return subprocess.run([sys.executable, "-c", QLOP_MAIN, *args], cwd=cwd, env=env or qlop_env(),
                           capture_output=True, text=True, timeout=timeout)
 
 
 def qlop_popen(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "qlop.cli.main", *args], cwd=cwd, env=env or qlop_env(),
+    return subprocess.Popen([sys.executable, "-c", QLOP_MAIN, *args], cwd=cwd, env=env or qlop_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -10,6 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+#: Run the installed CLI with this interpreter (``-m qlop.cli.main`` would make a second copy of the
+#: module as ``__main__``, with its own classes).
+QLOP_MAIN = "from qlop.cli.main import main; main()"
+
 #: The token test relays are started with.
 TEST_TOKEN = "test-token-0123456789"
 
@@ -26,7 +30,7 @@ class RelayProcess:
         env = {**os.environ, "QLOP_WS_TOKEN": self.token}
         env.pop("http_proxy", None)
         env.pop("https_proxy", None)
-        cmd = [sys.executable, "-m", "qlop.cli.main", "ws", "serve", "--port", str(self.requested_port), *self.extra]
+        cmd = [sys.executable, "-c", QLOP_MAIN, "ws", "serve", "--port", str(self.requested_port), *self.extra]
         deadline = time.monotonic() + timeout
         while True:
             self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from qlop.cli.main import cli
 from qlop.live.events import read_events
 
-from relayproc import TEST_TOKEN  # noqa: E402
+from relayproc import QLOP_MAIN, TEST_TOKEN  # noqa: E402
 
 DATA_ONLY = """
 name = "data-only"
@@ -79,7 +79,7 @@ def test_runs_show_of_a_non_run_dir_is_a_one_line_error(tmp_path):
 
 
 def test_ws_tail_with_a_wrong_token_exits_non_zero(relay):
-    proc = subprocess.run([sys.executable, "-m", "qlop.cli.main", "ws", "tail", "t", "--ws-url", relay.url],
+    proc = subprocess.run([sys.executable, "-c", QLOP_MAIN, "ws", "tail", "t", "--ws-url", relay.url],
                           capture_output=True, text=True, env={"QLOP_WS_TOKEN": "wrong", "PATH": "/usr/bin"},
                           timeout=60)
     assert proc.returncode == 2 and "401" in proc.stderr
@@ -91,14 +91,14 @@ def test_ws_tail_gives_up_when_no_relay_answers(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.run([sys.executable, "-m", "qlop.cli.main", "ws", "tail", "t", "--ws-url",
+    proc = subprocess.run([sys.executable, "-c", QLOP_MAIN, "ws", "tail", "t", "--ws-url",
                            f"ws://127.0.0.1:{port}", "--wait", "0.5"], capture_output=True, text=True,
                           env={"QLOP_WS_TOKEN": TEST_TOKEN, "PATH": "/usr/bin"}, timeout=60)
     assert proc.returncode == 1 and "unreachable" in proc.stderr
 
 
 def test_ws_serve_generates_and_prints_a_token_when_none_is_set():
-    proc = subprocess.Popen([sys.executable, "-m", "qlop.cli.main", "ws", "serve", "--port", "0"],
+    proc = subprocess.Popen([sys.executable, "-c", QLOP_MAIN, "ws", "serve", "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={"PATH": "/usr/bin"})
     try:
         first = proc.stdout.readline()
