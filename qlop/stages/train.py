@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qlop.errors import ArtifactError, ConfigError, DataError
+from qlop.errors import ArtifactError, ConfigError, DataError, StageError
 from qlop.stages.components import component_errors, create
 
 if TYPE_CHECKING:
@@ -167,8 +167,11 @@ def _fit_predict(config: "PipelineConfig", ts: TrainingSet, fold: Any, label_end
         timings.predict += time.perf_counter() - t1
     timings.library += float(getattr(model, "library_seconds", 0.0) or 0.0)
     if pred.shape != (fold.test_idx.size,):
-        raise ArtifactError(f"model {mcfg.model_type!r} returned {pred.shape} predictions for "
-                            f"{fold.test_idx.size} rows")
+        raise StageError(f"train: model {mcfg.model_type!r} returned {pred.shape} predictions for "
+                         f"{fold.test_idx.size} rows")
+    if not np.isfinite(pred).all():
+        raise StageError(f"train: model {mcfg.model_type!r} returned NaN or infinite predictions in fold "
+                         f"{fold.fold}")
     info = {"n_fit": int(fit_idx.size), "n_val": int(val_idx.size)}
     if val_idx.size:
         info["val_start"] = str(np.datetime64(dates[val_idx].min(), "D"))
@@ -271,8 +274,8 @@ def train(config: "PipelineConfig", run_dir: str | Path) -> dict[str, Any]:
 
 
 def _mean_metrics(fold_metrics: list[dict[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, v in (fold_metrics[0] if fold_metrics else {}).items()
-            if isinstance(v, (int, float)) and k not in ("fold", "n", "threshold")]
+    keys = list(dict.fromkeys(k for m in fold_metrics for k, v in m.items()
+                              if isinstance(v, (int, float)) and k not in ("fold", "n", "threshold")))
     out = {}
     for k in keys:
         vals = [m[k] for m in fold_metrics if m.get(k) is not None]
