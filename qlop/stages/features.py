@@ -108,8 +108,26 @@ def _accept(out: Any, data: "pd.DataFrame", who: str, declared: list[str] | None
     return arrays
 
 
+def _accept_arrays(out: Any, n: int, who: str, declared: list[str]) -> dict[str, np.ndarray]:
+    """The fast path's output: exactly the declared names, one float64 value per row each."""
+    if not isinstance(out, Mapping) or list(out) != declared:
+        got = list(out) if isinstance(out, Mapping) else type(out).__name__
+        raise StageError(f"{STAGE}: {who} returned {got} but declared {declared}")
+    arrays = {}
+    for name, values in out.items():
+        arr = np.asarray(values)
+        if arr.shape != (n,):
+            raise StageError(f"{STAGE}: {who} column {name!r} has shape {arr.shape}, expected ({n},)")
+        arrays[name] = arr if arr.dtype == np.float64 else arr.astype(np.float64)
+    return arrays
+
+
 def compute_features(panel: "pd.DataFrame", features_cfg: Any, manager: Any = None) -> "pd.DataFrame":
     """Run the configured steps on ``panel``; return the float64 feature frame on ``panel``'s index.
+
+    A step that declares ``output_columns()`` and offers ``transform_arrays(data)`` (returning
+    ``{name: array}`` in that order: what ``transform`` would wrap in a frame) is called through the
+    latter, which skips building and unpacking a frame per step.
 
     ``features_cfg`` is a :class:`qlop.config.FeaturesConfig` (or its dict form). Errors name the step
     by its config path: an unknown step or bad params (``ConfigError``), a missing input column or
@@ -147,9 +165,13 @@ def compute_features(panel: "pd.DataFrame", features_cfg: Any, manager: Any = No
                 data = pd.DataFrame({**base, **features}, index=index, copy=False)
             if outputs is not None:
                 _check_names(outputs, who, produced, base)
+            fast = getattr(step, "transform_arrays", None) if outputs is not None else None
             with component_errors(STAGE, "feature_step", step_cfg.step_type, manager):
-                out = step.transform(data)
-            arrays = _accept(out, data, who, outputs)
+                out = fast(data) if callable(fast) else step.transform(data)
+            if callable(fast):
+                arrays = _accept_arrays(out, len(index), who, outputs)
+            else:
+                arrays = _accept(out, data, who, outputs)
             if outputs is None:
                 _check_names(list(arrays), who, produced, base)
             features.update(arrays)

@@ -56,13 +56,15 @@ class PanelStep(BaseFeatureStepPlugin):
     def transform(self, data: "pd.DataFrame") -> "pd.DataFrame":
         import pandas as pd
 
+        return pd.DataFrame(self.transform_arrays(data), index=data.index, copy=False)
+
+    def transform_arrays(self, data: "pd.DataFrame") -> dict[str, np.ndarray]:
+        """What :meth:`transform` returns, as ``{name: float64 array}`` (the pipeline's fast path)."""
         missing = [c for c in self.input_columns() if c not in data.columns]
         if missing:
             raise ConfigError(f"feature step {self.name!r}: column {missing[0]!r} not found "
                               f"(available: {', '.join(map(str, data.columns))})")
-        groups = ticker_groups(data.index)
-        arrays = self.compute(data, groups)
-        return pd.DataFrame(arrays, index=data.index, copy=False)
+        return self.compute(data, ticker_groups(data.index))
 
     def inputs(self, data: "pd.DataFrame", names: list[str]) -> tuple[list[np.ndarray], bool]:
         """The arrays of columns ``names`` and whether all their values are finite.
