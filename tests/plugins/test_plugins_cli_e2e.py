@@ -250,6 +250,7 @@ def test_plugin_command_respects_global_options(qlop_proc):
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.slow
 def test_example_plugin_own_test_suite_passes(qlop_proc, tmp_path):
     """The author's experience: the example's tests use the contracts and the pytest11 fixtures."""
     import subprocess
@@ -267,6 +268,7 @@ def test_example_plugin_own_test_suite_passes(qlop_proc, tmp_path):
     assert passed and int(passed.group(1)) >= 25 and " failed" not in proc.stdout, proc.stdout[-2000:]
 
 
+@pytest.mark.slow
 def test_example_components_run_a_whole_pipeline(qlop_proc, tmp_path):
     """Feature step, label, model and strategy of a third-party package, used by name from a config:
     QLOP's core is unchanged, the model saves as JSON, and the manifest records the plugin."""

@@ -31,6 +31,7 @@ def test_walkthrough_names_every_file_it_builds():
                                 "tests/test_gap.py"}
 
 
+@pytest.mark.slow
 def test_walkthrough_builds_an_installed_tested_plugin(tmp_path):
     project = tmp_path / "qlop-gap"
     for name, text in doc_files().items():
