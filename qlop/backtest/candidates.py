@@ -26,7 +26,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from qlop.sim.engine import END, SIGNAL, SimResult, simulate
+from qlop.sim.engine import END, SIGNAL, SimResult, barrier_prices, simulate
 from qlop.sim.panel import PanelArrays
 from qlop.sim.rules import TradeRules
 
@@ -72,11 +72,13 @@ class Candidates:
         return Candidates(**{f.name: getattr(self, f.name)[order] for f in fields(self)})
 
 
-def _next_true(mask: np.ndarray) -> np.ndarray:
-    """For every position ``p`` the smallest ``r >= p`` with ``mask[r]`` (``_BIG`` when none)."""
-    n = mask.shape[0]
-    pos = np.where(mask, np.arange(n, dtype=np.int64), _BIG)
-    return np.minimum.accumulate(pos[::-1])[::-1] if n else pos
+def _next_in(sorted_rows: np.ndarray, p: np.ndarray, strict: bool = False) -> np.ndarray:
+    """For each position in ``p`` the first of ``sorted_rows`` at (or, ``strict``, after) it; _BIG if none."""
+    k = np.searchsorted(sorted_rows, p, side="right" if strict else "left")
+    out = np.full(p.shape, _BIG, dtype=np.int64)
+    ok = k < sorted_rows.size
+    out[ok] = sorted_rows[k[ok]]
+    return out
 
 
 def sim_rules(leverage: float, maintenance_margin: float, liquidation_fee: float, commission_bps: float,
@@ -88,25 +90,99 @@ def sim_rules(leverage: float, maintenance_margin: float, liquidation_fee: float
                       slippage_bps=slippage_bps, financing_rate=financing_rate, borrow_fee=borrow_fee)
 
 
+def _window_extremes(lo: np.ndarray, hi: np.ndarray, start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """min(lo[start:stop]) and max(hi[start:stop]) per trade (``stop > start``), one reduceat each."""
+    idx = np.empty(2 * start.size, dtype=np.int64)
+    idx[0::2], idx[1::2] = start, stop
+    lo_p = np.append(lo, np.inf)  # stop may be len(lo)
+    hi_p = np.append(hi, -np.inf)
+    return np.minimum.reduceat(lo_p, idx)[0::2], np.maximum.reduceat(hi_p, idx)[0::2]
+
+
+def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarray, hor: np.ndarray,
+              xo: np.ndarray) -> SimResult:
+    """:func:`qlop.sim.simulate` for these trades, with quiet trades simulated on a compact panel.
+
+    A trade is *quiet* when no bar it examines can reach a barrier or its liquidation price: every
+    bar's range from the entry bar to the last bar whose range matters, and the open it may leave
+    at, stay strictly between its levels. Such a trade leaves at its ``exit_open_idx`` open or at the
+    close of its horizon / last bar whatever the bars in between, so it is simulated on a two-bar
+    panel (entry bar, exit bar) with the same prices and calendar days: the simulator computes its
+    price, reason and costs, without scanning the bars in between. Other trades run on the full panel.
+    """
+    end = arr.seg_end[e]
+    k_last = np.minimum(hor - 1, end - e)
+    f = e + k_last                          # the last bar the simulator can reach
+    by_open = (xo >= 0) & (xo == f)         # leaves at f's open unless a level is hit first
+    g = np.where(by_open, f - 1, f)         # last bar whose range matters
+    quiet = np.ones(e.shape, dtype=bool)
+    lo_eff = np.minimum(arr.low, arr.open)
+    hi_eff = np.maximum(arr.high, arr.open)
+    lo_w, hi_w = _window_extremes(lo_eff, hi_eff, e, g + 1)
+    o_f = arr.open[f]
+    for s in (1, -1):
+        sel = side == s
+        if not sel.any():
+            continue
+        tp, sl, liq = barrier_prices(arr.open[e[sel]], s, rules)
+        adv = np.maximum(sl, liq) if s > 0 else np.minimum(sl, liq)
+        worst, best = (lo_w[sel], hi_w[sel]) if s > 0 else (hi_w[sel], lo_w[sel])
+        ok = (worst > adv) & (best < tp) if s > 0 else (worst < adv) & (best > tp)
+        gap_ok = (o_f[sel] > adv) & (o_f[sel] < tp) if s > 0 else (o_f[sel] < adv) & (o_f[sel] > tp)
+        quiet[sel] = ok & (gap_ok | ~by_open[sel])
+    fields_out = {f_.name: None for f_ in fields(SimResult)}
+    parts = []
+    loud = np.flatnonzero(~quiet)
+    if loud.size:
+        order = loud[np.argsort(k_last[loud], kind="stable")]  # similar windows in one chunk
+        res = simulate(arr.open, arr.high, arr.low, arr.close, arr.day, arr.seg_end, e[order], rules,
+                       side=side[order], horizon=hor[order], exit_open_idx=xo[order])
+        parts.append((order, res, None))
+    calm = np.flatnonzero(quiet)
+    if calm.size:
+        two = f[calm] > e[calm]
+        rows = np.stack([e[calm], f[calm]], axis=1)[np.where(two[:, None], [True, True], [True, False])]
+        first = np.concatenate(([0], np.cumsum(np.where(two, 2, 1))[:-1]))
+        last = first + two
+        seg_end = np.repeat(last, np.where(two, 2, 1))
+        c_hor = np.where(by_open[calm], 2, np.where(k_last[calm] == hor[calm] - 1, two + 1, two + 2))
+        c_xo = np.where(by_open[calm], last, -1)
+        res = simulate(arr.open[rows], arr.high[rows], arr.low[rows], arr.close[rows], arr.day[rows], seg_end,
+                       first, rules, side=side[calm], horizon=c_hor, exit_open_idx=c_xo)
+        parts.append((calm, res, f[calm]))
+    for name in fields_out:
+        proto = getattr(parts[0][1], name)
+        fields_out[name] = np.empty(e.shape, dtype=proto.dtype)
+    for where, res, exit_rows in parts:
+        for name in fields_out:
+            fields_out[name][where] = getattr(res, name)
+        if exit_rows is not None:  # back to panel positions
+            fields_out["entry_idx"][where] = e[where]
+            fields_out["exit_idx"][where] = exit_rows
+            fields_out["bars_held"][where] = exit_rows - e[where] + 1
+    return SimResult(**fields_out)
+
+
 def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rules: TradeRules,
                      exits: ExitRules) -> Candidates:
     """All candidate trades of every ticker (see the module docstring for the rules)."""
     n = len(arr)
-    rows = np.arange(n, dtype=np.int64)
     sig = np.asarray(signal, dtype=np.int8)
-    seg_end, seg_start = arr.seg_end, arr.seg_start
-    tradable = (sig != 0) & (rows < seg_end)
-    next_tradable = _next_true(tradable)
-    change = np.ones(n, dtype=bool)
-    if n > 1:
-        change[1:] = sig[1:] != sig[:-1]
-    change |= rows == seg_start
-    next_change = _next_true(change)
-    # first row after r whose signal differs from r's (within the ticker), else _BIG
-    after = np.full(n, _BIG, dtype=np.int64)
-    inner = rows < seg_end
-    after[inner] = next_change[rows[inner] + 1]
-    after[after > seg_end] = _BIG
+    seg_end = arr.seg_end
+    nz = np.flatnonzero(sig)
+    tradable = nz[nz < seg_end[nz]]          # a signal on a ticker's last row cannot trade
+    change = np.empty(n, dtype=bool)
+    if n:
+        change[0] = True
+        np.not_equal(sig[1:], sig[:-1], out=change[1:])
+        change[np.flatnonzero(arr.seg_start[1:] != arr.seg_start[:-1]) + 1] = True
+    change_rows = np.flatnonzero(change)
+
+    def after_of(r: np.ndarray) -> np.ndarray:
+        """First row after r whose signal differs from r's, within the ticker (else _BIG)."""
+        a = _next_in(change_rows, r, strict=True)
+        a[a > seg_end[r]] = _BIG
+        return a
 
     def simulate_rows(sig_rows: np.ndarray) -> SimResult:
         e = sig_rows + 1
@@ -117,25 +193,18 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
             hor = end - e + 2  # past the last bar: the trade ends with reason "end"
         xo = np.full(e.shape, -1, dtype=np.int64)
         if exits.exit_on_signal:
-            a = after[sig_rows]
+            a = after_of(sig_rows)
             ok = a < end  # the change row must leave a bar to trade at
             xo[ok] = a[ok] + 1
             hor[ok] = np.minimum(hor[ok], xo[ok] - e[ok] + 1)  # bounds the simulator's window
-        # similar windows in the same chunk keep the simulator's gathered matrices tight
-        order = np.argsort(np.minimum(hor - 1, end - e), kind="stable")
-        res = simulate(arr.open, arr.high, arr.low, arr.close, arr.day, seg_end, e[order], rules,
-                       side=sig[sig_rows][order], horizon=hor[order],
-                       exit_open_idx=xo[order] if exits.exit_on_signal else None)
-        inv = np.empty_like(order)
-        inv[order] = np.arange(order.size)
-        return SimResult(**{f.name: getattr(res, f.name)[inv] for f in fields(res)})
+        return _simulate(arr, rules, e, sig[sig_rows], hor, xo)
 
     if exits.exit_on_signal:
         # every run of a non-zero signal starts a candidate; re-entries after barrier exits follow
-        pending = rows[change & tradable]
+        pending = tradable[change[tradable]]
     else:
-        starts = np.unique(seg_start)
-        first = next_tradable[starts] if n else starts
+        starts = np.flatnonzero(np.r_[True, arr.seg_start[1:] != arr.seg_start[:-1]]) if n else np.zeros(0, np.int64)
+        first = _next_in(tradable, starts)
         pending = first[first <= seg_end[starts]]
 
     parts: list[tuple[np.ndarray, SimResult]] = []
@@ -147,10 +216,10 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
         search = np.where(res.reason == SIGNAL, j - 1, j)
         alive = (res.reason != END) & (search < seg_end[pending])
         nxt = np.full(pending.shape, _BIG, dtype=np.int64)
-        nxt[alive] = next_tradable[search[alive]]
+        nxt[alive] = _next_in(tradable, search[alive])
         ok = alive & (nxt <= seg_end[pending])
         if exits.exit_on_signal:
-            ok &= nxt < after[pending]  # later runs are already candidates
+            ok &= nxt < after_of(pending)  # later runs are already candidates
         pending = nxt[ok]
 
     if not parts:
