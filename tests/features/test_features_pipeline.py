@@ -101,8 +101,17 @@ class _Plugin:
             def transform(self, data):
                 return pd.DataFrame({"t": "a"}, index=data.index)
 
+        from qlop_contrib.features.base import PanelStep
+
+        class Liar(PanelStep):
+            def output_columns(self):
+                return ["a"]
+
+            def compute(self, data, groups):
+                return {"b": np.zeros(len(data))}
+
         return [ComponentSpec("broken", Broken), ComponentSpec("shorter", Shorter), ComponentSpec("gap", Gap),
-                ComponentSpec("text", Text)]
+                ComponentSpec("text", Text), ComponentSpec("liar", Liar)]
 
 
 @pytest.fixture
@@ -126,6 +135,7 @@ def test_third_party_steps_join_the_pipeline_as_float64(panel, manager):
     ("broken", r"^features: feature step 'broken' \(plugin 'thirdparty' 0.1\) failed: ZeroDivisionError"),
     ("shorter", r"^features: features.steps.0 \(shorter\) returned a frame whose index differs"),
     ("text", r"^features: features.steps.0 \(text\) column 't' is not numeric"),
+    ("liar", r"^features: features.steps.0 \(liar\) returned \['b'\] but declared \['a'\]"),
 ])
 def test_a_failing_third_party_step_is_a_stage_error_naming_it(panel, manager, step, message):
     with pytest.raises(StageError, match=message):
