@@ -115,6 +115,9 @@ def gui_cmd(ctx: click.Context, host: str, port: int, gui_ws_url: str | None, ru
     def on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"Warning: --host {host} exposes the GUI, which can launch runs, beyond this machine; "
+                   "put it behind an authenticating proxy.", err=True)
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
         if ws_url and is_up(http_url(ws_url, "/healthz")):

@@ -41,6 +41,19 @@ def new_run_dir(runs_dir: Path, task_id: str) -> Path:
     return Path(runs_dir) / f"{stamp}-{task_id[:8]}"
 
 
+def find_run_dir(runs_dir: Path, task_id: str) -> Path | None:
+    """The run directory a task launched by a GUI wrote to (by the naming scheme of :func:`new_run_dir`).
+
+    Lets a page re-attach to a task after the GUI server restarted and the relay forgot it.
+    """
+    if not task_id or any(c in task_id for c in "/\\*?[]"):
+        return None
+    for path in sorted(Path(runs_dir).glob(f"*-{task_id[:8]}")):
+        if (path / "events.jsonl").is_file():
+            return path
+    return None
+
+
 def run_command(config_path: Path, run_dir: Path, task_id: str, ws_url: str,
                 global_args: tuple[str, ...] = ()) -> list[str]:
     """The argv of a streamed run (the token travels in the environment, not here).

@@ -248,3 +248,26 @@ def test_cancel_button_stops_a_real_run_cleanly(relay: Relay, monkeypatch, tmp_p
     assert leftover_temp_files(run_dir) == []
     assert not (run_dir / "predictions.parquet").exists()  # train never half-finished
     assert not at.get("button") or all(b.key != "cancel" for b in at.button)
+
+
+def test_live_page_reads_a_finished_task_from_its_run_dir_when_the_relay_forgot_it(relay: Relay, monkeypatch,
+                                                                                     tmp_path: Path):
+    """After a GUI restart the relay may have dropped the task: the run's events.jsonl still has it."""
+    from qlop.gui.launcher import find_run_dir
+
+    monkeypatch.setenv("QLOP_GUI_WS_URL", relay.url)
+    monkeypatch.setenv("QLOP_WS_TOKEN", TOKEN)
+    monkeypatch.setenv("QLOP_GUI_RUNS_DIR", str(tmp_path))
+    task_id = "0123456789abcdef"
+    run_dir = tmp_path / "20240101-000000-01234567"
+    run_dir.mkdir()
+    events = run_events(task_id)
+    (run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    assert find_run_dir(tmp_path, task_id) == run_dir
+    assert find_run_dir(tmp_path, "../etc") is None
+    at = AppTest.from_function(live_page, default_timeout=30)
+    at.query_params["task"] = task_id
+    at.run()
+    at.run()
+    assert "`completed`" in at.markdown[1].value
+    assert len(at.code[0].value.splitlines()) == len([e for e in events if e["type"] != "progress"])

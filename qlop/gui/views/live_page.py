@@ -103,6 +103,15 @@ def live_panel(task_id: str, subscriber: Any, task: Any) -> None:
         if _process_finished_without_status(task, done):
             subscriber.add_events(read_events_file(task.run_dir))
             done = True
+        elif task is None and not done and not subscriber.snapshot().events:
+            # not launched by this server (it restarted?): the run's own event log may have it all
+            from qlop.gui.launcher import find_run_dir
+            from qlop.gui.settings import settings
+
+            run_dir = find_run_dir(settings().runs_dir, task_id)
+            if run_dir is not None:
+                subscriber.add_events([e for e in read_events_file(run_dir) if e.get("task_id") == task_id])
+                done = subscriber.finished
         snapshot = subscriber.snapshot()
         view = summarize(snapshot.events)
         if done and not view.finished and task is not None:
