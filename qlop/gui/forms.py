@@ -242,6 +242,10 @@ def render_field(spec: FieldSpec, key: str, container: Any = None, current: Any 
         return box.selectbox(label, options, index=index, key=key, help=help_text)
     if spec.kind in (INT, FLOAT) and not spec.nullable and value is not NO_DEFAULT and value is not None:
         lo, hi = _number_bounds(spec)
+        # a value outside the bounds (a pasted config, a plugin's odd default) is shown as is and left
+        # to the params model to reject with its own message, rather than crashing the widget
+        lo = lo if lo is None or value >= lo else None
+        hi = hi if hi is None or value <= hi else None
         if spec.kind == INT:
             return box.number_input(label, min_value=lo, max_value=hi, value=int(value), step=1, key=key,
                                     help=help_text)

@@ -180,3 +180,23 @@ def test_runs_page_reopens_the_run_named_in_the_url(runs_root, monkeypatch):
     at.run()
     assert at.selectbox(key="open_run").value == "20240301-000000-bbbb"
     assert table(at, "metric", "value") is not None
+
+
+def test_a_default_outside_its_bounds_is_shown_and_rejected_by_the_model():
+    def script() -> None:
+        from pydantic import BaseModel, Field
+
+        from qlop.gui import forms
+
+        class Odd(BaseModel):
+            n: int = Field(0, ge=1, description="Must be positive")
+
+        fields = forms.schema_fields(Odd.model_json_schema())
+        values, errors = forms.render_fields(fields, "odd", "x")
+        import streamlit as st
+
+        st.write(values)
+
+    at = AppTest.from_function(script, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.number_input(key="odd.n").value == 0 and at.number_input(key="odd.n").min is None
