@@ -132,6 +132,8 @@ def walk_forward(index: pd.MultiIndex, usable: np.ndarray, horizon: int, *, trai
     ``test_months`` follow back to back until the last usable date, so every usable date after the
     first training window is tested exactly once. Training holds the usable rows before the test
     period (``expanding``), or only those of the last ``train_years`` (``rolling``), minus the purge.
+    ``embargo`` is accepted for symmetry with :func:`purged_kfold`: walk-forward training always ends
+    before its test period, so no training row follows one and nothing is embargoed.
     """
     if window not in ("expanding", "rolling"):
         raise ConfigError(f"model.validation.window: unknown window {window!r} (expanding or rolling)")
