@@ -17,6 +17,8 @@ import pytest
 
 from qlop.config import config_from_data
 
+pytestmark = pytest.mark.slow  # the real data, features, labels and 8 walk-forward folds: ~15-25 s
+
 HORIZON = 10
 
 CONFIG = {
