@@ -5,10 +5,10 @@ own first bar and no indicator state carries from one ticker to the next. Output
 (the tests compare them with TA-Lib called directly per ticker).
 
 Missing inputs: TA-Lib skips leading NaNs itself but turns a NaN *inside* a series into wrong numbers
-(zeros for RSI) or NaN for the rest of the series. A ticker block whose inputs have non-finite values
-after its first valid row is therefore computed on its finite rows only and the results are put back
-in place; the rows with a missing input get NaN. That is still causal: which rows are skipped depends
-only on each row's own inputs.
+(zeros for RSI) or NaN for the rest of the series. A ticker block whose inputs have a non-finite value
+is therefore computed on its finite rows only and the results are put back in place; the rows with a
+missing input get NaN (for leading NaNs this is exactly what TA-Lib does). That is still causal:
+which rows are skipped depends only on each row's own inputs.
 
 Price-level outputs (moving averages, band levels) differ by orders of magnitude across tickers and
 over time, which makes them poor model inputs; the ``sma``, ``ema`` and ``bollinger`` steps emit
@@ -31,10 +31,6 @@ from qlop_contrib.features.grouping import TickerGroups
 
 if TYPE_CHECKING:
     import pandas as pd
-
-#: Panel columns TA-Lib's input series map to by default (``periods`` of MAVP has no default).
-SERIES = ("open", "high", "low", "close", "volume")
-
 
 def _talib() -> Any:
     import talib
