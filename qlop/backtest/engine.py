@@ -72,6 +72,7 @@ class BookLayout:
     slot_book: np.ndarray      # per slot
     mark_rows: dict[int, np.ndarray]   # multi-ticker book -> (slots, tickers) last row at or before
     ticker_col: np.ndarray     # per ticker code: its column in its book's mark_rows
+    rows_are_slots: bool = False  # every book holds one ticker, in row order: slot == panel row
 
     @property
     def n_slots(self) -> int:
@@ -85,6 +86,13 @@ def book_layout(arr: PanelArrays, code: np.ndarray, book_of_code: np.ndarray) ->
     n_books = int(book_of_code.max()) + 1 if n_codes else 0
     tickers_per_book = np.bincount(book_of_code, minlength=n_books)
     single = tickers_per_book == 1
+    if n_codes and single.all() and np.array_equal(book_of_code, np.arange(n_codes)) \
+            and (n < 2 or bool(np.all(code[1:] >= code[:-1]))):
+        # one ticker per book, books in row order: a book's slots are its rows (no index to build)
+        counts = np.bincount(code, minlength=n_books).astype(np.int64)
+        offset = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        return BookLayout(book_of_code, single, offset, np.arange(n, dtype=np.int64), arr.day,
+                          np.asarray(code, dtype=np.int64), {}, np.zeros(n_codes, dtype=np.int64), True)
     rows = np.arange(n, dtype=np.int64)
     book_of_row = book_of_code[code]
     sizes = np.zeros(n_books, dtype=np.int64)
@@ -152,10 +160,12 @@ def run_arrays(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, weight: n
     cand_book = layout.book_of_code[cand.code]
     single_c = layout.single[cand_book]
     if single_c.any():
-        ids = np.flatnonzero(single_c)  # sorted by (ticker, entry): split per book
+        ids = np.flatnonzero(single_c)  # sorted by (ticker, entry), so by (book, entry)
         books = cand_book[ids]
-        cuts = np.flatnonzero(np.diff(books)) + 1
-        size_single(cand, w, np.split(ids, cuts), sizing, costs, sized)
+        if books.size > 1 and np.any(books[1:] < books[:-1]):
+            order = np.argsort(books, kind="stable")
+            ids, books = ids[order], books[order]
+        size_single(cand, w, ids, books, sizing, costs, sized)
     if (~single_c).any():
         entry_slot = layout.slot_of_row[cand.entry_idx]
         exit_key = 3 * layout.slot_of_row[cand.exit_idx] + np.where(cand.exit_at_open, 0, 2)
@@ -175,6 +185,8 @@ def mark_books(arr: PanelArrays, layout: BookLayout, cand: Candidates, sized: Si
     A position is open at the closes from its entry bar up to (not including) its exit bar; on the
     exit bar its realised value is back in cash.
     """
+    if layout.rows_are_slots:
+        return _mark_single_rows(arr, layout, cand, sized, costs, initial_capital)
     n_slots = layout.n_slots
     t = np.flatnonzero(sized.taken)
     margin = sized.margin[t]
@@ -223,6 +235,55 @@ def mark_books(arr: PanelArrays, layout: BookLayout, cand: Candidates, sized: Si
         net = np.bincount(slot, weights=exposure * side, minlength=n_slots)
         npos = np.bincount(slot, minlength=n_slots)
     return cash + value, cash, gross, net, npos
+
+
+def _mark_single_rows(arr: PanelArrays, layout: BookLayout, cand: Candidates, sized: Sized, costs: CostModel,
+                      initial_capital: float) -> tuple[np.ndarray, ...]:
+    """:func:`mark_books` when each book is one ticker and slots are rows: positions never overlap,
+    so each row looks up the one trade open (or last closed) at it, without expanding trades.
+
+    The open position's value is linear in the close and the day, ``a + b * close + g * day``
+    (floored at zero), with per-trade coefficients; realised equity before and after each trade
+    comes from a cumulative sum of P&L within the book.
+    """
+    n = len(arr)
+    t = np.flatnonzero(sized.taken)
+    z = np.zeros(n)
+    if t.size == 0:
+        return np.full(n, float(initial_capital)), np.full(n, float(initial_capital)), z, z.copy(), \
+            np.zeros(n, dtype=np.int64)
+    m = sized.margin[t]
+    pnl = sized.pnl[t]
+    book = layout.slot_book[cand.entry_idx[t]]
+    # realised equity before / after each trade, within its book
+    cum = np.cumsum(pnl)
+    first = np.r_[True, book[1:] != book[:-1]]
+    base = np.maximum.accumulate(np.where(first, np.arange(t.size), 0))
+    before_cum = cum[base] - pnl[base]
+    r_after = initial_capital + cum - before_cum
+    r_before = r_after - pnl
+    # value = m * (1 + s*L*(P/E - 1) - leg*L - carry*(d - d_e)/365) - te  =  a + b*P + g*d
+    lev = costs.leverage
+    side = cand.side[t].astype(np.float64)
+    carry = costs.carry_rate(side) / 365.0
+    b = m * side * lev / cand.entry_price[t]
+    g = -m * carry
+    a = m * (1.0 - side * lev - costs.leg_rate * lev) + m * carry * arr.day[cand.entry_idx[t]] - sized.topup_entry[t]
+
+    marks = np.zeros(n, dtype=np.int64)
+    marks[cand.entry_idx[t]] = 1
+    tid = np.cumsum(marks) - 1          # the last trade entered at or before each row
+    tid_c = np.maximum(tid, 0)
+    rows = np.arange(n)
+    inside = (tid >= 0) & (rows < cand.exit_idx[t][tid_c])
+    after = (tid >= 0) & ~inside & (layout.slot_book == book[tid_c])
+    cash = np.where(inside, (r_before - m)[tid_c], np.where(after, r_after[tid_c], float(initial_capital)))
+    price = arr.close
+    expo = b[tid_c] * price
+    value = np.maximum(a[tid_c] + expo + g[tid_c] * arr.day, 0.0)
+    value[~inside] = 0.0
+    expo[~inside] = 0.0
+    return cash + value, cash, np.abs(expo), expo, inside.astype(np.int64)
 
 
 def _segmented_cumsum(x: np.ndarray, offset: np.ndarray) -> np.ndarray:

@@ -73,35 +73,34 @@ def _apply(out: Sized, ids: np.ndarray, margin: np.ndarray, cand: Candidates, co
     return pnl
 
 
-def size_single(cand: Candidates, weight: np.ndarray, ids_by_book: list[np.ndarray], rules: SizingRules,
+def size_single(cand: Candidates, weight: np.ndarray, ids: np.ndarray, books: np.ndarray, rules: SizingRules,
                 costs: CostModel, out: Sized) -> None:
-    """Size the trades of one-ticker books (each ``ids_by_book`` entry: that book's candidates in time
-    order). Equity at each entry is the previous trade's realised equity: a pass per trade rank."""
-    if not ids_by_book:
+    """Size the trades of one-ticker books: ``ids`` are their candidates sorted by (book, entry) and
+    ``books`` their book ids. Equity at each entry is the previous trade's realised equity, so one
+    vectorised pass per trade rank sizes every book at once."""
+    if ids.size == 0:
         return
-    nb = len(ids_by_book)
-    lengths = np.fromiter((len(x) for x in ids_by_book), dtype=np.int64, count=nb)
-    width = int(lengths.max()) if nb else 0
-    if width == 0:
-        return
-    mat = np.full((nb, width), -1, dtype=np.int64)
-    rank = np.arange(width)[None, :] < lengths[:, None]
-    mat[rank] = np.concatenate(ids_by_book)
+    new_book = np.r_[True, books[1:] != books[:-1]]
+    group = np.cumsum(new_book) - 1
+    starts = np.flatnonzero(new_book)
+    rank = np.arange(ids.size) - starts[group]
+    nb, width = int(group[-1]) + 1, int(rank.max()) + 1
+    mat = np.full((width, nb), -1, dtype=np.int64)  # row k: the k-th trade of every book
+    mat[rank, group] = ids
     lev = costs.leverage
     equity = np.full(nb, float(rules.initial_capital))
     for k in range(width):
-        col = mat[:, k]
-        act = np.flatnonzero(col >= 0)
-        ids = col[act]
+        col = mat[k]
+        act = np.flatnonzero(col >= 0) if k else np.arange(nb)
+        ids_k = col[act]
         e = equity[act]
-        wanted = rules.position_size * weight[ids] * lev * e
+        wanted = rules.position_size * weight[ids_k] * lev * e
         notional = np.minimum(np.minimum(wanted, rules.max_gross_leverage * e), lev * e)
         ok = (e > 0) & (notional > DUST * e)
-        if not ok.any():
-            continue
-        ids, act, notional = ids[ok], act[ok], notional[ok]
-        pnl = _apply(out, ids, notional / lev, cand, costs)
-        equity[act] = equity[act] + pnl
+        if not ok.all():
+            ids_k, act, notional = ids_k[ok], act[ok], notional[ok]
+        if ids_k.size:
+            equity[act] += _apply(out, ids_k, notional / lev, cand, costs)
 
 
 def size_multi(cand: Candidates, weight: np.ndarray, score: np.ndarray, ids: np.ndarray,
