@@ -200,3 +200,16 @@ def test_a_default_outside_its_bounds_is_shown_and_rejected_by_the_model():
     at = AppTest.from_function(script, default_timeout=TIMEOUT).run()
     assert not at.exception
     assert at.number_input(key="odd.n").value == 0 and at.number_input(key="odd.n").min is None
+
+
+def test_uploaded_yaml_config_is_validated_with_its_file_name():
+    at = page(new_run_page).run()
+    at.radio(key="mode").set_value("Paste or upload a file").run()
+    bad = b"data:\n  tickers: [AAPL]\nlabel:\n  label_params: {horizon: 0}\n"
+    at.file_uploader(key="upload").set_value(("study.yaml", bad, "application/yaml")).run()
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1
+    assert errors[0].startswith("Error: study.yaml: label.label_params.horizon: Input should be greater than or equal to 1")
+    good = b"data:\n  tickers: [AAPL]\n  start_date: 2010-01-01\n"
+    at.file_uploader(key="upload").set_value(("study.yml", good, "application/yaml")).run()
+    assert not at.error and "Config valid (data)" in at.success[0].value
