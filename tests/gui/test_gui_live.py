@@ -271,3 +271,12 @@ def test_live_page_reads_a_finished_task_from_its_run_dir_when_the_relay_forgot_
     at.run()
     assert "`completed`" in at.markdown[1].value
     assert len(at.code[0].value.splitlines()) == len([e for e in events if e["type"] != "progress"])
+
+
+def test_live_page_rejects_a_malformed_task_id(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("QLOP_GUI_RUNS_DIR", str(tmp_path))
+    at = AppTest.from_function(live_page, default_timeout=30)
+    at.query_params["task"] = "`x`/../<b>"
+    at.run()
+    assert at.error[0].value.startswith("Invalid task id in the URL")
+    assert not at.code

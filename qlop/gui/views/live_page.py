@@ -162,6 +162,11 @@ def render() -> None:
     if not task_id:
         task_list()
         return
+    from qlop.live.events import valid_task_id
+
+    if not valid_task_id(task_id):
+        st.error("Invalid task id in the URL (use letters, digits, '.', '_' or '-').")
+        return
     task = task_registry().get(task_id)
     subscriber = session_subscriber(task_id)
     st.markdown(f"Task `{task_id}`" + (f" - run directory `{task.run_dir}`" if task else ""))
