@@ -25,6 +25,11 @@ from qlop.stages.pipeline import PipelineObserver
 STAGE_WEIGHTS = {"data": 1.0, "features": 2.0, "train": 6.0, "backtest": 2.0, "export": 1.0}
 
 
+def _prints_logs(root: logging.Logger) -> bool:
+    """True when the root logger already prints to a stream (``qlop -v`` configures that)."""
+    return any(type(h) is logging.StreamHandler for h in root.handlers)
+
+
 class RunSession(PipelineObserver):
     """Use as a context manager around :func:`qlop.stages.pipeline.run_pipeline`."""
 
@@ -64,7 +69,7 @@ class RunSession(PipelineObserver):
             self._old_level = logger.level
             logger.setLevel(logging.INFO)
         self._handlers.append(EventLogHandler(self.recorder))
-        if self.terminal is not None and not logging.getLogger().handlers:
+        if self.terminal is not None and not _prints_logs(logging.getLogger()):
             self._handlers.append(self.terminal.log_handler())  # otherwise -v's handler prints them
         for handler in self._handlers:
             logger.addHandler(handler)

@@ -38,10 +38,11 @@ class TerminalView:
                                        TimeElapsedColumn, TimeRemainingColumn)
 
             self._console = Console(file=self.stream, stderr=self.stream is sys.stderr)
-            self._progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description:<10}"), BarColumn(),
-                                      MofNCompleteColumn(), TextColumn("{task.fields[unit]}"),
+            self._progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description:<10}"),
+                                      BarColumn(bar_width=24), MofNCompleteColumn(), TextColumn("{task.fields[unit]}"),
                                       TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                                      TextColumn("{task.fields[note]}"), console=self._console, transient=True)
+                                      TextColumn("{task.fields[note]}"), console=self._console, transient=True,
+                                      refresh_per_second=5)
 
     def start(self) -> None:
         if self._progress is not None:
@@ -64,7 +65,7 @@ class TerminalView:
         if update.kind == "start" or task is None:
             task = self._progress.add_task(update.stage, total=update.total, unit=update.unit, note="")
             self._tasks[update.stage] = task
-        note = (update.message or "")[:40]
+        note = (update.message or "")[:36]
         if update.kind == "end":
             self._progress.remove_task(task)
             self._tasks.pop(update.stage, None)
