@@ -92,15 +92,42 @@ def sim_rules(leverage: float, maintenance_margin: float, liquidation_fee: float
 
 def _window_extremes(lo: np.ndarray, hi: np.ndarray, start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """min(lo[start:stop]) and max(hi[start:stop]) per trade (``stop > start``), one reduceat each."""
+    n = lo.shape[0]
+    last = stop >= n
     idx = np.empty(2 * start.size, dtype=np.int64)
-    idx[0::2], idx[1::2] = start, stop
-    lo_p = np.append(lo, np.inf)  # stop may be len(lo)
-    hi_p = np.append(hi, -np.inf)
-    return np.minimum.reduceat(lo_p, idx)[0::2], np.maximum.reduceat(hi_p, idx)[0::2]
+    idx[0::2], idx[1::2] = start, np.minimum(stop, n - 1)
+    mn = np.minimum.reduceat(lo, idx)[0::2]
+    mx = np.maximum.reduceat(hi, idx)[0::2]
+    if last.any():  # reduceat stops before index n - 1 there: add the panel's last bar
+        mn[last] = np.minimum(mn[last], lo[n - 1])
+        mx[last] = np.maximum(mx[last], hi[n - 1])
+    return mn, mx
+
+
+def _compact_simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, f: np.ndarray, side: np.ndarray,
+                      hor: np.ndarray, xo: np.ndarray) -> SimResult:
+    """Simulate trades on a panel made of their own bars ``e .. f`` only (each window its own segment).
+
+    Every bar the simulator can read for a trade lies in its window, so the result is the one on the
+    full panel; indices are mapped back to panel positions.
+    """
+    length = f - e + 1
+    starts = np.concatenate(([0], np.cumsum(length)[:-1])).astype(np.int64)
+    total = int(length.sum())
+    owner = np.repeat(np.arange(e.size), length)
+    rows = e[owner] + (np.arange(total, dtype=np.int64) - starts[owner])
+    seg_end = (starts + length - 1)[owner]
+    c_xo = np.where(xo >= 0, starts + (xo - e), -1)
+    res = simulate(arr.open[rows], arr.high[rows], arr.low[rows], arr.close[rows], arr.day[rows], seg_end, starts,
+                   rules, side=side, horizon=hor, exit_open_idx=c_xo)
+    out = {f_.name: getattr(res, f_.name) for f_ in fields(SimResult)}
+    out["entry_idx"] = e
+    out["exit_idx"] = e + (res.exit_idx - starts)
+    return SimResult(**out)
 
 
 def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarray, hor: np.ndarray,
-              xo: np.ndarray) -> SimResult:
+              xo: np.ndarray, lo_eff: np.ndarray, hi_eff: np.ndarray) -> SimResult:
     """:func:`qlop.sim.simulate` for these trades, with quiet trades simulated on a compact panel.
 
     A trade is *quiet* when no bar it examines can reach a barrier or its liquidation price: every
@@ -116,8 +143,6 @@ def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarr
     by_open = (xo >= 0) & (xo == f)         # leaves at f's open unless a level is hit first
     g = np.where(by_open, f - 1, f)         # last bar whose range matters
     quiet = np.ones(e.shape, dtype=bool)
-    lo_eff = np.minimum(arr.low, arr.open)
-    hi_eff = np.maximum(arr.high, arr.open)
     lo_w, hi_w = _window_extremes(lo_eff, hi_eff, e, g + 1)
     o_f = arr.open[f]
     for s in (1, -1):
@@ -135,8 +160,7 @@ def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarr
     loud = np.flatnonzero(~quiet)
     if loud.size:
         order = loud[np.argsort(k_last[loud], kind="stable")]  # similar windows in one chunk
-        res = simulate(arr.open, arr.high, arr.low, arr.close, arr.day, arr.seg_end, e[order], rules,
-                       side=side[order], horizon=hor[order], exit_open_idx=xo[order])
+        res = _compact_simulate(arr, rules, e[order], f[order], side[order], hor[order], xo[order])
         parts.append((order, res, None))
     calm = np.flatnonzero(quiet)
     if calm.size:
@@ -177,6 +201,9 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
         np.not_equal(sig[1:], sig[:-1], out=change[1:])
         change[np.flatnonzero(arr.seg_start[1:] != arr.seg_start[:-1]) + 1] = True
     change_rows = np.flatnonzero(change)
+    # the range each bar trades over, open included (as the simulator reads it)
+    lo_eff = np.minimum(arr.low, arr.open)
+    hi_eff = np.maximum(arr.high, arr.open)
 
     def after_of(r: np.ndarray) -> np.ndarray:
         """First row after r whose signal differs from r's, within the ticker (else _BIG)."""
@@ -197,7 +224,7 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
             ok = a < end  # the change row must leave a bar to trade at
             xo[ok] = a[ok] + 1
             hor[ok] = np.minimum(hor[ok], xo[ok] - e[ok] + 1)  # bounds the simulator's window
-        return _simulate(arr, rules, e, sig[sig_rows], hor, xo)
+        return _simulate(arr, rules, e, sig[sig_rows], hor, xo, lo_eff, hi_eff)
 
     if exits.exit_on_signal:
         # every run of a non-zero signal starts a candidate; re-entries after barrier exits follow

@@ -239,28 +239,25 @@ def mark_books(arr: PanelArrays, layout: BookLayout, cand: Candidates, sized: Si
 
 def _mark_single_rows(arr: PanelArrays, layout: BookLayout, cand: Candidates, sized: Sized, costs: CostModel,
                       initial_capital: float) -> tuple[np.ndarray, ...]:
-    """:func:`mark_books` when each book is one ticker and slots are rows: positions never overlap,
-    so each row looks up the one trade open (or last closed) at it, without expanding trades.
+    """:func:`mark_books` when each book is one ticker and slots are rows.
 
-    The open position's value is linear in the close and the day, ``a + b * close + g * day``
-    (floored at zero), with per-trade coefficients; realised equity before and after each trade
-    comes from a cumulative sum of P&L within the book.
+    Positions never overlap there, so a row's state is set by the last *event* at or before it: the
+    book's first row (cash = initial capital), an exit (cash = realised equity) or an entry (cash =
+    equity before it less the margin, plus one open position). The open position's value is linear
+    in the close and the calendar day, ``a + b * close + g * day`` floored at zero, with per-trade
+    coefficients, so each row needs one lookup of its event, not an expansion of every trade.
     """
     n = len(arr)
     t = np.flatnonzero(sized.taken)
-    z = np.zeros(n)
-    if t.size == 0:
-        return np.full(n, float(initial_capital)), np.full(n, float(initial_capital)), z, z.copy(), \
-            np.zeros(n, dtype=np.int64)
     m = sized.margin[t]
     pnl = sized.pnl[t]
-    book = layout.slot_book[cand.entry_idx[t]]
+    e_row, x_row = cand.entry_idx[t], cand.exit_idx[t]
+    book = layout.slot_book[e_row]
     # realised equity before / after each trade, within its book
     cum = np.cumsum(pnl)
-    first = np.r_[True, book[1:] != book[:-1]]
-    base = np.maximum.accumulate(np.where(first, np.arange(t.size), 0))
-    before_cum = cum[base] - pnl[base]
-    r_after = initial_capital + cum - before_cum
+    first = np.r_[True, book[1:] != book[:-1]] if t.size else np.zeros(0, bool)
+    base = np.maximum.accumulate(np.where(first, np.arange(t.size), 0)) if t.size else first.astype(np.int64)
+    r_after = initial_capital + cum - (cum[base] - pnl[base])
     r_before = r_after - pnl
     # value = m * (1 + s*L*(P/E - 1) - leg*L - carry*(d - d_e)/365) - te  =  a + b*P + g*d
     lev = costs.leverage
@@ -268,22 +265,31 @@ def _mark_single_rows(arr: PanelArrays, layout: BookLayout, cand: Candidates, si
     carry = costs.carry_rate(side) / 365.0
     b = m * side * lev / cand.entry_price[t]
     g = -m * carry
-    a = m * (1.0 - side * lev - costs.leg_rate * lev) + m * carry * arr.day[cand.entry_idx[t]] - sized.topup_entry[t]
-
-    marks = np.zeros(n, dtype=np.int64)
-    marks[cand.entry_idx[t]] = 1
-    tid = np.cumsum(marks) - 1          # the last trade entered at or before each row
-    tid_c = np.maximum(tid, 0)
-    rows = np.arange(n)
-    inside = (tid >= 0) & (rows < cand.exit_idx[t][tid_c])
-    after = (tid >= 0) & ~inside & (layout.slot_book == book[tid_c])
-    cash = np.where(inside, (r_before - m)[tid_c], np.where(after, r_after[tid_c], float(initial_capital)))
-    price = arr.close
-    expo = b[tid_c] * price
-    value = np.maximum(a[tid_c] + expo + g[tid_c] * arr.day, 0.0)
-    value[~inside] = 0.0
-    expo[~inside] = 0.0
-    return cash + value, cash, np.abs(expo), expo, inside.astype(np.int64)
+    a = m * (1.0 - side * lev - costs.leg_rate * lev) + m * carry * arr.day[e_row] - sized.topup_entry[t]
+    # events in row order; on one row: an earlier trade's exit, then an entry, then the exit of a
+    # trade entered and left on that same bar
+    starts = layout.offset[:-1][np.diff(layout.offset) > 0]
+    k_start, k_exit, k_entry = np.zeros(starts.size), np.where(x_row > e_row, 0.0, 2.0), np.ones(t.size)
+    ev_row = np.concatenate([starts, x_row, e_row])
+    ev_kind = np.concatenate([k_start, k_exit, k_entry])
+    order = np.lexsort((ev_kind, ev_row))
+    zeros_s, zeros_t = np.zeros(starts.size), np.zeros(t.size)
+    ev_cash = np.concatenate([np.full(starts.size, float(initial_capital)), r_after, r_before - m])[order]
+    ev_a = np.concatenate([zeros_s, zeros_t, a])[order]
+    ev_b = np.concatenate([zeros_s, zeros_t, b])[order]
+    ev_g = np.concatenate([zeros_s, zeros_t, g])[order]
+    ev_in = np.concatenate([zeros_s, zeros_t, np.ones(t.size)])[order].astype(np.int8)
+    last = np.zeros(n, dtype=np.int64)
+    last[ev_row[order]] = np.arange(order.size)  # later events on the same row win
+    np.maximum.accumulate(last, out=last)
+    cash = ev_cash[last]
+    expo = ev_b[last] * arr.close
+    value = ev_g[last] * arr.day
+    value += ev_a[last]
+    value += expo
+    np.maximum(value, 0.0, out=value)
+    value += cash
+    return value, cash, np.abs(expo), expo, ev_in[last]
 
 
 def _segmented_cumsum(x: np.ndarray, offset: np.ndarray) -> np.ndarray:
@@ -405,7 +411,8 @@ def equity_frame(out: EngineArrays, book_names: np.ndarray, one_book: bool) -> A
     lev = np.zeros_like(out.gross)
     np.divide(out.gross, out.equity, out=lev, where=out.equity > 0)
     frame = pd.DataFrame({"equity": out.equity, "cash": out.cash, "gross_exposure": out.gross,
-                          "net_exposure": out.net, "leverage": lev, "n_positions": out.n_positions})
+                          "net_exposure": out.net, "leverage": lev,
+                          "n_positions": np.asarray(out.n_positions, dtype=np.int64)})
     if one_book and len(book_names) == 1:
         frame.index = pd.DatetimeIndex(dates, name="date")
     else:
