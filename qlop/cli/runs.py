@@ -49,14 +49,24 @@ def list_cmd(runs_dir: str, as_json: bool) -> None:
     if not summaries:
         click.echo(f"no runs under {runs_dir}/")
         return
-    header = f"{'run':<28} {'status':<11} {'started (UTC)':<20} {'time':>7}  {'stages':<28}" + \
+    header = f"{'run':<28} {'status':<11} {'started (UTC)':<20} {'time':>7}  {'stages':<22}" + \
         "".join(f" {m:>12}" for m in LIST_METRICS)
     click.echo(header)
     for s in summaries:
-        stages = " ".join(f"{k[:5]}:{(v or '?')[:4]}" for k, v in s["stages"].items() if v != "skipped")
         seconds = f"{s['seconds']:.1f}s" if isinstance(s.get("seconds"), (int, float)) else "-"
         click.echo(f"{s['run_id']:<28} {s['status']:<11} {_fmt(s['started_utc']):<20} {seconds:>7}  "
-                   f"{stages:<28}" + "".join(f" {_fmt(_metric(s['metrics'], m)):>12}" for m in LIST_METRICS))
+                   f"{stages_summary(s['stages']):<22}"
+                   + "".join(f" {_fmt(_metric(s['metrics'], m)):>12}" for m in LIST_METRICS))
+
+
+def stages_summary(stages: dict[str, str | None]) -> str:
+    """``4/5 done (2 cached)``, or where a run stopped: ``2/5 done, train interrupted``."""
+    planned = {k: v for k, v in stages.items() if v != "skipped"}
+    done = [k for k, v in planned.items() if v in ("completed", "cached")]
+    cached = sum(1 for v in planned.values() if v == "cached")
+    text = f"{len(done)}/{len(planned)} done" + (f" ({cached} cached)" if cached else "")
+    stopped = next((f"{k} {v}" for k, v in planned.items() if v in ("failed", "interrupted", "running")), None)
+    return f"{text}, {stopped}" if stopped else text
 
 
 @cli.command("show")
