@@ -134,6 +134,7 @@ class Relay:
         self.idle_ttl = idle_ttl
         self.tasks: dict[str, Task] = {}
         self.dropped_subscribers = 0
+        self._background: set[asyncio.Future] = set()
 
     def task(self, task_id: str) -> Task:
         task = self.tasks.get(task_id)
@@ -219,8 +220,10 @@ class Relay:
         sub.dropped = True
         self.dropped_subscribers += 1
         log.warning("task %s: dropping a slow subscriber at seq %d", task.task_id, sub.last_sent)
-        asyncio.ensure_future(self._close(sub.ws, CLOSE_TOO_SLOW,
-                                          f"too slow: resume with since={sub.last_sent}"))
+        closing = asyncio.ensure_future(self._close(sub.ws, CLOSE_TOO_SLOW,
+                                                    f"too slow: resume with since={sub.last_sent}"))
+        self._background.add(closing)  # keep a reference until it is done
+        closing.add_done_callback(self._background.discard)
 
     @staticmethod
     async def _close(ws: Any, code: int, reason: str) -> None:
