@@ -241,3 +241,36 @@ def test_subscribing_after_the_end_of_a_finished_task_returns_at_once(relay):
             pass
     assert [e["seq"] for e in subscribe(relay.url, "over", TOKEN, since=2)] == []
     assert [e["seq"] for e in subscribe(relay.url, "over", TOKEN, since=1)] == [2]
+
+
+def test_a_real_slow_subscriber_is_closed_with_4008_and_resumes_with_since():
+    proc = RelayProcess(TOKEN, extra=["--queue-size", "20"]).start()
+    try:
+        slow = _connect(proc.url, "/subscribe/bulk", max_queue=4)  # never reads until the end
+        fast_got: list[int] = []
+        done = threading.Event()
+
+        def fast():
+            fast_got.extend(e["seq"] for e in subscribe(proc.url, "bulk", TOKEN))
+            done.set()
+
+        threading.Thread(target=fast, daemon=True).start()
+        padding = "x" * 60_000
+        with _connect(proc.url, "/publish/bulk") as pub:
+            pub.recv(timeout=5)
+            for seq in range(1, 400):
+                pub.send(_event("bulk", seq, message=padding))
+            pub.send(_final("bulk", 400))
+            assert done.wait(60)
+        assert fast_got == list(range(1, 401))  # the slow one never held the fast one back
+        got = []
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                got.append(json.loads(slow.recv(timeout=10))["seq"])
+        assert info.value.rcvd.code == CLOSE_TOO_SLOW
+        hinted = int(info.value.rcvd.reason.rsplit("since=", 1)[1])  # what the relay knows was handed over
+        assert hinted <= got[-1] and got == list(range(1, got[-1] + 1))
+        got += [e["seq"] for e in subscribe(proc.url, "bulk", TOKEN, since=got[-1])]
+        assert got == list(range(1, 401))
+    finally:
+        proc.stop()
