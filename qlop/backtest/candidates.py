@@ -193,13 +193,17 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
     n = len(arr)
     sig = np.asarray(signal, dtype=np.int8)
     seg_end = arr.seg_end
-    nz = np.flatnonzero(sig)
-    tradable = nz[nz < seg_end[nz]]          # a signal on a ticker's last row cannot trade
+    first_rows = np.flatnonzero(arr.seg_start[1:] != arr.seg_start[:-1]) + 1 if n else np.zeros(0, np.int64)
+    movable = sig != 0
+    movable[first_rows - 1] = False          # a signal on a ticker's last row cannot trade
+    if n:
+        movable[n - 1] = False
+    tradable = np.flatnonzero(movable)
     change = np.empty(n, dtype=bool)
     if n:
         change[0] = True
         np.not_equal(sig[1:], sig[:-1], out=change[1:])
-        change[np.flatnonzero(arr.seg_start[1:] != arr.seg_start[:-1]) + 1] = True
+        change[first_rows] = True
     change_rows = np.flatnonzero(change)
     # the range each bar trades over, open included (as the simulator reads it)
     lo_eff = np.minimum(arr.low, arr.open)
@@ -230,7 +234,7 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
         # every run of a non-zero signal starts a candidate; re-entries after barrier exits follow
         pending = tradable[change[tradable]]
     else:
-        starts = np.flatnonzero(np.r_[True, arr.seg_start[1:] != arr.seg_start[:-1]]) if n else np.zeros(0, np.int64)
+        starts = np.r_[0, first_rows] if n else first_rows
         first = _next_in(tradable, starts)
         pending = first[first <= seg_end[starts]]
 

@@ -282,10 +282,13 @@ def _mark_single_rows(arr: PanelArrays, layout: BookLayout, cand: Candidates, si
     last = np.zeros(n, dtype=np.int64)
     last[ev_row[order]] = np.arange(order.size)  # later events on the same row win
     np.maximum.accumulate(last, out=last)
-    cash = ev_cash[last]
-    expo = ev_b[last] * arr.close
-    value = ev_g[last] * arr.day
-    value += ev_a[last]
+    # few fresh full-length arrays: gathers into new buffers, arithmetic in place
+    cash = np.take(ev_cash, last)
+    expo = np.take(ev_b, last)
+    expo *= arr.close
+    value = np.take(ev_g, last)
+    value *= arr.day
+    value += np.take(ev_a, last)
     value += expo
     np.maximum(value, 0.0, out=value)
     value += cash
