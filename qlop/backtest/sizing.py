@@ -143,20 +143,23 @@ def size_multi(cand: Candidates, weight: np.ndarray, score: np.ndarray, ids: np.
             equity = cash + float(value.sum())
             gross = float((m * lev / cand.entry_price[open_ids] * price).sum())
         taken: list[int] = []
-        for i in ids[b0:b1]:
-            if open_ids.size + len(taken) >= rules.max_positions:
-                break
-            if not equity > 0:
-                break
-            wanted = rules.position_size * weight[i] * lev * equity
-            notional = min(wanted, rules.max_gross_leverage * equity - gross, lev * cash)
-            if not notional > DUST * equity:
-                continue
-            margin = notional / lev
-            pnl = _apply(out, np.array([i]), np.array([margin]), cand, costs)
-            open_pnl[int(i)] = float(pnl[0])
-            cash -= margin
-            gross += notional
-            taken.append(int(i))
+        margins: list[float] = []
+        room = rules.max_positions - open_ids.size
+        if room > 0 and equity > 0:
+            for i, w_i in zip(ids[b0:b1].tolist(), weight[ids[b0:b1]].tolist()):
+                if len(taken) >= room:
+                    break
+                wanted = rules.position_size * w_i * lev * equity
+                notional = min(wanted, rules.max_gross_leverage * equity - gross, lev * cash)
+                if not notional > DUST * equity:
+                    continue
+                margin = notional / lev
+                cash -= margin
+                gross += notional
+                taken.append(i)
+                margins.append(margin)
         if taken:
-            open_ids = np.concatenate([open_ids, np.asarray(taken, dtype=np.int64)])
+            new = np.asarray(taken, dtype=np.int64)
+            pnl = _apply(out, new, np.asarray(margins), cand, costs)
+            open_pnl.update(zip(taken, pnl.tolist()))
+            open_ids = np.concatenate([open_ids, new])
