@@ -142,6 +142,12 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
     strategy = create("strategy", bt.strategy_type, bt.strategy_params, "backtest.strategy_params")
     with stage_progress("backtest", total=4, unit="step") as progress:
         panel, predictions = read_inputs(config, run_dir, bool(getattr(strategy, "needs_predictions", True)))
+        if predictions is not None and len(predictions):
+            # the backtest covers the out-of-sample period: from the first predicted date on
+            first = predictions.index.get_level_values(-1).min()
+            panel = panel[panel.index.get_level_values(1) >= first]
+            if not len(panel):
+                raise DataError(f"predictions start on {first:%Y-%m-%d}, after the last date of the data")
         with component_errors("backtest", "strategy", bt.strategy_type):
             signals = strategy.generate_signals(panel, predictions)
         progress.advance(message="signals")

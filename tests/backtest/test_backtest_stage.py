@@ -86,10 +86,13 @@ def test_probability_threshold_with_label_barriers_from_predictions(tmp_path):
     panel = load_panel(cfg.data)
     rng = np.random.default_rng(0)
     preds = pd.DataFrame({"prob": rng.random(len(panel)), "fold": 0}, index=panel.index)
-    preds.iloc[: len(preds) // 3].to_parquet(tmp_path / "predictions.parquet")  # AAPL only, partly
+    preds = preds.iloc[20: len(preds) // 3]  # AAPL only, from its 21st day
+    preds.to_parquet(tmp_path / "predictions.parquet")
     written = stage.run(cfg, tmp_path)
     trades = pd.read_parquet(written["trades"])
     assert set(trades["ticker"]) == {"AAPL"}
+    eq = pd.read_parquet(written["equity"])
+    assert eq.index[0] == preds.index.get_level_values(1)[0]  # starts with the predictions
     assert set(trades["exit_reason"]) <= {"tp", "sl", "horizon", "liquidation", "end"}
     assert (trades["bars_held"] <= 5).all()
     metrics = json.loads(Path(written["metrics"]).read_text())
