@@ -226,9 +226,10 @@ class Relay:
         closing.add_done_callback(self._background.discard)
 
     @staticmethod
-    async def _close(ws: Any, code: int, reason: str) -> None:
+    async def _close(ws: Any, code: int, reason: str, timeout: float = 10.0) -> None:
+        """Close with ``code``; a peer that does not read its close frame in ``timeout`` s is cut off."""
         try:
-            await asyncio.wait_for(ws.close(code, reason), timeout=2.0)
+            await asyncio.wait_for(ws.close(code, reason), timeout=timeout)
         except Exception:  # noqa: BLE001 - a stuck peer: cut the TCP connection
             with contextlib.suppress(Exception):
                 ws.transport.abort()
