@@ -90,18 +90,16 @@ def sim_rules(leverage: float, maintenance_margin: float, liquidation_fee: float
                       slippage_bps=slippage_bps, financing_rate=financing_rate, borrow_fee=borrow_fee)
 
 
-def _window_extremes(lo: np.ndarray, hi: np.ndarray, start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """min(lo[start:stop]) and max(hi[start:stop]) per trade (``stop > start``), one reduceat each."""
-    n = lo.shape[0]
+def _window_reduce(ufunc: np.ufunc, values: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """``ufunc.reduce(values[start:stop])`` per trade (``stop > start``), in one ``reduceat``."""
+    n = values.shape[0]
     last = stop >= n
     idx = np.empty(2 * start.size, dtype=np.int64)
     idx[0::2], idx[1::2] = start, np.minimum(stop, n - 1)
-    mn = np.minimum.reduceat(lo, idx)[0::2]
-    mx = np.maximum.reduceat(hi, idx)[0::2]
+    out = ufunc.reduceat(values, idx)[0::2] if idx.size else np.zeros(0)
     if last.any():  # reduceat stops before index n - 1 there: add the panel's last bar
-        mn[last] = np.minimum(mn[last], lo[n - 1])
-        mx[last] = np.maximum(mx[last], hi[n - 1])
-    return mn, mx
+        out[last] = ufunc(out[last], values[n - 1])
+    return out
 
 
 def _compact_simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, f: np.ndarray, side: np.ndarray,
@@ -143,17 +141,25 @@ def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarr
     by_open = (xo >= 0) & (xo == f)         # leaves at f's open unless a level is hit first
     g = np.where(by_open, f - 1, f)         # last bar whose range matters
     quiet = np.ones(e.shape, dtype=bool)
-    lo_w, hi_w = _window_extremes(lo_eff, hi_eff, e, g + 1)
     o_f = arr.open[f]
     for s in (1, -1):
-        sel = side == s
-        if not sel.any():
+        sel = np.flatnonzero(side == s)
+        if not sel.size:
             continue
         tp, sl, liq = barrier_prices(arr.open[e[sel]], s, rules)
         adv = np.maximum(sl, liq) if s > 0 else np.minimum(sl, liq)
-        worst, best = (lo_w[sel], hi_w[sel]) if s > 0 else (hi_w[sel], lo_w[sel])
-        ok = (worst > adv) & (best < tp) if s > 0 else (worst < adv) & (best > tp)
-        gap_ok = (o_f[sel] > adv) & (o_f[sel] < tp) if s > 0 else (o_f[sel] < adv) & (o_f[sel] > tp)
+        adverse, favourable = (lo_eff, hi_eff) if s > 0 else (hi_eff, lo_eff)
+        red_adv, red_fav = (np.minimum, np.maximum) if s > 0 else (np.maximum, np.minimum)
+        ok = np.ones(sel.size, dtype=bool)
+        gap_ok = np.ones(sel.size, dtype=bool)
+        if np.isfinite(adv).any():  # only the levels that exist cost a scan of the windows
+            worst = _window_reduce(red_adv, adverse, e[sel], g[sel] + 1)
+            ok &= (worst > adv) if s > 0 else (worst < adv)
+            gap_ok &= (o_f[sel] > adv) if s > 0 else (o_f[sel] < adv)
+        if rules.take_profit is not None:
+            best = _window_reduce(red_fav, favourable, e[sel], g[sel] + 1)
+            ok &= (best < tp) if s > 0 else (best > tp)
+            gap_ok &= (o_f[sel] < tp) if s > 0 else (o_f[sel] > tp)
         quiet[sel] = ok & (gap_ok | ~by_open[sel])
     fields_out = {f_.name: None for f_ in fields(SimResult)}
     parts = []
