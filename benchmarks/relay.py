@@ -207,8 +207,15 @@ def bench_sink_cost(n: int = 50_000) -> dict:
     with_sink = emit_all(EventRecorder("sink", None, sinks=[publisher]))
     t0 = time.perf_counter()
     publisher.close(2.0)
-    return {"events": n, "emit_us": bare, "emit_with_publisher_us": with_sink,
-            "close_s": time.perf_counter() - t0}
+    close_s = time.perf_counter() - t0
+    # The publisher thread's own CPU while a run goes on for 5 s with the relay down (reconnect attempts).
+    cpu0 = time.process_time()
+    idle = RelayPublisher(f"ws://127.0.0.1:{_closed_port()}", "idle", TOKEN, warn=lambda m: None)
+    time.sleep(5.0)
+    idle.close(2.0)
+    idle_cpu = time.process_time() - cpu0
+    return {"events": n, "emit_us": bare, "emit_with_publisher_us": with_sink, "close_s": close_s,
+            "idle_cpu_share": idle_cpu / 5.0, "idle_attempts": idle.connects}
 
 
 def main() -> None:
@@ -231,7 +238,9 @@ def main() -> None:
           f"({d['relay_cpu_s'] / d['seconds']:.0%} of one core, startup included)")
     s = bench_sink_cost()
     print(f"publisher sink with the relay down: emit {s['emit_us']:.1f} us/event bare, "
-          f"{s['emit_with_publisher_us']:.1f} us/event with the publisher; close() returned in {s['close_s']:.3f} s")
+          f"{s['emit_with_publisher_us']:.1f} us/event with the publisher; close() returned in {s['close_s']:.3f} s;")
+    print(f"  publisher thread CPU with the relay down: {s['idle_cpu_share']:.2%} of the run's time "
+          f"({s['idle_attempts']} connection attempts in 5 s)")
     if not args.skip_overhead:
         o = bench_overhead(args.runs)
         print(f"streaming overhead with the relay down (median; {o['events_per_run']} events per full run; "
