@@ -115,7 +115,7 @@ class RelayPublisher:
             except queue.Empty:
                 break
             block = False
-            if item is not None:
+            if item is not None and not self.refused:  # refused: nothing will ever be sent
                 self._history.append(item[:2])
                 self._pending.append(item[:2])
         if self._final is not None:
@@ -135,7 +135,9 @@ class RelayPublisher:
         next_attempt = 0.0
         ws = None
         while True:
-            if ws is None:
+            if self.refused:
+                wait = 0.05  # streaming is off: only keep the queue drained
+            elif ws is None:
                 wait = min(max(0.0, next_attempt - time.monotonic()), 0.05)
             else:
                 wait = 0.0 if self._pending or self._stop.is_set() else 0.05
