@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-#: ``qlop`` in a child process with this very interpreter. Not ``-m qlop.cli.main``: that runs the CLI
-#: module as ``__main__``, a second copy whose ``CliState`` class the subcommands do not see, so the
-#: global options (``--stream-to-ws``, ``-p``, ...) would be lost.
+#: ``qlop`` in a child process with this very interpreter (the console script may not be on PATH).
+#: Not ``-m qlop.cli.main``: that executes the CLI module a second time as ``__main__``, so any
+#: subcommand looking the global options up by their class (``ctx.find_object(CliState)``) would
+#: miss ``--stream-to-ws``, ``-p`` and the rest.
 QLOP_ARGV = (sys.executable, "-c", "import sys; from qlop.cli.main import main; sys.argv[0] = 'qlop'; main()")
 
 
