@@ -34,9 +34,12 @@ CHROMIUM_ARGS = ["--disable-dev-shm-usage", "--disable-background-networking", "
                  "--no-first-run", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     """Headless Debian chromium driven by playwright (for tests marked ``browser``).
+
+    Module-scoped on purpose: playwright's sync API keeps an event loop running in the main thread
+    while it is open, which would break ``asyncio.run`` in every test collected after it.
 
     Skips with a reason when chromium is absent, except under ``QLOP_STRICT_BROWSER=1`` (CI), where a
     missing browser is a failure: the browser tests must run there.
