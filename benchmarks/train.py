@@ -28,17 +28,7 @@ from typing import Any
 
 import numpy as np
 
-FEATURE_STEPS = [
-    {"step_type": "returns", "step_params": {"windows": [1, 5, 20]}},
-    {"step_type": "rsi", "step_params": {"timeperiod": 14}},
-    {"step_type": "natr", "step_params": {"timeperiod": 14}},
-    {"step_type": "macd", "step_params": {"fastperiod": 12, "slowperiod": 26, "signalperiod": 9}},
-    {"step_type": "bollinger", "step_params": {"timeperiod": 20, "nbdev": 2.0}},
-    {"step_type": "rvol", "step_params": {"window": 20}},
-    {"step_type": "relvol", "step_params": {"window": 20}},
-    {"step_type": "calendar", "step_params": {"fields": ["weekday", "month"]}},
-    {"step_type": "xrank", "step_params": {"columns": ["ret_20"]}},
-]
+from qlop_contrib.features.defaults import DEFAULT_STEPS as FEATURE_STEPS
 
 CONFIG: dict[str, Any] = {
     "name": "bench-train", "seed": 42,

@@ -102,11 +102,9 @@ class BacktestConfig(_Section):
 
     @model_validator(mode="after")
     def _solvent(self) -> "BacktestConfig":
-        if self.leverage * self.maintenance_margin >= 1:
-            raise ValueError(
-                f"leverage x maintenance_margin = {self.leverage * self.maintenance_margin:g} >= 1: "
-                "the position would be liquidated at entry"
-            )
+        from qlop.sim.rules import check_solvent
+
+        check_solvent(self.leverage, self.maintenance_margin)
         return self
 
 

@@ -13,6 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Side = Literal["long", "short"]
 
 
+def check_solvent(leverage: float, maintenance_margin: float) -> None:
+    """Refuse a position that would be below maintenance margin the moment it is opened."""
+    if leverage * maintenance_margin >= 1:
+        raise ValueError(
+            f"leverage x maintenance_margin = {leverage * maintenance_margin:g} >= 1: "
+            "the position would be liquidated at entry"
+        )
+
+
 class TradeRules(BaseModel):
     """How a single trade is entered, carried and exited (immutable).
 
@@ -41,11 +50,7 @@ class TradeRules(BaseModel):
 
     @model_validator(mode="after")
     def _solvent(self) -> "TradeRules":
-        if self.leverage * self.maintenance_margin >= 1:
-            raise ValueError(
-                f"leverage x maintenance_margin = {self.leverage * self.maintenance_margin:g} >= 1: "
-                "the position would be liquidated at entry"
-            )
+        check_solvent(self.leverage, self.maintenance_margin)
         return self
 
     @property
