@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -43,17 +44,25 @@ def start_gui(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> 
     proc = subprocess.Popen([*QLOP_ARGV, "gui", "--port", str(port), "--runs-dir", str(tmp_path / "runs"), *args],
                             env=full_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    proc.output_lines, proc.output_reader = lines, reader  # type: ignore[attr-defined]
     deadline = time.monotonic() + 90
-    while not is_up(f"{base}/_stcore/health"):
-        assert proc.poll() is None, proc.stdout.read()
-        assert time.monotonic() < deadline
-        time.sleep(0.3)
+    # Ready means what the user is told: the command has announced its URL (the app answers by then).
+    while not any(line.startswith("QLOP GUI:") for line in list(lines)):
+        assert proc.poll() is None, "".join(lines)
+        assert time.monotonic() < deadline, "".join(lines)
+        time.sleep(0.2)
+    assert is_up(f"{base}/_stcore/health")
     return proc, base
 
 
 def stop_and_check(proc: subprocess.Popen, kids: list[int]) -> str:
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=60)
+    proc.wait(timeout=60)
+    proc.output_reader.join(timeout=10)  # type: ignore[attr-defined]
+    out = "".join(proc.output_lines)  # type: ignore[attr-defined]
     assert proc.returncode == 0, out
     time.sleep(0.3)
     assert all(gone(k) for k in kids), f"still running: {[cmdline(k) for k in kids if not gone(k)]}"
