@@ -125,15 +125,21 @@ def _months(years: float) -> int:
 
 
 def walk_forward(index: pd.MultiIndex, usable: np.ndarray, horizon: int, *, train_years: float,
-                 test_months: int, window: str = "expanding", embargo: int | None = None) -> list[Fold]:
+                 test_months: int, window: str = "expanding", embargo: int | None = None,
+                 scorable: np.ndarray | None = None) -> list[Fold]:
     """Walk-forward folds over the ``usable`` rows of the panel ``index``.
 
     The first test period starts ``train_years`` after the first usable date; test periods of
-    ``test_months`` follow back to back until the last usable date, so every usable date after the
-    first training window is tested exactly once. Training holds the usable rows before the test
-    period (``expanding``), or only those of the last ``train_years`` (``rolling``), minus the purge.
+    ``test_months`` follow back to back until the last usable (or scorable) date, so every such date
+    after the first training window is tested exactly once. Training holds the usable rows before the
+    test period (``expanding``), or only those of the last ``train_years`` (``rolling``), minus the purge.
     ``embargo`` is accepted for symmetry with :func:`purged_kfold`: walk-forward training always ends
     before its test period, so no training row follows one and nothing is embargoed.
+
+    ``scorable`` (default: ``usable``) marks the rows a model can be asked about, labelled or not. Test
+    periods hold every scorable row: whether a row gets a prediction must not depend on its label being
+    known, because that depends on the future (the last H bars before a ticker's data ends have none),
+    and a backtest of the predictions would then never trade in the days before a delisting.
     """
     if window not in ("expanding", "rolling"):
         raise ConfigError(f"model.validation.window: unknown window {window!r} (expanding or rolling)")
@@ -143,7 +149,9 @@ def walk_forward(index: pd.MultiIndex, usable: np.ndarray, horizon: int, *, trai
         raise ConfigError("model: no usable training rows (every row lacks a label or a feature)")
     label_end = label_end_dates(index, horizon)
     udates = dates[rows]
-    first, last = udates.min(), udates.max()
+    test_rows = rows if scorable is None else np.flatnonzero(np.asarray(scorable, dtype=bool) | usable)
+    tdates = dates[test_rows]
+    first, last = udates.min(), max(udates.max(), tdates.max())
     train_len = pd.DateOffset(months=_months(train_years))
     start = pd.Timestamp(first) + train_len
     if start > pd.Timestamp(last):
@@ -156,7 +164,7 @@ def walk_forward(index: pd.MultiIndex, usable: np.ndarray, horizon: int, *, trai
     while lo <= pd.Timestamp(last):
         hi = lo + step
         t0, t1 = np.datetime64(lo, "ns"), np.datetime64(hi - pd.Timedelta(days=1), "ns")
-        test = rows[(udates >= t0) & (udates <= t1)]
+        test = test_rows[(tdates >= t0) & (tdates <= t1)]
         if test.size:
             before = udates < t0
             if window == "rolling":
@@ -202,11 +210,13 @@ def purged_kfold(index: pd.MultiIndex, usable: np.ndarray, horizon: int, *, n_sp
 
 
 def make_folds(index: pd.MultiIndex, usable: np.ndarray, horizon: int, validation: Any,
-               embargo: int) -> list[Fold]:
-    """Folds for a :class:`qlop.config.ValidationConfig`."""
+               embargo: int, scorable: np.ndarray | None = None) -> list[Fold]:
+    """Folds for a :class:`qlop.config.ValidationConfig` (``scorable``: see :func:`walk_forward`; purged
+    k-fold compares models on labelled rows only)."""
     if validation.scheme == "walk_forward":
         return walk_forward(index, usable, horizon, train_years=validation.train_years,
-                            test_months=validation.test_months, window=validation.window, embargo=embargo)
+                            test_months=validation.test_months, window=validation.window, embargo=embargo,
+                            scorable=scorable)
     if validation.scheme == "purged_kfold":
         return purged_kfold(index, usable, horizon, n_splits=validation.n_splits, embargo=embargo)
     raise ConfigError(f"model.validation.scheme: unknown scheme {validation.scheme!r}")

@@ -48,7 +48,8 @@ def train_cmd(ctx: click.Context, config_path: str, run_dir: str) -> None:
     result = stage.train(config, run_dir)
     metrics = result["metrics"]
     click.echo(f"{config.model.model_type} ({metrics['task']}, {metrics['scheme']}): "
-               f"{metrics['n_folds']} folds, {metrics['overall']['n']} out-of-sample predictions")
+               f"{metrics['n_folds']} folds, {metrics['n_predictions']} out-of-sample predictions "
+               f"({metrics['overall']['n']} with a known label)")
     click.echo(format_train_summary(metrics, result["folds"]))
     for name, path in result["artifacts"].items():
         click.echo(f"wrote {name}: {path}")

@@ -52,6 +52,8 @@ class TrainingSet:
     task: str
     horizon: int
     label_info: dict[str, Any] = field(default_factory=dict)
+    #: rows a model can score (complete features with ``dropna``), labelled or not
+    scorable: np.ndarray | None = None
 
     @property
     def feature_columns(self) -> list[str]:
@@ -83,6 +85,13 @@ def usable_rows(X: "pd.DataFrame", y: np.ndarray, dropna: bool) -> np.ndarray:
     return ok
 
 
+def scorable_rows(X: "pd.DataFrame", dropna: bool) -> np.ndarray:
+    """Rows a model can be asked about: every row, or with ``dropna`` those with no missing feature."""
+    if dropna and X.shape[1]:
+        return ~np.isnan(X.to_numpy(dtype=np.float64, na_value=np.nan)).any(axis=1)
+    return np.ones(len(X), dtype=bool)
+
+
 def load_training_set(config: "PipelineConfig", run_dir: str | Path) -> TrainingSet:
     """Read and align ``features.parquet`` and ``labels.parquet``; check they describe the same rows."""
     import pandas as pd
@@ -112,7 +121,8 @@ def load_training_set(config: "PipelineConfig", run_dir: str | Path) -> Training
     dropna = config.features.dropna if config.features is not None else True
     info = {"label_type": config.label.label_type, "label_params": plugin.params.model_dump(mode="json"),
             "task": plugin.task, "horizon": int(plugin.horizon)}
-    return TrainingSet(X, y, usable_rows(X, y, dropna), plugin.task, int(plugin.horizon), info)
+    return TrainingSet(X, y, usable_rows(X, y, dropna), plugin.task, int(plugin.horizon), info,
+                       scorable_rows(X, dropna))
 
 
 def embargo_bars(config: "PipelineConfig", horizon: int) -> int:
@@ -224,7 +234,7 @@ def train(config: "PipelineConfig", run_dir: str | Path) -> dict[str, Any]:
     ts = load_training_set(config, run_dir)
     embargo = embargo_bars(config, ts.horizon)
     make_model(config, ts.task)  # fail on an unsupported task before any work
-    folds = make_folds(ts.X.index, ts.usable, ts.horizon, config.model.validation, embargo)
+    folds = make_folds(ts.X.index, ts.usable, ts.horizon, config.model.validation, embargo, ts.scorable)
     dates = ts.X.index.get_level_values(1).to_numpy(dtype="datetime64[ns]")
     label_end = label_end_dates(ts.X.index, ts.horizon)
     col = prediction_column(ts.task)
@@ -240,7 +250,9 @@ def train(config: "PipelineConfig", run_dir: str | Path) -> dict[str, Any]:
             fold_ids.append(np.full(fold.test_idx.size, fold.fold, dtype=np.int64))
             record = fold.summary(dates) | info
             fold_records.append(record)
-            m = task_metrics(ts.task, ts.y[fold.test_idx], pred, threshold)
+            known = ~np.isnan(ts.y[fold.test_idx])  # rows near the end of the data have no label yet
+            record["n_test_unlabelled"] = int((~known).sum())
+            m = task_metrics(ts.task, ts.y[fold.test_idx][known], pred[known], threshold)
             fold_metrics.append({"fold": fold.fold, "test_start": record["test_start"],
                                  "test_end": record["test_end"], **m})
             progress.advance(message=f"fold {fold.fold + 1}/{len(folds)} "
@@ -253,11 +265,13 @@ def train(config: "PipelineConfig", run_dir: str | Path) -> dict[str, Any]:
     idx = idx[order]
     predictions = pd.DataFrame({col: np.concatenate(preds)[order], "fold": np.concatenate(fold_ids)[order]},
                                index=ts.X.index[idx])
-    overall = task_metrics(ts.task, ts.y[idx], predictions[col].to_numpy(), threshold)
+    known = ~np.isnan(ts.y[idx])
+    overall = task_metrics(ts.task, ts.y[idx][known], predictions[col].to_numpy()[known], threshold)
     importance = final_model.feature_importance() or {}
     metrics = {
         "task": ts.task, "prediction_column": col, "scheme": config.model.validation.scheme,
-        "model_type": config.model.model_type, "n_folds": len(folds), "overall": overall,
+        "model_type": config.model.model_type, "n_folds": len(folds), "n_predictions": int(idx.size),
+        "overall": overall,
         "folds": fold_metrics, "mean_over_folds": _mean_metrics(fold_metrics),
         "feature_importance": importance,
         "timings": {"model_fit_seconds": timings.fit, "model_predict_seconds": timings.predict,

@@ -96,12 +96,15 @@ def test_sample_predictions_are_complete_and_out_of_sample(sample_run):
     folds = json.loads((run_dir / "folds.json").read_text())
     assert len(folds) >= 7
     usable = y.notna() & X.notna().all(axis=1)
+    scorable = X.notna().all(axis=1)
     dates = X.index.get_level_values("date")
     first_test = pd.Timestamp(folds[0]["test_start"])
-    expected = X.index[usable & (dates >= first_test)]
-    assert preds.index.equals(expected), "every labelled date after the first training window is predicted"
+    expected = X.index[scorable & (dates >= first_test)]
+    # labelled or not: the last H rows of each ticker are predicted too (a label needs the future)
+    assert preds.index.equals(expected), "every scorable date after the first training window is predicted"
     assert preds["prob"].notna().all()
-    assert pd.Timestamp(folds[-1]["test_end"]) == dates[usable].max()
+    assert pd.Timestamp(folds[-1]["test_end"]) == dates[scorable].max()
+    assert sum(f["n_test_unlabelled"] for f in folds) == int((scorable & y.isna() & (dates >= first_test)).sum()) > 0
 
     label_end = pd.Series(_reference_label_end(X.index, HORIZON), index=X.index)
     seen = sample_run["seen"]
