@@ -91,8 +91,19 @@ def sim_rules(leverage: float, maintenance_margin: float, liquidation_fee: float
 
 
 def _window_reduce(ufunc: np.ufunc, values: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
-    """``ufunc.reduce(values[start:stop])`` per trade (``stop > start``), in one ``reduceat``."""
+    """``ufunc.reduce(values[start:stop])`` per trade (``stop > start``), in one ``reduceat``.
+
+    ``reduceat`` also scans the bars between windows; when the windows cover a small part of the
+    span they lie in (re-entries after barrier exits, a few per ticker), they are gathered first.
+    """
     n = values.shape[0]
+    if start.size:
+        length = stop - start
+        total = int(length.sum())
+        if 4 * total < int(stop.max()) - int(start.min()):
+            first = np.cumsum(length) - length
+            rows = np.arange(total, dtype=np.int64) + np.repeat(start - first, length)
+            return ufunc.reduceat(values[rows], first)
     last = stop >= n
     idx = np.empty(2 * start.size, dtype=np.int64)
     idx[0::2], idx[1::2] = start, np.minimum(stop, n - 1)
@@ -141,12 +152,13 @@ def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarr
     by_open = (xo >= 0) & (xo == f)         # leaves at f's open unless a level is hit first
     g = np.where(by_open, f - 1, f)         # last bar whose range matters
     quiet = np.ones(e.shape, dtype=bool)
+    o_e = arr.open[e]
     o_f = arr.open[f]
     for s in (1, -1):
         sel = np.flatnonzero(side == s)
         if not sel.size:
             continue
-        tp, sl, liq = barrier_prices(arr.open[e[sel]], s, rules)
+        tp, sl, liq = barrier_prices(o_e[sel], s, rules)
         adv = np.maximum(sl, liq) if s > 0 else np.minimum(sl, liq)
         adverse, favourable = (lo_eff, hi_eff) if s > 0 else (hi_eff, lo_eff)
         red_adv, red_fav = (np.minimum, np.maximum) if s > 0 else (np.maximum, np.minimum)
@@ -170,14 +182,26 @@ def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarr
         parts.append((order, res, None))
     calm = np.flatnonzero(quiet)
     if calm.size:
-        two = f[calm] > e[calm]
-        rows = np.stack([e[calm], f[calm]], axis=1)[np.where(two[:, None], [True, True], [True, False])]
+        ce, cf = e[calm], f[calm]
+        two = cf > ce
+        pick = np.where(two[:, None], [True, True], [True, False])
+
+        def pair(at_e: np.ndarray, at_f: np.ndarray) -> np.ndarray:
+            """Values at the entry bar then (for two-bar trades) at the exit bar, as one compact panel."""
+            return np.stack([at_e, at_f], axis=1)[pick]
+
+        # A quiet trade reads a bar's open, high and low only to find level touches, and there are
+        # none: the opens it can read stay strictly inside its levels, so giving high = low = open
+        # changes nothing; the close is read at the exit bar only. Gathering 5 x 2 values per trade
+        # from the full panel would cost more than this whole call.
+        o_c = pair(o_e[calm], o_f[calm])
+        c_f = arr.close[cf]
         first = np.concatenate(([0], np.cumsum(np.where(two, 2, 1))[:-1]))
         last = first + two
         seg_end = np.repeat(last, np.where(two, 2, 1))
         c_hor = np.where(by_open[calm], 2, np.where(k_last[calm] == hor[calm] - 1, two + 1, two + 2))
         c_xo = np.where(by_open[calm], last, -1)
-        res = simulate(arr.open[rows], arr.high[rows], arr.low[rows], arr.close[rows], arr.day[rows], seg_end,
+        res = simulate(o_c, o_c, o_c, pair(c_f, c_f), pair(arr.day[ce], arr.day[cf]), seg_end,
                        first, rules, side=side[calm], horizon=c_hor, exit_open_idx=c_xo)
         parts.append((calm, res, f[calm]))
     for name in fields_out:
@@ -204,16 +228,22 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
     movable[first_rows - 1] = False          # a signal on a ticker's last row cannot trade
     if n:
         movable[n - 1] = False
-    tradable = np.flatnonzero(movable)
     change = np.empty(n, dtype=bool)
     if n:
         change[0] = True
         np.not_equal(sig[1:], sig[:-1], out=change[1:])
         change[first_rows] = True
     change_rows = np.flatnonzero(change)
+    # the first movable row of every run of a non-zero signal: a movable row's run starts with one,
+    # so the next movable row after a row that is not movable is the next of these
+    run_starts = change_rows[movable[change_rows]]
     # the range each bar trades over, open included (as the simulator reads it)
     lo_eff = np.minimum(arr.low, arr.open)
     hi_eff = np.maximum(arr.high, arr.open)
+
+    def next_movable(p: np.ndarray) -> np.ndarray:
+        """First movable row at or after each of ``p`` (_BIG if none)."""
+        return np.where(movable[p], p, _next_in(run_starts, p, strict=True))
 
     def after_of(r: np.ndarray) -> np.ndarray:
         """First row after r whose signal differs from r's, within the ticker (else _BIG)."""
@@ -238,10 +268,10 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
 
     if exits.exit_on_signal:
         # every run of a non-zero signal starts a candidate; re-entries after barrier exits follow
-        pending = tradable[change[tradable]]
+        pending = run_starts
     else:
         starts = np.r_[0, first_rows] if n else first_rows
-        first = _next_in(tradable, starts)
+        first = next_movable(starts)
         pending = first[first <= seg_end[starts]]
 
     parts: list[tuple[np.ndarray, SimResult]] = []
@@ -253,7 +283,7 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
         search = np.where(res.reason == SIGNAL, j - 1, j)
         alive = (res.reason != END) & (search < seg_end[pending])
         nxt = np.full(pending.shape, _BIG, dtype=np.int64)
-        nxt[alive] = _next_in(tradable, search[alive])
+        nxt[alive] = next_movable(search[alive])
         ok = alive & (nxt <= seg_end[pending])
         if exits.exit_on_signal:
             ok &= nxt < after_of(pending)  # later runs are already candidates

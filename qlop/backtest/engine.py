@@ -67,7 +67,7 @@ class BookLayout:
     book_of_code: np.ndarray   # book id per ticker code
     single: np.ndarray         # per book: holds exactly one ticker
     offset: np.ndarray         # per book: first slot (len n_books + 1)
-    slot_of_row: np.ndarray    # per panel row
+    row_slots: np.ndarray | None  # per panel row its slot (None when rows_are_slots: see slot_of_row)
     slot_day: np.ndarray       # per slot: calendar day number
     slot_book: np.ndarray      # per slot
     mark_rows: dict[int, np.ndarray]   # multi-ticker book -> (slots, tickers) last row at or before
@@ -77,6 +77,13 @@ class BookLayout:
     @property
     def n_slots(self) -> int:
         return int(self.offset[-1])
+
+    @property
+    def slot_of_row(self) -> np.ndarray:
+        """Per panel row, its slot (built on first use when slots are rows: the common case needs none)."""
+        if self.row_slots is None:
+            self.row_slots = np.arange(self.n_slots, dtype=np.int64)
+        return self.row_slots
 
 
 def book_layout(arr: PanelArrays, code: np.ndarray, book_of_code: np.ndarray) -> BookLayout:
@@ -88,10 +95,10 @@ def book_layout(arr: PanelArrays, code: np.ndarray, book_of_code: np.ndarray) ->
     single = tickers_per_book == 1
     if n_codes and single.all() and np.array_equal(book_of_code, np.arange(n_codes)) \
             and (n < 2 or bool(np.all(code[1:] >= code[:-1]))):
-        # one ticker per book, books in row order: a book's slots are its rows (no index to build)
-        counts = np.bincount(code, minlength=n_books).astype(np.int64)
-        offset = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-        return BookLayout(book_of_code, single, offset, np.arange(n, dtype=np.int64), arr.day,
+        # one ticker per book, books in row order: a book's slots are its rows (no index to build);
+        # codes are sorted, so each book's first row is found by bisection rather than a count
+        offset = np.searchsorted(code, np.arange(n_books + 1), side="left").astype(np.int64)
+        return BookLayout(book_of_code, single, offset, None, arr.day,
                           np.asarray(code, dtype=np.int64), {}, np.zeros(n_codes, dtype=np.int64), True)
     rows = np.arange(n, dtype=np.int64)
     book_of_row = book_of_code[code]
@@ -267,32 +274,37 @@ def _mark_single_rows(arr: PanelArrays, layout: BookLayout, cand: Candidates, si
     g = -m * carry
     a = m * (1.0 - side * lev - costs.leg_rate * lev) + m * carry * arr.day[e_row] - sized.topup_entry[t]
     # events in row order; on one row: an earlier trade's exit, then an entry, then the exit of a
-    # trade entered and left on that same bar
+    # trade entered and left on that same bar (each kind is already in row order: a stable sort of
+    # the concatenation merges three sorted runs)
     starts = layout.offset[:-1][np.diff(layout.offset) > 0]
-    k_start, k_exit, k_entry = np.zeros(starts.size), np.where(x_row > e_row, 0.0, 2.0), np.ones(t.size)
+    k_exit = np.where(x_row > e_row, 0, 2)
     ev_row = np.concatenate([starts, x_row, e_row])
-    ev_kind = np.concatenate([k_start, k_exit, k_entry])
-    order = np.lexsort((ev_kind, ev_row))
+    ev_key = np.concatenate([4 * starts, 4 * x_row + k_exit, 4 * e_row + 1])
+    order = np.argsort(ev_key, kind="stable")
+    # a row's state is its last event's: keep the last event of each row, repeat it until the next
+    row_o = ev_row[order]
+    keep = np.r_[row_o[1:] != row_o[:-1], True] if order.size else np.zeros(0, bool)
+    order, row_k = order[keep], row_o[keep]
+    run = np.diff(np.r_[row_k, n]) if row_k.size else np.zeros(0, np.int64)
     zeros_s, zeros_t = np.zeros(starts.size), np.zeros(t.size)
-    ev_cash = np.concatenate([np.full(starts.size, float(initial_capital)), r_after, r_before - m])[order]
-    ev_a = np.concatenate([zeros_s, zeros_t, a])[order]
-    ev_b = np.concatenate([zeros_s, zeros_t, b])[order]
-    ev_g = np.concatenate([zeros_s, zeros_t, g])[order]
-    ev_in = np.concatenate([zeros_s, zeros_t, np.ones(t.size)])[order].astype(np.int8)
-    last = np.zeros(n, dtype=np.int64)
-    last[ev_row[order]] = np.arange(order.size)  # later events on the same row win
-    np.maximum.accumulate(last, out=last)
-    # few fresh full-length arrays: gathers into new buffers, arithmetic in place
-    cash = np.take(ev_cash, last)
-    expo = np.take(ev_b, last)
+
+    def per_row(values: list[np.ndarray]) -> np.ndarray:
+        return np.repeat(np.concatenate(values)[order], run)
+
+    # full-length arrays: the five outputs only (np.repeat writes each once), arithmetic in place
+    cash = per_row([np.full(starts.size, float(initial_capital)), r_after, r_before - m])
+    expo = per_row([zeros_s, zeros_t, b])
     expo *= arr.close
-    value = np.take(ev_g, last)
+    value = per_row([zeros_s, zeros_t, g])
     value *= arr.day
-    value += np.take(ev_a, last)
+    gross = per_row([zeros_s, zeros_t, a])  # a's per-row values, then the gross exposure
+    value += gross
     value += expo
     np.maximum(value, 0.0, out=value)
     value += cash
-    return value, cash, np.abs(expo), expo, ev_in[last]
+    np.abs(expo, out=gross)
+    npos = per_row([np.zeros(starts.size, np.int8), np.zeros(t.size, np.int8), np.ones(t.size, np.int8)])
+    return value, cash, gross, expo, npos
 
 
 def _segmented_cumsum(x: np.ndarray, offset: np.ndarray) -> np.ndarray:
