@@ -144,8 +144,24 @@ def stage_plugins(config: Any, stage: str, manager: Any) -> dict[str, str | None
             record = manager.provider(kind, name)
         except Exception:  # noqa: BLE001 - an unknown component fails later, in the stage itself
             continue
-        found[record.name] = record.version
+        found[record.name] = record.version if record.version is not None else source_fingerprint(record)
     return dict(sorted(found.items()))
+
+
+def source_fingerprint(record: Any) -> str | None:
+    """``sha256:<hash>`` of an unversioned plugin's file (a ``--plugins-dir`` file, a ``-p`` module).
+
+    Such a plugin has no version to put in a cache key, so without this, editing its code would leave
+    every stage it feeds "cached" with the old code's results. Only the plugin's own file is hashed (not
+    modules it imports); None when there is no file to read.
+    """
+    import sys
+
+    path = record.path or getattr(sys.modules.get(record.module or ""), "__file__", None)
+    try:
+        return f"sha256:{sha256_file(path)}" if path and Path(path).is_file() else None
+    except OSError:
+        return None
 
 
 def data_source_token(config: Any, manager: Any) -> str | None:
