@@ -251,7 +251,8 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
         a[a > seg_end[r]] = _BIG
         return a
 
-    def simulate_rows(sig_rows: np.ndarray) -> SimResult:
+    def simulate_rows(sig_rows: np.ndarray, a: np.ndarray | None) -> SimResult:
+        """The trades entered after ``sig_rows``; ``a`` = their ``after_of`` (with signal exits)."""
         e = sig_rows + 1
         end = seg_end[sig_rows]
         if exits.horizon is not None:
@@ -259,16 +260,22 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
         else:
             hor = end - e + 2  # past the last bar: the trade ends with reason "end"
         xo = np.full(e.shape, -1, dtype=np.int64)
-        if exits.exit_on_signal:
-            a = after_of(sig_rows)
+        if a is not None:
             ok = a < end  # the change row must leave a bar to trade at
             xo[ok] = a[ok] + 1
             hor[ok] = np.minimum(hor[ok], xo[ok] - e[ok] + 1)  # bounds the simulator's window
         return _simulate(arr, rules, e, sig[sig_rows], hor, xo, lo_eff, hi_eff)
 
+    after: np.ndarray | None = None
     if exits.exit_on_signal:
-        # every run of a non-zero signal starts a candidate; re-entries after barrier exits follow
+        # every run of a non-zero signal starts a candidate; re-entries after barrier exits follow.
+        # A run start's next change row is the next of change_rows (no search needed).
         pending = run_starts
+        pos = np.flatnonzero(movable[change_rows]) + 1
+        after = np.full(pos.shape, _BIG, dtype=np.int64)
+        has = pos < change_rows.size
+        after[has] = change_rows[pos[has]]
+        after[after > seg_end[pending]] = _BIG
     else:
         starts = np.r_[0, first_rows] if n else first_rows
         first = next_movable(starts)
@@ -276,7 +283,7 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
 
     parts: list[tuple[np.ndarray, SimResult]] = []
     while pending.size:
-        res = simulate_rows(pending)
+        res = simulate_rows(pending, after)
         parts.append((pending, res))
         j = res.exit_idx
         # search for the next entry from the exit bar (from the change row after a signal exit)
@@ -285,9 +292,11 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
         nxt = np.full(pending.shape, _BIG, dtype=np.int64)
         nxt[alive] = next_movable(search[alive])
         ok = alive & (nxt <= seg_end[pending])
-        if exits.exit_on_signal:
-            ok &= nxt < after_of(pending)  # later runs are already candidates
+        if after is not None:
+            ok &= nxt < after  # later runs are already candidates
         pending = nxt[ok]
+        if after is not None:
+            after = after_of(pending)
 
     if not parts:
         empty_i = np.zeros(0, dtype=np.int64)
