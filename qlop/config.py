@@ -249,6 +249,13 @@ def validate_plugins(config: PipelineConfig, manager: Any = None) -> dict[str, A
                 f"model.validation.embargo_days: {embargo} is shorter than the label horizon ({horizon}); "
                 "test labels would leak into training"
             )
+    if config.backtest is not None and config.backtest.benchmark:
+        from qlop.stages.backtest import check_benchmark
+
+        try:
+            check_benchmark(config.backtest.benchmark)
+        except ConfigError as exc:
+            problems.append(str(exc))
     if problems:
         raise ConfigError("; ".join(problems))
     return validated

@@ -115,7 +115,21 @@ def benchmark_close(config: "PipelineConfig", panel_dates: "pd.DatetimeIndex") -
         bench = load_panel(DataConfig(data_source_type="sample", tickers=[name], start_date=start, end_date=end))
     except DataError as exc:
         raise DataError(f"backtest.benchmark: {name!r} cannot be loaded from the sample dataset ({exc})") from None
-    return bench.loc[name, "close"]
+    # the panel names it canonically ("^GSPC" and "gspc" load as "GSPC"): take its only ticker
+    return bench.xs(bench.index.get_level_values(0)[0], level=0)["close"]
+
+
+def check_benchmark(name: str | None) -> None:
+    """Fail on a benchmark the sample dataset does not hold when the config is validated, not after
+    training (the backtest stage loads it last)."""
+    if not name:
+        return
+    from qlop_contrib.datasources.sample import resolve
+
+    try:
+        resolve(name)
+    except DataError as exc:
+        raise ConfigError(f"backtest.benchmark: {name!r} is not in the sample dataset ({exc})") from None
 
 
 def benchmark_returns(close: "pd.Series | None", dates: "pd.DatetimeIndex") -> Any:
