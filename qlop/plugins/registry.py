@@ -96,6 +96,8 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
         msg = err.get("msg", "invalid")
         if err.get("type") == "extra_forbidden":
             msg = "unknown field"
+        elif err.get("type") == "value_error" and msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]  # pydantic's prefix for a validator's own message
         elif isinstance(err.get("input"), (bool, int, float, str)) and err.get("type") != "missing":
             msg = f"{msg} (got {err['input']!r})"
         parts.append(f"{path}: {msg}" if path else msg)

@@ -161,8 +161,9 @@ def test_cross_field_rules(qlop_cli, tmp_path):
     data["data"]["start_date"], data["data"]["end_date"] = "2015-01-01", "2014-01-01"
     data["backtest"] = {"leverage": 5, "maintenance_margin": 0.25}
     message = error_of(qlop_cli, write(tmp_path, "c.json", data))
-    assert "data: Value error, start_date 2015-01-01 is after end_date 2014-01-01" in message
-    assert "backtest: Value error, leverage x maintenance_margin = 1.25 >= 1" in message
+    assert "data: start_date 2015-01-01 is after end_date 2014-01-01" in message
+    assert "backtest: leverage x maintenance_margin = 1.25 >= 1" in message
+    assert "Value error" not in message  # pydantic's prefix is dropped: the message is the validator's own
 
 
 def test_plugin_params_errors_with_paths(qlop_cli, cfg_plugin, tmp_path):
