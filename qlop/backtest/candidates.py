@@ -136,8 +136,11 @@ def _compact_simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, f: np.
 
 
 def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarray, hor: np.ndarray,
-              xo: np.ndarray, lo_eff: np.ndarray, hi_eff: np.ndarray) -> SimResult:
+              xo: np.ndarray, lo_eff: np.ndarray, hi_eff: np.ndarray) -> list[tuple[np.ndarray, SimResult]]:
     """:func:`qlop.sim.simulate` for these trades, with quiet trades simulated on a compact panel.
+
+    Returns ``(where, result)`` parts: ``result`` holds the trades ``where`` (positions in ``e``);
+    the caller concatenates them (one copy, rather than scattering each part back here).
 
     A trade is *quiet* when no bar it examines can reach a barrier or its liquidation price: every
     bar's range from the entry bar to the last bar whose range matters, and the open it may leave
@@ -173,13 +176,12 @@ def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarr
             ok &= (best < tp) if s > 0 else (best > tp)
             gap_ok &= (o_f[sel] < tp) if s > 0 else (o_f[sel] > tp)
         quiet[sel] = ok & (gap_ok | ~by_open[sel])
-    fields_out = {f_.name: None for f_ in fields(SimResult)}
-    parts = []
+    parts: list[tuple[np.ndarray, SimResult]] = []
     loud = np.flatnonzero(~quiet)
     if loud.size:
         order = loud[np.argsort(k_last[loud], kind="stable")]  # similar windows in one chunk
         res = _compact_simulate(arr, rules, e[order], f[order], side[order], hor[order], xo[order])
-        parts.append((order, res, None))
+        parts.append((order, res))
     calm = np.flatnonzero(quiet)
     if calm.size:
         ce, cf = e[calm], f[calm]
@@ -203,18 +205,10 @@ def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarr
         c_xo = np.where(by_open[calm], last, -1)
         res = simulate(o_c, o_c, o_c, pair(c_f, c_f), pair(arr.day[ce], arr.day[cf]), seg_end,
                        first, rules, side=side[calm], horizon=c_hor, exit_open_idx=c_xo)
-        parts.append((calm, res, f[calm]))
-    for name in fields_out:
-        proto = getattr(parts[0][1], name)
-        fields_out[name] = np.empty(e.shape, dtype=proto.dtype)
-    for where, res, exit_rows in parts:
-        for name in fields_out:
-            fields_out[name][where] = getattr(res, name)
-        if exit_rows is not None:  # back to panel positions
-            fields_out["entry_idx"][where] = e[where]
-            fields_out["exit_idx"][where] = exit_rows
-            fields_out["bars_held"][where] = exit_rows - e[where] + 1
-    return SimResult(**fields_out)
+        back = {f_.name: getattr(res, f_.name) for f_ in fields(SimResult)}
+        back["entry_idx"], back["exit_idx"], back["bars_held"] = ce, cf, cf - ce + 1  # panel positions
+        parts.append((calm, SimResult(**back)))
+    return parts
 
 
 def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rules: TradeRules,
@@ -237,9 +231,10 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
     # the first movable row of every run of a non-zero signal: a movable row's run starts with one,
     # so the next movable row after a row that is not movable is the next of these
     run_starts = change_rows[movable[change_rows]]
-    # the range each bar trades over, open included (as the simulator reads it)
-    lo_eff = np.minimum(arr.low, arr.open)
-    hi_eff = np.maximum(arr.high, arr.open)
+    # the range each bar trades over, open included (as the simulator reads it): low and high
+    # themselves when every open lies inside its bar (two comparisons instead of two new arrays)
+    lo_eff = arr.low if bool(np.all(arr.low <= arr.open)) else np.minimum(arr.low, arr.open)
+    hi_eff = arr.high if bool(np.all(arr.high >= arr.open)) else np.maximum(arr.high, arr.open)
 
     def next_movable(p: np.ndarray) -> np.ndarray:
         """First movable row at or after each of ``p`` (_BIG if none)."""
@@ -251,7 +246,7 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
         a[a > seg_end[r]] = _BIG
         return a
 
-    def simulate_rows(sig_rows: np.ndarray, a: np.ndarray | None) -> SimResult:
+    def simulate_rows(sig_rows: np.ndarray, a: np.ndarray | None) -> list[tuple[np.ndarray, SimResult]]:
         """The trades entered after ``sig_rows``; ``a`` = their ``after_of`` (with signal exits)."""
         e = sig_rows + 1
         end = seg_end[sig_rows]
@@ -283,12 +278,15 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
 
     parts: list[tuple[np.ndarray, SimResult]] = []
     while pending.size:
-        res = simulate_rows(pending, after)
-        parts.append((pending, res))
-        j = res.exit_idx
+        sim_parts = simulate_rows(pending, after)
+        parts.extend((pending[where], res) for where, res in sim_parts)
+        j = np.empty(pending.shape, dtype=np.int64)
+        reason = np.empty(pending.shape, dtype=np.int8)
+        for where, res in sim_parts:
+            j[where], reason[where] = res.exit_idx, res.reason
         # search for the next entry from the exit bar (from the change row after a signal exit)
-        search = np.where(res.reason == SIGNAL, j - 1, j)
-        alive = (res.reason != END) & (search < seg_end[pending])
+        search = np.where(reason == SIGNAL, j - 1, j)
+        alive = (reason != END) & (search < seg_end[pending])
         nxt = np.full(pending.shape, _BIG, dtype=np.int64)
         nxt[alive] = next_movable(search[alive])
         ok = alive & (nxt <= seg_end[pending])
