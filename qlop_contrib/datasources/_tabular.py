@@ -101,12 +101,13 @@ def require_rows(panel: pd.DataFrame, tickers: list[str], source: str, start: An
     have = set(panel.index.unique("ticker")) if len(panel) else set()
     for t in tickers:
         if t not in have:
-            window = f" between {_d(start)} and {_d(end)}" if (start or end) else ""
+            window = f" between {_d(start, 'the start')} and {_d(end, 'the end')}" if (start or end) else ""
             raise DataError(f"{source}: ticker {t}: no rows{window}")
 
 
-def _d(value: Any) -> str:
-    return "the start" if value is None else pd.Timestamp(value).strftime("%Y-%m-%d")
+def _d(value: Any, missing: str) -> str:
+    """A window bound for a message; ``missing`` names an open end ("the start", "the end")."""
+    return missing if value is None else pd.Timestamp(value).strftime("%Y-%m-%d")
 
 
 def concat_panels(parts: list[pd.DataFrame]) -> pd.DataFrame:
