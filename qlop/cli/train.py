@@ -25,7 +25,8 @@ def format_train_summary(metrics: dict[str, Any], folds: list[dict[str, Any]]) -
         lines.append(f"{f['fold']:>4}  {f['test_start']} .. {f['test_end']}  {f['n_train']:>7}  {f['n_test']:>6}  "
                      + "  ".join(f"{_fmt(m.get(k)):>9}" for k in keys))
     o = metrics["overall"]
-    lines.append(f"{'all':>4}  {folds[0]['test_start']} .. {folds[-1]['test_end']}  {'':>7}  {o['n']:>6}  "
+    n_all = metrics.get("n_predictions", o["n"])  # like the fold rows: every tested row, labelled or not
+    lines.append(f"{'all':>4}  {folds[0]['test_start']} .. {folds[-1]['test_end']}  {'':>7}  {n_all:>6}  "
                  + "  ".join(f"{_fmt(o.get(k)):>9}" for k in keys))
     return "\n".join(lines)
 
