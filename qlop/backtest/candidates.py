@@ -26,6 +26,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from qlop.backtest.kernels import quiet_windows
 from qlop.sim.engine import END, SIGNAL, SimResult, barrier_prices, simulate
 from qlop.sim.panel import PanelArrays
 from qlop.sim.rules import TradeRules
@@ -90,29 +91,6 @@ def sim_rules(leverage: float, maintenance_margin: float, liquidation_fee: float
                       slippage_bps=slippage_bps, financing_rate=financing_rate, borrow_fee=borrow_fee)
 
 
-def _window_reduce(ufunc: np.ufunc, values: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
-    """``ufunc.reduce(values[start:stop])`` per trade (``stop > start``), in one ``reduceat``.
-
-    ``reduceat`` also scans the bars between windows; when the windows cover a small part of the
-    span they lie in (re-entries after barrier exits, a few per ticker), they are gathered first.
-    """
-    n = values.shape[0]
-    if start.size:
-        length = stop - start
-        total = int(length.sum())
-        if 4 * total < int(stop.max()) - int(start.min()):
-            first = np.cumsum(length) - length
-            rows = np.arange(total, dtype=np.int64) + np.repeat(start - first, length)
-            return ufunc.reduceat(values[rows], first)
-    last = stop >= n
-    idx = np.empty(2 * start.size, dtype=np.int64)
-    idx[0::2], idx[1::2] = start, np.minimum(stop, n - 1)
-    out = ufunc.reduceat(values, idx)[0::2] if idx.size else np.zeros(0)
-    if last.any():  # reduceat stops before index n - 1 there: add the panel's last bar
-        out[last] = ufunc(out[last], values[n - 1])
-    return out
-
-
 def _compact_simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, f: np.ndarray, side: np.ndarray,
                       hor: np.ndarray, xo: np.ndarray) -> SimResult:
     """Simulate trades on a panel made of their own bars ``e .. f`` only (each window its own segment).
@@ -136,7 +114,7 @@ def _compact_simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, f: np.
 
 
 def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarray, hor: np.ndarray,
-              xo: np.ndarray, lo_eff: np.ndarray, hi_eff: np.ndarray) -> list[tuple[np.ndarray, SimResult]]:
+              xo: np.ndarray) -> list[tuple[np.ndarray, SimResult]]:
     """:func:`qlop.sim.simulate` for these trades, with quiet trades simulated on a compact panel.
 
     Returns ``(where, result)`` parts: ``result`` holds the trades ``where`` (positions in ``e``);
@@ -163,19 +141,10 @@ def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarr
             continue
         tp, sl, liq = barrier_prices(o_e[sel], s, rules)
         adv = np.maximum(sl, liq) if s > 0 else np.minimum(sl, liq)
-        adverse, favourable = (lo_eff, hi_eff) if s > 0 else (hi_eff, lo_eff)
-        red_adv, red_fav = (np.minimum, np.maximum) if s > 0 else (np.maximum, np.minimum)
-        ok = np.ones(sel.size, dtype=bool)
-        gap_ok = np.ones(sel.size, dtype=bool)
-        if np.isfinite(adv).any():  # only the levels that exist cost a scan of the windows
-            worst = _window_reduce(red_adv, adverse, e[sel], g[sel] + 1)
-            ok &= (worst > adv) if s > 0 else (worst < adv)
-            gap_ok &= (o_f[sel] > adv) if s > 0 else (o_f[sel] < adv)
-        if rules.take_profit is not None:
-            best = _window_reduce(red_fav, favourable, e[sel], g[sel] + 1)
-            ok &= (best < tp) if s > 0 else (best > tp)
-            gap_ok &= (o_f[sel] < tp) if s > 0 else (o_f[sel] > tp)
-        quiet[sel] = ok & (gap_ok | ~by_open[sel])
+        # one compiled scan per side, stopping at a trade's first bar that reaches a level
+        quiet[sel] = quiet_windows(arr.low, arr.high, arr.open, e[sel], g[sel], side[sel], adv, tp,
+                                   bool(np.isfinite(adv).any()), rules.take_profit is not None, o_f[sel],
+                                   by_open[sel])
     parts: list[tuple[np.ndarray, SimResult]] = []
     loud = np.flatnonzero(~quiet)
     if loud.size:
@@ -231,10 +200,6 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
     # the first movable row of every run of a non-zero signal: a movable row's run starts with one,
     # so the next movable row after a row that is not movable is the next of these
     run_starts = change_rows[movable[change_rows]]
-    # the range each bar trades over, open included (as the simulator reads it): low and high
-    # themselves when every open lies inside its bar (two comparisons instead of two new arrays)
-    lo_eff = arr.low if bool(np.all(arr.low <= arr.open)) else np.minimum(arr.low, arr.open)
-    hi_eff = arr.high if bool(np.all(arr.high >= arr.open)) else np.maximum(arr.high, arr.open)
 
     def next_movable(p: np.ndarray) -> np.ndarray:
         """First movable row at or after each of ``p`` (_BIG if none)."""
@@ -259,7 +224,7 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
             ok = a < end  # the change row must leave a bar to trade at
             xo[ok] = a[ok] + 1
             hor[ok] = np.minimum(hor[ok], xo[ok] - e[ok] + 1)  # bounds the simulator's window
-        return _simulate(arr, rules, e, sig[sig_rows], hor, xo, lo_eff, hi_eff)
+        return _simulate(arr, rules, e, sig[sig_rows], hor, xo)
 
     after: np.ndarray | None = None
     if exits.exit_on_signal:

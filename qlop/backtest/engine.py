@@ -21,6 +21,7 @@ import numpy as np
 
 from qlop.backtest.candidates import Candidates, ExitRules, build_candidates, sim_rules
 from qlop.backtest.costs import CostModel
+from qlop.backtest.kernels import fill_marks
 from qlop.backtest.sizing import Sized, SizingRules, size_multi, size_single
 from qlop.errors import DataError
 from qlop.sim.engine import REASONS
@@ -285,26 +286,17 @@ def _mark_single_rows(arr: PanelArrays, layout: BookLayout, cand: Candidates, si
     row_o = ev_row[order]
     keep = np.r_[row_o[1:] != row_o[:-1], True] if order.size else np.zeros(0, bool)
     order, row_k = order[keep], row_o[keep]
-    run = np.diff(np.r_[row_k, n]) if row_k.size else np.zeros(0, np.int64)
     zeros_s, zeros_t = np.zeros(starts.size), np.zeros(t.size)
 
-    def per_row(values: list[np.ndarray]) -> np.ndarray:
-        return np.repeat(np.concatenate(values)[order], run)
+    def per_event(values: list[np.ndarray]) -> np.ndarray:
+        return np.ascontiguousarray(np.concatenate(values)[order])
 
-    # full-length arrays: the five outputs only (np.repeat writes each once), arithmetic in place
-    cash = per_row([np.full(starts.size, float(initial_capital)), r_after, r_before - m])
-    expo = per_row([zeros_s, zeros_t, b])
-    expo *= arr.close
-    value = per_row([zeros_s, zeros_t, g])
-    value *= arr.day
-    gross = per_row([zeros_s, zeros_t, a])  # a's per-row values, then the gross exposure
-    value += gross
-    value += expo
-    np.maximum(value, 0.0, out=value)
-    value += cash
-    np.abs(expo, out=gross)
-    npos = per_row([np.zeros(starts.size, np.int8), np.zeros(t.size, np.int8), np.ones(t.size, np.int8)])
-    return value, cash, gross, expo, npos
+    # one compiled pass writes the five outputs (numpy needed about a dozen full-length passes)
+    return fill_marks(row_k, per_event([np.full(starts.size, float(initial_capital)), r_after, r_before - m]),
+                      per_event([zeros_s, zeros_t, a]), per_event([zeros_s, zeros_t, b]),
+                      per_event([zeros_s, zeros_t, g]),
+                      per_event([np.zeros(starts.size, np.int8), np.zeros(t.size, np.int8), np.ones(t.size, np.int8)]),
+                      arr.close, arr.day)
 
 
 def _segmented_cumsum(x: np.ndarray, offset: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ Two implementations of that one rule:
 
 - :func:`size_single` for books holding one ticker: positions never overlap in time (a flip closes
   at the open before the new entry), so equity at an entry is the cash left by the previous trade.
-  One pass per trade rank, vectorised across all such books.
+  One compiled loop over the trades (:mod:`qlop.backtest.kernels`), book after book.
 - :func:`size_multi` for books sharing capital across tickers: an event loop over entry days,
   vectorised across the positions open on each day.
 """
@@ -31,6 +31,7 @@ import numpy as np
 
 from qlop.backtest.candidates import Candidates
 from qlop.backtest.costs import CostModel
+from qlop.backtest.kernels import size_books
 
 #: A computed notional below this fraction of equity is skipped instead of opened.
 DUST = 1e-9
@@ -76,31 +77,16 @@ def _apply(out: Sized, ids: np.ndarray, margin: np.ndarray, cand: Candidates, co
 def size_single(cand: Candidates, weight: np.ndarray, ids: np.ndarray, books: np.ndarray, rules: SizingRules,
                 costs: CostModel, out: Sized) -> None:
     """Size the trades of one-ticker books: ``ids`` are their candidates sorted by (book, entry) and
-    ``books`` their book ids. Equity at each entry is the previous trade's realised equity, so one
-    vectorised pass per trade rank sizes every book at once."""
+    ``books`` their book ids. Equity at each entry is the previous trade's realised equity: a
+    sequential rule, run as one compiled loop over every book's trades."""
     if ids.size == 0:
         return
-    new_book = np.r_[True, books[1:] != books[:-1]]
-    group = np.cumsum(new_book) - 1
-    starts = np.flatnonzero(new_book)
-    rank = np.arange(ids.size) - starts[group]
-    nb, width = int(group[-1]) + 1, int(rank.max()) + 1
-    mat = np.full((width, nb), -1, dtype=np.int64)  # row k: the k-th trade of every book
-    mat[rank, group] = ids
-    lev = costs.leverage
-    equity = np.full(nb, float(rules.initial_capital))
-    for k in range(width):
-        col = mat[k]
-        act = np.flatnonzero(col >= 0) if k else np.arange(nb)
-        ids_k = col[act]
-        e = equity[act]
-        wanted = rules.position_size * weight[ids_k] * lev * e
-        notional = np.minimum(np.minimum(wanted, rules.max_gross_leverage * e), lev * e)
-        ok = (e > 0) & (notional > DUST * e)
-        if not ok.all():
-            ids_k, act, notional = ids_k[ok], act[ok], notional[ok]
-        if ids_k.size:
-            equity[act] += _apply(out, ids_k, notional / lev, cand, costs)
+    # the per-trade rule of _apply, in one compiled loop (each book's trades depend on the last)
+    size_books(np.ascontiguousarray(ids, dtype=np.int64), np.ascontiguousarray(books, dtype=np.int64),
+               np.ascontiguousarray(weight, dtype=np.float64), cand.entry_price, cand.exit_price, cand.net_return,
+               rules.initial_capital, rules.position_size, rules.max_gross_leverage, costs.leverage, DUST,
+               costs.min_commission, costs.commission_bps / 1e4, out.taken, out.margin, out.topup_entry,
+               out.topup_exit, out.pnl)
 
 
 def size_multi(cand: Candidates, weight: np.ndarray, score: np.ndarray, ids: np.ndarray,

@@ -1,0 +1,159 @@
+"""Compiled per-row loops of the engine (numba), where numpy needs many full-length passes.
+
+Each kernel does the same floating-point operations, in the same order, as the numpy expression it
+replaces (no fast-math), so results are bit-for-bit those of the vectorised formulas written out in
+``docs/backtest.md``. numba is imported on first use only: ``import qlop.backtest`` stays light.
+Compiled code is cached next to this module (``cache=True``), so only the first run on a machine
+pays the compilation (about a second per kernel).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+
+@cache
+def _kernels() -> dict[str, Any]:
+    from numba import njit
+
+    @njit(cache=True, nogil=True)
+    def quiet_windows(low: np.ndarray, high: np.ndarray, open_: np.ndarray, e: np.ndarray, g: np.ndarray,
+                      side: np.ndarray, adv: np.ndarray, tp: np.ndarray, check_adv: bool, check_tp: bool,
+                      o_f: np.ndarray, by_open: np.ndarray) -> np.ndarray:
+        """Per trade: every bar ``e .. g`` trades strictly inside its levels (adverse ``adv``,
+        take-profit ``tp``), and so does the open of the bar it may leave at (``o_f`` when
+        ``by_open``). A bar's range is ``min(low, open) .. max(high, open)``; NaN never counts as
+        inside (as numpy's ``minimum``/``maximum`` propagate it)."""
+        m = e.shape[0]
+        out = np.empty(m, dtype=np.bool_)
+        for j in range(m):
+            ok = True
+            lv, up = adv[j], tp[j]
+            if side[j] > 0:
+                if by_open[j]:
+                    if check_adv and not (o_f[j] > lv):
+                        ok = False
+                    if check_tp and not (o_f[j] < up):
+                        ok = False
+                i = e[j]
+                while ok and i <= g[j]:
+                    if check_adv and not (low[i] > lv and open_[i] > lv):
+                        ok = False
+                    if check_tp and not (high[i] < up and open_[i] < up):
+                        ok = False
+                    i += 1
+            else:
+                if by_open[j]:
+                    if check_adv and not (o_f[j] < lv):
+                        ok = False
+                    if check_tp and not (o_f[j] > up):
+                        ok = False
+                i = e[j]
+                while ok and i <= g[j]:
+                    if check_adv and not (high[i] < lv and open_[i] < lv):
+                        ok = False
+                    if check_tp and not (low[i] > up and open_[i] > up):
+                        ok = False
+                    i += 1
+            out[j] = ok
+        return out
+
+    @njit(cache=True, nogil=True)
+    def fill_marks(row_k: np.ndarray, ev_cash: np.ndarray, ev_a: np.ndarray, ev_b: np.ndarray,
+                   ev_g: np.ndarray, ev_in: np.ndarray, close: np.ndarray, day: np.ndarray, value: np.ndarray,
+                   cash: np.ndarray, gross: np.ndarray, expo: np.ndarray, npos: np.ndarray) -> None:
+        """Each row takes the state of its last event (``row_k`` sorted, ``row_k[0] == 0``):
+        ``expo = b * close``, ``value = max(g * day + a + expo, 0) + cash``, ``gross = |expo|``."""
+        n = close.shape[0]
+        nk = row_k.shape[0]
+        k = 0
+        for i in range(n):
+            while k + 1 < nk and row_k[k + 1] <= i:
+                k += 1
+            ca = ev_cash[k]
+            ex = ev_b[k] * close[i]
+            v = ev_g[k] * np.float64(day[i])
+            v = v + ev_a[k]
+            v = v + ex
+            if v < 0.0:
+                v = 0.0
+            value[i] = v + ca
+            cash[i] = ca
+            expo[i] = ex
+            gross[i] = abs(ex)
+            npos[i] = ev_in[k]
+
+    @njit(inline="always")
+    def np_min(a: float, b: float) -> float:  # np.minimum: NaN in a propagates
+        return a if (a <= b or a != a) else b
+
+    @njit(inline="always")
+    def np_max(a: float, b: float) -> float:  # np.maximum
+        return a if (a >= b or a != a) else b
+
+    @njit(cache=True, nogil=True)
+    def size_books(ids: np.ndarray, books: np.ndarray, weight: np.ndarray, entry_price: np.ndarray,
+                   exit_price: np.ndarray, net_return: np.ndarray, initial_capital: float, position_size: float,
+                   max_gross_leverage: float, lev: float, dust: float, min_commission: float, commission: float,
+                   taken: np.ndarray, margin_out: np.ndarray, te_out: np.ndarray, tx_out: np.ndarray,
+                   pnl_out: np.ndarray) -> None:
+        """Trade after trade within each one-ticker book (``ids`` sorted by book, then entry): the
+        equity at an entry is the initial capital plus the realised P&L of the book's earlier trades."""
+        equity = initial_capital
+        for j in range(ids.shape[0]):
+            if j == 0 or books[j] != books[j - 1]:
+                equity = initial_capital
+            i = ids[j]
+            e = equity
+            wanted = position_size * weight[i] * lev * e
+            notional = np_min(np_min(wanted, max_gross_leverage * e), lev * e)
+            if not (e > 0 and notional > dust * e):
+                continue
+            margin = notional / lev
+            te = 0.0
+            tx = 0.0
+            if min_commission > 0:
+                rel = exit_price[i] / entry_price[i]
+                n = margin * lev
+                te = np_max(min_commission - commission * n, 0.0)
+                tx = np_max(min_commission - commission * n * rel, 0.0)
+            pnl = np_max(margin * net_return[i] - te - tx, -margin)
+            taken[i] = True
+            margin_out[i] = margin
+            te_out[i] = te
+            tx_out[i] = tx
+            pnl_out[i] = pnl
+            equity = e + pnl
+
+    return {"quiet_windows": quiet_windows, "fill_marks": fill_marks, "size_books": size_books}
+
+
+def quiet_windows(low: np.ndarray, high: np.ndarray, open_: np.ndarray, e: np.ndarray, g: np.ndarray,
+                  side: np.ndarray, adv: np.ndarray, tp: np.ndarray, check_adv: bool, check_tp: bool,
+                  o_f: np.ndarray, by_open: np.ndarray) -> np.ndarray:
+    """See the compiled kernel: whether each trade's window stays strictly inside its levels."""
+    return _kernels()["quiet_windows"](low, high, open_, e, g, side, adv, tp, check_adv, check_tp, o_f, by_open)
+
+
+def fill_marks(row_k: np.ndarray, ev_cash: np.ndarray, ev_a: np.ndarray, ev_b: np.ndarray, ev_g: np.ndarray,
+               ev_in: np.ndarray, close: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per-row ``value, cash, gross, expo, npos`` from each row's last event (see the kernel)."""
+    n = close.shape[0]
+    value, cash, gross, expo = (np.empty(n) for _ in range(4))
+    npos = np.empty(n, dtype=np.int8)
+    _kernels()["fill_marks"](row_k, ev_cash, ev_a, ev_b, ev_g, ev_in, close, day, value, cash, gross, expo, npos)
+    return value, cash, gross, expo, npos
+
+
+def size_books(ids: np.ndarray, books: np.ndarray, weight: np.ndarray, entry_price: np.ndarray,
+               exit_price: np.ndarray, net_return: np.ndarray, initial_capital: float, position_size: float,
+               max_gross_leverage: float, lev: float, dust: float, min_commission: float, commission: float,
+               taken: np.ndarray, margin: np.ndarray, topup_entry: np.ndarray, topup_exit: np.ndarray,
+               pnl: np.ndarray) -> None:
+    """Size one-ticker books' trades in order, writing the outputs in place (see the kernel)."""
+    _kernels()["size_books"](ids, books, weight, entry_price, exit_price, net_return, float(initial_capital),
+                             float(position_size), float(max_gross_leverage), float(lev), float(dust),
+                             float(min_commission), float(commission), taken, margin, topup_entry, topup_exit, pnl)
