@@ -2,6 +2,11 @@
 
 Stages only call this API. Listeners turn the calls into a terminal progress bar and into live
 ``progress``/``status`` events (see :mod:`qlop.live`); with no listener it costs next to nothing.
+
+Progress calls are also a run's *safe points*: a stop requested with :func:`request_stop` (the CLI does
+this on the first Ctrl-C or SIGTERM) is raised at the next ``advance`` or stage start. Raising an
+interrupt asynchronously is not safe: it can land inside a library's native callback (XGBoost's data
+iterator swallows it there, or worse), so the CLI only interrupts immediately on a second signal.
 """
 
 from __future__ import annotations
@@ -17,6 +22,30 @@ Listener = Callable[["ProgressUpdate"], None]
 
 _listeners: list[Listener] = []
 _lock = threading.Lock()
+_stop_request: BaseException | None = None
+
+
+def request_stop(error: BaseException) -> None:
+    """Ask the running stage to stop: ``error`` is raised at the next safe point in the main thread."""
+    global _stop_request
+    _stop_request = error
+
+
+def clear_stop() -> None:
+    global _stop_request
+    _stop_request = None
+
+
+def stop_requested() -> BaseException | None:
+    return _stop_request
+
+
+def check_stop() -> None:
+    """Raise the requested stop, if any (only in the main thread: workers just finish their item)."""
+    error = _stop_request
+    if error is not None and threading.current_thread() is threading.main_thread():
+        clear_stop()
+        raise error
 
 
 @dataclass
@@ -76,6 +105,8 @@ class StageProgress:
         self.step += n
         if _listeners:
             _emit(self._update("advance", message, **extra))
+        if _stop_request is not None:
+            check_stop()
 
     def set_total(self, total: int) -> None:
         self.total = total
@@ -84,6 +115,7 @@ class StageProgress:
 @contextlib.contextmanager
 def stage_progress(stage: str, total: int | None = None, unit: str = "step") -> Iterator[StageProgress]:
     """Report a stage's progress: a ``start`` update, ``advance`` calls, then an ``end`` update."""
+    check_stop()
     handle = StageProgress(stage, total, unit)
     _emit(handle._update("start"))
     try:

@@ -1,15 +1,17 @@
 """``qlop run`` (the configured stages into a run directory) and ``qlop demo`` (the quickstart).
 
 A run writes every event to ``DIR/events.jsonl`` and, with ``--stream-to-ws TASK_ID``, to the relay.
-SIGINT/SIGTERM stop it between atomic writes: exit 130/143, the manifest says ``interrupted``, and the
-next run with the same config resumes from the finished stages.
+SIGINT/SIGTERM stop it at the next safe point (a second signal stops it at once): exit 130/143, the
+manifest says ``interrupted``, and the next run with the same config resumes from the finished stages.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,23 +21,57 @@ import click
 from qlop.cli.common import config_option, load_stage_config
 
 
+#: Seconds a requested stop may wait for a safe point before the run is interrupted at once.
+STOP_GRACE_SECONDS = 5.0
+
+
 @contextlib.contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    """Turn SIGTERM into an exception in the main thread so atomic writes clean up as for Ctrl-C."""
+def _cooperative_interrupts(grace: float = STOP_GRACE_SECONDS) -> Iterator[None]:
+    """First Ctrl-C/SIGTERM: stop at the next safe point; a second one, or ``grace`` seconds without
+    a safe point (a plugin step that never reports progress): stop now.
+
+    An interrupt raised asynchronously can land inside a native callback (XGBoost's data iterator),
+    where it is swallowed or corrupts the library's state; so the first signal only requests a stop,
+    which :mod:`qlop.progress` raises at the next progress call or stage start (see
+    ``qlop.progress.request_stop``). Either way atomic writes leave nothing half-written.
+    """
+    from qlop import progress
     from qlop.runs import RunInterrupted
 
+    def error_for(signum: int) -> BaseException:
+        return KeyboardInterrupt() if signum == signal.SIGINT else RunInterrupted(signum)
+
+    timers: list[threading.Timer] = []
+
+    def insist(signum: int, requested: BaseException) -> None:
+        if progress.stop_requested() is requested:  # no safe point reached in time
+            os.kill(os.getpid(), signum)
+
     def handler(signum: int, frame: Any) -> None:
-        raise RunInterrupted(signum)
+        if progress.stop_requested() is not None:
+            progress.clear_stop()
+            raise error_for(signum)
+        requested = error_for(signum)
+        progress.request_stop(requested)
+        timer = threading.Timer(grace, insist, (signum, requested))
+        timer.daemon = True
+        timer.start()
+        timers.append(timer)
+        print("Stopping at the next safe point (interrupt again to stop now)...", file=sys.stderr, flush=True)
 
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread (e.g. called from a test runner thread)
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for timer in timers:
+            timer.cancel()
+        progress.clear_stop()
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def cli_state(ctx: click.Context) -> Any:
@@ -76,7 +112,7 @@ def execute_run(ctx: click.Context, config: Any, run_dir: str | Path | None, *, 
     session = RunSession(target, task_id, stream=task_id is not None, ws_url=state.ws_url, terminal=TerminalView())
     click.echo(f"run dir: {target}", err=True)
     try:
-        with _sigterm_raises(), session:
+        with _cooperative_interrupts(), session:
             return run_pipeline(config, target, observer=session, force=force, manager=manager,
                                 task_id=session.task_id, command=["qlop", *sys.argv[1:]])
     except KeyboardInterrupt:
