@@ -100,6 +100,10 @@ def _predict_bundle(ctx: click.Context, bundle_dir: str, data_path: str, output:
     from qlop.cli.main import ensure_plugin_manager
 
     ensure_plugin_manager(ctx)
+    if output is not None and Path(output).suffix.lower() not in OUTPUT_SUFFIXES:
+        from qlop.errors import ConfigError
+
+        raise ConfigError(f"--output: {output}: use a .parquet or .csv file name")  # before scoring
     predictions = score_file(bundle_dir, data_path)
     if output is None:
         tail = predictions.groupby(level=0).tail(1)
@@ -108,6 +112,9 @@ def _predict_bundle(ctx: click.Context, bundle_dir: str, data_path: str, output:
         return
     write_predictions(predictions, output)
     click.echo(f"wrote {len(predictions)} predictions: {output}")
+
+
+OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv")
 
 
 def write_predictions(frame: Any, output: str) -> Path:
