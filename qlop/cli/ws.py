@@ -78,6 +78,8 @@ def tail_cmd(ctx: click.Context, task_id: str, ws_url: str | None, since: int, w
     if not valid_task_id(task_id):
         raise click.BadParameter("use 1-128 letters, digits, '.', '_' or '-'", param_hint="TASK_ID")
     url = ws_url or cli_state(ctx).ws_url or os.environ.get("QLOP_WS_URL") or DEFAULT_WS_URL
+    if not url.startswith(("ws://", "wss://")):  # else it would only show up as "unreachable"
+        raise click.BadParameter(f"{url!r}: a relay URL starts with ws:// or wss://", param_hint="--ws-url")
     token = os.environ.get("QLOP_WS_TOKEN")
     try:
         for event in subscribe(url, task_id, token, since, wait=wait):
