@@ -55,7 +55,20 @@ def read_inputs(config: "PipelineConfig", run_dir: Path, needs_predictions: bool
             raise ArtifactError(f"{path}: cannot read Parquet ({str(exc).splitlines()[0]})") from None
         if not {"prob", "pred"} & set(predictions.columns):
             raise ArtifactError(f"{path}: no 'prob' or 'pred' column")
+        if prediction_scheme(run_dir) == "purged_kfold":
+            raise ConfigError(f"model.validation.scheme: {path} holds purged_kfold predictions, made by models "
+                              "trained on later data; a backtest needs scheme = \"walk_forward\"")
     return panel, predictions
+
+
+def prediction_scheme(run_dir: Path) -> str | None:
+    """The validation scheme that made the run's predictions (from ``train_metrics.json``), if known."""
+    import json
+
+    try:
+        return json.loads((run_dir / "train_metrics.json").read_text(encoding="utf-8")).get("scheme")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def exit_rules(config: "PipelineConfig", strategy: Any) -> "ExitRules":
