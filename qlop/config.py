@@ -249,13 +249,14 @@ def validate_plugins(config: PipelineConfig, manager: Any = None) -> dict[str, A
                 f"model.validation.embargo_days: {embargo} is shorter than the label horizon ({horizon}); "
                 "test labels would leak into training"
             )
-    if config.backtest is not None and config.backtest.benchmark:
-        from qlop.stages.backtest import check_benchmark
+    if config.backtest is not None:
+        from qlop.stages.backtest import check_benchmark, check_prediction_scheme
 
-        try:
-            check_benchmark(config.backtest.benchmark)
-        except ConfigError as exc:
-            problems.append(str(exc))
+        for check in (lambda: check_benchmark(config.backtest.benchmark), lambda: check_prediction_scheme(config, pm)):
+            try:
+                check()
+            except ConfigError as exc:
+                problems.append(str(exc))
     if problems:
         raise ConfigError("; ".join(problems))
     return validated

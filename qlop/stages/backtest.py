@@ -132,6 +132,23 @@ def benchmark_close(config: "PipelineConfig", panel_dates: "pd.DatetimeIndex") -
     return bench.xs(bench.index.get_level_values(0)[0], level=0)["close"]
 
 
+def check_prediction_scheme(config: "PipelineConfig", manager: Any = None) -> None:
+    """purged k-fold with a strategy that trades predictions: a config error at validation, before any
+    training (the stage also refuses such predictions on disk, see :func:`read_inputs`)."""
+    if config.backtest is None or config.model is None or config.model.validation.scheme != "purged_kfold":
+        return
+    from qlop.plugins.manager import get_plugin_manager
+
+    try:
+        cls = (manager or get_plugin_manager()).registry("strategy").get(config.backtest.strategy_type).load()
+    except Exception:  # noqa: BLE001 - an unknown or broken strategy is reported by its own check
+        return
+    if getattr(cls, "needs_predictions", True):
+        raise ConfigError("model.validation.scheme: purged_kfold predictions come from models trained on later "
+                          f"data; strategy {config.backtest.strategy_type!r} cannot backtest them (use "
+                          "walk_forward, or drop [backtest] to compare models)")
+
+
 def check_benchmark(name: str | None) -> None:
     """Fail on a benchmark the sample dataset does not hold when the config is validated, not after
     training (the backtest stage loads it last)."""

@@ -39,3 +39,22 @@ def test_backtesting_purged_kfold_predictions_is_a_config_error_and_writes_nothi
     train_stage.run(walk_forward, tmp_path)
     written = backtest_stage.run(walk_forward, tmp_path)
     assert Path(written["metrics"]).is_file()
+
+
+def _write(tmp_path: Path, strategy: str) -> Path:
+    text = QUICKSTART.read_text(encoding="utf-8").replace('scheme = "walk_forward"', 'scheme = "purged_kfold"')
+    text = text.replace('strategy_type = "probability_threshold"', f'strategy_type = "{strategy}"')
+    if strategy != "probability_threshold":
+        text = text.split("[backtest.strategy_params]")[0] + "[export]\nformat_name = \"onnx\"\n"
+    path = tmp_path / f"{strategy}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_config_is_refused_before_any_training_when_the_strategy_trades_predictions(tmp_path):
+    from qlop.config import load_config
+
+    with pytest.raises(ConfigError, match=r"model\.validation\.scheme: purged_kfold .*'probability_threshold'"):
+        load_config(_write(tmp_path, "probability_threshold"))
+    # comparing models with k-fold next to a strategy that ignores predictions stays valid
+    assert load_config(_write(tmp_path, "buy_and_hold")).model.validation.scheme == "purged_kfold"
