@@ -150,6 +150,7 @@ def run_cmd(ctx: click.Context, config_path: str, run_dir: str | None, force: bo
     config = load_stage_config(ctx, config_path)
     result = execute_run(ctx, config, run_dir, force=force)
     print_run_summary(result)
+    print_answer(result.run_dir)
 
 
 def quickstart_path() -> Path:
@@ -183,10 +184,24 @@ def demo_cmd(ctx: click.Context, run_dir: str | None) -> None:
     show_results(result.run_dir)
 
 
+def print_answer(run_dir: Path) -> None:
+    """The run's three-part answer (see :mod:`qlop.answer`), for the stages it ran."""
+    import textwrap
+
+    from qlop.answer import answer_lines
+
+    lines = answer_lines(run_dir)
+    if lines:
+        click.echo("\nThe answer (out of sample, after leverage, margin, financing and costs):")
+        for i, line in enumerate(lines, 1):
+            click.echo(textwrap.fill(line, width=100, initial_indent=f"  {i}. ", subsequent_indent="     "))
+
+
 def show_results(run_dir: Path) -> None:
     """The backtest metrics table and where the report and the exported model are."""
     import json
 
+    print_answer(run_dir)
     metrics_path = run_dir / "backtest" / "metrics.json"
     if metrics_path.is_file():
         from qlop.stages.backtest import metrics_table
