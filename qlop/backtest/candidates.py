@@ -27,7 +27,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from qlop.backtest.kernels import quiet_windows
-from qlop.sim.engine import END, SIGNAL, SimResult, barrier_prices, simulate
+from qlop.sim.engine import END, HORIZON, SIGNAL, SimResult, barrier_prices, settle, simulate
 from qlop.sim.panel import PanelArrays
 from qlop.sim.rules import TradeRules
 
@@ -115,17 +115,18 @@ def _compact_simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, f: np.
 
 def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarray, hor: np.ndarray,
               xo: np.ndarray) -> list[tuple[np.ndarray, SimResult]]:
-    """:func:`qlop.sim.simulate` for these trades, with quiet trades simulated on a compact panel.
+    """:func:`qlop.sim.simulate` for these trades, without scanning the windows of quiet trades.
 
     Returns ``(where, result)`` parts: ``result`` holds the trades ``where`` (positions in ``e``);
     the caller concatenates them (one copy, rather than scattering each part back here).
 
     A trade is *quiet* when no bar it examines can reach a barrier or its liquidation price: every
     bar's range from the entry bar to the last bar whose range matters, and the open it may leave
-    at, stay strictly between its levels. Such a trade leaves at its ``exit_open_idx`` open or at the
-    close of its horizon / last bar whatever the bars in between, so it is simulated on a two-bar
-    panel (entry bar, exit bar) with the same prices and calendar days: the simulator computes its
-    price, reason and costs, without scanning the bars in between. Other trades run on the full panel.
+    at, stay strictly between its levels (one compiled scan, :func:`qlop.backtest.kernels.quiet_windows`).
+    Such a trade leaves at its ``exit_open_idx`` open or at the close of its horizon / last bar
+    whatever the bars in between, and the simulator's settlement (:func:`qlop.sim.engine.settle`)
+    gives its returns and costs from that exit. Other trades are simulated on a compact panel made
+    of their own windows.
     """
     end = arr.seg_end[e]
     k_last = np.minimum(hor - 1, end - e)
@@ -153,30 +154,15 @@ def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarr
         parts.append((order, res))
     calm = np.flatnonzero(quiet)
     if calm.size:
-        ce, cf = e[calm], f[calm]
-        two = cf > ce
-        pick = np.where(two[:, None], [True, True], [True, False])
-
-        def pair(at_e: np.ndarray, at_f: np.ndarray) -> np.ndarray:
-            """Values at the entry bar then (for two-bar trades) at the exit bar, as one compact panel."""
-            return np.stack([at_e, at_f], axis=1)[pick]
-
-        # A quiet trade reads a bar's open, high and low only to find level touches, and there are
-        # none: the opens it can read stay strictly inside its levels, so giving high = low = open
-        # changes nothing; the close is read at the exit bar only. Gathering 5 x 2 values per trade
-        # from the full panel would cost more than this whole call.
-        o_c = pair(o_e[calm], o_f[calm])
-        c_f = arr.close[cf]
-        first = np.concatenate(([0], np.cumsum(np.where(two, 2, 1))[:-1]))
-        last = first + two
-        seg_end = np.repeat(last, np.where(two, 2, 1))
-        c_hor = np.where(by_open[calm], 2, np.where(k_last[calm] == hor[calm] - 1, two + 1, two + 2))
-        c_xo = np.where(by_open[calm], last, -1)
-        res = simulate(o_c, o_c, o_c, pair(c_f, c_f), pair(arr.day[ce], arr.day[cf]), seg_end,
-                       first, rules, side=side[calm], horizon=c_hor, exit_open_idx=c_xo)
-        back = {f_.name: getattr(res, f_.name) for f_ in fields(SimResult)}
-        back["entry_idx"], back["exit_idx"], back["bars_held"] = ce, cf, cf - ce + 1  # panel positions
-        parts.append((calm, SimResult(**back)))
+        # A quiet trade touches no level, so the simulator's scan would find nothing: it leaves at
+        # its exit_open_idx open (reason "signal": that open is strictly inside its levels, no gap)
+        # or at the close of its last reachable bar ("horizon" when that is the horizon bar, else
+        # "end"). Its returns, costs and financing come from the simulator's own settlement.
+        ce, cf, at_open = e[calm], f[calm], by_open[calm]
+        reason = np.where(at_open, SIGNAL, np.where(k_last[calm] == hor[calm] - 1, HORIZON, END)).astype(np.int8)
+        exit_price = np.where(at_open, o_f[calm], arr.close[cf])
+        parts.append((calm, settle(ce, cf, side[calm].astype(np.int8), o_e[calm], exit_price, reason, at_open,
+                                   arr.day, rules)))
     return parts
 
 

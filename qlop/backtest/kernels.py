@@ -69,22 +69,21 @@ def _kernels() -> dict[str, Any]:
         ``expo = b * close``, ``value = max(g * day + a + expo, 0) + cash``, ``gross = |expo|``."""
         n = close.shape[0]
         nk = row_k.shape[0]
-        k = 0
-        for i in range(n):
-            while k + 1 < nk and row_k[k + 1] <= i:
-                k += 1
-            ca = ev_cash[k]
-            ex = ev_b[k] * close[i]
-            v = ev_g[k] * np.float64(day[i])
-            v = v + ev_a[k]
-            v = v + ex
-            if v < 0.0:
-                v = 0.0
-            value[i] = v + ca
-            cash[i] = ca
-            expo[i] = ex
-            gross[i] = abs(ex)
-            npos[i] = ev_in[k]
+        for k in range(nk):  # the rows from one event to the next share its coefficients
+            stop = row_k[k + 1] if k + 1 < nk else n
+            ca, a, b, g, held = ev_cash[k], ev_a[k], ev_b[k], ev_g[k], ev_in[k]
+            for i in range(row_k[k], stop):
+                ex = b * close[i]
+                v = g * np.float64(day[i])
+                v = v + a
+                v = v + ex
+                if v < 0.0:
+                    v = 0.0
+                value[i] = v + ca
+                cash[i] = ca
+                expo[i] = ex
+                gross[i] = abs(ex)
+                npos[i] = held
 
     @njit(inline="always")
     def np_min(a: float, b: float) -> float:  # np.minimum: NaN in a propagates

@@ -235,17 +235,28 @@ def simulate(
                                        hor if horizon is None else hor[part], s, rules)
             exit_k[part], exit_price[part], reason[part], at_open[part] = k, px, why, gap
 
-    exit_idx = e + exit_k
+    return settle(e, e + exit_k, sgn, entry_price, exit_price, reason, at_open, d, rules,
+                  per_trade_side=side is not None)
+
+
+def settle(e: np.ndarray, exit_idx: np.ndarray, sgn: np.ndarray, entry_price: np.ndarray,
+           exit_price: np.ndarray, reason: np.ndarray, at_open: np.ndarray, day: np.ndarray, rules: TradeRules,
+           per_trade_side: bool = True) -> SimResult:
+    """Returns, fees and financing of trades whose exit is known (the last step of :func:`simulate`).
+
+    Also used directly for trades known to touch no level, whose exit needs no scan (the backtest's
+    quiet trades): one formula for both. ``day`` is indexed by ``e`` and ``exit_idx``.
+    """
     lev = rules.leverage
     rel = exit_price / entry_price
     price_return = rel - 1.0
     fees = (rules.cost_rate * lev) * (1.0 + rel)
     if rules.liquidation_fee:
         fees += np.where(reason == LIQUIDATION, rules.liquidation_fee * lev * rel, 0.0)
-    days = (d[exit_idx] - d[e]).astype(np.float64)
+    days = (day[exit_idx] - day[e]).astype(np.float64)
     long_rate = rules.financing_rate * max(lev - 1.0, 0.0) / 365.0
     short_rate = rules.borrow_fee * lev / 365.0
-    if side is None:
+    if not per_trade_side:
         if rules.side_sign < 0:
             np.negative(price_return, out=price_return)
         financing = days * (long_rate if rules.side_sign > 0 else short_rate)
@@ -259,7 +270,7 @@ def simulate(
     return SimResult(
         entry_idx=e, exit_idx=exit_idx, side=sgn, entry_price=entry_price, exit_price=exit_price,
         reason=reason, exit_at_open=at_open, price_return=price_return, fees=fees, financing=financing,
-        net_return=net, bars_held=exit_k + 1,
+        net_return=net, bars_held=exit_idx - e + 1,
     )
 
 
