@@ -26,7 +26,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from qlop.backtest.kernels import quiet_windows
+from qlop.backtest.kernels import quiet_windows, segment_starts
 from qlop.sim.engine import END, HORIZON, SIGNAL, SimResult, barrier_prices, settle, simulate
 from qlop.sim.panel import PanelArrays
 from qlop.sim.rules import TradeRules
@@ -172,7 +172,7 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
     n = len(arr)
     sig = np.asarray(signal, dtype=np.int8)
     seg_end = arr.seg_end
-    first_rows = np.flatnonzero(arr.seg_start[1:] != arr.seg_start[:-1]) + 1 if n else np.zeros(0, np.int64)
+    first_rows = segment_starts(seg_end)[1:]  # each ticker's first row but the panel's first
     movable = sig != 0
     movable[first_rows - 1] = False          # a signal on a ticker's last row cannot trade
     if n:

@@ -162,7 +162,6 @@ def run_arrays(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, weight: n
     cand = build_candidates(arr, code, signal, rules, exits)
     layout = book_layout(arr, code, book_of_code)
     w = np.asarray(weight, dtype=np.float64)[cand.signal_row]
-    sc = np.asarray(score, dtype=np.float64)[cand.signal_row]
     sized = Sized.empty(len(cand))
     costs, sizing = settings.costs, settings.sizing
     cand_book = layout.book_of_code[cand.code]
@@ -175,6 +174,7 @@ def run_arrays(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, weight: n
             ids, books = ids[order], books[order]
         size_single(cand, w, ids, books, sizing, costs, sized)
     if (~single_c).any():
+        sc = np.asarray(score, dtype=np.float64)[cand.signal_row]  # orders entries in shared books only
         entry_slot = layout.slot_of_row[cand.entry_idx]
         exit_key = 3 * layout.slot_of_row[cand.exit_idx] + np.where(cand.exit_at_open, 0, 2)
         for b, table in layout.mark_rows.items():
@@ -260,7 +260,7 @@ def _mark_single_rows(arr: PanelArrays, layout: BookLayout, cand: Candidates, si
     m = sized.margin[t]
     pnl = sized.pnl[t]
     e_row, x_row = cand.entry_idx[t], cand.exit_idx[t]
-    book = layout.slot_book[e_row]
+    book = cand.code[t]  # slots are rows and books are tickers: the book is the ticker code
     # realised equity before / after each trade, within its book
     cum = np.cumsum(pnl)
     first = np.r_[True, book[1:] != book[:-1]] if t.size else np.zeros(0, bool)

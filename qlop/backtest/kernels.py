@@ -127,7 +127,24 @@ def _kernels() -> dict[str, Any]:
             pnl_out[i] = pnl
             equity = e + pnl
 
-    return {"quiet_windows": quiet_windows, "fill_marks": fill_marks, "size_books": size_books}
+    @njit(cache=True, nogil=True)
+    def segment_starts(seg_end: np.ndarray) -> np.ndarray:
+        """First row of every ticker, hopping from segment to segment (one step per ticker)."""
+        n = seg_end.shape[0]
+        count = 0
+        r = 0
+        while r < n:
+            count += 1
+            r = max(seg_end[r] + 1, r + 1)
+        out = np.empty(count, dtype=np.int64)
+        r = 0
+        for k in range(count):
+            out[k] = r
+            r = max(seg_end[r] + 1, r + 1)
+        return out
+
+    return {"quiet_windows": quiet_windows, "fill_marks": fill_marks, "size_books": size_books,
+            "segment_starts": segment_starts}
 
 
 def quiet_windows(low: np.ndarray, high: np.ndarray, open_: np.ndarray, e: np.ndarray, g: np.ndarray,
@@ -156,3 +173,8 @@ def size_books(ids: np.ndarray, books: np.ndarray, weight: np.ndarray, entry_pri
     _kernels()["size_books"](ids, books, weight, entry_price, exit_price, net_return, float(initial_capital),
                              float(position_size), float(max_gross_leverage), float(lev), float(dust),
                              float(min_commission), float(commission), taken, margin, topup_entry, topup_exit, pnl)
+
+
+def segment_starts(seg_end: np.ndarray) -> np.ndarray:
+    """First row of every ticker segment (``seg_end[i]``: last row of row ``i``'s segment)."""
+    return _kernels()["segment_starts"](np.ascontiguousarray(seg_end, dtype=np.int64))
