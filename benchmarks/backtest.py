@@ -135,7 +135,7 @@ def main() -> None:
           f"(from {settings.initial_capital:,.0f})")
     print(f"floor  np.cumprod      : {floor * 1e3:8.1f} ms  ({n / floor / 1e6:,.0f} M bar-books/s)")
     print(f"engine run_arrays      : {best * 1e3:8.1f} ms best, {median * 1e3:.1f} ms median of {args.repeat} "
-          f"({n / best / 1e6:,.1f} M bar-books/s); first call {first * 1e3:.0f} ms (kernels load)")
+          f"({n / best / 1e6:,.1f} M bar-books/s); first call {first * 1e3:.0f} ms (kernel loading, fresh memory)")
     print(f"  candidates (sim)     : {t_cand * 1e3:8.1f} ms")
     print(f"  book layout          : {t_layout * 1e3:8.1f} ms")
     print(f"  sizing               : {t_size * 1e3:8.1f} ms")

@@ -114,7 +114,7 @@ def _compact_simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, f: np.
 
 
 def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarray, hor: np.ndarray,
-              xo: np.ndarray) -> list[tuple[np.ndarray, SimResult]]:
+              xo: np.ndarray, end: np.ndarray) -> list[tuple[np.ndarray, SimResult]]:
     """:func:`qlop.sim.simulate` for these trades, without scanning the windows of quiet trades.
 
     Returns ``(where, result)`` parts: ``result`` holds the trades ``where`` (positions in ``e``);
@@ -128,7 +128,6 @@ def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarr
     gives its returns and costs from that exit. Other trades are simulated on a compact panel made
     of their own windows.
     """
-    end = arr.seg_end[e]
     k_last = np.minimum(hor - 1, end - e)
     f = e + k_last                          # the last bar the simulator can reach
     by_open = (xo >= 0) & (xo == f)         # leaves at f's open unless a level is hit first
@@ -197,10 +196,11 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
         a[a > seg_end[r]] = _BIG
         return a
 
-    def simulate_rows(sig_rows: np.ndarray, a: np.ndarray | None) -> list[tuple[np.ndarray, SimResult]]:
-        """The trades entered after ``sig_rows``; ``a`` = their ``after_of`` (with signal exits)."""
+    def simulate_rows(sig_rows: np.ndarray, end: np.ndarray,
+                      a: np.ndarray | None) -> list[tuple[np.ndarray, SimResult]]:
+        """The trades entered after ``sig_rows`` (``end``: their tickers' last rows; ``a``: their
+        ``after_of``, with signal exits)."""
         e = sig_rows + 1
-        end = seg_end[sig_rows]
         if exits.horizon is not None:
             hor = np.full(e.shape, exits.horizon, dtype=np.int64)
         else:
@@ -210,7 +210,7 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
             ok = a < end  # the change row must leave a bar to trade at
             xo[ok] = a[ok] + 1
             hor[ok] = np.minimum(hor[ok], xo[ok] - e[ok] + 1)  # bounds the simulator's window
-        return _simulate(arr, rules, e, sig[sig_rows], hor, xo)
+        return _simulate(arr, rules, e, sig[sig_rows], hor, xo, end)
 
     after: np.ndarray | None = None
     if exits.exit_on_signal:
@@ -229,7 +229,8 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
 
     parts: list[tuple[np.ndarray, SimResult]] = []
     while pending.size:
-        sim_parts = simulate_rows(pending, after)
+        end = seg_end[pending]  # a movable row is not its ticker's last: entries share its segment
+        sim_parts = simulate_rows(pending, end, after)
         parts.extend((pending[where], res) for where, res in sim_parts)
         j = np.empty(pending.shape, dtype=np.int64)
         reason = np.empty(pending.shape, dtype=np.int8)
@@ -237,10 +238,10 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
             j[where], reason[where] = res.exit_idx, res.reason
         # search for the next entry from the exit bar (from the change row after a signal exit)
         search = np.where(reason == SIGNAL, j - 1, j)
-        alive = (reason != END) & (search < seg_end[pending])
+        alive = (reason != END) & (search < end)
         nxt = np.full(pending.shape, _BIG, dtype=np.int64)
         nxt[alive] = next_movable(search[alive])
-        ok = alive & (nxt <= seg_end[pending])
+        ok = alive & (nxt <= end)
         if after is not None:
             ok &= nxt < after  # later runs are already candidates
         pending = nxt[ok]
