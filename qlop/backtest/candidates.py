@@ -15,7 +15,9 @@ Rules, for the target ``signal[r]`` in {-1, 0, 1} decided at the close of row ``
   ticker's data (``end``). After such an exit on bar ``j`` the ticker is flat and row ``j``'s signal
   may enter again at the open of ``j + 1``.
 
-Every candidate's exit, price, costs and net return on margin come from :func:`qlop.sim.simulate`.
+Every candidate's exit, price, costs and net return on margin come from :func:`qlop.sim.simulate`
+(trades that provably touch no level skip its scan and go straight to its settlement step,
+:func:`qlop.sim.engine.settle`).
 Candidates are found in rounds: each round simulates, in one vectorised call, the next candidate of
 every ticker (or of every signal run) that still has one.
 """

@@ -1,6 +1,7 @@
 """The multi-asset leveraged backtest engine: candidates -> sizing -> daily marks -> trade table.
 
-Pipeline (each step vectorised; only the sizing of shared-capital books loops, over entry days):
+Pipeline (each step vectorised; the sizing of shared-capital books loops over entry days, and the
+per-row loops of one-ticker books are compiled, see :mod:`qlop.backtest.kernels`):
 
 1. :func:`qlop.backtest.candidates.build_candidates` turns each ticker's signals into candidate
    trades through the shared simulator (exits, prices, costs, net return on margin).
