@@ -96,7 +96,7 @@ def _kernels() -> dict[str, Any]:
     @njit(cache=True, nogil=True)
     def size_books(ids: np.ndarray, books: np.ndarray, weight: np.ndarray, entry_price: np.ndarray,
                    exit_price: np.ndarray, net_return: np.ndarray, initial_capital: float, position_size: float,
-                   max_gross_leverage: float, lev: float, dust: float, min_commission: float, commission: float,
+                   max_gross_leverage: float, lev: float, dust: float, bust: float, min_commission: float, commission: float,
                    taken: np.ndarray, margin_out: np.ndarray, te_out: np.ndarray, tx_out: np.ndarray,
                    pnl_out: np.ndarray) -> None:
         """Trade after trade within each one-ticker book (``ids`` sorted by book, then entry): the
@@ -109,7 +109,7 @@ def _kernels() -> dict[str, Any]:
             e = equity
             wanted = position_size * weight[i] * lev * e
             notional = np_min(np_min(wanted, max_gross_leverage * e), lev * e)
-            if not (e > 0 and notional > dust * e):
+            if not (e > bust * initial_capital and notional > dust * e):
                 continue
             margin = notional / lev
             te = 0.0
@@ -166,13 +166,13 @@ def fill_marks(row_k: np.ndarray, ev_cash: np.ndarray, ev_a: np.ndarray, ev_b: n
 
 def size_books(ids: np.ndarray, books: np.ndarray, weight: np.ndarray, entry_price: np.ndarray,
                exit_price: np.ndarray, net_return: np.ndarray, initial_capital: float, position_size: float,
-               max_gross_leverage: float, lev: float, dust: float, min_commission: float, commission: float,
+               max_gross_leverage: float, lev: float, dust: float, bust: float, min_commission: float, commission: float,
                taken: np.ndarray, margin: np.ndarray, topup_entry: np.ndarray, topup_exit: np.ndarray,
                pnl: np.ndarray) -> None:
     """Size one-ticker books' trades in order, writing the outputs in place (see the kernel)."""
     _kernels()["size_books"](ids, books, weight, entry_price, exit_price, net_return, float(initial_capital),
                              float(position_size), float(max_gross_leverage), float(lev), float(dust),
-                             float(min_commission), float(commission), taken, margin, topup_entry, topup_exit, pnl)
+                             float(bust), float(min_commission), float(commission), taken, margin, topup_entry, topup_exit, pnl)
 
 
 def segment_starts(seg_end: np.ndarray) -> np.ndarray:

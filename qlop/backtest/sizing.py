@@ -35,6 +35,9 @@ from qlop.backtest.kernels import size_books
 
 #: A computed notional below this fraction of equity is skipped instead of opened.
 DUST = 1e-9
+#: A book whose equity is at most this fraction of its initial capital is bust and opens nothing:
+#: a wiped-out book can be left a rounding error above (or below) zero, and must not trade dust.
+BUST = 1e-9
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def size_single(cand: Candidates, weight: np.ndarray, ids: np.ndarray, books: np
     # the per-trade rule of _apply, in one compiled loop (each book's trades depend on the last)
     size_books(np.ascontiguousarray(ids, dtype=np.int64), np.ascontiguousarray(books, dtype=np.int64),
                np.ascontiguousarray(weight, dtype=np.float64), cand.entry_price, cand.exit_price, cand.net_return,
-               rules.initial_capital, rules.position_size, rules.max_gross_leverage, costs.leverage, DUST,
+               rules.initial_capital, rules.position_size, rules.max_gross_leverage, costs.leverage, DUST, BUST,
                costs.min_commission, costs.commission_bps / 1e4, out.taken, out.margin, out.topup_entry,
                out.topup_exit, out.pnl)
 
@@ -131,7 +134,7 @@ def size_multi(cand: Candidates, weight: np.ndarray, score: np.ndarray, ids: np.
         taken: list[int] = []
         margins: list[float] = []
         room = rules.max_positions - open_ids.size
-        if room > 0 and equity > 0:
+        if room > 0 and equity > BUST * rules.initial_capital:
             for i, w_i in zip(ids[b0:b1].tolist(), weight[ids[b0:b1]].tolist()):
                 if len(taken) >= room:
                     break

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from qlop.backtest import EngineSettings, ExitRules, run_engine
 
 DUST = 1e-9
+BUST = 1e-9  # a book at or below this fraction of its initial capital is bust: no new entries
 
 
 # ------------------------------------------------------------------------------------ the reference
@@ -142,7 +143,7 @@ def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSe
                 gross += c.margin * lev / c.entry * price
             new.sort(key=lambda c: (-(c.score if c.score == c.score else -math.inf), tickers.index(c.ticker)))
             for c in new:
-                if len(open_taken) >= cfg.max_positions or not equity > 0:
+                if len(open_taken) >= cfg.max_positions or not equity > BUST * cfg.initial_capital:
                     break
                 wanted = cfg.position_size * c.weight * lev * equity
                 notional = min(wanted, cfg.max_gross_leverage * equity - gross, lev * cash)
