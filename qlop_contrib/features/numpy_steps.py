@@ -6,10 +6,10 @@ for how windows reset at each ticker's first bar). Warm-up rows are NaN.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from qlop_contrib.features import rolling
 from qlop_contrib.features.base import PanelStep, col_tag
@@ -32,22 +32,19 @@ def _unique(values: list) -> list:
     return values
 
 
+#: A list of distinct bar counts (windows, lags), each 1..100000; the bounds show in the JSON Schema.
+BarCounts = Annotated[list[Annotated[int, Field(ge=1, le=100_000)]], AfterValidator(_unique)]
+
+
 def _window(default: int, what: str, ge: int = 1) -> object:
     return Field(default, ge=ge, le=100_000, description=what)
 
 
 class ReturnsParams(_Params):
-    windows: list[int] = Field([1, 5, 20], min_length=1, description="Return horizons in bars (each >= 1)")
+    windows: BarCounts = Field([1, 5, 20], min_length=1, description="Return horizons in bars (each >= 1)")
     kinds: list[Literal["simple", "log"]] = Field(["simple"], min_length=1,
                                                   description="simple: x[t]/x[t-k] - 1 (ret_k); log: ln(x[t]/x[t-k]) (logret_k)")
     column: str = Field("close", min_length=1, description="Price column (positive values)")
-
-    @field_validator("windows")
-    @classmethod
-    def _windows(cls, v: list[int]) -> list[int]:
-        if any(w < 1 or w > 100_000 for w in v):
-            raise ValueError("each window must be between 1 and 100000")
-        return _unique(v)
 
     _k = field_validator("kinds")(lambda cls, v: _unique(v))
 
@@ -84,14 +81,7 @@ class ReturnsStep(PanelStep):
 
 class LagParams(_Params):
     columns: list[str] = Field(..., min_length=1, description="Columns to lag (OHLCV or earlier features)")
-    periods: list[int] = Field([1], min_length=1, description="Lags in bars (each >= 1)")
-
-    @field_validator("periods")
-    @classmethod
-    def _periods(cls, v: list[int]) -> list[int]:
-        if any(k < 1 or k > 100_000 for k in v):
-            raise ValueError("each lag must be between 1 and 100000")
-        return _unique(v)
+    periods: BarCounts = Field([1], min_length=1, description="Lags in bars (each >= 1)")
 
     _c = field_validator("columns")(lambda cls, v: _unique(v))
 
@@ -176,16 +166,9 @@ class ZscoreStep(PanelStep):
 
 
 class DrawdownParams(_Params):
-    windows: list[int] = Field([252], description="Windows (bars) for the distance from the rolling high")
+    windows: BarCounts = Field([252], description="Windows (bars) for the distance from the rolling high")
     expanding: bool = Field(True, description="Also emit the drawdown from the highest value since the ticker's first bar")
     column: str = Field("close", min_length=1, description="Price column (positive values)")
-
-    @field_validator("windows")
-    @classmethod
-    def _windows(cls, v: list[int]) -> list[int]:
-        if any(w < 1 or w > 100_000 for w in v):
-            raise ValueError("each window must be between 1 and 100000")
-        return _unique(v)
 
     @model_validator(mode="after")
     def _something(self) -> "DrawdownParams":

@@ -131,7 +131,7 @@ def test_cross_sectional_rank_needs_min_count(kit, panel):
 
 
 @pytest.mark.parametrize("name,params,field", [
-    ("returns", {"windows": [0]}, "step_params.windows"),
+    ("returns", {"windows": [0]}, "step_params.windows.0"),
     ("returns", {"windows": [5, 5]}, "step_params.windows"),
     ("lag", {}, "step_params.columns"),
     ("zscore", {"columns": ["close"], "window": 1}, "step_params.window"),
