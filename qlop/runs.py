@@ -11,6 +11,7 @@ replaced atomically (:mod:`qlop.atomic`), so hard links between runs are safe to
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -176,12 +177,38 @@ def data_source_token(config: Any, manager: Any) -> str | None:
         return None
 
 
+@functools.cache
+def code_fingerprint() -> str:
+    """sha256 of QLOP's own Python sources (``qlop`` and ``qlop_contrib``, the GUI excluded).
+
+    The version number alone does not change when the code does (an editable install, a local fix), so
+    without this a stage would stay "cached" with the old code's results. Hashing ~130 files costs a few
+    milliseconds once per process.
+    """
+    import qlop
+    import qlop_contrib
+
+    return source_tree_hash({p.__name__: Path(p.__file__).resolve().parent for p in (qlop, qlop_contrib)})
+
+
+def source_tree_hash(roots: Mapping[str, Path], exclude: tuple[str, ...] = ("gui",)) -> str:
+    """sha256 over every ``*.py`` below each root (by relative path and content), top-level folders in
+    ``exclude`` left out."""
+    entries = []
+    for name, root in sorted(roots.items()):
+        for path in sorted(root.rglob("*.py")):
+            rel = path.relative_to(root)
+            if rel.parts[0] not in exclude:
+                entries.append([f"{name}/{rel.as_posix()}", sha256_file(path)])
+    return sha256_json(entries)
+
+
 def cache_key(config: Any, stage: str, inputs: Mapping[str, str], plugins: Mapping[str, str | None]) -> str:
     from qlop import __version__
 
     return sha256_json({"stage": stage, "config": config.stage_dict(*STAGE_CONFIG[stage]),
                         "inputs": dict(sorted(inputs.items())), "plugins": dict(plugins),
-                        "qlop": __version__})
+                        "qlop": __version__, "code": code_fingerprint()})
 
 
 # -- manifests -------------------------------------------------------------------------------

@@ -149,6 +149,33 @@ def test_a_rerun_with_the_same_config_skips_every_finished_stage(tmp_path):
     assert statuses[-1]["status"] == "completed"
 
 
+def test_a_change_to_qlops_own_code_reruns_every_stage(tmp_path, monkeypatch):
+    import qlop.runs
+
+    fake = FakeStages()
+    run_dir = tmp_path / "runs" / "r1"
+    run(cfg(), run_dir, fake)
+    monkeypatch.setattr(qlop.runs, "code_fingerprint", lambda: "an edited source tree")
+    result = run(cfg(), run_dir, fake)
+    assert set(result.stages.values()) == {"completed"}
+    assert sum(fake.calls.values()) == 10
+
+
+def test_the_source_hash_follows_code_edits_but_not_the_gui(tmp_path):
+    from qlop.runs import source_tree_hash
+
+    pkg = tmp_path / "pkg"
+    (pkg / "stages").mkdir(parents=True)
+    (pkg / "gui").mkdir()
+    (pkg / "stages" / "train.py").write_text("X = 1\n")
+    (pkg / "gui" / "app.py").write_text("Y = 1\n")
+    before = source_tree_hash({"pkg": pkg})
+    (pkg / "gui" / "app.py").write_text("Y = 2\n")
+    assert source_tree_hash({"pkg": pkg}) == before
+    (pkg / "stages" / "train.py").write_text("X = 2\n")
+    assert source_tree_hash({"pkg": pkg}) != before
+
+
 def test_a_new_run_dir_reuses_stages_of_an_earlier_run_in_the_same_runs_folder(tmp_path):
     fake = FakeStages()
     run(cfg(), tmp_path / "runs" / "a", fake)
