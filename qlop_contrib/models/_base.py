@@ -87,6 +87,14 @@ def read_json(path: Any) -> dict[str, Any]:
         raise ArtifactError(f"{path}: cannot read model file ({exc})") from None
 
 
+def read_model_doc(path: Any, fmt: str, what: str) -> dict[str, Any]:
+    """A model's JSON document, refused unless it carries this model's ``format`` tag."""
+    doc = read_json(path)
+    if doc.get("format") != fmt:
+        raise ArtifactError(f"{path}: not a QLOP {what} model (format {doc.get('format')!r})")
+    return doc
+
+
 def constant_onnx(values: list[float], output_name: str, n_features: int, target_opset: int = 15) -> "onnx.ModelProto":
     """An ONNX graph that returns the row ``values`` for every input row: shape [N, len(values)]."""
     import onnx

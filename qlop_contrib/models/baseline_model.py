@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from qlop.errors import ArtifactError
-from qlop_contrib.models._base import TabularModel, as_matrix, constant_onnx, read_json
+from qlop_contrib.models._base import TabularModel, as_matrix, constant_onnx, read_model_doc
 
 if TYPE_CHECKING:
     import onnx
@@ -55,9 +54,7 @@ class BaselineModel(TabularModel):
 
     def load_model(self, path: str) -> Any:
         file = Path(path) / MODEL_FILE
-        doc = read_json(file)
-        if doc.get("format") != FORMAT:
-            raise ArtifactError(f"{file}: not a QLOP baseline model (format {doc.get('format')!r})")
+        doc = read_model_doc(file, FORMAT, "baseline")
         self.task = doc["task"]
         self.feature_names = list(doc.get("feature_names") or [])
         self.artifact = float(doc["value"])

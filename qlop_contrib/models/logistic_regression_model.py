@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from qlop.errors import ArtifactError
-from qlop_contrib.models._base import ONNX_INPUT, TabularModel, as_matrix, read_json
+from qlop_contrib.models._base import ONNX_INPUT, TabularModel, as_matrix, read_model_doc
 
 if TYPE_CHECKING:
     import onnx
@@ -95,9 +94,7 @@ class LogisticRegressionModel(TabularModel):
 
     def load_model(self, path: str) -> Any:
         file = Path(path) / MODEL_FILE
-        doc = read_json(file)
-        if doc.get("format") != FORMAT:
-            raise ArtifactError(f"{file}: not a QLOP logistic-regression model (format {doc.get('format')!r})")
+        doc = read_model_doc(file, FORMAT, "logistic-regression")
         n = int(doc["n_features"])
         params = self.params.model_copy(update={"standardize": doc["scaler"] is not None})
         model = _pipeline(params, self.effective_seed)

@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from qlop.errors import ArtifactError
-from qlop_contrib.models._base import ONNX_INPUT, TabularModel, as_matrix, read_json
+from qlop_contrib.models._base import ONNX_INPUT, TabularModel, as_matrix, read_model_doc
 
 if TYPE_CHECKING:
     import onnx
@@ -130,9 +130,7 @@ class RandomForestModel(TabularModel):
         from sklearn.tree._tree import Tree
 
         meta_file, arrays_file = Path(path) / META_FILE, Path(path) / ARRAYS_FILE
-        meta = read_json(meta_file)
-        if meta.get("format") != FORMAT:
-            raise ArtifactError(f"{meta_file}: not a QLOP random-forest model (format {meta.get('format')!r})")
+        meta = read_model_doc(meta_file, FORMAT, "random-forest")
         try:
             data = np.load(arrays_file, allow_pickle=False)
         except (OSError, ValueError) as exc:
