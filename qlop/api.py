@@ -1,0 +1,89 @@
+"""QLOP's public plugin-author API: the one module a plugin imports from QLOP.
+
+Everything a bundled plugin (``qlop_contrib``) uses is here, so whatever a bundled plugin can do, a
+third-party one can. Names are resolved lazily (PEP 562): importing ``qlop.api`` to register a
+component costs no more than pluggy and pydantic, and pandas, numpy or the simulator load only when a
+component uses them.
+
+Stability: names listed in ``__all__`` follow the plugin-API version ``PLUGIN_API_VERSION``; anything
+imported from other ``qlop`` modules is internal and may change without notice.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: public name -> "module:attribute" it is served from
+_EXPORTS: dict[str, str] = {
+    # registration
+    "hookimpl": "qlop.plugins.markers:hookimpl",
+    "ComponentSpec": "qlop.plugins.specs:ComponentSpec",
+    "CommandSpec": "qlop.plugins.specs:CommandSpec",
+    "PLUGIN_API_VERSION": "qlop.plugins.specs:PLUGIN_API_VERSION",
+    # base classes
+    "NoParams": "qlop.interfaces:NoParams",
+    "BasePlugin": "qlop.interfaces:BasePlugin",
+    "BaseDataSourcePlugin": "qlop.interfaces:BaseDataSourcePlugin",
+    "BaseFeatureStepPlugin": "qlop.interfaces:BaseFeatureStepPlugin",
+    "BaseLabelPlugin": "qlop.interfaces:BaseLabelPlugin",
+    "BaseModelPlugin": "qlop.interfaces:BaseModelPlugin",
+    "BaseStrategyPlugin": "qlop.interfaces:BaseStrategyPlugin",
+    "BaseExportFormatPlugin": "qlop.interfaces:BaseExportFormatPlugin",
+    # errors a component raises to report a user problem in one line
+    "QlopError": "qlop.errors:QlopError",
+    "ConfigError": "qlop.errors:ConfigError",
+    "DataError": "qlop.errors:DataError",
+    "ArtifactError": "qlop.errors:ArtifactError",
+    # the canonical panel
+    "INDEX_NAMES": "qlop.schema:INDEX_NAMES",
+    "OHLCV_COLUMNS": "qlop.schema:OHLCV_COLUMNS",
+    "validate_panel": "qlop.schema:validate_panel",
+    "parse_date_column": "qlop.schema:parse_date_column",
+    # artefacts: atomic writes and hashes
+    "atomic_path": "qlop.atomic:atomic_path",
+    "write_bytes": "qlop.atomic:write_bytes",
+    "write_text": "qlop.atomic:write_text",
+    "write_json": "qlop.atomic:write_json",
+    "write_parquet": "qlop.atomic:write_parquet",
+    "sha256_file": "qlop.atomic:sha256_file",
+    "cache_dir": "qlop.paths:cache_dir",
+    # progress (terminal bar, live events, safe points for Ctrl-C)
+    "stage_progress": "qlop.progress:stage_progress",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module 'qlop.api' has no attribute {name!r}")
+    module_name, _, attr = target.partition(":")
+    value = getattr(importlib.import_module(module_name), attr)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # static checkers and IDEs see the real names
+    from qlop.atomic import atomic_path, sha256_file, write_bytes, write_json, write_parquet, write_text
+    from qlop.errors import ArtifactError, ConfigError, DataError, QlopError
+    from qlop.interfaces import (
+        BaseDataSourcePlugin,
+        BaseExportFormatPlugin,
+        BaseFeatureStepPlugin,
+        BaseLabelPlugin,
+        BaseModelPlugin,
+        BasePlugin,
+        BaseStrategyPlugin,
+        NoParams,
+    )
+    from qlop.paths import cache_dir
+    from qlop.plugins.markers import hookimpl
+    from qlop.plugins.specs import PLUGIN_API_VERSION, CommandSpec, ComponentSpec
+    from qlop.progress import stage_progress
+    from qlop.schema import INDEX_NAMES, OHLCV_COLUMNS, parse_date_column, validate_panel
