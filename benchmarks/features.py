@@ -51,7 +51,7 @@ def median_times(fn: Callable[[], Any], repeat: int, setup: Callable[[], Any] | 
 
 
 def _cold() -> None:
-    from qlop_contrib.features.grouping import clear_cache
+    from qlop.grouping import clear_cache
 
     clear_cache()
 

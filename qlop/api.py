@@ -1,9 +1,27 @@
 """QLOP's public plugin-author API: the one module a plugin imports from QLOP.
 
 Everything a bundled plugin (``qlop_contrib``) uses is here, so whatever a bundled plugin can do, a
-third-party one can. Names are resolved lazily (PEP 562): importing ``qlop.api`` to register a
-component costs no more than pluggy and pydantic, and pandas, numpy or the simulator load only when a
-component uses them.
+third-party one can (a test fails when ``qlop_contrib`` imports any other part of ``qlop``). Names are
+resolved lazily (PEP 562): importing ``qlop.api`` to register a component costs no more than pluggy and
+pydantic, and pandas, numpy or the simulator load only when a component uses them.
+
+Groups (see ``docs/plugins/api.md`` for one line per name):
+
+- registration: ``hookimpl``, ``ComponentSpec``, ``CommandSpec``, ``PLUGIN_API_VERSION``
+- base classes: ``Base*Plugin``, ``BasePlugin``, ``NoParams``
+- errors: ``QlopError``, ``ConfigError``, ``DataError``, ``ArtifactError``
+- the canonical panel: ``INDEX_NAMES``, ``OHLCV_COLUMNS``, ``validate_panel``, ``parse_date_column``,
+  ``read_panel``
+- data sources: ``require_daily``, ``ticker_progress``, ``cache_dir``
+- feature steps: ``TickerGroups``, ``ticker_groups``, ``FINITE_COLUMNS_ATTR``
+- labels: the simulator (``simulate``, ``panel_arrays``, ``PanelArrays``, ``SimResult``, ``TradeRules``,
+  ``Side``, ``EXIT_REASONS``)
+- exporters: ``ExportInput``, ``build_export_input``, the bundle format (``BUNDLE_FILE``,
+  ``BUNDLE_FORMAT``, ``ONNX_FILE``, ``onnx_session``, ``output_spec``, ``run_session``, ``load_bundle``),
+  ``versions``
+- artefacts: ``atomic_path``, ``write_bytes``, ``write_text``, ``write_json``, ``write_parquet``,
+  ``sha256_file``
+- progress: ``stage_progress``
 
 Stability: names listed in ``__all__`` follow the plugin-API version ``PLUGIN_API_VERSION``; anything
 imported from other ``qlop`` modules is internal and may change without notice.
@@ -40,6 +58,34 @@ _EXPORTS: dict[str, str] = {
     "OHLCV_COLUMNS": "qlop.schema:OHLCV_COLUMNS",
     "validate_panel": "qlop.schema:validate_panel",
     "parse_date_column": "qlop.schema:parse_date_column",
+    "read_panel": "qlop.stages.data:read_panel",
+    # data sources
+    "require_daily": "qlop.stages.data:require_daily",
+    "ticker_progress": "qlop.stages.data:ticker_progress",
+    "cache_dir": "qlop.paths:cache_dir",
+    # feature steps: per-ticker grouping and the pipeline's hints
+    "TickerGroups": "qlop.grouping:TickerGroups",
+    "ticker_groups": "qlop.grouping:ticker_groups",
+    "FINITE_COLUMNS_ATTR": "qlop.stages.features:FINITE_COLUMNS_ATTR",
+    # labels: the leveraged-trade simulator the backtest also uses
+    "TradeRules": "qlop.sim.rules:TradeRules",
+    "Side": "qlop.sim.rules:Side",
+    "simulate": "qlop.sim.engine:simulate",
+    "SimResult": "qlop.sim.engine:SimResult",
+    "EXIT_REASONS": "qlop.sim.engine:REASONS",
+    "PanelArrays": "qlop.sim.panel:PanelArrays",
+    "panel_arrays": "qlop.sim.panel:panel_arrays",
+    # exporters: their input, the bundle format, what shaped the model
+    "ExportInput": "qlop.stages.export:ExportInput",
+    "build_export_input": "qlop.stages.export:build_input",
+    "BUNDLE_FILE": "qlop.bundle:BUNDLE_FILE",
+    "BUNDLE_FORMAT": "qlop.bundle:BUNDLE_FORMAT",
+    "ONNX_FILE": "qlop.bundle:ONNX_FILE",
+    "onnx_session": "qlop.bundle:onnx_session",
+    "output_spec": "qlop.bundle:output_spec",
+    "run_session": "qlop.bundle:run_session",
+    "load_bundle": "qlop.bundle:load_bundle",
+    "versions": "qlop.stages.train:versions",
     # artefacts: atomic writes and hashes
     "atomic_path": "qlop.atomic:atomic_path",
     "write_bytes": "qlop.atomic:write_bytes",
@@ -47,7 +93,6 @@ _EXPORTS: dict[str, str] = {
     "write_json": "qlop.atomic:write_json",
     "write_parquet": "qlop.atomic:write_parquet",
     "sha256_file": "qlop.atomic:sha256_file",
-    "cache_dir": "qlop.paths:cache_dir",
     # progress (terminal bar, live events, safe points for Ctrl-C)
     "stage_progress": "qlop.progress:stage_progress",
 }
@@ -71,7 +116,17 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from qlop.atomic import atomic_path, sha256_file, write_bytes, write_json, write_parquet, write_text
+    from qlop.bundle import (
+        BUNDLE_FILE,
+        BUNDLE_FORMAT,
+        ONNX_FILE,
+        load_bundle,
+        onnx_session,
+        output_spec,
+        run_session,
+    )
     from qlop.errors import ArtifactError, ConfigError, DataError, QlopError
+    from qlop.grouping import TickerGroups, ticker_groups
     from qlop.interfaces import (
         BaseDataSourcePlugin,
         BaseExportFormatPlugin,
@@ -87,3 +142,12 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from qlop.plugins.specs import PLUGIN_API_VERSION, CommandSpec, ComponentSpec
     from qlop.progress import stage_progress
     from qlop.schema import INDEX_NAMES, OHLCV_COLUMNS, parse_date_column, validate_panel
+    from qlop.sim.engine import REASONS as EXIT_REASONS
+    from qlop.sim.engine import SimResult, simulate
+    from qlop.sim.panel import PanelArrays, panel_arrays
+    from qlop.sim.rules import Side, TradeRules
+    from qlop.stages.data import read_panel, require_daily, ticker_progress
+    from qlop.stages.export import ExportInput
+    from qlop.stages.export import build_input as build_export_input
+    from qlop.stages.features import FINITE_COLUMNS_ATTR
+    from qlop.stages.train import versions

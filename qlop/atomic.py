@@ -42,6 +42,7 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (readers see the old file or the whole new one); return it."""
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(data)
@@ -51,10 +52,12 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
 
 
 def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` as UTF-8 to ``path`` atomically."""
     return write_bytes(path, text.encode("utf-8"))
 
 
 def write_json(path: str | Path, data: Any) -> Path:
+    """Write ``data`` as indented JSON (non-JSON values as ``str``) to ``path`` atomically."""
     return write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
@@ -87,6 +90,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes, read in chunks (what manifests and bundles record)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(chunk), b""):

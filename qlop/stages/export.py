@@ -56,6 +56,37 @@ class ExportInput:
     def prediction_column(self) -> str:
         return str(self.meta["prediction_column"])
 
+    def model_files(self) -> dict[str, Path]:
+        """The model's native files and its ``meta.json``, by file name, each checked against the sha256
+        recorded at training (:class:`ArtifactError` naming the file otherwise): what an exporter copies."""
+        from qlop.stages.train import META_FILE, verify_model_files
+
+        verify_model_files(self.model_dir, self.meta)
+        return {name: self.model_dir / name for name in [*self.meta["files"], META_FILE]}
+
+    def predictions_path(self, source: str = "out_of_sample") -> Path:
+        """Where the run keeps its predictions: ``out_of_sample`` (walk-forward, written by ``qlop train``)
+        or ``final`` (the final model's in-sample scores, written by ``qlop predict``). May not exist."""
+        from qlop.stages.train import FINAL_PREDICTIONS_FILE, PREDICTIONS_FILE
+
+        names = {"out_of_sample": PREDICTIONS_FILE, "final": FINAL_PREDICTIONS_FILE}
+        if source not in names:
+            raise ValueError(f"predictions source must be one of {', '.join(names)}, not {source!r}")
+        return self.run_dir / names[source]
+
+    def recompute_features(self) -> "pd.DataFrame | None":
+        """The run's features recomputed from its raw data with the feature config recorded with the
+        model (what a bundle does when it scores raw OHLCV), or None when the run has no raw data or no
+        feature steps. An exporter compares it with :attr:`holdout` to prove the config reproduces the
+        trained-on values."""
+        from qlop.stages.data import DATA_FILE, read_panel
+        from qlop.stages.features import compute_features
+
+        data_path = self.run_dir / DATA_FILE
+        if not data_path.exists() or not (self.features or {}).get("steps"):
+            return None
+        return compute_features(read_panel(data_path), self.features)
+
 
 def holdout_rows(run_dir: Path, meta: dict[str, Any]) -> "pd.DataFrame | None":
     """Feature rows of the last test fold (complete rows when the features drop NaNs), or None."""

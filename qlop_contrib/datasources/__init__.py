@@ -5,8 +5,7 @@ This module is the registered plugin. Factories are strings so registration impo
 
 from __future__ import annotations
 
-from qlop.plugins.markers import hookimpl
-from qlop.plugins.specs import ComponentSpec
+from qlop.api import ComponentSpec, hookimpl
 
 _P = "qlop_contrib.datasources"
 

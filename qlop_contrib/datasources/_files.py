@@ -7,8 +7,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from qlop.errors import DataError
-from qlop.interfaces import BaseDataSourcePlugin
+from qlop.api import BaseDataSourcePlugin, DataError
 from qlop_contrib.datasources._tabular import (
     canonical_columns,
     concat_panels,
@@ -53,7 +52,7 @@ class FileSource(BaseDataSourcePlugin):
 
     def load_data(self, tickers: list[str] | None, start_date: Any = None, end_date: Any = None,
                   interval: str = "1d") -> pd.DataFrame:
-        from qlop.stages.data import require_daily
+        from qlop.api import require_daily
 
         require_daily(interval, self.name, FILE_INTERVALS)
         path = Path(self.params.path).expanduser()
@@ -64,7 +63,7 @@ class FileSource(BaseDataSourcePlugin):
         raise DataError(f"{path}: no such file or folder (data.data_source_params.path)")
 
     def _load_folder(self, folder: Path, tickers: list[str], start: Any, end: Any) -> pd.DataFrame:
-        from qlop.stages.data import ticker_progress
+        from qlop.api import ticker_progress
 
         available = self.files(folder)
         if not available:
@@ -91,7 +90,7 @@ class FileSource(BaseDataSourcePlugin):
         return panel
 
     def _load_long(self, path: Path, tickers: list[str], start: Any, end: Any) -> pd.DataFrame:
-        from qlop.stages.data import ticker_progress
+        from qlop.api import ticker_progress
 
         with ticker_progress(len(tickers) or 1) as progress:
             frame = self._columns(self._read(path), str(path), need_ticker=True)

@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qlop.errors import DataError
-from qlop.schema import OHLCV_COLUMNS, parse_date_column, validate_panel
+from qlop.api import OHLCV_COLUMNS, DataError, parse_date_column, validate_panel
 
 #: Normalised spelling (lower case, no spaces/underscores/dashes/dots) -> canonical column.
 ALIASES: dict[str, str] = {

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from qlop.errors import DataError
+from qlop.api import DataError
 from qlop_contrib.datasources._files import FileSource
 from qlop_contrib.datasources._tabular import _key
 from qlop_contrib.datasources.params import CsvParams

@@ -16,8 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from qlop.errors import DataError
-from qlop.interfaces import BaseDataSourcePlugin
+from qlop.api import BaseDataSourcePlugin, DataError
 from qlop_contrib.datasources._tabular import canonical_columns, concat_panels, require_rows, to_panel
 from qlop_contrib.datasources.params import SampleParams
 
@@ -93,7 +92,7 @@ class SampleSource(BaseDataSourcePlugin):
 
     def load_data(self, tickers: list[str] | None, start_date: Any = None, end_date: Any = None,
                   interval: str = "1d") -> pd.DataFrame:
-        from qlop.stages.data import require_daily, ticker_progress
+        from qlop.api import require_daily, ticker_progress
 
         require_daily(interval, "sample")
         wanted = list(tickers) if tickers else self.default_tickers()
@@ -114,6 +113,6 @@ class SampleSource(BaseDataSourcePlugin):
 
     def cache_token(self) -> str:
         """The dataset's manifest hash: a changed embedded file invalidates cached panels."""
-        from qlop.atomic import sha256_file
+        from qlop.api import sha256_file
 
         return sha256_file(data_dir() / "manifest.csv")

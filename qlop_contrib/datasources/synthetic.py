@@ -21,9 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qlop.errors import DataError
-from qlop.interfaces import BaseDataSourcePlugin
-from qlop.schema import OHLCV_COLUMNS
+from qlop.api import OHLCV_COLUMNS, BaseDataSourcePlugin, DataError
 from qlop_contrib.datasources.params import SyntheticParams
 
 DAYS_PER_YEAR = 252
@@ -92,7 +90,7 @@ def synthetic_panel(names: list[str], dates: pd.DatetimeIndex, p: SyntheticParam
     names = sorted(names)
     n_t, n_b = len(names), len(dates)
     cols = {c: np.empty(n_t * n_b) for c in OHLCV_COLUMNS}
-    from qlop.stages.data import ticker_progress
+    from qlop.api import ticker_progress
 
     with ticker_progress(n_t) as progress:
         for lo in range(0, n_t, BLOCK):
@@ -117,7 +115,7 @@ class SyntheticSource(BaseDataSourcePlugin):
 
     def load_data(self, tickers: list[str] | None, start_date: Any = None, end_date: Any = None,
                   interval: str = "1d") -> pd.DataFrame:
-        from qlop.stages.data import require_daily
+        from qlop.api import require_daily
 
         require_daily(interval, "synthetic")
         p = self.params

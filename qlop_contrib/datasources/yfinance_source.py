@@ -16,8 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from qlop.errors import DataError
-from qlop.interfaces import BaseDataSourcePlugin
+from qlop.api import BaseDataSourcePlugin, DataError
 from qlop_contrib.datasources._tabular import canonical_columns, concat_panels, require_rows, to_panel
 from qlop_contrib.datasources.params import YFinanceParams
 
@@ -47,14 +46,14 @@ class YFinanceSource(BaseDataSourcePlugin):
 
     def download_fn(self) -> Callable[..., Any]:
         if self._download is None:
-            from qlop.paths import cache_dir
+            from qlop.api import cache_dir
 
             self._download = yfinance_download(self.params.cache_dir or cache_dir() / "yfinance")
         return self._download
 
     def load_data(self, tickers: list[str] | None, start_date: Any = None, end_date: Any = None,
                   interval: str = "1d") -> pd.DataFrame:
-        from qlop.stages.data import require_daily, ticker_progress
+        from qlop.api import require_daily, ticker_progress
 
         require_daily(interval, "yfinance", YF_INTERVALS)
         if not tickers:

@@ -5,8 +5,7 @@ Registration imports nothing heavy: factories are ``"module:Class"`` strings res
 
 from __future__ import annotations
 
-from qlop.plugins.markers import hookimpl
-from qlop.plugins.specs import ComponentSpec
+from qlop.api import ComponentSpec, hookimpl
 
 _PKG = "qlop_contrib.exporters"
 

@@ -10,8 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from qlop.errors import ArtifactError
-from qlop.interfaces import BaseExportFormatPlugin
+from qlop.api import ArtifactError, BaseExportFormatPlugin
 
 
 class NativeParams(BaseModel):
@@ -26,16 +25,12 @@ class NativeExporter(BaseExportFormatPlugin):
     params_model = NativeParams
 
     def export(self, artifact: Any, output_path: str) -> dict[str, Any]:
-        from qlop.atomic import sha256_file, write_bytes
-        from qlop.stages.train import META_FILE, verify_model_files
+        from qlop.api import sha256_file, write_bytes
 
         meta = artifact.meta
-        source = artifact.model_dir
-        verify_model_files(source, meta)
         copied = []
-        for name in [*meta["files"], META_FILE]:
-            data = (source / name).read_bytes()
-            write_bytes(os.path.join(output_path, name), data)
+        for name, path in artifact.model_files().items():  # hashes checked before anything is copied
+            write_bytes(os.path.join(output_path, name), path.read_bytes())
             copied.append(name)
         for name, digest in meta["files"].items():
             if sha256_file(os.path.join(output_path, name)) != digest:

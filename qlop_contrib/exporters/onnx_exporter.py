@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from qlop.errors import ArtifactError
-from qlop.interfaces import BaseExportFormatPlugin
+from qlop.api import ArtifactError, BaseExportFormatPlugin
 
 
 class OnnxParams(BaseModel):
@@ -36,9 +35,18 @@ class OnnxExporter(BaseExportFormatPlugin):
     params_model = OnnxParams
 
     def export(self, artifact: Any, output_path: str) -> dict[str, Any]:
-        from qlop.atomic import sha256_file, write_bytes, write_json
-        from qlop.bundle import BUNDLE_FILE, BUNDLE_FORMAT, ONNX_FILE, onnx_session, output_spec, run_session
-        from qlop.stages.train import versions
+        from qlop.api import (
+            BUNDLE_FILE,
+            BUNDLE_FORMAT,
+            ONNX_FILE,
+            onnx_session,
+            output_spec,
+            run_session,
+            sha256_file,
+            versions,
+            write_bytes,
+            write_json,
+        )
 
         model, meta = artifact.model, artifact.meta
         columns = list(artifact.feature_columns)
@@ -112,14 +120,9 @@ class OnnxExporter(BaseExportFormatPlugin):
         the model was trained on (it would not if the config changed after ``features.parquet`` was
         built). None when the run has no ``data.parquet`` or no feature steps.
         """
-        from qlop.config import FeaturesConfig
-        from qlop.stages.data import read_panel
-        from qlop.stages.features import compute_features
-
-        data_path = artifact.run_dir / "data.parquet"
-        if not data_path.exists() or not (artifact.features or {}).get("steps"):
+        recomputed = artifact.recompute_features()
+        if recomputed is None:
             return None
-        recomputed = compute_features(read_panel(data_path), FeaturesConfig.model_validate(artifact.features))
         missing = [c for c in holdout.columns if c not in recomputed.columns]
         if missing:
             raise ArtifactError(f"the feature config recorded with the model does not produce column "

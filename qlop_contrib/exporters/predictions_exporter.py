@@ -7,8 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from qlop.errors import ArtifactError
-from qlop.interfaces import BaseExportFormatPlugin
+from qlop.api import ArtifactError, BaseExportFormatPlugin
 
 
 class PredictionsParams(BaseModel):
@@ -28,11 +27,10 @@ class PredictionsExporter(BaseExportFormatPlugin):
     def export(self, artifact: Any, output_path: str) -> dict[str, Any]:
         import pandas as pd
 
-        from qlop.atomic import atomic_path, write_parquet
-        from qlop.stages.train import FINAL_PREDICTIONS_FILE, PREDICTIONS_FILE
+        from qlop.api import atomic_path, write_parquet
 
-        name = PREDICTIONS_FILE if self.params.source == "out_of_sample" else FINAL_PREDICTIONS_FILE
-        src = artifact.run_dir / name
+        src = artifact.predictions_path(self.params.source)
+        name = src.name
         if not src.exists():
             producer = "qlop train" if self.params.source == "out_of_sample" else "qlop predict"
             raise ArtifactError(f"{src} not found: run `{producer}` first")

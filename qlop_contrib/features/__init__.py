@@ -6,8 +6,7 @@ nor numpy-heavy code; a step's module is imported when the step is first used.
 
 from __future__ import annotations
 
-from qlop.plugins.markers import hookimpl
-from qlop.plugins.specs import ComponentSpec
+from qlop.api import ComponentSpec, hookimpl
 
 _T = "qlop_contrib.features.talib_steps"
 _N = "qlop_contrib.features.numpy_steps"

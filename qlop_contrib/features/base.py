@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qlop.errors import ConfigError
-from qlop.interfaces import BaseFeatureStepPlugin
-from qlop_contrib.features.grouping import TickerGroups, ticker_groups
+from qlop.api import FINITE_COLUMNS_ATTR, BaseFeatureStepPlugin, ConfigError, TickerGroups, ticker_groups
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,11 +67,9 @@ class PanelStep(BaseFeatureStepPlugin):
     def inputs(self, data: "pd.DataFrame", names: list[str]) -> tuple[list[np.ndarray], bool]:
         """The arrays of columns ``names`` and whether all their values are finite.
 
-        Uses the pipeline's hint (:data:`qlop.stages.features.FINITE_COLUMNS_ATTR`) when present, so
-        a column read by several steps is scanned once.
+        Uses the pipeline's hint (:data:`qlop.api.FINITE_COLUMNS_ATTR`) when present, so a column read
+        by several steps is scanned once.
         """
-        from qlop.stages.features import FINITE_COLUMNS_ATTR
-
         arrays = [self.column(data, n) for n in names]
         known = data.attrs.get(FINITE_COLUMNS_ATTR, ())
         finite = all(n in known or bool(np.isfinite(np.add.reduce(a))) for n, a in zip(names, arrays))

@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qlop_contrib.features.base import PanelStep
-from qlop_contrib.features.grouping import TickerGroups
+from qlop.api import TickerGroups
 
 if TYPE_CHECKING:
     import pandas as pd

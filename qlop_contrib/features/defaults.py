@@ -24,8 +24,9 @@ DEFAULT_STEPS: list[dict[str, Any]] = [
 ]
 
 
-def default_features_config(dropna: bool = True) -> Any:
-    """The default set as a :class:`qlop.config.FeaturesConfig`."""
-    from qlop.config import FeaturesConfig
+def default_features_config(dropna: bool = True) -> dict[str, Any]:
+    """The default set as a ``[features]`` section (what ``compute_features`` and
+    ``qlop.config.FeaturesConfig`` take)."""
+    import copy
 
-    return FeaturesConfig.model_validate({"steps": DEFAULT_STEPS, "dropna": dropna})
+    return {"steps": copy.deepcopy(DEFAULT_STEPS), "dropna": dropna}

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from qlop_contrib.features import rolling
 from qlop_contrib.features.base import PanelStep, col_tag
-from qlop_contrib.features.grouping import TickerGroups
+from qlop.api import TickerGroups
 
 if TYPE_CHECKING:
     import pandas as pd

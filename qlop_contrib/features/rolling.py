@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from qlop_contrib.features.grouping import TickerGroups
+from qlop.api import TickerGroups
 
 #: Windows processed at once by the two-pass standard deviation (bounds temporary memory).
 _CHUNK = 1 << 15

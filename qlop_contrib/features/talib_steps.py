@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from qlop_contrib.features.base import PanelStep, col_tag, fmt_param
-from qlop_contrib.features.grouping import TickerGroups
+from qlop.api import TickerGroups
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -5,8 +5,7 @@ Registration only names the classes; they are imported when a label is first use
 
 from __future__ import annotations
 
-from qlop.plugins.markers import hookimpl
-from qlop.plugins.specs import ComponentSpec
+from qlop.api import ComponentSpec, hookimpl
 
 
 @hookimpl

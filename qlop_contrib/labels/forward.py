@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from qlop.interfaces import BaseLabelPlugin
-from qlop.sim.rules import TradeRules
+from qlop.api import BaseLabelPlugin, TradeRules
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,7 +46,7 @@ class ForwardReturnLabel(BaseLabelPlugin):
     def make_labels(self, data: "pd.DataFrame") -> "pd.DataFrame":
         import pandas as pd
 
-        from qlop.sim.panel import panel_arrays
+        from qlop.api import panel_arrays
 
         arr = panel_arrays(data, source="label forward_return")
         n = len(arr)

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 from pydantic import ConfigDict, Field
 
-from qlop.interfaces import BaseLabelPlugin
-from qlop.sim.rules import Side, TradeRules
+from qlop.api import BaseLabelPlugin, Side, TradeRules
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,8 +60,7 @@ class LeverageOpportunityLabel(BaseLabelPlugin):
     def make_labels(self, data: "pd.DataFrame") -> "pd.DataFrame":
         import pandas as pd
 
-        from qlop.sim.engine import REASONS, simulate
-        from qlop.sim.panel import panel_arrays
+        from qlop.api import EXIT_REASONS, panel_arrays, simulate
 
         arr = panel_arrays(data, source="label leverage_opportunity")
         n = len(arr)
@@ -78,7 +76,7 @@ class LeverageOpportunityLabel(BaseLabelPlugin):
         label = np.full(n, np.nan)
         label[signal] = (res.net_return > self.params.hurdle).astype(np.float64)
         reason = np.full(n, None, dtype=object)
-        reason[signal] = np.asarray(REASONS, dtype=object)[res.reason]
+        reason[signal] = np.asarray(EXIT_REASONS, dtype=object)[res.reason]
         bars = np.full(n, np.nan)
         bars[signal] = res.bars_held
         return pd.DataFrame(

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import os
 
-from qlop.plugins.markers import hookimpl
-from qlop.plugins.specs import ComponentSpec
+from qlop.api import ComponentSpec, hookimpl
 
 _PKG = "qlop_contrib.models"
 

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qlop.errors import ArtifactError, ConfigError
-from qlop.interfaces import BaseModelPlugin
+from qlop.api import ArtifactError, BaseModelPlugin, ConfigError
 
 if TYPE_CHECKING:
     import onnx

@@ -46,7 +46,7 @@ class BaselineModel(TabularModel):
         return np.full(as_matrix(X).shape[0], value, dtype=np.float64)
 
     def save_model(self, artifact: Any, path: str) -> list[str]:
-        from qlop.atomic import write_text
+        from qlop.api import write_text
 
         doc = {"format": FORMAT, "task": self.task, "value": float(artifact), "feature_names": self.feature_names}
         write_text(Path(path) / MODEL_FILE, json.dumps(doc, indent=1) + "\n")

@@ -73,7 +73,7 @@ class LogisticRegressionModel(TabularModel):
         return {n: float(c) for n, c in zip(names, coef)}
 
     def save_model(self, artifact: Any, path: str) -> list[str]:
-        from qlop.atomic import write_text
+        from qlop.api import write_text
 
         lr = artifact.named_steps["lr"]
         scaler = artifact.named_steps.get("scale")

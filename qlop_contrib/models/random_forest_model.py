@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from qlop.errors import ArtifactError
+from qlop.api import ArtifactError
 from qlop_contrib.models._base import ONNX_INPUT, TabularModel, as_matrix, read_model_doc
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ class RandomForestModel(TabularModel):
     def save_model(self, artifact: Any, path: str) -> list[str]:
         import sklearn
 
-        from qlop.atomic import write_bytes, write_text
+        from qlop.api import write_bytes, write_text
 
         arrays: dict[str, np.ndarray] = {}
         depths = []

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from qlop.errors import ArtifactError
+from qlop.api import ArtifactError
 from qlop_contrib.models._base import ONNX_INPUT, TabularModel, as_matrix
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ class XGBoostModel(TabularModel):
         }
 
     def train(self, X_train: Any, y_train: Any, X_val: Any = None, y_val: Any = None) -> Any:
-        from qlop.progress import stage_progress
+        from qlop.api import stage_progress
 
         X, y = self.prepare(X_train, y_train)
         kwargs = self._kwargs()

@@ -6,8 +6,7 @@ neither pandas nor the implementations.
 
 from __future__ import annotations
 
-from qlop.plugins.markers import hookimpl
-from qlop.plugins.specs import ComponentSpec
+from qlop.api import ComponentSpec, hookimpl
 
 _P = "qlop_contrib.strategies"
 

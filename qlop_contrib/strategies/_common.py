@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from qlop.errors import ArtifactError
+from qlop.api import ArtifactError
 
 
 def prediction_column(data: pd.DataFrame, predictions: pd.DataFrame | None, strategy: str) -> pd.Series:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qlop.interfaces import BaseStrategyPlugin
+from qlop.api import BaseStrategyPlugin
 from qlop_contrib.strategies._common import latched, prediction_column, signal_frame
 from qlop_contrib.strategies.params import ProbabilityThresholdParams
 

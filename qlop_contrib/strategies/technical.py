@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from qlop.errors import ConfigError
-from qlop.interfaces import BaseStrategyPlugin
+from qlop.api import BaseStrategyPlugin, ConfigError
 from qlop_contrib.strategies._common import signal_frame
 from qlop_contrib.strategies.params import BuyAndHoldParams, SmaCrossoverParams
 

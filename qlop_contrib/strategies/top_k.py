@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from qlop.interfaces import BaseStrategyPlugin
+from qlop.api import BaseStrategyPlugin
 from qlop_contrib.strategies._common import prediction_column, signal_frame
 from qlop_contrib.strategies.params import TopKParams
 

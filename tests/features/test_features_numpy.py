@@ -67,7 +67,7 @@ def test_drawdown_and_distance_from_rolling_high(kit, panel):
 
 
 def test_rolling_max_for_every_window_length(kit):
-    from qlop_contrib.features.grouping import ticker_groups
+    from qlop.grouping import ticker_groups
     from qlop_contrib.features.rolling import rolling_max
 
     panel = kit.sample_panel(("AAPL", "SPY"), "2005-01-01", "2005-06-30")

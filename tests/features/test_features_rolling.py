@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from qlop_contrib.features import rolling
 from qlop_contrib.features.cross_section import cross_rank
-from qlop_contrib.features.grouping import ticker_groups
+from qlop.grouping import ticker_groups
 
 
 @st.composite

@@ -18,7 +18,7 @@ def test_registers_every_component(qlop_register, qlop_plugin_manager):
 def test_invalid_params_name_the_field(qlop_register, qlop_plugin_manager):
     import pytest
 
-    from qlop.errors import ConfigError
+    from qlop.api import ConfigError
 
     qlop_register(qlop_example_plugin, name="example")
     with pytest.raises(ConfigError, match=r"model\.model_params\.l2: .*greater than or equal to 0"):

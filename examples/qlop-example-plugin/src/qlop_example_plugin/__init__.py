@@ -6,8 +6,7 @@ plugin without importing pandas or numpy. Each component lives in its own module
 
 from __future__ import annotations
 
-from qlop import hookimpl
-from qlop.plugins.specs import CommandSpec, ComponentSpec
+from qlop.api import CommandSpec, ComponentSpec, hookimpl
 
 __version__ = "0.1.0"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from qlop.interfaces import BaseFeatureStepPlugin
+from qlop.api import BaseFeatureStepPlugin
 
 
 class RangePositionParams(BaseModel):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from qlop.interfaces import BaseLabelPlugin
+from qlop.api import BaseLabelPlugin
 
 
 class ForwardReturnSignParams(BaseModel):

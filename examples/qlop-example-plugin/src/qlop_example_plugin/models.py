@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from qlop.interfaces import BaseModelPlugin
+from qlop.api import BaseModelPlugin
 
 MODEL_FILE = "numpy_logistic.json"
 FORMAT = "qlop-example/numpy-logistic/1"

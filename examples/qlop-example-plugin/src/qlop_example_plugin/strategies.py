@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from qlop.interfaces import BaseStrategyPlugin
+from qlop.api import BaseStrategyPlugin
 
 
 class ProbabilityBandParams(BaseModel):

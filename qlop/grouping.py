@@ -1,8 +1,9 @@
-"""Ticker segments of a panel, computed once per index and shared by every feature step.
+"""Per-ticker grouping of a panel: its ticker segments, computed once per index and shared.
 
-A panel is sorted by (ticker, date), so each ticker is one contiguous block of rows. Steps work on
-those blocks of the flat numpy columns (TA-Lib on each slice, numpy kernels with a reset at each block
-start) instead of ``groupby().apply``, whose per-group frame overhead dominates at panel scale.
+A panel is sorted by (ticker, date), so each ticker is one contiguous block of rows. Feature steps
+work on those blocks of the flat numpy columns (TA-Lib on each slice, numpy kernels with a reset at
+each block start) instead of ``groupby().apply``, whose per-group frame overhead dominates at panel
+scale. Part of the plugin-author API (:mod:`qlop.api`): a third-party step groups the same way.
 
 The segments of an index are cached by the index object's identity (the pipeline hands every step
 the same index), so the boundary scan and the order check run once per pipeline, not once per step.
