@@ -171,8 +171,8 @@ def data_source_token(config: Any, manager: Any) -> str | None:
     try:
         source = manager.create("data_source", config.data.data_source_type, config.data.data_source_params,
                                 "data.data_source_params")
-        token_fn = getattr(source, "cache_token", None)
-        return str(token_fn()) if callable(token_fn) else None
+        token = source.cache_token()
+        return None if token is None else str(token)
     except Exception:  # noqa: BLE001 - the data stage itself reports a broken source
         return None
 

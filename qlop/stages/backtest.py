@@ -90,12 +90,11 @@ def exit_rules(config: "PipelineConfig", strategy: Any) -> "ExitRules":
             raise ConfigError("backtest.strategy_params.barriers: 'label' needs a [label] section "
                               "(or use barriers='custom' with take_profit/stop_loss/horizon)")
         label = create("label", config.label.label_type, config.label.label_params, "label.label_params")
-        rules_fn = getattr(label, "trade_rules", None)
-        if not callable(rules_fn):
+        with component_errors("backtest", "label", config.label.label_type):
+            rules = label.trade_rules()
+        if rules is None:
             raise ConfigError(f"backtest.strategy_params.barriers: label {config.label.label_type!r} defines "
                               "no trade rules; use barriers='custom'")
-        with component_errors("backtest", "label", config.label.label_type):
-            rules = rules_fn()
         tp = tp if tp is not None else rules.take_profit
         sl = sl if sl is not None else rules.stop_loss
         horizon = horizon if horizon is not None else rules.horizon
@@ -105,11 +104,11 @@ def exit_rules(config: "PipelineConfig", strategy: Any) -> "ExitRules":
 
 
 def _warn_if_label_differs(config: "PipelineConfig", rules: Any) -> None:
-    bt = config.backtest
-    diffs = [f"{name} {getattr(rules, name)} vs {getattr(bt, name)}"
-             for name in ("leverage", "maintenance_margin", "commission_bps", "slippage_bps", "financing_rate",
-                          "borrow_fee", "liquidation_fee")
-             if not math.isclose(float(getattr(rules, name)), float(getattr(bt, name)))]
+    terms = ("leverage", "maintenance_margin", "commission_bps", "slippage_bps", "financing_rate", "borrow_fee",
+             "liquidation_fee")
+    label, bt = rules.model_dump(include=set(terms)), config.backtest.model_dump(include=set(terms))
+    diffs = [f"{name} {label[name]} vs {bt[name]}" for name in terms
+             if not math.isclose(float(label[name]), float(bt[name]))]
     if diffs:
         log.warning("backtest trades use the label's barriers but not its %s (label vs backtest): a label of 1 "
                     "is not exactly a winning backtest trade", ", ".join(diffs))
@@ -143,7 +142,7 @@ def check_prediction_scheme(config: "PipelineConfig", manager: Any = None) -> No
         cls = (manager or get_plugin_manager()).registry("strategy").get(config.backtest.strategy_type).load()
     except Exception:  # noqa: BLE001 - an unknown or broken strategy is reported by its own check
         return
-    if getattr(cls, "needs_predictions", True):
+    if cls.needs_predictions:
         raise ConfigError("model.validation.scheme: purged_kfold predictions come from models trained on later "
                           f"data; strategy {config.backtest.strategy_type!r} cannot backtest them (use "
                           "walk_forward, or drop [backtest] to compare models)")
@@ -185,7 +184,7 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
         raise ConfigError("backtest: a [backtest] section is required")
     strategy = create("strategy", bt.strategy_type, bt.strategy_params, "backtest.strategy_params")
     with stage_progress("backtest", total=4, unit="step") as progress:
-        panel, predictions = read_inputs(config, run_dir, bool(getattr(strategy, "needs_predictions", True)))
+        panel, predictions = read_inputs(config, run_dir, strategy.needs_predictions)
         if predictions is not None and len(predictions):
             # the backtest covers the out-of-sample period: from the first predicted date on
             first = predictions.index.get_level_values(-1).min()

@@ -1,7 +1,7 @@
 """The data stage: load the OHLCV panel through a data-source plugin, validate it, cache it.
 
 ``load_panel`` is what every other stage (and notebook) calls. The cache key is the sha256 of
-(source, validated params, tickers, dates, interval, the source's own ``cache_token()`` if it has one),
+(source, validated params, tickers, dates, interval, the source's own ``cache_token()``),
 so the same request is read back from Parquet instead of re-parsed or re-downloaded; ``refresh=True``
 bypasses the read (and rewrites the entry).
 """
@@ -60,9 +60,11 @@ def _iso(value: Any) -> str | None:
 
 def cache_key(data_cfg: "DataConfig", params: Any, token: str | None = None) -> str:
     """sha256 of everything that determines the panel."""
+    from pydantic import BaseModel
+
     from qlop.atomic import sha256_json
 
-    dumped = params.model_dump(mode="json") if hasattr(params, "model_dump") else params
+    dumped = params.model_dump(mode="json") if isinstance(params, BaseModel) else params
     return sha256_json({
         "v": CACHE_VERSION,
         "source": data_cfg.data_source_type,
@@ -88,9 +90,8 @@ def load_panel(data_cfg: "DataConfig", refresh: bool = False, manager: Any = Non
 
     name = data_cfg.data_source_type
     source = create("data_source", name, data_cfg.data_source_params, "data.data_source_params", manager)
-    token_fn = getattr(source, "cache_token", None)
     with component_errors("data", "data_source", name, manager):
-        token = token_fn() if callable(token_fn) else None
+        token = source.cache_token()
     path = cache_path(cache_key(data_cfg, source.params, token))
     n = len(data_cfg.tickers) or None
     with stage_progress("data", total=n, unit="ticker") as progress:

@@ -59,15 +59,9 @@ def _create(kind: str, name: str, params: Any, where: str, prefix: str, manager:
         raise ConfigError(f"{where}.{prefix}_type: {exc}") from None
 
 
-def _declared(step: Any, method: str) -> list[str] | None:
-    """What a step declares up front (bundled steps do; a third-party step may not)."""
-    fn = getattr(step, method, None)
-    if not callable(fn):
-        return None
-    try:
-        return [str(c) for c in fn()]
-    except NotImplementedError:
-        return None
+def _declared(names: Any) -> list[str] | None:
+    """A step's ``input_columns()`` / ``output_columns()`` as strings (None: not declared)."""
+    return None if names is None else [str(c) for c in names]
 
 
 def _check_names(names: list[str], who: str, produced: dict[str, str], panel_columns: Any) -> None:
@@ -125,9 +119,10 @@ def _accept_arrays(out: Any, n: int, who: str, declared: list[str]) -> dict[str,
 def compute_features(panel: "pd.DataFrame", features_cfg: Any, manager: Any = None) -> "pd.DataFrame":
     """Run the configured steps on ``panel``; return the float64 feature frame on ``panel``'s index.
 
-    A step that declares ``output_columns()`` and offers ``transform_arrays(data)`` (returning
+    A step that declares ``output_columns()`` and implements ``transform_arrays(data)`` (returning
     ``{name: array}`` in that order: what ``transform`` would wrap in a frame) is called through the
-    latter, which skips building and unpacking a frame per step.
+    latter, which skips building and unpacking a frame per step (see
+    :class:`qlop.interfaces.BaseFeatureStepPlugin`).
 
     ``features_cfg`` is a :class:`qlop.config.FeaturesConfig` (or its dict form). Errors name the step
     by its config path: an unknown step or bad params (``ConfigError``), a missing input column or
@@ -147,8 +142,9 @@ def compute_features(panel: "pd.DataFrame", features_cfg: Any, manager: Any = No
             where = f"features.steps.{i}"
             who = f"{where} ({step_cfg.step_type})"
             step = _create("feature_step", step_cfg.step_type, step_cfg.step_params, where, "step", manager)
-            inputs = _declared(step, "input_columns")
-            outputs = _declared(step, "output_columns")
+            with component_errors(STAGE, "feature_step", step_cfg.step_type, manager):
+                inputs = _declared(step.input_columns())
+                outputs = _declared(step.output_columns())
             if inputs is not None:
                 for col in inputs:
                     if col not in base and col not in features:
@@ -165,11 +161,11 @@ def compute_features(panel: "pd.DataFrame", features_cfg: Any, manager: Any = No
                 data = pd.DataFrame({**base, **features}, index=index, copy=False)
             if outputs is not None:
                 _check_names(outputs, who, produced, base)
-            fast = getattr(step, "transform_arrays", None) if outputs is not None else None
             with component_errors(STAGE, "feature_step", step_cfg.step_type, manager):
-                out = fast(data) if callable(fast) else step.transform(data)
-            if callable(fast):
-                arrays = _accept_arrays(out, len(index), who, outputs)
+                fast = step.transform_arrays(data) if outputs is not None else None
+                out = step.transform(data) if fast is None else None
+            if fast is not None:
+                arrays = _accept_arrays(fast, len(index), who, outputs)
             else:
                 arrays = _accept(out, data, who, outputs)
             if outputs is None:

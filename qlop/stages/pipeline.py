@@ -72,12 +72,12 @@ def flatten_metrics(data: Any, prefix: str = "") -> dict[str, float]:
     return flat
 
 
-def _call_hook(manager: Any, name: str, **kwargs: Any) -> None:
+def _call_hook(hook: Any, **kwargs: Any) -> None:
     """Observer hooks see a run; a broken observer is reported, it does not stop the run."""
     try:
-        getattr(manager.hook, name)(**kwargs)
+        hook(**kwargs)
     except Exception as exc:  # noqa: BLE001
-        log.warning("observer hook %s failed: %s: %s", name, type(exc).__name__, exc)
+        log.warning("observer hook %s failed: %s: %s", hook.name, type(exc).__name__, exc)
 
 
 def _status_of(error: BaseException) -> str:
@@ -165,7 +165,7 @@ def run_pipeline(config: Any, run_dir: str | Path, *, observer: PipelineObserver
                 record["started_utc"] = runs.utc_now()
                 manifest["stages"][stage] = record
                 runs.write_manifest(run_dir, manifest)
-                _call_hook(pm, "qlop_before_stage", stage=stage, run_dir=str(run_dir), config=hook_config)
+                _call_hook(pm.hook.qlop_before_stage, stage=stage, run_dir=str(run_dir), config=hook_config)
                 log.info("%s: started", stage)
                 obs.stage_started(stage)
                 runner = (runners or {}).get(stage) or default_runner(stage)
@@ -178,7 +178,7 @@ def run_pipeline(config: Any, run_dir: str | Path, *, observer: PipelineObserver
                 produced[stage] = outputs
                 result.stages[stage] = "completed"
                 runs.write_manifest(run_dir, manifest)
-                _call_hook(pm, "qlop_after_stage", stage=stage, run_dir=str(run_dir),
+                _call_hook(pm.hook.qlop_after_stage, stage=stage, run_dir=str(run_dir),
                            outputs=MappingProxyType({n: str(run_dir / o["path"]) for n, o in outputs.items()}),
                            seconds=seconds)
                 log.info("%s: completed in %.1f s (%s)", stage, seconds, ", ".join(o["path"] for o in outputs.values()))
@@ -196,7 +196,7 @@ def run_pipeline(config: Any, run_dir: str | Path, *, observer: PipelineObserver
             log.info("%s: %s: %s", current, status, _error_text(exc))
             manifest["stages"][current].update(status=status, error=_error_text(exc), seconds=round(seconds, 3))
             if status == "failed" and isinstance(exc, Exception):
-                _call_hook(pm, "qlop_on_stage_error", stage=current, run_dir=str(run_dir), error=exc)
+                _call_hook(pm.hook.qlop_on_stage_error, stage=current, run_dir=str(run_dir), error=exc)
             obs.stage_failed(current, exc, seconds)
         _finish(run_dir, manifest, produced, started, status, exc)
         result.status = status

@@ -175,7 +175,7 @@ def _fit_predict(config: "PipelineConfig", ts: TrainingSet, fold: Any, label_end
         pred = np.asarray(model.predict(X.iloc[fold.test_idx]), dtype=np.float64)
         timings.fit += t1 - t0
         timings.predict += time.perf_counter() - t1
-    timings.library += float(getattr(model, "library_seconds", 0.0) or 0.0)
+    timings.library += float(model.library_seconds)
     if pred.shape != (fold.test_idx.size,):
         raise StageError(f"train: model {mcfg.model_type!r} returned {pred.shape} predictions for "
                          f"{fold.test_idx.size} rows")
@@ -185,7 +185,7 @@ def _fit_predict(config: "PipelineConfig", ts: TrainingSet, fold: Any, label_end
     info = {"n_fit": int(fit_idx.size), "n_val": int(val_idx.size)}
     if val_idx.size:
         info["val_start"] = str(np.datetime64(dates[val_idx].min(), "D"))
-    info.update(getattr(model, "fit_info", None) or {})
+    info.update(model.fit_info)
     return model, pred, info
 
 
@@ -301,18 +301,19 @@ def _fit_final(config: "PipelineConfig", ts: TrainingSet, infos: list[dict[str, 
                timings: FoldTimings) -> tuple[Any, dict[str, Any]]:
     """The deployable model: every usable row, with settings chosen by the folds (e.g. boosting rounds)."""
     probe = make_model(config, ts.task)
-    params = probe.final_params(infos) if hasattr(probe, "final_params") else probe.params
+    with component_errors("train", "model", config.model.model_type):
+        params = probe.final_params(infos)
     model = make_model(config, ts.task, params)
     rows = np.flatnonzero(ts.usable)
     with component_errors("train", "model", config.model.model_type):
         t0 = time.perf_counter()
         model.train(ts.X.iloc[rows], ts.y[rows], None, None)
         timings.fit += time.perf_counter() - t0
-    timings.library += float(getattr(model, "library_seconds", 0.0) or 0.0)
+    timings.library += float(model.library_seconds)
     dates = ts.X.index.get_level_values(1)[rows]
     info = {"n_rows": int(rows.size), "start": str(dates.min().date()), "end": str(dates.max().date()),
             "params": model.params.model_dump(mode="json")}
-    info.update(getattr(model, "fit_info", None) or {})
+    info.update(model.fit_info)
     return model, info
 
 

@@ -50,11 +50,10 @@ class OnnxExporter(BaseExportFormatPlugin):
 
         model, meta = artifact.model, artifact.meta
         columns = list(artifact.feature_columns)
-        to_onnx = getattr(model, "to_onnx", None)
-        if to_onnx is None:
-            raise ArtifactError(f"model {meta['model_type']!r} has no ONNX converter (no to_onnx method); "
+        onx = model.to_onnx(len(columns), self.params.target_opset)
+        if onx is None:
+            raise ArtifactError(f"model {meta['model_type']!r} has no ONNX converter (its to_onnx returns None); "
                                 "use format_name = 'native'")
-        onx = to_onnx(len(columns), self.params.target_opset)
         blob = onx.SerializeToString()
         session = onnx_session(blob)
         output = output_spec(session, artifact.task)

@@ -31,11 +31,9 @@ def as_matrix(X: "pd.DataFrame | np.ndarray") -> np.ndarray:
 class TabularModel(BaseModelPlugin):
     """Base of the bundled models: seed handling, target checks and the feature names seen in training.
 
-    ``seed`` is set by the train stage from ``config.seed``; a ``random_state`` in the model's params
-    overrides it.
+    ``seed`` (:attr:`qlop.interfaces.BaseModelPlugin.seed`) is set by the train stage from
+    ``config.seed``; a ``random_state`` in the model's params overrides it.
     """
-
-    seed: int = 0
 
     def __init__(self, name: str, params: Any = None) -> None:
         super().__init__(name, params)
@@ -71,9 +69,6 @@ class TabularModel(BaseModelPlugin):
         if self.artifact is None:
             raise ValueError(f"model {self.name!r} is not trained or loaded")
         return self.artifact
-
-    def to_onnx(self, n_features: int, target_opset: int = 15) -> "onnx.ModelProto":  # pragma: no cover
-        raise NotImplementedError
 
 
 def read_json(path: Any) -> dict[str, Any]:

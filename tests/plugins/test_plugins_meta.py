@@ -76,6 +76,75 @@ def test_every_hookspec_is_exercised_by_a_test():
     assert missing == {}
 
 
+def _capabilities() -> dict[str, str]:
+    """``Class.member`` -> kind for every public member a base class of qlop.interfaces declares itself
+    (methods, properties, class attributes, annotated instance attributes), abstract methods excluded."""
+    from qlop import interfaces
+
+    found = {}
+    for cls in vars(interfaces).values():
+        if not (inspect.isclass(cls) and issubclass(cls, interfaces.BasePlugin)):
+            continue
+        inherited = {m for base in cls.__mro__[1:] for m in [*vars(base), *vars(base).get("__annotations__", {})]}
+        own = [*vars(cls), *vars(cls).get("__annotations__", {})]
+        for member in own:
+            if member.startswith("_") or member in inherited or member in cls.__abstractmethods__:
+                continue
+            value = vars(cls).get(member)
+            kind = "method" if inspect.isfunction(value) else "property" if isinstance(value, property) else "attribute"
+            found[f"{cls.__name__}.{member}"] = kind
+    return found
+
+
+def _capability_table() -> set[str]:
+    text = HOOKS_DOC.read_text()
+    section = text.split("## Component capabilities\n", 1)[1].split("\n## ", 1)[0]
+    return {m.group(1) for m in re.finditer(r"^\| `(Base\w+\.\w+)(?:\([^`]*\))?` \|", section, flags=re.M)}
+
+
+def test_every_base_class_capability_is_documented():
+    """A capability a stage relies on is useless to plugin authors unless the hook reference lists it."""
+    declared = _capabilities()
+    assert {"BaseModelPlugin.final_params", "BaseFeatureStepPlugin.transform_arrays",
+            "BaseDataSourcePlugin.cache_token", "BaseLabelPlugin.trade_rules"} <= set(declared)
+    documented = _capability_table()
+    assert sorted(set(declared) - documented) == [], f"declared on a base class but not in {HOOKS_DOC.name}"
+    assert sorted(documented - set(declared)) == [], f"listed in {HOOKS_DOC.name} but not declared"
+
+
+def test_every_base_class_capability_says_why():
+    """Methods and properties have docstrings; attributes a ``#:`` comment right above them."""
+    from qlop import interfaces
+
+    source = Path(interfaces.__file__).read_text().splitlines()
+    classes = {n.name: n for n in ast.parse("\n".join(source)).body if isinstance(n, ast.ClassDef)}
+    undocumented = []
+    for qualname, kind in _capabilities().items():
+        cls_name, member = qualname.split(".")
+        if kind != "attribute":
+            value = vars(getattr(interfaces, cls_name))[member]
+            doc = (value.fget if isinstance(value, property) else value).__doc__
+            if not (doc or "").strip():
+                undocumented.append(qualname)
+            continue
+        line = next(n.lineno for n in classes[cls_name].body
+                    if isinstance(n, (ast.Assign, ast.AnnAssign))
+                    and member in [t.id for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                                   if isinstance(t, ast.Name)])
+        if not source[line - 2].strip().startswith("#:"):
+            undocumented.append(qualname)
+    assert undocumented == []
+
+
+def test_stages_call_capabilities_directly():
+    """No stage looks a component's capability up by name: they are declared on the base classes."""
+    stages = REPO / "qlop" / "stages"
+    probes = [f"{path.name}:{n}: {line.strip()}" for path in sorted(stages.glob("*.py"))
+              for n, line in enumerate(path.read_text().splitlines(), 1)
+              if re.search(r"\b(getattr|hasattr)\(", line)]
+    assert probes == []
+
+
 class _Dummy:
     def __init__(self, name, params):
         self.name, self.params = name, params
