@@ -1,7 +1,8 @@
 """Run directories: the resolved config, the manifest, and the per-stage content-hash cache.
 
 A stage's cache key hashes the config sections it depends on, the content of its upstream artefacts,
-the versions of the plugins providing its components and QLOP's version. A stage is reused when a
+the code of the plugins providing its components (version, or a hash of an editable or local plugin's
+files) and QLOP's version. A stage is reused when a
 run directory's manifest records it completed under the same key and its outputs still hash to what
 was recorded: in place (rerun into the same directory) or hard-linked from another run under the
 same runs folder (a new run with an unchanged prefix of the pipeline). Artefacts are only ever
@@ -122,7 +123,11 @@ def hash_path(path: str | Path) -> str:
 
 
 def stage_plugins(config: Any, stage: str, manager: Any) -> dict[str, str | None]:
-    """Plugins (name -> version) that provide the components a stage uses: part of its cache key."""
+    """Plugins that provide the components a stage uses, each mapped to what identifies its code
+    (:func:`qlop.plugins.fingerprint.code_id`: the version of a wheel, a hash of the files of an
+    editable or local plugin): part of the stage's cache key."""
+    from qlop.plugins.fingerprint import code_id
+
     wanted: list[tuple[str, str]] = []
     if stage == "data":
         wanted.append(("data_source", config.data.data_source_type))
@@ -145,24 +150,8 @@ def stage_plugins(config: Any, stage: str, manager: Any) -> dict[str, str | None
             record = manager.provider(kind, name)
         except Exception:  # noqa: BLE001 - an unknown component fails later, in the stage itself
             continue
-        found[record.name] = record.version if record.version is not None else source_fingerprint(record)
+        found[record.name] = code_id(record)
     return dict(sorted(found.items()))
-
-
-def source_fingerprint(record: Any) -> str | None:
-    """``sha256:<hash>`` of an unversioned plugin's file (a ``--plugins-dir`` file, a ``-p`` module).
-
-    Such a plugin has no version to put in a cache key, so without this, editing its code would leave
-    every stage it feeds "cached" with the old code's results. Only the plugin's own file is hashed (not
-    modules it imports); None when there is no file to read.
-    """
-    import sys
-
-    path = record.path or getattr(sys.modules.get(record.module or ""), "__file__", None)
-    try:
-        return f"sha256:{sha256_file(path)}" if path and Path(path).is_file() else None
-    except OSError:
-        return None
 
 
 def data_source_token(config: Any, manager: Any) -> str | None:

@@ -112,7 +112,16 @@ def test_a_full_run_writes_every_artefact_a_manifest_and_its_events(tmp_path):
     assert set(manifest["timings"]) == {"data", "features", "train", "backtest", "export"}
     features = manifest["stages"]["features"]
     assert features["inputs"] == {"data": manifest["stages"]["data"]["outputs"]["data"]["sha256"]}
-    assert features["plugins"] == {"qlop_contrib.features": "0.1.0", "qlop_contrib.labels": "0.1.0"}
+    # the bundled plugins' code: their version, plus a hash of their files when QLOP is installed editable
+    assert sorted(features["plugins"]) == ["qlop_contrib.features", "qlop_contrib.labels"]
+    from qlop import __version__
+    from qlop.plugins.fingerprint import is_editable
+
+    for value in features["plugins"].values():
+        if is_editable("qlop"):
+            assert value.startswith(f"{__version__}+sha256:") and len(value) == len(__version__) + 72
+        else:
+            assert value == __version__
     assert manifest["stages"]["train"]["outputs"]["model"]["path"] == "model"
     assert manifest["outputs"]["onnx"] == manifest["stages"]["export"]["outputs"]["onnx"]["sha256"]
 
