@@ -62,7 +62,7 @@ def publish(ws_url: str, token: str, task_id: str, n_lines: int, rate: float) ->
     """Publish a run-like stream; returns {line number: publication wall time}."""
     from websockets.sync.client import connect
 
-    from qlop.live.events import make_event
+    from qlop.live.protocol import make_event
 
     published: dict[int, float] = {}
     seq = 0

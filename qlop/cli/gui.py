@@ -24,6 +24,7 @@ import click
 from qlop.cli.main import CliState
 from qlop.errors import QlopError
 from qlop.gui.launcher import QLOP_ARGV
+from qlop.live.protocol import TOKEN_ENV, configured_relay_url, healthz_url
 
 APP_PATH = Path(__file__).resolve().parent.parent / "gui" / "app.py"
 
@@ -32,13 +33,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
-
-
-def http_url(ws_url: str, path: str) -> str:
-    """``ws://host:port/...`` -> ``http://host:port<path>``."""
-    base = ws_url.split("://", 1)[-1].split("/", 1)[0]
-    scheme = "https" if ws_url.startswith("wss://") else "http"
-    return f"{scheme}://{base}{path}"
 
 
 def is_up(url: str, timeout: float = 1.0) -> bool:
@@ -106,7 +100,7 @@ def streamlit_command(host: str, port: int) -> list[str]:
 def gui_cmd(ctx: click.Context, host: str, port: int, gui_ws_url: str | None, runs_dir: str) -> None:
     """Start the Streamlit GUI (and its relay): configure, launch and watch runs, explore results."""
     state = ctx.find_object(CliState) or CliState()
-    ws_url = gui_ws_url or state.ws_url
+    ws_url = configured_relay_url(gui_ws_url or state.ws_url)
     env = dict(os.environ)
     relay: subprocess.Popen | None = None
     app: subprocess.Popen | None = None
@@ -120,17 +114,17 @@ def gui_cmd(ctx: click.Context, host: str, port: int, gui_ws_url: str | None, ru
                    "put it behind an authenticating proxy.", err=True)
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
-        if ws_url and is_up(http_url(ws_url, "/healthz")):
+        if ws_url and is_up(healthz_url(ws_url)):
             click.echo(f"Using the relay at {ws_url}")
         else:
             if ws_url:
                 click.echo(f"No relay answers at {ws_url}; starting one.", err=True)
             relay_port = free_port("127.0.0.1")
             ws_url = f"ws://127.0.0.1:{relay_port}"
-            env["QLOP_WS_TOKEN"] = secrets.token_urlsafe(32)
+            env[TOKEN_ENV] = secrets.token_urlsafe(32)
             relay = subprocess.Popen([*QLOP_ARGV, "ws", "serve", "--host", "127.0.0.1",
                                       "--port", str(relay_port)], env=env, stdin=subprocess.DEVNULL)
-            wait_up(http_url(ws_url, "/healthz"), relay, 30, "the relay")
+            wait_up(healthz_url(ws_url), relay, 30, "the relay")
         env.update({"QLOP_GUI_WS_URL": ws_url, "QLOP_GUI_RUNS_DIR": str(Path(runs_dir).resolve()),
                     "QLOP_GUI_RUN_ARGS": json.dumps(global_run_args(state))})
         if state.plugins_dir:

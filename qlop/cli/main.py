@@ -9,7 +9,6 @@ plugins were discovered.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -228,7 +227,7 @@ def cli(ctx: click.Context, verbose: int, no_plugins: bool, modules: tuple[str, 
     """
     ctx.obj = CliState(verbose=verbose, no_plugins=no_plugins, modules=list(modules),
                        plugins_dir=plugins_dir, stream_to_ws=stream_to_ws,
-                       ws_url=ws_url or os.environ.get("QLOP_WS_URL"))
+                       ws_url=ws_url)
     if verbose:
         import logging
 

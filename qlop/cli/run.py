@@ -95,7 +95,7 @@ def execute_run(ctx: click.Context, config: Any, run_dir: str | Path | None, *, 
     """
     from qlop.cli.main import ensure_plugin_manager
     from qlop.errors import ConfigError
-    from qlop.live.events import valid_task_id
+    from qlop.live.protocol import TASK_ID_RULE, valid_task_id
     from qlop.live.session import RunSession
     from qlop.live.terminal import TerminalView
     from qlop.runs import RunInterrupted, new_run_dir
@@ -104,7 +104,7 @@ def execute_run(ctx: click.Context, config: Any, run_dir: str | Path | None, *, 
     state = cli_state(ctx)
     task_id = state.stream_to_ws
     if task_id is not None and not valid_task_id(task_id):
-        raise ConfigError(f"--stream-to-ws: task id {task_id!r}: use 1-128 letters, digits, '.', '_' or '-'")
+        raise ConfigError(f"--stream-to-ws: task id {task_id!r}: {TASK_ID_RULE}")
     target = Path(run_dir) if run_dir else new_run_dir(config.runs_dir, config)
     if target.exists() and not target.is_dir():
         raise ConfigError(f"--run-dir: {target} exists and is not a directory")

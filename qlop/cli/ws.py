@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
+
+from qlop.live.protocol import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_WS_URL, TOKEN_ENV
 
 
 @click.group("ws")
@@ -14,9 +15,9 @@ def cli() -> None:
 
 
 @cli.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True,
+@click.option("--host", default=DEFAULT_HOST, show_default=True,
               help="Interface to listen on (loopback by default; anything else exposes the relay).")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
               help="TCP port (0: any free port, printed at start).")
 @click.option("--ttl", default=3600.0, show_default=True, type=click.FloatRange(min=0.01),
               help="Seconds a finished task's events stay available for replay.")
@@ -41,7 +42,7 @@ def serve_cmd(host: str, port: int, ttl: float, queue_size: int, replay_events: 
 
     def ready(bound_host: str, bound_port: int) -> None:
         if generated:
-            click.echo(f"QLOP_WS_TOKEN={token}")
+            click.echo(f"{TOKEN_ENV}={token}")
         click.echo(f"qlop relay listening on ws://{bound_host}:{bound_port}")
         sys.stdout.flush()
 
@@ -58,7 +59,7 @@ def serve_cmd(host: str, port: int, ttl: float, queue_size: int, replay_events: 
 @cli.command("tail")
 @click.argument("task_id")
 @click.option("--ws-url", "ws_url", default=None, metavar="URL",
-              help="Relay URL (default: the global --ws-url, QLOP_WS_URL or ws://127.0.0.1:8765).")
+              help=f"Relay URL (default: the global --ws-url, QLOP_WS_URL or {DEFAULT_WS_URL}).")
 @click.option("--since", default=0, show_default=True, type=click.IntRange(min=0),
               help="Print only events with seq greater than this.")
 @click.option("--wait", default=10.0, show_default=True, type=click.FloatRange(min=0),
@@ -71,24 +72,17 @@ def tail_cmd(ctx: click.Context, task_id: str, ws_url: str | None, since: int, w
     token or the task id, 1 if it stays unreachable for --wait seconds.
     """
     from qlop.cli.run import cli_state
-    from qlop.live.client import RelayRefused, RelayUnavailable, event_line, subscribe
-    from qlop.live.events import valid_task_id
-    from qlop.live.handler import DEFAULT_WS_URL
+    from qlop.live.client import event_line, subscribe
+    from qlop.live.protocol import TASK_ID_RULE, relay_token, relay_url, valid_task_id
 
     if not valid_task_id(task_id):
-        raise click.BadParameter("use 1-128 letters, digits, '.', '_' or '-'", param_hint="TASK_ID")
-    url = ws_url or cli_state(ctx).ws_url or os.environ.get("QLOP_WS_URL") or DEFAULT_WS_URL
+        raise click.BadParameter(TASK_ID_RULE, param_hint="TASK_ID")
+    url = relay_url(ws_url or cli_state(ctx).ws_url)
     if not url.startswith(("ws://", "wss://")):  # else it would only show up as "unreachable"
         raise click.BadParameter(f"{url!r}: a relay URL starts with ws:// or wss://", param_hint="--ws-url")
-    token = os.environ.get("QLOP_WS_TOKEN")
-    try:
-        for event in subscribe(url, task_id, token, since, wait=wait):
+    try:  # a refused or unreachable relay is a QlopError: one line, exit 2 or 1
+        for event in subscribe(url, task_id, relay_token(), since, wait=wait):
             sys.stdout.write(event_line(event) + "\n")
             sys.stdout.flush()
-    except RelayRefused:
-        raise
-    except RelayUnavailable as exc:
-        click.echo(f"Error: {exc}", err=True)
-        ctx.exit(1)
     except BrokenPipeError:
         ctx.exit(0)

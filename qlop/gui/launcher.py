@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qlop.live.protocol import TOKEN_ENV
 
 #: ``qlop`` in a child process with this very interpreter (the console script may not be on PATH).
 #: Not ``-m qlop.cli.main``: that executes the CLI module a second time as ``__main__``, so any
@@ -120,9 +121,9 @@ class TaskRegistry:
         run_dir = Path(run_dir)
         log_path = Path(config_path).with_suffix(".log")
         child_env = dict(os.environ if env is None else env)
-        child_env.pop("QLOP_WS_TOKEN", None)
+        child_env.pop(TOKEN_ENV, None)
         if token:
-            child_env["QLOP_WS_TOKEN"] = token
+            child_env[TOKEN_ENV] = token
         child_env["PYTHONUNBUFFERED"] = "1"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(run_command(config_path, run_dir, task_id, ws_url, global_args), stdin=subprocess.DEVNULL,

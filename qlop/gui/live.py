@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from qlop.gui.subscriber import is_final
+from qlop.live.protocol import is_final
 
 
 @dataclass

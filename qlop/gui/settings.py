@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_WS_URL = "ws://127.0.0.1:8765"
+from qlop.live.protocol import relay_token, relay_url
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,8 @@ class GuiSettings:
             run_args = ()
         return cls(
             runs_dir=Path(os.environ.get("QLOP_GUI_RUNS_DIR") or "runs").resolve(),
-            ws_url=os.environ.get("QLOP_GUI_WS_URL") or os.environ.get("QLOP_WS_URL") or DEFAULT_WS_URL,
-            token=os.environ.get("QLOP_WS_TOKEN") or None,
+            ws_url=relay_url(os.environ.get("QLOP_GUI_WS_URL")),
+            token=relay_token(),
             run_args=run_args,
         )
 

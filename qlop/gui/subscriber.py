@@ -1,38 +1,19 @@
 """A background relay subscriber: one thread per browser session and task, filling a buffer.
 
-The thread never calls ``st.*`` (Streamlit does not support that); the page's fragment reads
-:meth:`Subscriber.snapshot` on each poll. On a dropped connection it reconnects with
-``since=<last seq>`` so every event arrives exactly once and in order; it stops by itself after the
-run's final ``status`` event (``completed`` or ``failed``).
+The thread runs the protocol's one subscription loop (:func:`qlop.live.client.subscribe`: resume with
+``since`` after a drop, the shared backoff, stop at the final status, stop at once when refused) and
+never calls ``st.*`` (Streamlit does not support that); the page's fragment reads
+:meth:`Subscriber.snapshot` on each poll.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
-#: ``status`` values that end a task (the protocol of :mod:`qlop.live.events`).
-FINAL_STATES = frozenset({"completed", "failed"})
-
-#: The relay checks the token in this request header before the handshake completes.
-TOKEN_HEADER = "Authorization"
-
-
-def token_headers(token: str | None) -> dict[str, str]:
-    return {TOKEN_HEADER: f"Bearer {token}"} if token else {}
-
-
-def subscribe_url(ws_url: str, task_id: str, since: int) -> str:
-    return f"{ws_url.rstrip('/')}/subscribe/{quote(task_id, safe='')}?since={since}"
-
-
-def is_final(event: dict[str, Any]) -> bool:
-    """The last event of a run: a ``status`` whose status is completed or failed."""
-    return event.get("type") == "status" and (event.get("payload") or {}).get("status") in FINAL_STATES
+from qlop.live.protocol import is_final
 
 
 @dataclass
@@ -85,56 +66,30 @@ class Subscriber:
         for event in sorted(events, key=lambda e: e.get("seq", 0)):
             self._ingest(event)
 
-    def _ingest(self, event: Any) -> None:
-        if not isinstance(event, dict) or event.get("task_id", self.task_id) != self.task_id:
-            return
-        seq = event.get("seq")
-        if not isinstance(seq, int):
+    def _ingest(self, event: dict[str, Any]) -> None:
+        if event.get("task_id") != self.task_id:
             return
         with self._lock:
-            if seq <= self.last_seq:
-                return  # already have it (a replay after reconnecting)
+            if event["seq"] <= self.last_seq:
+                return  # already have it (from the run's own events.jsonl)
             self._events.append(event)
-            self.last_seq = seq
+            self.last_seq = event["seq"]
             self.last_received = time.time()
         if is_final(event):
             self.finished = True
+            self._stop.set()
 
-    def _handle(self, message: str | bytes) -> None:
-        try:
-            data = json.loads(message)
-        except ValueError:
-            return
-        for event in data if isinstance(data, list) else [data]:
-            self._ingest(event)
+    def _on_state(self, connected: bool, error: str | None) -> None:
+        self.connected, self.error = connected, error
 
     def _run(self) -> None:
-        from websockets.exceptions import InvalidStatus, WebSocketException
-        from websockets.sync.client import connect
+        from qlop.live.client import RelayRefused, subscribe
 
-        backoff = 0.1
-        while not self._stop.is_set() and not self.finished:
-            try:
-                with connect(subscribe_url(self.ws_url, self.task_id, self.last_seq),
-                             additional_headers=token_headers(self._token), proxy=None,
-                             open_timeout=5, close_timeout=1, max_size=2**20) as ws:
-                    self.connected, self.error, backoff = True, None, 0.1
-                    while not self._stop.is_set() and not self.finished:
-                        try:
-                            message = ws.recv(timeout=0.5)
-                        except TimeoutError:
-                            continue
-                        self._handle(message)
-            except InvalidStatus as exc:
-                status = exc.response.status_code
-                self.error = f"the relay refused the subscription (HTTP {status})"
-                if status in (401, 403):
-                    self.connected = False
-                    return  # a wrong token will not get better by retrying
-            except (OSError, TimeoutError, WebSocketException) as exc:
-                self.error = f"relay unreachable: {type(exc).__name__}: {exc}".splitlines()[0]
+        try:
+            for event in subscribe(self.ws_url, self.task_id, self._token, self.last_seq, wait=None,
+                                   stop=self._stop, on_state=self._on_state):
+                self._ingest(event)
+        except RelayRefused as exc:
+            self.error = f"the relay refused the subscription (HTTP {exc.status})"
+        finally:
             self.connected = False
-            if self._stop.wait(backoff):
-                break
-            backoff = min(backoff * 2, 2.0)
-        self.connected = False

@@ -1,106 +1,96 @@
 """Subscribing to a task on the relay: every event after ``since``, in order, until the final status.
 
-Used by ``qlop ws tail`` and the GUI. A dropped connection (relay restart, "too slow" close) is resumed
-with ``since=<last seq received>``, so the caller sees each event exactly once.
+The one subscription loop, used by ``qlop ws tail`` and by the GUI's subscriber thread. A dropped
+connection (relay restart, "too slow" close) is resumed with ``since=<last seq received>`` after the
+protocol's backoff, so the caller sees each event exactly once; a refusing answer ends it at once.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
-import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from qlop.errors import QlopError
-from qlop.live.events import MAX_EVENT_BYTES, decode, is_final
-from qlop.live.handler import auth_headers
+from qlop.live.protocol import (
+    OPEN_TIMEOUT,
+    Backoff,
+    RelayRefused,
+    RelayUnavailable,
+    connect,
+    decode,
+    finished_close,
+    is_final,
+    subscribe_url,
+)
+
+__all__ = ["RelayRefused", "RelayUnavailable", "event_line", "subscribe"]
+
+#: How often a waiting subscription checks its ``stop`` flag (seconds).
+POLL_SECONDS = 0.5
+
+StateCallback = Callable[[bool, "str | None"], None]
 
 
-class RelayRefused(QlopError):
-    """The relay refused the subscription (wrong token, bad task id)."""
+def subscribe(base_url: str, task_id: str, token: str | None, since: int = 0, *, wait: float | None = 10.0,
+              stop_at_final: bool = True, stop: threading.Event | None = None,
+              on_state: StateCallback | None = None, open_timeout: float = OPEN_TIMEOUT) -> Iterator[dict[str, Any]]:
+    """Yield events of ``task_id`` with ``seq > since``, reconnecting with ``since`` whenever a connection drops.
 
-
-class RelayUnavailable(QlopError):
-    """The relay could not be reached for longer than the caller was willing to wait."""
-
-
-def subscribe_url(base_url: str, task_id: str, since: int = 0) -> str:
-    return f"{base_url.rstrip('/')}/subscribe/{urllib.parse.quote(task_id, safe='')}?since={int(since)}"
-
-
-def subscribe(base_url: str, task_id: str, token: str | None, since: int = 0, *, wait: float = 10.0,
-              stop_at_final: bool = True, open_timeout: float = 2.0) -> Iterator[dict[str, Any]]:
-    """Yield events of ``task_id`` with ``seq > since``; reconnects for up to ``wait`` s at a time.
-
-    Ends after the final ``status`` event (when ``stop_at_final``). Raises :class:`RelayRefused` on
-    HTTP 401/403/404 and :class:`RelayUnavailable` when no connection succeeds within ``wait`` s.
+    Ends after the final ``status`` event (when ``stop_at_final``), or soon after ``stop`` is set.
+    ``on_state(connected, error)`` hears every connect and disconnect. Raises :class:`RelayRefused` for
+    a refusing answer (wrong token, bad task id) and :class:`RelayUnavailable` when no connection
+    succeeds for ``wait`` s in a row (``None``: keep trying).
     """
-    from websockets.exceptions import ConnectionClosed, InvalidStatus
-    from websockets.sync.client import connect
-
     last = int(since)
     down_since: float | None = None
-    delay = 0.05
-    while True:
+    backoff = Backoff()
+    stop = stop or threading.Event()
+
+    def state(connected: bool, error: str | None) -> None:
+        if on_state is not None:
+            on_state(connected, error)
+
+    while not stop.is_set():
         try:
-            ws = connect(subscribe_url(base_url, task_id, last), additional_headers=auth_headers(token),
-                         proxy=None, compression=None, open_timeout=open_timeout, close_timeout=1.0,
-                         max_size=MAX_EVENT_BYTES, legacy=True)
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            if status in (401, 403, 404, 400):
-                body = (exc.response.body or b"").decode("utf-8", "replace").strip()
-                raise RelayRefused(f"relay refused the subscription: HTTP {status} {body}".rstrip()) from None
-            ws = None
-        except (OSError, TimeoutError, ConnectionClosed, Exception):  # noqa: BLE001 - retried below
-            ws = None
-        if ws is None:
+            ws = connect(subscribe_url(base_url, task_id, last), token, open_timeout=open_timeout)
+        except RelayUnavailable as exc:
+            state(False, str(exc))
             now = time.monotonic()
             down_since = down_since or now
-            if now - down_since > wait:
+            if wait is not None and now - down_since > wait:
                 raise RelayUnavailable(f"relay at {base_url} unreachable for {wait:g} s") from None
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+            stop.wait(backoff.next())
             continue
-        down_since, delay = None, 0.05
+        down_since = None
+        backoff.reset()
+        state(True, None)
         try:
-            for message in ws:
-                event = decode(message)
+            while not stop.is_set():
+                try:
+                    message = ws.recv(timeout=POLL_SECONDS)
+                except TimeoutError:
+                    continue
+                try:
+                    event = decode(message)
+                except ValueError:
+                    continue  # the relay only forwards valid events; ignore anything else
                 if event["seq"] <= last:
                     continue
                 last = event["seq"]
                 yield event
                 if stop_at_final and is_final(event):
                     return
-            if stop_at_final and ws.close_code == 1000 and ws.close_reason == "task finished":
+        except Exception:  # noqa: BLE001 - closed or broken: resume with since below
+            if stop_at_final and finished_close(ws.close_code, ws.close_reason):
                 return  # the task had already ended before ``since``: nothing more will come
-        except ConnectionClosed:
-            pass
-        except ValueError:
-            continue
+            state(False, f"relay connection closed ({ws.close_code or 'no close frame'}); resuming at seq {last}")
         finally:
             try:
                 ws.close()
             except Exception:  # noqa: BLE001
                 pass
-
-
-def relay_healthy(base_url: str, timeout: float = 1.0) -> bool:
-    """True when ``GET /healthz`` answers 200."""
-    import http.client
-
-    parts = urllib.parse.urlsplit(base_url.replace("ws://", "http://").replace("wss://", "https://"))
-    conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    try:
-        conn = conn_cls(parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80),
-                        timeout=timeout)
-        conn.request("GET", "/healthz")
-        ok = conn.getresponse().status == 200
-        conn.close()
-        return ok
-    except OSError:
-        return False
 
 
 def event_line(event: dict[str, Any]) -> str:

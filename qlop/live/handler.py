@@ -16,27 +16,27 @@ final event to be acknowledged.
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import queue
-import random
 import sys
 import threading
 import time
-import urllib.parse
 from typing import Any
 
-from qlop.live.events import MAX_EVENT_BYTES, EventRecorder, is_final
-
-DEFAULT_WS_URL = "ws://127.0.0.1:8765"
-
-
-def publish_url(base_url: str, task_id: str) -> str:
-    return base_url.rstrip("/") + "/publish/" + urllib.parse.quote(task_id, safe="")
-
-
-def auth_headers(token: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"} if token else {}
+from qlop.live.events import EventRecorder
+from qlop.live.protocol import (
+    OPEN_TIMEOUT,
+    Backoff,
+    RelayRefused,
+    RelayUnavailable,
+    connect,
+    control_seq,
+    encode,
+    fits,
+    is_final,
+    publish_url,
+    relay_address,
+)
 
 
 def _warn(message: str) -> None:
@@ -50,13 +50,12 @@ class RelayPublisher:
     """Background sender of one task's events to ``<base_url>/publish/<task_id>``."""
 
     def __init__(self, base_url: str, task_id: str, token: str | None, *, queue_size: int = 20_000,
-                 history_size: int = 200_000, open_timeout: float = 2.0, backoff: tuple[float, float] = (0.05, 2.0),
-                 warn: Any = _warn) -> None:
+                 history_size: int = 200_000, open_timeout: float = OPEN_TIMEOUT, warn: Any = _warn) -> None:
         self.url = publish_url(base_url, task_id)
         self.task_id = task_id
         self.token = token
         self.open_timeout = open_timeout
-        self.backoff_min, self.backoff_max = backoff
+        self.backoff = Backoff()
         self.warn = warn
         self._queue: queue.Queue[tuple[int, str, bool] | None] = queue.Queue(maxsize=queue_size)
         self._final: tuple[int, str, bool] | None = None  # never dropped, even with a full queue
@@ -77,6 +76,8 @@ class RelayPublisher:
     # -- producer side (any thread; never blocks) ---------------------------------------------
 
     def publish(self, event: dict[str, Any], text: str) -> None:
+        if not fits(text):  # the relay would close the connection on it, again after every resend
+            text = encode(event)
         item = (int(event["seq"]), text, is_final(event))
         self.last_published = item[0]
         try:
@@ -131,7 +132,6 @@ class RelayPublisher:
         return self._deadline is not None and time.monotonic() >= self._deadline
 
     def _run(self) -> None:
-        delay = self.backoff_min
         next_attempt = 0.0
         ws = None
         while True:
@@ -154,18 +154,16 @@ class RelayPublisher:
                 if ws is None:
                     if self._stop.is_set() and not self.ever_connected:
                         break  # the relay was never up: do not hold the exit for it
-                    next_attempt = time.monotonic() + delay * (0.5 + random.random())
-                    delay = min(delay * 2, self.backoff_max)
+                    next_attempt = time.monotonic() + self.backoff.next()
                     continue
-                delay = self.backoff_min
+                self.backoff.reset()
             try:
                 self._send_pending(ws)
                 self._read_acks(ws, 0.02 if self._stop.is_set() and not self._pending else 0.0)
             except Exception:  # noqa: BLE001 - any connection problem: reconnect with backoff
                 self._close_quietly(ws)
                 ws = None
-                next_attempt = time.monotonic() + delay * (0.5 + random.random())
-                delay = min(delay * 2, self.backoff_max)
+                next_attempt = time.monotonic() + self.backoff.next()
         if ws is not None:
             self._close_quietly(ws)
 
@@ -173,10 +171,8 @@ class RelayPublisher:
         """A bare TCP connect: while no relay listens, websockets is never even imported (~80 ms of CPU)."""
         import socket
 
-        parts = urllib.parse.urlsplit(self.url)
-        port = parts.port or (443 if parts.scheme == "wss" else 80)
         try:
-            socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=self.open_timeout).close()
+            socket.create_connection(relay_address(self.url), timeout=self.open_timeout).close()
             return True
         except OSError as exc:
             self._warn_once(f"live relay at {self.url} unreachable ({type(exc).__name__}); "
@@ -187,29 +183,20 @@ class RelayPublisher:
         self.connects += 1
         if "websockets.sync.client" not in sys.modules and not self._reachable():
             return None
-        from websockets.exceptions import InvalidStatus
-        from websockets.sync.client import connect
-
         try:
-            ws = connect(self.url, additional_headers=auth_headers(self.token), proxy=None, compression=None,
-                         open_timeout=self.open_timeout, close_timeout=0.5, max_size=MAX_EVENT_BYTES,
-                         legacy=True)
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            if status in (401, 403, 404):
-                self.refused = f"HTTP {status}"
-                self.warn(f"live relay refused {self.url} (HTTP {status}); the run goes on without streaming")
-            else:
-                self._warn_once(f"live relay answered HTTP {status}; retrying in the background")
+            ws = connect(self.url, self.token, open_timeout=self.open_timeout, close_timeout=0.5)
+        except RelayRefused as exc:
+            self.refused = f"HTTP {exc.status}"
+            self.warn(f"live relay refused {self.url} (HTTP {exc.status}); the run goes on without streaming")
             return None
-        except Exception as exc:  # noqa: BLE001 - down, refused, timeout: retry later
-            self._warn_once(f"live relay at {self.url} unreachable ({type(exc).__name__}); "
-                            "retrying in the background, events are kept in events.jsonl")
+        except RelayUnavailable as exc:
+            self._warn_once(f"live {exc}; retrying in the background, events are kept in events.jsonl")
             return None
         try:
-            hello = json.loads(ws.recv(timeout=self.open_timeout))
-            relay_has = int(hello.get("last_seq", 0))
+            relay_has = control_seq(ws.recv(timeout=self.open_timeout), "hello")
         except Exception:  # noqa: BLE001
+            relay_has = None
+        if relay_has is None:
             self._close_quietly(ws)
             return None
         self.ever_connected = True
@@ -238,12 +225,9 @@ class RelayPublisher:
             except TimeoutError:
                 return
             timeout = 0.0
-            try:
-                data = json.loads(message)
-            except ValueError:
-                continue
-            if isinstance(data, dict) and data.get("kind") == "ack":
-                self.acked = max(self.acked, int(data.get("seq", 0)))
+            seq = control_seq(message, "ack")
+            if seq is not None:
+                self.acked = max(self.acked, seq)
 
     @staticmethod
     def _close_quietly(ws: Any) -> None:

@@ -10,6 +10,7 @@ resuming with ``since`` receives every later event exactly once, in order. Each 
 queue drained in batches by its own writer; a subscriber that falls behind by a full queue is closed
 with code 4008 (it can resume with ``since``) and never stalls the publisher or other subscribers.
 Finished tasks are forgotten after a TTL. SIGTERM/SIGINT close every connection and stop cleanly.
+Routes, token parsing, the size limit, close codes and control messages are :mod:`qlop.live.protocol`'s.
 """
 
 from __future__ import annotations
@@ -18,70 +19,43 @@ import asyncio
 import collections
 import contextlib
 import hmac
-import json
 import logging
 import secrets
 import signal
 import time
-import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from qlop.live.events import MAX_EVENT_BYTES, decode, is_final, valid_task_id
+from qlop.live.protocol import (
+    CLOSE_BAD_EVENT,
+    CLOSE_TASK_FINISHED,
+    CLOSE_TOO_SLOW,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    HEALTHZ,
+    MAX_EVENT_BYTES,
+    PUBLISH,
+    TASK_FINISHED,
+    Route,
+    ack_message,
+    decode,
+    hello_message,
+    is_final,
+    parse_route,
+    relay_token,
+    request_token,
+)
 
 log = logging.getLogger("qlop.live.relay")
 
-CLOSE_TOO_SLOW = 4008  # subscriber fell behind: reconnect with since=<last seq received>
-CLOSE_TASK_FINISHED = 1000
-CLOSE_BAD_EVENT = 1007
 
-
-def token_from_env(env: dict[str, str] | None = None) -> tuple[str, bool]:
+def token_from_env(env: Mapping[str, str] | None = None) -> tuple[str, bool]:
     """``(token, generated)``: ``QLOP_WS_TOKEN`` or a fresh random one."""
-    import os
-
-    token = (env if env is not None else os.environ).get("QLOP_WS_TOKEN", "")
+    token = relay_token(env)
     if token:
         return token, False
     return secrets.token_urlsafe(24), True
-
-
-@dataclass
-class Route:
-    kind: str  # publish | subscribe | healthz
-    task_id: str = ""
-    since: int = 0
-
-
-def parse_route(path: str) -> Route | tuple[int, str]:
-    """A route, or an HTTP ``(status, text)`` to refuse the request with."""
-    parts = urllib.parse.urlsplit(path)
-    segments = [urllib.parse.unquote(s) for s in parts.path.split("/") if s]
-    query = urllib.parse.parse_qs(parts.query)
-    if segments == ["healthz"]:
-        return Route("healthz")
-    if len(segments) != 2 or segments[0] not in ("publish", "subscribe"):
-        return 404, "unknown route: use /publish/<task_id>, /subscribe/<task_id>?since=N or /healthz\n"
-    if not valid_task_id(segments[1]):
-        return 404, "bad task id\n"
-    since = 0
-    if segments[0] == "subscribe" and "since" in query:
-        try:
-            since = int(query["since"][-1])
-        except ValueError:
-            return 400, "since must be an integer\n"
-        if since < 0:
-            return 400, "since must be >= 0\n"
-    return Route(segments[0], segments[1], since)
-
-
-def request_token(path: str, headers: Any) -> str:
-    auth = headers.get("Authorization", "") or ""
-    if auth[:7].lower() == "bearer ":
-        return auth[7:].strip()
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
-    return query.get("token", [""])[-1]
 
 
 @dataclass(eq=False)
@@ -148,7 +122,7 @@ class Relay:
         route = parse_route(request.path)
         if isinstance(route, tuple):
             return connection.respond(*route)
-        if route.kind == "healthz":
+        if route.kind == HEALTHZ:
             return connection.respond(200, "ok\n")
         given = request_token(request.path, request.headers).encode("utf-8")
         if not hmac.compare_digest(given, self.token):
@@ -158,7 +132,7 @@ class Relay:
     async def handler(self, ws: Any) -> None:
         route = parse_route(ws.request.path)
         assert isinstance(route, Route)
-        if route.kind == "publish":
+        if route.kind == PUBLISH:
             await self._publish(ws, route.task_id)
         else:
             await self._subscribe(ws, route.task_id, route.since)
@@ -173,7 +147,7 @@ class Relay:
         dirty = asyncio.Event()
         acker = asyncio.create_task(self._ack_loop(ws, task, dirty))
         try:
-            await ws.send(json.dumps({"kind": "hello", "last_seq": task.last_seq}))
+            await ws.send(hello_message(task.last_seq))
             async for message in ws:
                 try:
                     event = decode(message)
@@ -204,7 +178,7 @@ class Relay:
         while True:
             await dirty.wait()
             dirty.clear()
-            await ws.send(json.dumps({"kind": "ack", "seq": task.last_seq}))
+            await ws.send(ack_message(task.last_seq))
             await asyncio.sleep(0.005)
 
     def _fan_out(self, task: Task, item: tuple[int, str, bool]) -> None:
@@ -262,7 +236,7 @@ class Relay:
                 return
             task = self.tasks.get(sub.task_id) if sub.task_id else None
             if task is not None and task.finished_at is not None and sub.last_sent >= task.last_seq:
-                await self._close(sub.ws, CLOSE_TASK_FINISHED, "task finished")  # nothing more will come
+                await self._close(sub.ws, CLOSE_TASK_FINISHED, TASK_FINISHED)  # nothing more will come
                 return
             while not sub.dropped:
                 batch = [await sub.queue.get()]
@@ -281,7 +255,7 @@ class Relay:
             await sub.ws.send(text)
             sub.last_sent = seq
             if final:
-                await self._close(sub.ws, CLOSE_TASK_FINISHED, "task finished")
+                await self._close(sub.ws, CLOSE_TASK_FINISHED, TASK_FINISHED)
                 return True
         return False
 
@@ -307,7 +281,7 @@ class Relay:
             self.sweep()
 
 
-async def serve_relay(relay: Relay, host: str = "127.0.0.1", port: int = 8765, *,
+async def serve_relay(relay: Relay, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
                       ready: Callable[[str, int], None] | None = None, ping_interval: float = 20.0,
                       ping_timeout: float = 20.0, stop: asyncio.Future | None = None) -> None:
     """Serve until SIGTERM/SIGINT (or ``stop`` resolves), then close every connection cleanly."""

@@ -9,14 +9,14 @@ final ``status`` and gives the relay a short time to acknowledge it; nothing her
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from qlop import progress
 from qlop.live.events import EventRecorder
-from qlop.live.handler import DEFAULT_WS_URL, EventLogHandler, RelayPublisher
+from qlop.live.handler import EventLogHandler, RelayPublisher
+from qlop.live.protocol import relay_token, relay_url
 from qlop.live.terminal import TerminalView, _fmt_seconds
 from qlop.progress import ProgressUpdate
 from qlop.stages.pipeline import PipelineObserver
@@ -39,8 +39,8 @@ class RunSession(PipelineObserver):
         self.run_dir = Path(run_dir)
         self.task_id = task_id or self.run_dir.name
         self.stream = stream
-        self.ws_url = ws_url or os.environ.get("QLOP_WS_URL") or DEFAULT_WS_URL
-        self.token = token if token is not None else os.environ.get("QLOP_WS_TOKEN")
+        self.ws_url = relay_url(ws_url)
+        self.token = token if token is not None else relay_token()
         self.terminal = terminal
         self.flush_timeout = flush_timeout
         self.progress_interval = progress_interval

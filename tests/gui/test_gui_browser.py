@@ -181,7 +181,7 @@ def wait_log_complete(pg) -> str:  # type: ignore[no-untyped-def]
 
 def expected_log(run_dir: Path) -> list[str]:
     from qlop.gui.live import log_line
-    from qlop.live.events import read_events
+    from qlop.live.protocol import read_events
 
     return [line for line in (log_line(e) for e in read_events(run_dir / "events.jsonl")) if line]
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from qlop.cli.gui import free_port, http_url, is_up
+from qlop.cli.gui import free_port, is_up
+from qlop.live.protocol import healthz_url
 from qlop.gui.launcher import QLOP_ARGV
 
 pytestmark = pytest.mark.slow
@@ -84,7 +85,7 @@ def test_gui_starts_its_own_relay_on_loopback_and_stops_it(tmp_path: Path):
                         ("--browser.gatherUsageStats", "false")):
         assert app_cmd[app_cmd.index(flag) + 1] == value
     ws_url = environ(apps[0])["QLOP_GUI_WS_URL"]
-    assert is_up(http_url(ws_url, "/healthz"))
+    assert is_up(healthz_url(ws_url))
     out = stop_and_check(proc, kids)
     assert f"QLOP GUI: {base}" in out
 

@@ -16,7 +16,7 @@ from qlop.cli.gui import free_port, is_up
 from qlop.gui.launcher import QLOP_ARGV
 from qlop.gui.live import summarize
 from qlop.gui.subscriber import Subscriber
-from qlop.live.events import make_event
+from qlop.live.protocol import make_event
 
 TOKEN = "test-token-7f3a9c"
 
@@ -218,7 +218,7 @@ def test_cancel_button_stops_a_real_run_cleanly(relay: Relay, monkeypatch, tmp_p
     """Cancel mid-train: the run exits as interrupted, no partial artefact, final status on screen."""
     from qlop.gui.configs import validate_text, write_config
     from qlop.gui.state import task_registry
-    from qlop.live.events import read_events
+    from qlop.live.protocol import read_events
     from qlop.runs import leftover_temp_files
 
     monkeypatch.setenv("QLOP_GUI_WS_URL", relay.url)

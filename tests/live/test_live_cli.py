@@ -10,7 +10,7 @@ import sys
 from click.testing import CliRunner
 
 from qlop.cli.main import cli
-from qlop.live.events import read_events
+from qlop.live.protocol import read_events
 
 from relayproc import QLOP_MAIN, TEST_TOKEN  # noqa: E402
 

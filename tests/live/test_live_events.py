@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from qlop.live.events import (
+from qlop.live.events import EventRecorder
+from qlop.live.protocol import (
     MAX_EVENT_BYTES,
-    EventRecorder,
     decode,
     encode,
     is_final,

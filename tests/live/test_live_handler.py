@@ -6,7 +6,8 @@ import logging
 import socket
 
 from qlop.live.client import subscribe
-from qlop.live.events import EventRecorder, read_events
+from qlop.live.events import EventRecorder
+from qlop.live.protocol import read_events
 from qlop.live.handler import EventLogHandler, RelayPublisher
 from qlop.live.session import RunSession
 from qlop.progress import stage_progress

@@ -12,9 +12,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from qlop.live.client import RelayRefused, subscribe
-from qlop.live.events import encode, make_event
+from qlop.live.protocol import CLOSE_TOO_SLOW, encode, make_event
 from qlop.live.handler import RelayPublisher
-from qlop.live.server import CLOSE_TOO_SLOW, Relay, Subscriber
+from qlop.live.server import Relay, Subscriber
 
 from relayproc import TEST_TOKEN as TOKEN  # noqa: E402
 from relayproc import RelayProcess  # noqa: E402

@@ -16,7 +16,7 @@ from qlop import hookimpl
 from qlop.atomic import atomic_dir, write_json, write_text
 from qlop.config import config_from_data
 from qlop.errors import StageError
-from qlop.live.events import read_events
+from qlop.live.protocol import read_events
 from qlop.live.session import RunSession
 from qlop.plugins.manager import get_plugin_manager
 from qlop.progress import stage_progress

@@ -15,6 +15,8 @@ from typing import Any
 import streamlit as st
 
 from qlop.gui.live import LiveView, format_eta, summarize
+from qlop.live.protocol import TASK_ID_RULE, read_events, valid_task_id
+from qlop.runs import EVENTS
 
 POLL_SECONDS = 0.5
 #: The log panel shows at most this many lines (each poll resends it); the rest stays in events.jsonl.
@@ -26,23 +28,6 @@ FALLBACK_AFTER = 3.0
 STATUS_ICONS = {"completed": ":material/check_circle:", "failed": ":material/error:",
                 "cancelled": ":material/cancel:", "running": ":material/pending:",
                 "waiting": ":material/hourglass_top:"}
-
-
-def read_events_file(run_dir: Path) -> list[dict[str, Any]]:
-    import json
-
-    path = Path(run_dir) / "events.jsonl"
-    events = []
-    try:
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    events.append(json.loads(line))
-                except ValueError:
-                    continue
-    except OSError:
-        pass
-    return events
 
 
 def console_tail(task: Any, lines: int = 30) -> str:
@@ -101,7 +86,7 @@ def live_panel(task_id: str, subscriber: Any, task: Any) -> None:
     def panel() -> None:
         done = subscriber.finished
         if _process_finished_without_status(task, done):
-            subscriber.add_events(read_events_file(task.run_dir))
+            subscriber.add_events(read_events(Path(task.run_dir) / EVENTS, task_id))
             done = True
         elif task is None and not done and not subscriber.snapshot().events:
             # not launched by this server (it restarted?): the run's own event log may have it all
@@ -110,7 +95,7 @@ def live_panel(task_id: str, subscriber: Any, task: Any) -> None:
 
             run_dir = find_run_dir(settings().runs_dir, task_id)
             if run_dir is not None:
-                subscriber.add_events([e for e in read_events_file(run_dir) if e.get("task_id") == task_id])
+                subscriber.add_events(read_events(Path(run_dir) / EVENTS, task_id))
                 done = subscriber.finished
         snapshot = subscriber.snapshot()
         view = summarize(snapshot.events)
@@ -162,10 +147,8 @@ def render() -> None:
     if not task_id:
         task_list()
         return
-    from qlop.live.events import valid_task_id
-
     if not valid_task_id(task_id):
-        st.error("Invalid task id in the URL (use letters, digits, '.', '_' or '-').")
+        st.error(f"Invalid task id in the URL ({TASK_ID_RULE}).")
         return
     task = task_registry().get(task_id)
     subscriber = session_subscriber(task_id)
