@@ -62,12 +62,11 @@ def publish(ws_url: str, token: str, task_id: str, n_lines: int, rate: float) ->
     """Publish a run-like stream; returns {line number: publication wall time}."""
     from websockets.sync.client import connect
 
-    from qlop.live.protocol import make_event
+    from qlop.live.protocol import auth_headers, make_event, publish_url
 
     published: dict[int, float] = {}
     seq = 0
-    with connect(f"{ws_url}/publish/{task_id}", additional_headers={"Authorization": f"Bearer {token}"},
-                 proxy=None) as ws:
+    with connect(publish_url(ws_url, task_id), additional_headers=auth_headers(token), proxy=None) as ws:
         def send(type_: str, payload: dict) -> None:
             nonlocal seq
             seq += 1

@@ -41,12 +41,14 @@ SUBSCRIBER_PROGRAM = r"""
 import asyncio, json, sys, time
 from websockets.asyncio.client import connect
 
+from qlop.live.protocol import MAX_EVENT_BYTES, auth_headers, is_final, subscribe_url
+
 url, token, task, n, expected = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 
 async def one(i, ready):
     lat, seqs = [], []
-    async with connect(f"{url}/subscribe/{task}?since=0", additional_headers={"Authorization": f"Bearer {token}"},
-                       proxy=None, compression=None, max_size=65536) as ws:
+    async with connect(subscribe_url(url, task, 0), additional_headers=auth_headers(token),
+                       proxy=None, compression=None, max_size=MAX_EVENT_BYTES) as ws:
         ready.append(i)
         try:
             async for msg in ws:
@@ -56,7 +58,7 @@ async def one(i, ready):
                 if t is not None:
                     lat.append((now - t) / 1e6)
                 seqs.append(ev["seq"])
-                if ev["type"] == "status" and ev["payload"].get("status") == "completed":
+                if is_final(ev):
                     break
         except Exception as exc:
             print(f"subscriber {i}: {type(exc).__name__}: {exc}", file=sys.stderr)
