@@ -17,6 +17,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from qlop.plugins.params import params_schema, resolve_ref, split_nullable  # noqa: F401 (pages use params_schema)
+
 BOOL, INT, FLOAT, CHOICE, TEXT, LIST, JSON = "bool", "int", "float", "choice", "text", "list", "json"
 
 #: Sentinel for "the schema gives no default": the widget starts empty and the model decides.
@@ -56,33 +58,6 @@ class FieldSpec:
         return " ".join(bits) or None
 
 
-def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    """Follow a local ``$ref`` (``#/$defs/Name``) and merge the referring node's own keys over it."""
-    seen = 0
-    while "$ref" in node and seen < 20:
-        name = node["$ref"].rsplit("/", 1)[-1]
-        target = dict(defs.get(name, {}))
-        target.update({k: v for k, v in node.items() if k != "$ref"})
-        node, seen = target, seen + 1
-    return node
-
-
-def _split_nullable(node: dict[str, Any], defs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """``anyOf: [X, {type: null}]`` (pydantic's ``X | None``) -> (X, True)."""
-    variants = node.get("anyOf") or node.get("oneOf")
-    if not variants:
-        return node, False
-    non_null = [_resolve(v, defs) for v in variants if v.get("type") != "null"]
-    nullable = len(non_null) < len(variants)
-    if len(non_null) == 1:
-        inner = dict(non_null[0])
-        for key in ("title", "description", "default"):
-            if key in node:
-                inner[key] = node[key]
-        return inner, nullable
-    return {**node, "_union": True}, nullable
-
-
 def _scalar_kind(node: dict[str, Any]) -> str:
     if "enum" in node:
         return CHOICE
@@ -93,8 +68,8 @@ def _scalar_kind(node: dict[str, Any]) -> str:
 
 def field_from_schema(name: str, node: dict[str, Any], defs: dict[str, Any], required: bool = False) -> FieldSpec:
     """One :class:`FieldSpec` from a property's schema."""
-    node = _resolve(node, defs)
-    inner, nullable = _split_nullable(node, defs)
+    node = resolve_ref(node, defs)
+    inner, nullable = split_nullable(node, defs)
     spec = FieldSpec(
         name=name,
         kind=JSON,
@@ -108,7 +83,7 @@ def field_from_schema(name: str, node: dict[str, Any], defs: dict[str, Any], req
         return spec
     kind = _scalar_kind(inner)
     if inner.get("type") == "array":
-        items = _resolve(inner.get("items", {}), defs)
+        items = resolve_ref(inner.get("items", {}), defs)
         item_kind = _scalar_kind(items)
         if item_kind in (INT, FLOAT, TEXT, CHOICE):
             spec.kind, spec.item_kind = LIST, item_kind
@@ -137,14 +112,6 @@ def schema_fields(schema: dict[str, Any] | None, exclude: set[str] | frozenset[s
     required = set(schema.get("required", []))
     return [field_from_schema(name, node, defs, name in required)
             for name, node in schema.get("properties", {}).items() if name not in exclude]
-
-
-def params_schema(spec: Any) -> dict[str, Any] | None:
-    """JSON Schema of a component spec's params model (None when the plugin declares none)."""
-    model = spec.load_params_model()
-    if model is None:
-        return None
-    return model.model_json_schema()
 
 
 def text_of(spec: FieldSpec, value: Any) -> str:

@@ -281,13 +281,14 @@ def test_version_and_help(qlop_cli):
 
 
 def test_plugins_show_and_doctor_clean(qlop_cli):
-    shown = qlop_cli.invoke(["plugins", "show", "qlop_contrib.datasources"])
+    shown = qlop_cli.invoke(["plugins", "show", "qlop_contrib.datasources", "--json"])
     assert shown.exit_code == 0
     data = json.loads(shown.stdout)
     assert data["source"] == "builtin"
     assert ("data_source", "sample") in {(c["kind"], c["name"]) for c in data["components"]}
-    by_component = json.loads(qlop_cli.invoke(["plugins", "show", "sample"]).stdout)
+    by_component = json.loads(qlop_cli.invoke(["plugins", "show", "sample", "--json"]).stdout)
     assert by_component["name"] == "qlop_contrib.datasources"
+    assert [(c["kind"], c["name"]) for c in by_component["components"]] == [("data_source", "sample")]
     unknown = qlop_cli.invoke(["plugins", "show", "qlop_contrib.dataources"])
     assert unknown.exit_code == 2
     assert "Did you mean 'qlop_contrib.datasources'?" in unknown.stderr
