@@ -17,11 +17,14 @@ Groups (see ``docs/plugins/api.md`` for one line per name):
 - labels: the simulator (``simulate``, ``panel_arrays``, ``PanelArrays``, ``SimResult``, ``TradeRules``,
   ``Side``, ``EXIT_REASONS``)
 - exporters: ``ExportInput``, ``build_export_input``, the bundle format (``BUNDLE_FILE``,
-  ``BUNDLE_FORMAT``, ``ONNX_FILE``, ``onnx_session``, ``output_spec``, ``run_session``, ``load_bundle``),
+  ``BUNDLE_FORMAT``, ``ONNX_FILE``, ``onnx_session``, ``output_spec``, ``run_session``, ``onnx_input``,
+  ``load_bundle``),
   ``versions``
 - artefacts: ``atomic_path``, ``write_bytes``, ``write_text``, ``write_json``, ``write_parquet``,
   ``sha256_file``
 - progress: ``stage_progress``
+- sequence models (``lookback > 1``): ``group_codes``, ``window_rows``, ``window_index``,
+  ``gather_windows`` (the windows the stages, ONNX parity and bundle scoring also read)
 
 Stability: names listed in ``__all__`` follow the plugin-API version ``PLUGIN_API_VERSION``; anything
 imported from other ``qlop`` modules is internal and may change without notice.
@@ -84,6 +87,7 @@ _EXPORTS: dict[str, str] = {
     "onnx_session": "qlop.bundle:onnx_session",
     "output_spec": "qlop.bundle:output_spec",
     "run_session": "qlop.bundle:run_session",
+    "onnx_input": "qlop.bundle:onnx_input",
     "load_bundle": "qlop.bundle:load_bundle",
     "versions": "qlop.stages.train:versions",
     # artefacts: atomic writes and hashes
@@ -95,6 +99,11 @@ _EXPORTS: dict[str, str] = {
     "sha256_file": "qlop.atomic:sha256_file",
     # progress (terminal bar, live events, safe points for Ctrl-C)
     "stage_progress": "qlop.progress:stage_progress",
+    # sequence models (lookback > 1): per-ticker windows shared with the stages and bundle scoring
+    "group_codes": "qlop.windows:group_codes",
+    "window_rows": "qlop.windows:window_rows",
+    "window_index": "qlop.windows:window_index",
+    "gather_windows": "qlop.windows:gather_windows",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -121,6 +130,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
         BUNDLE_FORMAT,
         ONNX_FILE,
         load_bundle,
+        onnx_input,
         onnx_session,
         output_spec,
         run_session,
@@ -151,3 +161,4 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from qlop.stages.export import build_input as build_export_input
     from qlop.stages.features import FINITE_COLUMNS_ATTR
     from qlop.stages.train import versions
+    from qlop.windows import gather_windows, group_codes, window_index, window_rows

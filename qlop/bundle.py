@@ -1,8 +1,9 @@
 """Scoring with an exported bundle (``DIR/export``): onnxruntime and QLOP's feature pipeline only.
 
 A bundle is ``model.onnx`` plus ``bundle.json`` (ordered feature columns, the feature pipeline config,
-the ONNX output to read, hashes). Scoring raw OHLCV recomputes the features exactly as training did and
-runs the ONNX graph; nothing here imports XGBoost or scikit-learn, so a deployment needs neither.
+the ONNX output to read, the model's ``lookback``, hashes). Scoring raw OHLCV recomputes the features
+exactly as training did, builds each ticker's windows for a sequence model, and runs the ONNX graph;
+nothing here imports XGBoost, scikit-learn or PyTorch, so a deployment needs none of them.
 """
 
 from __future__ import annotations
@@ -46,6 +47,23 @@ def output_spec(session: Any, task: str) -> dict[str, Any]:
     return {"name": names[0], "column": 0}
 
 
+def onnx_input(values: np.ndarray, index: "pd.Index", lookback: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ONNX graph's input for a feature matrix, and the row positions it scores.
+
+    ``lookback == 1``: every row, as a float32 matrix ``[n, n_features]``. A sequence model's graph
+    (``lookback = L > 1``) takes windows ``[m, L, n_features]``: one per row with a complete window
+    of its ticker (:mod:`qlop.windows`), built here from the feature rows exactly as the model builds
+    them, so scoring needs onnxruntime and numpy only.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if lookback <= 1:
+        return values.astype(np.float32), np.arange(values.shape[0])
+    from qlop.windows import gather_windows, group_codes, window_rows
+
+    rows = window_rows(values, group_codes(index), lookback)
+    return gather_windows(values, rows, lookback), rows
+
+
 def run_session(session: Any, output: dict[str, Any], X: np.ndarray, input_name: str = "input") -> np.ndarray:
     """Score a float32 matrix; handles both array and ZipMap (list of dicts) probability outputs."""
     if X.shape[0] == 0:
@@ -75,6 +93,11 @@ class Bundle:
         return str(self.spec.get("prediction_column", "prob"))
 
     @property
+    def lookback(self) -> int:
+        """Rows of history per prediction (1 unless the model is a sequence model)."""
+        return int(self.spec.get("lookback") or 1)
+
+    @property
     def dropna(self) -> bool:
         return bool((self.spec.get("features") or {}).get("dropna", True))
 
@@ -95,8 +118,13 @@ class Bundle:
             why = (f"feature {empty[0]!r} is NaN on every row (a cross-sectional feature needs several "
                    "tickers; a rolling one needs enough history)") if empty else "every row has a NaN feature"
             raise DataError(f"{source}: nothing to score: {why}")
-        pred = self.score_matrix(X[keep].astype(np.float32))
-        return pd.DataFrame({self.prediction_column: pred}, index=features.index[keep])
+        index = features.index[keep]
+        inputs, rows = onnx_input(X[keep], index, self.lookback)
+        if not rows.size:
+            raise DataError(f"{source}: nothing to score: no ticker has {self.lookback} consecutive complete "
+                            "rows (the model's lookback); give it more history")
+        pred = self.score_matrix(inputs)
+        return pd.DataFrame({self.prediction_column: pred}, index=index[rows])
 
     def score_panel(self, panel: "pd.DataFrame", source: str = "data") -> "pd.DataFrame":
         """Recompute the bundle's features from an OHLCV panel, then score them."""

@@ -180,6 +180,11 @@ class BaseModelPlugin(BasePlugin):
     #: The trained native object (what ``train`` returned or ``load_model`` read); the stage saves it
     #: with ``save_model(self.artifact, path)``. None until trained or loaded.
     artifact: Any
+    #: Rows of history one prediction reads. 1: the row alone. L > 1: a sequence model that scores row
+    #: (ticker, t) from that ticker's rows t-L+1..t as it is given them (:mod:`qlop.windows`); stages
+    #: then hand ``predict`` the L-1 earlier rows of each ticker too, and a row without a complete
+    #: window may be NaN (no prediction). A class attribute, or a property reading the params.
+    lookback: int = 1
 
     def __init__(self, name: str, params: BaseModel | dict[str, Any] | None = None) -> None:
         super().__init__(name, params)
@@ -202,7 +207,8 @@ class BaseModelPlugin(BasePlugin):
     def predict(self, X: "pd.DataFrame") -> "np.ndarray":
         """Probability of class 1 (classification) or the predicted value (regression).
 
-        ``X`` is a DataFrame like ``X_train``; return one finite value per row.
+        ``X`` is a DataFrame like ``X_train``; return one finite value per row (NaN only for rows a
+        sequence model, ``lookback > 1``, has no complete window for).
         """
 
     @abstractmethod

@@ -21,6 +21,7 @@ import numpy as np
 
 from qlop.errors import ArtifactError, ConfigError, DataError, StageError
 from qlop.stages.components import component_errors, create
+from qlop.windows import predict_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -172,21 +173,29 @@ def _fit_predict(config: "PipelineConfig", ts: TrainingSet, fold: Any, label_end
         model.train(X.iloc[fit_idx], ts.y[fit_idx],
                     X.iloc[val_idx] if val_idx.size else None, ts.y[val_idx] if val_idx.size else None)
         t1 = time.perf_counter()
-        pred = np.asarray(model.predict(X.iloc[fold.test_idx]), dtype=np.float64)
+        # a sequence model also gets each ticker's rows just before the test window (its history)
+        pred = predict_rows(model, X, fold.test_idx, ts.scorable)
         timings.fit += t1 - t0
         timings.predict += time.perf_counter() - t1
     timings.library += float(model.library_seconds)
-    if pred.shape != (fold.test_idx.size,):
-        raise StageError(f"train: model {mcfg.model_type!r} returned {pred.shape} predictions for "
-                         f"{fold.test_idx.size} rows")
-    if not np.isfinite(pred).all():
-        raise StageError(f"train: model {mcfg.model_type!r} returned NaN or infinite predictions in fold "
-                         f"{fold.fold}")
+    check_predictions(pred, fold.test_idx.size, model, f"fold {fold.fold}")
     info = {"n_fit": int(fit_idx.size), "n_val": int(val_idx.size)}
     if val_idx.size:
         info["val_start"] = str(np.datetime64(dates[val_idx].min(), "D"))
     info.update(model.fit_info)
     return model, pred, info
+
+
+def check_predictions(pred: np.ndarray, n_rows: int, model: Any, where: str) -> None:
+    """One prediction per row, finite, except NaN where a sequence model has no complete window."""
+    name = model.name
+    if pred.shape != (n_rows,):
+        raise StageError(f"model {name!r} returned {pred.shape} predictions for {n_rows} rows ({where})")
+    if np.isinf(pred).any():
+        raise StageError(f"model {name!r} returned infinite predictions ({where})")
+    if model.lookback <= 1 and np.isnan(pred).any():
+        raise StageError(f"model {name!r} returned NaN predictions ({where}); only a sequence model "
+                         "(lookback > 1) may leave rows without a complete window unscored")
 
 
 def versions() -> dict[str, str]:
@@ -245,14 +254,17 @@ def train(config: "PipelineConfig", run_dir: str | Path) -> dict[str, Any]:
         for fold in folds:
             _, pred, info = _fit_predict(config, ts, fold, label_end, dates, timings)
             infos.append(info)
+            scored = ~np.isnan(pred)  # a sequence model leaves rows without a full window unscored
+            test_rows, pred = fold.test_idx[scored], pred[scored]
             preds.append(pred)
-            rows.append(fold.test_idx)
-            fold_ids.append(np.full(fold.test_idx.size, fold.fold, dtype=np.int64))
+            rows.append(test_rows)
+            fold_ids.append(np.full(test_rows.size, fold.fold, dtype=np.int64))
             record = fold.summary(dates) | info
             fold_records.append(record)
-            known = ~np.isnan(ts.y[fold.test_idx])  # rows near the end of the data have no label yet
+            record["n_test_unscored"] = int((~scored).sum())
+            known = ~np.isnan(ts.y[test_rows])  # rows near the end of the data have no label yet
             record["n_test_unlabelled"] = int((~known).sum())
-            m = task_metrics(ts.task, ts.y[fold.test_idx][known], pred[known], threshold)
+            m = task_metrics(ts.task, ts.y[test_rows][known], pred[known], threshold)
             fold_metrics.append({"fold": fold.fold, "test_start": record["test_start"],
                                  "test_end": record["test_end"], **m})
             progress.advance(message=f"fold {fold.fold + 1}/{len(folds)} "
@@ -418,7 +430,9 @@ def score_features(model: Any, meta: dict[str, Any], features: "pd.DataFrame", d
     X = X[keep]
     with component_errors("predict", "model", meta["model_type"]):
         pred = np.asarray(model.predict(X), dtype=np.float64) if len(X) else np.zeros(0)
-    return pd.DataFrame({meta["prediction_column"]: pred}, index=X.index)
+    check_predictions(pred, len(X), model, source)
+    scored = ~np.isnan(pred)  # rows a sequence model has no complete window for get no prediction
+    return pd.DataFrame({meta["prediction_column"]: pred[scored]}, index=X.index[scored])
 
 
 def predict(config: "PipelineConfig", run_dir: str | Path) -> dict[str, str]:

@@ -377,7 +377,7 @@ class ModelContract(ComponentContract):
         y.name = "label"
         a, b = int(n * 0.6), int(n * 0.8)
         return {"X_train": X.iloc[:a], "y_train": y.iloc[:a], "X_val": X.iloc[a:b], "y_val": y.iloc[a:b],
-                "X_test": X.iloc[b:], "y_test": y.iloc[b:]}
+                "X_test": X.iloc[b:], "y_test": y.iloc[b:], "X": X}
 
     def make_component(self) -> Any:
         model = super().make_component()
@@ -392,10 +392,20 @@ class ModelContract(ComponentContract):
     def _fit(self, model: Any, data: dict[str, Any]) -> Any:
         return model.train(data["X_train"], data["y_train"], data["X_val"], data["y_val"])
 
-    def _predict(self, model: Any, X: pd.DataFrame) -> np.ndarray:
-        pred = np.asarray(model.predict(X), dtype="float64")
+    def _predict(self, model: Any, X: pd.DataFrame, history: pd.DataFrame | None = None) -> np.ndarray:
+        """Predictions for the rows of ``X`` as the stages ask for them (:func:`qlop.windows.predict_rows`):
+        a sequence model (``lookback > 1``) also gets the earlier rows of ``history`` it needs."""
+        from qlop.windows import predict_rows
+
+        frame = X if history is None else history
+        rows = np.arange(len(X)) if history is None else history.index.get_indexer(X.index)
+        assert (rows >= 0).all(), "X holds rows that history does not"
+        pred = predict_rows(model, frame, rows)
         assert pred.shape == (len(X),), f"predict returned shape {pred.shape}, expected ({len(X)},)"
         return pred
+
+    def _test_pred(self, model: Any, data: dict[str, Any]) -> np.ndarray:
+        return self._predict(model, data["X_test"], data["X"])
 
     @pytest.fixture
     def trained(self, component: Any, data: dict[str, Any]) -> Any:
@@ -404,19 +414,19 @@ class ModelContract(ComponentContract):
         return component
 
     def test_train_predict_shapes(self, trained: Any, data: dict[str, Any]) -> None:
-        pred = self._predict(trained, data["X_test"])
-        assert np.isfinite(pred).all(), "predictions contain NaN or inf"
+        pred = self._test_pred(trained, data)
+        assert np.isfinite(pred).all(), "predictions contain NaN or inf (rows with their full history)"
 
     def test_probabilities_in_unit_interval(self, trained: Any, data: dict[str, Any]) -> None:
         if self.task != "classification":
             pytest.skip("regression model")
-        pred = self._predict(trained, data["X_test"])
+        pred = self._test_pred(trained, data)
         assert ((pred >= 0) & (pred <= 1)).all(), f"probabilities outside [0, 1]: {pred.min()}..{pred.max()}"
 
     def test_learns_an_easy_signal(self, trained: Any, data: dict[str, Any]) -> None:
         if not self.check_learns:
             pytest.skip("check_learns is off")
-        pred = self._predict(trained, data["X_test"])
+        pred = self._test_pred(trained, data)
         y = data["y_test"].to_numpy()
         if self.task == "classification":
             assert pred[y == 1].mean() > pred[y == 0].mean(), "predictions do not separate the classes at all"
@@ -426,14 +436,14 @@ class ModelContract(ComponentContract):
     def test_deterministic_under_seed(self, trained: Any, data: dict[str, Any]) -> None:
         other = self.make_component()
         self._fit(other, data)
-        np.testing.assert_allclose(self._predict(other, data["X_test"]), self._predict(trained, data["X_test"]),
+        np.testing.assert_allclose(self._test_pred(other, data), self._test_pred(trained, data),
                                    rtol=self.rtol, atol=self.atol,
                                    err_msg="two trainings with the same params and seed differ")
 
     def test_input_not_modified(self, component: Any, data: dict[str, Any]) -> None:
         before = {k: v.copy() for k, v in data.items()}
         self._fit(component, data)
-        self._predict(component, data["X_test"])
+        self._test_pred(component, data)
         for key, value in before.items():
             assert value.equals(data[key]), f"{key} was modified by train/predict"
 
@@ -446,7 +456,7 @@ class ModelContract(ComponentContract):
             assert (target / name).exists(), f"save_model listed {name!r} but it is not in {target}"
         fresh = self.make_component()
         fresh.load_model(str(target))
-        np.testing.assert_allclose(self._predict(fresh, data["X_test"]), self._predict(trained, data["X_test"]),
+        np.testing.assert_allclose(self._test_pred(fresh, data), self._test_pred(trained, data),
                                    rtol=self.rtol, atol=self.atol,
                                    err_msg="predictions after save_model/load_model differ")
 
@@ -459,6 +469,39 @@ class ModelContract(ComponentContract):
             head = path.read_bytes()[:2]
             is_pickle = len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= pickle.HIGHEST_PROTOCOL
             assert not is_pickle, f"{path.name} is a pickle (unsafe to load, breaks across versions)"
+
+    def _all_rows(self, model: Any, X: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"pred": self._predict(model, X)}, index=X.index)
+
+    def test_lookback(self, trained: Any) -> None:
+        lookback = trained.lookback
+        assert isinstance(lookback, int) and lookback >= 1, f"lookback must be a positive int, got {lookback!r}"
+
+    def test_predictions_causal_truncation(self, trained: Any, data: dict[str, Any]) -> None:
+        X = data["X"]
+        cutoff = _cutoff(X, 0.9)
+        full = self._all_rows(trained, X)
+        assert_same_values(_upto(full, cutoff), self._all_rows(trained, _upto(X, cutoff)),
+                           f"look-ahead: predictions up to {cutoff.date()} change when later rows are removed",
+                           self.rtol, self.atol)
+
+    def test_predictions_causal_perturbation(self, trained: Any, data: dict[str, Any]) -> None:
+        X = data["X"]
+        cutoff = _cutoff(X, 0.85)
+        later = np.asarray(X.index.get_level_values(INDEX_NAMES[1]) > cutoff)
+        changed = X.copy()
+        changed.iloc[later] = np.random.default_rng(5).normal(size=(int(later.sum()), X.shape[1])) * 3.0
+        assert_same_values(_upto(self._all_rows(trained, X), cutoff),
+                           _upto(self._all_rows(trained, changed), cutoff),
+                           f"look-ahead: predictions up to {cutoff.date()} change when later rows change",
+                           self.rtol, self.atol)
+
+    def test_predictions_no_ticker_bleed(self, trained: Any, data: dict[str, Any]) -> None:
+        X = data["X"]
+        full = self._all_rows(trained, X)
+        for ticker in X.index.get_level_values(INDEX_NAMES[0]).unique():
+            assert_same_values(full.loc[[ticker]], self._all_rows(trained, X.loc[[ticker]]),
+                               f"ticker {ticker} scored alone vs within the frame", self.rtol, self.atol)
 
     def test_feature_importance(self, trained: Any, data: dict[str, Any]) -> None:
         importance = trained.feature_importance()

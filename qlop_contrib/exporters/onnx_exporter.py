@@ -1,7 +1,9 @@
 """The ``onnx`` exporter: ``model.onnx`` + ``bundle.json``, refused unless onnxruntime matches the model.
 
 XGBoost models are converted by onnxmltools, scikit-learn ones by skl2onnx (ZipMap off), each through
-the model plugin's ``to_onnx(n_features, target_opset)``. Before anything is written, the graph is run
+the model plugin's ``to_onnx(n_features, target_opset)``. A sequence model (``lookback > 1``) exports a
+graph over windows ``[n, lookback, n_features]``; the bundle records ``lookback`` and scoring builds the
+windows from the feature rows (:func:`qlop.bundle.onnx_input`). Before anything is written, the graph is run
 with onnxruntime on held-out rows (the last walk-forward test fold) and compared with the native
 model's predictions: a difference above ``parity_tolerance`` fails the export.
 """
@@ -39,6 +41,7 @@ class OnnxExporter(BaseExportFormatPlugin):
             BUNDLE_FILE,
             BUNDLE_FORMAT,
             ONNX_FILE,
+            onnx_input,
             onnx_session,
             output_spec,
             run_session,
@@ -64,10 +67,18 @@ class OnnxExporter(BaseExportFormatPlugin):
             raise ArtifactError(f"{artifact.run_dir}: no held-out rows for the ONNX parity check "
                                 "(folds.json / features.parquet missing or empty)")
         holdout = holdout[columns].iloc[: self.params.max_parity_rows]
+        lookback = int(model.lookback)
         native = np.asarray(model.predict(holdout), dtype=np.float64)
-        X32 = holdout.to_numpy(dtype=np.float64, na_value=np.nan).astype(np.float32)
-        via_onnx = run_session(session, output, X32, input_name)
-        diff = float(np.max(np.abs(native - via_onnx))) if native.size else 0.0
+        inputs, rows = onnx_input(holdout.to_numpy(dtype=np.float64, na_value=np.nan), holdout.index, lookback)
+        via_onnx = np.full(len(holdout), np.nan)
+        via_onnx[rows] = run_session(session, output, inputs, input_name)
+        if lookback > 1 and not np.array_equal(np.isnan(native), np.isnan(via_onnx)):
+            raise ArtifactError(f"ONNX parity check failed: the native {meta['model_type']} model scores "
+                                f"{int((~np.isnan(native)).sum())} held-out rows, its {lookback}-row windows "
+                                f"{rows.size}")
+        compared = ~np.isnan(native) if lookback > 1 else np.ones(native.size, dtype=bool)
+        native = native[compared]
+        diff = float(np.max(np.abs(native - via_onnx[compared]))) if native.size else 0.0
         if not np.isfinite(diff) or diff > self.params.parity_tolerance:
             raise ArtifactError(f"ONNX parity check failed: onnxruntime differs from the native "
                                 f"{meta['model_type']} model by {diff:.3g} (> {self.params.parity_tolerance:g}) "
@@ -87,6 +98,7 @@ class OnnxExporter(BaseExportFormatPlugin):
             "task": artifact.task,
             "prediction_column": artifact.prediction_column,
             "feature_columns": columns,
+            "lookback": lookback,
             "native_model": native_rel,
             "native_model_type": meta["model_type"],
             "native_files": meta.get("files", {}),
