@@ -43,3 +43,20 @@ def require_artifact(run_dir: str | Path, name: str, producer: str) -> Path:
     if not path.exists():
         raise ArtifactError(f"{path} not found: run `{producer}` first (or `qlop run`)")
     return path
+
+
+def cluster_options(func: Any) -> Any:
+    """``--workers N`` / ``--scheduler ADDRESS``: where Dask runs a command's tasks (see qlop.scale.cluster)."""
+    func = click.option(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help="Use an existing Dask cluster (e.g. tcp://HOST:8786) instead of a local one.")(func)
+    return click.option(
+        "--workers", type=int, default=None, metavar="N",
+        help="Local Dask worker processes, one thread each (default: the number of cores).")(func)
+
+
+def cluster_spec(workers: int | None, scheduler: str | None) -> Any:
+    """The validated :class:`qlop.scale.cluster.ClusterSpec` of the two options above."""
+    from qlop.scale.cluster import ClusterSpec
+
+    return ClusterSpec(workers=workers, scheduler=scheduler)

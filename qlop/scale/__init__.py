@@ -1,0 +1,1 @@
+"""Scale-out on ``dask.distributed``: the cluster (``cluster``), sweeps over config axes (``sweep``)."""

@@ -1,0 +1,140 @@
+"""The one way QLOP gets a ``dask.distributed`` client: a local cluster or an existing scheduler.
+
+``--workers N`` starts a ``LocalCluster`` of N worker *processes* with one thread each (QLOP's stages
+are numpy/numba/xgboost code that holds the GIL or sets its own threads, so processes, not threads, scale
+them); N defaults to the machine's cores. ``--scheduler tcp://HOST:PORT`` connects to a cluster started
+elsewhere (``dask scheduler`` / ``dask worker``, dask-jobqueue, Kubernetes). QLOP has no process pool or
+scheduler of its own.
+
+Workers write run directories that the client then reads, so every worker must see a directory at the
+same path: :func:`check_shared_path` probes that with a task on every worker before work starts and
+refuses with one line naming the worker that cannot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qlop.errors import QlopError
+
+log = logging.getLogger("qlop.scale")
+
+#: Seconds to wait for an existing scheduler to answer and for its first worker to join.
+CONNECT_TIMEOUT = 30.0
+PROBE_PREFIX = ".qlop-probe-"
+
+
+class ClusterError(QlopError):
+    """The cluster cannot be reached or cannot do the work (no workers, a worker cannot see a path)."""
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """Where tasks run: ``workers`` local processes, or the cluster behind ``scheduler``."""
+
+    workers: int | None = None
+    scheduler: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.scheduler is not None:
+            raise ClusterError("--workers and --scheduler are exclusive: --workers starts a local cluster, "
+                               "--scheduler uses an existing one")
+        if self.workers is not None and self.workers < 1:
+            raise ClusterError(f"--workers must be at least 1, got {self.workers}")
+
+    @property
+    def local_workers(self) -> int:
+        """Worker processes of the local cluster (the cores when not given)."""
+        return self.workers if self.workers is not None else max(1, os.cpu_count() or 1)
+
+    def describe(self) -> str:
+        return f"scheduler {self.scheduler}" if self.scheduler else f"local cluster, {self.local_workers} worker(s)"
+
+
+@contextlib.contextmanager
+def dask_client(spec: ClusterSpec | None = None, *, timeout: float = CONNECT_TIMEOUT) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``spec``; a local cluster is shut down on exit, a remote one is left up."""
+    spec = spec or ClusterSpec()
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # a core dependency; only a broken install lands here
+        raise ClusterError(f"dask.distributed is not importable: {exc}") from exc
+    if spec.scheduler:
+        try:
+            client = Client(spec.scheduler, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ClusterError(f"cannot reach the scheduler at {spec.scheduler}: {exc}") from None
+        try:
+            try:
+                client.wait_for_workers(1, timeout=timeout)
+            except TimeoutError:
+                raise ClusterError(f"the scheduler at {spec.scheduler} has no workers "
+                                   f"(none joined within {timeout:g} s)") from None
+            yield client
+        finally:
+            client.close()
+        return
+    cluster = LocalCluster(n_workers=spec.local_workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=logging.ERROR)
+    try:
+        client = Client(cluster, set_as_default=False)
+        try:
+            yield client
+        finally:
+            client.close()
+    finally:
+        cluster.close()
+
+
+def _probe(directory: str, name: str, token: str) -> dict[str, str | None]:
+    """Runs on a worker: can it read the client's probe file and create files next to it?"""
+    path = Path(directory)
+    host = socket.gethostname()
+    try:
+        seen = (path / name).read_text(encoding="utf-8")
+    except OSError as exc:
+        return {"host": host, "error": f"cannot read {path / name}: {exc.strerror or exc}"}
+    if seen != token:
+        return {"host": host, "error": f"{path} is a different directory there (probe token differs)"}
+    try:
+        fd = os.open(path / f"{name}.{os.getpid()}", os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+        os.close(fd)
+        os.unlink(path / f"{name}.{os.getpid()}")
+    except OSError as exc:
+        return {"host": host, "error": f"cannot write in {path}: {exc.strerror or exc}"}
+    return {"host": host, "error": None}
+
+
+def check_shared_path(client: Any, directory: str | Path) -> int:
+    """Make sure every worker sees ``directory`` at the same absolute path; return how many were probed.
+
+    The client writes a random token into a probe file; a task on each worker reads it back and creates a
+    file beside it. A worker on a machine without the shared filesystem (or with a different directory at
+    that path) fails the probe and the whole command refuses, naming it, before any work is scheduled.
+    """
+    directory = Path(directory).resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(16)
+    name = f"{PROBE_PREFIX}{token[:12]}"
+    probe_file = directory / name
+    probe_file.write_text(token, encoding="utf-8")
+    try:
+        answers: dict[str, dict[str, str | None]] = client.run(_probe, str(directory), name, token)
+    finally:
+        with contextlib.suppress(OSError):
+            probe_file.unlink()
+    if not answers:
+        raise ClusterError("the cluster has no workers")
+    for address, answer in sorted(answers.items()):
+        if answer.get("error"):
+            raise ClusterError(f"worker {address} (host {answer.get('host')}) cannot use {directory}: "
+                               f"{answer['error']}; every worker must see it at the same path (shared storage)")
+    return len(answers)
