@@ -2,13 +2,12 @@
 
 ``qlop --help`` and ``qlop --version`` import no plugin and none of pandas, numpy, pyarrow, xgboost,
 sklearn, onnx or streamlit (a test checks this in a subprocess). Plugin commands are resolved through
-the command registry when invoked, and listed in ``--help`` from the index written the last time the
-plugins were discovered.
+the command registry when invoked, and listed in ``--help`` from the index (:mod:`qlop.cli.help_index`)
+written by the last full discovery under the same plugin options.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,9 +33,6 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "gui": ("qlop.cli.gui:gui_cmd", "Start the Streamlit GUI (and its relay)."),
 }
 
-PLUGIN_COMMAND_INDEX = "plugin-commands.json"
-
-
 @dataclass
 class CliState:
     """Global options, shared with every subcommand through ``ctx.obj``."""
@@ -56,40 +52,40 @@ def _import_target(target: str) -> Any:
     return getattr(importlib.import_module(module_name), attr)
 
 
-def _index_path() -> Any:
-    from qlop.paths import cache_dir
+def _plugin_command_index(ctx: click.Context) -> dict[str, str] | None:
+    """Plugin commands (name -> summary) that exist under this invocation's plugin options, from the
+    index; None when no discovery under those options has been recorded yet. Imports no plugin."""
+    from qlop.cli import help_index
 
-    return cache_dir() / PLUGIN_COMMAND_INDEX
-
-
-def read_plugin_command_index() -> dict[str, str]:
-    """Plugin command names and summaries seen at the last discovery (no plugin import)."""
-    try:
-        with open(_index_path(), encoding="utf-8") as fh:
-            data = json.load(fh)
-        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+    state = _cli_state(ctx)
+    selection = help_index.selection_from_options(state.no_plugins, state.modules, state.plugins_dir)
+    commands = help_index.read(selection)
+    if commands is None and not help_index.may_add_commands(selection):
         return {}
-
-
-def write_plugin_command_index(commands: dict[str, str]) -> None:
-    """Remember plugin commands for ``--help``; a failure here must never break a command."""
-    if commands == read_plugin_command_index():
-        return
-    try:
-        from qlop.atomic import write_json
-
-        write_json(_index_path(), commands)
-    except OSError:
-        pass
+    return None if commands is None else {n: s for n, s in commands.items() if n not in BUILTIN_COMMANDS}
 
 
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        plugin_names = [n for n in read_plugin_command_index() if n not in BUILTIN_COMMANDS]
-        return list(BUILTIN_COMMANDS) + sorted(plugin_names)
+        return list(BUILTIN_COMMANDS) + sorted(_plugin_command_index(ctx) or {})
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        """``--help`` is eager, so click would print help before the other root options are read; here
+        it only asks for help, printed in :meth:`parse_args` once every option is known, so the plugin
+        commands listed are those of ``qlop --no-plugins --help`` as much as of ``qlop --help --no-plugins``."""
+        option = super().get_help_option(ctx)
+        if option is not None and option.callback is not _request_help:
+            option.callback = _request_help
+        return option
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rest = super().parse_args(ctx, args)
+        if ctx.meta.pop(_HELP_REQUESTED, False):
+            click.echo(ctx.get_help(), color=ctx.color)
+            ctx.exit()
+        return rest
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in BUILTIN_COMMANDS:
@@ -135,15 +131,19 @@ class LazyGroup(click.Group):
             raise
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """Summaries come from the table above, so help never imports a subcommand module."""
-        plugin_index = read_plugin_command_index()
+        """Summaries come from the table above and the index, so help never imports a subcommand
+        module or a plugin."""
+        plugin_index = _plugin_command_index(ctx)
         rows = [(name, summary) for name, (_, summary) in BUILTIN_COMMANDS.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
-        extra = [(n, s or "(plugin command)") for n, s in sorted(plugin_index.items()) if n not in BUILTIN_COMMANDS]
-        if extra:
+        if plugin_index is None:
             with formatter.section("Plugin commands"):
-                formatter.write_dl(extra)
+                formatter.write_text("Not indexed yet for these plugin options: any command that loads plugins "
+                                     "(e.g. `qlop plugins list` with the same options) indexes them.")
+        elif plugin_index:
+            with formatter.section("Plugin commands"):
+                formatter.write_dl([(n, s or "(plugin command)") for n, s in sorted(plugin_index.items())])
 
     def invoke(self, ctx: click.Context) -> Any:
         from_error = None
@@ -169,6 +169,14 @@ class LazyGroup(click.Group):
             click.echo(f"Error: {from_error}", err=True)
             ctx.exit(from_error.exit_code)
         raise from_error  # a bug: keep the traceback
+
+
+_HELP_REQUESTED = "qlop.help_requested"
+
+
+def _request_help(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        ctx.meta[_HELP_REQUESTED] = True
 
 
 def _cli_state(ctx: click.Context | None) -> CliState:
@@ -201,9 +209,12 @@ def ensure_plugin_manager(ctx: click.Context | None = None) -> Any:
 
 
 def remember_plugin_commands(manager: Any) -> None:
-    """Refresh the index ``--help`` lists plugin commands from (built without importing a command)."""
+    """Record, for ``--help`` under the same options, the commands a full discovery found (built
+    without importing a command)."""
+    from qlop.cli import help_index
+
     registry = manager.registry("command")
-    write_plugin_command_index({e.spec.name: e.spec.summary for e in registry.entries()})
+    help_index.write(manager.selection, {e.spec.name: e.spec.summary for e in registry.entries()})
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -38,7 +38,7 @@ def code_id(record: PluginRecord) -> str | None:
     return f"{record.version}+sha256:{digest}" if record.version else f"sha256:{digest}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def is_editable(distribution: str) -> bool:
     """Whether ``distribution`` is installed in editable mode (PEP 610 ``dir_info.editable``).
 

@@ -250,6 +250,105 @@ def test_plugin_command_respects_global_options(qlop_proc):
     assert proc.returncode == 0, proc.stderr
 
 
+def _help_plugin_commands(proc) -> list[str] | None:
+    """Plugin command names ``--help`` lists; None when it says they are not indexed yet."""
+    assert proc.returncode == 0, proc.stderr
+    _, found, section = proc.stdout.partition("Plugin commands:\n")
+    if not found:
+        return []
+    if "Not indexed yet" in section:
+        return None
+    return [line.split()[0] for line in section.splitlines() if line.startswith("  ") and line.strip()]
+
+
+def test_help_lists_only_commands_that_run_under_the_same_options(qlop_proc):
+    assert qlop_proc("plugins", "list").returncode == 0  # a full discovery with the default options
+    assert _help_plugin_commands(qlop_proc("--help")) == ["example-info"]
+    # --no-plugins: example-info would not run, so it is not listed, whatever the default run indexed
+    assert _help_plugin_commands(qlop_proc("--no-plugins", "--help")) == []
+    assert _help_plugin_commands(qlop_proc("--help", "--no-plugins")) == []  # option order does not matter
+    # a plugin disabled by name: not listed before, nor after, a discovery with it disabled
+    disabled = {"QLOP_DISABLE_PLUGINS": "example"}
+    assert _help_plugin_commands(qlop_proc("--help", env=disabled)) is None
+    assert qlop_proc("plugins", "list", env=disabled).returncode == 0
+    assert _help_plugin_commands(qlop_proc("--help", env=disabled)) == []
+    assert qlop_proc("--no-plugins", "plugins", "list").returncode == 0
+    # discoveries under other options never rewrite what the default options list
+    assert _help_plugin_commands(qlop_proc("--help")) == ["example-info"]
+    # the listed command runs, the unlisted one does not
+    assert qlop_proc("example-info").returncode == 0
+    assert qlop_proc("example-info", env=disabled).returncode == 2
+    assert qlop_proc("--no-plugins", "-p", "qlop_example_plugin", "plugins", "list").returncode == 0
+    assert _help_plugin_commands(qlop_proc("--no-plugins", "-p", "qlop_example_plugin", "--help")) == [
+        "example-info"]
+    for marker in qlop_proc.markers.iterdir():
+        marker.unlink()
+    assert _help_plugin_commands(qlop_proc("--help")) == ["example-info"]
+    assert qlop_proc.imported() == set()  # help lists them from the index: no plugin is imported
+
+
+GREETER = {
+    "pyproject.toml": """
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+[project]
+name = "qlop-help-greeter"
+version = "0.2.0"
+[project.entry-points.qlop]
+greeter = "qlop_help_greeter"
+""",
+    "qlop_help_greeter/__init__.py": """
+import click
+from qlop import hookimpl
+from qlop.plugins.specs import CommandSpec
+
+
+@click.command("greet")
+def greet():
+    click.echo("hello from greeter")
+
+
+@hookimpl
+def qlop_register_commands():
+    return CommandSpec("greet", greet, summary="Say hello")
+""",
+}
+
+
+@pytest.mark.slow
+def test_help_after_installing_and_uninstalling_a_plugin(qlop_proc, tmp_path):
+    """A newly installed plugin changes what exists: help lists no stale set, then the new command
+    once a command has discovered the plugins; after uninstalling, the new command is gone again."""
+    import subprocess
+    import sys
+
+    source = tmp_path / "greeter-src"
+    for name, text in GREETER.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(text)
+    assert qlop_proc("plugins", "list").returncode == 0
+    assert _help_plugin_commands(qlop_proc("--help")) == ["example-info"]
+
+    site = tmp_path / "greeter-site"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                          "--no-deps", "--no-compile", "--target", str(site), str(source)],
+                         capture_output=True, text=True, timeout=600)
+    assert pip.returncode == 0, pip.stdout + pip.stderr
+    import os
+
+    installed = {"PYTHONPATH": os.pathsep.join([str(site), qlop_proc.installed.env(cache=qlop_proc.cache)["PYTHONPATH"]])}
+    assert _help_plugin_commands(qlop_proc("--help", env=installed)) is None  # not indexed since the install
+    assert qlop_proc("plugins", "list", env=installed).returncode == 0
+    assert _help_plugin_commands(qlop_proc("--help", env=installed)) == ["example-info", "greet"]
+    greet = qlop_proc("greet", env=installed)
+    assert greet.returncode == 0 and greet.stdout == "hello from greeter\n"
+
+    shutil.rmtree(site)  # uninstalled
+    assert _help_plugin_commands(qlop_proc("--help", env=installed)) == ["example-info"]
+    assert qlop_proc("greet", env=installed).returncode == 2
+
+
 @pytest.mark.slow
 def test_example_plugin_own_test_suite_passes(qlop_proc, tmp_path):
     """The author's experience: the example's tests use the contracts and the pytest11 fixtures."""

@@ -68,7 +68,7 @@ def test_show_xgboost_prints_every_parameter_with_default_and_bounds(qlop_cli):
     out = result.stdout
     assert out.startswith("plugin qlop_contrib.models ")
     assert "model xgboost - Gradient-boosted trees" in out
-    assert re.search(r"^parameter +type +default +allowed +description$", out, flags=re.M)
+    assert re.search(r"^parameter +type +default +allowed +description$", out, flags=re.MULTILINE)
     rows = {
         "n_estimators": r"integer +200 +>= 1, <= 20000 +Boosting rounds",
         "max_depth": r"integer +4 +>= 1, <= 20 +Maximum tree depth",
@@ -77,7 +77,7 @@ def test_show_xgboost_prints_every_parameter_with_default_and_bounds(qlop_cli):
         "random_state": r"integer or none +none +>= 0 +Seed",
     }
     for name, pattern in rows.items():
-        assert re.search(rf"^{name} +{pattern}", out, flags=re.M), (name, out)
+        assert re.search(rf"^{name} +{pattern}", out, flags=re.MULTILINE), (name, out)
     # only the component asked for, not the other models of the same plugin
     assert "logistic_regression" not in out and "random_forest" not in out
     assert not any(line != line.rstrip() for line in out.splitlines())
@@ -107,9 +107,9 @@ def test_show_a_third_party_component_and_its_failures(qlop_fake_entry_points, q
     text = out.stdout
     assert text.startswith("plugin demo 2.0 (entry-point; active)")
     assert "  distribution: qlop-demo" in text
-    assert re.search(r"^window +integer +20 +>= 2, <= 500 +Bars in the window$", text, flags=re.M)
-    assert re.search(r"^inner\.alpha +number +0\.5 +> 0, < 1 +Inner weight$", text, flags=re.M)
-    assert re.search(r"^path +string +\(required\) +non-empty +Where$", text, flags=re.M)
+    assert re.search(r"^window +integer +20 +>= 2, <= 500 +Bars in the window$", text, flags=re.MULTILINE)
+    assert re.search(r"^inner\.alpha +number +0\.5 +> 0, < 1 +Inner weight$", text, flags=re.MULTILINE)
+    assert re.search(r"^path +string +\(required\) +non-empty +Where$", text, flags=re.MULTILINE)
     assert "model no_params - Takes a plain dict\n  no params model declared" in text
     assert "model broken_params - Bad\n  parameters unavailable: ModuleNotFoundError: No module named" in text
     unknown = qlop_cli.invoke(["plugins", "show", "demo_modle"])
