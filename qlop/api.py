@@ -69,7 +69,7 @@ _EXPORTS: dict[str, str] = {
     # feature steps: per-ticker grouping and the pipeline's hints
     "TickerGroups": "qlop.grouping:TickerGroups",
     "ticker_groups": "qlop.grouping:ticker_groups",
-    "FINITE_COLUMNS_ATTR": "qlop.stages.features:FINITE_COLUMNS_ATTR",
+    "FINITE_COLUMNS_ATTR": "qlop.adapters:FINITE_COLUMNS_ATTR",
     # labels: the leveraged-trade simulator the backtest also uses
     "TradeRules": "qlop.sim.rules:TradeRules",
     "Side": "qlop.sim.rules:Side",
@@ -159,6 +159,6 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from qlop.stages.data import read_panel, require_daily, ticker_progress
     from qlop.stages.export import ExportInput
     from qlop.stages.export import build_input as build_export_input
-    from qlop.stages.features import FINITE_COLUMNS_ATTR
+    from qlop.adapters import FINITE_COLUMNS_ATTR
     from qlop.stages.train import versions
     from qlop.windows import gather_windows, group_codes, window_index, window_rows

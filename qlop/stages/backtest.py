@@ -176,6 +176,7 @@ def benchmark_returns(close: "pd.Series | None", dates: "pd.DatetimeIndex") -> A
 # ------------------------------------------------------------------------------------------ run
 def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
     """Everything the stage writes, in memory: signals, engine result, metrics, benchmark."""
+    from qlop.adapters import strategy_inputs
     from qlop.backtest.engine import EngineSettings, run_engine
     from qlop.metrics import performance_metrics
 
@@ -184,13 +185,8 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
         raise ConfigError("backtest: a [backtest] section is required")
     strategy = create("strategy", bt.strategy_type, bt.strategy_params, "backtest.strategy_params")
     with stage_progress("backtest", total=4, unit="step") as progress:
-        panel, predictions = read_inputs(config, run_dir, strategy.needs_predictions)
-        if predictions is not None and len(predictions):
-            # the backtest covers the out-of-sample period: from the first predicted date on
-            first = predictions.index.get_level_values(-1).min()
-            panel = panel[panel.index.get_level_values(1) >= first]
-            if not len(panel):
-                raise DataError(f"predictions start on {first:%Y-%m-%d}, after the last date of the data")
+        # the backtest covers the out-of-sample period: from the first predicted date on
+        panel, predictions = strategy_inputs(*read_inputs(config, run_dir, strategy.needs_predictions))
         with component_errors("backtest", "strategy", bt.strategy_type):
             signals = strategy.generate_signals(panel, predictions)
         progress.advance(message="signals")

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qlop.errors import ArtifactError, ComponentConflictError, ConfigError, StageError, UnknownComponentError
+from qlop.adapters import FINITE_COLUMNS_ATTR as FINITE_COLUMNS_ATTR  # the hint's name, also served here
+from qlop.adapters import accept_labels, call_feature_step, declared_columns, feature_step_input
+from qlop.errors import ArtifactError, ComponentConflictError, ConfigError, UnknownComponentError
 from qlop.progress import stage_progress
 from qlop.stages.components import component_errors, create
 
@@ -23,11 +25,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from qlop.config import FeaturesConfig, LabelConfig, PipelineConfig
-
-#: ``DataFrame.attrs`` key under which the pipeline tells a step which of its input columns hold no
-#: NaN or infinity (a frozenset of names), so a column read by several steps is scanned once. A hint:
-#: a step may ignore it; a column missing from it may still be finite.
-FINITE_COLUMNS_ATTR = "qlop.finite_columns"
 
 DATA_FILE = "data.parquet"
 FEATURES_FILE = "features.parquet"
@@ -59,11 +56,6 @@ def _create(kind: str, name: str, params: Any, where: str, prefix: str, manager:
         raise ConfigError(f"{where}.{prefix}_type: {exc}") from None
 
 
-def _declared(names: Any) -> list[str] | None:
-    """A step's ``input_columns()`` / ``output_columns()`` as strings (None: not declared)."""
-    return None if names is None else [str(c) for c in names]
-
-
 def _check_names(names: list[str], who: str, produced: dict[str, str], panel_columns: Any) -> None:
     """A feature name may be used once: never a panel column, never another step's column."""
     seen: set[str] = set()
@@ -76,44 +68,6 @@ def _check_names(names: list[str], who: str, produced: dict[str, str], panel_col
         if name in seen:
             raise ConfigError(f"{who}: produces column {name!r} twice")
         seen.add(name)
-
-
-def _accept(out: Any, data: "pd.DataFrame", who: str, declared: list[str] | None) -> dict[str, np.ndarray]:
-    """The float64 arrays of a step's output, after checking it keeps the index and declared names."""
-    import pandas as pd
-
-    if not isinstance(out, pd.DataFrame):
-        raise StageError(f"{STAGE}: {who} returned {type(out).__name__}, expected a DataFrame")
-    if out.index is not data.index and not out.index.equals(data.index):
-        raise StageError(f"{STAGE}: {who} returned a frame whose index differs from its input "
-                         f"({len(out)} rows for {len(data)}); keep the (ticker, date) index")
-    columns = [str(c) for c in out.columns]
-    if declared is not None and columns != declared:
-        raise StageError(f"{STAGE}: {who} returned columns {columns} but declared {declared}")
-    arrays: dict[str, np.ndarray] = {}
-    for name, col in zip(columns, out.columns):
-        series = out[col]
-        if not (pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)):
-            raise StageError(f"{STAGE}: {who} column {name!r} is not numeric (dtype {series.dtype})")
-        if series.dtype == np.float64:
-            arrays[name] = series.to_numpy()  # no copy: the step's own array
-        else:  # ints, bools, nullable dtypes (pd.NA becomes NaN)
-            arrays[name] = series.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
-    return arrays
-
-
-def _accept_arrays(out: Any, n: int, who: str, declared: list[str]) -> dict[str, np.ndarray]:
-    """The fast path's output: exactly the declared names, one float64 value per row each."""
-    if not isinstance(out, Mapping) or list(out) != declared:
-        got = list(out) if isinstance(out, Mapping) else type(out).__name__
-        raise StageError(f"{STAGE}: {who} returned {got} but declared {declared}")
-    arrays = {}
-    for name, values in out.items():
-        arr = np.asarray(values)
-        if arr.shape != (n,):
-            raise StageError(f"{STAGE}: {who} column {name!r} has shape {arr.shape}, expected ({n},)")
-        arrays[name] = arr if arr.dtype == np.float64 else arr.astype(np.float64)
-    return arrays
 
 
 def compute_features(panel: "pd.DataFrame", features_cfg: Any, manager: Any = None) -> "pd.DataFrame":
@@ -143,31 +97,12 @@ def compute_features(panel: "pd.DataFrame", features_cfg: Any, manager: Any = No
             who = f"{where} ({step_cfg.step_type})"
             step = _create("feature_step", step_cfg.step_type, step_cfg.step_params, where, "step", manager)
             with component_errors(STAGE, "feature_step", step_cfg.step_type, manager):
-                inputs = _declared(step.input_columns())
-                outputs = _declared(step.output_columns())
-            if inputs is not None:
-                for col in inputs:
-                    if col not in base and col not in features:
-                        raise ConfigError(f"{where}.step_params: column {col!r} not found (a step can use the "
-                                          f"panel's columns and those of earlier steps: "
-                                          f"{', '.join([*base, *features])})")
-                arrays = {c: base[c] if c in base else features[c] for c in dict.fromkeys(inputs)}
-                for c, a in arrays.items():
-                    if c not in finite:
-                        finite[c] = a.dtype.kind == "f" and bool(np.isfinite(np.add.reduce(a)))
-                data = pd.DataFrame(arrays, index=index, copy=False)
-                data.attrs[FINITE_COLUMNS_ATTR] = frozenset(c for c in arrays if finite[c])
-            else:
-                data = pd.DataFrame({**base, **features}, index=index, copy=False)
+                inputs, outputs = declared_columns(step)
+            data = feature_step_input({**base, **features}, index, inputs, finite, f"{where}.step_params")
             if outputs is not None:
                 _check_names(outputs, who, produced, base)
             with component_errors(STAGE, "feature_step", step_cfg.step_type, manager):
-                fast = step.transform_arrays(data) if outputs is not None else None
-                out = step.transform(data) if fast is None else None
-            if fast is not None:
-                arrays = _accept_arrays(fast, len(index), who, outputs)
-            else:
-                arrays = _accept(out, data, who, outputs)
+                arrays = call_feature_step(step, data, outputs, who, STAGE)
             if outputs is None:
                 _check_names(list(arrays), who, produced, base)
             features.update(arrays)
@@ -178,23 +113,12 @@ def compute_features(panel: "pd.DataFrame", features_cfg: Any, manager: Any = No
 
 def compute_labels(panel: "pd.DataFrame", label_cfg: Any, manager: Any = None) -> "pd.DataFrame":
     """Build the configured label plugin and run it on ``panel``; the frame keeps ``panel``'s index."""
-    import pandas as pd
-
     cfg = _as_label_config(label_cfg)
     name = cfg.label_type
     label = _create("label", name, cfg.label_params, "label", "label", manager)
     with component_errors(STAGE, "label", name, manager):
         out = label.make_labels(panel)
-    who = f"label {name!r}"
-    if not isinstance(out, pd.DataFrame):
-        raise StageError(f"{STAGE}: {who} returned {type(out).__name__}, expected a DataFrame")
-    if out.index is not panel.index and not out.index.equals(panel.index):
-        raise StageError(f"{STAGE}: {who} returned a frame whose index differs from the panel's")
-    if "label" not in out.columns:
-        raise StageError(f"{STAGE}: {who} returned no 'label' column (columns: {', '.join(map(str, out.columns))})")
-    if out["label"].dtype != np.float64:
-        out = out.assign(label=out["label"].to_numpy(dtype=np.float64, na_value=np.nan))
-    return out
+    return accept_labels(out, panel, f"label {name!r}", STAGE)
 
 
 @dataclass

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qlop.errors import ArtifactError, ConfigError, DataError, StageError
+from qlop.adapters import fold_info, model_fit_inputs, predict_values
+from qlop.errors import ArtifactError, ConfigError, DataError
 from qlop.stages.components import component_errors, create
-from qlop.windows import predict_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -168,34 +168,20 @@ def _fit_predict(config: "PipelineConfig", ts: TrainingSet, fold: Any, label_end
     fit_idx, val_idx = validation_split(fold.train_idx, dates, label_end, mcfg.validation.validation_fraction)
     model = make_model(config, ts.task)
     X = ts.X
+    X_fit, y_fit = model_fit_inputs(X, ts.y, fit_idx)
+    X_val, y_val = model_fit_inputs(X, ts.y, val_idx) if val_idx.size else (None, None)
     with component_errors("train", "model", mcfg.model_type):
         t0 = time.perf_counter()
-        model.train(X.iloc[fit_idx], ts.y[fit_idx],
-                    X.iloc[val_idx] if val_idx.size else None, ts.y[val_idx] if val_idx.size else None)
+        model.train(X_fit, y_fit, X_val, y_val)
         t1 = time.perf_counter()
         # a sequence model also gets each ticker's rows just before the test window (its history)
-        pred = predict_rows(model, X, fold.test_idx, ts.scorable)
+        pred = predict_values(model, X, fold.test_idx, ts.scorable, f"fold {fold.fold}")
         timings.fit += t1 - t0
         timings.predict += time.perf_counter() - t1
     timings.library += float(model.library_seconds)
-    check_predictions(pred, fold.test_idx.size, model, f"fold {fold.fold}")
-    info = {"n_fit": int(fit_idx.size), "n_val": int(val_idx.size)}
-    if val_idx.size:
-        info["val_start"] = str(np.datetime64(dates[val_idx].min(), "D"))
-    info.update(model.fit_info)
-    return model, pred, info
+    val_start = str(np.datetime64(dates[val_idx].min(), "D")) if val_idx.size else None
+    return model, pred, fold_info(model, fit_idx.size, val_idx.size, val_start)
 
-
-def check_predictions(pred: np.ndarray, n_rows: int, model: Any, where: str) -> None:
-    """One prediction per row, finite, except NaN where a sequence model has no complete window."""
-    name = model.name
-    if pred.shape != (n_rows,):
-        raise StageError(f"model {name!r} returned {pred.shape} predictions for {n_rows} rows ({where})")
-    if np.isinf(pred).any():
-        raise StageError(f"model {name!r} returned infinite predictions ({where})")
-    if model.lookback <= 1 and np.isnan(pred).any():
-        raise StageError(f"model {name!r} returned NaN predictions ({where}); only a sequence model "
-                         "(lookback > 1) may leave rows without a complete window unscored")
 
 
 def versions() -> dict[str, str]:
@@ -319,7 +305,7 @@ def _fit_final(config: "PipelineConfig", ts: TrainingSet, infos: list[dict[str, 
     rows = np.flatnonzero(ts.usable)
     with component_errors("train", "model", config.model.model_type):
         t0 = time.perf_counter()
-        model.train(ts.X.iloc[rows], ts.y[rows], None, None)
+        model.train(*model_fit_inputs(ts.X, ts.y, rows), None, None)
         timings.fit += time.perf_counter() - t0
     timings.library += float(model.library_seconds)
     dates = ts.X.index.get_level_values(1)[rows]
@@ -429,8 +415,7 @@ def score_features(model: Any, meta: dict[str, Any], features: "pd.DataFrame", d
         np.ones(len(X), dtype=bool)
     X = X[keep]
     with component_errors("predict", "model", meta["model_type"]):
-        pred = np.asarray(model.predict(X), dtype=np.float64) if len(X) else np.zeros(0)
-    check_predictions(pred, len(X), model, source)
+        pred = predict_values(model, X, where=source) if len(X) else np.zeros(0)
     scored = ~np.isnan(pred)  # rows a sequence model has no complete window for get no prediction
     return pd.DataFrame({meta["prediction_column"]: pred[scored]}, index=X.index[scored])
 

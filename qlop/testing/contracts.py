@@ -11,6 +11,10 @@ Example::
 or ``component_class = GapStep`` to test a class without registering it, or ``plugin = my_module`` to
 register a plugin module for the lookup without installing it. Override ``make_panel`` to feed your
 own data. Every check is fast (a few hundred rows) and names the column, ticker and date that broke it.
+
+The contracts feed a component through :mod:`qlop.adapters`, the code the stages use: a feature step
+gets only its declared input columns, a model gets ``y`` as a float64 numpy array, a strategy gets
+predictions for only the out-of-sample rows. Passing a contract therefore means working in ``qlop run``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from qlop import adapters
 from qlop.schema import INDEX_NAMES, OHLCV_COLUMNS
 from qlop.testing.data import make_ohlcv_panel, perturb_after
 
@@ -199,6 +204,12 @@ class DataSourceContract(ComponentContract):
         again = self._load(self.make_component())
         assert_same_values(loaded, again, "second load", self.rtol, self.atol)
 
+    def test_cache_token(self, component: Any) -> None:
+        """The data stage puts ``cache_token()`` into its cache key: a string (or None), stable."""
+        token = component.cache_token()
+        assert token is None or isinstance(token, str), f"cache_token returned {type(token).__name__}, not str/None"
+        assert self.make_component().cache_token() == token, "cache_token differs between two instances"
+
 
 # -- feature steps ------------------------------------------------------------------------------
 
@@ -211,7 +222,17 @@ class FeatureStepContract(_PanelMixin, ComponentContract):
     per_ticker: ClassVar[bool] = True
 
     def _transform(self, component: Any, data: pd.DataFrame) -> pd.DataFrame:
-        out = component.transform(data.copy())
+        """The step's columns as the features stage computes them (input frame, fast path, checks)."""
+        return adapters.run_feature_step(component, data.copy(), f"feature step {component.name!r}")
+
+    def _step_input(self, component: Any, panel: pd.DataFrame) -> pd.DataFrame:
+        """The frame the features stage hands the step (its declared input columns, or all)."""
+        inputs, _ = adapters.declared_columns(component)
+        columns = {str(c): panel[c].to_numpy() for c in panel.columns}
+        return adapters.feature_step_input(columns, panel.index, inputs, where=f"feature step {component.name!r}")
+
+    def _raw_transform(self, component: Any, panel: pd.DataFrame) -> pd.DataFrame:
+        out = component.transform(self._step_input(component, panel.copy()))
         assert isinstance(out, pd.DataFrame), f"transform returned {type(out).__name__}, not a DataFrame"
         return out
 
@@ -226,7 +247,8 @@ class FeatureStepContract(_PanelMixin, ComponentContract):
     def test_index_preserved(self, panel: pd.DataFrame, features: pd.DataFrame) -> None:
         assert features.index.equals(panel.index), "features must be indexed exactly like the input panel"
 
-    def test_float_columns_with_new_names(self, panel: pd.DataFrame, features: pd.DataFrame) -> None:
+    def test_float_columns_with_new_names(self, component: Any, panel: pd.DataFrame) -> None:
+        features = self._raw_transform(component, panel)
         assert len(features.columns), "no feature columns returned"
         assert features.columns.is_unique, f"duplicate column names: {list(features.columns)}"
         for col in features.columns:
@@ -247,9 +269,15 @@ class FeatureStepContract(_PanelMixin, ComponentContract):
         assert_same_values(features, again, "second transform", self.rtol, self.atol)
 
     def test_input_not_modified(self, component: Any, panel: pd.DataFrame) -> None:
+        """The stage hands a step views on its own arrays: writing into them would corrupt the panel."""
         before = panel.copy()
-        component.transform(panel)
+        adapters.run_feature_step(component, panel, f"feature step {component.name!r}")
         assert_same_values(before, panel, "input panel after transform", 0.0, 0.0)
+
+    def test_transform_matches_fast_path(self, component: Any, panel: pd.DataFrame, features: pd.DataFrame) -> None:
+        """``transform`` (used outside the pipeline) and ``transform_arrays`` (used by it) agree."""
+        raw = self._raw_transform(component, panel)
+        assert_same_values(features, raw.astype("float64"), "transform vs the pipeline's result", self.rtol, self.atol)
 
     def test_no_ticker_bleed(self, component: Any, panel: pd.DataFrame, features: pd.DataFrame) -> None:
         if not self.per_ticker:
@@ -389,20 +417,21 @@ class ModelContract(ComponentContract):
     def data(self) -> dict[str, Any]:
         return self.make_training_data()
 
-    def _fit(self, model: Any, data: dict[str, Any]) -> Any:
-        return model.train(data["X_train"], data["y_train"], data["X_val"], data["y_val"])
+    def _fit(self, model: Any, data: dict[str, Any], validation: bool = True) -> Any:
+        """``train`` as the train stage calls it: X float64 frames, y float64 numpy arrays."""
+        X_train, y_train = adapters.model_fit_inputs(data["X_train"], data["y_train"])
+        X_val, y_val = adapters.model_fit_inputs(data["X_val"], data["y_val"]) if validation else (None, None)
+        return model.train(X_train, y_train, X_val, y_val)
 
     def _predict(self, model: Any, X: pd.DataFrame, history: pd.DataFrame | None = None) -> np.ndarray:
-        """Predictions for the rows of ``X`` as the stages ask for them (:func:`qlop.windows.predict_rows`):
-        a sequence model (``lookback > 1``) also gets the earlier rows of ``history`` it needs."""
-        from qlop.windows import predict_rows
-
-        frame = X if history is None else history
-        rows = np.arange(len(X)) if history is None else history.index.get_indexer(X.index)
+        """Predictions for the rows of ``X`` as the stages ask for them (:func:`qlop.adapters.predict_values`,
+        checked the same way): a sequence model (``lookback > 1``) also gets the earlier rows of
+        ``history`` it needs."""
+        if history is None:
+            return adapters.predict_values(model, X, where="model contract")
+        rows = history.index.get_indexer(X.index)
         assert (rows >= 0).all(), "X holds rows that history does not"
-        pred = predict_rows(model, frame, rows)
-        assert pred.shape == (len(X),), f"predict returned shape {pred.shape}, expected ({len(X)},)"
-        return pred
+        return adapters.predict_values(model, history, rows, where="model contract")
 
     def _test_pred(self, model: Any, data: dict[str, Any]) -> np.ndarray:
         return self._predict(model, data["X_test"], data["X"])
@@ -446,6 +475,23 @@ class ModelContract(ComponentContract):
         self._test_pred(component, data)
         for key, value in before.items():
             assert value.equals(data[key]), f"{key} was modified by train/predict"
+
+    def test_trains_without_validation_rows(self, component: Any, data: dict[str, Any]) -> None:
+        """The final model of a run trains on every row, with ``X_val = y_val = None``."""
+        self._fit(component, data, validation=False)
+        assert np.isfinite(self._test_pred(component, data)).all(), "predictions contain NaN or inf"
+
+    def test_final_params_and_fit_info(self, trained: Any, data: dict[str, Any]) -> None:
+        """``fit_info`` is stored as JSON; ``final_params`` (from the folds' infos) builds a model that trains."""
+        info = adapters.fold_info(trained, len(data["X_train"]), len(data["X_val"]))
+        json.dumps(info)
+        params = trained.final_params([info, info])
+        assert isinstance(params, type(trained.params)), (
+            f"final_params returned {type(params).__name__}, not {type(trained.params).__name__}")
+        final = type(trained)(trained.name, params)
+        final.task = trained.task
+        self._fit(final, data, validation=False)
+        self._test_pred(final, data)
 
     def test_save_load_round_trip(self, trained: Any, data: dict[str, Any], tmp_path: Path) -> None:
         target = tmp_path / "model"
@@ -520,10 +566,24 @@ class StrategyContract(_PanelMixin, ComponentContract):
     kind = "strategy"
 
     def make_predictions(self, panel: pd.DataFrame, seed: int = 3) -> pd.DataFrame:
-        """Out-of-sample predictions as the train stage writes them (``prob``, ``fold``)."""
+        """Predictions as the train stage writes them (``prob``, ``fold``), here for every row."""
         rng = np.random.default_rng(seed)
         return pd.DataFrame({"prob": rng.uniform(0, 1, len(panel)), "fold": np.zeros(len(panel), dtype="int64")},
                             index=panel.index)
+
+    def make_oos_predictions(self, panel: pd.DataFrame, seed: int = 5) -> pd.DataFrame:
+        """Predictions for a subset of the rows, shaped like a walk-forward's: none during the first
+        training window, none for the first weeks of a ticker listed later, and scattered rows with
+        incomplete features missing."""
+        full = self.make_predictions(panel, seed)
+        dates = full.index.get_level_values(INDEX_NAMES[1])
+        tickers = full.index.get_level_values(INDEX_NAMES[0])
+        start = _cutoff(panel, 0.4)
+        keep = np.asarray(dates >= start)
+        late = tickers.unique()[-1]
+        keep &= ~np.asarray((tickers == late) & (dates < _cutoff(panel, 0.55)))
+        keep &= np.random.default_rng(seed).uniform(size=len(full)) > 0.1
+        return full[keep]
 
     @pytest.fixture
     def panel(self) -> pd.DataFrame:
@@ -534,24 +594,49 @@ class StrategyContract(_PanelMixin, ComponentContract):
         return self.make_predictions(panel)
 
     def _signals(self, component: Any, panel: pd.DataFrame, predictions: pd.DataFrame | None) -> pd.DataFrame:
+        """``generate_signals`` on what the backtest stage passes (:func:`qlop.adapters.strategy_inputs`)."""
         preds = predictions.copy() if (predictions is not None and component.needs_predictions) else None
         if preds is None and component.needs_predictions:
             raise AssertionError("needs_predictions is True but no predictions were given")
-        out = component.generate_signals(panel.copy(), preds)
+        data, preds = adapters.strategy_inputs(panel, preds)
+        out = component.generate_signals(data.copy(), preds)
         assert isinstance(out, pd.DataFrame), f"generate_signals returned {type(out).__name__}, not a DataFrame"
         return out
+
+    def _check_signals(self, data: pd.DataFrame, signals: pd.DataFrame) -> None:
+        assert signals.index.equals(data.index), "signals must be indexed exactly like the data passed in"
+        assert "signal" in signals.columns, f"no 'signal' column (got {list(signals.columns)})"
+        values = signals["signal"].to_numpy(dtype="float64")
+        assert not np.isnan(values).any(), "signal has NaN (use 0 for flat)"
+        bad = sorted(float(x) for x in set(np.unique(values)) - {-1.0, 0.0, 1.0})
+        assert not bad, f"signal must be -1, 0 or 1; got {bad[:5]}"
+        from qlop.backtest.engine import align_signals
+
+        align_signals(data, signals)  # what the backtest engine accepts (weight, score)
 
     @pytest.fixture
     def signals(self, component: Any, panel: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
         return self._signals(component, panel, predictions)
 
     def test_signal_column(self, panel: pd.DataFrame, signals: pd.DataFrame) -> None:
-        assert signals.index.equals(panel.index), "signals must be indexed exactly like the panel"
-        assert "signal" in signals.columns, f"no 'signal' column (got {list(signals.columns)})"
-        values = signals["signal"].to_numpy(dtype="float64")
-        assert not np.isnan(values).any(), "signal has NaN (use 0 for flat)"
-        bad = sorted(float(x) for x in set(np.unique(values)) - {-1.0, 0.0, 1.0})
-        assert not bad, f"signal must be -1, 0 or 1; got {bad[:5]}"
+        self._check_signals(panel, signals)
+
+    def test_predictions_for_a_subset_of_rows(self, component: Any, panel: pd.DataFrame) -> None:
+        """The backtest passes out-of-sample predictions only: the panel from the first predicted date
+        on, and no prediction for the rows no walk-forward fold scored."""
+        if not component.needs_predictions:
+            pytest.skip("strategy does not use predictions (needs_predictions = False)")
+        subset = self.make_oos_predictions(panel)
+        data, _ = adapters.strategy_inputs(panel, subset)
+        assert len(subset) < len(data), "make_oos_predictions must leave rows of the window without a prediction"
+        try:
+            signals = self._signals(component, panel, subset)
+        except AssertionError:
+            raise
+        except Exception as exc:
+            raise AssertionError(f"generate_signals failed with predictions for only part of the rows (as a "
+                                 f"backtest passes them): {type(exc).__name__}: {exc}") from exc
+        self._check_signals(data, signals)
 
     def test_weight_column(self, signals: pd.DataFrame) -> None:
         if "weight" not in signals.columns:

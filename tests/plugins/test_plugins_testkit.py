@@ -106,6 +106,8 @@ EXPECTED_FAILURES = {
     "TestLossyCentroid::test_save_load_round_trip": "predictions after save_model/load_model differ",
     "TestTomorrowsProbability::test_causal": "look-ahead: signals up to",
     "TestDoubleSignal::test_signal_column": "signal must be -1, 0 or 1; got [-2.0, 2.0]",
+    "TestPositionalProbability::test_predictions_for_a_subset_of_rows":
+        "generate_signals failed with predictions for only part of the rows",
     "TestIgnoresDates::test_honours_requested_dates": "rows before 2015-03-01",
     "TestLittersExporter::test_writes_under_output_path": "files written outside output_path",
 }
@@ -116,6 +118,7 @@ ALSO_CAUGHT = {
     "TestWholeHistoryZScore::test_causal_perturbation",  # the full-history mean moves with later rows
     "TestPanelWideChange::test_causal_perturbation",  # a ticker's first row reads the previous ticker's last
     "TestPanelWideChange::test_causal_truncation",
+    "TestDoubleSignal::test_predictions_for_a_subset_of_rows",  # the same bad values on the backtest's rows
 }
 
 

@@ -39,8 +39,8 @@ class NumpyLogistic(BaseModelPlugin):
     params_model = NumpyLogisticParams
     tasks = ("classification",)
 
-    def train(self, X_train: pd.DataFrame, y_train: pd.Series, X_val: pd.DataFrame | None = None,
-              y_val: pd.Series | None = None) -> dict[str, Any]:
+    def train(self, X_train: pd.DataFrame, y_train: np.ndarray, X_val: pd.DataFrame | None = None,
+              y_val: np.ndarray | None = None) -> dict[str, Any]:
         p = self.model_params
         X = X_train.to_numpy(dtype="float64")
         y = np.asarray(y_train, dtype="float64")
