@@ -59,3 +59,74 @@ def browser():
             yield instance
         finally:
             instance.close()
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------
+
+PG_PASSWORD = "qlop-test-secret-7Qx"
+
+
+def _pg_bindir() -> "str | None":
+    """The newest Debian PostgreSQL server binaries (/usr/lib/postgresql/<major>/bin)."""
+    import glob
+
+    found = [d for d in glob.glob("/usr/lib/postgresql/*/bin") if os.path.exists(os.path.join(d, "initdb"))]
+    return max(found, key=lambda d: int(d.split("/")[-2]) if d.split("/")[-2].isdigit() else 0) if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server on 127.0.0.1 with password (SCRAM) authentication, for tests
+    marked ``postgres``. Yields ``{"url": ..., "password": ...}``; the URL names database ``qlop``,
+    user ``qlop`` and no password.
+
+    The server runs from Debian's ``postgresql`` binaries in a temporary directory; as root (which
+    PostgreSQL refuses to run as) it runs as the ``postgres`` user. Skips when the binaries are absent,
+    except under ``QLOP_STRICT_POSTGRES=1`` (CI), where that is a failure.
+    """
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    bindir = _pg_bindir()
+    if bindir is None:
+        reason = "PostgreSQL server binaries not found (apt-get install postgresql); postgres tests need them"
+        if os.environ.get("QLOP_STRICT_POSTGRES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    root = tempfile.mkdtemp(prefix="qlop-pg-")
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        import pwd
+
+        pw = pwd.getpwnam("postgres")
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    pwfile = os.path.join(root, "pw")
+    with open(pwfile, "w") as fh:
+        fh.write(PG_PASSWORD + "\n")
+    if as_user:
+        os.chown(pwfile, pw.pw_uid, pw.pw_gid)
+    data, log = os.path.join(root, "data"), os.path.join(root, "server.log")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def run(*cmd: str) -> None:
+        done = subprocess.run([*as_user, *cmd], capture_output=True, text=True, timeout=180)
+        if done.returncode:
+            tail = open(log).read()[-2000:] if os.path.exists(log) else ""
+            raise RuntimeError(f"{cmd[0]} failed ({done.returncode}): {done.stdout}{done.stderr}{tail}")
+
+    run(f"{bindir}/initdb", "-D", data, "-U", "qlop", f"--pwfile={pwfile}", "--auth-host=scram-sha-256",
+        "--auth-local=trust", "-E", "UTF8", "--no-locale")
+    run(f"{bindir}/pg_ctl", "-D", data, "-l", log, "-w", "-t", "120", "-o",
+        f"-h 127.0.0.1 -p {port} -k {root} -F", "start")
+    try:
+        run(f"{bindir}/createdb", "-h", root, "-p", str(port), "-U", "qlop", "qlop")
+        yield {"url": f"postgresql://qlop@127.0.0.1:{port}/qlop", "password": PG_PASSWORD}
+    finally:
+        subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "-w", "stop"],
+                       capture_output=True, timeout=120)
+        shutil.rmtree(root, ignore_errors=True)

@@ -12,7 +12,8 @@ Groups (see ``docs/plugins/api.md`` for one line per name):
 - errors: ``QlopError``, ``ConfigError``, ``DataError``, ``ArtifactError``
 - the canonical panel: ``INDEX_NAMES``, ``OHLCV_COLUMNS``, ``validate_panel``, ``parse_date_column``,
   ``read_panel``
-- data sources: ``require_daily``, ``ticker_progress``, ``cache_dir``
+- data sources: ``require_daily``, ``ticker_progress``, ``cache_dir``; databases: ``open_sql_engine``,
+  ``sql_display_url``, ``sql_error``
 - feature steps: ``TickerGroups``, ``ticker_groups``, ``FINITE_COLUMNS_ATTR``
 - labels: the simulator (``simulate``, ``panel_arrays``, ``PanelArrays``, ``SimResult``, ``TradeRules``,
   ``Side``, ``EXIT_REASONS``)
@@ -66,6 +67,10 @@ _EXPORTS: dict[str, str] = {
     "require_daily": "qlop.stages.data:require_daily",
     "ticker_progress": "qlop.stages.data:ticker_progress",
     "cache_dir": "qlop.paths:cache_dir",
+    # databases (SQLAlchemy): engines with the password from the environment, errors without it
+    "open_sql_engine": "qlop.sql:open_engine",
+    "sql_display_url": "qlop.sql:display_url",
+    "sql_error": "qlop.sql:database_error",
     # feature steps: per-ticker grouping and the pipeline's hints
     "TickerGroups": "qlop.grouping:TickerGroups",
     "ticker_groups": "qlop.grouping:ticker_groups",
@@ -156,6 +161,9 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from qlop.sim.engine import SimResult, simulate
     from qlop.sim.panel import PanelArrays, panel_arrays
     from qlop.sim.rules import Side, TradeRules
+    from qlop.sql import database_error as sql_error
+    from qlop.sql import display_url as sql_display_url
+    from qlop.sql import open_engine as open_sql_engine
     from qlop.stages.data import read_panel, require_daily, ticker_progress
     from qlop.stages.export import ExportInput
     from qlop.stages.export import build_input as build_export_input

@@ -1,4 +1,5 @@
-"""Bundled data sources: ``sample`` (embedded real data), ``csv``, ``parquet``, ``yfinance``, ``synthetic``.
+"""Bundled data sources: ``sample`` (embedded real data), ``csv``, ``parquet``, ``sql``, ``yfinance``,
+``synthetic``.
 
 This module is the registered plugin. Factories are strings so registration imports nothing heavy.
 """
@@ -22,6 +23,9 @@ def qlop_register_data_source() -> list[ComponentSpec]:
         ComponentSpec("parquet", f"{_P}.parquet_source:ParquetSource",
                       "Local Parquet files: a folder of <TICKER>.parquet or one long file",
                       f"{_P}.params:ParquetParams"),
+        ComponentSpec("sql", f"{_P}.sql_source:SqlSource",
+                      "A database table or query through SQLAlchemy (SQLite, PostgreSQL, ...)",
+                      f"{_P}.params:SqlParams"),
         ComponentSpec("yfinance", f"{_P}.yfinance_source:YFinanceSource",
                       "Yahoo Finance via yfinance.download (needs network)",
                       f"{_P}.params:YFinanceParams"),

@@ -31,12 +31,12 @@ def _key(name: Any) -> str:
     return re.sub(r"[\s_\-.]", "", str(name)).lower()
 
 
-def canonical_columns(df: pd.DataFrame, source: str, mapping: Mapping[str, str] | None = None,
-                      ticker_column: str = "ticker", need_ticker: bool = False) -> pd.DataFrame:
-    """Rename ``df``'s columns to QLOP's names; a missing required column names ``source``.
+def column_map(columns: list[Any], source: str, mapping: Mapping[str, str] | None = None,
+               ticker_column: str = "ticker", need_ticker: bool = False) -> dict[Any, str]:
+    """Which of ``columns`` becomes which QLOP column; a missing required column names ``source``.
 
-    ``mapping`` (your name -> QLOP name) wins over the case-insensitive defaults. A missing
-    ``Adj Close`` equals ``Close``. Unknown columns are dropped.
+    ``mapping`` (your name -> QLOP name) wins over the case-insensitive defaults. Unknown columns are
+    left out. ``adj_close`` may be absent (it then equals ``close``).
     """
     mapping = {_key(k): v for k, v in (mapping or {}).items()}
     for target in mapping.values():
@@ -46,7 +46,7 @@ def canonical_columns(df: pd.DataFrame, source: str, mapping: Mapping[str, str] 
     ticker_key = _key(ticker_column)
     rename: dict[Any, str] = {}
     taken: dict[str, Any] = {}
-    for col in df.columns:
+    for col in columns:
         k = _key(col)
         target = mapping.get(k) or ("ticker" if k == ticker_key else ALIASES.get(k))
         if target is None:
@@ -55,14 +55,21 @@ def canonical_columns(df: pd.DataFrame, source: str, mapping: Mapping[str, str] 
             raise DataError(f"{source}: columns {taken[target]!r} and {col!r} both map to {target!r}")
         taken[target] = col
         rename[col] = target
-    out = df[list(rename)].rename(columns=rename)
     required = REQUIRED + (("ticker",) if need_ticker else ())
-    missing = [c for c in required if c not in out.columns]
+    missing = [c for c in required if c not in taken]
     if missing:
         pretty = {"date": "Date", "open": "Open", "high": "High", "low": "Low", "close": "Close",
                   "volume": "Volume", "ticker": ticker_column}
-        found = ", ".join(map(str, df.columns)) or "none"
+        found = ", ".join(map(str, columns)) or "none"
         raise DataError(f"{source}: missing required column {pretty[missing[0]]!r} (found: {found})")
+    return rename
+
+
+def canonical_columns(df: pd.DataFrame, source: str, mapping: Mapping[str, str] | None = None,
+                      ticker_column: str = "ticker", need_ticker: bool = False) -> pd.DataFrame:
+    """Rename ``df``'s columns to QLOP's names (:func:`column_map`); a missing ``Adj Close`` equals ``Close``."""
+    rename = column_map(list(df.columns), source, mapping, ticker_column, need_ticker)
+    out = df[list(rename)].rename(columns=rename)
     if "adj_close" not in out.columns:
         out["adj_close"] = out["close"]
     return out

@@ -84,3 +84,32 @@ class SyntheticParams(BaseModel):
     overnight_share: float = Field(0.3, ge=0, le=1, description="Share of each day's return that happens "
                                                                 "overnight (open gap)")
     volume: float = Field(1_000_000.0, gt=0, description="Median daily volume (shares)")
+
+
+class SqlParams(BaseModel):
+    """A database table or query through SQLAlchemy (SQLite built in; PostgreSQL via psycopg 3)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field("sqlite:///qlop.sqlite", min_length=1,
+                     description="SQLAlchemy URL without a password, e.g. sqlite:///prices.sqlite (relative to "
+                                 "the working directory) or postgresql://user@host:5432/db (psycopg 3)")
+    password_env: str = Field("QLOP_SQL_PASSWORD", min_length=1,
+                              description="Environment variable holding the database password; the password "
+                                          "is never written to the config, the manifest or the cache key")
+    table: str = Field("ohlcv", min_length=1,
+                       description="Table or view with one row per ticker and date (ignored when query is set)")
+    db_schema: str | None = Field(None, description="Database schema of the table (default: the connection's)")
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Map your column names to QLOP's (date, open, high, low, close, adj_close, volume, ticker), "
+                    "e.g. {'px_last': 'close'}; other names are matched case-insensitively",
+    )
+    ticker_column: str = Field("ticker", min_length=1, description="Name of the ticker column")
+    query: str | None = Field(
+        None,
+        description="A SELECT instead of a table, with bound parameters :tickers (the list, written "
+                    "'ticker IN :tickers'), :start and :end (dates, inclusive); values are always bound, "
+                    "never formatted into the SQL",
+    )
+    date_format: str | None = Field(None, description="strftime format of text dates (default ISO 8601)")
