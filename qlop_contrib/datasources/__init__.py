@@ -1,5 +1,5 @@
 """Bundled data sources: ``sample`` (embedded real data), ``csv``, ``parquet``, ``sql``, ``yfinance``,
-``synthetic``.
+``alphavantage``, ``synthetic``.
 
 This module is the registered plugin. Factories are strings so registration imports nothing heavy.
 """
@@ -29,6 +29,9 @@ def qlop_register_data_source() -> list[ComponentSpec]:
         ComponentSpec("yfinance", f"{_P}.yfinance_source:YFinanceSource",
                       "Yahoo Finance via yfinance.download (needs network)",
                       f"{_P}.params:YFinanceParams"),
+        ComponentSpec("alphavantage", f"{_P}.alphavantage_source:AlphaVantageSource",
+                      "Alpha Vantage daily adjusted bars, full history (needs network and an API key)",
+                      f"{_P}.params:AlphaVantageParams"),
         ComponentSpec("synthetic", f"{_P}.synthetic:SyntheticSource",
                       "Seeded GBM paths with stochastic volatility and jumps, any size",
                       f"{_P}.params:SyntheticParams"),

@@ -113,3 +113,21 @@ class SqlParams(BaseModel):
                     "never formatted into the SQL",
     )
     date_format: str | None = Field(None, description="strftime format of text dates (default ISO 8601)")
+
+
+class AlphaVantageParams(BaseModel):
+    """Alpha Vantage daily adjusted bars (TIME_SERIES_DAILY_ADJUSTED, full history; needs network)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_key_env: str = Field("ALPHAVANTAGE_API_KEY", min_length=1,
+                             description="Environment variable holding the API key (the key itself never "
+                                         "goes in a config file, the manifest or the cache key)")
+    base_url: str = Field("https://www.alphavantage.co/query", min_length=1, description="API endpoint")
+    timeout: float = Field(30.0, gt=0, le=600, description="Per-request timeout, seconds")
+    max_retries: int = Field(4, ge=0, le=20,
+                             description="Retries of a throttled or failed request (rate-limit notes, HTTP 429/5xx, "
+                                         "network errors, a cut-off body) before giving up on the ticker")
+    backoff_seconds: float = Field(15.0, ge=0, le=600,
+                                   description="Wait before the first retry; doubled for each further retry "
+                                               "(the free tier allows a few calls per minute)")
