@@ -107,9 +107,7 @@ def main() -> None:
     from qlop.backtest.engine import book_layout, mark_books
     from qlop.backtest.sizing import Sized, size_single
 
-    rules = sim_rules(settings.leverage, settings.maintenance_margin, settings.liquidation_fee,
-                      settings.commission_bps, settings.slippage_bps, settings.financing_rate, settings.borrow_fee,
-                      exits)
+    rules = sim_rules(settings.terms, exits)
     t = time.perf_counter()
     cand = build_candidates(arr, code, signal, rules, exits)
     t_cand = time.perf_counter() - t

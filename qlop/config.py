@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from qlop.errors import ConfigError
+from qlop.sim.terms import TradeTerms
 
 
 class _Section(BaseModel):
@@ -82,30 +83,25 @@ class ModelConfig(_Section):
     threshold: float = Field(0.5, gt=0, lt=1, description="Probability threshold for precision/recall")
 
 
-class BacktestConfig(_Section):
+class _BacktestBook(_Section):
+    """The strategy and the book: what trades and with how much capital (the terms come after)."""
+
     strategy_type: str = Field("probability_threshold", description="Strategy plugin name")
     strategy_params: dict[str, Any] = Field(default_factory=dict)
     initial_capital: float = Field(100_000.0, gt=0)
-    leverage: float = Field(1.0, gt=0, le=100)
     position_size: float = Field(0.1, gt=0, le=1, description="Fraction of equity committed as margin per position")
     max_positions: int = Field(10, ge=1)
     max_gross_leverage: float = Field(3.0, gt=0)
-    commission_bps: float = Field(1.0, ge=0)
-    min_commission: float = Field(0.0, ge=0)
-    slippage_bps: float = Field(2.0, ge=0)
-    financing_rate: float = Field(0.05, ge=0, description="Annual rate on the borrowed part, calendar days")
-    borrow_fee: float = Field(0.0, ge=0, description="Annual short borrow fee on notional")
-    maintenance_margin: float = Field(0.25, gt=0, lt=1)
-    liquidation_fee: float = Field(0.0, ge=0, description="Fraction of notional charged on liquidation")
+
+
+class BacktestConfig(TradeTerms, _BacktestBook):
+    """``[backtest]``: strategy, capital and sizing, the trade terms (leverage, margin, costs: fields and
+    defaults of :class:`qlop.sim.terms.TradeTerms`), benchmark and trial count."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
     benchmark: str | None = Field("GSPC", description="Benchmark ticker from the sample dataset")
     n_trials: int = Field(1, ge=1, description="Configurations tried, for the deflated Sharpe ratio")
-
-    @model_validator(mode="after")
-    def _solvent(self) -> "BacktestConfig":
-        from qlop.sim.rules import check_solvent
-
-        check_solvent(self.leverage, self.maintenance_margin)
-        return self
 
 
 class ExportConfig(_Section):

@@ -32,6 +32,7 @@ from qlop.backtest.kernels import quiet_windows, segment_starts
 from qlop.sim.engine import END, HORIZON, SIGNAL, SimResult, barrier_prices, settle, simulate
 from qlop.sim.panel import PanelArrays
 from qlop.sim.rules import TradeRules
+from qlop.sim.terms import TradeTerms
 
 _BIG = np.iinfo(np.int64).max // 4
 
@@ -84,13 +85,10 @@ def _next_in(sorted_rows: np.ndarray, p: np.ndarray, strict: bool = False) -> np
     return out
 
 
-def sim_rules(leverage: float, maintenance_margin: float, liquidation_fee: float, commission_bps: float,
-              slippage_bps: float, financing_rate: float, borrow_fee: float, exits: ExitRules) -> TradeRules:
-    """The simulator's rules for the book's trades (side and horizon are set per trade)."""
-    return TradeRules(side="long", leverage=leverage, horizon=1, take_profit=exits.take_profit,
-                      stop_loss=exits.stop_loss, maintenance_margin=maintenance_margin,
-                      liquidation_fee=liquidation_fee, commission_bps=commission_bps,
-                      slippage_bps=slippage_bps, financing_rate=financing_rate, borrow_fee=borrow_fee)
+def sim_rules(terms: TradeTerms, exits: ExitRules) -> TradeRules:
+    """The simulator's rules for the book's trades under ``terms`` (side and horizon are set per trade)."""
+    return TradeRules(side="long", horizon=1, take_profit=exits.take_profit, stop_loss=exits.stop_loss,
+                      **terms.terms.model_dump())
 
 
 def _compact_simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, f: np.ndarray, side: np.ndarray,

@@ -12,28 +12,44 @@ from typing import Any
 
 import numpy as np
 
+from qlop.sim.terms import TradeTerms
+
 
 @dataclass(frozen=True)
 class CostModel:
-    """The book's cost and leverage settings (the same numbers the simulator's rules carry)."""
+    """Money amounts of the book's positions under its :class:`~qlop.sim.terms.TradeTerms` (the same
+    terms the simulator's rules carry)."""
 
-    leverage: float
-    commission_bps: float = 0.0
-    min_commission: float = 0.0
-    slippage_bps: float = 0.0
-    financing_rate: float = 0.0
-    borrow_fee: float = 0.0
+    terms: TradeTerms
+
+    @property
+    def leverage(self) -> float:
+        return self.terms.leverage
+
+    @property
+    def commission_bps(self) -> float:
+        return self.terms.commission_bps
+
+    @property
+    def min_commission(self) -> float:
+        return self.terms.min_commission
 
     @property
     def leg_rate(self) -> float:
         """Commission plus slippage per leg, as a fraction of the leg's notional."""
-        return (self.commission_bps + self.slippage_bps) / 1e4
+        return self.terms.cost_rate
+
+    @property
+    def days_per_year(self) -> float:
+        """The terms' day count: annual carry x calendar days held / this."""
+        return self.terms.days_per_year
 
     def carry_rate(self, side: Any) -> Any:
         """Annual carry as a fraction of margin: interest on the borrowed part of a long
         (``financing_rate * (L - 1)``) or the borrow fee on a short's notional (``borrow_fee * L``)."""
         lev = self.leverage
-        return np.where(np.asarray(side) > 0, self.financing_rate * max(lev - 1.0, 0.0), self.borrow_fee * lev)
+        return np.where(np.asarray(side) > 0, self.terms.financing_rate * max(lev - 1.0, 0.0),
+                        self.terms.borrow_fee * lev)
 
     def topups(self, notional: Any, rel: Any) -> tuple[Any, Any]:
         """Extra commission per leg so each leg pays at least ``min_commission``.
@@ -61,5 +77,5 @@ class CostModel:
         leveraged P&L, less the entry leg's costs and the carry accrued so far, floored at zero."""
         lev = self.leverage
         frac = (1.0 + np.asarray(side) * lev * (np.asarray(price) / entry_price - 1.0)
-                - self.leg_rate * lev - self.carry_rate(side) * (np.asarray(days_held) / 365.0))
+                - self.leg_rate * lev - self.carry_rate(side) * (np.asarray(days_held) / self.days_per_year))
         return np.maximum(np.asarray(margin) * frac - topup_entry, 0.0)

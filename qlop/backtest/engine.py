@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
 from qlop.backtest.candidates import Candidates, ExitRules, build_candidates, sim_rules
 from qlop.backtest.costs import CostModel
@@ -27,35 +28,26 @@ from qlop.backtest.sizing import Sized, SizingRules, size_multi, size_single
 from qlop.errors import DataError
 from qlop.sim.engine import REASONS
 from qlop.sim.panel import PanelArrays, panel_arrays
+from qlop.sim.terms import TradeTerms
 
 
-@dataclass(frozen=True)
-class EngineSettings:
-    """Capital, sizing, leverage and cost settings of a backtest (``[backtest]`` minus the strategy)."""
+class EngineSettings(TradeTerms):
+    """Capital and sizing of a backtest on top of its :class:`~qlop.sim.terms.TradeTerms` (``[backtest]``
+    minus the strategy, the benchmark and the trial count). Immutable and validated like the config."""
 
-    initial_capital: float = 100_000.0
-    leverage: float = 1.0
-    position_size: float = 0.1
-    max_positions: int = 10
-    max_gross_leverage: float = 3.0
-    commission_bps: float = 0.0
-    min_commission: float = 0.0
-    slippage_bps: float = 0.0
-    financing_rate: float = 0.0
-    borrow_fee: float = 0.0
-    maintenance_margin: float = 0.25
-    liquidation_fee: float = 0.0
+    initial_capital: float = Field(100_000.0, gt=0)
+    position_size: float = Field(0.1, gt=0, le=1)
+    max_positions: int = Field(10, ge=1)
+    max_gross_leverage: float = Field(3.0, gt=0)
 
     @classmethod
     def from_config(cls, cfg: Any) -> "EngineSettings":
         """From a :class:`qlop.config.BacktestConfig` (or anything with the same attributes)."""
-        return cls(**{name: getattr(cfg, name) for name in cls.__dataclass_fields__})
+        return cls.model_validate({name: getattr(cfg, name) for name in cls.model_fields})
 
     @property
     def costs(self) -> CostModel:
-        return CostModel(leverage=self.leverage, commission_bps=self.commission_bps,
-                         min_commission=self.min_commission, slippage_bps=self.slippage_bps,
-                         financing_rate=self.financing_rate, borrow_fee=self.borrow_fee)
+        return CostModel(self.terms)
 
     @property
     def sizing(self) -> SizingRules:
@@ -157,9 +149,7 @@ def run_arrays(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, weight: n
                score: np.ndarray, settings: EngineSettings, exits: ExitRules,
                book_of_code: np.ndarray) -> EngineArrays:
     """The engine on flat arrays (see :func:`run_engine` for the frame-level entry point)."""
-    rules = sim_rules(settings.leverage, settings.maintenance_margin, settings.liquidation_fee,
-                      settings.commission_bps, settings.slippage_bps, settings.financing_rate,
-                      settings.borrow_fee, exits)
+    rules = sim_rules(settings.terms, exits)
     cand = build_candidates(arr, code, signal, rules, exits)
     layout = book_layout(arr, code, book_of_code)
     w = np.asarray(weight, dtype=np.float64)[cand.signal_row]
@@ -268,10 +258,10 @@ def _mark_single_rows(arr: PanelArrays, layout: BookLayout, cand: Candidates, si
     base = np.maximum.accumulate(np.where(first, np.arange(t.size), 0)) if t.size else first.astype(np.int64)
     r_after = initial_capital + cum - (cum[base] - pnl[base])
     r_before = r_after - pnl
-    # value = m * (1 + s*L*(P/E - 1) - leg*L - carry*(d - d_e)/365) - te  =  a + b*P + g*d
+    # value = m * (1 + s*L*(P/E - 1) - leg*L - carry*(d - d_e)/year) - te  =  a + b*P + g*d
     lev = costs.leverage
     side = cand.side[t].astype(np.float64)
-    carry = costs.carry_rate(side) / 365.0
+    carry = costs.carry_rate(side) / costs.days_per_year
     b = m * side * lev / cand.entry_price[t]
     g = -m * carry
     a = m * (1.0 - side * lev - costs.leg_rate * lev) + m * carry * arr.day[e_row] - sized.topup_entry[t]

@@ -254,8 +254,9 @@ def settle(e: np.ndarray, exit_idx: np.ndarray, sgn: np.ndarray, entry_price: np
     if rules.liquidation_fee:
         fees += np.where(reason == LIQUIDATION, rules.liquidation_fee * lev * rel, 0.0)
     days = (day[exit_idx] - day[e]).astype(np.float64)
-    long_rate = rules.financing_rate * max(lev - 1.0, 0.0) / 365.0
-    short_rate = rules.borrow_fee * lev / 365.0
+    year = rules.days_per_year  # the day count: 365.0 (act_365) or 360.0 (act_360)
+    long_rate = rules.financing_rate * max(lev - 1.0, 0.0) / year
+    short_rate = rules.borrow_fee * lev / year
     if not per_trade_side:
         if rules.side_sign < 0:
             np.negative(price_return, out=price_return)

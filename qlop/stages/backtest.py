@@ -104,11 +104,16 @@ def exit_rules(config: "PipelineConfig", strategy: Any) -> "ExitRules":
 
 
 def _warn_if_label_differs(config: "PipelineConfig", rules: Any) -> None:
-    terms = ("leverage", "maintenance_margin", "commission_bps", "slippage_bps", "financing_rate", "borrow_fee",
-             "liquidation_fee")
+    from qlop.sim.terms import TERM_FIELDS
+
+    # min_commission is money: only a sized trade pays it, a label never does
+    terms = [name for name in TERM_FIELDS if name != "min_commission"]
     label, bt = rules.model_dump(include=set(terms)), config.backtest.model_dump(include=set(terms))
-    diffs = [f"{name} {label[name]} vs {bt[name]}" for name in terms
-             if not math.isclose(float(label[name]), float(bt[name]))]
+
+    def differ(a: Any, b: Any) -> bool:
+        return not math.isclose(a, b) if isinstance(a, (int, float)) else a != b
+
+    diffs = [f"{name} {label[name]} vs {bt[name]}" for name in terms if differ(label[name], bt[name])]
     if diffs:
         log.warning("backtest trades use the label's barriers but not its %s (label vs backtest): a label of 1 "
                     "is not exactly a winning backtest trade", ", ".join(diffs))

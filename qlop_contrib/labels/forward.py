@@ -40,8 +40,8 @@ class ForwardReturnLabel(BaseLabelPlugin):
         return int(self.params.horizon)
 
     def trade_rules(self) -> TradeRules:
-        """A long, unlevered trade held to the horizon: its price return is the ``next_open`` label."""
-        return TradeRules(side="long", leverage=1.0, horizon=self.horizon)
+        """A long, unlevered, cost-free trade held to the horizon: its net return is the ``next_open`` label."""
+        return TradeRules.frictionless(side="long", horizon=self.horizon)
 
     def make_labels(self, data: "pd.DataFrame") -> "pd.DataFrame":
         import pandas as pd

@@ -12,35 +12,33 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
-from qlop.api import BaseLabelPlugin, Side, TradeRules
+from qlop.api import BaseLabelPlugin, TradeRules
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
 class LeverageOpportunityParams(TradeRules):
-    """Trade rules of the labelled trade, plus the net return it must beat."""
+    """The labelled trade: its exits, its trade terms (leverage, margin, costs: the shared fields and
+    defaults of ``qlop.api.TradeTerms``) and the net return it must beat."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="leverage_opportunity")
 
-    side: Side = Field("long", description="Direction of the trade: long or short")
-    leverage: float = Field(3.0, gt=0, le=100, description="Notional / margin")
-    horizon: int = Field(10, ge=1, le=5000, description="Bars after the signal day examined (the entry bar counts)")
-    take_profit: float | None = Field(0.05, gt=0, le=100,
-                                      description="Take-profit distance from entry as a price fraction (None = no barrier)")
+    take_profit: float | None = Field(
+        0.05, gt=0, le=100, description="Take-profit distance from entry as a price fraction (None = no barrier)")
     stop_loss: float | None = Field(0.03, gt=0, le=100,
                                     description="Stop-loss distance from entry as a price fraction (None = no barrier)")
-    maintenance_margin: float = Field(0.25, ge=0, lt=1,
-                                      description="Equity must stay above this fraction of the position's current value")
-    liquidation_fee: float = Field(0.0, ge=0, le=1, description="Fraction of notional charged on a liquidation")
-    commission_bps: float = Field(1.0, ge=0, le=1000, description="Commission per leg, bps of notional")
-    slippage_bps: float = Field(2.0, ge=0, le=1000, description="Slippage per leg, bps of notional")
-    financing_rate: float = Field(0.05, ge=0, le=1,
-                                  description="Annual interest on the borrowed part of a long, per calendar day held")
-    borrow_fee: float = Field(0.0, ge=0, le=10, description="Annual stock-borrow fee of a short on its notional")
     hurdle: float = Field(0.0, ge=-1, le=100, description="Label is 1 where the net return on margin is above this")
+
+    @field_validator("min_commission")
+    @classmethod
+    def _no_minimum(cls, value: float) -> float:
+        if value:
+            raise ValueError("a label's return is per unit of margin, with no position size, so a minimum "
+                             "commission cannot apply: set it in [backtest]")
+        return value
 
 
 class LeverageOpportunityLabel(BaseLabelPlugin):

@@ -45,8 +45,8 @@ def test_sma_crossover_at_leverage_one_compounds_its_open_to_open_trades():
     strategy = SmaCrossover("sma_crossover", {"fast": fast_n, "slow": slow_n})
     signals = strategy.generate_signals(panel, None)
     np.testing.assert_array_equal(signals["signal"].to_numpy(), want)
-    cfg = EngineSettings(initial_capital=10_000.0, leverage=1.0, position_size=1.0, max_positions=1,
-                         max_gross_leverage=1.0)
+    cfg = EngineSettings.frictionless(initial_capital=10_000.0, position_size=1.0, max_positions=1,
+                                      max_gross_leverage=1.0)  # leverage 1, no costs
     res = run_engine(panel, signals, cfg)
     assert len(res.trades) == n_trades > 20
     assert res.equity["equity"].iloc[-1] / 10_000.0 == pytest.approx(growth, rel=1e-12)
@@ -65,10 +65,7 @@ def test_label_barriers_make_each_trade_the_labelled_trade():
     rules = label.trade_rules()
     rng = np.random.default_rng(0)
     signals = _signals(panel, rng.random(len(panel)) < 0.3)
-    cfg = EngineSettings(leverage=rules.leverage, maintenance_margin=rules.maintenance_margin,
-                         commission_bps=rules.commission_bps, slippage_bps=rules.slippage_bps,
-                         financing_rate=rules.financing_rate, liquidation_fee=rules.liquidation_fee,
-                         position_size=0.2, max_positions=3, max_gross_leverage=10.0)
+    cfg = EngineSettings(**rules.terms.model_dump(), position_size=0.2, max_positions=3, max_gross_leverage=10.0)
     exits = ExitRules(rules.take_profit, rules.stop_loss, rules.horizon, exit_on_signal=False)
     res = run_engine(panel, signals, cfg, exits)
     trades = res.trades

@@ -45,6 +45,7 @@ class _Cand:
 
 def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSettings, exits: ExitRules):
     lev, mm = cfg.leverage, cfg.maintenance_margin
+    year = {"act_365": 365, "act_360": 360}[cfg.day_count]
     leg = (cfg.commission_bps + cfg.slippage_bps) / 1e4
     c_rate = cfg.commission_bps / 1e4
 
@@ -52,7 +53,7 @@ def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSe
         return cfg.financing_rate * max(lev - 1, 0) if side > 0 else cfg.borrow_fee * lev
 
     def value(c, price, day):
-        frac = 1 + c.side * lev * (price / c.entry - 1) - leg * lev - carry(c.side) * (day - c.entry_day) / 365
+        frac = 1 + c.side * lev * (price / c.entry - 1) - leg * lev - carry(c.side) * (day - c.entry_day) / year
         return max(c.margin * frac - c.te, 0.0)
 
     tickers = list(dict.fromkeys(panel.index.get_level_values(0)))
@@ -82,7 +83,7 @@ def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSe
         d = data[c.ticker]
         rel = price / c.entry
         fees = leg * lev * (1 + rel) + (cfg.liquidation_fee * lev * rel if reason == "liquidation" else 0.0)
-        fin = carry(c.side) * (d["day"][row] - c.entry_day) / 365
+        fin = carry(c.side) * (d["day"][row] - c.entry_day) / year
         net = max(lev * c.side * (rel - 1) - fees - fin, -1.0)
         cur[c.ticker] = None
         last_exit[c.ticker] = row
@@ -231,6 +232,7 @@ def books(draw):
         financing_rate=draw(st.sampled_from([0.0, 0.05, 0.5])),
         borrow_fee=draw(st.sampled_from([0.0, 0.03, 0.5])),
         liquidation_fee=draw(st.sampled_from([0.0, 0.01])),
+        day_count=draw(st.sampled_from(["act_365", "act_360"])),
     )
     exits = ExitRules(
         take_profit=draw(st.sampled_from([None, 0.02, 0.1])),

@@ -162,7 +162,8 @@ def test_cross_field_rules(qlop_cli, tmp_path):
     data["backtest"] = {"leverage": 5, "maintenance_margin": 0.25}
     message = error_of(qlop_cli, write(tmp_path, "c.json", data))
     assert "data: start_date 2015-01-01 is after end_date 2014-01-01" in message
-    assert "backtest: leverage x maintenance_margin = 1.25 >= 1" in message
+    assert ("backtest.maintenance_margin: leverage 5 x maintenance_margin 0.25 = 1.25 >= 1: "
+            "the position would be liquidated at entry") in message
     assert "Value error" not in message  # pydantic's prefix is dropped: the message is the validator's own
 
 

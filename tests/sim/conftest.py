@@ -90,10 +90,11 @@ def reference_trade(o, h, l, c, day, seg_end, e, rules, side, horizon, exit_open
     if why == "liquidation":
         fees += rules.liquidation_fee * qty * exit_price
     days = int(day[exit_bar]) - int(day[e])
+    year = {"act_365": 365, "act_360": 360}[rules.day_count]
     if long:
-        financing = rules.financing_rate * max(L - 1, 0.0) * days / 365
+        financing = rules.financing_rate * max(L - 1, 0.0) * days / year
     else:
-        financing = rules.borrow_fee * L * days / 365
+        financing = rules.borrow_fee * L * days / year
     net = max(pnl - fees - financing, -1.0)
     return dict(exit_idx=exit_bar, entry_price=E, exit_price=exit_price, reason=why, exit_at_open=at_open,
                 price_return=price_ret, fees=fees, financing=financing, net_return=net,

@@ -10,6 +10,10 @@ from pydantic import ValidationError
 
 from qlop.sim import REASONS, TradeRules, barrier_prices, liquidation_price, simulate
 
+#: The hand calculations below assume no cost unless a case names one (the shared defaults carry
+#: commission, slippage and financing).
+free = TradeRules.frictionless
+
 
 def run(bars, rules, entry=0, days=None, **overrides):
     """Simulate one trade (or several entries) on a single-ticker panel of (open, high, low, close) bars."""
@@ -30,7 +34,7 @@ def one(result):
 
 
 FLAT = [100, 100.5, 99.5, 100]
-LONG = TradeRules(side="long", leverage=1, horizon=5, take_profit=0.05, stop_loss=0.03)
+LONG = free(side="long", leverage=1, horizon=5, take_profit=0.05, stop_loss=0.03)
 SHORT = LONG.model_copy(update={"side": "short"})
 
 
@@ -90,7 +94,7 @@ def test_liquidation_price_leaves_equity_at_the_maintenance_margin():
 
 
 def test_liquidation_inside_a_bar_and_through_a_gap():
-    rules = TradeRules(side="long", leverage=3, horizon=5, maintenance_margin=0.25, liquidation_fee=0.01)
+    rules = free(side="long", leverage=3, horizon=5, maintenance_margin=0.25, liquidation_fee=0.01)
     p_liq = 100 * 2 / (3 * 0.75)
     t = one(run([FLAT, [95, 96, 85, 90], FLAT], rules))
     assert (t["reason"], t["price"], t["at_open"]) == ("liquidation", pytest.approx(p_liq), False)
@@ -105,7 +109,7 @@ def test_liquidation_inside_a_bar_and_through_a_gap():
 
 
 def test_the_nearer_of_stop_and_liquidation_is_hit_first():
-    base = TradeRules(side="long", leverage=10, horizon=5, maintenance_margin=0.05)
+    base = free(side="long", leverage=10, horizon=5, maintenance_margin=0.05)
     p_liq = 100 * 9 / (10 * 0.95)  # 94.74
     crash = [FLAT, [99, 99.5, 90, 91], FLAT]
     t = one(run(crash, base.model_copy(update={"stop_loss": 0.03})))
@@ -121,7 +125,7 @@ def test_the_nearer_of_stop_and_liquidation_is_hit_first():
 
 
 def test_stop_at_the_liquidation_price_counts_as_liquidation():
-    rules = TradeRules(side="long", leverage=10, horizon=5, maintenance_margin=0.0, stop_loss=0.1)
+    rules = free(side="long", leverage=10, horizon=5, maintenance_margin=0.0, stop_loss=0.1)
     tp, sl, liq = barrier_prices(np.array([100.0]), 1, rules)
     assert sl[0] == liq[0] == pytest.approx(90.0)
     t = one(run([FLAT, [95, 96, 85, 90], FLAT], rules))
@@ -129,7 +133,7 @@ def test_stop_at_the_liquidation_price_counts_as_liquidation():
 
 
 def test_costs_arithmetic_long():
-    rules = TradeRules(side="long", leverage=3, horizon=2, commission_bps=10, slippage_bps=5, financing_rate=0.05)
+    rules = free(side="long", leverage=3, horizon=2, commission_bps=10, slippage_bps=5, financing_rate=0.05)
     t = one(run([FLAT, [104, 111, 103, 110], FLAT], rules, days=[0, 3, 4]))
     assert (t["reason"], t["exit_idx"], t["price"]) == ("horizon", 1, 110.0)
     assert t["fees"] == pytest.approx(0.0015 * 3 + 0.0015 * 3 * 1.10)  # both legs on notional
@@ -138,14 +142,21 @@ def test_costs_arithmetic_long():
 
 
 def test_dates_count_as_calendar_days():
-    rules = TradeRules(side="long", leverage=2, horizon=2, financing_rate=0.1)
+    rules = free(side="long", leverage=2, horizon=2, financing_rate=0.1)
     dates = np.array(["2020-01-03", "2020-01-06", "2020-01-07"], dtype="datetime64[ns]")  # Friday -> Monday
     t = one(run([FLAT, FLAT, FLAT], rules, days=dates))  # datetime64 values become day numbers
     assert t["fin"] == pytest.approx(0.1 * 1 * 3 / 365)
 
 
+def test_day_count_act_360_divides_the_annual_carry_by_360():
+    long = free(side="long", leverage=2, horizon=2, financing_rate=0.1, day_count="act_360")
+    assert one(run([FLAT, FLAT, FLAT], long, days=[0, 3, 4]))["fin"] == pytest.approx(0.1 * 1 * 3 / 360)
+    short = free(side="short", leverage=2, horizon=2, borrow_fee=0.1, day_count="act_360")
+    assert one(run([FLAT, FLAT, FLAT], short, days=[0, 7, 8]))["fin"] == pytest.approx(0.1 * 2 * 7 / 360)
+
+
 def test_costs_arithmetic_short_pay_borrow_fee_not_financing():
-    rules = TradeRules(side="short", leverage=2, horizon=2, commission_bps=1, slippage_bps=2,
+    rules = free(side="short", leverage=2, horizon=2, commission_bps=1, slippage_bps=2,
                        financing_rate=0.05, borrow_fee=0.1)
     t = one(run([FLAT, [95, 96, 89, 90], FLAT], rules, days=[0, 7, 8]))
     assert (t["reason"], t["price"]) == ("horizon", 90.0)
@@ -156,7 +167,7 @@ def test_costs_arithmetic_short_pay_borrow_fee_not_financing():
 
 
 def test_loss_is_floored_at_the_margin():
-    rules = TradeRules(side="long", leverage=5, horizon=3, maintenance_margin=0.0, commission_bps=10)
+    rules = free(side="long", leverage=5, horizon=3, maintenance_margin=0.0, commission_bps=10)
     t = one(run([FLAT, [70, 71, 69, 70], FLAT], rules))
     assert (t["reason"], t["price"]) == ("liquidation", 70.0)
     assert t["ret"] == pytest.approx(-0.30)
@@ -164,7 +175,7 @@ def test_loss_is_floored_at_the_margin():
 
 
 def test_horizon_exit_at_close_and_end_of_data():
-    rules = TradeRules(horizon=3)
+    rules = free(horizon=3)
     bars = [FLAT, [100, 101, 99, 100.2], [100, 101, 99, 100.4], [100, 101, 99, 100.6], [100, 101, 99, 100.8]]
     res = run(bars, rules, entry=[0, 1, 3])
     assert [REASONS[r] for r in res.reason] == ["horizon", "horizon", "end"]
@@ -186,7 +197,7 @@ def test_a_trade_never_reads_the_next_tickers_bars():
 
 
 def test_signal_exit_at_an_open():
-    rules = TradeRules(horizon=5, take_profit=0.05, stop_loss=0.03)
+    rules = free(horizon=5, take_profit=0.05, stop_loss=0.03)
     bars = [FLAT, FLAT, [101, 101.5, 100.5, 101], FLAT, FLAT]
     t = one(run(bars, rules, exit_open_idx=[2]))
     assert (t["reason"], t["exit_idx"], t["price"], t["at_open"], t["bars"]) == ("signal", 2, 101.0, True, 3)
@@ -204,7 +215,7 @@ def test_signal_exit_at_an_open():
 
 def test_per_trade_side_and_horizon_overrides():
     bars = [FLAT, [100, 101, 99, 100.5], [100.5, 101.5, 100, 101], [101, 102, 100.5, 102]]
-    res = run(bars, TradeRules(horizon=4), entry=[0, 0, 0], side=[1, -1, 1], horizon=[4, 4, 2])
+    res = run(bars, free(horizon=4), entry=[0, 0, 0], side=[1, -1, 1], horizon=[4, 4, 2])
     assert res.side.tolist() == [1, -1, 1]
     assert res.price_return[0] == pytest.approx(0.02) and res.price_return[1] == pytest.approx(-0.02)
     assert res.exit_idx.tolist() == [3, 3, 1]
@@ -213,7 +224,10 @@ def test_per_trade_side_and_horizon_overrides():
 def test_insolvent_leverage_is_refused_in_one_line():
     with pytest.raises(ValidationError) as err:
         TradeRules(leverage=4, maintenance_margin=0.25)
-    assert "leverage x maintenance_margin = 1 >= 1" in str(err.value)
+    assert err.value.errors()[0]["loc"] == ("maintenance_margin",)
+    assert "leverage 4 x maintenance_margin 0.25 = 1 >= 1: the position would be liquidated at entry" in str(err.value)
+    with pytest.raises(ValidationError, match="leverage 5 x maintenance_margin 0.25"):
+        TradeRules(leverage=5)  # the default maintenance margin is checked too
     TradeRules(leverage=3.99, maintenance_margin=0.25)
 
 

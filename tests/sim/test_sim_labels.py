@@ -104,8 +104,11 @@ def test_insolvent_label_params_are_refused_with_the_field_path():
     with pytest.raises(ConfigError) as err:
         make("leverage_opportunity", leverage=5, maintenance_margin=0.25)
     message = str(err.value)
-    assert "\n" not in message and message.startswith("label.label_params")
-    assert "leverage x maintenance_margin" in message
+    assert "\n" not in message
+    assert message == ("label.label_params.maintenance_margin: leverage 5 x maintenance_margin 0.25 = 1.25 >= 1: "
+                       "the position would be liquidated at entry")
+    with pytest.raises(ConfigError, match="label.label_params.min_commission: a label's return is per unit of margin"):
+        make("leverage_opportunity", min_commission=1.0)
     with pytest.raises(ConfigError, match="label.label_params.stop_los"):
         make("leverage_opportunity", stop_los=0.1)
 

@@ -2,7 +2,7 @@
 
 Panels are random OHLC-consistent paths with overnight gaps (some large), optionally snapped to a
 coarse price grid so that exact barrier touches and stop/liquidation ties happen; rules cover both
-sides, leverage up to 25x, every cost term, and per-trade side, horizon and exit-at-open overrides.
+sides, leverage up to 25x, every cost term, both day counts, and per-trade side, horizon and exit-at-open overrides.
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ def random_rules(draw):
         slippage_bps=draw(st.sampled_from([0.0, 2.0, 10.0])),
         financing_rate=draw(st.sampled_from([0.0, 0.05, 0.2])),
         borrow_fee=draw(st.sampled_from([0.0, 0.03, 0.5])),
+        day_count=draw(st.sampled_from(["act_365", "act_360"])),
     )
 
 
