@@ -77,6 +77,7 @@ _EXPORTS: dict[str, str] = {
     "FINITE_COLUMNS_ATTR": "qlop.adapters:FINITE_COLUMNS_ATTR",
     # labels: the leveraged-trade simulator the backtest also uses
     "TradeRules": "qlop.sim.rules:TradeRules",
+    "TradeTerms": "qlop.sim.terms:TradeTerms",
     "Side": "qlop.sim.rules:Side",
     "simulate": "qlop.sim.engine:simulate",
     "SimResult": "qlop.sim.engine:SimResult",
@@ -161,6 +162,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from qlop.sim.engine import SimResult, simulate
     from qlop.sim.panel import PanelArrays, panel_arrays
     from qlop.sim.rules import Side, TradeRules
+    from qlop.sim.terms import TradeTerms
     from qlop.sql import database_error as sql_error
     from qlop.sql import display_url as sql_display_url
     from qlop.sql import open_engine as open_sql_engine
