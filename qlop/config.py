@@ -237,8 +237,11 @@ def validate_plugins(config: PipelineConfig, manager: Any = None) -> dict[str, A
             problems.append(f"{field_path}: cannot load the params model of {kind.replace('_', ' ')} "
                             f"{name!r}: {type(exc).__name__}: {exc}")
     label_params = validated.get("label.label_params")
-    if config.model and label_params is not None:
-        horizon = int(getattr(label_params, "horizon", 0) or 0)
+    if config.model and config.label and label_params is not None:
+        try:  # the label's own horizon (BaseLabelPlugin.horizon), as the train stage reads it
+            horizon = int(pm.create("label", config.label.label_type, label_params, "label.label_params").horizon)
+        except Exception:  # noqa: BLE001 - a label that fails here is reported by the stage that runs it
+            horizon = 0
         embargo = config.model.validation.embargo_days
         if embargo is not None and embargo < horizon:
             problems.append(

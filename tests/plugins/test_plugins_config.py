@@ -51,12 +51,28 @@ class ToyLabel(BaseLabelPlugin):
         return data
 
 
+class WeeksParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    weeks: int = Field(1, ge=1)
+
+
+class WeeksLabel(ToyLabel):
+    """Its horizon is not a ``horizon`` param: only the label's own ``horizon`` property knows it."""
+
+    params_model = WeeksParams
+
+    @property
+    def horizon(self) -> int:
+        return 5 * self.label_params.weeks
+
+
 @pytest.fixture
 def cfg_plugin(monkeypatch):
-    """A plugin module loadable with ``-p qlop_cfgtest_plugin`` (components: toy_model, toy_label)."""
+    """A plugin module loadable with ``-p qlop_cfgtest_plugin`` (components: toy_model, toy_label, weeks_label)."""
     module = types.ModuleType(PLUGIN)
     module.qlop_register_model = hookimpl(lambda: ComponentSpec("toy_model", ToyModel))
-    module.qlop_register_label = hookimpl(lambda: ComponentSpec("toy_label", ToyLabel))
+    module.qlop_register_label = hookimpl(lambda: [ComponentSpec("toy_label", ToyLabel),
+                                                   ComponentSpec("weeks_label", WeeksLabel)])
     monkeypatch.setitem(sys.modules, PLUGIN, module)
     return module
 
@@ -190,6 +206,16 @@ def test_embargo_shorter_than_label_horizon(qlop_cli, cfg_plugin, tmp_path):
     data["model"]["validation"]["embargo_days"] = 2
     message = error_of(qlop_cli, write(tmp_path, "c.json", data), "-p", PLUGIN)
     assert message.endswith("model.validation.embargo_days: 2 is shorter than the label horizon (5); "
+                            "test labels would leak into training")
+
+
+def test_embargo_is_checked_against_the_labels_own_horizon(qlop_cli, cfg_plugin, tmp_path):
+    """Validation asks the label for its horizon (BaseLabelPlugin.horizon), as the train stage does."""
+    data = as_data()
+    data["label"] = {"label_type": "weeks_label", "label_params": {"weeks": 2}}
+    data["model"]["validation"]["embargo_days"] = 9
+    message = error_of(qlop_cli, write(tmp_path, "c.json", data), "-p", PLUGIN)
+    assert message.endswith("model.validation.embargo_days: 9 is shorter than the label horizon (10); "
                             "test labels would leak into training")
 
 
