@@ -7,6 +7,7 @@ everything else keeps working. ``QLOP_STRICT_PLUGINS=1`` re-raises instead.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import sys
@@ -31,6 +32,7 @@ from qlop.plugins.records import (
     SOURCE_PLUGINS_DIR,
     PluginRecord,
 )
+from qlop.plugins.provides import ProvidesIndex
 from qlop.plugins.registry import Entry, Registry, make_component
 from qlop.plugins.specs import KINDS, PLUGIN_API_VERSION, CommandSpec, ComponentSpec
 
@@ -76,8 +78,13 @@ def _qlop_version() -> str:
 class PluginManager:
     """QLOP's view of pluggy: provenance records, isolation and typed registries."""
 
-    def __init__(self, selection: Selection | None = None, warn: Warn | None = _stderr) -> None:
+    def __init__(self, selection: Selection | None = None, warn: Warn | None = _stderr,
+                 provides_index: ProvidesIndex | None = None) -> None:
+        """``provides_index``: where to remember what each plugin provides, so unknown-name errors can
+        name a disabled plugin that provided the name (the process-wide manager keeps one in the
+        cache folder; managers built by tests keep none)."""
         self.selection = selection or Selection()
+        self.provides_index = provides_index
         self.warn = warn or (lambda _msg: None)
         self.pm = pluggy.PluginManager(PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
@@ -262,8 +269,17 @@ class PluginManager:
             raise PluginError(f"unknown component kind {kind!r}; kinds: {', '.join(KINDS)}")
         self.load()
         if kind not in self._registries:
-            self._registries[kind] = Registry(kind, self._collect(kind))
+            entries = self._collect(kind)
+            if self.provides_index is not None:
+                self.provides_index.remember(kind, self.records.values())
+            self._registries[kind] = Registry(kind, entries, functools.partial(self._explain_unknown, kind))
         return self._registries[kind]
+
+    def _explain_unknown(self, kind: str, name: str) -> tuple[str | None, str | None]:
+        """For an unknown-name error: a not-loaded plugin that provided ``name`` when it last loaded."""
+        if self.provides_index is None:
+            return None, None
+        return self.provides_index.explain(kind, name, list(self.records.values()))
 
     def _collect(self, kind: str) -> list[Entry[Any]]:
         hook = getattr(self.pm.hook, KINDS[kind])
@@ -350,7 +366,7 @@ _default: PluginManager | None = None
 def configure(selection: Selection | None = None, warn: Warn | None = _stderr) -> PluginManager:
     """Set up the process-wide manager (the CLI does this once from its global options)."""
     global _default
-    _default = PluginManager(selection or Selection.from_env(), warn=warn)
+    _default = PluginManager(selection or Selection.from_env(), warn=warn, provides_index=ProvidesIndex())
     return _default
 
 
@@ -358,7 +374,7 @@ def get_plugin_manager() -> PluginManager:
     """The process-wide manager, configured from the environment when the CLI did not configure it."""
     global _default
     if _default is None:
-        _default = PluginManager(Selection.from_env())
+        _default = PluginManager(Selection.from_env(), provides_index=ProvidesIndex())
     return _default.load()
 
 

@@ -27,8 +27,12 @@ class Entry(Generic[S]):
 class Registry(Generic[S]):
     """All components of one kind. Duplicate names are kept and fail only when asked for."""
 
-    def __init__(self, kind: str, entries: Iterable[Entry[S]]) -> None:
+    def __init__(self, kind: str, entries: Iterable[Entry[S]],
+                 explain: Callable[[str], tuple[str | None, str | None]] | None = None) -> None:
+        """``explain(name)`` -> ``(cause, note)`` for an unknown name: why it may be missing (a plugin
+        that provided it is not loaded now), or a note appended to the error."""
         self.kind = kind
+        self._explain = explain
         self._by_name: dict[str, list[Entry[S]]] = {}
         for entry in entries:
             self._by_name.setdefault(entry.spec.name, []).append(entry)
@@ -52,9 +56,13 @@ class Registry(Generic[S]):
         label = self.kind.replace("_", " ")
         if not entries:
             available = ", ".join(self.names()) or "none"
+            cause, note = self._explain(name) if self._explain else (None, None)
+            if cause:
+                raise UnknownComponentError(f"unknown {label} {name!r}: {cause}. Available: {available}")
             close = difflib.get_close_matches(name, self.names(), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise UnknownComponentError(f"unknown {label} {name!r}.{hint} Available: {available}")
+            tail = f". {note}" if note else ""
+            raise UnknownComponentError(f"unknown {label} {name!r}.{hint} Available: {available}{tail}")
         if len(entries) > 1:
             providers = ", ".join(f"{e.plugin} ({e.version or 'unknown version'})" for e in entries)
             raise ComponentConflictError(
