@@ -12,18 +12,14 @@ import math
 from pathlib import Path
 from typing import Any
 
+from qlop.formatting import count, format_metric, pct, rate
+
 
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _pct(x: float | None, signed: bool = False) -> str:
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    return f"{x:+.2%}" if signed else f"{x:.1%}"
 
 
 def opportunities_line(run_dir: Path, config: dict[str, Any]) -> str | None:
@@ -39,11 +35,11 @@ def opportunities_line(run_dir: Path, config: dict[str, Any]) -> str | None:
         return None
     p = label.get("label_params") or {}
     mix = labels["exit_reason"].value_counts(normalize=True)
-    reasons = ", ".join(f"{r} {mix.get(r, 0.0):.0%}" for r in ("tp", "sl", "liquidation", "horizon"))
-    trade = (f"{p.get('leverage', '?')}x {p.get('side', 'long')}, take-profit {p.get('take_profit')}, "
-             f"stop {p.get('stop_loss')}, {p.get('horizon', '?')} bars")
-    return (f"Opportunities: the {trade} paid off on {labels['label'].mean():.1%} of "
-            f"{len(labels):,} labelled days (exits: {reasons}).")
+    reasons = ", ".join(f"{r} {pct(mix.get(r, 0.0), 0)}" for r in ("tp", "sl", "liquidation", "horizon"))
+    trade = (f"{p.get('leverage', '?')}x {p.get('side', 'long')}, take-profit {rate(p.get('take_profit'))}, "
+             f"stop {rate(p.get('stop_loss'))}, {p.get('horizon', '?')} bars")
+    return (f"Opportunities: the {trade} paid off on {format_metric('base_rate', labels['label'].mean())} of "
+            f"{count(len(labels))} labelled days (exits: {reasons}).")
 
 
 def prediction_line(run_dir: Path) -> str | None:
@@ -55,15 +51,16 @@ def prediction_line(run_dir: Path) -> str | None:
     model = metrics.get("model_type", "the model")
     if metrics.get("task") == "regression" or overall.get("auc") is None:
         ic = overall.get("ic")
-        return f"Prediction: {model}, {overall.get('n', 0):,} out-of-sample rows, IC {ic:.3f}." if ic is not None else None
+        return (f"Prediction: {model}, {count(overall.get('n', 0))} out-of-sample rows, IC {format_metric('ic', ic)}."
+                if ic is not None else None)
     base = overall.get("base_rate")
     base_ll = None
     if base is not None and 0 < base < 1:
         base_ll = -(base * math.log(base) + (1 - base) * math.log(1 - base))
-    versus = f" vs {base_ll:.4f} for the constant base rate" if base_ll is not None else ""
-    return (f"Prediction: {model}, {metrics.get('n_folds', '?')} walk-forward folds, {overall.get('n', 0):,} "
-            f"out-of-sample days: AUC {overall['auc']:.3f} (0.5 = no skill), log loss "
-            f"{overall.get('log_loss', float('nan')):.4f}{versus}.")
+    versus = f" vs {format_metric('log_loss', base_ll)} for the constant base rate" if base_ll is not None else ""
+    return (f"Prediction: {model}, {count(metrics.get('n_folds'))} walk-forward folds, {count(overall.get('n', 0))} "
+            f"out-of-sample days: AUC {format_metric('auc', overall['auc'])} (0.5 = no skill), log loss "
+            f"{format_metric('log_loss', overall.get('log_loss'))}{versus}.")
 
 
 def strategy_line(run_dir: Path) -> str | None:
@@ -71,13 +68,14 @@ def strategy_line(run_dir: Path) -> str | None:
     m = _read_json(run_dir / "backtest" / "metrics.json")
     if not m:
         return None
-    bench = (f" vs {m['benchmark']} {_pct(m.get('benchmark_total_return'), True)}"
-             if m.get("benchmark") else "")
-    return (f"Strategy: {m.get('strategy')} from {m.get('start')} to {m.get('end')} earned "
-            f"{_pct(m.get('total_return'), True)} (CAGR {_pct(m.get('cagr'), True)}){bench}; Sharpe "
-            f"{m.get('sharpe', float('nan')):.2f}, max drawdown {_pct(m.get('max_drawdown'))}, "
-            f"{m.get('n_trades', 0):,} trades, {m.get('liquidations', 0)} liquidations, after "
-            f"{m.get('fees_paid', 0):,.0f} fees and {m.get('financing_paid', 0):,.0f} financing.")
+    def f(key: str) -> str:
+        return format_metric(key, m.get(key))
+
+    bench = f" vs {m['benchmark']} {f('benchmark_total_return')}" if m.get("benchmark") else ""
+    return (f"Strategy: {m.get('strategy')} from {f('start')} to {f('end')} earned "
+            f"{f('total_return')} (CAGR {f('cagr')}){bench}; Sharpe {f('sharpe')}, max drawdown "
+            f"{f('max_drawdown')}, {f('n_trades')} trades, {f('liquidations')} liquidations, after "
+            f"{f('fees_paid')} fees and {f('financing_paid')} financing.")
 
 
 def answer_lines(run_dir: str | Path) -> list[str]:

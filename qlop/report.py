@@ -18,7 +18,8 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 6px}
 .sub{color:#616e7c;font-size:13px;margin-bottom:16px}
 table.metrics{border-collapse:collapse;font-size:13px;min-width:380px}
 table.metrics td{padding:3px 12px;border-bottom:1px solid #e4e7eb}
-table.metrics td.v{text-align:right;font-variant-numeric:tabular-nums}
+table.metrics td.v{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+table.metrics td.x{color:#616e7c;font-size:12px}
 .grid{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
 .plot{width:100%;max-width:1200px}
 """
@@ -100,10 +101,10 @@ def _figures(equity_frame: Any, trades: Any, initial_capital: float) -> list[tup
 
 
 def _metrics_html(metrics: dict[str, Any]) -> str:
-    from qlop.stages.backtest import metrics_rows
+    from qlop.formatting import metric_rows
 
-    rows = "".join(f"<tr><td>{html.escape(k)}</td><td class='v'>{html.escape(v)}</td></tr>"
-                   for k, v in metrics_rows(metrics))
+    rows = "".join(f"<tr><td>{html.escape(k)}</td><td class='v'>{html.escape(v)}</td>"
+                   f"<td class='x'>{html.escape(x)}</td></tr>" for k, v, x in metric_rows(metrics))
     return f"<table class='metrics'>{rows}</table>"
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-#: Backtest metrics shown by ``runs list`` (when the backtest wrote them).
-LIST_METRICS = ("cagr", "sharpe", "max_drawdown")
+#: Backtest metrics shown by ``runs list`` (when the backtest wrote them), in the one number style.
+LIST_METRICS = ("total_return", "cagr", "sharpe", "max_drawdown", "n_trades")
 
 
 def _fmt(value: Any) -> str:
@@ -49,14 +49,21 @@ def list_cmd(runs_dir: str, as_json: bool) -> None:
     if not summaries:
         click.echo(f"no runs under {runs_dir}/")
         return
-    header = f"{'run':<28} {'status':<11} {'started (UTC)':<20} {'time':>7}  {'stages':<22}" + \
-        "".join(f" {m:>12}" for m in LIST_METRICS)
-    click.echo(header)
-    for s in summaries:
-        seconds = f"{s['seconds']:.1f}s" if isinstance(s.get("seconds"), (int, float)) else "-"
-        click.echo(f"{s['run_id']:<28} {s['status']:<11} {_fmt(s['started_utc']):<20} {seconds:>7}  "
-                   f"{stages_summary(s['stages']):<22}"
-                   + "".join(f" {_fmt(_metric(s['metrics'], m)):>12}" for m in LIST_METRICS))
+    from qlop.formatting import duration, format_metric, metric_label, timestamp
+
+    header = ["run", "config", "status", "started (UTC)", "time", "stages", *(metric_label(m) for m in LIST_METRICS)]
+    rows = [[s["run_id"], s.get("name") or "-", s["status"], timestamp(s.get("started_utc")),
+             duration(s.get("seconds")), stages_summary(s["stages"]),
+             *(format_metric(m, _metric(s["metrics"], m)) for m in LIST_METRICS)] for s in summaries]
+    for line in _columns(header, rows, right_from=len(header) - len(LIST_METRICS)):
+        click.echo(line)
+
+
+def _columns(header: list[str], rows: list[list[str]], right_from: int) -> list[str]:
+    """Plain aligned columns (readable when piped); columns from ``right_from`` on are numbers."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(str(cell).rjust(w) if i >= right_from else str(cell).ljust(w)
+                      for i, (cell, w) in enumerate(zip(row, widths))).rstrip() for row in [header, *rows]]
 
 
 def stages_summary(stages: dict[str, str | None]) -> str:

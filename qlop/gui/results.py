@@ -101,55 +101,54 @@ def read_parquet(path: Path) -> Any:
 
 
 def metrics_table(run_dir: Path) -> Any:
-    """``backtest/metrics.json`` as a two-column table (nested benchmark metrics flattened)."""
+    """``backtest/metrics.json`` as a table of human labels, values in the one number style
+    (:mod:`qlop.formatting`) and a one-line explanation each; other numbers follow, nested ones
+    (``benchmark.cagr``) flattened."""
     import pandas as pd
+
+    from qlop.formatting import BACKTEST_KEYS, format_metric, metric_label, metric_rows
 
     data = read_json(Path(run_dir) / "backtest" / "metrics.json")
     if not isinstance(data, dict):
         return None
-    rows = []
+    rows = metric_rows(data)
+    known = set(BACKTEST_KEYS) | {"n_trials", "strategy", "benchmark"}
 
-    def walk(prefix: str, value: Any) -> None:
+    def walk(prefix: str, value: Any, key: str) -> None:
         if isinstance(value, dict):
             for k, v in value.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), v)
-        elif isinstance(value, (int, float, str, bool)) or value is None:
-            rows.append((prefix, value))
+                walk(f"{prefix}.{k}" if prefix else str(k), v, str(k))
+        elif prefix not in known and isinstance(value, (int, float)) and not isinstance(value, bool):
+            label = metric_label(key) if prefix == key else f"{prefix.split('.')[0].capitalize()}: {metric_label(key)}"
+            rows.append((label, format_metric(key, value), ""))
 
-    walk("", data)
-    return pd.DataFrame([(k, format_value(v)) for k, v in rows], columns=["metric", "value"])
+    walk("", data, "")
+    return pd.DataFrame(rows, columns=["metric", "value", "meaning"])
 
 
 def format_value(value: Any) -> str:
-    """Numbers for a table: 4 significant digits, thousands separators for money-sized values."""
+    """A number without a known metric key: counts with thousands separators, other numbers as ratios."""
+    from qlop.formatting import count, ratio
+
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, int):
-        return f"{value:,}"
+        return count(value)
     if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        return f"{value:,.2f}" if abs(value) >= 1000 else f"{value:.4g}"
+        return ratio(value) if abs(value) >= 0.01 or value == 0 else f"{value:.2g}"
     return str(value)
-
-
-#: The headline figures shown above the metrics table: (key in metrics.json, label, as percent).
-HEADLINE = (("total_return", "Total return", True), ("cagr", "CAGR", True), ("sharpe", "Sharpe", False),
-            ("max_drawdown", "Max drawdown", True), ("n_trades", "Trades", False),
-            ("benchmark_total_return", "Benchmark return", True))
 
 
 def headline(run_dir: Path) -> list[tuple[str, str]]:
     """(label, formatted value) of the headline metrics present in ``backtest/metrics.json``."""
+    from qlop.formatting import HEADLINE_KEYS, format_metric, metric_label
+
     data = read_json(Path(run_dir) / "backtest" / "metrics.json")
     if not isinstance(data, dict):
         return []
-    out = []
-    for key, label, percent in HEADLINE:
-        value = data.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            out.append((label, f"{value:.2%}" if percent else format_value(value)))
-    return out
+    keys = (*HEADLINE_KEYS, "benchmark_total_return")
+    return [(metric_label(k, data), format_metric(k, data[k])) for k in keys
+            if isinstance(data.get(k), (int, float)) and not isinstance(data.get(k), bool)]
 
 
 def _column(df: Any, *names: str) -> str | None:

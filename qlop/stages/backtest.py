@@ -242,42 +242,11 @@ def run(config: "PipelineConfig", run_dir: str | Path) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------- the table
-#: (key, label, format) of the rows the terminal and the report show, in order.
-METRIC_ROWS: tuple[tuple[str, str, str], ...] = (
-    ("start", "Start", "s"), ("end", "End", "s"),
-    ("final_equity", "Final equity", "money"), ("total_return", "Total return", "pct"),
-    ("cagr", "CAGR", "pct"), ("annual_volatility", "Annual volatility", "pct"),
-    ("sharpe", "Sharpe", "f2"), ("sortino", "Sortino", "f2"), ("calmar", "Calmar", "f2"),
-    ("max_drawdown", "Max drawdown", "pct"), ("max_drawdown_duration_days", "Max drawdown duration (days)", "f0"),
-    ("probabilistic_sharpe", "Probabilistic Sharpe", "f3"), ("deflated_sharpe", "Deflated Sharpe", "f3"),
-    ("exposure_time", "Exposure (time in market)", "pct"), ("avg_gross_leverage", "Average gross leverage", "f2"),
-    ("annual_turnover", "Annual turnover", "f2"), ("n_trades", "Trades", "d"), ("win_rate", "Win rate", "pct"),
-    ("profit_factor", "Profit factor", "f2"), ("expectancy", "Expectancy per trade", "money"),
-    ("sqn", "SQN", "f2"), ("kelly_fraction", "Kelly fraction", "f3"), ("liquidations", "Liquidations", "d"),
-    ("fees_paid", "Fees paid", "money"), ("financing_paid", "Financing paid", "money"),
-    ("benchmark_total_return", "Benchmark total return", "pct"), ("alpha", "Alpha (annual)", "pct"),
-    ("beta", "Beta", "f2"), ("correlation", "Correlation", "f2"),
-)
-
-
-def format_metric(value: Any, fmt: str) -> str:
-    if value is None:
-        return "-"
-    if fmt == "s":
-        return str(value)
-    if fmt == "d":
-        return f"{int(value):,d}"
-    v = float(value)
-    if fmt == "pct":
-        return f"{v:.2%}"
-    if fmt == "money":
-        return f"{v:,.2f}"
-    return f"{v:,.{int(fmt[1:])}f}"
-
-
 def metrics_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
-    """(label, formatted value) for every known metric present in ``metrics``."""
-    return [(label, format_metric(metrics.get(key), fmt)) for key, label, fmt in METRIC_ROWS if key in metrics]
+    """(label, formatted value) for every backtest metric present, in the one number style."""
+    from qlop.formatting import metric_rows
+
+    return [(label, value) for label, value, _ in metric_rows(metrics)]
 
 
 def metrics_table(metrics: dict[str, Any]) -> "Table":

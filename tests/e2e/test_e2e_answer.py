@@ -18,7 +18,7 @@ def test_run_prints_the_answer_from_its_artefacts(tmp_path):
     out = " ".join(done.stdout.split())  # undo the line wrapping
 
     labels = pd.read_parquet(run_dir / "labels.parquet").dropna(subset=["label"])
-    assert f"paid off on {labels['label'].mean():.1%} of {len(labels):,} labelled days" in out
+    assert f"paid off on {labels['label'].mean():.2%} of {len(labels):,} labelled days" in out
 
     overall = json.loads((run_dir / "train_metrics.json").read_text())["overall"]
     base = overall["base_rate"]

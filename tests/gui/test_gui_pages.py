@@ -162,7 +162,7 @@ def test_runs_page_lists_runs_and_opens_one(runs_root, monkeypatch):
     at.selectbox(key="open_run").set_value("20240101-000000-aaaa").run()
     assert at.query_params["run"] in ("20240101-000000-aaaa", ["20240101-000000-aaaa"])
     metrics = table(at, "metric", "value")
-    assert dict(zip(metrics["metric"], metrics["value"]))["sharpe"] == "0.93"
+    assert dict(zip(metrics["metric"], metrics["value"]))["Sharpe"] == "0.93"
     charts = at.get("plotly_chart")
     assert len(charts) >= 5  # equity, drawdown, monthly heatmap, exposure, importance (+ exit mix)
     assert len(table(at, "ticker", "side", "pnl")) == 4

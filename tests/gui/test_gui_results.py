@@ -24,14 +24,17 @@ def test_run_names_from_the_url_cannot_escape_the_runs_folder(runs_root):
 def test_metrics_table_flattens_benchmark(runs_root):
     table = results.metrics_table(runs_root / "20240101-000000-aaaa")
     rows = dict(zip(table["metric"], table["value"]))
-    assert rows["sharpe"] == "0.93" and rows["benchmark.cagr"] == "0.05" and rows["n_trades"] == "4"
+    assert rows == {"CAGR": "+8.10%", "Sharpe": "0.93", "Max drawdown": "-12.00%", "Trades": "4",
+                    "Benchmark: CAGR": "+5.00%", "Benchmark: Sharpe": "0.60"}
+    meaning = dict(zip(table["metric"], table["meaning"]))
+    assert meaning["Max drawdown"] == "Largest fall of equity from a previous peak."
     assert [results.format_value(v) for v in (102965.2945, -0.0071239, 1511, None)] == \
-        ["102,965.29", "-0.007124", "1,511", "None"]
+        ["102,965.29", "-0.0071", "1,511", "None"]
 
 
 def test_headline_figures(runs_root):
     assert results.headline(runs_root / "20240101-000000-aaaa") == [
-        ("CAGR", "8.10%"), ("Sharpe", "0.93"), ("Max drawdown", "-12.00%"), ("Trades", "4")]
+        ("CAGR", "+8.10%"), ("Sharpe", "0.93"), ("Max drawdown", "-12.00%"), ("Trades", "4")]
 
 
 def test_monthly_returns_compound_daily_equity(runs_root):

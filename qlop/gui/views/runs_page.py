@@ -91,7 +91,10 @@ def model_section(run_dir: Path) -> None:
     st.subheader("Model")
     if overall:
         st.markdown("**Out-of-sample metrics**")
-        st.dataframe([{"metric": k, "value": results.format_value(v)} for k, v in overall.items()],
+        from qlop.formatting import format_metric, metric_help, metric_label
+
+        st.dataframe([{"metric": metric_label(k), "value": format_metric(k, v), "meaning": metric_help(k)}
+                      for k, v in overall.items()],
                      hide_index=True, key="model_overall")
     if folds is not None:
         st.markdown("**Per-fold metrics**")

@@ -1,0 +1,277 @@
+"""One number style and one set of human metric labels for every place QLOP shows a result.
+
+The CLI answer, ``qlop runs list``, ``report.html`` and the GUI all format through this module, so the
+same run reads the same everywhere: returns and drawdowns as percent with two decimals (returns
+signed), ratios with two decimals, probabilities and skill scores with three, money with thousands
+separators, counts with thousands separators, dates in ISO form (``2017-11-10``, never ``00:00:00``).
+
+``METRICS`` names each metric once: a human label and a one-line explanation (shown as a tooltip
+or a note). Import cost is the standard library only, so the CLI can use it on any path.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass
+from typing import Any
+
+#: What a missing or undefined value prints as.
+MISSING = "-"
+
+#: The formats a metric can have (see :func:`format_value`).
+KINDS = ("return", "pct", "ratio", "prob", "loss", "leverage", "money", "count", "days", "date", "text")
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or None for None/NaN/inf/non-numbers (bools are not numbers here)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def pct(value: Any, digits: int = 2, signed: bool = False) -> str:
+    """``0.01739`` -> ``1.74%`` (``+1.74%`` when ``signed``); shares, drawdowns, volatility."""
+    v = _number(value)
+    if v is None:
+        return MISSING
+    if round(v * 100, digits) == 0:
+        return f"{0:.{digits}%}"  # no "-0.00%" or "+0.00%"
+    return f"{v:+,.{digits}%}" if signed else f"{v:,.{digits}%}"
+
+
+def rate(value: Any) -> str:
+    """A configured rate or barrier as the shortest percent: ``0.05`` -> ``5%``, ``0.025`` -> ``2.5%``."""
+    v = _number(value)
+    if v is None:
+        return MISSING
+    text = f"{v * 100:,.4f}".rstrip("0").rstrip(".")
+    return f"{'0' if text in ('-0', '') else text}%"
+
+
+def ret(value: Any) -> str:
+    """A return: signed percent with two decimals (``+1.74%``, ``-5.82%``)."""
+    return pct(value, 2, signed=True)
+
+
+def ratio(value: Any, digits: int = 2) -> str:
+    """A ratio (Sharpe, profit factor, beta): two decimals."""
+    v = _number(value)
+    if v is None:
+        return MISSING
+    return f"{0:.{digits}f}" if round(v, digits) == 0 else f"{v:,.{digits}f}"
+
+
+def prob(value: Any) -> str:
+    """A probability or skill score (AUC, probabilistic Sharpe): three decimals."""
+    return ratio(value, 3)
+
+
+def loss(value: Any) -> str:
+    """A log loss or Brier score: four decimals (skill shows in the third and fourth)."""
+    return ratio(value, 4)
+
+
+def leverage(value: Any) -> str:
+    """A leverage multiple: ``2.50x``."""
+    v = _number(value)
+    return MISSING if v is None else f"{v:,.2f}x"
+
+
+def money(value: Any) -> str:
+    """An amount of money: thousands separators and cents (``94,183.85``)."""
+    v = _number(value)
+    return MISSING if v is None else f"{v:,.2f}"
+
+
+def count(value: Any) -> str:
+    """A count: an integer with thousands separators (``29,700``)."""
+    v = _number(value)
+    return MISSING if v is None else f"{int(round(v)):,d}"
+
+
+def iso_date(value: Any) -> str:
+    """A day as ``YYYY-MM-DD`` from a string, date, datetime, pandas Timestamp or numpy datetime64."""
+    if value is None:
+        return MISSING
+    if isinstance(value, float) and not math.isfinite(value):
+        return MISSING
+    if isinstance(value, (_dt.date, _dt.datetime)) or hasattr(value, "isoformat"):
+        try:
+            text = value.isoformat()
+        except (TypeError, ValueError):  # pandas NaT
+            return MISSING
+    else:
+        text = str(value)
+    if text in ("NaT", "nan", "None", ""):
+        return MISSING
+    return text[:10]
+
+
+def timestamp(value: Any) -> str:
+    """A moment as ``YYYY-MM-DD HH:MM`` (UTC stamps from manifests; seconds and zone dropped)."""
+    if value is None or value == "":
+        return MISSING
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return text[:16].replace("T", " ") if len(text) >= 16 else text
+
+
+def duration(seconds: Any) -> str:
+    """Elapsed or remaining time: ``4.2s`` under a minute, then ``1:05`` or ``1:02:05``."""
+    v = _number(seconds)
+    if v is None:
+        return MISSING
+    if v < 60:
+        return f"{v:.1f}s"
+    s = int(round(v))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+_FORMATTERS = {
+    "return": ret, "pct": pct, "ratio": ratio, "prob": prob, "loss": loss, "leverage": leverage,
+    "money": money, "count": count, "days": count, "date": iso_date,
+}
+
+
+def format_value(value: Any, kind: str) -> str:
+    """``value`` in the style of ``kind`` (one of :data:`KINDS`); ``text`` is ``str(value)``."""
+    if kind == "text":
+        return MISSING if value is None else str(value)
+    try:
+        return _FORMATTERS[kind](value)
+    except KeyError:
+        raise ValueError(f"unknown number kind {kind!r}; expected one of {', '.join(KINDS)}") from None
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric's human label, its number kind and a one-line explanation of what it means."""
+
+    key: str
+    label: str
+    kind: str
+    explain: str
+
+
+def _m(key: str, label: str, kind: str, explain: str) -> tuple[str, Metric]:
+    return key, Metric(key, label, kind, explain)
+
+
+#: Every metric QLOP shows, keyed as in ``backtest/metrics.json`` and ``train_metrics.json``; the order
+#: is the order of the backtest metrics table.
+METRICS: dict[str, Metric] = dict([
+    _m("start", "Start", "date", "First day of the backtest (the first out-of-sample prediction)."),
+    _m("end", "End", "date", "Last day of the backtest."),
+    _m("initial_capital", "Initial capital", "money", "Capital the backtest starts with."),
+    _m("final_equity", "Final equity", "money", "Equity on the last day, after every cost."),
+    _m("total_return", "Total return", "return", "Final equity over initial capital, minus one."),
+    _m("cagr", "CAGR", "return", "Compound annual growth rate: the total return as a yearly rate."),
+    _m("annual_volatility", "Annual volatility", "pct",
+       "Standard deviation of daily returns, annualised (x sqrt 252)."),
+    _m("sharpe", "Sharpe", "ratio", "Annualised mean daily return over its volatility (risk-free rate 0)."),
+    _m("sortino", "Sortino", "ratio", "Like Sharpe, but only downside volatility counts as risk."),
+    _m("calmar", "Calmar", "ratio", "CAGR over the maximum drawdown's size."),
+    _m("max_drawdown", "Max drawdown", "pct", "Largest fall of equity from a previous peak."),
+    _m("max_drawdown_duration_days", "Max drawdown duration (days)", "days",
+       "Longest time, in calendar days, spent below a previous equity peak."),
+    _m("probabilistic_sharpe", "Probabilistic Sharpe", "prob",
+       "Probability that the true Sharpe is above 0, given the sample's length, skew and kurtosis."),
+    _m("deflated_sharpe", "Deflated Sharpe", "prob",
+       "Probabilistic Sharpe against the best Sharpe that many skill-less trials would reach; "
+       "with 1 trial it equals the probabilistic Sharpe."),
+    _m("exposure_time", "Time in market", "pct", "Share of days with at least one open position."),
+    _m("avg_gross_leverage", "Average exposure (gross leverage)", "leverage",
+       "Open positions' gross value over equity, averaged over every day, idle days included: "
+       "how much of the capital worked on average, not the leverage of each trade."),
+    _m("max_gross_leverage", "Peak exposure (gross leverage)", "leverage",
+       "Highest gross value of open positions over equity on any day."),
+    _m("annual_turnover", "Annual turnover", "ratio",
+       "Value traded per year (entries and exits, halved) over average equity."),
+    _m("n_trades", "Trades", "count", "Number of closed trades."),
+    _m("win_rate", "Win rate", "pct", "Share of trades with a positive P&L after costs."),
+    _m("profit_factor", "Profit factor", "ratio", "Gross profits over gross losses (above 1 makes money)."),
+    _m("expectancy", "Expectancy per trade", "money", "Average P&L of a trade, after costs."),
+    _m("expectancy_return", "Expectancy per trade (return)", "return",
+       "Average return on margin of a trade, after costs."),
+    _m("sqn", "SQN", "ratio", "System quality number: sqrt(trades) x mean over standard deviation of trade returns."),
+    _m("kelly_fraction", "Kelly fraction", "prob",
+       "Share of capital the Kelly criterion would stake per trade, from the win rate and payoff ratio."),
+    _m("liquidations", "Liquidations", "count", "Trades closed by the broker at the maintenance margin."),
+    _m("fees_paid", "Fees paid", "money", "Commission, slippage and liquidation fees over every trade."),
+    _m("financing_paid", "Financing paid", "money", "Interest on the borrowed part of leveraged positions (and short borrow fees)."),
+    _m("benchmark_total_return", "Benchmark total return", "return", "The benchmark's total return over the same days."),
+    _m("alpha", "Alpha (annual)", "return", "Annualised return not explained by the benchmark (regression intercept)."),
+    _m("beta", "Beta", "ratio", "Sensitivity of daily returns to the benchmark's."),
+    _m("correlation", "Correlation", "ratio", "Correlation of daily returns with the benchmark's."),
+    # model skill (train_metrics.json, overall and per fold)
+    _m("auc", "AUC", "prob", "Chance the model ranks a random paying day above a random non-paying one (0.5 = no skill)."),
+    _m("log_loss", "Log loss", "loss", "Penalty for confident wrong probabilities (lower is better)."),
+    _m("base_rate_log_loss", "Log loss of the base rate", "loss",
+       "Log loss of always predicting the base rate: the score to beat."),
+    _m("brier", "Brier score", "loss", "Mean squared error of the probabilities (lower is better)."),
+    _m("base_rate", "Base rate", "pct", "Share of labelled days on which the trade paid off."),
+    _m("mean_prob", "Mean predicted probability", "prob", "Average predicted probability of a paying trade."),
+    _m("precision", "Precision", "pct", "Share of days predicted to pay that did (at the model's threshold)."),
+    _m("recall", "Recall", "pct", "Share of paying days the model predicted (at the model's threshold)."),
+    _m("positive_rate", "Predicted positive rate", "pct", "Share of days predicted to pay (at the model's threshold)."),
+    _m("ic", "IC", "prob", "Rank correlation of predictions with realised outcomes (regression)."),
+    _m("n", "Out-of-sample rows", "count", "Labelled rows scored by a model that never saw them."),
+    _m("n_folds", "Folds", "count", "Walk-forward folds that produced out-of-sample predictions."),
+])
+
+
+def metric(key: str) -> Metric:
+    """The :class:`Metric` for ``key``; an unknown key gets its key as label, a plain number kind."""
+    found = METRICS.get(key)
+    if found is not None:
+        return found
+    return Metric(key, key.replace("_", " ").capitalize(), "ratio", "")
+
+
+def metric_label(key: str, metrics: dict[str, Any] | None = None) -> str:
+    """The human label; the deflated Sharpe names its number of trials (``Deflated Sharpe (1 trial)``)."""
+    label = metric(key).label
+    if key == "deflated_sharpe" and metrics is not None:
+        trials = _number(metrics.get("n_trials"))
+        if trials is not None:
+            n = int(trials)
+            label = f"{label} ({n:,d} trial{'' if n == 1 else 's'})"
+    return label
+
+
+def metric_help(key: str) -> str:
+    """The one-line explanation of ``key`` (empty for an unknown key)."""
+    return metric(key).explain
+
+
+def format_metric(key: str, value: Any) -> str:
+    """``value`` formatted as metric ``key`` is everywhere (``format_metric("cagr", -0.0061)`` -> ``-0.61%``)."""
+    kind = metric(key).kind
+    if kind == "ratio" and key not in METRICS and isinstance(value, str):
+        return value
+    return format_value(value, kind)
+
+
+#: The backtest metrics, in table order, that the answer, the report and the GUI show.
+BACKTEST_KEYS: tuple[str, ...] = (
+    "start", "end", "final_equity", "total_return", "cagr", "annual_volatility", "sharpe", "sortino",
+    "calmar", "max_drawdown", "max_drawdown_duration_days", "probabilistic_sharpe", "deflated_sharpe",
+    "exposure_time", "avg_gross_leverage", "max_gross_leverage", "annual_turnover", "n_trades", "win_rate",
+    "profit_factor", "expectancy", "sqn", "kelly_fraction", "liquidations", "fees_paid", "financing_paid",
+    "benchmark_total_return", "alpha", "beta", "correlation",
+)
+
+#: The few figures a one-line summary shows (``qlop runs list``, the GUI's headline).
+HEADLINE_KEYS: tuple[str, ...] = ("total_return", "cagr", "sharpe", "max_drawdown", "n_trades")
+
+
+def metric_rows(metrics: dict[str, Any], keys: tuple[str, ...] = BACKTEST_KEYS) -> list[tuple[str, str, str]]:
+    """``(label, formatted value, explanation)`` for each of ``keys`` present in ``metrics``, in order."""
+    return [(metric_label(k, metrics), format_metric(k, metrics.get(k)), metric_help(k))
+            for k in keys if k in metrics]
