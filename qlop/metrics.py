@@ -231,6 +231,36 @@ def deflated_sharpe_ratio(returns: Any, n_trials: int = 1, sharpe_variance: floa
     return probabilistic_sharpe_ratio(r, expected_max_sharpe(n_trials, sharpe_variance))
 
 
+def per_period_sharpe(returns: Any) -> float:
+    """The non-annualised Sharpe estimate ``mean / std`` (``ddof=1``) the DSR formulas use; NaN when
+    there are fewer than two returns or no variation."""
+    r = _arr(returns)
+    if r.size < 2:
+        return math.nan
+    sd = float(np.std(r, ddof=1))
+    return float(np.mean(r) / sd) if sd > 0 else math.nan
+
+
+def deflated_sharpe_across_trials(trial_returns: Any) -> dict[str, Any]:
+    """DSR of every trial of a set, per Bailey and Lopez de Prado (2014), with the cross-trial variance.
+
+    ``trial_returns`` holds each trial's per-period returns. ``N`` is the number of trials and ``V`` the
+    sample variance (``ddof=1``) of their per-period Sharpe estimates: the dispersion of what was tried,
+    not one run's own standard error. ``SR0 = sqrt(V) ((1 - g) Phi^-1(1 - 1/N) + g Phi^-1(1 - 1/(N e)))``
+    is the Sharpe the best of N skill-less trials would show by luck, and each trial's DSR is its PSR
+    against ``SR0``. A trial without a Sharpe estimate (it never traded: no variation) counts as a
+    trial with Sharpe 0 and has no DSR of its own.
+    """
+    srs = [per_period_sharpe(r) for r in trial_returns]
+    defined = [s if math.isfinite(s) else 0.0 for s in srs]
+    n = len(defined)
+    variance = float(np.var(defined, ddof=1)) if n > 1 else 0.0
+    sr0 = expected_max_sharpe(n, variance)
+    dsr = [probabilistic_sharpe_ratio(r, sr0) if math.isfinite(s) else math.nan
+           for r, s in zip(trial_returns, srs)]
+    return {"n_trials": n, "sharpe_variance": variance, "sr0": sr0, "sharpe": srs, "deflated_sharpe": dsr}
+
+
 # ------------------------------------------------------------------------------------- benchmark
 def alpha_beta(returns: Any, benchmark_returns: Any,
                periods_per_year: float = PERIODS_PER_YEAR) -> tuple[float, float]:

@@ -17,7 +17,7 @@ import json
 import os
 import platform
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -250,13 +250,17 @@ def iter_run_dirs(runs_dir: str | Path) -> Iterator[Path]:
 
 
 def find_cached(stage: str, key: str, run_dir: Path, search: list[Path],
-                own_manifest: Mapping[str, Any] | None = None) -> tuple[Path, dict[str, Any]] | None:
-    """``(source run dir, recorded stage)`` of a valid completed stage under ``key``; own dir first.
+                own_manifest: Mapping[str, Any] | None = None,
+                sources: Sequence[Path] = ()) -> tuple[Path, dict[str, Any]] | None:
+    """``(source run dir, recorded stage)`` of a valid completed stage under ``key``; own dir first,
+    then the run dirs in ``sources`` (a sweep names the exact directories its stages ran in), then
+    every run dir under the ``search`` folders.
 
     ``own_manifest`` is the run dir's manifest as it was before this attempt started rewriting it.
     """
-    candidates = [run_dir] + [d for root in search for d in iter_run_dirs(root)
-                              if d.resolve() != run_dir.resolve()]
+    own = run_dir.resolve()
+    candidates = [run_dir] + [Path(d) for d in sources if Path(d).resolve() != own] \
+        + [d for root in search for d in iter_run_dirs(root) if d.resolve() != own]
     for candidate in candidates:
         manifest = own_manifest if candidate == run_dir else read_manifest(candidate)
         if not manifest:

@@ -26,6 +26,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("qlop.cli.train:predict_cmd", "Score features with a trained model or an exported bundle."),
     "backtest": ("qlop.cli.backtest:backtest_cmd", "Backtest a strategy with leverage, margin and costs."),
     "export": ("qlop.cli.export:export_cmd", "Export the trained model (ONNX, native, predictions)."),
+    "sweep": ("qlop.cli.sweep:sweep_cmd", "Run a config over a grid of values as Dask tasks (sweep)."),
     "runs": ("qlop.cli.runs:cli", "List and summarise run directories."),
     "config": ("qlop.cli.config:cli", "Validate configs and print their JSON Schema."),
     "plugins": ("qlop.cli.plugins:cli", "List, inspect and diagnose plugins."),

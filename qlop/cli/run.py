@@ -113,14 +113,30 @@ def execute_run(ctx: click.Context, config: Any, run_dir: str | Path | None, *, 
     click.echo(f"run dir: {target}", err=True)
     try:
         with _cooperative_interrupts(), session:
-            return run_pipeline(config, target, observer=session, force=force, manager=manager,
-                                task_id=session.task_id, command=["qlop", *sys.argv[1:]])
+            result = run_pipeline(config, target, observer=session, force=force, manager=manager,
+                                  task_id=session.task_id, command=["qlop", *sys.argv[1:]])
+        count_trial(config, result.run_dir)
+        return result
     except KeyboardInterrupt:
         click.echo(f"Interrupted: {target} keeps every finished stage; run again to resume.", err=True)
         ctx.exit(130)
     except RunInterrupted as exc:
         click.echo(f"Terminated: {target} keeps every finished stage; run again to resume.", err=True)
         ctx.exit(128 + exc.signum)
+
+
+def count_trial(config: Any, run_dir: Path) -> None:
+    """Record a backtested run in its experiment's trials ledger and say how many were tried."""
+    from qlop.trials import ledger_path, record_run
+
+    try:
+        n = record_run(config, run_dir)
+    except OSError as exc:  # the ledger is bookkeeping: it never fails a finished run
+        click.echo(f"warning: trials ledger not updated: {exc}", err=True)
+        return
+    if n is not None:
+        click.echo(f"trials: {n} distinct backtested config(s) named {config.name!r} so far "
+                   f"({ledger_path(config.runs_dir, config.name)})", err=True)
 
 
 def print_run_summary(result: Any) -> None:

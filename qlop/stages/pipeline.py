@@ -96,8 +96,11 @@ def _error_text(error: BaseException) -> str:
 def run_pipeline(config: Any, run_dir: str | Path, *, observer: PipelineObserver | None = None,
                  force: bool = False, manager: Any = None, runners: Mapping[str, StageRunner] | None = None,
                  search_dirs: list[Path] | None = None, task_id: str | None = None,
-                 command: list[str] | None = None) -> RunResult:
-    """Run every configured stage of ``config`` into ``run_dir``; reuse cached stages unless ``force``."""
+                 command: list[str] | None = None, cache_sources: list[Path] | None = None) -> RunResult:
+    """Run every configured stage of ``config`` into ``run_dir``; reuse cached stages unless ``force``.
+
+    Cached stages are looked for in ``run_dir`` itself, then in the run dirs ``cache_sources`` names,
+    then in every run dir under ``search_dirs`` (default: ``run_dir``'s parent)."""
     from qlop.plugins.manager import get_plugin_manager
 
     pm = manager or get_plugin_manager()
@@ -146,7 +149,8 @@ def run_pipeline(config: Any, run_dir: str | Path, *, observer: PipelineObserver
             plugins = runs.stage_plugins(config, stage, pm)
             key = runs.cache_key(config, stage, inputs, plugins)
             record: dict[str, Any] = {"status": "running", "key": key, "inputs": inputs, "plugins": plugins}
-            hit = None if force else runs.find_cached(stage, key, run_dir, search, previous)
+            hit = None if force else runs.find_cached(stage, key, run_dir, search, previous,
+                                                         cache_sources or ())
             current, stage_t0 = stage, time.monotonic()
             if hit is not None:
                 source, cached = hit
