@@ -215,9 +215,18 @@ def grid_points(spec: SweepSpec) -> list[tuple[int, ...]]:
 
 
 def _axis_of(error: str, values: dict[str, Any]) -> list[str]:
-    """The axes an error is about (its field path starts with theirs), else every axis."""
-    fields = [part.split(":", 1)[0].strip() for part in error.split("; ")]
-    hit = [p for p in values if any(f == p or f.startswith(p + ".") or p.startswith(f + ".") for f in fields)]
+    """The axes an error is about, else every axis. An axis is named by a problem whose field path is
+    its own, inside it or around it, or a sibling field whose message names the axis's key (a
+    cross-field check such as ``maintenance_margin: leverage 50 x ... >= 1``)."""
+    problems = [tuple(x.strip() for x in part.split(":", 1)) for part in error.split("; ") if ":" in part]
+
+    def about(path: str, field_path: str, message: str) -> bool:
+        if field_path == path or field_path.startswith(path + ".") or path.startswith(field_path + "."):
+            return True
+        parent, _, leaf = path.rpartition(".")
+        return field_path.rpartition(".")[0] == parent and leaf in message.replace(":", " ").split()
+
+    hit = [p for p in values if any(about(p, f, m) for f, m in problems)]
     return hit or list(values)
 
 
