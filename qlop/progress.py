@@ -61,17 +61,32 @@ class ProgressUpdate:
     message: str | None = None
     ok: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Work the stage does besides the counted items (the final model after the folds): it weighs in
+    #: the stage's fraction and ETA, never in the ``step/total`` counter a person reads.
+    extra_total: int = 0
+    extra_done: int = 0
 
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
     @property
-    def eta_seconds(self) -> float | None:
-        """Linear estimate of the time left in this stage."""
-        if not self.total or self.step <= 0:
+    def fraction(self) -> float | None:
+        """Share of the stage's work done (counted items and extra work), None without a total."""
+        if self.kind == "end":
+            return 1.0
+        work_total = (self.total or 0) + self.extra_total
+        if not self.total or not work_total:
             return None
-        return max(0.0, self.elapsed * (self.total - self.step) / self.step)
+        return max(0.0, min(1.0, (self.step + self.extra_done) / work_total))
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Linear estimate of the time left in this stage (over all its work, extra work included)."""
+        fraction = self.fraction
+        if fraction is None or fraction <= 0:
+            return None
+        return max(0.0, self.elapsed * (1.0 - fraction) / fraction)
 
 
 def add_listener(listener: Listener) -> None:
@@ -93,13 +108,15 @@ def _emit(update: ProgressUpdate) -> None:
 class StageProgress:
     """Handle returned by :func:`stage_progress`; ``advance`` is cheap enough for per-item calls."""
 
-    def __init__(self, stage: str, total: int | None, unit: str) -> None:
+    def __init__(self, stage: str, total: int | None, unit: str, extra_work: int = 0) -> None:
         self.stage, self.total, self.unit = stage, total, unit
         self.step = 0
+        self.extra_total, self.extra_done = extra_work, 0
         self.started = time.monotonic()
 
     def _update(self, kind: str, message: str | None = None, ok: bool = True, **extra: Any) -> ProgressUpdate:
-        return ProgressUpdate(kind, self.stage, self.step, self.total, self.unit, self.started, message, ok, extra)
+        return ProgressUpdate(kind, self.stage, self.step, self.total, self.unit, self.started, message, ok, extra,
+                              self.extra_total, self.extra_done)
 
     def advance(self, n: int = 1, message: str | None = None, **extra: Any) -> None:
         self.step += n
@@ -108,15 +125,26 @@ class StageProgress:
         if _stop_request is not None:
             check_stop()
 
+    def work(self, n: int = 1, message: str | None = None) -> None:
+        """Finish ``n`` items of the stage's extra work (declared with ``extra_work``): the counter stays."""
+        self.extra_done = min(self.extra_total, self.extra_done + n)
+        self.advance(0, message)
+
     def set_total(self, total: int) -> None:
         self.total = total
 
 
 @contextlib.contextmanager
-def stage_progress(stage: str, total: int | None = None, unit: str = "step") -> Iterator[StageProgress]:
-    """Report a stage's progress: a ``start`` update, ``advance`` calls, then an ``end`` update."""
+def stage_progress(stage: str, total: int | None = None, unit: str = "step",
+                   extra_work: int = 0) -> Iterator[StageProgress]:
+    """Report a stage's progress: a ``start`` update, ``advance`` calls, then an ``end`` update.
+
+    ``total`` counts what a person reads (``3/10 fold``); ``extra_work`` items (finished with
+    :meth:`StageProgress.work`) count in the fraction and ETA only. A name with a dot
+    (``train.rounds``) is a sub-progress of its stage: it refines the current item, never the count.
+    """
     check_stop()
-    handle = StageProgress(stage, total, unit)
+    handle = StageProgress(stage, total, unit, extra_work)
     _emit(handle._update("start"))
     try:
         yield handle

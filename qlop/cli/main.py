@@ -82,6 +82,9 @@ class LazyGroup(click.Group):
         return option
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and not ctx.resilient_parsing:  # bare `qlop`: the help is the answer, not an error
+            click.echo(ctx.get_help(), color=ctx.color)
+            ctx.exit()
         rest = super().parse_args(ctx, args)
         if ctx.meta.pop(_HELP_REQUESTED, False):
             click.echo(ctx.get_help(), color=ctx.color)

@@ -140,14 +140,17 @@ def count_trial(config: Any, run_dir: Path) -> None:
 
 
 def print_run_summary(result: Any) -> None:
+    """One line: status, total time, run directory and how many stages ran or came from the cache.
+
+    Each stage's own time was printed once already, as the stage finished (``train     done in 5.7s``).
+    """
+    from collections import Counter
+
     manifest = result.manifest
-    click.echo(f"{result.status} in {_fmt_seconds(manifest.get('seconds'))}: {result.run_dir}")
-    for stage, status in result.stages.items():
-        if status == "skipped":
-            continue
-        seconds = (manifest["stages"].get(stage) or {}).get("seconds")
-        timing = _fmt_seconds(seconds) if status == "completed" else ""
-        click.echo(f"  {stage:<9} {status:<10} {timing}".rstrip())
+    counts = Counter(status for status in result.stages.values() if status != "skipped")
+    stages = ", ".join(f"{n} {status}" for status, n in counts.items())
+    click.echo(f"{result.status} in {_fmt_seconds(manifest.get('seconds'))}: {result.run_dir}"
+               + (f" (stages: {stages})" if stages else ""))
 
 
 @click.command("run")

@@ -129,7 +129,8 @@ def benchmark_close(config: "PipelineConfig", panel_dates: "pd.DatetimeIndex") -
 
     start, end = panel_dates.min().date(), panel_dates.max().date()
     try:
-        bench = load_panel(DataConfig(data_source_type="sample", tickers=[name], start_date=start, end_date=end))
+        bench = load_panel(DataConfig(data_source_type="sample", tickers=[name], start_date=start, end_date=end),
+                           progress_stage="backtest.benchmark")
     except DataError as exc:
         raise DataError(f"backtest.benchmark: {name!r} cannot be loaded from the sample dataset ({exc})") from None
     # the panel names it canonically ("^GSPC" and "gspc" load as "GSPC"): take its only ticker

@@ -83,8 +83,13 @@ def cache_path(key: str) -> Path:
     return cache_dir() / "data" / f"{key}.parquet"
 
 
-def load_panel(data_cfg: "DataConfig", refresh: bool = False, manager: Any = None) -> "pd.DataFrame":
-    """The validated canonical panel for ``data_cfg``, from the cache when possible."""
+def load_panel(data_cfg: "DataConfig", refresh: bool = False, manager: Any = None,
+               progress_stage: str = "data") -> "pd.DataFrame":
+    """The validated canonical panel for ``data_cfg``, from the cache when possible.
+
+    ``progress_stage`` names its progress: another stage loading a panel (the backtest's benchmark)
+    reports it as its own sub-progress, so the data stage's ``3/3 ticker`` never turns into ``1/1``.
+    """
     from qlop.schema import validate_panel
     from qlop.stages.components import component_errors, create
 
@@ -94,7 +99,7 @@ def load_panel(data_cfg: "DataConfig", refresh: bool = False, manager: Any = Non
         token = source.cache_token()
     path = cache_path(cache_key(data_cfg, source.params, token))
     n = len(data_cfg.tickers) or None
-    with stage_progress("data", total=n, unit="ticker") as progress:
+    with stage_progress(progress_stage, total=n, unit="ticker") as progress:
         if not refresh and path.is_file():
             try:
                 panel = read_panel(path)
