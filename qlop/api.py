@@ -10,6 +10,7 @@ Groups (see ``docs/plugins/api.md`` for one line per name):
 - registration: ``hookimpl``, ``ComponentSpec``, ``CommandSpec``, ``PLUGIN_API_VERSION``
 - base classes: ``Base*Plugin``, ``BasePlugin``, ``NoParams``
 - errors: ``QlopError``, ``ConfigError``, ``DataError``, ``ArtifactError``
+- params: ``number`` (a field), ``Number`` (its type, for list items), ``seed_field``, ``SEED_MAX``
 - the canonical panel: ``INDEX_NAMES``, ``OHLCV_COLUMNS``, ``validate_panel``, ``parse_date_column``,
   ``read_panel``
 - data sources: ``require_daily``, ``ticker_progress``, ``cache_dir``; databases: ``open_sql_engine``,
@@ -57,6 +58,11 @@ _EXPORTS: dict[str, str] = {
     "ConfigError": "qlop.errors:ConfigError",
     "DataError": "qlop.errors:DataError",
     "ArtifactError": "qlop.errors:ArtifactError",
+    # params: finite numbers inside bounds that name their unit (config and every plugin share them)
+    "Number": "qlop.numbers:Number",
+    "number": "qlop.numbers:number",
+    "seed_field": "qlop.numbers:seed_field",
+    "SEED_MAX": "qlop.numbers:SEED_MAX",
     # the canonical panel
     "INDEX_NAMES": "qlop.schema:INDEX_NAMES",
     "OHLCV_COLUMNS": "qlop.schema:OHLCV_COLUMNS",
@@ -142,6 +148,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
         run_session,
     )
     from qlop.errors import ArtifactError, ConfigError, DataError, QlopError
+    from qlop.numbers import SEED_MAX, Number, number, seed_field
     from qlop.grouping import TickerGroups, ticker_groups
     from qlop.interfaces import (
         BaseDataSourcePlugin,

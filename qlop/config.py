@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from qlop.errors import ConfigError
+from qlop.numbers import number, seed_field
 from qlop.sim.terms import TradeTerms
 
 
@@ -69,39 +70,48 @@ class ValidationConfig(_Section):
 
     scheme: Literal["walk_forward", "purged_kfold"] = "walk_forward"
     window: Literal["expanding", "rolling"] = "expanding"
-    train_years: float = Field(3.0, gt=0, description="Length of the (first) training window in years")
-    test_months: int = Field(6, gt=0, description="Length of each test window in months")
-    embargo_days: int | None = Field(None, ge=0, description="Bars skipped after each test period; default the label horizon")
-    n_splits: int = Field(5, ge=2, description="Folds for purged_kfold")
-    validation_fraction: float = Field(0.15, ge=0, lt=0.5, description="Tail of each training window used for early stopping")
+    train_years: float = number(3.0, gt=0, le=100, unit="years", description="Length of the (first) training window in years")
+    test_months: int = number(6, ge=1, le=1200, unit="months", description="Length of each test window in months")
+    embargo_days: int | None = number(None, ge=0, le=100_000, unit="bars", description="Bars skipped after each test period; default the label horizon")
+    n_splits: int = number(5, ge=2, le=1000, unit="folds", description="Folds for purged_kfold")
+    validation_fraction: float = number(0.15, ge=0, lt=0.5, unit="(fraction of the training window)",
+                                       description="Tail of each training window used for early stopping")
 
 
 class ModelConfig(_Section):
     model_type: str = Field("xgboost", description="Model plugin name")
     model_params: dict[str, Any] = Field(default_factory=dict)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
-    threshold: float = Field(0.5, gt=0, lt=1, description="Probability threshold for precision/recall")
+    threshold: float = number(0.5, gt=0, lt=1, unit="(probability)", description="Probability threshold for precision/recall")
 
 
-class _BacktestBook(_Section):
-    """The strategy and the book: what trades and with how much capital (the terms come after)."""
+class BookSizing(_Section):
+    """The capital of a book and how positions are sized: shared by ``[backtest]`` and the engine's
+    settings (:class:`qlop.backtest.engine.EngineSettings`)."""
+
+    initial_capital: float = number(100_000.0, gt=0, le=1e15, unit="(money)", description="Starting equity")
+    position_size: float = number(0.1, gt=0, le=1, unit="(fraction of equity)",
+                                  description="Fraction of equity committed as margin per position")
+    max_positions: int = number(10, ge=1, le=100_000, unit="positions", description="Open positions at most")
+    max_gross_leverage: float = number(3.0, gt=0, le=1000, unit="x equity",
+                                       description="Cap on the sum of open notionals / equity")
+
+
+class _BacktestStrategy(_Section):
+    """The strategy: what trades (the book and the terms come after)."""
 
     strategy_type: str = Field("probability_threshold", description="Strategy plugin name")
     strategy_params: dict[str, Any] = Field(default_factory=dict)
-    initial_capital: float = Field(100_000.0, gt=0)
-    position_size: float = Field(0.1, gt=0, le=1, description="Fraction of equity committed as margin per position")
-    max_positions: int = Field(10, ge=1)
-    max_gross_leverage: float = Field(3.0, gt=0)
 
 
-class BacktestConfig(TradeTerms, _BacktestBook):
+class BacktestConfig(TradeTerms, BookSizing, _BacktestStrategy):
     """``[backtest]``: strategy, capital and sizing, the trade terms (leverage, margin, costs: fields and
     defaults of :class:`qlop.sim.terms.TradeTerms`), benchmark and trial count."""
 
     model_config = ConfigDict(extra="forbid", frozen=False)
 
     benchmark: str | None = Field("GSPC", description="Benchmark ticker from the sample dataset")
-    n_trials: int = Field(1, ge=1, description="Configurations tried, for the deflated Sharpe ratio")
+    n_trials: int = number(1, ge=1, le=10**9, unit="trials", description="Configurations tried, for the deflated Sharpe ratio")
 
 
 class ExportConfig(_Section):
@@ -113,7 +123,7 @@ class PipelineConfig(_Section):
     """A whole run. Sections that are absent are skipped by ``qlop run``."""
 
     name: str = Field("qlop-run", description="A label for the run")
-    seed: int = Field(42, description="Seed for every random step")
+    seed: int = seed_field(42, description="Seed for every random step")
     runs_dir: str = Field("runs", description="Where ``qlop run`` creates run directories")
     plugins_dir: str | None = Field(None, description="Local plugins directory to load (explicit only)")
     data: DataConfig = Field(default_factory=DataConfig)

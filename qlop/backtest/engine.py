@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pydantic import Field
+from pydantic import ConfigDict
 
 from qlop.backtest.candidates import Candidates, ExitRules, build_candidates, sim_rules
 from qlop.backtest.costs import CostModel
@@ -28,17 +28,16 @@ from qlop.backtest.sizing import Sized, SizingRules, size_multi, size_single
 from qlop.errors import DataError
 from qlop.sim.engine import REASONS
 from qlop.sim.panel import PanelArrays, panel_arrays
+from qlop.config import BookSizing
 from qlop.sim.terms import TradeTerms
 
 
-class EngineSettings(TradeTerms):
-    """Capital and sizing of a backtest on top of its :class:`~qlop.sim.terms.TradeTerms` (``[backtest]``
-    minus the strategy, the benchmark and the trial count). Immutable and validated like the config."""
+class EngineSettings(TradeTerms, BookSizing):
+    """Capital and sizing of a backtest (:class:`~qlop.config.BookSizing`) with its
+    :class:`~qlop.sim.terms.TradeTerms`: ``[backtest]`` minus the strategy, the benchmark and the trial
+    count. Immutable and validated like the config."""
 
-    initial_capital: float = Field(100_000.0, gt=0)
-    position_size: float = Field(0.1, gt=0, le=1)
-    max_positions: int = Field(10, ge=1)
-    max_gross_leverage: float = Field(3.0, gt=0)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     @classmethod
     def from_config(cls, cfg: Any) -> "EngineSettings":

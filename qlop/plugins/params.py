@@ -49,7 +49,7 @@ def split_nullable(node: dict[str, Any], defs: dict[str, Any]) -> tuple[dict[str
     nullable = len(non_null) < len(variants)
     if len(non_null) == 1:
         inner = dict(non_null[0])
-        for key in ("title", "description", "default"):
+        for key in ("title", "description", "default", "unit"):
             if key in node:
                 inner[key] = node[key]
         return inner, nullable
@@ -125,9 +125,12 @@ def _bounds(node: dict[str, Any]) -> list[str]:
         parts.append("one of " + ", ".join(format_value(v) for v in node["enum"]))
     if "const" in node:
         parts.append(f"= {format_value(node['const'])}")
-    for key, op in (("exclusiveMinimum", ">"), ("minimum", ">="), ("exclusiveMaximum", "<"), ("maximum", "<=")):
-        if key in node:
-            parts.append(f"{op} {_number(node[key])}")
+    bounds = [f"{op} {_number(node[key])}" for key, op in (("exclusiveMinimum", ">"), ("minimum", ">="),
+                                                            ("exclusiveMaximum", "<"), ("maximum", "<="))
+              if key in node]
+    if bounds and node.get("unit"):  # the unit the bounds count (qlop.numbers.Number)
+        bounds[-1] += f" {node['unit']}"
+    parts.extend(bounds)
     if "multipleOf" in node:
         parts.append(f"multiple of {_number(node['multipleOf'])}")
     length = _range(node.get("minLength"), node.get("maxLength"), "characters")

@@ -95,6 +95,17 @@ def validate_params(spec: ComponentSpec, params: dict[str, Any] | BaseModel | No
         raise ConfigError(format_validation_error(exc, prefix=field_path)) from None
 
 
+def _shown(value: Any) -> str:
+    """A rejected value as the config author wrote it: ``true``, ``inf``, ``nan``, ``5000.0``, ``'x'``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value != value:
+        return "nan"
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return "inf" if value > 0 else "-inf"
+    return repr(value)
+
+
 def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
     """One line per problem: ``field.path: message``; the CLI prints them joined by '; '."""
     parts = []
@@ -107,7 +118,7 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
         elif err.get("type") == "value_error" and msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]  # pydantic's prefix for a validator's own message
         elif isinstance(err.get("input"), (bool, int, float, str)) and err.get("type") != "missing":
-            msg = f"{msg} (got {err['input']!r})"
+            msg = f"{msg} (got {_shown(err['input'])})"
         parts.append(f"{path}: {msg}" if path else msg)
     return "; ".join(parts)
 

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from qlop.numbers import number
 from qlop.sim.terms import TradeTerms, check_solvent
 
 Side = Literal["long", "short"]
@@ -23,11 +24,11 @@ class TradeExits(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     side: Side = Field("long", description="Direction of the trade: long or short")
-    horizon: int = Field(10, ge=1, le=5000,
+    horizon: int = number(10, ge=1, le=5000, unit="bars",
                          description="Bars examined, the entry bar included; exit at the close of the last one")
-    take_profit: float | None = Field(
-        None, gt=0, le=100, description="Take-profit distance from entry as a price fraction (None = no barrier)")
-    stop_loss: float | None = Field(None, gt=0, le=100,
+    take_profit: float | None = number(
+        None, gt=0, le=100, unit="(price fraction)", description="Take-profit distance from entry as a price fraction (None = no barrier)")
+    stop_loss: float | None = number(None, gt=0, le=100, unit="(price fraction)",
                                     description="Stop-loss distance from entry as a price fraction (None = no barrier)")
 
 

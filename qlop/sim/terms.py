@@ -15,6 +15,8 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from qlop.numbers import number
+
 DayCount = Literal["act_365", "act_360"]
 
 #: Days in the year of each day count: carry = annual rate x calendar days held / this.
@@ -40,22 +42,22 @@ class TradeTerms(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    leverage: float = Field(1.0, gt=0, le=100, description="Notional / margin (1 = unlevered)")
-    maintenance_margin: float = Field(
-        0.25, ge=0, lt=1, validate_default=True,  # the solvency check also covers the default
+    leverage: float = number(1.0, gt=0, le=100, unit="x margin", description="Notional / margin (1 = unlevered)")
+    maintenance_margin: float = number(
+        0.25, ge=0, lt=1, unit="(fraction of the position's value)", validate_default=True,  # the solvency check also covers the default
         description="Equity must stay above this fraction of the position's current value; "
                     "leverage x maintenance_margin must be below 1")
-    commission_bps: float = Field(1.0, ge=0, le=1000, description="Commission per leg, bps of that leg's notional")
-    min_commission: float = Field(
-        0.0, ge=0, description="Minimum commission per leg, in money (backtest only: needs a position size)")
-    slippage_bps: float = Field(
-        2.0, ge=0, le=1000, description="Slippage per leg, bps of that leg's notional (a cost, not a price shift)")
-    financing_rate: float = Field(
-        0.05, ge=0, le=1, description="Annual interest on the borrowed part of a long, (leverage - 1) x margin")
+    commission_bps: float = number(1.0, ge=0, le=1000, unit="bps", description="Commission per leg, bps of that leg's notional")
+    min_commission: float = number(
+        0.0, ge=0, le=1e9, unit="(money per leg)", description="Minimum commission per leg, in money (backtest only: needs a position size)")
+    slippage_bps: float = number(
+        2.0, ge=0, le=1000, unit="bps", description="Slippage per leg, bps of that leg's notional (a cost, not a price shift)")
+    financing_rate: float = number(
+        0.05, ge=0, le=1, unit="(annual fraction)", description="Annual interest on the borrowed part of a long, (leverage - 1) x margin")
     day_count: DayCount = Field(
         "act_365", description="Day count of financing and borrow fee: calendar days held / 365 or / 360")
-    borrow_fee: float = Field(0.0, ge=0, le=10, description="Annual stock-borrow fee of a short, on its notional")
-    liquidation_fee: float = Field(0.0, ge=0, le=1, description="Fraction of notional charged on a liquidation")
+    borrow_fee: float = number(0.0, ge=0, le=10, unit="(annual fraction of notional)", description="Annual stock-borrow fee of a short, on its notional")
+    liquidation_fee: float = number(0.0, ge=0, le=1, unit="(fraction of notional)", description="Fraction of notional charged on a liquidation")
 
     @field_validator("maintenance_margin")
     @classmethod

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from qlop.api import number, seed_field
+
 
 class SampleParams(BaseModel):
     """The embedded real dataset (``qlop_contrib/data/ohlcv``)."""
@@ -58,7 +60,7 @@ class YFinanceParams(BaseModel):
                                                 "False keeps raw OHLC and a separate Adj Close")
     repair: bool = Field(False, description="Let yfinance repair obvious price errors (100x, missing splits)")
     threads: bool = Field(True, description="Download tickers in parallel threads")
-    timeout: float = Field(10.0, gt=0, le=600, description="Per-request timeout, seconds")
+    timeout: float = number(10.0, gt=0, le=600, unit="seconds", description="Per-request timeout, seconds")
     cache_dir: str | None = Field(None, description="yfinance's own sqlite caches (default: QLOP cache "
                                                     "folder/yfinance)")
 
@@ -68,22 +70,22 @@ class SyntheticParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    n_tickers: int = Field(10, ge=1, le=100_000, description="Tickers to generate when none are listed "
+    n_tickers: int = number(10, ge=1, le=100_000, unit="tickers", description="Tickers to generate when none are listed "
                                                             "(named SYN00000, SYN00001, ...)")
-    n_bars: int = Field(2520, ge=2, le=10_000_000, description="Business-day bars per ticker")
-    seed: int = Field(0, ge=0, description="Random seed: same seed and ticker name, same path")
+    n_bars: int = number(2520, ge=2, le=10_000_000, unit="bars", description="Business-day bars per ticker")
+    seed: int = seed_field(0, description="Random seed: same seed and ticker name, same path")
     start: str = Field("2000-01-03", description="First bar's date when start_date is not set")
-    start_price: float = Field(100.0, gt=0, description="Price of the first bar's open")
-    drift: float = Field(0.07, ge=-2, le=2, description="Annual drift of log price")
-    vol: float = Field(0.25, gt=0, le=5, description="Long-run annual volatility")
-    vol_of_vol: float = Field(0.15, ge=0, le=2, description="Daily std of log-variance shocks")
-    vol_persistence: float = Field(0.98, ge=0, lt=1, description="AR(1) coefficient of log variance")
-    jump_intensity: float = Field(3.0, ge=0, le=252, description="Expected jumps per year")
-    jump_mean: float = Field(-0.02, ge=-1, le=1, description="Mean log jump size")
-    jump_std: float = Field(0.05, ge=0, le=1, description="Std of log jump size")
-    overnight_share: float = Field(0.3, ge=0, le=1, description="Share of each day's return that happens "
+    start_price: float = number(100.0, gt=0, le=1e9, unit="(price)", description="Price of the first bar's open")
+    drift: float = number(0.07, ge=-2, le=2, unit="(annual log return)", description="Annual drift of log price")
+    vol: float = number(0.25, gt=0, le=5, unit="(annual volatility)", description="Long-run annual volatility")
+    vol_of_vol: float = number(0.15, ge=0, le=2, unit="(annual volatility of log volatility)", description="Daily std of log-variance shocks")
+    vol_persistence: float = number(0.98, ge=0, lt=1, unit="(AR(1) coefficient)", description="AR(1) coefficient of log variance")
+    jump_intensity: float = number(3.0, ge=0, le=252, unit="jumps a year", description="Expected jumps per year")
+    jump_mean: float = number(-0.02, ge=-1, le=1, unit="(log return)", description="Mean log jump size")
+    jump_std: float = number(0.05, ge=0, le=1, unit="(log return)", description="Std of log jump size")
+    overnight_share: float = number(0.3, ge=0, le=1, unit="(fraction of the day's return)", description="Share of each day's return that happens "
                                                                 "overnight (open gap)")
-    volume: float = Field(1_000_000.0, gt=0, description="Median daily volume (shares)")
+    volume: float = number(1_000_000.0, gt=0, le=1e15, unit="shares a day", description="Median daily volume (shares)")
 
 
 class SqlParams(BaseModel):
@@ -124,10 +126,10 @@ class AlphaVantageParams(BaseModel):
                              description="Environment variable holding the API key (the key itself never "
                                          "goes in a config file, the manifest or the cache key)")
     base_url: str = Field("https://www.alphavantage.co/query", min_length=1, description="API endpoint")
-    timeout: float = Field(30.0, gt=0, le=600, description="Per-request timeout, seconds")
-    max_retries: int = Field(4, ge=0, le=20,
+    timeout: float = number(30.0, gt=0, le=600, unit="seconds", description="Per-request timeout, seconds")
+    max_retries: int = number(4, ge=0, le=20, unit="retries",
                              description="Retries of a throttled or failed request (rate-limit notes, HTTP 429/5xx, "
                                          "network errors, a cut-off body) before giving up on the ticker")
-    backoff_seconds: float = Field(15.0, ge=0, le=600,
+    backoff_seconds: float = number(15.0, ge=0, le=600, unit="seconds",
                                    description="Wait before the first retry; doubled for each further retry "
                                                "(the free tier allows a few calls per minute)")

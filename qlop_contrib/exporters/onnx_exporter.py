@@ -17,16 +17,16 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from qlop.api import ArtifactError, BaseExportFormatPlugin
+from qlop.api import ArtifactError, BaseExportFormatPlugin, number
 
 
 class OnnxParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    target_opset: int = Field(15, ge=9, le=21, description="ONNX opset of the exported graph")
-    parity_tolerance: float = Field(1e-5, gt=0, le=1e-2,
+    target_opset: int = number(15, ge=9, le=21, unit="(ONNX opset)", description="ONNX opset of the exported graph")
+    parity_tolerance: float = number(1e-5, gt=0, le=1e-2, unit="(absolute difference)",
                                     description="Largest allowed |onnxruntime - native| on held-out rows")
-    max_parity_rows: int = Field(50_000, ge=1, le=10_000_000, description="Held-out rows compared at most")
+    max_parity_rows: int = number(50_000, ge=1, le=10_000_000, unit="rows", description="Held-out rows compared at most")
     check_features: bool = Field(True, description="Recompute the features from DIR/data.parquet with the "
                                                    "bundle's feature config and require the trained-on values")
 

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from qlop_contrib.features import rolling
 from qlop_contrib.features.base import PanelStep, col_tag
-from qlop.api import TickerGroups
+from qlop.api import Number, TickerGroups, number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,11 +33,11 @@ def _unique(values: list) -> list:
 
 
 #: A list of distinct bar counts (windows, lags), each 1..100000; the bounds show in the JSON Schema.
-BarCounts = Annotated[list[Annotated[int, Field(ge=1, le=100_000)]], AfterValidator(_unique)]
+BarCounts = Annotated[list[Annotated[int, Number(ge=1, le=100_000, unit="bars")]], AfterValidator(_unique)]
 
 
 def _window(default: int, what: str, ge: int = 1) -> object:
-    return Field(default, ge=ge, le=100_000, description=what)
+    return number(default, ge=ge, le=100_000, unit="bars", description=what)
 
 
 class ReturnsParams(_Params):
@@ -106,7 +106,7 @@ class LagStep(PanelStep):
 class RvolParams(_Params):
     window: int = _window(20, "Number of daily log returns in the window", ge=2)
     annualize: bool = Field(True, description="Multiply by sqrt(periods_per_year)")
-    periods_per_year: float = Field(252.0, gt=0, le=100_000, description="Bars per year, for annualising")
+    periods_per_year: float = number(252.0, gt=0, le=100_000, unit="bars a year", description="Bars per year, for annualising")
     column: str = Field("close", min_length=1, description="Price column (positive values)")
 
 
@@ -205,7 +205,7 @@ class DrawdownStep(PanelStep):
 
 class RelvolParams(_Params):
     window: int = _window(20, "Bars before the current one in the average", ge=1)
-    min_periods: int | None = Field(None, ge=1, le=100_000,
+    min_periods: int | None = number(None, ge=1, le=100_000, unit="bars",
                                     description="Non-missing bars needed in the window (default: half the window, at least 1)")
     column: str = Field("volume", min_length=1, description="Volume column (NaN = missing)")
 

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from qlop_contrib.features.base import PanelStep, col_tag, fmt_param
-from qlop.api import TickerGroups
+from qlop.api import TickerGroups, number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -281,18 +281,18 @@ class _Named(BaseModel):
 
 
 class RsiParams(_Named):
-    timeperiod: int = Field(14, ge=2, **_PERIOD, description="Lookback in bars (Wilder smoothing)")
+    timeperiod: int = number(14, ge=2, unit="bars", **_PERIOD, description="Lookback in bars (Wilder smoothing)")
     column: str = _COLUMN
 
 
 class AtrParams(_Named):
-    timeperiod: int = Field(14, ge=1, **_PERIOD, description="Lookback in bars (Wilder smoothing)")
+    timeperiod: int = number(14, ge=1, unit="bars", **_PERIOD, description="Lookback in bars (Wilder smoothing)")
 
 
 class MacdParams(_Named):
-    fastperiod: int = Field(12, ge=2, **_PERIOD, description="Fast EMA period")
-    slowperiod: int = Field(26, ge=2, **_PERIOD, description="Slow EMA period")
-    signalperiod: int = Field(9, ge=1, **_PERIOD, description="Signal EMA period")
+    fastperiod: int = number(12, ge=2, unit="bars", **_PERIOD, description="Fast EMA period")
+    slowperiod: int = number(26, ge=2, unit="bars", **_PERIOD, description="Slow EMA period")
+    signalperiod: int = number(9, ge=1, unit="bars", **_PERIOD, description="Signal EMA period")
     column: str = _COLUMN
 
     @model_validator(mode="after")
@@ -303,14 +303,14 @@ class MacdParams(_Named):
 
 
 class MovingAverageParams(_Named):
-    timeperiod: int = Field(20, ge=2, **_PERIOD, description="Lookback in bars")
+    timeperiod: int = number(20, ge=2, unit="bars", **_PERIOD, description="Lookback in bars")
     column: str = _COLUMN
     raw: bool = _RAW
 
 
 class BollingerParams(_Named):
-    timeperiod: int = Field(20, ge=2, **_PERIOD, description="Lookback in bars of the middle band (SMA)")
-    nbdev: float = Field(2.0, gt=0, le=100, description="Band half-width in standard deviations (population)")
+    timeperiod: int = number(20, ge=2, unit="bars", **_PERIOD, description="Lookback in bars of the middle band (SMA)")
+    nbdev: float = number(2.0, gt=0, le=100, unit="standard deviations", description="Band half-width in standard deviations (population)")
     column: str = _COLUMN
     raw: bool = _RAW
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from qlop.api import BaseLabelPlugin, TradeRules
+from qlop.api import BaseLabelPlugin, TradeRules, number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class ForwardReturnParams(BaseModel):
     model_config = ConfigDict(extra="forbid", title="forward_return")
 
-    horizon: int = Field(10, ge=1, le=5000, description="Bars ahead: the return ends at the close of t+horizon")
+    horizon: int = number(10, ge=1, le=5000, unit="bars", description="Bars ahead: the return ends at the close of t+horizon")
     basis: Literal["next_open", "close"] = Field(
         "next_open", description="Start price: the next bar's open (tradeable) or today's close")
     log: bool = Field(False, description="Log return instead of simple return")

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, field_validator
 
-from qlop.api import BaseLabelPlugin, TradeRules
+from qlop.api import BaseLabelPlugin, TradeRules, number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,11 +26,11 @@ class LeverageOpportunityParams(TradeRules):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="leverage_opportunity")
 
-    take_profit: float | None = Field(
-        0.05, gt=0, le=100, description="Take-profit distance from entry as a price fraction (None = no barrier)")
-    stop_loss: float | None = Field(0.03, gt=0, le=100,
+    take_profit: float | None = number(
+        0.05, gt=0, le=100, unit="(price fraction)", description="Take-profit distance from entry as a price fraction (None = no barrier)")
+    stop_loss: float | None = number(0.03, gt=0, le=100, unit="(price fraction)",
                                     description="Stop-loss distance from entry as a price fraction (None = no barrier)")
-    hurdle: float = Field(0.0, ge=-1, le=100, description="Label is 1 where the net return on margin is above this")
+    hurdle: float = number(0.0, ge=-1, le=100, unit="(net return on margin)", description="Label is 1 where the net return on margin is above this")
 
     @field_validator("min_commission")
     @classmethod

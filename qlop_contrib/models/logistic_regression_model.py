@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from qlop.api import number, seed_field
+
 from qlop_contrib.models._base import ONNX_INPUT, TabularModel, as_matrix, read_model_doc
 
 if TYPE_CHECKING:
@@ -25,12 +27,12 @@ FORMAT = "qlop.logistic_regression.v1"
 class LogisticRegressionParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    C: float = Field(1.0, gt=0, le=1e6, description="Inverse L2 regularisation strength")
-    max_iter: int = Field(1000, ge=10, le=100_000, description="Solver iterations (lbfgs)")
-    tol: float = Field(1e-6, gt=0, le=1, description="Solver tolerance")
+    C: float = number(1.0, gt=0, le=1e6, unit="(inverse regularisation)", description="Inverse L2 regularisation strength")
+    max_iter: int = number(1000, ge=10, le=100_000, unit="iterations", description="Solver iterations (lbfgs)")
+    tol: float = number(1e-6, gt=0, le=1, description="Solver tolerance")
     class_weight: Literal["balanced"] | None = Field(None, description="'balanced' reweights rare labels")
     standardize: bool = Field(True, description="Standardise features (mean 0, std 1) before fitting")
-    random_state: int | None = Field(None, ge=0, description="Seed (default: the config's seed)")
+    random_state: int | None = seed_field(None, description="Seed (default: the config's seed)")
 
 
 def _pipeline(params: LogisticRegressionParams, seed: int) -> Any:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from qlop.api import ArtifactError
+from qlop.api import ArtifactError, number, seed_field
 from qlop_contrib.models._base import ONNX_INPUT, TabularModel, as_matrix, read_model_doc
 
 if TYPE_CHECKING:
@@ -31,16 +31,16 @@ FORMAT = "qlop.random_forest.v1"
 class RandomForestParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    n_estimators: int = Field(100, ge=1, le=5000, description="Number of trees")
-    max_depth: int | None = Field(8, ge=1, le=64, description="Maximum tree depth (None: unlimited)")
-    min_samples_leaf: int = Field(50, ge=1, le=1_000_000, description="Minimum rows in a leaf")
-    max_features: Literal["sqrt", "log2"] | float = Field(
-        "sqrt", description="Features tried per split: 'sqrt', 'log2' or a fraction in (0, 1]")
+    n_estimators: int = number(100, ge=1, le=5000, unit="trees", description="Number of trees")
+    max_depth: int | None = number(8, ge=1, le=64, unit="levels", description="Maximum tree depth (None: unlimited)")
+    min_samples_leaf: int = number(50, ge=1, le=1_000_000, unit="rows", description="Minimum rows in a leaf")
+    max_features: Literal["sqrt", "log2"] | float = number(
+        "sqrt", gt=0, le=1, unit="(fraction of features)", description="Features tried per split: 'sqrt', 'log2' or a fraction in (0, 1]")
     bootstrap: bool = Field(True, description="Sample rows with replacement for each tree")
-    max_samples: float | None = Field(None, gt=0, le=1, description="Fraction of rows drawn per tree")
+    max_samples: float | None = number(None, gt=0, le=1, unit="(fraction of rows)", description="Fraction of rows drawn per tree")
     class_weight: Literal["balanced", "balanced_subsample"] | None = Field(None, description="Label reweighting")
-    n_jobs: int = Field(2, ge=1, le=256, description="Parallel jobs for fitting (results do not depend on it)")
-    random_state: int | None = Field(None, ge=0, description="Seed (default: the config's seed)")
+    n_jobs: int = number(2, ge=1, le=256, unit="threads", description="Parallel jobs for fitting (results do not depend on it)")
+    random_state: int | None = seed_field(None, description="Seed (default: the config's seed)")
 
 
 def _node_dtype() -> np.dtype:

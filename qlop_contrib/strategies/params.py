@@ -6,20 +6,22 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from qlop.api import number
+
 
 class ProbabilityThresholdParams(BaseModel):
     """Trade the model's probability of a leverage opportunity against fixed thresholds."""
 
     model_config = ConfigDict(extra="forbid")
 
-    entry: float = Field(0.6, gt=0, lt=1, description="Go long when the predicted probability is at least this")
-    short_entry: float | None = Field(None, gt=0, lt=1,
+    entry: float = number(0.6, gt=0, lt=1, unit="(probability)", description="Go long when the predicted probability is at least this")
+    short_entry: float | None = number(None, gt=0, lt=1, unit="(probability)",
                                       description="Go short when the probability is at most this (None: long only)")
-    exit: float | None = Field(None, gt=0, lt=1,
+    exit: float | None = number(None, gt=0, lt=1, unit="(probability)",
                                description="Hold a long until the probability falls below this (None: "
                                            "with barriers on, positions leave by their barriers only; with "
                                            "barriers='none', `entry`)")
-    short_exit: float | None = Field(None, gt=0, lt=1,
+    short_exit: float | None = number(None, gt=0, lt=1, unit="(probability)",
                                      description="Hold a short until the probability rises above this "
                                                  "(None: `short_entry` when signal exits are on)")
     barriers: Literal["label", "custom", "none"] = Field(
@@ -27,11 +29,11 @@ class ProbabilityThresholdParams(BaseModel):
         description="Exit barriers: 'label' uses the label's take-profit, stop-loss and horizon, so each "
                     "trade is exactly the labelled one; 'custom' uses the values below; 'none' holds "
                     "positions while the signal lasts")
-    take_profit: float | None = Field(None, gt=0, le=100,
+    take_profit: float | None = number(None, gt=0, le=100, unit="(price fraction)",
                                       description="Take-profit as a price fraction (overrides the label's)")
-    stop_loss: float | None = Field(None, gt=0, le=100,
+    stop_loss: float | None = number(None, gt=0, le=100, unit="(price fraction)",
                                     description="Stop-loss as a price fraction (overrides the label's)")
-    horizon: int | None = Field(None, ge=1, le=5000,
+    horizon: int | None = number(None, ge=1, le=5000, unit="bars",
                                 description="Bars a trade is held at most, entry bar included (overrides "
                                             "the label's)")
     sizing: Literal["fixed", "probability"] = Field(
@@ -66,11 +68,11 @@ class TopKParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    k: int = Field(5, ge=1, le=10_000, description="Tickers held after each rebalance")
-    rebalance_every: int = Field(5, ge=1, le=10_000, description="Trading days between rebalances")
-    min_prob: float = Field(0.0, ge=0, lt=1,
+    k: int = number(5, ge=1, le=10_000, unit="tickers", description="Tickers held after each rebalance")
+    rebalance_every: int = number(5, ge=1, le=10_000, unit="trading days", description="Trading days between rebalances")
+    min_prob: float = number(0.0, ge=0, lt=1, unit="(probability)",
                             description="Only tickers whose probability is at least this are eligible")
-    short_k: int = Field(0, ge=0, le=10_000,
+    short_k: int = number(0, ge=0, le=10_000, unit="tickers",
                          description="Also short the k lowest-probability tickers (0: long only)")
 
 
@@ -79,8 +81,8 @@ class SmaCrossoverParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    fast: int = Field(20, ge=1, le=5000, description="Bars in the fast simple moving average")
-    slow: int = Field(50, ge=2, le=5000, description="Bars in the slow simple moving average")
+    fast: int = number(20, ge=1, le=5000, unit="bars", description="Bars in the fast simple moving average")
+    slow: int = number(50, ge=2, le=5000, unit="bars", description="Bars in the slow simple moving average")
     allow_short: bool = Field(False, description="Short while the fast average is below the slow one")
 
     @model_validator(mode="after")

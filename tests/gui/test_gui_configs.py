@@ -25,7 +25,7 @@ label_params = {horizon = 5}
 BAD = [
     ('[data]\ndata_source_type = "sampel"\n', "data.data_source_type: unknown data source 'sampel'. Did you mean 'sample'?"),
     ('[data]\nstart_date = "2012-01-01"\nend_date = "2010-01-01"\n', "start_date 2012-01-01 is after end_date"),
-    ('[label]\nlabel_params = {horizon = 0}\n', "label.label_params.horizon: Input should be greater than or equal to 1"),
+    ('[label]\nlabel_params = {horizon = 0}\n', "label.label_params.horizon: must be between 1 and 5000 bars (got 0)"),
     ('[label]\nlabel_params = {horizn = 5}\n', "label.label_params.horizn: unknown field"),
     ('bogus = 1\n', "bogus: unknown field"),
 ]

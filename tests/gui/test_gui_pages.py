@@ -209,7 +209,7 @@ def test_uploaded_yaml_config_is_validated_with_its_file_name():
     at.file_uploader(key="upload").set_value(("study.yaml", bad, "application/yaml")).run()
     errors = [e.value for e in at.error]
     assert len(errors) == 1
-    assert errors[0].startswith("Error: study.yaml: label.label_params.horizon: Input should be greater than or equal to 1")
+    assert errors[0].startswith("Error: study.yaml: label.label_params.horizon: must be between 1 and 5000 bars")
     good = b"data:\n  tickers: [AAPL]\n  start_date: 2010-01-01\n"
     at.file_uploader(key="upload").set_value(("study.yml", good, "application/yaml")).run()
     assert not at.error and "Config valid (data)" in at.success[0].value

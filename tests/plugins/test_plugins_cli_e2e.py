@@ -223,8 +223,8 @@ def test_example_model_validates_from_config(qlop_proc, tmp_path):
     proc = qlop_proc("config", "validate", str(config), env={"QLOP_DISABLE_PLUGINS": "clash"})
     assert proc.returncode == 2
     error = proc.stderr.strip().splitlines()[-1]
-    assert "features.steps.1.step_params.window: Input should be greater than or equal to 2 (got 1)" in error
-    assert "model.model_params.l2: Input should be greater than or equal to 0 (got -1.0)" in error
+    assert "features.steps.1.step_params.window: must be between 2 and 500 bars (got 1)" in error
+    assert "model.model_params.l2: must be between 0 and 1000000 (got -1.0)" in error
     assert "Traceback" not in proc.stderr
     verbose = qlop_proc("-v", "config", "validate", str(config), env={"QLOP_DISABLE_PLUGINS": "clash"})
     assert verbose.returncode != 0 and "Traceback" in verbose.stderr

@@ -166,9 +166,9 @@ def test_section_errors_are_reported_field_by_field(qlop_cli, tmp_path):
     path = write(tmp_path, "c.json", data)
     message = error_of(qlop_cli, path)
     assert message == (
-        f"{path}: model.validation.test_months: Input should be greater than 0 (got 0); "
-        "backtest.leverage: Input should be less than or equal to 100 (got 500); "
-        "backtest.commission_bps: Input should be greater than or equal to 0 (got -1); "
+        f"{path}: model.validation.test_months: must be between 1 and 1200 months (got 0); "
+        "backtest.leverage: must be greater than 0 and at most 100 x margin (got 500); "
+        "backtest.commission_bps: must be between 0 and 1000 bps (got -1); "
         "colour: unknown field")
 
 

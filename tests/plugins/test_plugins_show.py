@@ -70,11 +70,11 @@ def test_show_xgboost_prints_every_parameter_with_default_and_bounds(qlop_cli):
     assert "model xgboost - Gradient-boosted trees" in out
     assert re.search(r"^parameter +type +default +allowed +description$", out, flags=re.MULTILINE)
     rows = {
-        "n_estimators": r"integer +200 +>= 1, <= 20000 +Boosting rounds",
-        "max_depth": r"integer +4 +>= 1, <= 20 +Maximum tree depth",
+        "n_estimators": r"integer +200 +>= 1, <= 20000 trees +Boosting rounds",
+        "max_depth": r"integer +4 +>= 1, <= 20 levels +Maximum tree depth",
         "learning_rate": r"number +0\.05 +> 0, <= 1 +Shrinkage per round",
         "tree_method": r'string +"hist" +one of "hist", "approx", "exact" +Tree construction',
-        "random_state": r"integer or none +none +>= 0 +Seed",
+        "random_state": r"integer or none +none +>= 0, <= 4294967295 +Seed",
     }
     for name, pattern in rows.items():
         assert re.search(rf"^{name} +{pattern}", out, flags=re.MULTILINE), (name, out)

@@ -121,9 +121,9 @@ def test_insolvent_terms_are_refused_in_one_line_naming_the_field():
     ("backtest", {"day_count": "act_366"},
      "backtest.day_count: Input should be 'act_365' or 'act_360' (got 'act_366')"),
     ("backtest", {"financing_rate": 5},
-     "backtest.financing_rate: Input should be less than or equal to 1 (got 5)"),
+     "backtest.financing_rate: must be between 0 and 1 (annual fraction) (got 5)"),
     ("label", {"leverage": 200},
-     "label.label_params.leverage: Input should be less than or equal to 100 (got 200)"),
+     "label.label_params.leverage: must be greater than 0 and at most 100 x margin (got 200)"),
     ("label", {"leverage": 5},
      "label.label_params.maintenance_margin: leverage 5 x maintenance_margin 0.25 = 1.25 >= 1: the position "
      "would be liquidated at entry"),

@@ -21,7 +21,7 @@ def test_invalid_params_name_the_field(qlop_register, qlop_plugin_manager):
     from qlop.api import ConfigError
 
     qlop_register(qlop_example_plugin, name="example")
-    with pytest.raises(ConfigError, match=r"model\.model_params\.l2: .*greater than or equal to 0"):
+    with pytest.raises(ConfigError, match=r"model\.model_params\.l2: must be between 0 and 1000000 \(got -1\)"):
         qlop_plugin_manager.create("model", "numpy_logistic", {"l2": -1}, "model.model_params")
 
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from qlop.api import BaseFeatureStepPlugin
+from qlop.api import BaseFeatureStepPlugin, number
 
 
 class RangePositionParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    window: int = Field(20, ge=2, le=500, description="Bars in the rolling high-low range")
+    window: int = number(20, ge=2, le=500, unit="bars", description="Bars in the rolling high-low range")
 
 
 class RangePosition(BaseFeatureStepPlugin):

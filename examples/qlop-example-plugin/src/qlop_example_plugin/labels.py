@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from qlop.api import BaseLabelPlugin
+from qlop.api import BaseLabelPlugin, number
 
 
 class ForwardReturnSignParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    horizon: int = Field(5, ge=1, le=250, description="Bars ahead whose close is compared with today's")
-    threshold: float = Field(0.0, ge=-0.5, le=0.5, description="Return the future close must beat")
+    horizon: int = number(5, ge=1, le=250, unit="bars", description="Bars ahead whose close is compared with today's")
+    threshold: float = number(0.0, ge=-0.5, le=0.5, unit="(return)", description="Return the future close must beat")
 
 
 class ForwardReturnSign(BaseLabelPlugin):

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from qlop.api import BaseModelPlugin
+from qlop.api import BaseModelPlugin, number
 
 MODEL_FILE = "numpy_logistic.json"
 FORMAT = "qlop-example/numpy-logistic/1"
@@ -24,9 +24,9 @@ FORMAT = "qlop-example/numpy-logistic/1"
 class NumpyLogisticParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    l2: float = Field(1.0, ge=0.0, le=1e6, description="L2 penalty on the (standardised) coefficients")
-    max_iter: int = Field(50, ge=1, le=1000, description="Newton iterations at most")
-    tol: float = Field(1e-8, gt=0.0, le=1e-2, description="Stop when the largest step is below this")
+    l2: float = number(1.0, ge=0.0, le=1e6, description="L2 penalty on the (standardised) coefficients")
+    max_iter: int = number(50, ge=1, le=1000, unit="iterations", description="Newton iterations at most")
+    tol: float = number(1e-8, gt=0.0, le=1e-2, description="Stop when the largest step is below this")
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

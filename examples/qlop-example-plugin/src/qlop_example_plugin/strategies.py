@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from qlop.api import BaseStrategyPlugin
+from qlop.api import BaseStrategyPlugin, number
 
 
 class ProbabilityBandParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    upper: float = Field(0.6, ge=0.5, le=1.0, description="Go long when prob is above this")
-    lower: float = Field(0.4, ge=0.0, le=0.5, description="Go short (if allowed) when prob is below this")
+    upper: float = number(0.6, ge=0.5, le=1.0, unit="(probability)", description="Go long when prob is above this")
+    lower: float = number(0.4, ge=0.0, le=0.5, unit="(probability)", description="Go short (if allowed) when prob is below this")
     allow_short: bool = Field(False, description="Take short positions below `lower`")
 
     @model_validator(mode="after")
