@@ -27,6 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from qlop.errors import ConfigError
+from qlop.numbers import number, seed_field
 
 
 class SweepAxis(BaseModel):
@@ -52,8 +53,9 @@ class SweepSpec(BaseModel):
     base: str | dict[str, Any] = Field(..., description="Base config: a path relative to the sweep file, "
                                                         "or an inline table")
     mode: Literal["grid", "random"] = "grid"
-    samples: int | None = Field(None, ge=1, description="Variants drawn from the grid (random mode)")
-    seed: int = Field(0, description="Seed of the random draw (random mode)")
+    samples: int | None = number(None, ge=1, le=10**6, unit="variants",
+                                 description="Variants drawn from the grid (random mode)")
+    seed: int = seed_field(0, description="Seed of the random draw (random mode)")
     name: str | None = Field(None, description="The sweep's name (default: the sweep file's stem)")
     axes: list[SweepAxis] = Field(..., min_length=1)
 

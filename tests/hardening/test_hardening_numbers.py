@@ -119,10 +119,11 @@ def _missing_numbers(model: type[BaseModel], prefix: str, seen: set[type]) -> li
 def test_every_config_number_is_finite_and_bounded():
     from qlop.backtest.engine import EngineSettings
     from qlop.config import PipelineConfig
+    from qlop.scale.sweepfile import SweepSpec
     from qlop.sim.rules import TradeRules
 
     missing = []
-    for model in (PipelineConfig, EngineSettings, TradeRules):
+    for model in (PipelineConfig, EngineSettings, TradeRules, SweepSpec):
         missing += _missing_numbers(model, f"{model.__name__}.", set())
     assert missing == []
 
