@@ -130,3 +130,20 @@ def postgres_server():
         subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "-w", "stop"],
                        capture_output=True, timeout=120)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def java_runtime() -> str:
+    """The java executable (for the pmml exporter's tests). Skips without one, except under
+    ``QLOP_STRICT_JAVA=1`` (CI), where that is a failure: scripts/test.sh installs Debian's
+    default-jre-headless."""
+    import shutil
+
+    home = os.environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    if not java or not os.path.exists(java):
+        reason = "no Java runtime (apt-get install default-jre-headless); the pmml exporter needs one"
+        if os.environ.get("QLOP_STRICT_JAVA") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return java

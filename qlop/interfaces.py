@@ -248,6 +248,17 @@ class BaseModelPlugin(BasePlugin):
         """
         return None
 
+    def sklearn_estimator(self) -> Any:
+        """The trained artefact as a fitted scikit-learn-API estimator, or None.
+
+        Why: the ``pmml`` exporter hands it to a PMML converter (sklearn2pmml), which reads fitted
+        scikit-learn estimators and pipelines and XGBoost's scikit-learn wrappers, and then checks the
+        PMML document against :meth:`predict`. It must score exactly what :meth:`predict` scores for
+        a float32 feature matrix in the trained column order. None (the default): the ``pmml`` export
+        fails naming the formats that remain.
+        """
+        return None
+
 
 class BaseStrategyPlugin(BasePlugin):
     """Turns predictions (and prices) into signals for the backtest.

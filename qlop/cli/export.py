@@ -12,7 +12,7 @@ from qlop.cli.common import config_option, load_stage_config, require_section, r
 @run_dir_option
 @click.pass_context
 def export_cmd(ctx: click.Context, config_path: str, run_dir: str) -> None:
-    """Export DIR/model with the configured exporter into DIR/export (onnx, native, predictions)."""
+    """Export DIR/model with the configured exporter into DIR/export (onnx, pmml, native, predictions)."""
     from qlop.stages import export as stage
 
     config = load_stage_config(ctx, config_path)
@@ -20,7 +20,8 @@ def export_cmd(ctx: click.Context, config_path: str, run_dir: str) -> None:
     result = stage.export(config, run_dir)
     summary = result["summary"]
     if "parity_max_abs_diff" in summary:
-        click.echo(f"ONNX parity: max |onnxruntime - native| = {summary['parity_max_abs_diff']:.3g} "
-                   f"on {summary['parity_rows']} held-out rows")
+        evaluator = summary.get("parity_evaluator", "exported model")
+        click.echo(f"{summary['format_name'].upper()} parity: max |{evaluator} - native| = "
+                   f"{summary['parity_max_abs_diff']:.3g} on {summary['parity_rows']} held-out rows")
     for name, path in result["artifacts"].items():
         click.echo(f"wrote {name}: {path}")

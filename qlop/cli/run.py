@@ -231,5 +231,6 @@ def show_results(run_dir: Path) -> None:
     report = run_dir / "backtest" / "report.html"
     if report.is_file():
         click.echo(f"\nreport: {report.resolve()}")
-    for onnx in sorted((run_dir / "export").glob("*.onnx")) if (run_dir / "export").is_dir() else []:
-        click.echo(f"model:  {onnx.resolve()}")
+    export = run_dir / "export"
+    for model in sorted([*export.glob("*.onnx"), *export.glob("*.pmml")]) if export.is_dir() else []:
+        click.echo(f"model:  {model.resolve()}")

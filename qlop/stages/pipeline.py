@@ -31,6 +31,8 @@ StageRunner = Callable[[Any, Path], Mapping[str, Any]]
 
 #: Metric files read after a stage (relative to the run dir) and turned into ``metric`` events.
 METRIC_FILES = {"train": "train_metrics.json", "backtest": "backtest/metrics.json"}
+#: A stage's own summary file whose scalar entries go into its manifest record (e.g. export parity).
+SUMMARY_FILES = {"export": "export/export_summary.json"}
 
 
 class PipelineObserver:
@@ -187,6 +189,9 @@ def run_pipeline(config: Any, run_dir: str | Path, *, observer: PipelineObserver
                            seconds=seconds)
                 log.info("%s: completed in %.1f s (%s)", stage, seconds, ", ".join(o["path"] for o in outputs.values()))
                 obs.stage_finished(stage, seconds)
+            summary = _stage_summary(run_dir, stage)
+            if summary:
+                record["summary"] = summary
             for name, out in outputs.items():
                 obs.artifact(stage, name, run_dir / out["path"], out["sha256"], hit is not None)
             _report_metrics(run_dir, stage, obs)
@@ -222,6 +227,18 @@ def _finish(run_dir: Path, manifest: dict[str, Any], produced: Mapping[str, Any]
         manifest["inputs"].update({f"data:{n}": o["sha256"] for n, o in data_out.items()})
     manifest["outputs"] = {n: o["sha256"] for outs in produced.values() for n, o in outs.items()}
     runs.write_manifest(run_dir, manifest)
+
+
+def _stage_summary(run_dir: Path, stage: str) -> dict[str, Any]:
+    """The scalar entries of a stage's summary file (the exporter's format, parity figures, hashes)."""
+    rel = SUMMARY_FILES.get(stage)
+    if not rel or not (run_dir / rel).is_file():
+        return {}
+    try:
+        data = json.loads((run_dir / rel).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, (str, int, float, bool))} if isinstance(data, dict) else {}
 
 
 def _report_metrics(run_dir: Path, stage: str, obs: PipelineObserver) -> None:

@@ -1,4 +1,5 @@
-"""Bundled exporters plugin: ``onnx`` (portable bundle with a parity check), ``native`` and ``predictions``.
+"""Bundled exporters plugin: ``onnx`` (portable bundle with a parity check), ``pmml`` (PMML 4.4 with a parity
+check), ``native`` and ``predictions``.
 
 Registration imports nothing heavy: factories are ``"module:Class"`` strings resolved on first use.
 """
@@ -16,6 +17,9 @@ def qlop_register_exporter() -> list[ComponentSpec]:
         ComponentSpec("onnx", f"{_PKG}.onnx_exporter:OnnxExporter",
                       "ONNX model + bundle.json, checked against the native model (onnxruntime parity)",
                       params_model=f"{_PKG}.onnx_exporter:OnnxParams"),
+        ComponentSpec("pmml", f"{_PKG}.pmml_exporter:PmmlExporter",
+                      "PMML 4.4 document (sklearn2pmml), checked against the native model (pypmml parity; needs Java)",
+                      params_model=f"{_PKG}.pmml_exporter:PmmlParams"),
         ComponentSpec("native", f"{_PKG}.native_exporter:NativeExporter",
                       "Copy of the native model files with meta.json (hashes verified)",
                       params_model=f"{_PKG}.native_exporter:NativeParams"),

@@ -119,7 +119,8 @@ class OnnxExporter(BaseExportFormatPlugin):
             "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
         write_json(os.path.join(output_path, BUNDLE_FILE), bundle)
-        return {"files": {"model": ONNX_FILE, "bundle": BUNDLE_FILE}, "parity_max_abs_diff": diff,
+        return {"files": {"model": ONNX_FILE, "bundle": BUNDLE_FILE}, "parity_evaluator": "onnxruntime",
+                "parity_max_abs_diff": diff,
                 "parity_rows": int(native.size), "feature_parity_max_abs_diff": feature_diff,
                 "onnx_sha256": bundle["hashes"][ONNX_FILE], "onnx_bytes": len(blob)}
 

@@ -171,6 +171,10 @@ class RandomForestModel(TabularModel):
         self.artifact = model
         return model
 
+    def sklearn_estimator(self) -> Any:
+        """The fitted RandomForestClassifier / RandomForestRegressor ``predict`` scores."""
+        return self.require_artifact()
+
     def to_onnx(self, n_features: int, target_opset: int = 15) -> "onnx.ModelProto":
         from skl2onnx import convert_sklearn
         from skl2onnx.common.data_types import FloatTensorType

@@ -179,6 +179,10 @@ class XGBoostModel(TabularModel):
 
     # -- export ---------------------------------------------------------------------------------
 
+    def sklearn_estimator(self) -> Any:
+        """The XGBClassifier / XGBRegressor holding the kept rounds (what ``predict`` scores)."""
+        return self.require_artifact()
+
     def to_onnx(self, n_features: int, target_opset: int = 15) -> "onnx.ModelProto":
         import onnxmltools
         from onnxmltools.convert.common.data_types import FloatTensorType

@@ -106,3 +106,20 @@ def test_every_bundled_plugin_form_builds():
                 assert spec.kind in {"bool", "int", "float", "choice", "text", "list", "json"}
                 seen += 1
     assert seen > 0
+
+
+def test_database_vendor_and_pmml_plugins_appear_with_their_forms():
+    """The New-run page lists the sql and alphavantage sources and the pmml exporter, with their params."""
+    from qlop.gui.views import new_page
+
+    assert {"sql", "alphavantage"} <= set(new_page._names("data_source"))
+    assert "pmml" in new_page._names("exporter")
+    sql = {f.name: f for f in new_page._spec_fields("data_source", "sql")}
+    assert (sql["url"].kind, sql["url"].default) == ("text", "sqlite:///qlop.sqlite")
+    assert (sql["password_env"].default, sql["table"].default) == ("QLOP_SQL_PASSWORD", "ohlcv")
+    assert (sql["query"].kind, sql["query"].nullable) == ("text", True) and sql["columns"].kind == "json"
+    av = {f.name: f for f in new_page._spec_fields("data_source", "alphavantage")}
+    assert av["api_key_env"].default == "ALPHAVANTAGE_API_KEY"
+    assert (av["max_retries"].kind, av["max_retries"].minimum, av["max_retries"].maximum) == ("int", 0, 20)
+    pmml = {f.name: f for f in new_page._spec_fields("exporter", "pmml")}
+    assert (pmml["parity_tolerance"].default, pmml["java_home"].nullable) == (1e-6, True)
