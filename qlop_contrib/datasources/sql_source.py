@@ -21,10 +21,10 @@ from typing import Any
 import pandas as pd
 
 from qlop.api import (
+    OHLCV_COLUMNS,
     BaseDataSourcePlugin,
     ConfigError,
     DataError,
-    OHLCV_COLUMNS,
     open_sql_engine,
     require_daily,
     sql_display_url,
@@ -146,7 +146,8 @@ class SqlSource(BaseDataSourcePlugin):
         if unknown:
             raise ConfigError(f"data.data_source_params.query: unknown bound parameter :{unknown[0]} "
                               f"(QLOP binds {', '.join(':' + n for n in QUERY_BINDS)})")
-        binds, values = [], {}
+        binds: list[Any] = []
+        values: dict[str, Any] = {}
         if "tickers" in names:
             if not tickers:
                 raise ConfigError("data.tickers: the query filters on :tickers, so list the tickers to load")

@@ -60,7 +60,9 @@ class Replay(requests.adapters.BaseAdapter):
         query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
         self.requests.append(query)
         answers = self.script.get(query["symbol"])
-        answer = (answers.pop(0) if len(answers) > 1 else answers[0]) if answers else (200, from_sample(query["symbol"]))
+        if not answers:
+            answers = [(200, from_sample(query["symbol"]))]
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
         if isinstance(answer, Exception):
             raise answer
         response = requests.Response()
@@ -205,7 +207,7 @@ def test_malformed_answers() -> None:
                                         r"not a number: 'None'$"):
         src.load_data(["IBM"], None, None, "1d")
     src, _, _ = source({"IBM": [(200, b'{"Meta Data": {}, "Series": []}')]})
-    with pytest.raises(DataError, match="unexpected answer without 'Time Series \\(Daily\\)' \\(keys: Meta Data, Series\\)"):
+    with pytest.raises(DataError, match=r"answer without 'Time Series \(Daily\)' \(keys: Meta Data, Series\)"):
         src.load_data(["IBM"], None, None, "1d")
 
 

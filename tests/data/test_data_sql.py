@@ -5,6 +5,7 @@ The same checks against a real PostgreSQL server are in test_data_sql_postgres.p
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,7 @@ def test_an_injection_attempt_in_a_ticker_name_is_inert(sample_db: str, evil: st
     query = "SELECT * FROM ohlcv WHERE ticker IN :tickers"
     for params in ({"url": sample_db}, {"url": sample_db, "query": query}):
         source = SqlSource("sql", params)
-        with pytest.raises(DataError, match=f"ticker {pd.io.common.re.escape(evil)}: no rows"):
+        with pytest.raises(DataError, match=f"ticker {re.escape(evil)}: no rows"):
             source.load_data(["AAPL", evil], None, None, "1d")
     assert row_count(sample_db) == before
     assert sorted(load(url=sample_db).index.unique("ticker")) == sorted(TICKERS)
@@ -142,7 +143,7 @@ def test_missing_table_and_missing_column_name_the_table(sample_db: str, tmp_pat
 
 
 def test_query_parameters_are_checked(sample_db: str) -> None:
-    with pytest.raises(ConfigError, match=r"query: unknown bound parameter :ticker \(QLOP binds :tickers, :start, :end\)"):
+    with pytest.raises(ConfigError, match=r"unknown bound parameter :ticker \(QLOP binds :tickers, :start, :end\)"):
         load(["AAPL"], url=sample_db, query="SELECT * FROM ohlcv WHERE ticker = :ticker")
     with pytest.raises(ConfigError, match="data.tickers: the query filters on :tickers"):
         load([], url=sample_db, query="SELECT * FROM ohlcv WHERE ticker IN :tickers")
