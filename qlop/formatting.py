@@ -121,16 +121,15 @@ def timestamp(value: Any) -> str:
 
 
 def duration(seconds: Any) -> str:
-    """Elapsed or remaining time: ``4.2s`` under a minute, then ``1:05`` or ``1:02:05``."""
+    """Elapsed or remaining time: ``4.2s`` under a minute, then ``1m05s``, then ``1h02m``."""
     v = _number(seconds)
     if v is None:
         return MISSING
+    v = max(0.0, v)
     if v < 60:
         return f"{v:.1f}s"
-    s = int(round(v))
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+    minutes, secs = divmod(int(round(v)), 60)
+    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 _FORMATTERS = {

@@ -64,10 +64,16 @@ def serve_cmd(host: str, port: int, ttl: float, queue_size: int, replay_events: 
               help="Print only events with seq greater than this.")
 @click.option("--wait", default=10.0, show_default=True, type=click.FloatRange(min=0),
               help="Seconds to keep retrying while the relay is unreachable before giving up.")
+@click.option("--format", "fmt", type=click.Choice(["pretty", "json"]), default=None,
+              help="pretty: stage bars, overall percentage, ETA and log lines (default on a terminal); "
+                   "json: the raw events, one per line (default when piped).")
 @click.pass_context
-def tail_cmd(ctx: click.Context, task_id: str, ws_url: str | None, since: int, wait: float) -> None:
-    """Print TASK_ID's events, one JSON object per line, until the run's final status (exit 0).
+def tail_cmd(ctx: click.Context, task_id: str, ws_url: str | None, since: int, wait: float,
+             fmt: str | None) -> None:
+    """Follow TASK_ID's events until the run's final status (exit 0).
 
+    On a terminal it draws the run's progress (the same percentage, ETAs and counters as the GUI) with
+    the log lines above it; piped, or with --format json, it prints each event as one JSON line.
     Reconnects with since=<last seq printed> if the relay restarts. Exits 2 if the relay refuses the
     token or the task id, 1 if it stays unreachable for --wait seconds.
     """
@@ -80,8 +86,16 @@ def tail_cmd(ctx: click.Context, task_id: str, ws_url: str | None, since: int, w
     url = relay_url(ws_url or cli_state(ctx).ws_url)
     if not url.startswith(("ws://", "wss://")):  # else it would only show up as "unreachable"
         raise click.BadParameter(f"{url!r}: a relay URL starts with ws:// or wss://", param_hint="--ws-url")
+    events = subscribe(url, task_id, relay_token(), since, wait=wait)
+    if fmt is None:
+        fmt = "pretty" if sys.stdout.isatty() else "json"
     try:  # a refused or unreachable relay is a QlopError: one line, exit 2 or 1
-        for event in subscribe(url, task_id, relay_token(), since, wait=wait):
+        if fmt == "pretty":
+            from qlop.live.tail import tail_pretty
+
+            tail_pretty(events, task_id)
+            return
+        for event in events:
             sys.stdout.write(event_line(event) + "\n")
             sys.stdout.flush()
     except BrokenPipeError:

@@ -9,6 +9,7 @@ final ``status`` and gives the relay a short time to acknowledge it; nothing her
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,15 @@ from typing import Any
 from qlop import progress
 from qlop.live.events import EventRecorder
 from qlop.live.handler import EventLogHandler, RelayPublisher
+from qlop.live.progress_model import RunClock, measured_stage_seconds
 from qlop.live.protocol import relay_token, relay_url
 from qlop.live.terminal import TerminalView, _fmt_seconds
 from qlop.progress import ProgressUpdate
 from qlop.stages.pipeline import PipelineObserver
 
-#: Rough share of a run's time per stage, for the whole-run ETA before real timings are known.
-STAGE_WEIGHTS = {"data": 1.0, "features": 2.0, "train": 6.0, "backtest": 2.0, "export": 1.0}
+#: Seconds without a progress call after which the session re-estimates and sends a ``tick``, so the
+#: overall bar and the ETA keep moving through a long step that reports nothing (a model fit).
+HEARTBEAT_SECONDS = 1.0
 
 
 def _prints_logs(root: logging.Logger) -> bool:
@@ -35,7 +38,8 @@ class RunSession(PipelineObserver):
 
     def __init__(self, run_dir: str | Path, task_id: str | None = None, *, stream: bool = False,
                  ws_url: str | None = None, token: str | None = None, terminal: TerminalView | None = None,
-                 flush_timeout: float = 2.0, progress_interval: float = 0.1) -> None:
+                 flush_timeout: float = 2.0, progress_interval: float = 0.1,
+                 heartbeat: float | None = HEARTBEAT_SECONDS) -> None:
         self.run_dir = Path(run_dir)
         self.task_id = task_id or self.run_dir.name
         self.stream = stream
@@ -49,12 +53,13 @@ class RunSession(PipelineObserver):
         self.final_sent = False
         self._handlers: list[logging.Handler] = []
         self._old_level: int | None = None
-        self._weights: dict[str, float] = {}
-        self._done_weight = 0.0
-        self._current: str | None = None
-        self._exec_started: float | None = None
+        self.clock = RunClock()
+        self.heartbeat = heartbeat
+        self._lock = threading.RLock()
+        self._stop_beat = threading.Event()
+        self._beat: threading.Thread | None = None
         self._last_emit: dict[str, float] = {}
-        self._stage_fraction = 0.0
+        self._last_progress = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -76,9 +81,15 @@ class RunSession(PipelineObserver):
         progress.add_listener(self.on_progress)
         if self.terminal is not None:
             self.terminal.start()
+        if self.heartbeat:
+            self._beat = threading.Thread(target=self._heartbeat, name="qlop-progress-tick", daemon=True)
+            self._beat.start()
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self._stop_beat.set()
+        if self._beat is not None:
+            self._beat.join(2.0)
         progress.remove_listener(self.on_progress)
         logger = logging.getLogger("qlop")
         for handler in self._handlers:
@@ -95,9 +106,16 @@ class RunSession(PipelineObserver):
             self.recorder.close()
 
     def emit(self, type_: str, payload: dict[str, Any]) -> None:
-        """Record an event; nothing follows the final status (it must stay the task's last event)."""
-        if self.recorder is not None and not self.final_sent:
-            self.recorder.emit(type_, payload)
+        """Record an event (and show it on the terminal's bars); nothing follows the final status."""
+        with self._lock:
+            if self.recorder is None or self.final_sent:
+                return
+            event = self.recorder.emit(type_, payload)
+        if event is not None and self.terminal is not None:
+            try:
+                self.terminal.on_event(event)
+            except Exception:  # noqa: BLE001 - a display problem must not stop the run
+                pass
 
     def _line(self, text: str) -> None:
         if self.terminal is not None:
@@ -106,39 +124,50 @@ class RunSession(PipelineObserver):
     # -- pipeline observer -------------------------------------------------------------------
 
     def run_started(self, run_dir: Path, stages: list[str], manifest: Any) -> None:
-        self._weights = {s: STAGE_WEIGHTS.get(s, 1.0) for s in stages}
+        expected = measured_stage_seconds(Path(run_dir).parent, manifest.get("config_hash"), manifest.get("name"))
+        with self._lock:
+            self.clock = RunClock(expected)
+            self.clock.plan(stages)
         self.emit("status", {"status": "started", "run_dir": str(Path(run_dir).resolve()), "stages": stages,
                              "attempt": manifest.get("attempts"), "config_hash": manifest.get("config_hash")})
 
+    def _figures(self) -> dict[str, Any]:
+        """The run's overall fraction and ETA now (for status events, so a viewer's bar moves too)."""
+        with self._lock:
+            snap = self.clock.snapshot()
+        return {"run_fraction": snap["run_fraction"], "eta_run_s": snap["eta_run_s"]}
+
     def stage_started(self, stage: str) -> None:
-        self._current = stage
-        self._stage_fraction = 0.0
-        if self._exec_started is None:
-            self._exec_started = time.monotonic()
-        self.emit("status", {"status": "stage_started", "stage": stage})
+        with self._lock:
+            self.clock.stage_started(stage)
+        self.emit("status", {"status": "stage_started", "stage": stage, **self._figures()})
 
     def stage_cached(self, stage: str, source: Path) -> None:
-        self._weights.pop(stage, None)
-        payload: dict[str, Any] = {"status": "stage_cached", "stage": stage}
+        with self._lock:
+            self.clock.stage_done(stage)
+        payload: dict[str, Any] = {"status": "stage_cached", "stage": stage, **self._figures()}
         if source.resolve() != self.run_dir.resolve():
             payload["source"] = str(source)
         self.emit("status", payload)
         self._line(f"{stage:<9} cached" + (f" (from {source.name})" if "source" in payload else ""))
 
     def stage_skipped(self, stage: str) -> None:
-        self._weights.pop(stage, None)
+        with self._lock:
+            self.clock.stage_done(stage)
         self.emit("status", {"status": "stage_skipped", "stage": stage})
 
     def stage_finished(self, stage: str, seconds: float) -> None:
-        self._done_weight += self._weights.get(stage, 0.0)
-        self._current = None
-        self.emit("status", {"status": "stage_completed", "stage": stage, "seconds": round(seconds, 3)})
+        with self._lock:
+            self.clock.stage_done(stage, seconds)
+        self.emit("status", {"status": "stage_completed", "stage": stage, "seconds": round(seconds, 3),
+                             **self._figures()})
         self._line(f"{stage:<9} done in {_fmt_seconds(seconds)}")
 
     def stage_failed(self, stage: str, error: BaseException, seconds: float) -> None:
         from qlop.stages.pipeline import _error_text, _status_of
 
-        self._current = None
+        with self._lock:
+            self.clock.stage_done(stage)
         self.emit("status", {"status": "stage_failed", "stage": stage, "error": _error_text(error),
                              "interrupted": _status_of(error) == "interrupted", "seconds": round(seconds, 3)})
         self._line(f"{stage:<9} {_status_of(error)} after {_fmt_seconds(seconds)}")
@@ -165,46 +194,53 @@ class RunSession(PipelineObserver):
 
     # -- progress ----------------------------------------------------------------------------
 
-    def run_fraction(self, stage_fraction: float) -> float | None:
-        total = sum(self._weights.values())
-        if not total:
-            return None
-        current = self._weights.get(self._current or "", 0.0)
-        return min(1.0, (self._done_weight + current * stage_fraction) / total)
-
     def on_progress(self, update: ProgressUpdate) -> None:
-        if self.terminal is not None:
-            try:
-                self.terminal.on_progress(update)
-            except Exception:  # noqa: BLE001 - a display problem must not stop the run
-                pass
+        """A stage's progress call: re-estimate with the run's clock and send a (throttled) event."""
         now = time.monotonic()
-        key = update.stage
-        if update.kind == "advance":
-            last = self._last_emit.get(key, 0.0)
-            at_end = update.total is not None and update.step >= update.total
-            if now - last < self.progress_interval and not at_end:
-                return
-        self._last_emit[key] = now
-        own = 1.0 if update.kind == "end" else (min(1.0, update.step / update.total) if update.total else 0.0)
-        if self._current is None or update.stage == self._current:
-            self._stage_fraction = own  # sub-progress ("train.rounds") does not move the run's bar
-        fraction = self.run_fraction(self._stage_fraction)
-        run_eta = None
-        if fraction and self._exec_started is not None and fraction > 0:
-            elapsed = now - self._exec_started
-            run_eta = round(max(0.0, elapsed * (1.0 - fraction) / fraction), 3)
-        stage_eta = update.eta_seconds
+        with self._lock:
+            self.clock.observe(update)
+            if update.kind == "advance":
+                last = self._last_emit.get(update.stage, 0.0)
+                at_end = update.total is not None and update.step >= update.total and not update.extra_total
+                if now - last < self.progress_interval and not at_end:
+                    return
+            self._last_emit[update.stage] = now
+            self._last_progress = now
+            payload = self._progress_payload(update, update.kind, now)
+        self.emit("progress", payload)
+
+    def _progress_payload(self, update: ProgressUpdate, kind: str, now: float) -> dict[str, Any]:
+        snap = self.clock.snapshot(now)
+        pipeline_stage = update.stage == self.clock.current
+        if pipeline_stage:
+            stage_eta = snap["eta_stage_s"]
+        else:  # a sub-progress (train.rounds) has its own ETA
+            stage_eta = update.eta_seconds if update.kind != "end" else 0.0
         payload: dict[str, Any] = {
-            "stage": update.stage, "pipeline_stage": self._current, "kind": update.kind,
+            "stage": update.stage, "pipeline_stage": self.clock.current, "kind": kind,
             "step": update.step, "total": update.total, "unit": update.unit,
-            "elapsed": round(update.elapsed, 3),
+            "elapsed": round(now - update.started, 3),
             "eta_stage_s": round(stage_eta, 3) if stage_eta is not None else (0.0 if update.kind == "end" else None),
-            "run_fraction": round(fraction, 4) if fraction is not None else None,
-            "eta_run_s": run_eta,
+            "run_fraction": snap["run_fraction"], "eta_run_s": snap["eta_run_s"],
         }
+        if pipeline_stage and snap["stage_fraction"] is not None:
+            payload["stage_fraction"] = snap["stage_fraction"]
         if update.message:
             payload["message"] = update.message
         if update.kind == "end" and not update.ok:
             payload["ok"] = False
-        self.emit("progress", payload)
+        return payload
+
+    def _heartbeat(self) -> None:
+        """While a stage runs without progress calls, send its re-estimated progress every beat."""
+        assert self.heartbeat
+        while not self._stop_beat.wait(self.heartbeat):
+            now = time.monotonic()
+            with self._lock:
+                parent = self.clock.parent
+                if (self.clock.current is None or parent is None or parent.stage != self.clock.current
+                        or parent.kind == "end" or now - self._last_progress < self.heartbeat):
+                    continue
+                self._last_progress = now
+                payload = self._progress_payload(parent, "tick", now)
+            self.emit("progress", payload)

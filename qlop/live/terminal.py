@@ -1,56 +1,95 @@
-"""The terminal view of a run on stderr: a rich progress bar per stage on a TTY, one line per stage.
+"""Drawing a run's progress in a terminal: ``qlop run`` (on stderr) and ``qlop ws tail --format pretty``.
 
-On a TTY, stage lines and warnings are printed above the live bars; elsewhere (pipes, CI, tests) there
-are no bars, only the stage lines, so logs stay readable.
+Both draw a :class:`~qlop.live.progress_model.RunState` folded from the run's events, so the overall
+percentage, the ETAs and the ``3/10 fold`` counters are the ones the events and the GUI carry. On a
+TTY the bars are redrawn in place (rich) and lines are printed above them; elsewhere (pipes, CI, tests)
+there are no bars, only the lines, so logs stay readable.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
+from collections.abc import Mapping
 from typing import Any, TextIO
 
-from qlop.progress import ProgressUpdate
+from qlop.formatting import duration
+from qlop.live.progress_model import RunState, StageState
+
+#: Width of a drawn bar, in cells.
+BAR_WIDTH = 24
+#: Characters of a stage's note (its last message) shown beside its bar.
+NOTE_WIDTH = 44
 
 
 def _fmt_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = max(0.0, float(seconds))
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+    """A duration in the one number style (``4.2s``, ``1m05s``, ``1h02m``); ``?`` when unknown."""
+    return "?" if seconds is None else duration(seconds)
+
+
+def _stage_eta(stage: StageState) -> str:
+    if stage.state == "running":
+        return f"eta {_fmt_seconds(stage.eta)}" if stage.eta is not None else ""
+    if stage.state == "completed" and stage.seconds is not None:
+        return f"done in {_fmt_seconds(stage.seconds)}"
+    return stage.state
+
+
+def render_state(state: RunState) -> Any:
+    """The overall bar and one bar per stage (running sub-progress indented below its stage)."""
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 1))
+    for _ in range(5):
+        grid.add_column()
+    if not state.stages and not state.n_events:
+        return Text("waiting for the run's first event...", style="dim")
+    eta = "" if state.finished else f"eta {_fmt_seconds(state.eta)}"
+    grid.add_row(Text("run", style="bold"), ProgressBar(total=1.0, completed=state.overall, width=BAR_WIDTH),
+                 Text(f"{state.overall:>4.0%}"), Text(eta), Text(state.status, style="bold"))
+    for stage in state.ordered_stages():
+        if stage.is_sub and stage.state != "running":
+            continue
+        name = f"  \u21b3 {stage.name.partition('.')[2]}" if stage.is_sub else stage.name
+        style = "red" if stage.state in ("failed", "interrupted") else "dim" if stage.state == "pending" else ""
+        note = (stage.message or "")[:NOTE_WIDTH] if stage.state == "running" else ""
+        grid.add_row(Text(name, style=style), ProgressBar(total=1.0, completed=stage.fraction, width=BAR_WIDTH),
+                     Text(stage.counter), Text(_stage_eta(stage), style=style), Text(note, style="dim"))
+    return grid
 
 
 class TerminalView:
-    """Stage lines always; live bars only when ``stream`` is a TTY."""
+    """Stage lines always; live bars (drawn from the run's events) only when ``stream`` is a TTY."""
 
     def __init__(self, stream: TextIO | None = None, live: bool | None = None) -> None:
         self.stream = stream or sys.stderr
         self.live = bool(self.stream.isatty()) if live is None else live
-        self._progress: Any = None
-        self._tasks: dict[str, Any] = {}
+        self.state = RunState()
+        self._lock = threading.Lock()
+        self._live: Any = None
         self._console: Any = None
         if self.live:
             from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.live import Live
 
             self._console = Console(file=self.stream, stderr=self.stream is sys.stderr)
-            self._progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description:<10}"),
-                                      BarColumn(bar_width=24), MofNCompleteColumn(), TextColumn("{task.fields[unit]}"),
-                                      TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                                      TextColumn("{task.fields[note]}"), console=self._console, transient=True,
-                                      refresh_per_second=5)
+            self._live = Live(console=self._console, transient=True, refresh_per_second=5,
+                              get_renderable=self._render, redirect_stdout=False, redirect_stderr=False)
+
+    def _render(self) -> Any:
+        with self._lock:
+            return render_state(self.state)
 
     def start(self) -> None:
-        if self._progress is not None:
-            self._progress.start()
+        if self._live is not None:
+            self._live.start()
 
     def stop(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+        if self._live is not None:
+            self._live.stop()
 
     def line(self, text: str) -> None:
         if self._console is not None:
@@ -58,19 +97,10 @@ class TerminalView:
         else:
             print(text, file=self.stream, flush=True)
 
-    def on_progress(self, update: ProgressUpdate) -> None:
-        if self._progress is None:
-            return
-        task = self._tasks.get(update.stage)
-        if update.kind == "start" or task is None:
-            task = self._progress.add_task(update.stage, total=update.total, unit=update.unit, note="")
-            self._tasks[update.stage] = task
-        note = (update.message or "")[:36]
-        if update.kind == "end":
-            self._progress.remove_task(task)
-            self._tasks.pop(update.stage, None)
-            return
-        self._progress.update(task, completed=update.step, total=update.total, note=note)
+    def on_event(self, event: Mapping[str, Any]) -> None:
+        """Fold one of the run's events into what the bars show."""
+        with self._lock:
+            self.state.apply(event)
 
     def log_handler(self) -> logging.Handler:
         """Warnings and errors of the ``qlop`` logger, printed without tearing the bars."""

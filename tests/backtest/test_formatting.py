@@ -63,5 +63,5 @@ def test_unknown_keys_and_kinds():
 
 
 def test_durations():
-    assert [f.duration(s) for s in (4.24, 75, 3725, None)] == ["4.2s", "1:15", "1:02:05", f.MISSING]
+    assert [f.duration(s) for s in (0.04, 4.24, 75, 3725, None)] == ["0.0s", "4.2s", "1m15s", "1h02m", f.MISSING]
     assert f.timestamp("2026-12-02T15:24:14.123+00:00") == "2026-12-02 15:24"
