@@ -165,6 +165,7 @@ class SweepRunner:
         self.started = time.monotonic()
         self.started_utc = runs.utc_now()
         self.stage_results: dict[str, dict[str, Any]] = {}
+        self.variant_results: dict[str, dict[str, Any]] = {}
         self.cluster_info: dict[str, Any] = {"kind": "scheduler" if options.cluster.scheduler else "local",
                                              "address": options.cluster.scheduler,
                                              "workers": None if options.cluster.scheduler else options.cluster.local_workers}
@@ -318,6 +319,7 @@ class SweepRunner:
         record = self.records[plan.variant.id]
         record.status = "completed"
         record.seconds, record.worker = result.get("seconds"), result.get("worker")
+        self.variant_results[record.id] = result
         for stage_result in result.get("stage_results") or []:
             self.stage_results[stage_result["key"]] = stage_result
         record.metrics = read_variant_metrics(plan.run_dir)
@@ -371,8 +373,11 @@ class SweepRunner:
                 alone += seconds
                 computed[stage["key"]] = max(computed.get(stage["key"], 0.0), seconds)
         total = sum(computed.values())
+        ran = [*self.stage_results.values(), *self.variant_results.values()]  # tasks of this execution
         return {"compute_seconds": round(total, 3), "one_by_one_seconds": round(alone, 3),
-                "saved_by_sharing_seconds": round(max(0.0, alone - total), 3)}
+                "saved_by_sharing_seconds": round(max(0.0, alone - total), 3),
+                "tasks": len(ran), "task_seconds": round(sum(float(r.get("seconds") or 0) for r in ran), 3),
+                "task_cpu_seconds": round(sum(float(r.get("cpu_seconds") or 0) for r in ran), 3)}
 
     def _statistics(self) -> dict[str, Any] | None:
         from qlop.metrics import PERIODS_PER_YEAR, deflated_sharpe_across_trials

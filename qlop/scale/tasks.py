@@ -119,7 +119,8 @@ def _clean_leftovers(run_dir: Path) -> None:
                     path.unlink()
 
 
-def _run(spec: dict[str, Any], sources: list[Path], stage: str | None) -> tuple[Any, float, str | None]:
+def _run(spec: dict[str, Any], sources: list[Path], stage: str | None) -> tuple[Any, tuple[float, float], str | None]:
+    """Run the spec's config into its run dir; return the result, (wall, CPU) seconds and the worker."""
     from qlop.config import config_from_data, validate_plugins
     from qlop.live.session import RunSession
     from qlop.stages.pipeline import _error_text, run_pipeline
@@ -132,7 +133,7 @@ def _run(spec: dict[str, Any], sources: list[Path], stage: str | None) -> tuple[
         from distributed import get_worker
 
         worker = get_worker().address
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     try:
         config = config_from_data(spec["config"], spec["variant"])
         validate_plugins(config, pm)  # also loads the config's plugins_dir on this worker
@@ -146,7 +147,7 @@ def _run(spec: dict[str, Any], sources: list[Path], stage: str | None) -> tuple[
     except Exception as exc:  # noqa: BLE001 - every failure becomes the variant's one line
         where = stage or _failed_stage(run_dir) or "run"
         raise TaskFailed(f"{where}: {_error_text(exc)}") from None
-    return result, time.monotonic() - started, worker
+    return result, (time.monotonic() - started, time.process_time() - cpu_started), worker
 
 
 def _failed_stage(run_dir: Path) -> str | None:
@@ -159,16 +160,16 @@ def _failed_stage(run_dir: Path) -> str | None:
 def run_stage_task(spec: dict[str, Any], *upstream: dict[str, Any]) -> dict[str, Any]:
     """Compute one stage into its ``stages/`` directory (upstream stages linked from ``upstream``)."""
     stage = spec["stage"]
-    result, seconds, worker = _run(spec, [Path(u["run_dir"]) for u in upstream], stage)
+    result, (seconds, cpu), worker = _run(spec, [Path(u["run_dir"]) for u in upstream], stage)
     record = result.manifest["stages"].get(stage) or {}
     return {"stage": stage, "key": spec["key"], "run_dir": spec["run_dir"], "status": result.stages.get(stage),
             "compute_seconds": record.get("seconds") if result.stages.get(stage) == "completed" else 0.0,
-            "seconds": round(seconds, 3), "worker": worker}
+            "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3), "worker": worker}
 
 
 def run_variant_task(spec: dict[str, Any], *stage_results: dict[str, Any]) -> dict[str, Any]:
     """Assemble the variant's ordinary run directory from its stages' directories."""
-    result, seconds, worker = _run(spec, [Path(r["run_dir"]) for r in stage_results], None)
+    result, (seconds, cpu), worker = _run(spec, [Path(r["run_dir"]) for r in stage_results], None)
     return {"variant": spec["variant"], "run_dir": spec["run_dir"], "status": result.status,
-            "stages": dict(result.stages), "seconds": round(seconds, 3), "worker": worker,
+            "stages": dict(result.stages), "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3), "worker": worker,
             "stage_results": list(stage_results)}
