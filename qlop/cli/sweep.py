@@ -103,19 +103,25 @@ def print_sweep_summary(outcome: Any) -> None:
     summary = outcome.summary
     layout = outcome.layout
     counts = summary["counts"]
+    from qlop.formatting import duration
+
     click.echo(f"{summary['status']}: {counts['completed']} of {summary['n_variants']} variants completed "
-               f"in {summary['seconds']:.1f} s; stage sharing saved "
-               f"{summary['timings'].get('saved_by_sharing_seconds', 0.0):.1f} s of compute")
+               f"in {duration(summary['seconds'])}; stage sharing saved "
+               f"{duration(summary['timings'].get('saved_by_sharing_seconds', 0.0))} of compute")
+    from qlop.formatting import format_metric
+    from qlop.scale.sweepfile import value_text
+
     done = [r for r in outcome.records if r.status == "completed" and r.metrics.get("sharpe") is not None]
     done.sort(key=lambda r: r.metrics["sharpe"], reverse=True)
     for record in done[:5]:
-        values = ", ".join(f"{k}={v}" for k, v in record.values.items())
-        dsr = "-" if record.deflated_sharpe is None else f"{record.deflated_sharpe:.3f}"
-        click.echo(f"  {record.id}  sharpe {record.metrics['sharpe']:.3f}  deflated {dsr}  {values}")
+        values = ", ".join(f"{k}={value_text(v)}" for k, v in record.values.items())
+        click.echo(f"  {record.id}  Sharpe {format_metric('sharpe', record.metrics['sharpe'])}  "
+                   f"deflated {format_metric('deflated_sharpe', record.deflated_sharpe)}  {values}")
     stats = summary.get("statistics")
     ledger = summary.get("trials_ledger")
     if stats:
         tried = f"; best of {ledger['n_tried']} tried under {ledger['name']!r}" if ledger else ""
-        click.echo(f"SR0 (expected best Sharpe of {stats['n_trials']} by luck) {stats['sr0_annualized']:.3f}{tried}")
+        click.echo(f"SR0 (expected best Sharpe of {stats['n_trials']} by luck) "
+                   f"{format_metric('sharpe', stats['sr0_annualized'])}{tried}")
     click.echo(f"results: {layout.results}")
     click.echo(f"report:  {layout.report}")

@@ -15,12 +15,7 @@ from typing import Any
 
 from qlop.scale.sweepfile import value_text
 
-#: Metric columns of the results table, in order, with how the report labels them.
-METRIC_LABELS = {
-    "sharpe": "Sharpe", "deflated_sharpe": "deflated Sharpe", "cagr": "CAGR", "max_drawdown": "max drawdown",
-    "total_return": "total return", "n_trades": "trades", "auc": "AUC", "log_loss": "log loss",
-    "base_rate": "base rate",
-}
+#: Metric columns of the results table, in order (labels and number styles: qlop.formatting).
 METRIC_COLUMNS = ("sharpe", "cagr", "max_drawdown", "total_return", "n_trades", "auc", "log_loss", "base_rate",
                   "deflated_sharpe")
 
@@ -145,20 +140,23 @@ Plotly.newPlot('sharpe-dist', [{type: 'histogram', x: sr, nbinsx: Math.min(40, M
 
 
 def _cell(value: Any, metric: str | None = None) -> tuple[str, str, bool]:
-    """(sort value, shown text, numeric?) of a table cell."""
+    """(sort value, shown text, numeric?) of a table cell; metrics in QLOP's one number style."""
+    from qlop.formatting import MISSING, format_metric
+
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "", "-", True
+        return "", MISSING, True
     if isinstance(value, bool):
         return str(value).lower(), str(value).lower(), False
     if isinstance(value, (int, float)):
-        shown = f"{value:d}" if isinstance(value, int) else (
-            f"{value:.1%}" if metric in ("cagr", "max_drawdown", "total_return", "base_rate") else f"{value:.4g}")
+        shown = format_metric(metric, value) if metric else value_text(value)
         return repr(float(value)) if isinstance(value, float) else str(value), shown, True
     text = value_text(value)
     return text, text, False
 
 
 def _statistics_text(summary: dict[str, Any]) -> str:
+    from qlop.formatting import format_metric
+
     stats = summary.get("statistics")
     ledger = summary.get("trials_ledger") or {}
     counts = summary.get("counts") or {}
@@ -169,10 +167,10 @@ def _statistics_text(summary: dict[str, Any]) -> str:
     tried = (f" Counting every distinct backtested config of <b>{html.escape(str(ledger.get('name')))}</b> ever run "
              f"(its trials ledger), this is the <b>best of {n_tried} tried</b>.") if n_tried else ""
     dsr = best.get("deflated_sharpe")
-    dsr_text = "undefined" if dsr is None else f"{dsr:.3f}"
+    dsr_text = "undefined" if dsr is None else format_metric("deflated_sharpe", dsr)
     return (
         f"<p class='stats'>Best variant <b>{html.escape(best['variant'])}</b>: Sharpe "
-        f"<b>{_cell(best.get('sharpe'))[1]}</b> (annualised), deflated Sharpe <b>{dsr_text}</b> "
+        f"<b>{format_metric('sharpe', best.get('sharpe'))}</b> (annualised), deflated Sharpe <b>{dsr_text}</b> "
         f"(the probability that its true Sharpe beats what the luckiest of {stats['n_trials']} skill-less "
         f"variants would show).{tried} "
         f"SR0, the expected maximum Sharpe of {stats['n_trials']} trials under the variance of the Sharpe "
@@ -198,6 +196,8 @@ def sweep_report(summary: dict[str, Any], frame: Any) -> str:
     """The whole report as one HTML string."""
     from plotly.offline import get_plotlyjs
 
+    from qlop.formatting import metric_help, metric_label
+
     axes = [a["path"] for a in summary["axes"]]
     metrics = [m for m in METRIC_COLUMNS if m in frame.columns and frame[m].notna().any()] or ["sharpe"]
     rows = []
@@ -210,7 +210,8 @@ def sweep_report(summary: dict[str, Any], frame: Any) -> str:
     data = {"rows": rows, "axes": axes, "metrics": metrics,
             "default_metric": "sharpe" if "sharpe" in metrics else metrics[0],
             "sr0_annualized": stats.get("sr0_annualized")}
-    head = ["variant", "status", *axes, *[METRIC_LABELS[m] for m in METRIC_COLUMNS], "run"]
+    head = [("variant", ""), ("status", ""), *[(a, "") for a in axes],
+            *[(metric_label(m), metric_help(m)) for m in METRIC_COLUMNS], ("run", "")]
     body = []
     for variant in summary["variants"]:
         cells = [_cell(variant["id"]), _cell(variant["status"])]
@@ -228,7 +229,9 @@ def sweep_report(summary: dict[str, Any], frame: Any) -> str:
             link = html.escape(variant.get("error") or "")
         cls = " class='failed'" if variant["status"] == "failed" else ""
         body.append(f"<tr{cls}>{tds}<td data-v='{html.escape(run_dir, quote=True)}'>{link}</td></tr>")
-    table = (f"<table class='res'><thead><tr>{''.join(f'<th>{html.escape(h)}</th>' for h in head)}</tr></thead>"
+    ths = "".join(f"<th title='{html.escape(tip, quote=True)}'>{html.escape(h)}</th>" if tip else
+                  f"<th>{html.escape(h)}</th>" for h, tip in head)
+    table = (f"<table class='res'><thead><tr>{ths}</tr></thead>"
              f"<tbody>{''.join(body)}</tbody></table>")
     title = f"Sweep {summary['name']}"
     sub = (f"{summary['n_variants']} variants &middot; {summary['mode']} over {len(axes)} axes &middot; "

@@ -29,10 +29,11 @@ from typing import Any
 
 from qlop import runs
 from qlop.atomic import write_json
+from qlop.formatting import format_metric
 from qlop.scale.cluster import ClusterSpec, check_shared_path, dask_client
 from qlop.scale.layout import SweepLayout
 from qlop.scale.plan import StageTask, VariantPlan, plan_sweep
-from qlop.scale.sweepfile import Sweep, get_path, value_text
+from qlop.scale.sweepfile import Sweep, get_path
 
 log = logging.getLogger("qlop.sweep")
 
@@ -182,7 +183,7 @@ class SweepRunner:
         try:
             _, msg = event
             self.recorder.emit(msg["type"], msg["payload"])
-        except Exception:  # noqa: BLE001 - a malformed event must not stop the sweep
+        except Exception:  # noqa: BLE001, S110 - a malformed event must not stop the sweep
             pass
 
     # -- planning ----------------------------------------------------------------------------
@@ -324,7 +325,7 @@ class SweepRunner:
             self.stage_results[stage_result["key"]] = stage_result
         record.metrics = read_variant_metrics(plan.run_dir)
         sharpe = record.metrics.get("sharpe")
-        self.options.echo(f"{record.id} completed  sharpe {_fmt(sharpe)}  ({plan.variant.label()})")
+        self.options.echo(f"{record.id} completed  Sharpe {format_metric('sharpe', sharpe)}  ({plan.variant.label()})")
         self.emit("status", {"status": "variant_completed", "variant": record.id, "run_dir": record.run_dir,
                              "values": record.values, "metrics": record.metrics, "seconds": record.seconds})
 
@@ -487,10 +488,6 @@ class SweepRunner:
             final["interrupted"] = interrupted is not None
         self.emit("status", final)
         return SweepOutcome(self.layout, list(self.records.values()), data)
-
-
-def _fmt(value: Any) -> str:
-    return "-" if value is None else f"{value:.3f}"
 
 
 def run_sweep(sweep: Sweep, options: SweepOptions, manager: Any) -> SweepOutcome:

@@ -24,7 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from qlop.errors import ConfigError
 from qlop.numbers import number, seed_field
@@ -60,7 +67,7 @@ class SweepSpec(BaseModel):
     axes: list[SweepAxis] = Field(..., min_length=1)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "SweepSpec":
+    def _consistent(self) -> SweepSpec:
         if self.mode == "random" and self.samples is None:
             raise ValueError("mode = \"random\" needs samples = N")
         if self.mode == "grid" and self.samples is not None:

@@ -26,7 +26,7 @@ class _FakeClient:
     def __init__(self, elsewhere: Path) -> None:
         self.elsewhere = elsewhere
 
-    def run(self, func, directory, name, token):  # noqa: ANN001 - mirrors distributed.Client.run
+    def run(self, func, directory, name, token):
         good = func(directory, name, token)
         self.elsewhere.mkdir(parents=True, exist_ok=True)
         bad = func(str(self.elsewhere), name, token)
@@ -49,7 +49,7 @@ def test_probe_reports_a_directory_with_other_content_at_the_same_path(tmp_path:
     shared.mkdir()
 
     class SameNameOtherContent:
-        def run(self, func, directory, name, token):  # noqa: ANN001
+        def run(self, func, directory, name, token):
             other = tmp_path / "other"
             other.mkdir()
             (other / name).write_text("another token", encoding="utf-8")

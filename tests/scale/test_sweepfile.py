@@ -8,7 +8,14 @@ import pytest
 from scale_helpers import write_base, write_sweep
 
 from qlop.errors import ConfigError
-from qlop.scale.sweepfile import SweepValidationError, get_path, grid_points, load_sweep, read_sweep_spec, set_path
+from qlop.scale.sweepfile import (
+    SweepValidationError,
+    get_path,
+    grid_points,
+    load_sweep,
+    read_sweep_spec,
+    set_path,
+)
 
 
 @pytest.fixture
