@@ -23,23 +23,45 @@ def _read_json(path: Path) -> Any:
 
 
 def opportunities_line(run_dir: Path, config: dict[str, Any]) -> str | None:
-    """Share of labelled days on which the configured leveraged trade cleared its hurdle."""
+    """Share of labelled days on which the label's trade cleared its hurdle.
+
+    Shown for a label that simulates a trade: its frame has an ``exit_reason`` column beside a 0/1
+    ``label`` (the bundled ``leverage_opportunity`` does; so may any plugin's). The trade is described
+    by the label's own ``trade_rules()``.
+    """
     path = run_dir / "labels.parquet"
-    label = config.get("label") or {}
-    if not path.is_file() or label.get("label_type") != "leverage_opportunity":
+    if not path.is_file():
         return None
     import pandas as pd
 
-    labels = pd.read_parquet(path, columns=["label", "exit_reason"]).dropna(subset=["label"])
-    if labels.empty:
+    labels = pd.read_parquet(path)
+    if not {"label", "exit_reason"} <= set(labels.columns):
         return None
-    p = label.get("label_params") or {}
+    labels = labels.dropna(subset=["label"])
+    if labels.empty or not labels["label"].isin((0.0, 1.0)).all():
+        return None
     mix = labels["exit_reason"].value_counts(normalize=True)
     reasons = ", ".join(f"{r} {pct(mix.get(r, 0.0), 0)}" for r in ("tp", "sl", "liquidation", "horizon"))
-    trade = (f"{p.get('leverage', '?')}x {p.get('side', 'long')}, take-profit {rate(p.get('take_profit'))}, "
-             f"stop {rate(p.get('stop_loss'))}, {p.get('horizon', '?')} bars")
-    return (f"Opportunities: the {trade} paid off on {format_metric('base_rate', labels['label'].mean())} of "
-            f"{count(len(labels))} labelled days (exits: {reasons}).")
+    return (f"Opportunities: the {_trade_text(config.get('label') or {})} paid off on "
+            f"{format_metric('base_rate', labels['label'].mean())} of {count(len(labels))} labelled days "
+            f"(exits: {reasons}).")
+
+
+def _trade_text(label: dict[str, Any]) -> str:
+    """``2.5x long, take-profit 5%, stop 3%, 10 bars`` from the label's trade rules, or a generic name
+    when the label cannot say."""
+    try:
+        from qlop.plugins.manager import get_plugin_manager
+
+        component = get_plugin_manager().create("label", label["label_type"], label.get("label_params") or {},
+                                                "label.label_params")
+        rules = component.trade_rules()
+    except Exception:  # noqa: BLE001 - a description only: the share of opportunities stands without it
+        return "labelled trade"
+    if rules is None:
+        return "labelled trade"
+    return (f"{rules.leverage:g}x {rules.side}, take-profit {rate(rules.take_profit)}, "
+            f"stop {rate(rules.stop_loss)}, {rules.horizon} bars")
 
 
 def prediction_line(run_dir: Path) -> str | None:

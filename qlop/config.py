@@ -85,6 +85,25 @@ class ModelConfig(_Section):
     threshold: float = number(0.5, gt=0, lt=1, unit="(probability)", description="Probability threshold for precision/recall")
 
 
+class BenchmarkConfig(_Section):
+    """What a backtest is compared with: one ticker of a data source, loaded like any data.
+
+    In a config, ``benchmark = "GSPC"`` is shorthand for that ticker of the ``sample`` source and
+    ``benchmark = false`` turns the comparison off.
+    """
+
+    data_source_type: str = Field("sample", description="Data-source plugin that provides the benchmark")
+    data_source_params: dict[str, Any] = Field(default_factory=dict, description="Params of that data source")
+    ticker: str = Field("GSPC", min_length=1, description="The benchmark's ticker in that source")
+
+    @field_validator("ticker")
+    @classmethod
+    def _stripped(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("the benchmark ticker must not be empty")
+        return v.strip()
+
+
 class BookSizing(_Section):
     """The capital of a book and how positions are sized: shared by ``[backtest]`` and the engine's
     settings (:class:`qlop.backtest.engine.EngineSettings`)."""
@@ -110,8 +129,25 @@ class BacktestConfig(TradeTerms, BookSizing, _BacktestStrategy):
 
     model_config = ConfigDict(extra="forbid", frozen=False)
 
-    benchmark: str | None = Field("GSPC", description="Benchmark ticker from the sample dataset")
+    benchmark: BenchmarkConfig | None = Field(
+        default_factory=BenchmarkConfig,
+        json_schema_extra={"default": BenchmarkConfig().model_dump(), "examples": ["GSPC", False]},
+        description='Benchmark: a [backtest.benchmark] table (data_source_type, data_source_params, ticker), '
+                    'a ticker of the sample dataset ("GSPC"), or false for none')
     n_trials: int = number(1, ge=1, le=10**9, unit="trials", description="Configurations tried, for the deflated Sharpe ratio")
+
+    @field_validator("benchmark", mode="before", json_schema_input_type=BenchmarkConfig | str | bool | None)
+    @classmethod
+    def _benchmark_shorthand(cls, v: Any) -> Any:
+        """``"GSPC"``: that ticker of the sample source; ``false`` (or ``null``, ``""``): no benchmark;
+        ``true``: the default benchmark."""
+        if v is None or v is False or (isinstance(v, str) and not v.strip()):
+            return None
+        if v is True:
+            return BenchmarkConfig()
+        if isinstance(v, str):
+            return {"ticker": v}
+        return v
 
 
 class ExportConfig(_Section):
@@ -223,6 +259,9 @@ def validate_plugins(config: PipelineConfig, manager: Any = None) -> dict[str, A
     if config.backtest:
         checks.append(("strategy", config.backtest.strategy_type, "backtest.strategy_params",
                        config.backtest.strategy_params))
+        if config.backtest.benchmark is not None:
+            checks.append(("data_source", config.backtest.benchmark.data_source_type,
+                           "backtest.benchmark.data_source_params", config.backtest.benchmark.data_source_params))
     if config.export:
         checks.append(("exporter", config.export.format_name, "export.format_params", config.export.format_params))
     validated: dict[str, Any] = {}
@@ -234,7 +273,10 @@ def validate_plugins(config: PipelineConfig, manager: Any = None) -> dict[str, A
         try:
             spec = pm.registry(kind).get(name)
         except PluginError as exc:
-            where = field_path.rsplit(".", 1)[0] + ".step_type" if kind == "feature_step" else type_field[kind]
+            if kind == "feature_step" or field_path.startswith("backtest.benchmark."):
+                where = field_path.rsplit(".", 1)[0] + (".step_type" if kind == "feature_step" else ".data_source_type")
+            else:
+                where = type_field[kind]
             problems.append(f"{where}: {exc}")
             continue
         try:
@@ -259,9 +301,13 @@ def validate_plugins(config: PipelineConfig, manager: Any = None) -> dict[str, A
                 "test labels would leak into training"
             )
     if config.backtest is not None:
-        from qlop.stages.backtest import check_benchmark, check_prediction_scheme
+        from qlop.benchmark import check_benchmark
+        from qlop.stages.backtest import check_prediction_scheme
 
-        for check in (lambda: check_benchmark(config.backtest.benchmark), lambda: check_prediction_scheme(config, pm)):
+        checks_after = [lambda: check_prediction_scheme(config, pm)]
+        if not any(p.startswith("backtest.benchmark.") for p in problems):  # a known source, valid params
+            checks_after.insert(0, lambda: check_benchmark(config, pm))
+        for check in checks_after:
             try:
                 check()
             except ConfigError as exc:

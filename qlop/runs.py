@@ -140,6 +140,8 @@ def stage_plugins(config: Any, stage: str, manager: Any) -> dict[str, str | None
         wanted.append(("model", config.model.model_type))
     elif stage == "backtest" and config.backtest:
         wanted.append(("strategy", config.backtest.strategy_type))
+        if config.backtest.benchmark is not None:
+            wanted.append(("data_source", config.backtest.benchmark.data_source_type))
     elif stage == "export" and config.export:
         wanted.append(("exporter", config.export.format_name))
         if config.model:
@@ -157,9 +159,18 @@ def stage_plugins(config: Any, stage: str, manager: Any) -> dict[str, str | None
 def data_source_token(config: Any, manager: Any) -> str | None:
     """The data source's own ``cache_token()`` (e.g. the state of local files), so the data stage
     reruns when its source changes; ``None`` when the source has none or cannot say."""
+    return _source_token(manager, config.data.data_source_type, config.data.data_source_params)
+
+
+def benchmark_token(config: Any, manager: Any) -> str | None:
+    """The benchmark source's ``cache_token()``, so the backtest reruns when the benchmark's data changes."""
+    bench = config.backtest.benchmark if config.backtest is not None else None
+    return None if bench is None else _source_token(manager, bench.data_source_type, bench.data_source_params)
+
+
+def _source_token(manager: Any, source_type: str, params: Any) -> str | None:
     try:
-        source = manager.create("data_source", config.data.data_source_type, config.data.data_source_params,
-                                "data.data_source_params")
+        source = manager.create("data_source", source_type, params, "data_source_params")
         token = source.cache_token()
         return None if token is None else str(token)
     except Exception:  # noqa: BLE001 - the data stage itself reports a broken source
@@ -168,16 +179,36 @@ def data_source_token(config: Any, manager: Any) -> str | None:
 
 @functools.cache
 def code_fingerprint() -> str:
-    """sha256 of QLOP's own Python sources (``qlop`` and ``qlop_contrib``, the GUI excluded).
+    """sha256 of QLOP's own Python sources: ``qlop`` and its bundled plugins' packages, the GUI excluded.
 
     The version number alone does not change when the code does (an editable install, a local fix), so
     without this a stage would stay "cached" with the old code's results. Hashing ~130 files costs a few
     milliseconds once per process.
     """
     import qlop
-    import qlop_contrib
 
-    return source_tree_hash({p.__name__: Path(p.__file__).resolve().parent for p in (qlop, qlop_contrib)})
+    roots = {"qlop": Path(qlop.__file__).resolve().parent, **bundled_package_roots()}
+    return source_tree_hash(roots)
+
+
+def bundled_package_roots() -> dict[str, Path]:
+    """Folder of each package that holds bundled plugins (:data:`qlop.plugins.discovery.BUILTIN_PLUGINS`),
+    located by name without importing it; a package that cannot be found (not installed, blocked) is
+    left out."""
+    import importlib.util
+
+    from qlop.plugins.discovery import BUILTIN_PLUGINS
+
+    roots: dict[str, Path] = {}
+    for top in sorted({name.partition(".")[0] for name in BUILTIN_PLUGINS}):
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            spec = None
+        locations = list(spec.submodule_search_locations or []) if spec is not None else []
+        if locations:
+            roots[top] = Path(locations[0]).resolve()
+    return roots
 
 
 def source_tree_hash(roots: Mapping[str, Path], exclude: tuple[str, ...] = ("gui",)) -> str:

@@ -119,24 +119,6 @@ def _warn_if_label_differs(config: "PipelineConfig", rules: Any) -> None:
                     "is not exactly a winning backtest trade", ", ".join(diffs))
 
 
-def benchmark_close(config: "PipelineConfig", panel_dates: "pd.DatetimeIndex") -> "pd.Series | None":
-    """The benchmark's closes from the sample dataset over the backtest's dates (None when unset)."""
-    name = config.backtest.benchmark
-    if not name:
-        return None
-    from qlop.config import DataConfig
-    from qlop.stages.data import load_panel
-
-    start, end = panel_dates.min().date(), panel_dates.max().date()
-    try:
-        bench = load_panel(DataConfig(data_source_type="sample", tickers=[name], start_date=start, end_date=end),
-                           progress_stage="backtest.benchmark")
-    except DataError as exc:
-        raise DataError(f"backtest.benchmark: {name!r} cannot be loaded from the sample dataset ({exc})") from None
-    # the panel names it canonically ("^GSPC" and "gspc" load as "GSPC"): take its only ticker
-    return bench.xs(bench.index.get_level_values(0)[0], level=0)["close"]
-
-
 def check_prediction_scheme(config: "PipelineConfig", manager: Any = None) -> None:
     """purged k-fold with a strategy that trades predictions: a config error at validation, before any
     training (the stage also refuses such predictions on disk, see :func:`read_inputs`)."""
@@ -152,19 +134,6 @@ def check_prediction_scheme(config: "PipelineConfig", manager: Any = None) -> No
         raise ConfigError("model.validation.scheme: purged_kfold predictions come from models trained on later "
                           f"data; strategy {config.backtest.strategy_type!r} cannot backtest them (use "
                           "walk_forward, or drop [backtest] to compare models)")
-
-
-def check_benchmark(name: str | None) -> None:
-    """Fail on a benchmark the sample dataset does not hold when the config is validated, not after
-    training (the backtest stage loads it last)."""
-    if not name:
-        return
-    from qlop_contrib.datasources.sample import resolve
-
-    try:
-        resolve(name)
-    except DataError as exc:
-        raise ConfigError(f"backtest.benchmark: {name!r} is not in the sample dataset ({exc})") from None
 
 
 def benchmark_returns(close: "pd.Series | None", dates: "pd.DatetimeIndex") -> Any:
@@ -184,6 +153,7 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
     """Everything the stage writes, in memory: signals, engine result, metrics, benchmark."""
     from qlop.adapters import strategy_inputs
     from qlop.backtest.engine import EngineSettings, run_engine
+    from qlop.benchmark import benchmark_close
     from qlop.metrics import performance_metrics
 
     bt = config.backtest
@@ -206,7 +176,8 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
             result.equity["equity"].to_numpy(), bt.initial_capital, dates=dates.to_numpy(),
             gross_exposure=result.equity["gross_exposure"].to_numpy(), trades=result.trades,
             benchmark_returns=bench_ret, n_trials=bt.n_trials)
-        metrics = {"strategy": bt.strategy_type, "benchmark": bt.benchmark if bench_close is not None else None,
+        bench_name = bt.benchmark.ticker if bt.benchmark is not None else None
+        metrics = {"strategy": bt.strategy_type, "benchmark": bench_name,
                    "n_candidates": result.n_candidates, **metrics}
         progress.advance(message="metrics")
         equity = result.equity.copy()

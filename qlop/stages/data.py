@@ -84,17 +84,19 @@ def cache_path(key: str) -> Path:
 
 
 def load_panel(data_cfg: "DataConfig", refresh: bool = False, manager: Any = None,
-               progress_stage: str = "data") -> "pd.DataFrame":
+               progress_stage: str = "data", field: str = "data") -> "pd.DataFrame":
     """The validated canonical panel for ``data_cfg``, from the cache when possible.
 
     ``progress_stage`` names its progress: another stage loading a panel (the backtest's benchmark)
     reports it as its own sub-progress, so the data stage's ``3/3 ticker`` never turns into ``1/1``.
+    ``field`` is the config section the request comes from (``backtest.benchmark`` for the benchmark),
+    so a params error names the right field.
     """
     from qlop.schema import validate_panel
     from qlop.stages.components import component_errors, create
 
     name = data_cfg.data_source_type
-    source = create("data_source", name, data_cfg.data_source_params, "data.data_source_params", manager)
+    source = create("data_source", name, data_cfg.data_source_params, f"{field}.data_source_params", manager)
     with component_errors("data", "data_source", name, manager):
         token = source.cache_token()
     path = cache_path(cache_key(data_cfg, source.params, token))

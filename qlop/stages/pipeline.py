@@ -148,6 +148,10 @@ def run_pipeline(config: Any, run_dir: str | Path, *, observer: PipelineObserver
                 token = runs.data_source_token(config, pm)
                 if token is not None:
                     inputs["source_token"] = token
+            elif stage == "backtest":  # the benchmark's data is an input of the backtest too
+                token = runs.benchmark_token(config, pm)
+                if token is not None:
+                    inputs["benchmark_token"] = token
             plugins = runs.stage_plugins(config, stage, pm)
             key = runs.cache_key(config, stage, inputs, plugins)
             record: dict[str, Any] = {"status": "running", "key": key, "inputs": inputs, "plugins": plugins}

@@ -62,43 +62,23 @@ def make_ohlcv_panel(
     return panel[list(OHLCV_COLUMNS)].astype("float64")
 
 
-def _sample_file(ticker: str) -> Any:
-    from importlib import resources
-
-    return resources.files("qlop_contrib").joinpath("data", "ohlcv", f"{ticker}.csv")
-
-
 def load_sample_panel(
     tickers: Sequence[str] = ("AAPL", "MSFT"),
     start: str | None = "2015-01-01",
     end: str | None = "2016-12-31",
 ) -> "pd.DataFrame":
-    """A slice of the embedded real sample data (``qlop_contrib/data/ohlcv``) as a canonical panel.
+    """A slice of the embedded real sample data as a canonical panel.
 
-    Read straight from the CSV files (no data-source plugin involved), validated by
-    :func:`qlop.schema.validate_panel`. Unknown tickers raise ``FileNotFoundError`` naming the file.
+    Read by the ``sample`` data source (the bundled plugin that ships the data) through the plugin
+    registry, with no cache involved, and validated by :func:`qlop.schema.validate_panel`. An unknown
+    ticker raises :class:`qlop.errors.DataError` naming it; with the ``sample`` source disabled, an
+    error saying it is not available.
     """
-    import pandas as pd
-
+    from qlop.plugins.manager import get_plugin_manager
     from qlop.schema import validate_panel
 
-    frames = []
-    for ticker in tickers:
-        source = _sample_file(ticker)
-        if not source.is_file():
-            raise FileNotFoundError(f"no sample data for ticker {ticker!r} ({source})")
-        with source.open("r", encoding="utf-8") as fh:
-            raw = pd.read_csv(fh)
-        raw = raw.rename(columns={"Date": "date", "Open": "open", "High": "high", "Low": "low", "Close": "close",
-                                  "Adj Close": "adj_close", "Volume": "volume"})
-        raw["date"] = pd.to_datetime(raw["date"])
-        if start is not None:
-            raw = raw[raw["date"] >= pd.Timestamp(start)]
-        if end is not None:
-            raw = raw[raw["date"] <= pd.Timestamp(end)]
-        raw.insert(0, "ticker", ticker)
-        frames.append(raw[["ticker", "date", *OHLCV_COLUMNS]])
-    return validate_panel(pd.concat(frames, ignore_index=True), source="qlop sample data")
+    source = get_plugin_manager().create("data_source", "sample", {}, "qlop sample data")
+    return validate_panel(source.load_data(list(tickers), start, end, "1d"), source="qlop sample data")
 
 
 def perturb_after(panel: "pd.DataFrame", cutoff: Any, seed: int = 1) -> "pd.DataFrame":

@@ -101,3 +101,62 @@ def test_grouping_helpers_are_the_ones_feature_steps_use(qlop_ohlcv_panel):
     assert len(groups) == tickers.nunique()
     with pytest.raises(qlop.api.DataError, match="not grouped by ticker|not increasing|duplicated"):
         qlop.api.ticker_groups(panel.iloc[::-1].index)
+
+
+def bundled_plugin_imports(root: Path) -> list[str]:
+    """``file:line`` of every import of ``qlop_contrib`` (any form, at any depth) below ``root``."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            if any(m == "qlop_contrib" or m.startswith("qlop_contrib.") for m in modules):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_the_core_never_imports_the_bundled_plugins():
+    """``qlop`` knows interfaces, never a concrete plugin: the bundled ones are found by discovery,
+    by module name, like any other (``qlop/plugins/discovery.py``)."""
+    assert bundled_plugin_imports(ROOT / "qlop") == []
+
+
+#: Imports every ``qlop`` module with ``qlop_contrib`` unimportable; prints the failures as JSON.
+BLOCKED_IMPORTS = r'''
+import importlib, importlib.abc, json, pkgutil, sys
+
+class BlockBundled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "qlop_contrib" or name.startswith("qlop_contrib."):
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)", name=name)
+        return None
+
+sys.meta_path.insert(0, BlockBundled())
+import qlop
+
+names = sorted(m.name for m in pkgutil.walk_packages(qlop.__path__, "qlop."))
+failed = {}
+for name in names:
+    try:
+        importlib.import_module(name)
+    except BaseException as exc:
+        failed[name] = f"{type(exc).__name__}: {exc}"
+import qlop.runs
+print(json.dumps({"modules": names, "failed": failed, "fingerprint": qlop.runs.code_fingerprint(),
+                  "contrib_loaded": sorted(m for m in sys.modules if m.startswith("qlop_contrib"))}))
+'''
+
+
+def test_every_qlop_module_imports_with_the_bundled_plugins_unimportable():
+    done = subprocess.run([sys.executable, "-c", BLOCKED_IMPORTS], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(report["modules"]) > 50 and {"qlop.api", "qlop.stages.backtest", "qlop.testing.data"} <= set(
+        report["modules"])
+    assert report["failed"] == {}
+    assert report["contrib_loaded"] == []
+    assert len(report["fingerprint"]) == 64  # the code hash is computed without the bundled package

@@ -234,7 +234,9 @@ def test_panels_are_canonical_and_deterministic(qlop_ohlcv_panel, qlop_make_pane
     sample = qlop_sample_panel(("AAPL", "JPM"), "2016-01-01", "2016-03-31")
     assert sorted(sample.index.get_level_values("ticker").unique()) == ["AAPL", "JPM"]
     assert sample.index.get_level_values("date").min().strftime("%Y-%m-%d") == "2016-01-04"
-    with pytest.raises(FileNotFoundError, match="no sample data for ticker 'NOPE'"):
+    from qlop.errors import DataError
+
+    with pytest.raises(DataError, match="sample: ticker NOPE: not in the embedded dataset"):
         qlop_sample_panel(("NOPE",))
 
 
