@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # QLOP's test command: installs everything the suite needs on a fresh Debian machine, then runs it.
 #   - the project with its dev extras (pip)
+#   - PyTorch's CPU build and the qlop-torch plugin (plugins/qlop-torch), whose tests run with the suite
 #   - Debian's chromium for the real-browser GUI tests (apt; playwright's own browser download cannot
 #     work offline, so the tests drive /usr/bin/chromium), postgresql and default-jre-headless
 set -euo pipefail
@@ -27,5 +28,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 "$PYTHON" -m pip install -q --disable-pip-version-check -e ".[dev]"
+# torch pinned first: the CPU build (about 190 MB, on this machine kind's disk); a bare `torch`
+# requirement would pull a multi-GB CUDA build. The plugin's range (>=2.13,<2.14) is then satisfied.
+"$PYTHON" -m pip install -q --disable-pip-version-check "torch==2.13.0"
+"$PYTHON" -m pip install -q --disable-pip-version-check -e plugins/qlop-torch
 
 exec "$PYTHON" -m pytest "$@"
