@@ -123,3 +123,23 @@ def test_database_vendor_and_pmml_plugins_appear_with_their_forms():
     assert (av["max_retries"].kind, av["max_retries"].minimum, av["max_retries"].maximum) == ("int", 0, 20)
     pmml = {f.name: f for f in new_page._spec_fields("exporter", "pmml")}
     assert (pmml["parity_tolerance"].default, pmml["java_home"].nullable) == (1e-6, True)
+
+
+def test_the_backtest_benchmark_field_takes_the_shorthand_false_or_a_table():
+    """The GUI's backtest form edits the benchmark as JSON text, starting from the default reference."""
+    from qlop.config import BacktestConfig
+
+    spec = next(f for f in forms.schema_fields(BacktestConfig.model_json_schema()) if f.name == "benchmark")
+    assert spec.kind == forms.JSON and spec.nullable
+    assert spec.default == {"data_source_type": "sample", "data_source_params": {}, "ticker": "GSPC"}
+
+    def benchmark(text: str):
+        value = forms.coerce_value(spec, text, "backtest")
+        return BacktestConfig.model_validate({"benchmark": value}).benchmark
+
+    assert benchmark(forms.text_of(spec, spec.default)) == BacktestConfig().benchmark
+    assert benchmark("IXIC").ticker == "IXIC" and benchmark('"IXIC"').data_source_type == "sample"
+    assert benchmark("false") is None and benchmark("") is None
+    assert benchmark('{"data_source_type": "csv", "data_source_params": {"path": "spx.csv"}, "ticker": "SPX"}'
+                     ).model_dump() == {"data_source_type": "csv", "data_source_params": {"path": "spx.csv"},
+                                        "ticker": "SPX"}
