@@ -334,6 +334,59 @@ class RunState:
         return sorted(shown, key=lambda s: (order[s.parent], s.is_sub, s.name))
 
 
+#: ``status`` values a sweep sends when one of its variants ends.
+VARIANT_ENDS = {"variant_completed": "completed", "variant_failed": "failed"}
+
+
+@dataclass
+class SweepState:
+    """A sweep's events folded per variant: every event of ``qlop sweep`` carries a ``variant`` in its
+    payload (``None`` for the sweep's own), so each variant gets the :class:`RunState` of its tasks and
+    the sweep keeps its own (started, one ``sweep`` progress step per finished variant, final status).
+    A stage shared by several variants reports under the first of them (``shared_by`` says how many)."""
+
+    sweep: RunState = field(default_factory=RunState)
+    variants: dict[str, RunState] = field(default_factory=dict)
+    total: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.sweep.finished
+
+    def count(self, status: str) -> int:
+        return sum(1 for v in self.variants.values() if v.status == status)
+
+    def apply(self, event: Mapping[str, Any]) -> str | None:
+        """Fold one event in; returns its log line, prefixed by its variant (None for progress)."""
+        payload = event.get("payload") or {}
+        variant = payload.get("variant")
+        status = payload.get("status") if event.get("type") == "status" else None
+        if variant is None:
+            line = self.sweep.apply(event)
+            if status == "started":
+                self.total = int(payload.get("n_variants") or 0)
+                for name in payload.get("variants") or []:
+                    self.variants.setdefault(str(name), RunState())
+            return line
+        state = self.variants.setdefault(str(variant), RunState())
+        if status in VARIANT_ENDS:
+            state.n_events += 1
+            state.status, state.finished = VARIANT_ENDS[status], True
+            state.error = payload.get("error")
+            state.metrics.update(payload.get("metrics") or {})
+            if state.status == "completed":
+                state.overall = 1.0
+            state.run_dir = payload.get("run_dir") or state.run_dir
+            stamp = str(event.get("timestamp_utc", ""))[11:19]
+            return f"{stamp} {'STATUS':<8} {variant} {state.status}" + (f": {state.error}" if state.error else "")
+        line = state.apply(event)
+        if line is None:
+            return None
+        shared = f" (shared by {payload['shared_by']})" if payload.get("shared_by") else ""
+        stamp, _, text = line.partition(" ")
+        return f"{stamp} {variant} {text}{shared}"
+
+
 def fold_events(events: Iterable[Mapping[str, Any]]) -> RunState:
     """Fold events (in seq order) into a :class:`RunState`."""
     state = RunState()

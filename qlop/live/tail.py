@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
 from qlop.formatting import duration
-from qlop.live.progress_model import RunState
-from qlop.live.terminal import render_state
+from qlop.live.progress_model import RunState, SweepState
+from qlop.live.terminal import render_state, render_sweep
 
 
 def outcome_line(state: RunState, task_id: str) -> str:
@@ -26,29 +26,49 @@ def outcome_line(state: RunState, task_id: str) -> str:
     return f"{task_id} {state.status}{stage}{took}{error}"
 
 
-def tail_pretty(events: Iterable[Mapping[str, Any]], task_id: str, file: TextIO | None = None) -> RunState:
+def sweep_outcome_line(state: SweepState, task_id: str) -> str:
+    """The last line of a sweep: how many variants completed and failed, and where the results are."""
+    sweep = state.sweep
+    took = f" in {duration(sweep.seconds)}" if sweep.seconds is not None else ""
+    counts = f"{state.count('completed')} of {state.total or len(state.variants)} variants completed"
+    failed = f", {state.count('failed')} failed" if state.count("failed") else ""
+    error = f": {sweep.error}" if sweep.status != "completed" and sweep.error else ""
+    return f"{task_id} {sweep.status}{took}: {counts}{failed}{error}"
+
+
+def tail_pretty(events: Iterable[Mapping[str, Any]], task_id: str,
+                file: TextIO | None = None) -> RunState | SweepState:
     """Print each log, status, artefact and metric line as it arrives, with the bars redrawn below
-    them (in place on a terminal; drawn once at the end elsewhere); returns the final state."""
+    them (in place on a terminal; drawn once at the end elsewhere); returns the final state.
+
+    A sweep (its events carry a ``variant``) is drawn as the sweep's bar and one row per variant, and
+    each line names its variant."""
     import threading
 
     from rich.console import Console
     from rich.live import Live
 
     console = Console(file=file, highlight=False, soft_wrap=False)
-    state = RunState()
+    state: RunState | SweepState | None = None
     lock = threading.Lock()  # the bars are redrawn from rich's refresh thread
 
     def draw() -> Any:
         with lock:
-            return render_state(state)
+            if isinstance(state, SweepState):
+                return render_sweep(state)
+            return render_state(state or RunState())
 
     with Live(console=console, refresh_per_second=5, get_renderable=draw,
               transient=False, redirect_stdout=False, redirect_stderr=False):
         for event in events:
             with lock:
+                if state is None:
+                    state = SweepState() if "variant" in (event.get("payload") or {}) else RunState()
                 line = state.apply(event)
             if line is not None:
                 console.print(line, markup=False)
+    state = state or RunState()
     if state.finished:
-        console.print(outcome_line(state, task_id), markup=False, style="bold")
+        last = sweep_outcome_line(state, task_id) if isinstance(state, SweepState) else outcome_line(state, task_id)
+        console.print(last, markup=False, style="bold")
     return state

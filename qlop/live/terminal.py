@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from qlop.formatting import duration
-from qlop.live.progress_model import RunState, StageState
+from qlop.live.progress_model import RunState, StageState, SweepState
 
 #: Width of a drawn bar, in cells.
 BAR_WIDTH = 24
@@ -58,6 +58,47 @@ def render_state(state: RunState) -> Any:
         note = (stage.message or "")[:NOTE_WIDTH] if stage.state == "running" else ""
         grid.add_row(Text(name, style=style), ProgressBar(total=1.0, completed=stage.fraction, width=BAR_WIDTH),
                      Text(stage.counter), Text(_stage_eta(stage), style=style), Text(note, style="dim"))
+    return grid
+
+
+#: Variant rows a sweep view draws at most (running ones first, then the latest finished).
+SWEEP_ROWS = 12
+
+
+def render_sweep(state: SweepState) -> Any:
+    """The sweep's bar (variants finished of all), then a row per running variant: its current stage,
+    that stage's bar and counter; finished ones show their status and Sharpe."""
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+    from rich.text import Text
+
+    from qlop.formatting import format_metric
+
+    grid = Table.grid(padding=(0, 1))
+    for _ in range(5):
+        grid.add_column()
+    if not state.sweep.n_events:
+        return Text("waiting for the sweep's first event...", style="dim")
+    done = state.count("completed") + state.count("failed")
+    total = state.total or len(state.variants) or 1
+    summary = f"{state.count('completed')} completed, {state.count('failed')} failed, {total - done} to go"
+    grid.add_row(Text("sweep", style="bold"), ProgressBar(total=1.0, completed=done / total, width=BAR_WIDTH),
+                 Text(f"{done}/{total}"), Text(summary), Text(state.sweep.status, style="bold"))
+    running = [(n, v) for n, v in state.variants.items() if not v.finished and v.n_events]
+    ended = [(n, v) for n, v in state.variants.items() if v.finished]
+    for name, variant in (running + ended[::-1])[:SWEEP_ROWS]:
+        stages = [s for s in variant.ordered_stages() if not s.is_sub]
+        current = next((s for s in reversed(stages) if s.state == "running"), stages[-1] if stages else None)
+        if variant.finished:
+            note = (f"Sharpe {format_metric('sharpe', variant.metrics.get('sharpe'))}"
+                    if variant.status == "completed" else (variant.error or ""))[:NOTE_WIDTH]
+            style = "red" if variant.status == "failed" else ""
+            grid.add_row(Text(name, style=style), ProgressBar(total=1.0, completed=variant.overall, width=BAR_WIDTH),
+                         Text(""), Text(variant.status, style=style), Text(note, style="dim"))
+        elif current is not None:
+            grid.add_row(Text(name), ProgressBar(total=1.0, completed=current.fraction, width=BAR_WIDTH),
+                         Text(current.counter), Text(f"{current.name} {_stage_eta(current)}"),
+                         Text((current.message or "")[:NOTE_WIDTH], style="dim"))
     return grid
 
 

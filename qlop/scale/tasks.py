@@ -75,11 +75,10 @@ class _Forwarder:
 
     def __init__(self, topic: str | None, variant: str, variants: list[str], stage: str | None) -> None:
         self.topic = topic
+        self.stage = stage
         self.tag: dict[str, Any] = {"variant": variant}
         if len(variants) > 1:  # a stage shared by several variants runs under the first one's id
             self.tag["shared_by"] = len(variants)
-        if stage is not None:
-            self.tag["stage_task"] = stage
         self.thread = threading.get_ident()
         self.last_progress = 0.0
         self.worker = None
@@ -90,11 +89,23 @@ class _Forwarder:
                 self.worker = get_worker()
                 self.tag["worker"] = self.worker.address
 
+    def _relevant(self, type_: str, payload: dict[str, Any]) -> bool:
+        """A stage task reports its own stage only (the cut-down pipeline around it links the upstream
+        stages and skips the later ones); a variant task, which only links shared stages, reports a stage
+        only if it had to compute it, and never the metrics (the sweep reports them per variant)."""
+        status = payload.get("status") if type_ == "status" else None
+        if status in TASK_STATUSES:
+            return False
+        if self.stage is None:
+            return type_ != "metric" and status not in ("stage_cached", "stage_skipped")
+        stage = str(payload.get("pipeline_stage") or payload.get("stage") or "").partition(".")[0]
+        return stage == self.stage and status != "stage_skipped"
+
     def __call__(self, event: dict[str, Any], text: str) -> None:
         if self.worker is None or event["type"] not in FORWARDED or threading.get_ident() != self.thread:
             return
         payload = event["payload"]
-        if event["type"] == "status" and payload.get("status") in TASK_STATUSES:
+        if not self._relevant(event["type"], payload):
             return
         if event["type"] == "progress" and payload.get("kind") == "advance":
             now = time.monotonic()

@@ -152,6 +152,21 @@ def test_a_variant_failing_on_its_own_is_recorded_and_the_rest_complete_with_liv
     assert worked >= {v["id"] for v in sweep["variants"] if v["status"] == "completed"} - {None}
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert read_jsonl(out / "events.jsonl")[-1] == events[-1]
+    # stage tasks report their own stage only: no "skipped" noise from the cut-down pipelines
+    assert not [e for e in events if e["payload"].get("status") == "stage_skipped"]
+
+    # `qlop ws tail --format pretty` folds them per variant: lines name their variant, one row each
+    import io
+
+    from qlop.live.tail import tail_pretty
+
+    buf = io.StringIO()
+    state = tail_pretty(events, "sweep-1", file=buf)
+    shown = buf.getvalue()
+    assert {name: v.status for name, v in state.variants.items()} == {v["id"]: v["status"] for v in sweep["variants"]}
+    for v in sweep["variants"]:
+        assert f" {v['id']} " in shown
+    assert "sweep-1 failed" in shown and "2 of 4 variants completed, 2 failed" in shown
 
 
 def test_ctrl_c_keeps_finished_variants_and_a_rerun_resumes(tmp_path: Path) -> None:
