@@ -99,6 +99,34 @@ def test_probability_threshold_with_label_barriers_from_predictions(tmp_path):
     assert metrics["benchmark"] is None and "beta" not in metrics
 
 
+def test_nan_predictions_are_no_signal(tmp_path):
+    """A row a model could not score (NaN, e.g. a sequence model's first rows) opens nothing: the same
+    trades as when that row has no prediction at all."""
+    from qlop.stages.data import load_panel
+
+    cfg = config_from_data({
+        **json.loads(json.dumps(BASE)),
+        "backtest": {"strategy_type": "probability_threshold",
+                     "strategy_params": {"entry": 0.6, "barriers": "custom", "horizon": 5},
+                     "leverage": 2.0, "benchmark": None},
+    })
+    panel = load_panel(cfg.data)
+    prob = np.random.default_rng(1).random(len(panel))
+    prob[::3] = np.nan
+    with_nan = pd.DataFrame({"prob": prob, "fold": 0}, index=panel.index)
+    runs = {}
+    for name, preds in (("nan", with_nan), ("dropped", with_nan.dropna())):
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        preds.to_parquet(run_dir / "predictions.parquet")
+        runs[name] = pd.read_parquet(stage.run(cfg, run_dir)["trades"])
+    assert len(runs["nan"]) > 5
+    pd.testing.assert_frame_equal(runs["nan"], runs["dropped"])
+    nan_days = set(with_nan.index[np.isnan(prob)])
+    signal_days = set(zip(runs["nan"]["ticker"], pd.to_datetime(runs["nan"]["signal_date"])))
+    assert signal_days and not signal_days & nan_days
+
+
 def test_missing_predictions_is_an_artifact_error_and_keeps_previous_results(tmp_path):
     stage.run(_config(), tmp_path)
     before = (tmp_path / "backtest" / "metrics.json").read_text()

@@ -92,3 +92,15 @@ def test_a_modified_weights_file_is_refused(run_dir: Path, tmp_path: Path) -> No
 
     with pytest.raises(ArtifactError, match="sha256"):
         load_final_model(copy)
+
+
+def test_epochs_are_live_progress_within_the_train_stage(run_dir: Path) -> None:
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    epochs = [e["payload"] for e in events if e["type"] == "progress" and e["payload"]["stage"] == "train.epochs"]
+    starts = [p for p in epochs if p["kind"] == "start"]
+    folds = json.loads((run_dir / "folds.json").read_text())
+    assert len(starts) == len(folds) + 1, "one epoch bar per fold and one for the final model"
+    assert all(p["pipeline_stage"] == "train" and p["unit"] == "epoch" for p in epochs)
+    messages = [p.get("message", "") for p in epochs if p["kind"] == "advance"]
+    assert messages and all(m.startswith("epoch ") for m in messages)
+    assert any(", val " in m for m in messages), "validation loss is reported while folds train"
