@@ -157,8 +157,8 @@ def main() -> None:
         rate = f["n_windows"] * f["epochs_run"] / f["torch_cpu_seconds"]
         print(f"  {f['fold']:>4} {f['n_windows']:>8,} {f['epochs_run']:>6} {secs:>8.2f} {f['torch_seconds']:>8.2f} "
               f"{f['torch_cpu_seconds']:>11.2f} {rate:>21,.0f}")
-    if len(fold_seconds) > len(folds):
-        print(f"  final model: {fold_seconds[len(folds)]:.2f} s")
+    if len(fold_seconds) > len(folds):  # the stage's last progress calls bracket the final model
+        print(f"  final model: {sum(fold_seconds[len(folds):]):.2f} s")
     print(f"  train stage, end to end     {wall:8.2f} s wall {cpu:8.2f} s CPU")
     print(f"  of which inside torch       {lib:8.2f} s wall {torch_cpu:8.2f} s CPU")
     print(f"  QLOP overhead               {wall - lib:8.2f} s wall {cpu - torch_cpu:8.2f} s CPU = {share:.1%} of the "
