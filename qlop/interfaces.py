@@ -83,6 +83,17 @@ class BaseDataSourcePlugin(BasePlugin):
         """
         return None
 
+    def back_adjusted(self, tickers: list[str]) -> bool | None:
+        """Whether the prices this source gives for ``tickers`` are back-adjusted, or None (unknown).
+
+        Why: a back-adjusted series (splits and dividends applied backwards from its last date) has a
+        price *level* that depends on events after each bar, so a feature in price units encodes the
+        future; ``qlop features build`` warns when such data meets a feature step that is not
+        :attr:`BaseFeatureStepPlugin.scale_free`. True when any price column of any of these tickers
+        is back-adjusted; False when none is; None (the default): the source does not know.
+        """
+        return None
+
 
 class BaseFeatureStepPlugin(BasePlugin):
     """A causal transform: a value at date t may only use bars at or before t of the same ticker.
@@ -93,6 +104,15 @@ class BaseFeatureStepPlugin(BasePlugin):
     """
 
     params_attr = "step_params"
+    #: Whether the step's output is unchanged when each ticker's prices are multiplied by a positive
+    #: constant and its volumes by another, the earlier steps' columns it reads staying as they are.
+    #: Why: back-adjusted prices carry a level that depends on later splits and dividends, and tickers'
+    #: price levels differ a hundredfold; a scale-free feature sees neither. The feature contract
+    #: (:class:`qlop.testing.FeatureStepContract`) checks a step that declares it, and the features
+    #: stage warns when back-adjusted data meets a step that does not. A class attribute, or a
+    #: property reading the params (a step with a raw price-level option). False (the default): not
+    #: claimed.
+    scale_free: bool = False
 
     @abstractmethod
     def transform(self, data: "pd.DataFrame") -> "pd.DataFrame":

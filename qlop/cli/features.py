@@ -33,6 +33,8 @@ def build_cmd(ctx: click.Context, config_path: str, run_dir: str) -> None:
     require_section(config, "features", config_path)
     require_artifact(run_dir, "data.parquet", "qlop data load")
     result = build(config, run_dir)
+    for message in result.warnings:
+        click.echo(f"warning: {message}", err=True)
     features = result.features
     warm = int(features.isna().any(axis=1).sum()) if features.shape[1] else 0
     click.echo(f"Wrote {result.written['features']}: {len(features):,} rows x {features.shape[1]} features "

@@ -8,8 +8,9 @@ to step without copies: a frame here is only a set of named views on the same in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from qlop.config import FeaturesConfig, LabelConfig, PipelineConfig
+
+log = logging.getLogger(__name__)
 
 DATA_FILE = "data.parquet"
 FEATURES_FILE = "features.parquet"
@@ -83,6 +86,23 @@ def compute_features(panel: "pd.DataFrame", features_cfg: Any, manager: Any = No
     a column-name collision (``ConfigError``), a failure inside a step (``StageError`` naming the
     plugin and version).
     """
+    return _compute(panel, features_cfg, manager).features
+
+
+@dataclass
+class _Computed:
+    features: "pd.DataFrame"
+    #: feature column -> the step (config path and type) that made it, "... via <step>" when it depends on
+    #: the price scale only through an earlier step's column
+    scale_dependent: dict[str, str] = field(default_factory=dict)
+
+
+def _compute(panel: "pd.DataFrame", features_cfg: Any, manager: Any = None) -> _Computed:
+    """:func:`compute_features`, and which columns are not scale-free.
+
+    A column is scale-free when its step declares ``scale_free`` and every earlier feature it reads is
+    scale-free (the step's claim covers the panel's prices and volumes, not what earlier steps made).
+    """
     import pandas as pd
 
     cfg = _as_features_config(features_cfg)
@@ -91,6 +111,7 @@ def compute_features(panel: "pd.DataFrame", features_cfg: Any, manager: Any = No
     features: dict[str, np.ndarray] = {}
     produced: dict[str, str] = {}
     finite: dict[str, bool] = {}
+    scale_dependent: dict[str, str] = {}
     with stage_progress(STAGE, total=len(cfg.steps), unit="step") as progress:
         for i, step_cfg in enumerate(cfg.steps):
             where = f"features.steps.{i}"
@@ -105,10 +126,18 @@ def compute_features(panel: "pd.DataFrame", features_cfg: Any, manager: Any = No
                 arrays = call_feature_step(step, data, outputs, who, STAGE)
             if outputs is None:
                 _check_names(list(arrays), who, produced, base)
+            with component_errors(STAGE, "feature_step", step_cfg.step_type, manager):
+                claims = bool(step.scale_free)
+            read = [c for c in (features if inputs is None else inputs) if c in features]
+            heir = next((scale_dependent[c] for c in read if c in scale_dependent), None)
+            if not claims or heir is not None:
+                # a scale-free step over a price-scale feature: name the step, and the step at the root
+                origin = who if not claims else f"{who} via {heir.split(' via ')[-1]}"
+                scale_dependent.update(dict.fromkeys(arrays, origin))
             features.update(arrays)
             produced.update(dict.fromkeys(arrays, who))
             progress.advance(message=step_cfg.step_type)
-    return pd.DataFrame(features, index=index, copy=False)
+    return _Computed(pd.DataFrame(features, index=index, copy=False), scale_dependent)
 
 
 def compute_labels(panel: "pd.DataFrame", label_cfg: Any, manager: Any = None) -> "pd.DataFrame":
@@ -128,6 +157,31 @@ class FeaturesResult:
     features: "pd.DataFrame"
     labels: "pd.DataFrame | None"
     written: dict[str, str]
+    #: what the caller should warn about, e.g. price-scale features on back-adjusted data
+    warnings: list[str] = field(default_factory=list)
+
+
+def back_adjusted(config: "PipelineConfig", panel: "pd.DataFrame", manager: Any = None) -> bool | None:
+    """Whether the data source says the panel's prices are back-adjusted (None: it does not know)."""
+    data = config.data
+    source = create("data_source", data.data_source_type, data.data_source_params, "data.data_source_params",
+                    manager)
+    tickers = [str(t) for t in panel.index.get_level_values(0).unique()]
+    with component_errors(STAGE, "data_source", data.data_source_type, manager):
+        answer = source.back_adjusted(tickers)
+    return None if answer is None else bool(answer)
+
+
+def scale_warning(scale_dependent: dict[str, str], source: str) -> str:
+    """The one-line warning for price-scale features computed on back-adjusted data."""
+    by_step: dict[str, list[str]] = {}
+    for column, who in scale_dependent.items():
+        by_step.setdefault(who, []).append(column)
+    named = "; ".join(f"{who}: {', '.join(cols[:3])}{', ...' if len(cols) > 3 else ''}"
+                      for who, cols in by_step.items())
+    return (f"features: data source {source!r} gives back-adjusted prices, whose level before a split or "
+            f"dividend depends on that later event, and these features are not scale-free ({named}): their "
+            "values encode future adjustments; use scale-free forms (docs/features.md, 'Scale-free features')")
 
 
 def build(config: "PipelineConfig", run_dir: str | Path, manager: Any = None) -> FeaturesResult:
@@ -147,7 +201,11 @@ def build(config: "PipelineConfig", run_dir: str | Path, manager: Any = None) ->
     if not data_path.exists():
         raise ArtifactError(f"{data_path} not found: run `qlop data load` first (or `qlop run`)")
     panel = read_panel(data_path)
-    features = compute_features(panel, config.features, manager)
+    computed = _compute(panel, config.features, manager)
+    features = computed.features
+    warnings = []
+    if computed.scale_dependent and back_adjusted(config, panel, manager):
+        warnings.append(scale_warning(computed.scale_dependent, config.data.data_source_type))
     labels = compute_labels(panel, config.label, manager) if config.label is not None else None
     f_path, l_path = run_dir / FEATURES_FILE, run_dir / LABELS_FILE
     written = {"features": str(f_path)}
@@ -159,9 +217,15 @@ def build(config: "PipelineConfig", run_dir: str | Path, manager: Any = None) ->
             written["labels"] = str(l_path)
         else:
             l_path.unlink(missing_ok=True)
-    return FeaturesResult(features, labels, written)
+    return FeaturesResult(features, labels, written, warnings)
 
 
 def run(config: "PipelineConfig", run_dir: str | Path) -> dict[str, str]:
-    """Stage entry point: write ``features.parquet`` and ``labels.parquet``; return their paths."""
-    return build(config, run_dir).written
+    """Stage entry point: write ``features.parquet`` and ``labels.parquet``; return their paths.
+
+    Warnings (see :attr:`FeaturesResult.warnings`) go to the log, which ``qlop run`` shows and records.
+    """
+    result = build(config, run_dir)
+    for message in result.warnings:
+        log.warning("%s", message)
+    return result.written

@@ -23,6 +23,7 @@ _EXPORTS = {
     "make_ohlcv_panel": "qlop.testing.data",
     "load_sample_panel": "qlop.testing.data",
     "perturb_after": "qlop.testing.data",
+    "rescale_panel": "qlop.testing.data",
     "FakeEntryPoints": "qlop.testing.plugin",
     "HookRecorder": "qlop.testing.plugin",
     "QlopCli": "qlop.testing.plugin",

@@ -32,7 +32,7 @@ import pytest
 
 from qlop import adapters
 from qlop.schema import INDEX_NAMES, OHLCV_COLUMNS
-from qlop.testing.data import make_ohlcv_panel, perturb_after
+from qlop.testing.data import make_ohlcv_panel, perturb_after, rescale_panel
 
 __all__ = [
     "ComponentContract", "DataSourceContract", "FeatureStepContract", "LabelContract", "ModelContract",
@@ -220,6 +220,9 @@ class FeatureStepContract(_PanelMixin, ComponentContract):
     kind = "feature_step"
     #: False for cross-sectional features (e.g. a rank across tickers per date): skips the bleed check
     per_ticker: ClassVar[bool] = True
+    #: tolerances of the scale-free check (rescaled prices round differently)
+    scale_rtol: ClassVar[float] = 1e-7
+    scale_atol: ClassVar[float] = 1e-10
 
     def _transform(self, component: Any, data: pd.DataFrame) -> pd.DataFrame:
         """The step's columns as the features stage computes them (input frame, fast path, checks)."""
@@ -300,6 +303,17 @@ class FeatureStepContract(_PanelMixin, ComponentContract):
         assert_same_values(_upto(features, cutoff), _upto(changed, cutoff),
                            f"look-ahead: features up to {cutoff.date()} change when later rows change",
                            self.rtol, self.atol)
+
+    def test_scale_free(self, component: Any, panel: pd.DataFrame, features: pd.DataFrame) -> None:
+        """A step that declares ``scale_free`` gives the same output when each ticker's prices are
+        multiplied by its own constant and its volumes by another (what back-adjustment does to a
+        ticker's history, and how tickers' price levels differ)."""
+        if not component.scale_free:
+            pytest.skip("the step does not declare scale_free")
+        rescaled = self._transform(component, rescale_panel(panel))
+        assert_same_values(features, rescaled,
+                           "scale_free: the output changes when each ticker's prices are multiplied by a "
+                           "constant (and its volumes by another)", self.scale_rtol, self.scale_atol)
 
 
 # -- labels -------------------------------------------------------------------------------------

@@ -105,3 +105,34 @@ def perturb_after(panel: "pd.DataFrame", cutoff: Any, seed: int = 1) -> "pd.Data
     for col in extra:
         out.loc[after, col] = rng.uniform(0.0, 1.0, int(after.sum()))  # valid as a probability too
     return out
+
+
+#: Per-ticker factors of :func:`rescale_panel` (cycled): far from 1 and not powers of two, so a step in
+#: price or volume units changes visibly and rounding differs.
+PRICE_FACTORS = (0.013, 41.7, 2.9)
+VOLUME_FACTORS = (5.3, 0.021, 870.0)
+
+#: The panel's price columns (volume is the other OHLCV column).
+PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
+
+
+def rescale_panel(panel: "pd.DataFrame", price_factors: Sequence[float] = PRICE_FACTORS,
+                  volume_factors: Sequence[float] = VOLUME_FACTORS) -> "pd.DataFrame":
+    """A copy of ``panel`` whose k-th ticker has its prices multiplied by ``price_factors[k]`` and its
+    volume by ``volume_factors[k]`` (both cycled); every other column is left as it is.
+
+    What a scale-free feature must not notice: a back-adjusted history is the raw one times a constant
+    between two corporate actions, and tickers' price levels differ by orders of magnitude.
+    """
+    import numpy as np
+
+    out = panel.copy()
+    codes = np.asarray(out.index.codes[0]) if hasattr(out.index, "codes") else np.zeros(len(out), dtype=int)
+    price = np.asarray(price_factors, dtype=np.float64)[codes % len(price_factors)]
+    volume = np.asarray(volume_factors, dtype=np.float64)[codes % len(volume_factors)]
+    for col in PRICE_COLUMNS:
+        if col in out.columns:
+            out[col] = out[col].to_numpy(dtype=np.float64) * price
+    if "volume" in out.columns:
+        out["volume"] = out["volume"].to_numpy(dtype=np.float64) * volume
+    return out

@@ -136,6 +136,10 @@ class AlphaVantageSource(BaseDataSourcePlugin):
         raise DataError(f"alphavantage: ticker {ticker}: unexpected answer without {SERIES_KEY!r} "
                         f"(keys: {', '.join(map(str, payload)) or 'none'})")
 
+    def back_adjusted(self, tickers: list[str]) -> bool:
+        """Always: prices are scaled by the adjusted-close factor (see the module docstring)."""
+        return True
+
     def cache_token(self) -> str:
         """Today's date: the service revises adjusted history with every dividend, so a download is
         reused for the rest of the day only (``--refresh`` forces a new one)."""

@@ -111,6 +111,13 @@ class SampleSource(BaseDataSourcePlugin):
         require_rows(panel, list(resolved), "sample", start_date, end_date)
         return panel
 
+    def back_adjusted(self, tickers: list[str]) -> bool:
+        """True when any of ``tickers`` is a primary file (split- and dividend-adjusted back from
+        2017-11-10, see PROVENANCE.md); the indexes and the ``wiki_unadjusted`` files are not adjusted."""
+        root = data_dir()
+        return any(path.parent == root and path.stem in PRIMARY_TICKERS
+                   for path in (resolve(t, self.params.collection)[1] for t in tickers))
+
     def cache_token(self) -> str:
         """The dataset's manifest hash: a changed embedded file invalidates cached panels."""
         from qlop.api import sha256_file

@@ -132,3 +132,7 @@ class SyntheticSource(BaseDataSourcePlugin):
             if not len(dates):
                 raise DataError(f"synthetic: no business day between {first.date()} and {end_date}")
         return synthetic_panel(names, dates, p)
+
+    def back_adjusted(self, tickers: list[str]) -> bool:
+        """Never: simulated paths have no corporate actions."""
+        return False

@@ -99,6 +99,10 @@ class YFinanceSource(BaseDataSourcePlugin):
             raise DataError(f"{source}: missing column 'Adj Close' (auto_adjust = false)")
         return to_panel(cols, source, ticker=ticker, start=start, end=end)
 
+    def back_adjusted(self, tickers: list[str]) -> bool:
+        """Always: OHLC are adjusted with ``auto_adjust`` (the default), ``adj_close`` is either way."""
+        return True
+
     def cache_token(self) -> str:
         """Today's date: Yahoo revises adjusted history with every dividend, so a cached download
         is reused for the rest of the day only (``--refresh`` forces a new one)."""

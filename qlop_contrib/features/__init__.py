@@ -20,7 +20,7 @@ STEPS: dict[str, tuple[str, str, str]] = {
     "atr": (f"{_T}:AtrStep", f"{_T}:AtrParams", "TA-Lib ATR in price units -> atr_14"),
     "natr": (f"{_T}:NatrStep", f"{_T}:AtrParams", "TA-Lib NATR, ATR as % of close -> natr_14"),
     "macd": (f"{_T}:MacdStep", f"{_T}:MacdParams",
-             "TA-Lib MACD -> macd_12_26_9, macd_signal_12_26_9, macd_hist_12_26_9"),
+             "TA-Lib MACD -> macd_12_26_9, ... (normalize = true: / close -> macd_norm_12_26_9, ...)"),
     "sma": (f"{_T}:SmaStep", f"{_T}:MovingAverageParams",
             "Close relative to its TA-Lib SMA -> close_to_sma_20 (raw sma_20 on request)"),
     "ema": (f"{_T}:EmaStep", f"{_T}:MovingAverageParams",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qlop.api import FINITE_COLUMNS_ATTR, BaseFeatureStepPlugin, ConfigError, TickerGroups, ticker_groups
+from qlop.api import FINITE_COLUMNS_ATTR, OHLCV_COLUMNS, BaseFeatureStepPlugin, ConfigError, TickerGroups, ticker_groups
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,6 +26,15 @@ def fmt_param(value: Any) -> str:
         value = int(value)
     text = repr(value) if isinstance(value, float) else str(value)
     return text.replace("-", "m").replace(".", "p").replace("+", "")
+
+
+def reads_features_only(columns: list[str]) -> bool:
+    """True when none of ``columns`` is a panel (price or volume) column.
+
+    The ``scale_free`` of a step that passes values through unchanged in scale (a lag, a rank across
+    tickers): it is scale-free on earlier features, not on raw prices.
+    """
+    return not any(c in OHLCV_COLUMNS for c in columns)
 
 
 def col_tag(column: str, default: str) -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from qlop_contrib.features.base import PanelStep
+from qlop_contrib.features.base import PanelStep, reads_features_only
 from qlop.api import TickerGroups, number
 
 if TYPE_CHECKING:
@@ -78,6 +78,12 @@ class XrankStep(PanelStep):
     """``xrank_<column>``: percentile rank across tickers on the same date (0 lowest, 1 highest)."""
 
     params_model: ClassVar[type[BaseModel]] = XrankParams
+
+    @property
+    def scale_free(self) -> bool:  # type: ignore[override]
+        """A rank of earlier features is as scale-free as they are; a rank of raw prices is not (each
+        ticker's back-adjustment factor is its own)."""
+        return reads_features_only(list(self.params.columns))
 
     def input_columns(self) -> list[str]:
         return list(self.params.columns)

@@ -12,7 +12,7 @@ import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from qlop_contrib.features import rolling
-from qlop_contrib.features.base import PanelStep, col_tag
+from qlop_contrib.features.base import PanelStep, col_tag, reads_features_only
 from qlop.api import Number, TickerGroups, number
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ class ReturnsStep(PanelStep):
     """Past returns over several windows: ``ret_1``, ``ret_5``, ``logret_5``, ..."""
 
     params_model: ClassVar[type[BaseModel]] = ReturnsParams
+    scale_free = True
 
     def input_columns(self) -> list[str]:
         return [self.params.column]
@@ -91,6 +92,11 @@ class LagStep(PanelStep):
 
     params_model: ClassVar[type[BaseModel]] = LagParams
 
+    @property
+    def scale_free(self) -> bool:  # type: ignore[override]
+        """A lag of earlier features is as scale-free as they are; a lag of a price is not."""
+        return reads_features_only(list(self.params.columns))
+
     def input_columns(self) -> list[str]:
         return list(self.params.columns)
 
@@ -115,6 +121,7 @@ class RvolStep(PanelStep):
     annualised by sqrt(periods_per_year) unless ``annualize = false``."""
 
     params_model: ClassVar[type[BaseModel]] = RvolParams
+    scale_free = True
 
     def input_columns(self) -> list[str]:
         return [self.params.column]
@@ -146,6 +153,8 @@ class ZscoreStep(PanelStep):
     including the current one; NaN where the window is constant or has a NaN."""
 
     params_model: ClassVar[type[BaseModel]] = ZscoreParams
+    #: (x - mean) / std is unchanged when x is multiplied by a constant
+    scale_free = True
 
     def input_columns(self) -> list[str]:
         return list(self.params.columns)
@@ -182,6 +191,7 @@ class DrawdownStep(PanelStep):
     ticker's first bar - 1; both <= 0. The expanding drawdown depends on where the data starts."""
 
     params_model: ClassVar[type[BaseModel]] = DrawdownParams
+    scale_free = True
 
     def input_columns(self) -> list[str]:
         return [self.params.column]
@@ -221,6 +231,7 @@ class RelvolStep(PanelStep):
     at least ``min_periods`` present); NaN where today's volume is missing."""
 
     params_model: ClassVar[type[BaseModel]] = RelvolParams
+    scale_free = True
 
     def input_columns(self) -> list[str]:
         return [self.params.column]
@@ -253,6 +264,7 @@ class CalendarStep(PanelStep):
     """Calendar fields of each row's date, as floats: ``weekday``, ``month``, ..."""
 
     params_model: ClassVar[type[BaseModel]] = CalendarParams
+    scale_free = True
 
     def output_columns(self) -> list[str]:
         return list(self.params.fields)

@@ -11,8 +11,10 @@ missing input get NaN (for leading NaNs this is exactly what TA-Lib does). That 
 which rows are skipped depends only on each row's own inputs.
 
 Price-level outputs (moving averages, band levels) differ by orders of magnitude across tickers and
-over time, which makes them poor model inputs; the ``sma``, ``ema`` and ``bollinger`` steps emit
-scale-free ratios by default and the raw levels only with ``raw = true``.
+over time, which makes them poor model inputs, and on back-adjusted data a level encodes the splits and
+dividends that came later; the ``sma``, ``ema`` and ``bollinger`` steps emit scale-free ratios by
+default and the raw levels only with ``raw = true``, and ``macd`` divides by the input with
+``normalize = true``. Each step says which it is through ``scale_free``.
 """
 
 from __future__ import annotations
@@ -294,6 +296,9 @@ class MacdParams(_Named):
     slowperiod: int = number(26, ge=2, unit="bars", **_PERIOD, description="Slow EMA period")
     signalperiod: int = number(9, ge=1, unit="bars", **_PERIOD, description="Signal EMA period")
     column: str = _COLUMN
+    normalize: bool = Field(False, description="Divide MACD, signal and histogram by the same bar's input value "
+                                               "(macd_norm_...: scale-free, comparable across tickers and "
+                                               "unaffected by back-adjustment); false: price units")
 
     @model_validator(mode="after")
     def _ordered(self) -> "MacdParams":
@@ -319,6 +324,7 @@ class RsiStep(PanelStep):
     """``rsi_<timeperiod>``: TA-Lib RSI, 0-100."""
 
     params_model: ClassVar[type[BaseModel]] = RsiParams
+    scale_free = True
 
     def input_columns(self) -> list[str]:
         return [self.params.column]
@@ -355,19 +361,28 @@ class NatrStep(AtrStep):
     """``natr_<timeperiod>``: TA-Lib NATR, ATR as a percentage of the close."""
 
     function: ClassVar[str] = "NATR"
+    scale_free = True
 
 
 class MacdStep(PanelStep):
-    """``macd_<f>_<s>_<g>``, ``macd_signal_<f>_<s>_<g>``, ``macd_hist_<f>_<s>_<g>``: TA-Lib MACD."""
+    """``macd_<f>_<s>_<g>``, ``macd_signal_<f>_<s>_<g>``, ``macd_hist_<f>_<s>_<g>``: TA-Lib MACD, in
+    price units; with ``normalize = true`` each divided by the same bar's input value
+    (``macd_norm_...``, ``macd_signal_norm_...``, ``macd_hist_norm_...``), which is scale-free."""
 
     params_model: ClassVar[type[BaseModel]] = MacdParams
+
+    @property
+    def scale_free(self) -> bool:  # type: ignore[override]
+        """Only the normalised form: raw MACD is a difference of prices, so on back-adjusted data its
+        level encodes later splits and dividends."""
+        return bool(self.params.normalize)
 
     def input_columns(self) -> list[str]:
         return [self.params.column]
 
     def output_columns(self) -> list[str]:
         p = self.params
-        tail = f"{col_tag(p.column, 'close')}_{p.fastperiod}_{p.slowperiod}_{p.signalperiod}"
+        tail = f"{'_norm' if p.normalize else ''}{col_tag(p.column, 'close')}_{p.fastperiod}_{p.slowperiod}_{p.signalperiod}"
         return [f"macd{tail}", f"macd_signal{tail}", f"macd_hist{tail}"]
 
     def compute(self, data: "pd.DataFrame", groups: TickerGroups) -> dict[str, np.ndarray]:
@@ -376,6 +391,11 @@ class MacdStep(PanelStep):
         outs = run_by_ticker(raw_function("MACD"), arrays, groups, 3,
                              {"fastperiod": p.fastperiod, "slowperiod": p.slowperiod,
                               "signalperiod": p.signalperiod}, finite)
+        if p.normalize:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                for out in outs:
+                    np.divide(out, arrays[0], out=out)
+                    out[~np.isfinite(out)] = np.nan
         return dict(zip(self.output_columns(), outs))
 
 
@@ -384,6 +404,11 @@ class SmaStep(PanelStep):
 
     params_model: ClassVar[type[BaseModel]] = MovingAverageParams
     function: ClassVar[str] = "SMA"
+
+    @property
+    def scale_free(self) -> bool:  # type: ignore[override]
+        """The ratio is; the raw average (``raw = true``) is in price units."""
+        return not self.params.raw
 
     def input_columns(self) -> list[str]:
         return [self.params.column]
@@ -430,6 +455,11 @@ class BollingerStep(PanelStep):
     """
 
     params_model: ClassVar[type[BaseModel]] = BollingerParams
+
+    @property
+    def scale_free(self) -> bool:  # type: ignore[override]
+        """%B and bandwidth are; the raw bands (``raw = true``) are in price units."""
+        return not self.params.raw
 
     def input_columns(self) -> list[str]:
         return [self.params.column]
