@@ -27,8 +27,6 @@ from qlop.errors import QlopError
 
 log = logging.getLogger("qlop.scale")
 
-#: Seconds to wait for an existing scheduler to answer and for its first worker to join.
-CONNECT_TIMEOUT = 30.0
 PROBE_PREFIX = ".qlop-probe-"
 
 
@@ -60,13 +58,20 @@ class ClusterSpec:
 
 
 @contextlib.contextmanager
-def dask_client(spec: ClusterSpec | None = None, *, timeout: float = CONNECT_TIMEOUT) -> Iterator[Any]:
-    """A ``distributed.Client`` for ``spec``; a local cluster is shut down on exit, a remote one is left up."""
+def dask_client(spec: ClusterSpec | None = None, *, timeout: float | None = None) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``spec``; a local cluster is shut down on exit, a remote one is left up.
+
+    ``timeout`` (seconds to reach an existing scheduler and for its first worker to join) defaults to
+    Dask's own ``distributed.comm.timeouts.connect`` (30 s; ``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT``)."""
     spec = spec or ClusterSpec()
     try:
+        import dask
+        from dask.utils import parse_timedelta
         from distributed import Client, LocalCluster
     except ImportError as exc:  # a core dependency; only a broken install lands here
         raise ClusterError(f"dask.distributed is not importable: {exc}") from exc
+    if timeout is None:
+        timeout = float(parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s"))
     if spec.scheduler:
         try:
             client = Client(spec.scheduler, timeout=timeout, set_as_default=False)

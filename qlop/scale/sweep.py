@@ -254,10 +254,13 @@ class SweepRunner:
             if todo:
                 try:
                     self._execute(todo, needed)
-                except BaseException as exc:
-                    if not isinstance(exc, (KeyboardInterrupt, runs.RunInterrupted)):
-                        raise
+                except (KeyboardInterrupt, runs.RunInterrupted) as exc:
                     interrupted = exc
+                except Exception as exc:  # the cluster itself (unreachable, probe refused): nothing more runs
+                    self.write_sweep_json("failed", error=_one_line(exc))
+                    self.emit("status", {"status": "failed", "sweep_dir": str(self.layout.root),
+                                         "error": _one_line(exc)})
+                    raise
             outcome = self.finish(interrupted)
         finally:
             if self.publisher is not None:
@@ -449,8 +452,11 @@ class SweepRunner:
             "variants": [r.to_json() for r in self.records.values()],
         }
 
-    def write_sweep_json(self, status: str, timings: Any = None, statistics: Any = None, ledger: Any = None) -> dict[str, Any]:
+    def write_sweep_json(self, status: str, timings: Any = None, statistics: Any = None, ledger: Any = None,
+                         error: str | None = None) -> dict[str, Any]:
         data = self.summary(status, timings or {}, statistics, ledger)
+        if error is not None:
+            data["error"] = error
         write_json(self.layout.sweep_json, data)
         self._last_write = time.monotonic()
         return data

@@ -87,3 +87,29 @@ def test_unreachable_scheduler_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ClusterError, match=f"cannot reach the scheduler at tcp://127.0.0.1:{port}"):
         with dask_client(ClusterSpec(scheduler=f"tcp://127.0.0.1:{port}"), timeout=2):
             pass
+
+
+def test_a_sweep_whose_scheduler_is_unreachable_says_so_and_records_it(tmp_path: Path) -> None:
+    import json
+    import socket
+
+    from click.testing import CliRunner
+    from scale_helpers import write_base, write_sweep
+
+    from qlop.cli.main import cli
+
+    write_base(tmp_path / "base.toml", tmp_path / "runs")
+    path = write_sweep(tmp_path / "s.toml", "base.toml", [("backtest.strategy_params.entry", "[0.55]")])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        result = CliRunner().invoke(cli, ["sweep", "-c", str(path), "--scheduler", f"tcp://127.0.0.1:{port}",
+                                          "--sweep-dir", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1].startswith(f"Error: cannot reach the scheduler at tcp://127.0.0.1:{port}")
+    sweep = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert sweep["status"] == "failed" and sweep["error"].startswith("cannot reach the scheduler")
+    assert [v["status"] for v in sweep["variants"]] == ["pending"]
