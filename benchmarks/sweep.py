@@ -98,15 +98,13 @@ def _noop(*_: object) -> int:
 
 def scheduling_overhead(n_tasks: int) -> tuple[float, float]:
     """Milliseconds per task: independent no-op tasks, and a chain of them (one worker)."""
-    from distributed import wait
-
     from qlop.scale.cluster import ClusterSpec, dask_client
 
     with dask_client(ClusterSpec(workers=1)) as client:
         client.submit(_noop, pure=False).result()  # warm up the worker
         t0 = time.perf_counter()
         futures = [client.submit(_noop, i, pure=False) for i in range(n_tasks)]
-        wait(futures)
+        client.gather(futures)
         batch = (time.perf_counter() - t0) / n_tasks
         t0 = time.perf_counter()
         previous = client.submit(_noop, -1, pure=False)

@@ -88,7 +88,7 @@ def dask_client(spec: ClusterSpec | None = None, *, timeout: float | None = None
             client.close()
         return
     cluster = LocalCluster(n_workers=spec.local_workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR)
+                           dashboard_address=":0", silence_logs=logging.ERROR)  # any free port: no clash
     try:
         client = Client(cluster, set_as_default=False)
         try:
