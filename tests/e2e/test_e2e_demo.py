@@ -14,8 +14,11 @@ pytestmark = pytest.mark.slow
 def test_demo_leaves_a_report_metrics_and_an_onnx_model_under_runs(tmp_path):
     result = qlop("demo", cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr
-    run_dirs = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+    run_dirs = [p for p in (tmp_path / "runs").iterdir() if (p / "manifest.json").is_file()]
     assert len(run_dirs) == 1
+    # beside the run: the experiment's trials ledger, which counts this config once
+    ledger = json.loads(next((tmp_path / "runs" / "trials").glob("*.json")).read_text())
+    assert len(ledger["trials"]) == 1
     run_dir = run_dirs[0]
     report = run_dir / "backtest" / "report.html"
     assert report.is_file() and report.stat().st_size > 10_000
