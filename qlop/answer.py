@@ -1,8 +1,9 @@
 """The three-part answer a run gives, in plain words: opportunities, prediction, strategy.
 
-``qlop run`` and ``qlop demo`` print it above the metrics table, so a researcher reads the result
-without opening any file: how often the leveraged trade paid off, whether the model beats the best
-constant guess out of sample, and what trading the predictions earned after every cost.
+``qlop run`` and ``qlop demo`` print it above the metrics table, and report.html and the GUI's run
+page open with it, so a researcher reads the result without opening any file: how often the leveraged
+trade paid off, whether the model beats the best constant guess out of sample, and what trading the
+predictions earned after every cost. Every number goes through :mod:`qlop.formatting`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qlop.formatting import count, format_metric, pct, rate
+from qlop.formatting import count, format_metric, leverage, pct, rate
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _read_json(path: Path) -> Any:
@@ -22,20 +26,14 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def opportunities_line(run_dir: Path, config: dict[str, Any]) -> str | None:
+def opportunities_line(labels: "pd.DataFrame | None", config: dict[str, Any]) -> str | None:
     """Share of labelled days on which the label's trade cleared its hurdle.
 
     Shown for a label that simulates a trade: its frame has an ``exit_reason`` column beside a 0/1
     ``label`` (the bundled ``leverage_opportunity`` does; so may any plugin's). The trade is described
     by the label's own ``trade_rules()``.
     """
-    path = run_dir / "labels.parquet"
-    if not path.is_file():
-        return None
-    import pandas as pd
-
-    labels = pd.read_parquet(path)
-    if not {"label", "exit_reason"} <= set(labels.columns):
+    if labels is None or not {"label", "exit_reason"} <= set(labels.columns):
         return None
     labels = labels.dropna(subset=["label"])
     if labels.empty or not labels["label"].isin((0.0, 1.0)).all():
@@ -47,26 +45,32 @@ def opportunities_line(run_dir: Path, config: dict[str, Any]) -> str | None:
             f"(exits: {reasons}).")
 
 
-def _trade_text(label: dict[str, Any]) -> str:
-    """``2.5x long, take-profit 5%, stop 3%, 10 bars`` from the label's trade rules, or a generic name
-    when the label cannot say."""
+def label_trade_rules(label: dict[str, Any]) -> Any:
+    """The :class:`~qlop.sim.rules.TradeRules` a label's config scores, or None when it cannot say."""
+    if not label.get("label_type"):
+        return None
     try:
         from qlop.plugins.manager import get_plugin_manager
 
         component = get_plugin_manager().create("label", label["label_type"], label.get("label_params") or {},
                                                 "label.label_params")
-        rules = component.trade_rules()
-    except Exception:  # noqa: BLE001 - a description only: the share of opportunities stands without it
-        return "labelled trade"
+        return component.trade_rules()
+    except Exception:  # noqa: BLE001 - a description only: the figures stand without it
+        return None
+
+
+def _trade_text(label: dict[str, Any]) -> str:
+    """``2.50x long, take-profit 5%, stop 3%, 10 bars`` from the label's trade rules, or a generic name
+    when the label cannot say."""
+    rules = label_trade_rules(label)
     if rules is None:
         return "labelled trade"
-    return (f"{rules.leverage:g}x {rules.side}, take-profit {rate(rules.take_profit)}, "
+    return (f"{leverage(rules.leverage)} {rules.side}, take-profit {rate(rules.take_profit)}, "
             f"stop {rate(rules.stop_loss)}, {rules.horizon} bars")
 
 
-def prediction_line(run_dir: Path) -> str | None:
+def prediction_line(metrics: dict[str, Any] | None) -> str | None:
     """Out-of-sample skill against the best constant guess (the base rate)."""
-    metrics = _read_json(run_dir / "train_metrics.json")
     if not metrics or "overall" not in metrics:
         return None
     overall = metrics["overall"]
@@ -85,11 +89,11 @@ def prediction_line(run_dir: Path) -> str | None:
             f"{format_metric('log_loss', overall.get('log_loss'))}{versus}.")
 
 
-def strategy_line(run_dir: Path) -> str | None:
+def strategy_line(m: dict[str, Any] | None) -> str | None:
     """What the strategy earned, net of leverage, margin, financing and costs, against the benchmark."""
-    m = _read_json(run_dir / "backtest" / "metrics.json")
     if not m:
         return None
+
     def f(key: str) -> str:
         return format_metric(key, m.get(key))
 
@@ -100,9 +104,21 @@ def strategy_line(run_dir: Path) -> str | None:
             f"{f('fees_paid')} fees and {f('financing_paid')} financing.")
 
 
+def answer_from(config: dict[str, Any], labels: "pd.DataFrame | None", train_metrics: dict[str, Any] | None,
+                backtest_metrics: dict[str, Any] | None) -> list[str]:
+    """The parts of the answer these artefacts support (stages that did not run are left out)."""
+    lines = [opportunities_line(labels, config), prediction_line(train_metrics), strategy_line(backtest_metrics)]
+    return [line for line in lines if line]
+
+
 def answer_lines(run_dir: str | Path) -> list[str]:
-    """The parts of the answer this run has artefacts for (stages that did not run are left out)."""
+    """The answer of the run in ``run_dir``, from its own artefacts."""
     run_dir = Path(run_dir)
     config = _read_json(run_dir / "config.json") or {}
-    lines = [opportunities_line(run_dir, config), prediction_line(run_dir), strategy_line(run_dir)]
-    return [line for line in lines if line]
+    labels = None
+    if (run_dir / "labels.parquet").is_file():
+        import pandas as pd
+
+        labels = pd.read_parquet(run_dir / "labels.parquet")
+    return answer_from(config, labels, _read_json(run_dir / "train_metrics.json"),
+                       _read_json(run_dir / "backtest" / "metrics.json"))

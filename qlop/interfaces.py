@@ -318,6 +318,15 @@ class BaseStrategyPlugin(BasePlugin):
         """
         return None
 
+    def probability_thresholds(self) -> dict[str, float]:
+        """The predicted-probability levels the strategy acts on, by name (``{"entry": 0.55}``).
+
+        Why: the report and the GUI draw the out-of-sample probability over time against these
+        levels, which shows at a glance why a strategy sat idle (the model never reached its entry).
+        Default: none (a strategy that does not trade on probability levels).
+        """
+        return {}
+
 
 class BaseExportFormatPlugin(BasePlugin):
     """Writes a trained model for use outside QLOP."""

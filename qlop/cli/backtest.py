@@ -30,5 +30,6 @@ def backtest_cmd(ctx: click.Context, config_path: str, run_dir: str) -> None:
     written = stage.run(config, run_dir)
     metrics = json.loads(Path(written["metrics"]).read_text(encoding="utf-8"))
     Console().print(stage.metrics_table(metrics))
+    click.echo(stage.metric_notes(metrics))
     for name, path in written.items():
         click.echo(f"wrote {name}: {path}")

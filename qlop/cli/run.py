@@ -223,11 +223,12 @@ def show_results(run_dir: Path) -> None:
     print_answer(run_dir)
     metrics_path = run_dir / "backtest" / "metrics.json"
     if metrics_path.is_file():
-        from qlop.stages.backtest import metrics_table
+        from qlop.stages.backtest import metric_notes, metrics_table
 
         metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
         click.echo("")
         click.echo(metrics_table(metrics))
+        click.echo(metric_notes(metrics))
     report = run_dir / "backtest" / "report.html"
     if report.is_file():
         click.echo(f"\nreport: {report.resolve()}")

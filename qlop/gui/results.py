@@ -119,7 +119,8 @@ def metrics_table(run_dir: Path) -> Any:
             for k, v in value.items():
                 walk(f"{prefix}.{k}" if prefix else str(k), v, str(k))
         elif prefix not in known and isinstance(value, (int, float)) and not isinstance(value, bool):
-            label = metric_label(key) if prefix == key else f"{prefix.split('.')[0].capitalize()}: {metric_label(key)}"
+            group = prefix.split(".")[0].replace("_", " ").capitalize()
+            label = metric_label(key) if prefix == key else f"{group}: {metric_label(key)}"
             rows.append((label, format_metric(key, value), ""))
 
     walk("", data, "")

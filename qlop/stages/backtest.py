@@ -176,9 +176,13 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
             result.equity["equity"].to_numpy(), bt.initial_capital, dates=dates.to_numpy(),
             gross_exposure=result.equity["gross_exposure"].to_numpy(), trades=result.trades,
             benchmark_returns=bench_ret, n_trials=bt.n_trials)
+        with component_errors("backtest", "strategy", bt.strategy_type):
+            thresholds = {str(k): float(v) for k, v in (strategy.probability_thresholds() or {}).items()}
         bench_name = bt.benchmark.ticker if bt.benchmark is not None else None
         metrics = {"strategy": bt.strategy_type, "benchmark": bench_name,
                    "n_candidates": result.n_candidates, **metrics}
+        if thresholds:
+            metrics["probability_thresholds"] = thresholds
         progress.advance(message="metrics")
         equity = result.equity.copy()
         if bench_close is not None:
@@ -199,26 +203,46 @@ def run(config: "PipelineConfig", run_dir: str | Path) -> dict[str, str]:
     """Stage entry point: compute, then write ``DIR/backtest/`` as one atomic directory."""
     from qlop.atomic import atomic_dir, write_json, write_parquet, write_text
     from qlop.report import backtest_report
+    from qlop.report_data import load_run
 
     run_dir = Path(run_dir)
     out = compute(config, run_dir)
     target = run_dir / BACKTEST_DIR
+    # the report explains the whole run: it also reads the labels, folds and predictions beside it
+    report_input = load_run(run_dir, config=config.model_dump(mode="json"), metrics=out["metrics"],
+                            equity=out["equity"], trades=out["trades"])
+    report = backtest_report(report_input, title=f"{config.name}: {config.backtest.strategy_type}")
     with atomic_dir(target) as tmp:
         write_parquet(out["equity"], tmp / EQUITY_FILE)
         write_parquet(out["trades"], tmp / TRADES_FILE)
         write_json(tmp / METRICS_FILE, out["metrics"])
-        write_text(tmp / REPORT_FILE, backtest_report(out["equity"], out["trades"], out["metrics"],
-                                                      title=f"{config.name}: {config.backtest.strategy_type}"))
+        write_text(tmp / REPORT_FILE, report)
     return {name: str(target / file) for name, file in (
         ("equity", EQUITY_FILE), ("trades", TRADES_FILE), ("metrics", METRICS_FILE), ("report", REPORT_FILE))}
 
 
 # ---------------------------------------------------------------------------------- the table
+#: Metrics explained under the terminal's table.
+NOTED_METRICS = ("avg_gross_leverage", "deflated_sharpe")
+
+
 def metrics_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, formatted value) for every backtest metric present, in the one number style."""
     from qlop.formatting import metric_rows
 
     return [(label, value) for label, value, _ in metric_rows(metrics)]
+
+
+def metric_notes(metrics: dict[str, Any], width: int = 100) -> str:
+    """The explanation of the figures that read like a bug without a word, for under the table: an
+    exposure averaged over idle days, and a deflated Sharpe equal to the probabilistic one after a
+    single trial."""
+    import textwrap
+
+    from qlop.formatting import metric_help, metric_label
+
+    return "\n".join(textwrap.fill(f"{metric_label(k, metrics)}: {metric_help(k)}", width=width,
+                                   subsequent_indent="  ") for k in NOTED_METRICS if k in metrics)
 
 
 def metrics_table(metrics: dict[str, Any]) -> "Table":

@@ -64,6 +64,12 @@ class ProbabilityThreshold(BaseStrategyPlugin):
             weight = np.clip(edge, 0.0, 1.0)
         return signal_frame(data.index, signal, weight, score)
 
+    def probability_thresholds(self) -> dict[str, float]:
+        """The levels set in the params: ``entry`` always; ``exit``, ``short_entry``, ``short_exit`` if set."""
+        p: ProbabilityThresholdParams = self.params
+        levels = {"entry": p.entry, "exit": p.exit, "short_entry": p.short_entry, "short_exit": p.short_exit}
+        return {name: float(v) for name, v in levels.items() if v is not None}
+
     def barriers(self) -> dict[str, Any] | None:
         """The exits the engine applies: the label's (``from_label``) with explicit overrides, or None."""
         p: ProbabilityThresholdParams = self.params

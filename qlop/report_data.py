@@ -1,0 +1,386 @@
+"""What a run's results say, as tables and series: the view models of report.html and the GUI's run page.
+
+Data preparation only (no plotting, no HTML, no Streamlit): each function takes frames a run left and
+returns a frame, a series or rows; ``qlop.report`` draws them into report.html and the GUI's Runs page
+draws the same ones, so both explain a run the same way. Numbers stay numbers here; :func:`display`
+formats a table in the one number style (:mod:`qlop.formatting`).
+
+Sections: the three-part answer, a config summary, per-fold model skill, label statistics per ticker,
+P&L per ticker, prices with entries and exits, the predicted probability against the strategy's
+thresholds (and a per-year table that shows why a strategy sat idle), monthly returns (blank for months
+without a position) and gross / net leverage.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qlop.formatting import count, format_value, leverage, money, rate
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+EXIT_REASONS = ("tp", "sl", "liquidation", "horizon", "signal", "end")
+#: Human names of the exit reasons the simulator and the engine record.
+EXIT_NAMES = {"tp": "take-profit", "sl": "stop-loss", "liquidation": "liquidation", "horizon": "horizon",
+              "signal": "signal", "end": "end of data"}
+
+
+@dataclass
+class RunData:
+    """The artefacts of one run that the views read; None where the run has none."""
+
+    run_dir: Path | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] | None = None
+    train_metrics: dict[str, Any] | None = None
+    folds: list[dict[str, Any]] | None = None
+    equity: "pd.DataFrame | None" = None
+    trades: "pd.DataFrame | None" = None
+    labels: "pd.DataFrame | None" = None
+    predictions: "pd.DataFrame | None" = None
+    panel: "pd.DataFrame | None" = None
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _parquet(path: Path, columns: list[str] | None = None) -> Any:
+    import pandas as pd
+
+    if not path.is_file():
+        return None
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def load_run(run_dir: str | Path, **given: Any) -> RunData:
+    """Read a run directory's artefacts; ``given`` ones (the backtest stage's in-memory results) win."""
+    from qlop.stages import backtest as bt
+    from qlop.stages import train
+
+    root = Path(run_dir)
+    data = RunData(run_dir=root)
+    loaders = {
+        "config": lambda: _json(root / "config.json") or {},
+        "metrics": lambda: _json(root / bt.BACKTEST_DIR / bt.METRICS_FILE),
+        "train_metrics": lambda: _json(root / train.METRICS_FILE),
+        "folds": lambda: _json(root / train.FOLDS_FILE),
+        "equity": lambda: _parquet(root / bt.BACKTEST_DIR / bt.EQUITY_FILE),
+        "trades": lambda: _parquet(root / bt.BACKTEST_DIR / bt.TRADES_FILE),
+        "labels": lambda: _parquet(root / train.LABELS_FILE),
+        "predictions": lambda: _parquet(root / train.PREDICTIONS_FILE),
+        "panel": lambda: _parquet(root / "data.parquet", ["close"]),
+    }
+    for name, load in loaders.items():
+        setattr(data, name, given[name] if name in given else load())
+    return data
+
+
+# ------------------------------------------------------------------------------------ config
+
+
+def config_summary(config: dict[str, Any], n_folds: int | None = None) -> list[tuple[str, str, str]]:
+    """``(section, item, value)`` rows: universe, the labelled trade, model and folds, backtest terms."""
+    rows: list[tuple[str, str, str]] = []
+    data = config.get("data") or {}
+    if data:
+        tickers = list(data.get("tickers") or [])
+        shown = ", ".join(tickers[:12]) + (f" and {len(tickers) - 12} more" if len(tickers) > 12 else "")
+        rows += [("Universe", "Tickers", f"{shown} ({len(tickers)})"),
+                 ("Universe", "Dates", f"{data.get('start_date') or 'first'} to {data.get('end_date') or 'last'}"),
+                 ("Universe", "Source", str(data.get("data_source_type")))]
+    label = config.get("label") or {}
+    if label:
+        from qlop.answer import label_trade_rules
+
+        rows.append(("Label", "Type", str(label.get("label_type"))))
+        rules = label_trade_rules(label)  # the label's own account of its trade, whatever its params
+        if rules is not None:
+            rows += [("Label", "Trade", f"{rules.side} at {leverage(rules.leverage)}, held up to {rules.horizon} bars"),
+                     ("Label", "Barriers", f"take-profit {rate(rules.take_profit)}, stop-loss {rate(rules.stop_loss)}")]
+            rows += _terms_rows("Label", rules.model_dump())
+        hurdle = (label.get("label_params") or {}).get("hurdle")
+        if isinstance(hurdle, (int, float)):
+            rows.append(("Label", "Pays off when", f"net return on margin > {rate(hurdle)}"))
+    model = config.get("model") or {}
+    if model:
+        v = model.get("validation") or {}
+        rows.append(("Model", "Type", str(model.get("model_type"))))
+        scheme = v.get("scheme", "walk_forward")
+        if scheme == "walk_forward":
+            text = (f"walk-forward, {v.get('window', 'expanding')} window, {v.get('train_years')} years to train, "
+                    f"{v.get('test_months')} months per test")
+        else:
+            text = f"{scheme}, {v.get('n_splits')} splits"
+        rows.append(("Model", "Validation", text))
+        rows.append(("Model", "Embargo", f"{v.get('embargo_days') if v.get('embargo_days') is not None else 'horizon'} "
+                                         "bars (plus purging of overlapping labels)"))
+        if n_folds is not None:
+            rows.append(("Model", "Folds", count(n_folds)))
+    bt = config.get("backtest") or {}
+    if bt:
+        sp = bt.get("strategy_params") or {}
+        rows.append(("Backtest", "Strategy", f"{bt.get('strategy_type')}" +
+                     (f" ({', '.join(f'{k} {v}' for k, v in sp.items() if isinstance(v, (int, float, str)))})"
+                      if sp else "")))
+        rows.append(("Backtest", "Capital", money(bt.get("initial_capital"))))
+        if bt.get("leverage") is not None:
+            rows.append(("Backtest", "Leverage", f"{leverage(bt['leverage'])} per position, at most "
+                                                 f"{leverage(bt.get('max_gross_leverage'))} gross"))
+        if bt.get("position_size") is not None:
+            rows.append(("Backtest", "Sizing", f"{rate(bt['position_size'])} of equity as margin per position, "
+                                               f"at most {bt.get('max_positions')} positions"))
+        rows += _terms_rows("Backtest", bt)
+        bench = bt.get("benchmark")
+        if isinstance(bench, dict):
+            bench = f"{bench.get('ticker')} ({bench.get('source') or bench.get('data_source_type') or 'data'})"
+        rows.append(("Backtest", "Benchmark", str(bench or "none")))
+    return rows
+
+
+def _terms_rows(section: str, p: dict[str, Any]) -> list[tuple[str, str, str]]:
+    rows = []
+    if "commission_bps" in p or "slippage_bps" in p:
+        rows.append((section, "Costs", f"commission {p.get('commission_bps', 0)} bp + slippage "
+                                       f"{p.get('slippage_bps', 0)} bp per side"))
+    if "financing_rate" in p or "maintenance_margin" in p:
+        rows.append((section, "Rates", f"financing {rate(p.get('financing_rate', 0))} a year on the borrowed part, "
+                                       f"maintenance margin {rate(p.get('maintenance_margin'))}"))
+    return rows
+
+
+# ------------------------------------------------------------------------------- the model
+
+
+def fold_skill(train_metrics: dict[str, Any] | None) -> "pd.DataFrame | None":
+    """One row per walk-forward fold: test dates, rows, AUC, log loss against the base rate's, base rate."""
+    import pandas as pd
+
+    folds = (train_metrics or {}).get("folds")
+    if not folds:
+        return None
+    frame = pd.DataFrame(folds)
+    if "base_rate" in frame.columns:
+        frame["base_rate_log_loss"] = [base_rate_log_loss(b) for b in frame["base_rate"]]
+    keep = [c for c in ("fold", "test_start", "test_end", "n", "auc", "log_loss", "base_rate_log_loss", "base_rate",
+                        "ic") if c in frame.columns]
+    frame = frame[keep].copy()
+    if "fold" in frame.columns:
+        frame["fold"] = frame["fold"].astype(int) + 1  # folds read from 1, as in "fold 3/10"
+    return frame
+
+
+def base_rate_log_loss(base: Any) -> float:
+    """Log loss of always predicting the base rate: what a model must beat."""
+    try:
+        b = float(base)
+    except (TypeError, ValueError):
+        return math.nan
+    if not 0 < b < 1:
+        return math.nan
+    return -(b * math.log(b) + (1 - b) * math.log(1 - b))
+
+
+# ------------------------------------------------------------------------------- the labels
+
+
+def label_stats(labels: "pd.DataFrame | None") -> "pd.DataFrame | None":
+    """Per ticker (and all): labelled days, base rate (share that paid off) and the exit mix."""
+    import pandas as pd
+
+    if labels is None or "label" not in labels.columns:
+        return None
+    lab = labels.dropna(subset=["label"])
+    if lab.empty:
+        return None
+    tickers = lab.index.get_level_values("ticker")
+    out = pd.DataFrame({"days": lab.groupby(tickers).size(), "base_rate": lab["label"].groupby(tickers).mean()})
+    overall = {"days": len(lab), "base_rate": float(lab["label"].mean())}
+    if "exit_reason" in lab.columns:
+        reasons = lab["exit_reason"].astype(str)
+        mix = pd.crosstab(tickers, reasons, normalize="index")
+        all_mix = reasons.value_counts(normalize=True)
+        for reason in [r for r in EXIT_REASONS if r in mix.columns] + [r for r in mix.columns if r not in EXIT_REASONS]:
+            out[reason] = mix[reason]
+            overall[reason] = float(all_mix.get(reason, 0.0))
+    out.index.name = "ticker"
+    out = pd.concat([out, pd.DataFrame([overall], index=pd.Index(["All tickers"], name="ticker"))])
+    return out
+
+
+# ------------------------------------------------------------------------------- the trades
+
+
+def ticker_pnl(trades: "pd.DataFrame | None") -> "pd.DataFrame | None":
+    """Per ticker (best first, then all): trades, win rate, P&L after costs, fees, financing, mean return."""
+    import pandas as pd
+
+    if trades is None or trades.empty:
+        return None
+    g = trades.groupby("ticker")
+    out = pd.DataFrame({"trades": g.size(), "win_rate": g["pnl"].apply(lambda s: float((s > 0).mean())),
+                        "pnl": g["pnl"].sum(), "fees": g["fees"].sum(), "financing": g["financing"].sum(),
+                        "mean_return": g["return"].mean()}).sort_values("pnl", ascending=False)
+    total = {"trades": len(trades), "win_rate": float((trades["pnl"] > 0).mean()), "pnl": float(trades["pnl"].sum()),
+             "fees": float(trades["fees"].sum()), "financing": float(trades["financing"].sum()),
+             "mean_return": float(trades["return"].mean())}
+    out.index.name = "ticker"
+    return pd.concat([out, pd.DataFrame([total], index=pd.Index(["All tickers"], name="ticker"))])
+
+
+def price_with_trades(panel: "pd.DataFrame | None", trades: "pd.DataFrame | None", ticker: str,
+                      start: Any = None) -> dict[str, Any] | None:
+    """A ticker's closes (from ``start``) with its entries and exits: ``{"close", "entries", "exits"}``.
+
+    Entries are at the entry bar's open price (the fill), exits at the exit price, with the reason
+    and the trade's P&L for the hover text.
+    """
+    import pandas as pd
+
+    if panel is None or "close" not in panel.columns or ticker not in panel.index.get_level_values("ticker"):
+        return None
+    close = panel.xs(ticker, level="ticker")["close"]
+    if start is not None:
+        close = close[close.index >= pd.Timestamp(start)]
+    mine = trades[trades["ticker"] == ticker] if trades is not None and len(trades) else None
+    entries = pd.DataFrame(columns=["date", "price", "side"])
+    exits = pd.DataFrame(columns=["date", "price", "reason", "pnl"])
+    if mine is not None and len(mine):
+        entries = pd.DataFrame({"date": pd.to_datetime(mine["entry_date"]).to_numpy(),
+                                "price": mine["entry_price"].to_numpy(), "side": mine["side"].to_numpy()})
+        exits = pd.DataFrame({"date": pd.to_datetime(mine["exit_date"]).to_numpy(),
+                              "price": mine["exit_price"].to_numpy(), "reason": mine["exit_reason"].to_numpy(),
+                              "pnl": mine["pnl"].to_numpy()})
+    return {"close": close, "entries": entries, "exits": exits}
+
+
+def traded_tickers(trades: "pd.DataFrame | None", panel: "pd.DataFrame | None") -> list[str]:
+    """Tickers in order of trade count (most first), then those that never traded."""
+    names = list(dict.fromkeys(panel.index.get_level_values("ticker"))) if panel is not None else []
+    if trades is None or trades.empty:
+        return names
+    counts = trades["ticker"].value_counts()
+    return list(counts.index) + [t for t in names if t not in counts.index]
+
+
+# -------------------------------------------------------------------------- the predictions
+
+
+def probability_path(predictions: "pd.DataFrame | None") -> "pd.DataFrame | None":
+    """Per date: the highest and the median out-of-sample probability across tickers."""
+    if predictions is None or "prob" not in predictions.columns:
+        return None
+    by_date = predictions["prob"].groupby(level="date")
+    out = by_date.agg(["max", "median"]).rename(columns={"max": "highest", "median": "median"})
+    return out.sort_index()
+
+
+def idle_by_year(predictions: "pd.DataFrame | None", thresholds: dict[str, float] | None,
+                 trades: "pd.DataFrame | None", equity: "pd.DataFrame | None") -> "pd.DataFrame | None":
+    """Per year: the highest predicted probability, ticker-days at or above the entry, trades entered,
+    time in market and the strategy's return: why a strategy traded, or sat idle, that year."""
+    import pandas as pd
+
+    if predictions is None or "prob" not in predictions.columns:
+        return None
+    prob = predictions["prob"]
+    years = prob.index.get_level_values("date").year
+    out = pd.DataFrame({"highest_prob": prob.groupby(years).max()})
+    entry = (thresholds or {}).get("entry")
+    if entry is not None:
+        out["days_at_entry"] = (prob >= entry).groupby(years).sum().astype(int)
+    if trades is not None:
+        entered = pd.to_datetime(trades["entry_date"]).dt.year.value_counts() if len(trades) else pd.Series(dtype=int)
+        out["trades"] = entered.reindex(out.index).fillna(0).astype(int)
+    if equity is not None and len(equity):
+        eq = equity["equity"]
+        in_market = (equity["n_positions"] > 0) if "n_positions" in equity.columns else (equity["gross_exposure"] > 0)
+        out["time_in_market"] = in_market.groupby(equity.index.year).mean().reindex(out.index)
+        year_end = eq.groupby(eq.index.year).last()
+        prev = year_end.shift(1)
+        prev.iloc[0] = eq.iloc[0]
+        out["return"] = (year_end / prev - 1.0).reindex(out.index)
+    out.index.name = "year"
+    return out
+
+
+# ------------------------------------------------------------------------------ the equity
+
+
+def monthly_returns(equity: "pd.DataFrame | None", initial_capital: float) -> "pd.DataFrame | None":
+    """Year x month compounded returns; NaN (a blank cell) for a month without any position."""
+    import pandas as pd
+
+    if equity is None or not len(equity):
+        return None
+    eq = equity["equity"]
+    month_end = eq.resample("ME").last().dropna()
+    prev = month_end.shift(1)
+    prev.iloc[0] = initial_capital
+    ret = month_end / prev - 1.0
+    if "n_positions" in equity.columns or "gross_exposure" in equity.columns:
+        held = equity["n_positions"] > 0 if "n_positions" in equity.columns else equity["gross_exposure"] > 0
+        active = held.resample("ME").max().reindex(ret.index).fillna(False).astype(bool)
+        # a trade opened and closed inside one day leaves no close with a position, but moves equity
+        active |= ret.abs() > 1e-12
+        ret = ret.where(active)
+    table = pd.DataFrame({"year": ret.index.year, "month": ret.index.month, "ret": ret.to_numpy()})
+    return table.pivot(index="year", columns="month", values="ret").reindex(columns=range(1, 13))
+
+
+def leverage_path(equity: "pd.DataFrame | None") -> "pd.DataFrame | None":
+    """Daily gross and net leverage (exposure over equity) and open positions."""
+    import numpy as np
+    import pandas as pd
+
+    if equity is None or not len(equity):
+        return None
+    eq = equity["equity"].to_numpy()
+    out = pd.DataFrame(index=equity.index)
+    for name, column in (("gross", "gross_exposure"), ("net", "net_exposure")):
+        if column in equity.columns:
+            out[name] = np.divide(equity[column].to_numpy(), eq, out=np.zeros(len(eq)), where=eq > 0)
+    if "n_positions" in equity.columns:
+        out["positions"] = equity["n_positions"].to_numpy()
+    return out
+
+
+# ---------------------------------------------------------------------------- formatting
+
+
+#: Number kind and human heading of the columns the tables above produce.
+COLUMNS: dict[str, tuple[str, str]] = {
+    "fold": ("count", "Fold"), "test_start": ("date", "Test from"), "test_end": ("date", "Test to"),
+    "n": ("count", "Rows"), "auc": ("prob", "AUC"), "log_loss": ("loss", "Log loss"),
+    "base_rate_log_loss": ("loss", "Base-rate log loss"), "base_rate": ("pct", "Base rate"), "ic": ("prob", "IC"),
+    "days": ("count", "Labelled days"), "trades": ("count", "Trades"), "win_rate": ("pct", "Win rate"),
+    "pnl": ("money", "P&L"), "fees": ("money", "Fees"), "financing": ("money", "Financing"),
+    "mean_return": ("return", "Mean return on margin"), "highest_prob": ("prob", "Highest probability"),
+    "days_at_entry": ("count", "Ticker-days at entry"), "time_in_market": ("pct", "Time in market"),
+    "return": ("return", "Return"),
+    **{r: ("pct", f"Exit: {EXIT_NAMES[r]}") for r in EXIT_REASONS},
+}
+
+
+def display(table: "pd.DataFrame", index_name: str | None = None) -> "pd.DataFrame":
+    """``table`` as strings in the one number style with human column headings (index kept as a column)."""
+    frame = table.reset_index() if index_name is not None or table.index.name else table.copy()
+    if index_name is not None:
+        frame = frame.rename(columns={frame.columns[0]: index_name})
+    out = frame.copy().astype(object)
+    for column in frame.columns:
+        kind, _ = COLUMNS.get(str(column), ("text", str(column)))
+        out[column] = [format_value(v, kind) for v in frame[column]]
+    return out.rename(columns={c: COLUMNS.get(str(c), ("", str(c).replace("_", " ").capitalize()))[1]
+                               for c in out.columns})
