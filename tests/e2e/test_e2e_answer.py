@@ -55,9 +55,9 @@ def test_opportunities_come_from_the_labels_frame_and_the_labels_trade_rules(tmp
     trades = pd.DataFrame({"label": [1.0, 0.0, 0.0, float("nan")], "exit_reason": ["tp", "sl", "horizon", None]},
                           index=index)
     known = answer_lines(_labels_run(tmp_path, "leverage_opportunity", trades))
-    assert known == ["Opportunities: the 2x long, take-profit 4%, stop -, 5 bars paid off on 33.33% of 3 "
+    assert known == ["Opportunities: the 2.00x long, take-profit 4%, stop -, 5 bars paid off on 33.33% of 3 "
                      "labelled days (exits: tp 33%, sl 33%, liquidation 0%, horizon 33%)."]
     other = answer_lines(_labels_run(tmp_path, "someone_elses_trade_label", trades))
-    assert other == [known[0].replace("2x long, take-profit 4%, stop -, 5 bars", "labelled trade")]
+    assert other == [known[0].replace("2.00x long, take-profit 4%, stop -, 5 bars", "labelled trade")]
     returns = answer_lines(_labels_run(tmp_path, "forward_return", trades[["label"]] * 0.01))
     assert returns == []
