@@ -71,6 +71,7 @@ class VariantRecord:
     error: str | None = None
     resumed: bool = False
     seconds: float | None = None
+    cpu_seconds: float | None = None
     worker: str | None = None
     stages: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -79,7 +80,7 @@ class VariantRecord:
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "values": self.values, "diff": self.diff, "config_hash": self.config_hash,
                 "run_dir": self.run_dir, "status": self.status, "error": self.error, "resumed": self.resumed,
-                "seconds": self.seconds, "worker": self.worker, "stages": self.stages,
+                "seconds": self.seconds, "cpu_seconds": self.cpu_seconds, "worker": self.worker, "stages": self.stages,
                 "metrics": self.metrics, "deflated_sharpe": self.deflated_sharpe}
 
 
@@ -204,6 +205,7 @@ class SweepRunner:
                 record.status, record.resumed = "completed", True
                 old = previous.get((v.id, record.config_hash)) or {}
                 record.seconds, record.worker = old.get("seconds"), old.get("worker")
+                record.cpu_seconds = old.get("cpu_seconds")
                 record.stages = old.get("stages") or {}
             else:
                 todo.append(plan)
@@ -216,12 +218,12 @@ class SweepRunner:
         return [task for key, task in self.tasks.items() if key in keys]  # insertion order: deps first
 
     def _spec(self, *, run_dir: Path, config: dict[str, Any], variant: str, variants: list[str],
-              topic: str, task_suffix: str, force: bool) -> dict[str, Any]:
+              topic: str, task_suffix: str) -> dict[str, Any]:
         from qlop.scale.tasks import selection_dict
 
         task_id = f"{self.task_id}.{task_suffix}"[:128]
         return {"run_dir": str(run_dir), "config": config, "variant": variant, "variants": variants,
-                "topic": topic, "task_id": task_id, "force": force, "selection": selection_dict(self.manager),
+                "topic": topic, "task_id": task_id, "selection": selection_dict(self.manager),
                 "command": self.options.command}
 
     # -- running -----------------------------------------------------------------------------
@@ -275,6 +277,13 @@ class SweepRunner:
 
         from qlop.scale.tasks import run_stage_task, run_variant_task
 
+        if self.options.force:
+            # --force: forget every stage this sweep needs, so each is computed again exactly once (a
+            # pipeline-level force would make every stage task recompute its upstream stages too)
+            import shutil
+
+            for task in needed:
+                shutil.rmtree(task.run_dir, ignore_errors=True)
         with dask_client(self.options.cluster) as client:
             n_workers = check_shared_path(client, self.layout.root)
             self.cluster_info["workers"] = n_workers
@@ -286,7 +295,7 @@ class SweepRunner:
                 for task in needed:
                     spec = self._spec(run_dir=task.run_dir, config=task.config, variant=task.variants[0],
                                       variants=task.variants, topic=topic,
-                                      task_suffix=f"{task.stage}-{task.key[:12]}", force=self.options.force)
+                                      task_suffix=f"{task.stage}-{task.key[:12]}")
                     spec.update(stage=task.stage, key=task.key)
                     futures[task.key] = client.submit(
                         run_stage_task, spec, *[futures[d] for d in task.deps],
@@ -296,7 +305,7 @@ class SweepRunner:
                 for plan in todo:
                     v = plan.variant
                     spec = self._spec(run_dir=plan.run_dir, config=v.config.model_dump(mode="json"), variant=v.id,
-                                      variants=[v.id], topic=topic, task_suffix=v.id, force=False)
+                                      variants=[v.id], topic=topic, task_suffix=v.id)
                     future = client.submit(run_variant_task, spec, *[futures[k] for k in plan.stage_keys.values()],
                                            key=f"qlop-variant-{v.id}-{(v.config_hash or '')[:12]}-{self.tag}",
                                            pure=False)
@@ -323,6 +332,7 @@ class SweepRunner:
         record = self.records[plan.variant.id]
         record.status = "completed"
         record.seconds, record.worker = result.get("seconds"), result.get("worker")
+        record.cpu_seconds = result.get("cpu_seconds")
         self.variant_results[record.id] = result
         for stage_result in result.get("stage_results") or []:
             self.stage_results[stage_result["key"]] = stage_result

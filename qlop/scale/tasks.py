@@ -152,7 +152,7 @@ def _run(spec: dict[str, Any], sources: list[Path], stage: str | None) -> tuple[
         with session:
             assert session.recorder is not None
             session.recorder.sinks.append(_Forwarder(spec.get("topic"), spec["variant"], spec["variants"], stage))
-            result = run_pipeline(config, run_dir, observer=session, force=bool(spec.get("force")), manager=pm,
+            result = run_pipeline(config, run_dir, observer=session, manager=pm,
                                   search_dirs=[], cache_sources=sources, task_id=spec["task_id"],
                                   command=spec.get("command"))
     except Exception as exc:  # noqa: BLE001 - every failure becomes the variant's one line

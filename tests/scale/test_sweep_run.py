@@ -214,3 +214,20 @@ def test_ctrl_c_keeps_finished_variants_and_a_rerun_resumes(tmp_path: Path) -> N
     for v in sweep["variants"]:
         assert not leftover_temp_files(Path(v["run_dir"]))
     assert np.isfinite(sweep["statistics"]["sr0"])
+
+
+def test_force_recomputes_every_stage_once_still_shared(tmp_path: Path) -> None:
+    write_base(tmp_path / "base.toml", tmp_path / "runs")
+    path = write_sweep(tmp_path / "s.toml", "base.toml", [(ENTRY, "[0.52, 0.55]")])
+    out = tmp_path / "out"
+    first = qlop("sweep", "-c", str(path), "--workers", "1", "--sweep-dir", str(out), cwd=tmp_path, timeout=900)
+    assert first.returncode == 0, first.stderr
+    forced = qlop("sweep", "-c", str(path), "--workers", "1", "--sweep-dir", str(out), "--force", cwd=tmp_path,
+                  timeout=900)
+    assert forced.returncode == 0, forced.stderr
+    assert "2 variants (0 already done)" in forced.stderr
+    sweep = json.loads((out / "sweep.json").read_text())
+    for stage in ("data", "features", "train"):
+        assert sorted(_stage_statuses(sweep, stage)) == ["computed", "shared"]
+    assert _stage_statuses(sweep, "backtest") == ["computed", "computed"]
+    assert all(v["stages"][s]["compute_seconds"] > 0 for v in sweep["variants"] for s in ("backtest",))
