@@ -205,6 +205,11 @@ class BaseModelPlugin(BasePlugin):
     #: then hand ``predict`` the L-1 earlier rows of each ticker too, and a row without a complete
     #: window may be NaN (no prediction). A class attribute, or a property reading the params.
     lookback: int = 1
+    #: True: ``train`` spreads its own work over the run's Dask cluster (``qlop.api.cluster_client``,
+    #: e.g. ``xgboost.dask`` on a frame partitioned by ticker), so the train stage fits the folds one
+    #: after another, each across every worker, instead of one fold per worker, and opens a local
+    #: cluster when the run has none. A class attribute, or a property reading the params.
+    uses_cluster: bool = False
 
     def __init__(self, name: str, params: BaseModel | dict[str, Any] | None = None) -> None:
         super().__init__(name, params)

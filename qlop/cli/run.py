@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from qlop.cli.common import config_option, load_stage_config
+from qlop.cli.common import cluster_options, cluster_spec, config_option, load_stage_config
 
 
 #: Seconds a requested stop may wait for a safe point before the run is interrupted at once.
@@ -88,10 +88,13 @@ def _fmt_seconds(seconds: Any) -> str:
     return fmt(seconds) if seconds is not None else "-"
 
 
-def execute_run(ctx: click.Context, config: Any, run_dir: str | Path | None, *, force: bool = False) -> Any:
+def execute_run(ctx: click.Context, config: Any, run_dir: str | Path | None, *, force: bool = False,
+                cluster: Any = None) -> Any:
     """Run ``config`` with events, streaming and signal handling as the global options say.
 
-    Returns the :class:`~qlop.stages.pipeline.RunResult`; exits 130/143 when interrupted.
+    ``cluster`` (a :class:`qlop.scale.cluster.ClusterSpec`) is the run's Dask cluster, started only if
+    a stage uses it (the train stage's folds as tasks). Returns the
+    :class:`~qlop.stages.pipeline.RunResult`; exits 130/143 when interrupted.
     """
     from qlop.cli.main import ensure_plugin_manager
     from qlop.errors import ConfigError
@@ -112,7 +115,7 @@ def execute_run(ctx: click.Context, config: Any, run_dir: str | Path | None, *, 
     session = RunSession(target, task_id, stream=task_id is not None, ws_url=state.ws_url, terminal=TerminalView())
     click.echo(f"run dir: {target}", err=True)
     try:
-        with _cooperative_interrupts(), session:
+        with _cooperative_interrupts(), _run_cluster(cluster), session:
             result = run_pipeline(config, target, observer=session, force=force, manager=manager,
                                   task_id=session.task_id, command=["qlop", *sys.argv[1:]])
         count_trial(config, result.run_dir)
@@ -123,6 +126,18 @@ def execute_run(ctx: click.Context, config: Any, run_dir: str | Path | None, *, 
     except RunInterrupted as exc:
         click.echo(f"Terminated: {target} keeps every finished stage; run again to resume.", err=True)
         ctx.exit(128 + exc.signum)
+
+
+@contextlib.contextmanager
+def _run_cluster(spec: Any) -> Iterator[None]:
+    """The run's (lazily started) Dask cluster when ``--workers``/``--scheduler`` were given."""
+    if spec is None:
+        yield
+        return
+    from qlop.scale.cluster import cluster_session
+
+    with cluster_session(spec):
+        yield
 
 
 def count_trial(config: Any, run_dir: Path) -> None:
@@ -158,16 +173,21 @@ def print_run_summary(result: Any) -> None:
 @click.option("--run-dir", "run_dir", type=click.Path(file_okay=False), default=None,
               help="Run directory (default <runs_dir>/<UTC timestamp>-<config hash>); rerunning into it resumes.")
 @click.option("--force", is_flag=True, help="Rerun every stage, ignoring cached results.")
+@cluster_options
 @click.pass_context
-def run_cmd(ctx: click.Context, config_path: str, run_dir: str | None, force: bool) -> None:
+def run_cmd(ctx: click.Context, config_path: str, run_dir: str | None, force: bool, workers: int | None,
+            scheduler: str | None) -> None:
     """Run the configured stages (data, features and labels, train, backtest, export) into a run directory.
 
     Stages whose config section is absent are skipped. A stage whose inputs and config are unchanged
     is reused from this or an earlier run under the same runs folder ("cached"). Every event goes to
-    DIR/events.jsonl, and live to the relay with --stream-to-ws TASK_ID.
+    DIR/events.jsonl, and live to the relay with --stream-to-ws TASK_ID. With --workers N or
+    --scheduler ADDRESS the walk-forward folds train as Dask tasks (predictions identical to a
+    serial run).
     """
+    spec = cluster_spec(workers, scheduler) if workers is not None or scheduler is not None else None
     config = load_stage_config(ctx, config_path)
-    result = execute_run(ctx, config, run_dir, force=force)
+    result = execute_run(ctx, config, run_dir, force=force, cluster=spec)
     print_run_summary(result)
     print_answer(result.run_dir)
 

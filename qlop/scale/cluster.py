@@ -9,11 +9,17 @@ scheduler of its own.
 Workers write run directories that the client then reads, so every worker must see a directory at the
 same path: :func:`check_shared_path` probes that with a task on every worker before work starts and
 refuses with one line naming the worker that cannot.
+
+Inside one run (``qlop run --workers N``) the stages find the run's cluster through
+:func:`active_session`: a :class:`ClusterSession` opened on first use, so a run whose stages all come
+from the cache never starts a cluster. Components reach it through :func:`cluster_client`
+(``qlop.api.cluster_client``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import os
 import secrets
@@ -143,3 +149,84 @@ def check_shared_path(client: Any, directory: str | Path) -> int:
             raise ClusterError(f"worker {address} (host {answer.get('host')}) cannot use {directory}: "
                                f"{answer['error']}; every worker must see it at the same path (shared storage)")
     return len(answers)
+
+
+class ClusterSession:
+    """One run's cluster, started (or connected to) on first use and shut down with the run."""
+
+    def __init__(self, spec: ClusterSpec | None = None) -> None:
+        self.spec = spec or ClusterSpec()
+        self._stack = contextlib.ExitStack()
+        self._client: Any = None
+
+    @property
+    def started(self) -> bool:
+        return self._client is not None
+
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client`` (the cluster starts here the first time it is asked for)."""
+        if self._client is None:
+            log.info("starting Dask: %s", self.spec.describe())
+            self._client = self._stack.enter_context(dask_client(self.spec))
+        return self._client
+
+    def n_workers(self) -> int:
+        """Workers connected now (the client is started if it was not)."""
+        return len(self.client.scheduler_info(n_workers=-1).get("workers") or {})
+
+    def close(self) -> None:
+        self._client = None
+        self._stack.close()
+
+
+_session: contextvars.ContextVar[ClusterSession | None] = contextvars.ContextVar("qlop_cluster", default=None)
+
+
+@contextlib.contextmanager
+def cluster_session(spec: ClusterSpec | None = None) -> Iterator[ClusterSession]:
+    """Make a (lazily started) cluster the current run's for the duration of the block."""
+    session = ClusterSession(spec)
+    token = _session.set(session)
+    try:
+        yield session
+    finally:
+        _session.reset(token)
+        session.close()
+
+
+def active_session() -> ClusterSession | None:
+    """The current run's cluster session (``--workers`` / ``--scheduler`` or one a stage opened), or None."""
+    return _session.get()
+
+
+def on_worker() -> bool:
+    """True inside a task on a Dask worker (a sweep's stage task)."""
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def cluster_client() -> Iterator[Any]:
+    """The Dask client a component may spread its own work over (``xgboost.dask`` training).
+
+    The current run's cluster (started now if needed); inside a task on a worker (a sweep's train
+    stage) a client of that worker's own cluster, with the task's thread seceded so the workers stay
+    free for the component's tasks. Raises :class:`ClusterError` when there is neither.
+    """
+    session = active_session()
+    if session is not None:
+        yield session.client
+        return
+    if on_worker():
+        from distributed import worker_client
+
+        with worker_client() as client:
+            yield client
+        return
+    raise ClusterError("no Dask cluster for this run: run with --workers N or --scheduler ADDRESS")

@@ -42,7 +42,7 @@ class TaskFailed(QlopError):
 _manager_lock = threading.Lock()
 
 
-def _manager(selection: dict[str, Any]) -> Any:
+def worker_manager(selection: dict[str, Any]) -> Any:
     """The worker's plugin manager, configured like the client's (same plugin selection)."""
     from qlop.plugins import manager as manager_mod
     from qlop.plugins.discovery import Selection
@@ -136,7 +136,7 @@ def _run(spec: dict[str, Any], sources: list[Path], stage: str | None) -> tuple[
     from qlop.live.session import RunSession
     from qlop.stages.pipeline import _error_text, run_pipeline
 
-    pm = _manager(spec["selection"])
+    pm = worker_manager(spec["selection"])
     run_dir = Path(spec["run_dir"])
     _clean_leftovers(run_dir)
     worker = None

@@ -9,6 +9,7 @@ Splits come from :mod:`qlop.validation`; see DESIGN.md section 6 for why purge a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import platform
@@ -24,6 +25,8 @@ from qlop.errors import ArtifactError, ConfigError, DataError
 from qlop.stages.components import component_errors, create
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import pandas as pd
 
     from qlop.config import PipelineConfig
@@ -159,12 +162,37 @@ class FoldTimings:
     #: time inside the library's own calls, for models that measure it (``library_seconds``)
     library: float = 0.0
 
+    def add(self, other: "FoldTimings") -> None:
+        self.fit += other.fit
+        self.predict += other.predict
+        self.library += other.library
 
-def _fit_predict(config: "PipelineConfig", ts: TrainingSet, fold: Any, label_end: np.ndarray,
-                 dates: np.ndarray, timings: FoldTimings) -> tuple[Any, np.ndarray, dict[str, Any]]:
+
+@dataclass
+class FoldFit:
+    """What fitting one fold gives back: its test predictions, its ``folds.json`` facts, its timings.
+
+    Plain arrays and dicts, so a fold fitted by a task on a Dask worker (:mod:`qlop.scale.folds`)
+    returns exactly what the serial loop gets.
+    """
+
+    fold: int
+    pred: np.ndarray
+    info: dict[str, Any]
+    timings: FoldTimings
+    #: where it ran, wall and CPU seconds of the whole task (cluster execution only)
+    worker: str | None = None
+    seconds: float | None = None
+    cpu_seconds: float | None = None
+
+
+def fit_fold(config: "PipelineConfig", ts: TrainingSet, fold: Any, label_end: np.ndarray,
+             dates: np.ndarray) -> FoldFit:
+    """Train a fresh model on the fold's training rows and score its test rows (out of sample)."""
     from qlop.validation import validation_split
 
     mcfg = config.model
+    timings = FoldTimings()
     fit_idx, val_idx = validation_split(fold.train_idx, dates, label_end, mcfg.validation.validation_fraction)
     model = make_model(config, ts.task)
     X = ts.X
@@ -180,8 +208,13 @@ def _fit_predict(config: "PipelineConfig", ts: TrainingSet, fold: Any, label_end
         timings.predict += time.perf_counter() - t1
     timings.library += float(model.library_seconds)
     val_start = str(np.datetime64(dates[val_idx].min(), "D")) if val_idx.size else None
-    return model, pred, fold_info(model, fit_idx.size, val_idx.size, val_start)
+    return FoldFit(fold.fold, pred, fold_info(model, fit_idx.size, val_idx.size, val_start), timings)
 
+
+def _serial_fits(config: "PipelineConfig", ts: TrainingSet, folds: list[Any], label_end: np.ndarray,
+                 dates: np.ndarray) -> "Iterator[FoldFit]":
+    for fold in folds:
+        yield fit_fold(config, ts, fold, label_end, dates)
 
 
 def versions() -> dict[str, str]:
@@ -234,32 +267,32 @@ def train(config: "PipelineConfig", run_dir: str | Path) -> dict[str, Any]:
     label_end = label_end_dates(ts.X.index, ts.horizon)
     col = prediction_column(ts.task)
     threshold = config.model.threshold
+    folds_by_id = {f.fold: f for f in folds}
     timings = FoldTimings()
-    preds, fold_ids, rows, fold_records, fold_metrics, infos = [], [], [], [], [], []
+    outcomes: dict[int, dict[str, Any]] = {}
     # the counter is the folds (the number the answer and the fold table show); the final model
     # on every row is extra work: it weighs in the stage's fraction and ETA, not in "3/10 fold"
-    with stage_progress("train", total=len(folds), unit="fold", extra_work=1) as progress:
-        for fold in folds:
-            _, pred, info = _fit_predict(config, ts, fold, label_end, dates, timings)
-            infos.append(info)
-            scored = ~np.isnan(pred)  # a sequence model leaves rows without a full window unscored
-            test_rows, pred = fold.test_idx[scored], pred[scored]
-            preds.append(pred)
-            rows.append(test_rows)
-            fold_ids.append(np.full(test_rows.size, fold.fold, dtype=np.int64))
-            record = fold.summary(dates) | info
-            fold_records.append(record)
-            record["n_test_unscored"] = int((~scored).sum())
-            known = ~np.isnan(ts.y[test_rows])  # rows near the end of the data have no label yet
-            record["n_test_unlabelled"] = int((~known).sum())
-            m = task_metrics(ts.task, ts.y[test_rows][known], pred[known], threshold)
-            fold_metrics.append({"fold": fold.fold, "test_start": record["test_start"],
-                                 "test_end": record["test_end"], **m})
+    with stage_progress("train", total=len(folds), unit="fold", extra_work=1) as progress, \
+            contextlib.ExitStack() as stack:
+        fits, execution = _fold_fits(config, ts, folds, label_end, dates, stack, progress)
+        for fit in fits:  # fold order when serial, completion order on a cluster
+            fold = folds_by_id[fit.fold]
+            timings.add(fit.timings)
+            outcome = _fold_outcome(ts, fold, fit, dates, threshold)
+            outcomes[fold.fold] = outcome
+            record = outcome["record"]
             progress.advance(message=f"fold {fold.fold + 1}/{len(folds)} "
-                                     f"({record['test_start']} .. {record['test_end']})", metrics=m)
+                                     f"({record['test_start']} .. {record['test_end']})"
+                                     + (f" on {fit.worker}" if fit.worker else ""), metrics=outcome["metrics"])
         progress.advance(0, message="final model (every row)")
-        final_model, final_info = _fit_final(config, ts, infos, timings)
+        ordered = [outcomes[f.fold] for f in folds]
+        final_model, final_info = _fit_final(config, ts, [o["info"] for o in ordered], timings)
         progress.work(message="final model done")
+    rows = [o["rows"] for o in ordered]
+    preds = [o["pred"] for o in ordered]
+    fold_ids = [np.full(o["rows"].size, o["fold"], dtype=np.int64) for o in ordered]
+    fold_records = [o["record"] for o in ordered]
+    fold_metrics = [o["metrics"] for o in ordered]
 
     idx = np.concatenate(rows)
     order = np.argsort(idx, kind="stable")
@@ -277,6 +310,7 @@ def train(config: "PipelineConfig", run_dir: str | Path) -> dict[str, Any]:
         "feature_importance": importance,
         "timings": {"model_fit_seconds": timings.fit, "model_predict_seconds": timings.predict,
                     "library_seconds": timings.library},
+        "execution": execution,
     }
     artifacts = {
         "predictions": str(write_parquet(predictions, run_dir / PREDICTIONS_FILE)),
@@ -286,6 +320,55 @@ def train(config: "PipelineConfig", run_dir: str | Path) -> dict[str, Any]:
     metrics["timings"]["stage_seconds"] = time.perf_counter() - started
     artifacts["train_metrics"] = str(write_json(run_dir / METRICS_FILE, metrics))
     return {"artifacts": artifacts, "metrics": metrics, "folds": fold_records, "predictions": predictions}
+
+
+def _fold_outcome(ts: TrainingSet, fold: Any, fit: FoldFit, dates: np.ndarray, threshold: float) -> dict[str, Any]:
+    """A fitted fold's scored test rows, its ``folds.json`` record and its metrics."""
+    from qlop.ml_metrics import task_metrics
+
+    pred = fit.pred
+    scored = ~np.isnan(pred)  # a sequence model leaves rows without a full window unscored
+    test_rows, pred = fold.test_idx[scored], pred[scored]
+    record = fold.summary(dates) | fit.info
+    record["n_test_unscored"] = int((~scored).sum())
+    known = ~np.isnan(ts.y[test_rows])  # rows near the end of the data have no label yet
+    record["n_test_unlabelled"] = int((~known).sum())
+    m = task_metrics(ts.task, ts.y[test_rows][known], pred[known], threshold)
+    metrics = {"fold": fold.fold, "test_start": record["test_start"], "test_end": record["test_end"], **m}
+    return {"fold": fold.fold, "rows": test_rows, "pred": pred, "info": fit.info, "record": record,
+            "metrics": metrics}
+
+
+def _fold_fits(config: "PipelineConfig", ts: TrainingSet, folds: list[Any], label_end: np.ndarray,
+               dates: np.ndarray, stack: contextlib.ExitStack,
+               progress: Any) -> tuple["Iterator[FoldFit]", dict[str, Any]]:
+    """Where the folds are fitted: one after another here, or as Dask tasks on the run's cluster.
+
+    A model that spreads its own training over the cluster (``uses_cluster``, e.g. ``xgboost.dask``)
+    fits its folds one after another, each across every worker; it gets the run's cluster, or a local
+    one of the machine's cores opened for this stage. Otherwise, with a cluster (``--workers`` /
+    ``--scheduler``) and more than one fold, each fold is a task (:mod:`qlop.scale.folds`).
+    """
+    from qlop.scale.cluster import active_session, cluster_session, on_worker
+
+    session = active_session()
+    if make_model(config, ts.task).uses_cluster:
+        if session is None and not on_worker():
+            session = stack.enter_context(cluster_session())
+        if session is not None and not session.started:
+            progress.advance(0, message=f"starting Dask ({session.spec.describe()})")
+        where = ("the sweep worker's cluster" if session is None
+                 else f"{session.spec.describe()}, {session.n_workers()} worker(s)")
+        return _serial_fits(config, ts, folds, label_end, dates), {"folds": "serial", "model": "distributed",
+                                                                   "cluster": where}
+    if session is None or len(folds) < 2:
+        return _serial_fits(config, ts, folds, label_end, dates), {"folds": "serial"}
+    from qlop.scale.folds import fit_folds
+
+    if not session.started:
+        progress.advance(0, message=f"starting Dask ({session.spec.describe()})")
+    execution: dict[str, Any] = {"folds": "tasks", "cluster": session.spec.describe()}
+    return fit_folds(session.client, config, ts, folds, label_end, dates, execution), execution
 
 
 def _mean_metrics(fold_metrics: list[dict[str, Any]]) -> dict[str, Any]:
