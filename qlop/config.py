@@ -176,12 +176,24 @@ class PipelineConfig(_Section):
 
 
 def _read_text(path: Path) -> str:
+    """The config file's text: one line naming the file when it is missing, unreadable or not UTF-8."""
+    from qlop.errors import file_errors
+
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError(f"{path}: config file not found")
+    with file_errors(path, "read the config file"):
+        raw = path.read_bytes()
+    return decode_text(raw, str(path))
+
+
+def decode_text(raw: bytes, source: str) -> str:
+    """UTF-8 text (a leading byte-order mark dropped), or a :class:`ConfigError` naming the first bad byte."""
     try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{source}: not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); "
+                          "save the config as UTF-8") from None
 
 
 def parse_config_text(text: str, fmt: str, source: str = "<config>") -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,20 @@ config_option = click.option(
     "-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False),
     help="Pipeline config (TOML, JSON or YAML).",
 )
-run_dir_option = click.option(
-    "--run-dir", "run_dir", required=True, type=click.Path(file_okay=False),
-    help="Run directory to read inputs from and write artefacts into.",
-)
+def run_dir_option(func: Any) -> Any:
+    """``--run-dir DIR`` of a stage command: the directory is checked (never ``/`` or the home
+    directory, never a non-empty directory that is not a QLOP run) and locked while the command runs
+    (:func:`qlop.rundir.claim_run_dir`), so it cannot write into a directory a run is writing."""
+
+    @functools.wraps(func)
+    def claimed(*args: Any, **kwargs: Any) -> Any:
+        from qlop.rundir import claim_run_dir
+
+        with claim_run_dir(kwargs["run_dir"]):
+            return func(*args, **kwargs)
+
+    return click.option("--run-dir", "run_dir", required=True, type=click.Path(file_okay=False),
+                        help="Run directory to read inputs from and write artefacts into.")(claimed)
 
 
 def load_stage_config(ctx: click.Context, config_path: str) -> Any:

@@ -164,8 +164,10 @@ class LazyGroup(click.Group):
             ctx.exit(130)
         except Exception as exc:
             from_error = exc
-        from qlop.errors import QlopError
+        from qlop.errors import QlopError, file_error, is_environmental
 
+        if is_environmental(from_error):  # permissions, space, paths: the machine's state, not a bug
+            from_error = file_error(from_error, action="use")  # type: ignore[arg-type]
         verbose = bool(_cli_state(ctx).verbose)
         if isinstance(from_error, QlopError):
             if verbose:

@@ -101,6 +101,7 @@ def execute_run(ctx: click.Context, config: Any, run_dir: str | Path | None, *, 
     from qlop.live.protocol import TASK_ID_RULE, valid_task_id
     from qlop.live.session import RunSession
     from qlop.live.terminal import TerminalView
+    from qlop.rundir import RunLock, check_run_dir
     from qlop.runs import RunInterrupted, new_run_dir
     from qlop.stages.pipeline import run_pipeline
 
@@ -109,13 +110,14 @@ def execute_run(ctx: click.Context, config: Any, run_dir: str | Path | None, *, 
     if task_id is not None and not valid_task_id(task_id):
         raise ConfigError(f"--stream-to-ws: task id {task_id!r}: {TASK_ID_RULE}")
     target = Path(run_dir) if run_dir else new_run_dir(config.runs_dir, config)
-    if target.exists() and not target.is_dir():
-        raise ConfigError(f"--run-dir: {target} exists and is not a directory")
+    check_run_dir(target, allow_foreign=force, option="--run-dir" if run_dir else "runs_dir")
     manager = ensure_plugin_manager(ctx)
     session = RunSession(target, task_id, stream=task_id is not None, ws_url=state.ws_url, terminal=TerminalView())
     click.echo(f"run dir: {target}", err=True)
     try:
-        with _cooperative_interrupts(), _run_cluster(cluster), session:
+        # the lock first: a refused second run must not append to the first one's events
+        with RunLock(target, " ".join(["qlop", *sys.argv[1:]])), _cooperative_interrupts(), _run_cluster(cluster), \
+                session:
             result = run_pipeline(config, target, observer=session, force=force, manager=manager,
                                   task_id=session.task_id, command=["qlop", *sys.argv[1:]])
         count_trial(config, result.run_dir)
@@ -172,7 +174,8 @@ def print_run_summary(result: Any) -> None:
 @config_option
 @click.option("--run-dir", "run_dir", type=click.Path(file_okay=False), default=None,
               help="Run directory (default <runs_dir>/<UTC timestamp>-<config hash>); rerunning into it resumes.")
-@click.option("--force", is_flag=True, help="Rerun every stage, ignoring cached results.")
+@click.option("--force", is_flag=True, help="Rerun every stage, ignoring cached results (and write into a "
+                                           "non-empty --run-dir that is not a QLOP run).")
 @cluster_options
 @click.pass_context
 def run_cmd(ctx: click.Context, config_path: str, run_dir: str | None, force: bool, workers: int | None,

@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from qlop.errors import QlopError, StageError
+from qlop.errors import QlopError, StageError, file_error, is_environmental
 from qlop.plugins.manager import get_plugin_manager
 
 
@@ -28,6 +28,8 @@ def component_errors(stage: str, kind: str, name: str, manager: Any = None) -> I
     except QlopError:
         raise
     except Exception as exc:
+        if is_environmental(exc):  # a file the component reads or writes: the path and the reason
+            raise file_error(exc, action="use") from exc
         pm = manager or get_plugin_manager()
         try:
             record = pm.provider(kind, name)

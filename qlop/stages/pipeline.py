@@ -102,13 +102,25 @@ def run_pipeline(config: Any, run_dir: str | Path, *, observer: PipelineObserver
     """Run every configured stage of ``config`` into ``run_dir``; reuse cached stages unless ``force``.
 
     Cached stages are looked for in ``run_dir`` itself, then in the run dirs ``cache_sources`` names,
-    then in every run dir under ``search_dirs`` (default: ``run_dir``'s parent)."""
+    then in every run dir under ``search_dirs`` (default: ``run_dir``'s parent).
+
+    The run holds the directory's lock (:class:`qlop.rundir.RunLock`) throughout: a second run into the
+    same directory is refused while this one is going."""
+    from qlop.rundir import RunLock
+
+    with RunLock(run_dir, " ".join(command) if command else None):
+        return _run_pipeline(config, Path(run_dir), observer=observer, force=force, manager=manager,
+                             runners=runners, search_dirs=search_dirs, task_id=task_id, command=command,
+                             cache_sources=cache_sources)
+
+
+def _run_pipeline(config: Any, run_dir: Path, *, observer: PipelineObserver | None, force: bool, manager: Any,
+                  runners: Mapping[str, StageRunner] | None, search_dirs: list[Path] | None,
+                  task_id: str | None, command: list[str] | None, cache_sources: list[Path] | None) -> RunResult:
     from qlop.plugins.manager import get_plugin_manager
 
     pm = manager or get_plugin_manager()
     obs = observer or PipelineObserver()
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     search = [Path(p) for p in (search_dirs if search_dirs is not None else [run_dir.parent])]
     resolved = config.model_dump(mode="json")
     write_json(run_dir / runs.CONFIG_JSON, resolved)
