@@ -70,19 +70,22 @@ class ValidationConfig(_Section):
 
     scheme: Literal["walk_forward", "purged_kfold"] = "walk_forward"
     window: Literal["expanding", "rolling"] = "expanding"
-    train_years: float = number(3.0, gt=0, le=100, unit="years", description="Length of the (first) training window in years")
+    train_years: float = number(3.0, gt=0, le=100, unit="years",
+                                description="Length of the (first) training window in years")
     test_months: int = number(6, ge=1, le=1200, unit="months", description="Length of each test window in months")
-    embargo_days: int | None = number(None, ge=0, le=100_000, unit="bars", description="Bars skipped after each test period; default the label horizon")
+    embargo_days: int | None = number(None, ge=0, le=100_000, unit="bars",
+                                      description="Bars skipped after each test period; default the label horizon")
     n_splits: int = number(5, ge=2, le=1000, unit="folds", description="Folds for purged_kfold")
     validation_fraction: float = number(0.15, ge=0, lt=0.5, unit="(fraction of the training window)",
-                                       description="Tail of each training window used for early stopping")
+                                        description="Tail of each training window used for early stopping")
 
 
 class ModelConfig(_Section):
     model_type: str = Field("xgboost", description="Model plugin name")
     model_params: dict[str, Any] = Field(default_factory=dict)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
-    threshold: float = number(0.5, gt=0, lt=1, unit="(probability)", description="Probability threshold for precision/recall")
+    threshold: float = number(0.5, gt=0, lt=1, unit="(probability)",
+                              description="Probability threshold for precision/recall")
 
 
 class BenchmarkConfig(_Section):
@@ -134,7 +137,8 @@ class BacktestConfig(TradeTerms, BookSizing, _BacktestStrategy):
         json_schema_extra={"default": BenchmarkConfig().model_dump(), "examples": ["GSPC", False]},
         description='Benchmark: a [backtest.benchmark] table (data_source_type, data_source_params, ticker), '
                     'a ticker of the sample dataset ("GSPC"), or false for none')
-    n_trials: int = number(1, ge=1, le=10**9, unit="trials", description="Configurations tried, for the deflated Sharpe ratio")
+    n_trials: int = number(1, ge=1, le=10**9, unit="trials",
+                           description="Configurations tried, for the deflated Sharpe ratio")
 
     @field_validator("benchmark", mode="before", json_schema_input_type=BenchmarkConfig | str | bool | None)
     @classmethod

@@ -44,20 +44,27 @@ class TradeTerms(BaseModel):
 
     leverage: float = number(1.0, gt=0, le=100, unit="x margin", description="Notional / margin (1 = unlevered)")
     maintenance_margin: float = number(
-        0.25, ge=0, lt=1, unit="(fraction of the position's value)", validate_default=True,  # the solvency check also covers the default
+        0.25, ge=0, lt=1, unit="(fraction of the position's value)",
+        validate_default=True,  # the solvency check also covers the default
         description="Equity must stay above this fraction of the position's current value; "
                     "leverage x maintenance_margin must be below 1")
-    commission_bps: float = number(1.0, ge=0, le=1000, unit="bps", description="Commission per leg, bps of that leg's notional")
+    commission_bps: float = number(1.0, ge=0, le=1000, unit="bps",
+                                   description="Commission per leg, bps of that leg's notional")
     min_commission: float = number(
-        0.0, ge=0, le=1e9, unit="(money per leg)", description="Minimum commission per leg, in money (backtest only: needs a position size)")
+        0.0, ge=0, le=1e9, unit="(money per leg)",
+        description="Minimum commission per leg, in money (backtest only: needs a position size)")
     slippage_bps: float = number(
-        2.0, ge=0, le=1000, unit="bps", description="Slippage per leg, bps of that leg's notional (a cost, not a price shift)")
+        2.0, ge=0, le=1000, unit="bps",
+        description="Slippage per leg, bps of that leg's notional (a cost, not a price shift)")
     financing_rate: float = number(
-        0.05, ge=0, le=1, unit="(annual fraction)", description="Annual interest on the borrowed part of a long, (leverage - 1) x margin")
+        0.05, ge=0, le=1, unit="(annual fraction)",
+        description="Annual interest on the borrowed part of a long, (leverage - 1) x margin")
     day_count: DayCount = Field(
         "act_365", description="Day count of financing and borrow fee: calendar days held / 365 or / 360")
-    borrow_fee: float = number(0.0, ge=0, le=10, unit="(annual fraction of notional)", description="Annual stock-borrow fee of a short, on its notional")
-    liquidation_fee: float = number(0.0, ge=0, le=1, unit="(fraction of notional)", description="Fraction of notional charged on a liquidation")
+    borrow_fee: float = number(0.0, ge=0, le=10, unit="(annual fraction of notional)",
+                               description="Annual stock-borrow fee of a short, on its notional")
+    liquidation_fee: float = number(0.0, ge=0, le=1, unit="(fraction of notional)",
+                                    description="Fraction of notional charged on a liquidation")
 
     @field_validator("maintenance_margin")
     @classmethod

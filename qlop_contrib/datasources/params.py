@@ -70,7 +70,8 @@ class SyntheticParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    n_tickers: int = number(10, ge=1, le=100_000, unit="tickers", description="Tickers to generate when none are listed "
+    n_tickers: int = number(10, ge=1, le=100_000, unit="tickers",
+                            description="Tickers to generate when none are listed "
                                                             "(named SYN00000, SYN00001, ...)")
     n_bars: int = number(2520, ge=2, le=10_000_000, unit="bars", description="Business-day bars per ticker")
     seed: int = seed_field(0, description="Random seed: same seed and ticker name, same path")
@@ -78,12 +79,15 @@ class SyntheticParams(BaseModel):
     start_price: float = number(100.0, gt=0, le=1e9, unit="(price)", description="Price of the first bar's open")
     drift: float = number(0.07, ge=-2, le=2, unit="(annual log return)", description="Annual drift of log price")
     vol: float = number(0.25, gt=0, le=5, unit="(annual volatility)", description="Long-run annual volatility")
-    vol_of_vol: float = number(0.15, ge=0, le=2, unit="(annual volatility of log volatility)", description="Daily std of log-variance shocks")
-    vol_persistence: float = number(0.98, ge=0, lt=1, unit="(AR(1) coefficient)", description="AR(1) coefficient of log variance")
+    vol_of_vol: float = number(0.15, ge=0, le=2, unit="(annual volatility of log volatility)",
+                               description="Daily std of log-variance shocks")
+    vol_persistence: float = number(0.98, ge=0, lt=1, unit="(AR(1) coefficient)",
+                                    description="AR(1) coefficient of log variance")
     jump_intensity: float = number(3.0, ge=0, le=252, unit="jumps a year", description="Expected jumps per year")
     jump_mean: float = number(-0.02, ge=-1, le=1, unit="(log return)", description="Mean log jump size")
     jump_std: float = number(0.05, ge=0, le=1, unit="(log return)", description="Std of log jump size")
-    overnight_share: float = number(0.3, ge=0, le=1, unit="(fraction of the day's return)", description="Share of each day's return that happens "
+    overnight_share: float = number(0.3, ge=0, le=1, unit="(fraction of the day's return)",
+                                    description="Share of each day's return that happens "
                                                                 "overnight (open gap)")
     volume: float = number(1_000_000.0, gt=0, le=1e15, unit="shares a day", description="Median daily volume (shares)")
 
@@ -128,8 +132,8 @@ class AlphaVantageParams(BaseModel):
     base_url: str = Field("https://www.alphavantage.co/query", min_length=1, description="API endpoint")
     timeout: float = number(30.0, gt=0, le=600, unit="seconds", description="Per-request timeout, seconds")
     max_retries: int = number(4, ge=0, le=20, unit="retries",
-                             description="Retries of a throttled or failed request (rate-limit notes, HTTP 429/5xx, "
+                              description="Retries of a throttled or failed request (rate-limit notes, HTTP 429/5xx, "
                                          "network errors, a cut-off body) before giving up on the ticker")
     backoff_seconds: float = number(15.0, ge=0, le=600, unit="seconds",
-                                   description="Wait before the first retry; doubled for each further retry "
+                                    description="Wait before the first retry; doubled for each further retry "
                                                "(the free tier allows a few calls per minute)")

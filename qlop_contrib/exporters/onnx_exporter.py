@@ -25,8 +25,9 @@ class OnnxParams(BaseModel):
 
     target_opset: int = number(15, ge=9, le=21, unit="(ONNX opset)", description="ONNX opset of the exported graph")
     parity_tolerance: float = number(1e-5, gt=0, le=1e-2, unit="(absolute difference)",
-                                    description="Largest allowed |onnxruntime - native| on held-out rows")
-    max_parity_rows: int = number(50_000, ge=1, le=10_000_000, unit="rows", description="Held-out rows compared at most")
+                                     description="Largest allowed |onnxruntime - native| on held-out rows")
+    max_parity_rows: int = number(50_000, ge=1, le=10_000_000, unit="rows",
+                                  description="Held-out rows compared at most")
     check_features: bool = Field(True, description="Recompute the features from DIR/data.parquet with the "
                                                    "bundle's feature config and require the trained-on values")
 

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from qlop.api import ArtifactError, BaseExportFormatPlugin
+from qlop.api import ArtifactError, BaseExportFormatPlugin, number
 
 PMML_FILE = "model.pmml"
 META_FILE = "pmml.json"
@@ -53,9 +53,10 @@ JAVA_HINT = "install a Java runtime, 11 or newer (Debian: apt-get install defaul
 class PmmlParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    parity_tolerance: float = Field(1e-6, gt=0, le=1e-2,
-                                    description="Largest allowed |PMML evaluator - native| on held-out rows")
-    max_parity_rows: int = Field(20_000, ge=1, le=10_000_000, description="Held-out rows compared at most")
+    parity_tolerance: float = number(1e-6, gt=0, le=1e-2, unit="(absolute difference)",
+                                     description="Largest allowed |PMML evaluator - native| on held-out rows")
+    max_parity_rows: int = number(20_000, ge=1, le=10_000_000, unit="rows",
+                                  description="Held-out rows compared at most")
     java_home: str | None = Field(None, description="Java installation to run the converter and the evaluator "
                                                     "(default: $JAVA_HOME, else java on PATH)")
 

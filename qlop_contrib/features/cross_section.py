@@ -64,7 +64,8 @@ class XrankParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     columns: list[str] = Field(..., min_length=1, description="Columns to rank across tickers per date")
-    min_count: int = number(2, ge=2, le=100_000, unit="tickers", description="Fewest non-missing tickers on a date to rank it")
+    min_count: int = number(2, ge=2, le=100_000, unit="tickers",
+                            description="Fewest non-missing tickers on a date to rank it")
 
     @field_validator("columns")
     @classmethod

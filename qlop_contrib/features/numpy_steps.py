@@ -112,7 +112,8 @@ class LagStep(PanelStep):
 class RvolParams(_Params):
     window: int = _window(20, "Number of daily log returns in the window", ge=2)
     annualize: bool = Field(True, description="Multiply by sqrt(periods_per_year)")
-    periods_per_year: float = number(252.0, gt=0, le=100_000, unit="bars a year", description="Bars per year, for annualising")
+    periods_per_year: float = number(252.0, gt=0, le=100_000, unit="bars a year",
+                                     description="Bars per year, for annualising")
     column: str = Field("close", min_length=1, description="Price column (positive values)")
 
 
@@ -216,7 +217,7 @@ class DrawdownStep(PanelStep):
 class RelvolParams(_Params):
     window: int = _window(20, "Bars before the current one in the average", ge=1)
     min_periods: int | None = number(None, ge=1, le=100_000, unit="bars",
-                                    description="Non-missing bars needed in the window (default: half the window, at least 1)")
+                                     description="Non-missing bars needed in the window (default: half the window, at least 1)")
     column: str = Field("volume", min_length=1, description="Volume column (NaN = missing)")
 
     @model_validator(mode="after")

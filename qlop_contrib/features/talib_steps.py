@@ -315,7 +315,8 @@ class MovingAverageParams(_Named):
 
 class BollingerParams(_Named):
     timeperiod: int = number(20, ge=2, unit="bars", **_PERIOD, description="Lookback in bars of the middle band (SMA)")
-    nbdev: float = number(2.0, gt=0, le=100, unit="standard deviations", description="Band half-width in standard deviations (population)")
+    nbdev: float = number(2.0, gt=0, le=100, unit="standard deviations",
+                          description="Band half-width in standard deviations (population)")
     column: str = _COLUMN
     raw: bool = _RAW
 

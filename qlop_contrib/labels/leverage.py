@@ -27,10 +27,12 @@ class LeverageOpportunityParams(TradeRules):
     model_config = ConfigDict(extra="forbid", frozen=True, title="leverage_opportunity")
 
     take_profit: float | None = number(
-        0.05, gt=0, le=100, unit="(price fraction)", description="Take-profit distance from entry as a price fraction (None = no barrier)")
+        0.05, gt=0, le=100, unit="(price fraction)",
+        description="Take-profit distance from entry as a price fraction (None = no barrier)")
     stop_loss: float | None = number(0.03, gt=0, le=100, unit="(price fraction)",
-                                    description="Stop-loss distance from entry as a price fraction (None = no barrier)")
-    hurdle: float = number(0.0, ge=-1, le=100, unit="(net return on margin)", description="Label is 1 where the net return on margin is above this")
+                                     description="Stop-loss distance from entry as a price fraction (None = no barrier)")
+    hurdle: float = number(0.0, ge=-1, le=100, unit="(net return on margin)",
+                           description="Label is 1 where the net return on margin is above this")
 
     @field_validator("min_commission")
     @classmethod

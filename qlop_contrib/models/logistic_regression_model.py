@@ -27,7 +27,8 @@ FORMAT = "qlop.logistic_regression.v1"
 class LogisticRegressionParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    C: float = number(1.0, gt=0, le=1e6, unit="(inverse regularisation)", description="Inverse L2 regularisation strength")
+    C: float = number(1.0, gt=0, le=1e6, unit="(inverse regularisation)",
+                      description="Inverse L2 regularisation strength")
     max_iter: int = number(1000, ge=10, le=100_000, unit="iterations", description="Solver iterations (lbfgs)")
     tol: float = number(1e-6, gt=0, le=1, description="Solver tolerance")
     class_weight: Literal["balanced"] | None = Field(None, description="'balanced' reweights rare labels")

@@ -35,11 +35,14 @@ class RandomForestParams(BaseModel):
     max_depth: int | None = number(8, ge=1, le=64, unit="levels", description="Maximum tree depth (None: unlimited)")
     min_samples_leaf: int = number(50, ge=1, le=1_000_000, unit="rows", description="Minimum rows in a leaf")
     max_features: Literal["sqrt", "log2"] | float = number(
-        "sqrt", gt=0, le=1, unit="(fraction of features)", description="Features tried per split: 'sqrt', 'log2' or a fraction in (0, 1]")
+        "sqrt", gt=0, le=1, unit="(fraction of features)",
+        description="Features tried per split: 'sqrt', 'log2' or a fraction in (0, 1]")
     bootstrap: bool = Field(True, description="Sample rows with replacement for each tree")
-    max_samples: float | None = number(None, gt=0, le=1, unit="(fraction of rows)", description="Fraction of rows drawn per tree")
+    max_samples: float | None = number(None, gt=0, le=1, unit="(fraction of rows)",
+                                       description="Fraction of rows drawn per tree")
     class_weight: Literal["balanced", "balanced_subsample"] | None = Field(None, description="Label reweighting")
-    n_jobs: int = number(2, ge=1, le=256, unit="threads", description="Parallel jobs for fitting (results do not depend on it)")
+    n_jobs: int = number(2, ge=1, le=256, unit="threads",
+                         description="Parallel jobs for fitting (results do not depend on it)")
     random_state: int | None = seed_field(None, description="Seed (default: the config's seed)")
 
 

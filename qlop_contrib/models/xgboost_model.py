@@ -28,20 +28,24 @@ MODEL_FILE = "model.json"
 class XGBoostParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    n_estimators: int = number(200, ge=1, le=20_000, unit="trees", description="Boosting rounds (upper bound with early stopping)")
+    n_estimators: int = number(200, ge=1, le=20_000, unit="trees",
+                               description="Boosting rounds (upper bound with early stopping)")
     max_depth: int = number(4, ge=1, le=20, unit="levels", description="Maximum tree depth")
     learning_rate: float = number(0.05, gt=0, le=1, description="Shrinkage per round")
     subsample: float = number(0.8, gt=0, le=1, unit="(fraction of rows)", description="Row fraction sampled per tree")
-    colsample_bytree: float = number(0.8, gt=0, le=1, unit="(fraction of features)", description="Feature fraction sampled per tree")
-    min_child_weight: float = number(1.0, ge=0, le=1e6, unit="(hessian sum)", description="Minimum hessian sum in a leaf")
+    colsample_bytree: float = number(0.8, gt=0, le=1, unit="(fraction of features)",
+                                     description="Feature fraction sampled per tree")
+    min_child_weight: float = number(1.0, ge=0, le=1e6, unit="(hessian sum)",
+                                     description="Minimum hessian sum in a leaf")
     reg_lambda: float = number(1.0, ge=0, le=1e6, description="L2 penalty on leaf weights")
     reg_alpha: float = number(0.0, ge=0, le=1e6, description="L1 penalty on leaf weights")
     gamma: float = number(0.0, ge=0, le=1e6, unit="(loss reduction)", description="Minimum loss reduction to split")
     max_bin: int = number(256, ge=2, le=4096, unit="bins", description="Histogram bins per feature (hist/approx)")
     tree_method: Literal["hist", "approx", "exact"] = Field("hist", description="Tree construction algorithm")
-    scale_pos_weight: float = number(1.0, gt=0, le=1e4, unit="(weight)", description="Weight of positive rows (classification)")
+    scale_pos_weight: float = number(1.0, gt=0, le=1e4, unit="(weight)",
+                                     description="Weight of positive rows (classification)")
     early_stopping_rounds: int = number(20, ge=0, le=10_000, unit="rounds",
-                                       description="Stop after this many rounds without improvement on the "
+                                        description="Stop after this many rounds without improvement on the "
                                                    "validation slice (0: off)")
     nthread: int = number(2, ge=1, le=256, unit="threads", description="Threads; fixed so results are reproducible")
     random_state: int | None = seed_field(None, description="Seed (default: the config's seed)")

@@ -14,15 +14,16 @@ class ProbabilityThresholdParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    entry: float = number(0.6, gt=0, lt=1, unit="(probability)", description="Go long when the predicted probability is at least this")
+    entry: float = number(0.6, gt=0, lt=1, unit="(probability)",
+                          description="Go long when the predicted probability is at least this")
     short_entry: float | None = number(None, gt=0, lt=1, unit="(probability)",
-                                      description="Go short when the probability is at most this (None: long only)")
+                                       description="Go short when the probability is at most this (None: long only)")
     exit: float | None = number(None, gt=0, lt=1, unit="(probability)",
-                               description="Hold a long until the probability falls below this (None: "
+                                description="Hold a long until the probability falls below this (None: "
                                            "with barriers on, positions leave by their barriers only; with "
                                            "barriers='none', `entry`)")
     short_exit: float | None = number(None, gt=0, lt=1, unit="(probability)",
-                                     description="Hold a short until the probability rises above this "
+                                      description="Hold a short until the probability rises above this "
                                                  "(None: `short_entry` when signal exits are on)")
     barriers: Literal["label", "custom", "none"] = Field(
         "label",
@@ -30,11 +31,11 @@ class ProbabilityThresholdParams(BaseModel):
                     "trade is exactly the labelled one; 'custom' uses the values below; 'none' holds "
                     "positions while the signal lasts")
     take_profit: float | None = number(None, gt=0, le=100, unit="(price fraction)",
-                                      description="Take-profit as a price fraction (overrides the label's)")
+                                       description="Take-profit as a price fraction (overrides the label's)")
     stop_loss: float | None = number(None, gt=0, le=100, unit="(price fraction)",
-                                    description="Stop-loss as a price fraction (overrides the label's)")
+                                     description="Stop-loss as a price fraction (overrides the label's)")
     horizon: int | None = number(None, ge=1, le=5000, unit="bars",
-                                description="Bars a trade is held at most, entry bar included (overrides "
+                                 description="Bars a trade is held at most, entry bar included (overrides "
                                             "the label's)")
     sizing: Literal["fixed", "probability"] = Field(
         "fixed",
@@ -69,11 +70,12 @@ class TopKParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     k: int = number(5, ge=1, le=10_000, unit="tickers", description="Tickers held after each rebalance")
-    rebalance_every: int = number(5, ge=1, le=10_000, unit="trading days", description="Trading days between rebalances")
+    rebalance_every: int = number(5, ge=1, le=10_000, unit="trading days",
+                                  description="Trading days between rebalances")
     min_prob: float = number(0.0, ge=0, lt=1, unit="(probability)",
-                            description="Only tickers whose probability is at least this are eligible")
+                             description="Only tickers whose probability is at least this are eligible")
     short_k: int = number(0, ge=0, le=10_000, unit="tickers",
-                         description="Also short the k lowest-probability tickers (0: long only)")
+                          description="Also short the k lowest-probability tickers (0: long only)")
 
 
 class SmaCrossoverParams(BaseModel):
