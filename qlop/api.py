@@ -25,6 +25,7 @@ Groups (see ``docs/plugins/api.md`` for one line per name):
 - artefacts: ``atomic_path``, ``write_bytes``, ``write_text``, ``write_json``, ``write_parquet``,
   ``sha256_file``
 - progress: ``stage_progress``
+- models that train across the run's Dask cluster: ``cluster_client``, ``dask_frame_by_ticker``
 - sequence models (``lookback > 1``): ``group_codes``, ``window_rows``, ``window_index``,
   ``gather_windows`` (the windows the stages, ONNX parity and bundle scoring also read)
 
@@ -111,6 +112,9 @@ _EXPORTS: dict[str, str] = {
     "sha256_file": "qlop.atomic:sha256_file",
     # progress (terminal bar, live events, safe points for Ctrl-C)
     "stage_progress": "qlop.progress:stage_progress",
+    # models that train across the run's Dask cluster (BaseModelPlugin.uses_cluster)
+    "cluster_client": "qlop.scale.cluster:cluster_client",
+    "dask_frame_by_ticker": "qlop.scale.frames:dask_frame_by_ticker",
     # sequence models (lookback > 1): per-ticker windows shared with the stages and bundle scoring
     "group_codes": "qlop.windows:group_codes",
     "window_rows": "qlop.windows:window_rows",
@@ -164,6 +168,8 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from qlop.plugins.markers import hookimpl
     from qlop.plugins.specs import PLUGIN_API_VERSION, CommandSpec, ComponentSpec
     from qlop.progress import stage_progress
+    from qlop.scale.cluster import cluster_client
+    from qlop.scale.frames import dask_frame_by_ticker
     from qlop.schema import INDEX_NAMES, OHLCV_COLUMNS, parse_date_column, validate_panel
     from qlop.sim.engine import REASONS as EXIT_REASONS
     from qlop.sim.engine import SimResult, simulate

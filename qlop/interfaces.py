@@ -208,7 +208,8 @@ class BaseModelPlugin(BasePlugin):
     #: True: ``train`` spreads its own work over the run's Dask cluster (``qlop.api.cluster_client``,
     #: e.g. ``xgboost.dask`` on a frame partitioned by ticker), so the train stage fits the folds one
     #: after another, each across every worker, instead of one fold per worker, and opens a local
-    #: cluster when the run has none. A class attribute, or a property reading the params.
+    #: cluster when the run has none (refused inside a sweep's task, whose workers the sweep keeps
+    #: busy). A class attribute, or a property reading the params.
     uses_cluster: bool = False
 
     def __init__(self, name: str, params: BaseModel | dict[str, Any] | None = None) -> None:

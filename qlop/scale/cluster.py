@@ -13,7 +13,7 @@ refuses with one line naming the worker that cannot.
 Inside one run (``qlop run --workers N``) the stages find the run's cluster through
 :func:`active_session`: a :class:`ClusterSession` opened on first use, so a run whose stages all come
 from the cache never starts a cluster. Components reach it through :func:`cluster_client`
-(``qlop.api.cluster_client``).
+(``qlop.api.cluster_client``); inside a sweep's task they may not (:func:`refuse_nested_cluster`).
 """
 
 from __future__ import annotations
@@ -215,18 +215,23 @@ def on_worker() -> bool:
 def cluster_client() -> Iterator[Any]:
     """The Dask client a component may spread its own work over (``xgboost.dask`` training).
 
-    The current run's cluster (started now if needed); inside a task on a worker (a sweep's train
-    stage) a client of that worker's own cluster, with the task's thread seceded so the workers stay
-    free for the component's tasks. Raises :class:`ClusterError` when there is neither.
+    The current run's cluster, started now if it was not. Raises :class:`ClusterError` when the run
+    has none (the train stage opens one for a model that ``uses_cluster``).
     """
     session = active_session()
-    if session is not None:
-        yield session.client
-        return
-    if on_worker():
-        from distributed import worker_client
+    if session is None:
+        raise ClusterError("no Dask cluster for this run: run with --workers N or --scheduler ADDRESS")
+    yield session.client
 
-        with worker_client() as client:
-            yield client
-        return
-    raise ClusterError("no Dask cluster for this run: run with --workers N or --scheduler ADDRESS")
+
+def refuse_nested_cluster(what: str) -> None:
+    """Inside a task on a worker (a sweep's stage) a component must not spread work over the cluster.
+
+    Why: the sweep keeps every single-thread worker busy with its own tasks; a training that needs a
+    task on every worker at once (``xgboost.dask``'s collective rounds) would wait for workers that
+    wait for it.
+    """
+    if on_worker():
+        raise ClusterError(f"{what}: cannot train across the cluster from inside a sweep's task (the sweep "
+                           "already spreads its variants over the workers); use it with qlop run --workers N "
+                           "or --scheduler ADDRESS")

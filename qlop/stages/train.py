@@ -349,18 +349,18 @@ def _fold_fits(config: "PipelineConfig", ts: TrainingSet, folds: list[Any], labe
     one of the machine's cores opened for this stage. Otherwise, with a cluster (``--workers`` /
     ``--scheduler``) and more than one fold, each fold is a task (:mod:`qlop.scale.folds`).
     """
-    from qlop.scale.cluster import active_session, cluster_session, on_worker
+    from qlop.scale.cluster import active_session, cluster_session, refuse_nested_cluster
 
     session = active_session()
     if make_model(config, ts.task).uses_cluster:
-        if session is None and not on_worker():
+        if session is None:
+            refuse_nested_cluster(f"model.model_type {config.model.model_type!r}")
             session = stack.enter_context(cluster_session())
-        if session is not None and not session.started:
+        if not session.started:
             progress.advance(0, message=f"starting Dask ({session.spec.describe()})")
-        where = ("the sweep worker's cluster" if session is None
-                 else f"{session.spec.describe()}, {session.n_workers()} worker(s)")
-        return _serial_fits(config, ts, folds, label_end, dates), {"folds": "serial", "model": "distributed",
-                                                                   "cluster": where}
+        return _serial_fits(config, ts, folds, label_end, dates), {
+            "folds": "serial", "model": "distributed", "cluster": session.spec.describe(),
+            "workers": session.n_workers()}
     if session is None or len(folds) < 2:
         return _serial_fits(config, ts, folds, label_end, dates), {"folds": "serial"}
     from qlop.scale.folds import fit_folds

@@ -3,6 +3,11 @@
 Early stopping watches an inner validation slice (the end of the training window, purged by the train
 stage); the kept model is cut to its best round, so the saved file, its predictions and its ONNX export
 all hold exactly the same trees. Saved in XGBoost's own JSON format.
+
+With ``distributed = true`` the model trains with ``xgboost.dask`` across the run's Dask workers, on
+the rows partitioned by ticker (``qlop.api.dask_frame_by_ticker``), for panels whose training
+matrices outgrow one worker. The result is an ordinary booster: predicting, saving and the ONNX and
+PMML exports are the same as for a model trained in one process.
 """
 
 from __future__ import annotations
@@ -48,6 +53,9 @@ class XGBoostParams(BaseModel):
                                         description="Stop after this many rounds without improvement on the "
                                                    "validation slice (0: off)")
     nthread: int = number(2, ge=1, le=256, unit="threads", description="Threads; fixed so results are reproducible")
+    distributed: bool = Field(False, description="Train each fold and the final model with xgboost.dask across "
+                                                 "the run's Dask workers (--workers/--scheduler, else a local "
+                                                 "cluster of the cores) on a frame partitioned by ticker")
     random_state: int | None = seed_field(None, description="Seed (default: the config's seed)")
 
 
@@ -95,9 +103,16 @@ class XGBoostModel(TabularModel):
             **({"scale_pos_weight": p.scale_pos_weight} if self.task == "classification" else {}),
         }
 
+    @property
+    def uses_cluster(self) -> bool:  # type: ignore[override]
+        """``distributed = true``: training goes to the run's Dask workers."""
+        return bool(self.params.distributed)
+
     def train(self, X_train: Any, y_train: Any, X_val: Any = None, y_val: Any = None) -> Any:
         from qlop.api import stage_progress
 
+        if self.params.distributed:
+            return self._train_distributed(X_train, y_train, X_val, y_val)
         X, y = self.prepare(X_train, y_train)
         kwargs = self._kwargs()
         use_val = X_val is not None and len(X_val) > 0 and self.params.early_stopping_rounds > 0
@@ -111,14 +126,62 @@ class XGBoostModel(TabularModel):
             t0 = time.perf_counter()
             model.fit(X, y, **fit_kw)
             self.library_seconds += time.perf_counter() - t0
+        return self._keep(model, use_val)
+
+    def _keep(self, model: Any, use_val: bool, **info: Any) -> Any:
+        """Cut the fitted model to its best rounds and make it the artefact."""
         booster = model.get_booster()
         rounds = booster.num_boosted_rounds()
         if use_val:
             rounds = int(model.best_iteration) + 1
             booster = booster[:rounds]  # keep exactly the best rounds: saved model == scored model == ONNX
-        self.fit_info = {"n_rounds": rounds, "early_stopped": bool(use_val and rounds < self.params.n_estimators)}
+        self.fit_info = {"n_rounds": rounds, "early_stopped": bool(use_val and rounds < self.params.n_estimators),
+                         **info}
         self.artifact = self._wrap(booster)
         return self.artifact
+
+    def _train_distributed(self, X_train: Any, y_train: Any, X_val: Any, y_val: Any) -> Any:
+        """``xgboost.dask`` on the run's cluster, the rows partitioned by ticker across its workers.
+
+        Boosting rounds run on the workers (no per-round progress reaches this process); the fitted
+        booster comes back here, so scoring, saving and exporting are those of a single-process model.
+        """
+        from xgboost import dask as dxgb
+
+        from qlop.api import cluster_client, dask_frame_by_ticker
+
+        X, y = self.prepare(X_train, y_train)
+        kwargs = self._kwargs()
+        kwargs["verbosity"] = 0  # the workers' "got rank" lines would land in the run's terminal
+        use_val = X_val is not None and len(X_val) > 0 and self.params.early_stopping_rounds > 0
+        with cluster_client() as client:
+            X_d, y_d = dask_frame_by_ticker(client, self._frame(X_train, X), self._target(y))
+            fit_kw: dict[str, Any] = {"verbose": False}
+            if use_val:
+                kwargs["early_stopping_rounds"] = self.params.early_stopping_rounds
+                fit_kw["eval_set"] = [dask_frame_by_ticker(client, self._frame(X_val, as_matrix(X_val)),
+                                                           self._target(y_val))]
+            cls = dxgb.DaskXGBClassifier if self.task == "classification" else dxgb.DaskXGBRegressor
+            model = cls(**kwargs)
+            model.client = client
+            t0 = time.perf_counter()
+            with client.as_current():  # xgboost.dask looks the client up as the current one
+                model.fit(X_d, y_d, **fit_kw)
+            self.library_seconds += time.perf_counter() - t0
+            workers = len(client.scheduler_info(n_workers=-1).get("workers") or {})
+            return self._keep(model, use_val, dask_partitions=int(X_d.npartitions), dask_workers=workers)
+
+    @staticmethod
+    def _frame(X: Any, matrix: np.ndarray) -> Any:
+        """The float32 matrix on ``X``'s (ticker, date) index, its columns named as XGBoost names the
+        columns of a plain matrix (``f0``, ``f1``, ...), so the booster equals a single-process one."""
+        import pandas as pd
+
+        return pd.DataFrame(matrix, index=X.index, columns=[f"f{i}" for i in range(matrix.shape[1])])
+
+    def _target(self, y: Any) -> np.ndarray:
+        values = np.asarray(y, dtype=np.float64)
+        return values.astype(np.int64) if self.task == "classification" else values
 
     def _wrap(self, booster: Any) -> Any:
         """A fresh sklearn-API estimator holding ``booster`` (what onnxmltools converts)."""
