@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qlop.formatting import count, format_metric, leverage, pct, rate
+from qlop.formatting import benchmark_text, count, format_metric, leverage, pct, rate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -97,7 +97,7 @@ def strategy_line(m: dict[str, Any] | None) -> str | None:
     def f(key: str) -> str:
         return format_metric(key, m.get(key))
 
-    bench = f" vs {m['benchmark']} {f('benchmark_total_return')}" if m.get("benchmark") else ""
+    bench = f" vs {f('benchmark_total_return')} for {benchmark_text(m)}" if m.get("benchmark") else ""
     return (f"Strategy: {m.get('strategy')} from {f('start')} to {f('end')} earned "
             f"{f('total_return')} (CAGR {f('cagr')}){bench}; Sharpe {f('sharpe')}, max drawdown "
             f"{f('max_drawdown')}, {f('n_trades')} trades, {f('liquidations')} liquidations, after "

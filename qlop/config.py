@@ -92,12 +92,18 @@ class BenchmarkConfig(_Section):
     """What a backtest is compared with: one ticker of a data source, loaded like any data.
 
     In a config, ``benchmark = "GSPC"`` is shorthand for that ticker of the ``sample`` source and
-    ``benchmark = false`` turns the comparison off.
+    ``benchmark = false`` turns the comparison off. The default is the sample's SPY, split- and
+    dividend-adjusted: a total-return S&P 500, comparable with dividend-adjusted stocks (GSPC, the
+    index, leaves the dividends out and flatters a strategy by about beta x the dividend yield).
     """
 
     data_source_type: str = Field("sample", description="Data-source plugin that provides the benchmark")
     data_source_params: dict[str, Any] = Field(default_factory=dict, description="Params of that data source")
-    ticker: str = Field("GSPC", min_length=1, description="The benchmark's ticker in that source")
+    ticker: str = Field("SPY", min_length=1, description="The benchmark's ticker in that source")
+    kind: Literal["price", "total_return"] | None = Field(
+        None, description='"price" (an index without dividends, e.g. GSPC) or "total_return" (dividends '
+                          'reinvested, e.g. the adjusted SPY); default: what the data source says (back-adjusted '
+                          'data is total return)')
 
     @field_validator("ticker")
     @classmethod
@@ -134,9 +140,13 @@ class BacktestConfig(TradeTerms, BookSizing, _BacktestStrategy):
 
     benchmark: BenchmarkConfig | None = Field(
         default_factory=BenchmarkConfig,
-        json_schema_extra={"default": BenchmarkConfig().model_dump(), "examples": ["GSPC", False]},
-        description='Benchmark: a [backtest.benchmark] table (data_source_type, data_source_params, ticker), '
-                    'a ticker of the sample dataset ("GSPC"), or false for none')
+        json_schema_extra={"default": BenchmarkConfig().model_dump(), "examples": ["SPY", "GSPC", False]},
+        description='Benchmark: a [backtest.benchmark] table (data_source_type, data_source_params, ticker, '
+                    'kind), a ticker of the sample dataset ("SPY", "GSPC"), or false for none')
+    benchmark_partial: Literal["error", "overlap"] = Field(
+        "error", description='A benchmark that does not cover the backtest window: "error" (the default), or '
+                             '"overlap" to compare over the dates both cover, with a warning and the overlap '
+                             'stated in metrics.json and the report')
     n_trials: int = number(1, ge=1, le=10**9, unit="trials",
                            description="Configurations tried, for the deflated Sharpe ratio")
 

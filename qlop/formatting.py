@@ -204,7 +204,9 @@ METRICS: dict[str, Metric] = dict([
     _m("liquidations", "Liquidations", "count", "Trades closed by the broker at the maintenance margin."),
     _m("fees_paid", "Fees paid", "money", "Commission, slippage and liquidation fees over every trade."),
     _m("financing_paid", "Financing paid", "money", "Interest on the borrowed part of leveraged positions (and short borrow fees)."),
-    _m("benchmark_total_return", "Benchmark total return", "return", "The benchmark's total return over the same days."),
+    _m("benchmark_total_return", "Benchmark return", "return",
+       "The benchmark's return over the same days (over the dates it covers when it covers only part); "
+       "a price index leaves dividends out, a total-return series reinvests them."),
     _m("alpha", "Alpha (annual)", "return", "Annualised return not explained by the benchmark (regression intercept)."),
     _m("beta", "Beta", "ratio", "Sensitivity of daily returns to the benchmark's."),
     _m("correlation", "Correlation", "ratio", "Correlation of daily returns with the benchmark's."),
@@ -234,14 +236,37 @@ def metric(key: str) -> Metric:
 
 
 def metric_label(key: str, metrics: dict[str, Any] | None = None) -> str:
-    """The human label; the deflated Sharpe names its number of trials (``Deflated Sharpe (1 trial)``)."""
+    """The human label; the deflated Sharpe names its number of trials (``Deflated Sharpe (1 trial)``), the
+    benchmark's return its ticker, kind and any partial coverage (``Benchmark return (SPY, total return)``)."""
     label = metric(key).label
+    if key == "benchmark_total_return" and metrics is not None and metrics.get("benchmark"):
+        label = f"{label} ({benchmark_text(metrics)})"
     if key == "deflated_sharpe" and metrics is not None:
         trials = _number(metrics.get("n_trials"))
         if trials is not None:
             n = int(trials)
             label = f"{label} ({n:,d} trial{'' if n == 1 else 's'})"
     return label
+
+
+#: How a benchmark's kind reads (``benchmark_kind`` in metrics.json).
+BENCHMARK_KINDS = {"price": "price index", "total_return": "total return"}
+
+
+def benchmark_text(metrics: dict[str, Any]) -> str:
+    """The benchmark as the answer and the report name it: ``SPY, total return``, and
+    ``, 2005-02-25 to 2017-11-10 only`` when it covers only part of the backtest (``none`` without one)."""
+    name = metrics.get("benchmark")
+    if not name:
+        return "none"
+    parts = [str(name)]
+    kind = metrics.get("benchmark_kind")
+    if kind:
+        parts.append(BENCHMARK_KINDS.get(str(kind), str(kind)))
+    cov = metrics.get("benchmark_coverage") or {}
+    if cov and not cov.get("complete", True):
+        parts.append(f"{iso_date(cov.get('overlap_start'))} to {iso_date(cov.get('overlap_end'))} only")
+    return ", ".join(parts)
 
 
 def metric_help(key: str) -> str:

@@ -318,11 +318,11 @@ def backtest_report(run: RunData, title: str = "Backtest") -> str:
                 "Each position runs at the configured leverage; these lines show the whole book.")
     if trades is not None and len(trades):
         section("Trade results by exit reason", plot(trade_results_figure(trades)))
-    from qlop.formatting import count, iso_date
+    from qlop.formatting import benchmark_text, count, iso_date
 
     sub = (f"{iso_date(metrics.get('start'))} to {iso_date(metrics.get('end'))} &middot; "
            f"{count(metrics.get('n_trades', 0))} trades &middot; benchmark "
-           f"{html.escape(str(metrics.get('benchmark') or 'none'))}")
+           f"{html.escape(benchmark_text(metrics))}")
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
             f"<h1>{html.escape(title)}</h1><div class='sub'>{sub}</div>{''.join(parts)}</body></html>")

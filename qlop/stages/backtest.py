@@ -137,13 +137,17 @@ def check_prediction_scheme(config: "PipelineConfig", manager: Any = None) -> No
 
 
 def benchmark_returns(close: "pd.Series | None", dates: "pd.DatetimeIndex") -> Any:
-    """Daily close-to-close benchmark returns on the backtest's dates (NaN where it has no bar or no
-    previous bar)."""
+    """Daily close-to-close benchmark returns on the backtest's dates.
+
+    A date the benchmark has no bar for, between two it has, counts as no change and the next return
+    spans the gap (SPY's file lacks 2011-02-17: that day and the next used to be dropped, so the
+    benchmark's return compounded to less than its last close over its first); before its first bar
+    and after its last the return is NaN (outside its coverage nothing is compared)."""
     import numpy as np
 
     if close is None:
         return None
-    aligned = close.reindex(dates)
+    aligned = close.reindex(dates).ffill(limit_area="inside")
     prev = aligned.shift(1)
     return (aligned / prev - 1.0).to_numpy(dtype=np.float64)
 
@@ -153,7 +157,7 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
     """Everything the stage writes, in memory: signals, engine result, metrics, benchmark."""
     from qlop.adapters import strategy_inputs
     from qlop.backtest.engine import EngineSettings, run_engine
-    from qlop.benchmark import benchmark_close
+    from qlop.benchmark import benchmark_for_window
     from qlop.metrics import performance_metrics
 
     bt = config.backtest
@@ -163,6 +167,9 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
     with stage_progress("backtest", total=4, unit="step") as progress:
         # the backtest covers the out-of-sample period: from the first predicted date on
         panel, predictions = strategy_inputs(*read_inputs(config, run_dir, strategy.needs_predictions))
+        # the benchmark must cover the window (or the config accepts the overlap) before anything trades
+        window = panel.index.get_level_values(1)
+        bench = benchmark_for_window(config, window.min(), window.max()) if len(window) else None
         with component_errors("backtest", "strategy", bt.strategy_type):
             signals = strategy.generate_signals(panel, predictions)
         progress.advance(message="signals")
@@ -170,7 +177,7 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
         result = run_engine(panel, signals, EngineSettings.from_config(bt), exits)
         progress.advance(message=f"{len(result.trades)} trades")
         dates = result.equity.index
-        bench_close = benchmark_close(config, dates)
+        bench_close = bench.close if bench is not None else None
         bench_ret = benchmark_returns(bench_close, dates)
         metrics = performance_metrics(
             result.equity["equity"].to_numpy(), bt.initial_capital, dates=dates.to_numpy(),
@@ -178,9 +185,8 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
             benchmark_returns=bench_ret, n_trials=bt.n_trials)
         with component_errors("backtest", "strategy", bt.strategy_type):
             thresholds = {str(k): float(v) for k, v in (strategy.probability_thresholds() or {}).items()}
-        bench_name = bt.benchmark.ticker if bt.benchmark is not None else None
-        metrics = {"strategy": bt.strategy_type, "benchmark": bench_name,
-                   "n_candidates": result.n_candidates, **metrics}
+        about = bench.metrics() if bench is not None else {"benchmark": None}
+        metrics = {"strategy": bt.strategy_type, **about, "n_candidates": result.n_candidates, **metrics}
         if thresholds:
             metrics["probability_thresholds"] = thresholds
         progress.advance(message="metrics")
@@ -192,7 +198,10 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
 
 
 def _rebased(close: "pd.Series", dates: "pd.DatetimeIndex", capital: float) -> Any:
-    aligned = close.reindex(dates).ffill()
+    """The benchmark rebased to the capital on the backtest's dates: a missing bar between two bars is
+    the last close (a holiday), but before its first bar and after its last there is no line (a
+    partial benchmark is never drawn flat)."""
+    aligned = close.reindex(dates).ffill(limit_area="inside")
     first = aligned.dropna()
     if first.empty:
         return aligned * float("nan")

@@ -213,6 +213,11 @@ def _run_pipeline(config: Any, run_dir: Path, *, observer: PipelineObserver | No
             _report_metrics(run_dir, stage, obs)
             runs.write_manifest(run_dir, manifest)
             current = None
+            if stage == "data" and "backtest" in planned and not (runners or {}).get("data"):
+                # the data's dates are known: a benchmark that cannot cover the backtest fails before training
+                from qlop.benchmark import check_run_data
+
+                check_run_data(config, run_dir / outputs["data"]["path"], pm)
     except BaseException as exc:
         seconds = time.monotonic() - stage_t0
         status = _status_of(exc)

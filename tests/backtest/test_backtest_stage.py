@@ -62,7 +62,8 @@ def test_stage_writes_every_artefact(tmp_path):
     metrics = json.loads(Path(written["metrics"]).read_text())
     assert metrics["n_trades"] == len(trades)
     assert metrics["final_equity"] == pytest.approx(eq["equity"].iloc[-1])
-    assert metrics["benchmark"] == "GSPC" and metrics["beta"] is not None
+    assert metrics["benchmark"] == "SPY" and metrics["benchmark_kind"] == "total_return" and metrics["beta"] is not None
+    assert metrics["benchmark_coverage"]["complete"] is True
     assert metrics["fees_paid"] == pytest.approx(trades["fees"].sum())
     html = Path(written["report"]).read_text(encoding="utf-8")
     assert "plotly.js" in html[:200_000] or "Plotly" in html

@@ -40,8 +40,9 @@ def test_benchmark_spellings_load_the_same_closes(name):
 
 def test_the_string_form_is_shorthand_for_a_sample_ticker_and_false_turns_it_off():
     assert with_benchmark("IXIC").backtest.benchmark.model_dump() == {
-        "data_source_type": "sample", "data_source_params": {}, "ticker": "IXIC"}
-    assert PipelineConfig.model_validate({"backtest": {}}).backtest.benchmark.ticker == "GSPC"  # the default
+        "data_source_type": "sample", "data_source_params": {}, "ticker": "IXIC", "kind": None}
+    default = PipelineConfig.model_validate({"backtest": {}}).backtest.benchmark
+    assert (default.ticker, default.data_source_type) == ("SPY", "sample")  # the total-return default
     for off in (False, None, ""):
         assert with_benchmark(off).backtest.benchmark is None
         assert benchmark_close(with_benchmark(off), DATES) is None
@@ -70,7 +71,7 @@ def test_benchmark_source_and_params_are_validated_with_their_field_paths():
 
 def test_config_validate_rejects_an_unknown_benchmark_in_one_line(tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text(QUICKSTART.read_text(encoding="utf-8").replace('benchmark = "GSPC"', 'benchmark = "SPX"'),
+    bad.write_text(QUICKSTART.read_text(encoding="utf-8").replace('benchmark = "SPY"', 'benchmark = "SPX"'),
                    encoding="utf-8")
     proc = subprocess.run([sys.executable, "-c", "from qlop.cli.main import main; main()", "run", "-c", str(bad)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)

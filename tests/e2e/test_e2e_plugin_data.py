@@ -94,10 +94,12 @@ def toy_closes(tmp_path, ticker: str, start: str, end: str) -> pd.Series:
 
 
 def test_benchmark_from_the_plugins_own_source_with_bundled_sources_disabled(tmp_path):
-    done, run_dir = run_toy(tmp_path, '[backtest.benchmark]\ndata_source_type = "toy"\nticker = "BENCH"', "bench")
+    # the toy source does not say whether its prices include dividends, so the config says which
+    done, run_dir = run_toy(tmp_path, '[backtest.benchmark]\ndata_source_type = "toy"\nticker = "BENCH"\n'
+                            'kind = "price"', "bench")
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((run_dir / "backtest" / "metrics.json").read_text())
-    assert metrics["benchmark"] == "BENCH" and metrics["beta"] is not None
+    assert metrics["benchmark"] == "BENCH" and metrics["beta"] is not None and metrics["benchmark_kind"] == "price"
     equity = pd.read_parquet(run_dir / "backtest" / "equity.parquet")
     closes = toy_closes(tmp_path, "BENCH", "2015-01-01", "2017-12-29").reindex(equity.index)
     expected = closes / closes.iloc[0] * equity["equity"].iloc[0]
@@ -105,7 +107,7 @@ def test_benchmark_from_the_plugins_own_source_with_bundled_sources_disabled(tmp
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert "qlop_contrib.datasources" not in {p["name"] for p in manifest["plugins"]}
     assert json.loads((run_dir / "config.json").read_text())["backtest"]["benchmark"] == {
-        "data_source_type": "toy", "data_source_params": {}, "ticker": "BENCH"}
+        "data_source_type": "toy", "data_source_params": {}, "ticker": "BENCH", "kind": "price"}
 
 
 def test_benchmark_off_and_the_default_needing_the_disabled_sample_source(tmp_path):
@@ -115,7 +117,7 @@ def test_benchmark_off_and_the_default_needing_the_disabled_sample_source(tmp_pa
     assert metrics["benchmark"] is None and "beta" not in metrics
     assert "benchmark" not in pd.read_parquet(run_dir / "backtest" / "equity.parquet").columns
 
-    done, run_dir = run_toy(tmp_path, "", "default")  # the default benchmark is GSPC of the sample source
+    done, run_dir = run_toy(tmp_path, "", "default")  # the default benchmark is SPY of the sample source
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "backtest.benchmark.data_source_type: " in lines[0] and "'sample'" in lines[0]

@@ -3,7 +3,7 @@
 A walk-forward XGBoost run on real sample tickers, traded long and short at 3.5x with costs, financing,
 borrow fees and liquidations; then, from the written artefacts only: trade P&L sums to the equity's
 change, each trade's P&L is its notional change less fees and financing, every entry is the next open
-after a qualifying prediction, the benchmark's return is GSPC's from its CSV, and the headline metrics
+after a qualifying prediction, the benchmark's return is SPY's from its CSV, and the headline metrics
 match empyrical on the equity curve.
 """
 
@@ -24,7 +24,7 @@ from qlop.stages import features as features_stage
 from qlop.stages import train as train_stage
 
 ROOT = Path(__file__).parents[2]
-GSPC_CSV = ROOT / "qlop_contrib" / "data" / "ohlcv" / "GSPC.csv"
+SPY_CSV = ROOT / "qlop_contrib" / "data" / "ohlcv" / "SPY.csv"
 CAPITAL = 100_000.0
 ENTRY, SHORT_ENTRY = 0.47, 0.43
 
@@ -90,11 +90,12 @@ def test_every_entry_is_the_next_open_after_a_qualifying_prediction(run):
     assert run["equity"].index[0] == preds.index.get_level_values("date").min()
 
 
-def test_benchmark_return_is_gspcs_over_the_same_window(run):
+def test_benchmark_return_is_spys_over_the_same_window(run):
     equity, m = run["equity"], run["metrics"]
-    gspc = pd.read_csv(GSPC_CSV, index_col="Date", parse_dates=["Date"])["Close"]
+    assert (m["benchmark"], m["benchmark_kind"]) == ("SPY", "total_return")  # the quickstart's benchmark
+    spy = pd.read_csv(SPY_CSV, index_col="Date", parse_dates=["Date"])["Close"]
     first, last = equity.index[0], equity.index[-1]
-    expected = gspc.loc[last] / gspc.loc[first] - 1.0
+    expected = spy.loc[last] / spy.loc[first] - 1.0
     assert m["benchmark_total_return"] == pytest.approx(expected, rel=1e-12)
     assert equity["benchmark"].iloc[-1] / CAPITAL - 1.0 == pytest.approx(expected, rel=1e-12)
 

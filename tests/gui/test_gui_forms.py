@@ -131,7 +131,7 @@ def test_the_backtest_benchmark_field_takes_the_shorthand_false_or_a_table():
 
     spec = next(f for f in forms.schema_fields(BacktestConfig.model_json_schema()) if f.name == "benchmark")
     assert spec.kind == forms.JSON and spec.nullable
-    assert spec.default == {"data_source_type": "sample", "data_source_params": {}, "ticker": "GSPC"}
+    assert spec.default == {"data_source_type": "sample", "data_source_params": {}, "ticker": "SPY", "kind": None}
 
     def benchmark(text: str):
         value = forms.coerce_value(spec, text, "backtest")
@@ -142,4 +142,4 @@ def test_the_backtest_benchmark_field_takes_the_shorthand_false_or_a_table():
     assert benchmark("false") is None and benchmark("") is None
     assert benchmark('{"data_source_type": "csv", "data_source_params": {"path": "spx.csv"}, "ticker": "SPX"}'
                      ).model_dump() == {"data_source_type": "csv", "data_source_params": {"path": "spx.csv"},
-                                        "ticker": "SPX"}
+                                        "ticker": "SPX", "kind": None}
