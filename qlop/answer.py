@@ -35,8 +35,14 @@ def opportunities_line(labels: "pd.DataFrame | None", config: dict[str, Any]) ->
     """
     if labels is None or not {"label", "exit_reason"} <= set(labels.columns):
         return None
+    rows = len(labels)
     labels = labels.dropna(subset=["label"])
-    if labels.empty or not labels["label"].isin((0.0, 1.0)).all():
+    if labels.empty:
+        label = config.get("label") or {}
+        return (f"Opportunities: no day could be labelled: the {_trade_text(label)} needs "
+                f"{_horizon_text(label)} after each day, and none of the {count(rows)} rows has them (load "
+                "more history or shorten the horizon).")
+    if not labels["label"].isin((0.0, 1.0)).all():
         return None
     mix = labels["exit_reason"].value_counts(normalize=True)
     reasons = ", ".join(f"{r} {pct(mix.get(r, 0.0), 0)}" for r in ("tp", "sl", "liquidation", "horizon"))
@@ -69,13 +75,32 @@ def _trade_text(label: dict[str, Any]) -> str:
             f"stop {rate(rules.stop_loss)}, {rules.horizon} bars")
 
 
+def _horizon_text(label: dict[str, Any]) -> str:
+    rules = label_trade_rules(label)
+    return f"{rules.horizon} bars" if rules is not None else "bars"
+
+
+def _folds(n: Any) -> str:
+    return f"{count(n)} walk-forward fold{'' if n == 1 else 's'}"
+
+
 def prediction_line(metrics: dict[str, Any] | None) -> str | None:
     """Out-of-sample skill against the best constant guess (the base rate)."""
-    if not metrics or "overall" not in metrics:
+    if not metrics or not isinstance(metrics.get("overall"), dict):
         return None
     overall = metrics["overall"]
     model = metrics.get("model_type", "the model")
-    if metrics.get("task") == "regression" or overall.get("auc") is None:
+    if metrics.get("n_predictions") == 0:
+        return f"Prediction: {model} made no out-of-sample prediction ({_folds(metrics.get('n_folds'))})."
+    if not overall.get("n"):
+        return (f"Prediction: {model}, {_folds(metrics.get('n_folds'))}, {count(metrics.get('n_predictions'))} "
+                "out-of-sample predictions, none on a labelled day: their skill cannot be measured yet.")
+    if metrics.get("task") != "regression" and overall.get("auc") is None:
+        return (f"Prediction: {model}, {_folds(metrics.get('n_folds'))}, {count(overall.get('n'))} out-of-sample "
+                f"days: no AUC, because every one of them has the same label (base rate "
+                f"{format_metric('base_rate', overall.get('base_rate'))}); log loss "
+                f"{format_metric('log_loss', overall.get('log_loss'))}.")
+    if metrics.get("task") == "regression":
         ic = overall.get("ic")
         return (f"Prediction: {model}, {count(overall.get('n', 0))} out-of-sample rows, IC {format_metric('ic', ic)}."
                 if ic is not None else None)
@@ -84,7 +109,7 @@ def prediction_line(metrics: dict[str, Any] | None) -> str | None:
     if base is not None and 0 < base < 1:
         base_ll = -(base * math.log(base) + (1 - base) * math.log(1 - base))
     versus = f" vs {format_metric('log_loss', base_ll)} for the constant base rate" if base_ll is not None else ""
-    return (f"Prediction: {model}, {count(metrics.get('n_folds'))} walk-forward folds, {count(overall.get('n', 0))} "
+    return (f"Prediction: {model}, {_folds(metrics.get('n_folds'))}, {count(overall.get('n', 0))} "
             f"out-of-sample days: AUC {format_metric('auc', overall['auc'])} (0.5 = no skill), log loss "
             f"{format_metric('log_loss', overall.get('log_loss'))}{versus}.")
 
@@ -98,6 +123,9 @@ def strategy_line(m: dict[str, Any] | None) -> str | None:
         return format_metric(key, m.get(key))
 
     bench = f" vs {f('benchmark_total_return')} for {benchmark_text(m)}" if m.get("benchmark") else ""
+    if not m.get("n_trades") and m.get("no_trade_reason"):
+        return (f"Strategy: {m.get('strategy')} from {f('start')} to {f('end')}: {m['no_trade_reason']}; the "
+                f"capital stayed in cash ({f('total_return')}){bench}.")
     return (f"Strategy: {m.get('strategy')} from {f('start')} to {f('end')} earned "
             f"{f('total_return')} (CAGR {f('cagr')}){bench}; Sharpe {f('sharpe')}, max drawdown "
             f"{f('max_drawdown')}, {f('n_trades')} trades, {f('liquidations')} liquidations, after "

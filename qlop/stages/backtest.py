@@ -189,12 +189,53 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
         metrics = {"strategy": bt.strategy_type, **about, "n_candidates": result.n_candidates, **metrics}
         if thresholds:
             metrics["probability_thresholds"] = thresholds
+        if len(result.trades) == 0:
+            metrics["no_trade_reason"] = no_trade_reason(strategy.needs_predictions, predictions, thresholds,
+                                                         signals, result.n_candidates)
         progress.advance(message="metrics")
         equity = result.equity.copy()
         if bench_close is not None:
             equity["benchmark"] = _rebased(bench_close, dates, bt.initial_capital)
         progress.advance(message="report")
     return {"equity": equity, "trades": result.trades, "metrics": metrics, "exits": exits}
+
+
+def no_trade_reason(needs_predictions: bool, predictions: "pd.DataFrame | None", thresholds: dict[str, float],
+                    signals: Any, n_candidates: int) -> str:
+    """Why a backtest entered no trade, in one clause the answer prints ("no trade was entered: ...").
+
+    A zero-trade run is a valid result (a strict threshold, a quiet model), so it completes; saying why
+    keeps the answer honest instead of showing a flat equity curve and blank ratios.
+    """
+    import numpy as np
+
+    from qlop.formatting import count
+
+    if needs_predictions:
+        column = "prob" if predictions is not None and "prob" in predictions.columns else "pred"
+        scores = (predictions[column].to_numpy(dtype=np.float64, na_value=np.nan)
+                  if predictions is not None and column in predictions.columns else np.array([]))
+        scores = scores[np.isfinite(scores)]
+        if scores.size == 0:
+            return "no trade was entered: the model made no out-of-sample prediction"
+        entry, short = thresholds.get("entry"), thresholds.get("short_entry")
+        if entry is not None:
+            text = (f"no trade was entered: the highest predicted probability was {scores.max():.2f}, "
+                    f"below the entry {entry:g}")
+            if short is not None:
+                text += f", and the lowest was {scores.min():.2f}, above the short entry {short:g}"
+            if scores.max() < entry and (short is None or scores.min() > short):
+                return text
+    entries = 0
+    if signals is not None and "signal" in getattr(signals, "columns", ()):
+        entries = int((signals["signal"].to_numpy() != 0).sum())
+    if entries == 0:
+        return "no trade was entered: the strategy gave no entry signal"
+    if n_candidates:
+        return (f"no trade was entered: the strategy's {count(n_candidates)} candidate trades could not be "
+                "sized (position size, cash, max_positions or the gross-leverage cap)")
+    return (f"no trade was entered: the strategy signalled on {count(entries)} rows, none of which could "
+            "enter (no next bar to enter at)")
 
 
 def _rebased(close: "pd.Series", dates: "pd.DatetimeIndex", capital: float) -> Any:

@@ -125,8 +125,27 @@ def load_training_set(config: "PipelineConfig", run_dir: str | Path) -> Training
     dropna = config.features.dropna if config.features is not None else True
     info = {"label_type": config.label.label_type, "label_params": plugin.params.model_dump(mode="json"),
             "task": plugin.task, "horizon": int(plugin.horizon)}
-    return TrainingSet(X, y, usable_rows(X, y, dropna), plugin.task, int(plugin.horizon), info,
-                       scorable_rows(X, dropna))
+    usable = usable_rows(X, y, dropna)
+    if not usable.any():
+        raise no_training_rows(X, y, int(plugin.horizon))
+    return TrainingSet(X, y, usable, plugin.task, int(plugin.horizon), info, scorable_rows(X, dropna))
+
+
+def no_training_rows(X: "pd.DataFrame", y: np.ndarray, horizon: int) -> ConfigError:
+    """Why no row can train a model, naming what to change: every label NaN (a horizon longer than the
+    history), or no labelled row with every feature (a feature NaN wherever a label is known)."""
+    labelled = ~np.isnan(y)
+    if not labelled.any():
+        longest = int(X.groupby(level=0, sort=False).size().max()) if len(X) else 0
+        why = (f"the label's horizon ({horizon} bars) leaves no day with a known outcome in the longest "
+               f"ticker history ({longest} bars)" if horizon >= longest else "the label plugin gave no label")
+        return ConfigError(f"label: every label is NaN ({len(y):,} rows): {why}; load more history or "
+                           "shorten the horizon")
+    values = X.to_numpy(dtype=np.float64, na_value=np.nan)[labelled]
+    empty = [str(c) for c, ok in zip(X.columns, (~np.isnan(values)).any(axis=0)) if not ok]
+    why = (f"feature {empty[0]!r} is NaN on every labelled row: a cross-sectional feature needs several "
+           "tickers, a rolling one enough history" if empty else "every labelled row has a NaN feature")
+    return ConfigError(f"features: no labelled row has every feature ({why}; features.dropna drops such rows)")
 
 
 def embargo_bars(config: "PipelineConfig", horizon: int) -> int:
