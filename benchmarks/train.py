@@ -95,7 +95,7 @@ def direct_library_seconds(config: Any, run_dir: Path) -> tuple[float, int]:
 def predict_latency(run_dir: Path, config: Any) -> list[tuple[str, float, float]]:
     from qlop.bundle import load_bundle
     from qlop.stages import export as export_stage
-    from qlop.stages.train import load_final_model
+    from qlop.stages.model_store import load_final_model
 
     export_stage.run(config, run_dir)
     model, meta = load_final_model(run_dir)

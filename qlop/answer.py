@@ -8,22 +8,16 @@ predictions earned after every cost. Every number goes through :mod:`qlop.format
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qlop.artifacts import read_json
 from qlop.formatting import benchmark_text, count, format_metric, leverage, pct, rate
+from qlop.layout import RunLayout
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def opportunities_line(labels: "pd.DataFrame | None", config: dict[str, Any]) -> str | None:
@@ -142,11 +136,11 @@ def answer_from(config: dict[str, Any], labels: "pd.DataFrame | None", train_met
 def answer_lines(run_dir: str | Path) -> list[str]:
     """The answer of the run in ``run_dir``, from its own artefacts."""
     run_dir = Path(run_dir)
-    config = _read_json(run_dir / "config.json") or {}
+    layout = RunLayout(run_dir)
+    config = read_json(layout.config) or {}
     labels = None
-    if (run_dir / "labels.parquet").is_file():
+    if layout.labels.is_file():
         import pandas as pd
 
-        labels = pd.read_parquet(run_dir / "labels.parquet")
-    return answer_from(config, labels, _read_json(run_dir / "train_metrics.json"),
-                       _read_json(run_dir / "backtest" / "metrics.json"))
+        labels = pd.read_parquet(layout.labels)
+    return answer_from(config, labels, read_json(layout.train_metrics), read_json(layout.backtest_metrics))

@@ -102,7 +102,7 @@ _EXPORTS: dict[str, str] = {
     "run_session": "qlop.bundle:run_session",
     "onnx_input": "qlop.bundle:onnx_input",
     "load_bundle": "qlop.bundle:load_bundle",
-    "versions": "qlop.stages.train:versions",
+    "versions": "qlop.stages.model_store:versions",
     # artefacts: atomic writes and hashes
     "atomic_path": "qlop.atomic:atomic_path",
     "write_bytes": "qlop.atomic:write_bytes",
@@ -183,5 +183,5 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from qlop.stages.export import ExportInput
     from qlop.stages.export import build_input as build_export_input
     from qlop.adapters import FINITE_COLUMNS_ATTR
-    from qlop.stages.train import versions
+    from qlop.stages.model_store import versions
     from qlop.windows import gather_windows, group_codes, window_index, window_rows

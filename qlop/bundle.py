@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qlop.errors import ArtifactError, DataError
+from qlop.layout import RunLayout
 
 if TYPE_CHECKING:
     import pandas as pd
 
-BUNDLE_FILE = "bundle.json"
-ONNX_FILE = "model.onnx"
+#: the ONNX bundle's spec and model files (also exported by :mod:`qlop.api` for exporters)
+BUNDLE_FILE = RunLayout.BUNDLE
+ONNX_FILE = RunLayout.ONNX_MODEL
 BUNDLE_FORMAT = "qlop.bundle.v1"
 
 
@@ -141,7 +143,7 @@ def load_bundle(path: str | Path) -> Bundle:
     from qlop.atomic import sha256_file
 
     path = Path(path)
-    spec_path = path / BUNDLE_FILE
+    spec_path = path / RunLayout.BUNDLE
     if not spec_path.is_file():
         raise ArtifactError(f"{spec_path} not found: export the run with `qlop export` (format onnx)")
     try:
@@ -150,7 +152,7 @@ def load_bundle(path: str | Path) -> Bundle:
         raise ArtifactError(f"{spec_path}: not valid JSON ({exc})") from None
     if spec.get("format") != BUNDLE_FORMAT:
         raise ArtifactError(f"{spec_path}: not a QLOP bundle (format {spec.get('format')!r})")
-    model_path = path / spec.get("model_file", ONNX_FILE)
+    model_path = path / spec.get("model_file", RunLayout.ONNX_MODEL)
     if not model_path.is_file():
         raise ArtifactError(f"{model_path}: ONNX model file missing from the bundle")
     expected = (spec.get("hashes") or {}).get(model_path.name)

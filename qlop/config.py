@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from qlop.errors import ConfigError
+from qlop.layout import DEFAULT_RUNS_DIR
 from qlop.numbers import number, seed_field
 from qlop.sim.terms import TradeTerms
 
@@ -66,7 +67,7 @@ class LabelConfig(_Section):
 
 
 class ValidationConfig(_Section):
-    """How out-of-sample predictions are produced (see DESIGN.md section 6)."""
+    """How out-of-sample predictions are produced (:mod:`qlop.validation` explains purge and embargo)."""
 
     scheme: Literal["walk_forward", "purged_kfold"] = "walk_forward"
     window: Literal["expanding", "rolling"] = "expanding"
@@ -174,7 +175,7 @@ class PipelineConfig(_Section):
 
     name: str = Field("qlop-run", description="A label for the run")
     seed: int = seed_field(42, description="Seed for every random step")
-    runs_dir: str = Field("runs", description="Where ``qlop run`` creates run directories")
+    runs_dir: str = Field(DEFAULT_RUNS_DIR, description="Where ``qlop run`` creates run directories")
     plugins_dir: str | None = Field(None, description="Local plugins directory to load (explicit only)")
     data: DataConfig = Field(default_factory=DataConfig)
     features: FeaturesConfig | None = None

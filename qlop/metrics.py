@@ -44,6 +44,7 @@ def returns_from_equity(equity: Any, initial_capital: float) -> np.ndarray:
     return out
 
 
+
 def total_return(returns: Any) -> float:
     """Compounded return over the whole period: ``prod(1 + r) - 1``."""
     r = _arr(returns)

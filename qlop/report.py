@@ -25,6 +25,7 @@ from qlop.report_data import (
     display,
     fold_skill,
     idle_by_year,
+    initial_capital,
     label_stats,
     leverage_path,
     monthly_returns,
@@ -247,7 +248,7 @@ def backtest_report(run: RunData, title: str = "Backtest") -> str:
 
     metrics = run.metrics or {}
     equity, trades = run.equity, run.trades
-    capital = float(metrics.get("initial_capital") or (equity["equity"].iloc[0] if equity is not None and len(equity) else 1.0))
+    capital = initial_capital(metrics, equity)
     thresholds = dict(metrics.get("probability_thresholds") or {})
     start = metrics.get("start")
     parts: list[str] = []

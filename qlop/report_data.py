@@ -66,21 +66,20 @@ def _parquet(path: Path, columns: list[str] | None = None) -> Any:
 
 def load_run(run_dir: str | Path, **given: Any) -> RunData:
     """Read a run directory's artefacts; ``given`` ones (the backtest stage's in-memory results) win."""
-    from qlop.stages import backtest as bt
-    from qlop.stages import train
+    from qlop.layout import RunLayout
 
-    root = Path(run_dir)
-    data = RunData(run_dir=root)
+    layout = RunLayout(run_dir)
+    data = RunData(run_dir=layout.root)
     loaders = {
-        "config": lambda: _json(root / "config.json") or {},
-        "metrics": lambda: _json(root / bt.BACKTEST_DIR / bt.METRICS_FILE),
-        "train_metrics": lambda: _json(root / train.METRICS_FILE),
-        "folds": lambda: _json(root / train.FOLDS_FILE),
-        "equity": lambda: _parquet(root / bt.BACKTEST_DIR / bt.EQUITY_FILE),
-        "trades": lambda: _parquet(root / bt.BACKTEST_DIR / bt.TRADES_FILE),
-        "labels": lambda: _parquet(root / train.LABELS_FILE),
-        "predictions": lambda: _parquet(root / train.PREDICTIONS_FILE),
-        "panel": lambda: _parquet(root / "data.parquet", ["close"]),
+        "config": lambda: _json(layout.config) or {},
+        "metrics": lambda: _json(layout.backtest_metrics),
+        "train_metrics": lambda: _json(layout.train_metrics),
+        "folds": lambda: _json(layout.folds),
+        "equity": lambda: _parquet(layout.equity),
+        "trades": lambda: _parquet(layout.trades),
+        "labels": lambda: _parquet(layout.labels),
+        "predictions": lambda: _parquet(layout.predictions),
+        "panel": lambda: _parquet(layout.data, ["close"]),
     }
     for name, load in loaders.items():
         setattr(data, name, given[name] if name in given else load())
@@ -318,8 +317,19 @@ def idle_by_year(predictions: "pd.DataFrame | None", thresholds: dict[str, float
 # ------------------------------------------------------------------------------ the equity
 
 
+def initial_capital(metrics: dict[str, Any] | None, equity: "pd.DataFrame | None") -> float:
+    """The book before the first bar: ``initial_capital`` of ``backtest/metrics.json``, else the first
+    equity value. The first month's return (and the drawdown) are measured against it."""
+    value = (metrics or {}).get("initial_capital")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value:
+        return float(value)
+    return float(equity["equity"].iloc[0]) if equity is not None and len(equity) else 1.0
+
+
 def monthly_returns(equity: "pd.DataFrame | None", initial_capital: float) -> "pd.DataFrame | None":
-    """Year x month compounded returns; NaN (a blank cell) for a month without any position."""
+    """Year x month compounded returns; NaN (a blank cell) for a month without any position.
+
+    The one monthly table: report.html and the GUI's Runs page both draw their heatmap from it."""
     import pandas as pd
 
     if equity is None or not len(equity):

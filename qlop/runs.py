@@ -17,15 +17,15 @@ import json
 import os
 import platform
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from qlop.atomic import atomic_dir, atomic_path, sha256_file, sha256_json, write_json
+from qlop.layout import RunLayout, iter_run_dirs
+from qlop.layout import new_run_dir as _new_layout_dir
 
-MANIFEST = "manifest.json"
-CONFIG_JSON = "config.json"
-EVENTS = "events.jsonl"
 MANIFEST_FORMAT = 1
 
 #: Stages in run order.
@@ -81,15 +81,8 @@ def config_hash(config: Any) -> str:
 
 
 def new_run_dir(runs_dir: str | Path, config: Any, now: dt.datetime | None = None) -> Path:
-    """``<runs_dir>/<UTC timestamp>-<8 hex of the config hash>``, never an existing directory."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    base = f"{now:%Y%m%d-%H%M%S}-{config_hash(config)[:8]}"
-    root = Path(runs_dir)
-    candidate, n = root / base, 1
-    while candidate.exists():
-        n += 1
-        candidate = root / f"{base}-{n}"
-    return candidate
+    """A new run directory for ``qlop run``: its id is tagged with the config hash (see :mod:`qlop.layout`)."""
+    return _new_layout_dir(runs_dir, config_hash(config), now)
 
 
 def library_versions() -> dict[str, str | None]:
@@ -235,7 +228,7 @@ def cache_key(config: Any, stage: str, inputs: Mapping[str, str], plugins: Mappi
 
 def read_manifest(run_dir: str | Path) -> dict[str, Any] | None:
     try:
-        with open(Path(run_dir) / MANIFEST, encoding="utf-8") as fh:
+        with open(RunLayout(run_dir).manifest, encoding="utf-8") as fh:
             data = json.load(fh)
     except (OSError, ValueError):
         return None
@@ -243,7 +236,7 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any] | None:
 
 
 def write_manifest(run_dir: str | Path, manifest: Mapping[str, Any]) -> None:
-    write_json(Path(run_dir) / MANIFEST, manifest)
+    write_json(RunLayout(run_dir).manifest, manifest)
 
 
 def relative_outputs(run_dir: Path, outputs: Mapping[str, str | Path]) -> dict[str, dict[str, str]]:
@@ -270,14 +263,11 @@ def outputs_valid(run_dir: Path, outputs: Mapping[str, Mapping[str, str]]) -> bo
         return False
 
 
-def iter_run_dirs(runs_dir: str | Path) -> Iterator[Path]:
-    """Run directories (holding a manifest) under ``runs_dir``, newest first."""
-    root = Path(runs_dir)
-    if not root.is_dir():
-        return iter(())
-    found = [p.parent for p in root.glob(f"*/{MANIFEST}")]
-    found.sort(key=lambda p: (p / MANIFEST).stat().st_mtime if (p / MANIFEST).exists() else 0, reverse=True)
-    return iter(found)
+def _manifest_mtime(run_dir: Path) -> float:
+    try:
+        return RunLayout(run_dir).manifest.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def find_cached(stage: str, key: str, run_dir: Path, search: list[Path],
@@ -290,8 +280,10 @@ def find_cached(stage: str, key: str, run_dir: Path, search: list[Path],
     ``own_manifest`` is the run dir's manifest as it was before this attempt started rewriting it.
     """
     own = run_dir.resolve()
+    others = [d for root in search
+              for d in sorted(iter_run_dirs(root), key=_manifest_mtime, reverse=True)]  # newest first
     candidates = [run_dir] + [Path(d) for d in sources if Path(d).resolve() != own] \
-        + [d for root in search for d in iter_run_dirs(root) if d.resolve() != own]
+        + [d for d in others if d.resolve() != own]
     for candidate in candidates:
         manifest = own_manifest if candidate == run_dir else read_manifest(candidate)
         if not manifest:
@@ -354,22 +346,69 @@ def leftover_temp_files(run_dir: str | Path) -> list[Path]:
     return sorted(p for p in Path(run_dir).rglob(".*") if ".tmp" in p.name or p.name.endswith(".old"))
 
 
-# -- summaries (qlop runs list/show) ---------------------------------------------------------
+# -- the run lister (``qlop runs list/show`` and the GUI's Runs page) ----------------------------
 
-def run_summary(run_dir: Path) -> dict[str, Any]:
-    manifest = read_manifest(run_dir) or {}
+@dataclass
+class RunSummary:
+    """What a listing shows about one run directory, read from its manifest and backtest metrics."""
+
+    run_dir: Path
+    name: str | None
+    status: str
+    started_utc: str | None
+    finished_utc: str | None
+    seconds: float | None
+    #: stage -> status, in run order
+    stages: dict[str, str | None]
+    #: ``backtest/metrics.json`` (empty when the run has no backtest)
+    metrics: dict[str, Any]
+    error: str | None
+    manifest: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        return self.run_dir.name
+
+    @property
+    def started(self) -> float:
+        """When the run started, in seconds since the epoch (the manifest's time when not recorded)."""
+        for value in (self.started_utc, self.manifest.get("created_utc"), self.finished_utc):
+            if isinstance(value, str):
+                try:
+                    stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+                except ValueError:
+                    continue
+                return (stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)).timestamp()
+        return _manifest_mtime(self.run_dir)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_dir": str(self.run_dir), "run_id": self.run_id, "name": self.name, "status": self.status,
+                "started_utc": self.started_utc, "finished_utc": self.finished_utc, "seconds": self.seconds,
+                "stages": self.stages, "metrics": self.metrics, "error": self.error}
+
+
+def _read_json_dict(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def run_summary(run_dir: str | Path) -> RunSummary:
+    layout = RunLayout(run_dir)
+    manifest = read_manifest(layout.root) or {}
     stages = manifest.get("stages") or {}
-    metrics: dict[str, Any] = {}
-    metrics_path = run_dir / "backtest" / "metrics.json"
-    if metrics_path.exists():
-        try:
-            metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            metrics = {}
-    return {
-        "run_dir": str(run_dir), "run_id": run_dir.name, "name": manifest.get("name"),
-        "status": manifest.get("status", "unknown"), "started_utc": manifest.get("started_utc"),
-        "finished_utc": manifest.get("finished_utc"), "seconds": manifest.get("seconds"),
-        "stages": {s: r.get("status") for s, r in stages.items()}, "metrics": metrics,
-        "error": manifest.get("error"),
-    }
+    name = manifest.get("name") or _read_json_dict(layout.config).get("name")
+    return RunSummary(
+        run_dir=layout.root, name=name, status=str(manifest.get("status", "unknown")),
+        started_utc=manifest.get("started_utc"), finished_utc=manifest.get("finished_utc"),
+        seconds=manifest.get("seconds"),
+        stages={s: (r.get("status") if isinstance(r, dict) else None) for s, r in stages.items()},
+        metrics=_read_json_dict(layout.backtest_metrics), error=manifest.get("error"), manifest=manifest)
+
+
+def list_runs(runs_dir: str | Path) -> list[RunSummary]:
+    """Every run directory under ``runs_dir`` (one with a manifest), newest first."""
+    found = [run_summary(d) for d in iter_run_dirs(runs_dir)]
+    return sorted(found, key=lambda r: (r.started, r.run_id), reverse=True)

@@ -21,15 +21,14 @@ def backtest_cmd(ctx: click.Context, config_path: str, run_dir: str) -> None:
     import json
     from pathlib import Path
 
-    from rich.console import Console
-
+    from qlop.cli.tables import echo_table, metric_notes, metrics_table
     from qlop.stages import backtest as stage
 
     config = load_stage_config(ctx, config_path)
     require_section(config, "backtest", config_path)
     written = stage.run(config, run_dir)
     metrics = json.loads(Path(written["metrics"]).read_text(encoding="utf-8"))
-    Console().print(stage.metrics_table(metrics))
-    click.echo(stage.metric_notes(metrics))
+    echo_table(metrics_table(metrics))
+    click.echo(metric_notes(metrics))
     for name, path in written.items():
         click.echo(f"wrote {name}: {path}")

@@ -46,16 +46,6 @@ def require_section(config: Any, section: str, config_path: str) -> Any:
     return value
 
 
-def require_artifact(run_dir: str | Path, name: str, producer: str) -> Path:
-    """Path of an input artefact; a clear error naming the command that makes it when missing."""
-    from qlop.errors import ArtifactError
-
-    path = Path(run_dir) / name
-    if not path.exists():
-        raise ArtifactError(f"{path} not found: run `{producer}` first (or `qlop run`)")
-    return path
-
-
 def cluster_options(func: Any) -> Any:
     """``--workers N`` / ``--scheduler ADDRESS``: where Dask runs a command's tasks (see qlop.scale.cluster)."""
     func = click.option(

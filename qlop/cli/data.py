@@ -21,12 +21,13 @@ def cli() -> None:
 @click.pass_context
 def load_cmd(ctx: click.Context, config_path: str, run_dir: str, refresh: bool) -> None:
     """Load the [data] section of CONFIG, validate it, and write RUN_DIR/data.parquet."""
-    from qlop.stages.data import format_summary, load_and_write, summarize_panel
+    from qlop.cli.tables import panel_summary
+    from qlop.stages.data import load_and_write, summarize_panel
 
     config = load_stage_config(ctx, config_path)
     panel, outputs = load_and_write(config, run_dir, refresh=refresh)
-    click.echo(format_summary(summarize_panel(panel, top_gaps=3), title=f"Wrote {outputs['data']}",
-                              per_ticker=False))
+    click.echo(panel_summary(summarize_panel(panel, top_gaps=3), title=f"Wrote {outputs['data']}",
+                             per_ticker=False))
 
 
 @cli.command("info")
@@ -36,13 +37,14 @@ def load_cmd(ctx: click.Context, config_path: str, run_dir: str, refresh: bool) 
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def info_cmd(file: str, top: int, as_json: bool) -> None:
     """Summarise a panel FILE (data.parquet): tickers, dates, rows, missing sessions, gaps."""
-    from qlop.stages.data import format_summary, read_panel, summarize_panel
+    from qlop.cli.tables import panel_summary
+    from qlop.stages.data import read_panel, summarize_panel
 
     summary = summarize_panel(read_panel(file), top_gaps=top)
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
-        click.echo(format_summary(summary, title=file, per_ticker=True))
+        click.echo(panel_summary(summary, title=file, per_ticker=True))
 
 
 @cli.command("to-sql")

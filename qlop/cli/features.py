@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from qlop.cli.common import config_option, load_stage_config, require_artifact, require_section, run_dir_option
+from qlop.cli.common import config_option, load_stage_config, require_section, run_dir_option
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,7 +31,6 @@ def build_cmd(ctx: click.Context, config_path: str, run_dir: str) -> None:
 
     config = load_stage_config(ctx, config_path)
     require_section(config, "features", config_path)
-    require_artifact(run_dir, "data.parquet", "qlop data load")
     result = build(config, run_dir)
     for message in result.warnings:
         click.echo(f"warning: {message}", err=True)

@@ -24,6 +24,7 @@ import click
 from qlop.cli.main import CliState
 from qlop.errors import QlopError
 from qlop.gui.launcher import QLOP_ARGV
+from qlop.layout import DEFAULT_RUNS_DIR
 from qlop.live.protocol import TOKEN_ENV, configured_relay_url, healthz_url
 
 APP_PATH = Path(__file__).resolve().parent.parent / "gui" / "app.py"
@@ -94,7 +95,7 @@ def streamlit_command(host: str, port: int) -> list[str]:
               help="GUI port (0: a free one).")
 @click.option("--ws-url", "gui_ws_url", default=None, metavar="URL",
               help="Use the relay running at URL (token from QLOP_WS_TOKEN) instead of starting one.")
-@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+@click.option("--runs-dir", default=DEFAULT_RUNS_DIR, show_default=True, type=click.Path(file_okay=False),
               help="Folder of run directories (listed on the Runs page; new runs go here).")
 @click.pass_context
 def gui_cmd(ctx: click.Context, host: str, port: int, gui_ws_url: str | None, runs_dir: str) -> None:

@@ -82,12 +82,6 @@ def cli_state(ctx: click.Context) -> Any:
     return obj if hasattr(obj, "stream_to_ws") else CliState()
 
 
-def _fmt_seconds(seconds: Any) -> str:
-    from qlop.live.terminal import _fmt_seconds as fmt
-
-    return fmt(seconds) if seconds is not None else "-"
-
-
 def execute_run(ctx: click.Context, config: Any, run_dir: str | Path | None, *, force: bool = False,
                 cluster: Any = None) -> Any:
     """Run ``config`` with events, streaming and signal handling as the global options say.
@@ -163,10 +157,12 @@ def print_run_summary(result: Any) -> None:
     """
     from collections import Counter
 
+    from qlop.formatting import duration
+
     manifest = result.manifest
     counts = Counter(status for status in result.stages.values() if status != "skipped")
     stages = ", ".join(f"{n} {status}" for status, n in counts.items())
-    click.echo(f"{result.status} in {_fmt_seconds(manifest.get('seconds'))}: {result.run_dir}"
+    click.echo(f"{result.status} in {duration(manifest.get('seconds'))}: {result.run_dir}"
                + (f" (stages: {stages})" if stages else ""))
 
 
@@ -220,7 +216,9 @@ def demo_cmd(ctx: click.Context, run_dir: str | None) -> None:
     """
     path = quickstart_path()
     config = load_stage_config(ctx, str(path))
-    config.runs_dir = str(Path.cwd() / "runs")
+    from qlop.layout import DEFAULT_RUNS_DIR
+
+    config.runs_dir = str(Path.cwd() / DEFAULT_RUNS_DIR)
     result = execute_run(ctx, config, run_dir)
     print_run_summary(result)
     show_results(result.run_dir)
@@ -243,18 +241,18 @@ def show_results(run_dir: Path) -> None:
     """The backtest metrics table and where the report and the exported model are."""
     import json
 
-    print_answer(run_dir)
-    metrics_path = run_dir / "backtest" / "metrics.json"
-    if metrics_path.is_file():
-        from qlop.stages.backtest import metric_notes, metrics_table
+    from qlop.layout import RunLayout
 
-        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    layout = RunLayout(run_dir)
+    print_answer(run_dir)
+    if layout.backtest_metrics.is_file():
+        from qlop.cli.tables import metric_notes, metrics_table, render
+
+        metrics = json.loads(layout.backtest_metrics.read_text(encoding="utf-8"))
         click.echo("")
-        click.echo(metrics_table(metrics))
+        click.echo(render(metrics_table(metrics), width=80))
         click.echo(metric_notes(metrics))
-    report = run_dir / "backtest" / "report.html"
-    if report.is_file():
-        click.echo(f"\nreport: {report.resolve()}")
-    export = run_dir / "export"
-    for model in sorted([*export.glob("*.onnx"), *export.glob("*.pmml")]) if export.is_dir() else []:
+    if layout.report.is_file():
+        click.echo(f"\nreport: {layout.report.resolve()}")
+    for model in layout.exported_models():
         click.echo(f"model:  {model.resolve()}")

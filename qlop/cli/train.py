@@ -17,27 +17,6 @@ from qlop.cli.common import (
 )
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
-    return "-" if value is None else (f"{value:.{digits}f}" if isinstance(value, float) else str(value))
-
-
-def format_train_summary(metrics: dict[str, Any], folds: list[dict[str, Any]]) -> str:
-    """Per-fold and overall out-of-sample metrics as a small text table."""
-    task = metrics["task"]
-    keys = ["auc", "log_loss", "brier", "precision", "recall", "base_rate"] if task == "classification" \
-        else ["ic", "pearson", "rmse", "mae"]
-    head = f"{'fold':>4}  {'test window':<23}  {'n_train':>7}  {'n_test':>6}  " + "  ".join(f"{k:>9}" for k in keys)
-    lines = [head]
-    for f, m in zip(folds, metrics["folds"]):
-        lines.append(f"{f['fold']:>4}  {f['test_start']} .. {f['test_end']}  {f['n_train']:>7}  {f['n_test']:>6}  "
-                     + "  ".join(f"{_fmt(m.get(k)):>9}" for k in keys))
-    o = metrics["overall"]
-    n_all = metrics.get("n_predictions", o["n"])  # like the fold rows: every tested row, labelled or not
-    lines.append(f"{'all':>4}  {folds[0]['test_start']} .. {folds[-1]['test_end']}  {'':>7}  {n_all:>6}  "
-                 + "  ".join(f"{_fmt(o.get(k)):>9}" for k in keys))
-    return "\n".join(lines)
-
-
 @click.command("train")
 @config_option
 @run_dir_option
@@ -53,6 +32,7 @@ def train_cmd(ctx: click.Context, config_path: str, run_dir: str, workers: int |
     import contextlib
 
     from qlop.scale.cluster import cluster_session
+    from qlop.cli.tables import echo_table, train_table
     from qlop.stages import train as stage
 
     spec = cluster_spec(workers, scheduler) if workers is not None or scheduler is not None else None
@@ -65,7 +45,7 @@ def train_cmd(ctx: click.Context, config_path: str, run_dir: str, workers: int |
     click.echo(f"{config.model.model_type} ({metrics['task']}, {metrics['scheme']}): "
                f"{metrics['n_folds']} folds, {metrics['n_predictions']} out-of-sample predictions "
                f"({metrics['overall']['n']} with a known label)")
-    click.echo(format_train_summary(metrics, result["folds"]))
+    echo_table(train_table(metrics, result["folds"]))
     for name, path in result["artifacts"].items():
         click.echo(f"wrote {name}: {path}")
 
@@ -101,10 +81,10 @@ def predict_cmd(ctx: click.Context, config_path: str | None, run_dir: str | None
         raise click.UsageError("give -c CONFIG --run-dir DIR, or --bundle DIR --data FILE")
     if data_path or output:
         raise click.UsageError("--data/--output only apply with --bundle")
-    from qlop.stages import train as stage
+    from qlop.stages.predict import predict
 
     config = load_stage_config(ctx, config_path)
-    written = stage.predict(config, run_dir)
+    written = predict(config, run_dir)
     for name, path in written.items():
         click.echo(f"wrote {name}: {path}")
 

@@ -13,7 +13,6 @@ the task again by its id.
 from __future__ import annotations
 
 import atexit
-import datetime as dt
 import os
 import signal
 import subprocess
@@ -24,6 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qlop import layout
 from qlop.live.protocol import TOKEN_ENV
 
 #: ``qlop`` in a child process with this very interpreter (the console script may not be on PATH).
@@ -38,22 +38,16 @@ def new_task_id() -> str:
 
 
 def new_run_dir(runs_dir: Path, task_id: str) -> Path:
-    """``<runs_dir>/<UTC timestamp>-<short task id>``: sorts by time, unique per task."""
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return Path(runs_dir) / f"{stamp}-{task_id[:8]}"
+    """The run directory of a task: its run id is tagged with the task id (see :mod:`qlop.layout`)."""
+    return layout.new_run_dir(runs_dir, task_id)
 
 
 def find_run_dir(runs_dir: Path, task_id: str) -> Path | None:
-    """The run directory a task launched by a GUI wrote to (by the naming scheme of :func:`new_run_dir`).
+    """The run directory a task launched by a GUI wrote to, found again by its task id.
 
     Lets a page re-attach to a task after the GUI server restarted and the relay forgot it.
     """
-    if not task_id or any(c in task_id for c in "/\\*?[]"):
-        return None
-    for path in sorted(Path(runs_dir).glob(f"*-{task_id[:8]}")):
-        if (path / "events.jsonl").is_file():
-            return path
-    return None
+    return layout.find_tagged_run(runs_dir, task_id)
 
 
 def run_command(config_path: Path, run_dir: Path, task_id: str, ws_url: str,

@@ -1,94 +1,19 @@
 """Read run directories for the Runs page, and build its plotly figures.
 
-Everything here reads the artefacts a run leaves (``manifest.json``, ``backtest/``, ``labels.parquet``,
-``train_metrics.json``, ...) and tolerates missing ones: a run without a backtest section simply has
-no equity plot. Nothing here writes.
+Everything here reads the artefacts a run leaves (named by :class:`qlop.layout.RunLayout`) and
+tolerates missing ones: a run without a backtest section simply has no equity plot. Nothing here writes.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qlop.artifacts import read_json
+from qlop.layout import RunLayout
+
 EXIT_REASON_COLUMNS = ("reason", "exit_reason")
-
-
-@dataclass
-class RunSummary:
-    """One row of the runs table."""
-
-    name: str
-    path: Path
-    created: float
-    status: str
-    config_name: str
-    stages: str
-    manifest: dict[str, Any]
-
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _created(manifest: dict[str, Any], path: Path) -> float:
-    import datetime as dt
-
-    for key in ("started_utc", "created_utc", "finished_utc", "created", "started", "timestamp_utc"):
-        value = manifest.get(key)
-        if isinstance(value, str):
-            try:
-                stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                continue
-            if stamp.tzinfo is None:
-                stamp = stamp.replace(tzinfo=dt.timezone.utc)
-            return stamp.timestamp()
-        if isinstance(value, (int, float)):
-            return float(value)
-    return (path / "manifest.json").stat().st_mtime
-
-
-def _stage_names(manifest: dict[str, Any]) -> str:
-    stages = manifest.get("stages")
-    if isinstance(stages, dict):
-        return ", ".join(stages)
-    if isinstance(stages, list):
-        return ", ".join(str(s.get("name", s) if isinstance(s, dict) else s) for s in stages)
-    return ""
-
-
-def list_runs(runs_dir: Path) -> list[RunSummary]:
-    """Run directories under ``runs_dir`` that have a manifest, newest first."""
-    runs_dir = Path(runs_dir)
-    if not runs_dir.is_dir():
-        return []
-    found = []
-    for manifest_path in runs_dir.glob("*/manifest.json"):
-        manifest = read_json(manifest_path)
-        if not isinstance(manifest, dict):
-            continue
-        path = manifest_path.parent
-        config = read_json(path / "config.json") or {}
-        found.append(RunSummary(
-            name=path.name, path=path, created=_created(manifest, path),
-            status=str(manifest.get("status", "completed" if (path / "backtest").exists() else "-")),
-            config_name=str(config.get("name") or manifest.get("name") or ""),
-            stages=_stage_names(manifest), manifest=manifest))
-    return sorted(found, key=lambda r: (r.created, r.name), reverse=True)
-
-
-def resolve_run(runs_dir: Path, name: str) -> Path | None:
-    """The run directory called ``name`` directly under ``runs_dir`` (no path tricks from the URL)."""
-    if not name or "/" in name or "\\" in name or name in (".", ".."):
-        return None
-    path = Path(runs_dir) / name
-    return path if (path / "manifest.json").is_file() else None
 
 
 # -- artefact loaders ----------------------------------------------------------------------------
@@ -108,7 +33,7 @@ def metrics_table(run_dir: Path) -> Any:
 
     from qlop.formatting import BACKTEST_KEYS, format_metric, metric_label, metric_rows
 
-    data = read_json(Path(run_dir) / "backtest" / "metrics.json")
+    data = read_json(RunLayout(run_dir).backtest_metrics)
     if not isinstance(data, dict):
         return None
     rows = metric_rows(data)
@@ -144,7 +69,7 @@ def headline(run_dir: Path) -> list[tuple[str, str]]:
     """(label, formatted value) of the headline metrics present in ``backtest/metrics.json``."""
     from qlop.formatting import HEADLINE_KEYS, format_metric, metric_label
 
-    data = read_json(Path(run_dir) / "backtest" / "metrics.json")
+    data = read_json(RunLayout(run_dir).backtest_metrics)
     if not isinstance(data, dict):
         return []
     keys = (*HEADLINE_KEYS, "benchmark_total_return")
@@ -161,7 +86,7 @@ def _column(df: Any, *names: str) -> str | None:
 
 def equity_frame(run_dir: Path) -> Any:
     """``backtest/equity.parquet`` with a ``date`` column (index reset if needed)."""
-    df = read_parquet(Path(run_dir) / "backtest" / "equity.parquet")
+    df = read_parquet(RunLayout(run_dir).equity)
     if df is None:
         return None
     if "date" not in df.columns:
@@ -205,26 +130,32 @@ def drawdown_figure(equity: Any) -> Any:
     return fig
 
 
-def monthly_returns(equity: Any) -> Any:
-    """Month x year table of compounded strategy returns."""
-    import pandas as pd
+def initial_capital(run_dir: Path) -> float | None:
+    """The book before the first bar (``initial_capital`` of ``backtest/metrics.json``), if recorded."""
+    data = read_json(RunLayout(run_dir).backtest_metrics)
+    value = data.get("initial_capital") if isinstance(data, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value else None
+
+
+def monthly_returns(equity: Any, initial_capital: float | None = None) -> Any:
+    """Year x month table of compounded strategy returns: the report's own table
+    (:func:`qlop.report_data.monthly_returns`), the first month against ``initial_capital`` (``None``:
+    the first equity value), months without a position blank."""
+    from qlop import report_data
 
     col = _column(equity, "equity", "portfolio", "value")
     if col is None:
         return None
-    series = pd.Series(equity[col].to_numpy(), index=pd.to_datetime(equity["date"]))
-    month_end = series.resample("ME").last()
-    prev = month_end.shift(1)
-    prev.iloc[0] = series.iloc[0]
-    rets = month_end / prev - 1.0
-    table = pd.DataFrame({"year": rets.index.year, "month": rets.index.month, "ret": rets.to_numpy()})
-    return table.pivot(index="year", columns="month", values="ret")
+    frame = equity.set_index("date").rename(columns={col: "equity"})
+    frame.index = frame.index.astype("datetime64[ns]")
+    capital = report_data.initial_capital({"initial_capital": initial_capital}, frame)
+    return report_data.monthly_returns(frame, capital)
 
 
-def monthly_heatmap(equity: Any) -> Any:
+def monthly_heatmap(equity: Any, initial_capital: float | None = None) -> Any:
     import plotly.graph_objects as go
 
-    table = monthly_returns(equity)
+    table = monthly_returns(equity, initial_capital)
     if table is None or table.empty:
         return None
     months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -277,7 +208,7 @@ def exposure_figure(equity: Any) -> Any:
 
 
 def trades_frame(run_dir: Path) -> Any:
-    df = read_parquet(Path(run_dir) / "backtest" / "trades.parquet")
+    df = read_parquet(RunLayout(run_dir).trades)
     if df is None:
         return None
     if isinstance(df.index, type(df.index)) and df.index.names != [None]:
@@ -303,7 +234,7 @@ def label_stats(run_dir: Path) -> tuple[Any, Any]:
     """(base rate per ticker, exit-reason mix) from ``labels.parquet``."""
     import pandas as pd
 
-    labels = read_parquet(Path(run_dir) / "labels.parquet")
+    labels = read_parquet(RunLayout(run_dir).labels)
     if labels is None or "label" not in labels.columns:
         return None, None
     known = labels[labels["label"].notna()]
@@ -325,14 +256,14 @@ def fold_metrics(run_dir: Path) -> Any:
     """Per-fold model metrics from ``train_metrics.json`` (whatever list of fold dicts it holds)."""
     import pandas as pd
 
-    data = read_json(Path(run_dir) / "train_metrics.json")
+    data = read_json(RunLayout(run_dir).train_metrics)
     folds = None
     if isinstance(data, dict):
         folds = data.get("folds") or data.get("per_fold")
     elif isinstance(data, list):
         folds = data
     if not folds:
-        folds_json = read_json(Path(run_dir) / "folds.json")
+        folds_json = read_json(RunLayout(run_dir).folds)
         folds = folds_json.get("folds") if isinstance(folds_json, dict) else folds_json
     if not isinstance(folds, list) or not folds:
         return None
@@ -341,7 +272,7 @@ def fold_metrics(run_dir: Path) -> Any:
 
 
 def overall_model_metrics(run_dir: Path) -> dict[str, Any] | None:
-    data = read_json(Path(run_dir) / "train_metrics.json")
+    data = read_json(RunLayout(run_dir).train_metrics)
     if not isinstance(data, dict):
         return None
     overall = data.get("overall") or data.get("oos") or data.get("out_of_sample")
@@ -351,16 +282,16 @@ def overall_model_metrics(run_dir: Path) -> dict[str, Any] | None:
 
 
 def feature_importance(run_dir: Path) -> Any:
-    """Feature importance as (feature, importance) rows, from wherever the train stage wrote it."""
+    """Feature importance as (feature, importance) rows, from ``train_metrics.json`` or the model's
+    ``meta.json`` (the train stage writes it into both)."""
     import pandas as pd
 
-    run_dir = Path(run_dir)
-    candidates = [read_json(run_dir / "model" / "feature_importance.json"),
-                  read_json(run_dir / "feature_importance.json")]
-    train = read_json(run_dir / "train_metrics.json")
+    layout = RunLayout(run_dir)
+    candidates = []
+    train = read_json(layout.train_metrics)
     if isinstance(train, dict):
         candidates.append(train.get("feature_importance"))
-    meta = read_json(run_dir / "model" / "meta.json")
+    meta = read_json(layout.model_meta)
     if isinstance(meta, dict):
         candidates.append(meta.get("feature_importance"))
     for data in candidates:
@@ -388,13 +319,11 @@ def importance_figure(importance: Any, top: int = 25) -> Any:
 
 def downloads(run_dir: Path) -> list[tuple[str, Path, str]]:
     """(label, file, mime) of the files offered for download: report, ONNX bundle, predictions."""
-    run_dir = Path(run_dir)
-    offers = [("report.html", run_dir / "backtest" / "report.html", "text/html"),
-              ("predictions.parquet", run_dir / "predictions.parquet", "application/octet-stream"),
-              ("bundle.json", run_dir / "export" / "bundle.json", "application/json")]
-    export_dir = run_dir / "export"
-    if export_dir.is_dir():
-        offers += [(p.name, p, "application/octet-stream") for p in sorted(export_dir.glob("*.onnx"))]
+    layout = RunLayout(run_dir)
+    offers = [(layout.report.name, layout.report, "text/html"),
+              (layout.predictions.name, layout.predictions, "application/octet-stream"),
+              (layout.bundle.name, layout.bundle, "application/json")]
+    offers += [(p.name, p, "application/octet-stream") for p in layout.exported_models()]
     return [o for o in offers if o[1].is_file()]
 
 
@@ -403,7 +332,7 @@ def onnx_bundle_zip(run_dir: Path) -> bytes | None:
     import io
     import zipfile
 
-    export_dir = Path(run_dir) / "export"
+    export_dir = RunLayout(run_dir).export_dir
     files = sorted(p for p in export_dir.rglob("*") if p.is_file()) if export_dir.is_dir() else []
     if not files:
         return None

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qlop.layout import DEFAULT_RUNS_DIR
 from qlop.live.protocol import relay_token, relay_url
 
 
@@ -28,7 +29,7 @@ class GuiSettings:
         except ValueError:
             run_args = ()
         return cls(
-            runs_dir=Path(os.environ.get("QLOP_GUI_RUNS_DIR") or "runs").resolve(),
+            runs_dir=Path(os.environ.get("QLOP_GUI_RUNS_DIR") or DEFAULT_RUNS_DIR).resolve(),
             ws_url=relay_url(os.environ.get("QLOP_GUI_WS_URL")),
             token=relay_token(),
             run_args=run_args,

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from qlop import progress
+from qlop.layout import RunLayout
 from qlop.live.events import EventRecorder
 from qlop.live.handler import EventLogHandler, RelayPublisher
 from qlop.live.progress_model import RunClock, measured_stage_seconds
 from qlop.live.protocol import relay_token, relay_url
-from qlop.live.terminal import TerminalView, _fmt_seconds
+from qlop.live.terminal import TerminalView, format_seconds
 from qlop.progress import ProgressUpdate
 from qlop.stages.pipeline import PipelineObserver
 
@@ -67,7 +68,7 @@ class RunSession(PipelineObserver):
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.stream:
             self.publisher = RelayPublisher(self.ws_url, self.task_id, self.token)
-        self.recorder = EventRecorder(self.task_id, self.run_dir / "events.jsonl",
+        self.recorder = EventRecorder(self.task_id, RunLayout(self.run_dir).events,
                                       sinks=[self.publisher] if self.publisher else [])
         logger = logging.getLogger("qlop")
         if logger.getEffectiveLevel() > logging.INFO:
@@ -161,16 +162,16 @@ class RunSession(PipelineObserver):
             self.clock.stage_done(stage, seconds)
         self.emit("status", {"status": "stage_completed", "stage": stage, "seconds": round(seconds, 3),
                              **self._figures()})
-        self._line(f"{stage:<9} done in {_fmt_seconds(seconds)}")
+        self._line(f"{stage:<9} done in {format_seconds(seconds)}")
 
     def stage_failed(self, stage: str, error: BaseException, seconds: float) -> None:
-        from qlop.stages.pipeline import _error_text, _status_of
+        from qlop.stages.pipeline import error_text, status_of
 
         with self._lock:
             self.clock.stage_done(stage)
-        self.emit("status", {"status": "stage_failed", "stage": stage, "error": _error_text(error),
-                             "interrupted": _status_of(error) == "interrupted", "seconds": round(seconds, 3)})
-        self._line(f"{stage:<9} {_status_of(error)} after {_fmt_seconds(seconds)}")
+        self.emit("status", {"status": "stage_failed", "stage": stage, "error": error_text(error),
+                             "interrupted": status_of(error) == "interrupted", "seconds": round(seconds, 3)})
+        self._line(f"{stage:<9} {status_of(error)} after {format_seconds(seconds)}")
 
     def artifact(self, stage: str, name: str, path: Path, sha256: str, cached: bool) -> None:
         self.emit("artifact_path", {"stage": stage, "name": name, "path": str(Path(path).resolve()), "sha256": sha256,
@@ -180,15 +181,15 @@ class RunSession(PipelineObserver):
         self.emit("metric", {"stage": stage, "name": name, "value": value})
 
     def run_finished(self, status: str, error: BaseException | None, seconds: float) -> None:
-        from qlop.stages.pipeline import _error_text, _status_of
+        from qlop.stages.pipeline import error_text, status_of
 
         if self.final_sent:
             return
         payload: dict[str, Any] = {"status": "completed" if status == "completed" else "failed",
                                    "run_dir": str(self.run_dir.resolve()), "seconds": round(seconds, 3)}
         if error is not None:
-            payload["error"] = _error_text(error)
-            payload["interrupted"] = _status_of(error) == "interrupted"
+            payload["error"] = error_text(error)
+            payload["interrupted"] = status_of(error) == "interrupted"
         self.emit("status", payload)
         self.final_sent = True
 

@@ -23,16 +23,16 @@ BAR_WIDTH = 24
 NOTE_WIDTH = 44
 
 
-def _fmt_seconds(seconds: float | None) -> str:
+def format_seconds(seconds: float | None) -> str:
     """A duration in the one number style (``4.2s``, ``1m05s``, ``1h02m``); ``?`` when unknown."""
     return "?" if seconds is None else duration(seconds)
 
 
 def _stage_eta(stage: StageState) -> str:
     if stage.state == "running":
-        return f"eta {_fmt_seconds(stage.eta)}" if stage.eta is not None else ""
+        return f"eta {format_seconds(stage.eta)}" if stage.eta is not None else ""
     if stage.state == "completed" and stage.seconds is not None:
-        return f"done in {_fmt_seconds(stage.seconds)}"
+        return f"done in {format_seconds(stage.seconds)}"
     return stage.state
 
 
@@ -47,7 +47,7 @@ def render_state(state: RunState) -> Any:
         grid.add_column()
     if not state.stages and not state.n_events:
         return Text("waiting for the run's first event...", style="dim")
-    eta = "" if state.finished else f"eta {_fmt_seconds(state.eta)}"
+    eta = "" if state.finished else f"eta {format_seconds(state.eta)}"
     grid.add_row(Text("run", style="bold"), ProgressBar(total=1.0, completed=state.overall, width=BAR_WIDTH),
                  Text(f"{state.overall:>4.0%}"), Text(eta), Text(state.status, style="bold"))
     for stage in state.ordered_stages():

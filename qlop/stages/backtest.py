@@ -14,24 +14,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qlop.errors import ArtifactError, ConfigError, DataError
+from qlop.layout import RunLayout
 from qlop.progress import stage_progress
 from qlop.stages.components import component_errors, create
 
 if TYPE_CHECKING:
     import pandas as pd
-    from rich.table import Table
 
     from qlop.backtest.candidates import ExitRules
     from qlop.config import PipelineConfig
 
 log = logging.getLogger(__name__)
-
-BACKTEST_DIR = "backtest"
-EQUITY_FILE = "equity.parquet"
-TRADES_FILE = "trades.parquet"
-METRICS_FILE = "metrics.json"
-REPORT_FILE = "report.html"
-PREDICTIONS_FILE = "predictions.parquet"
 
 
 # --------------------------------------------------------------------------------------- inputs
@@ -39,13 +32,13 @@ def read_inputs(config: "PipelineConfig", run_dir: Path, needs_predictions: bool
     """The panel and (when needed) the predictions, with one-line errors naming the file."""
     import pandas as pd
 
-    from qlop.stages.data import DATA_FILE, load_panel, read_panel
+    from qlop.stages.data import load_panel, read_panel
 
-    data_path = run_dir / DATA_FILE
-    panel = read_panel(data_path) if data_path.is_file() else load_panel(config.data)
+    layout = RunLayout(run_dir)
+    panel = read_panel(layout.data) if layout.data.is_file() else load_panel(config.data)
     predictions = None
     if needs_predictions:
-        path = run_dir / PREDICTIONS_FILE
+        path = layout.predictions
         if not path.is_file():
             raise ArtifactError(f"{path} not found: run `qlop train` first (or `qlop run`); strategy "
                                 f"{config.backtest.strategy_type!r} trades model predictions")
@@ -63,12 +56,10 @@ def read_inputs(config: "PipelineConfig", run_dir: Path, needs_predictions: bool
 
 def prediction_scheme(run_dir: Path) -> str | None:
     """The validation scheme that made the run's predictions (from ``train_metrics.json``), if known."""
-    import json
+    from qlop.artifacts import read_json
 
-    try:
-        return json.loads((run_dir / "train_metrics.json").read_text(encoding="utf-8")).get("scheme")
-    except (OSError, ValueError, AttributeError):
-        return None
+    metrics = read_json(RunLayout(run_dir).train_metrics)
+    return metrics.get("scheme") if isinstance(metrics, dict) else None
 
 
 def exit_rules(config: "PipelineConfig", strategy: Any) -> "ExitRules":
@@ -255,64 +246,17 @@ def run(config: "PipelineConfig", run_dir: str | Path) -> dict[str, str]:
     from qlop.report import backtest_report
     from qlop.report_data import load_run
 
-    run_dir = Path(run_dir)
-    out = compute(config, run_dir)
-    target = run_dir / BACKTEST_DIR
+    layout = RunLayout(run_dir)
+    out = compute(config, layout.root)
     # the report explains the whole run: it also reads the labels, folds and predictions beside it
-    report_input = load_run(run_dir, config=config.model_dump(mode="json"), metrics=out["metrics"],
+    report_input = load_run(layout.root, config=config.model_dump(mode="json"), metrics=out["metrics"],
                             equity=out["equity"], trades=out["trades"])
     report = backtest_report(report_input, title=f"{config.name}: {config.backtest.strategy_type}")
-    with atomic_dir(target) as tmp:
-        write_parquet(out["equity"], tmp / EQUITY_FILE)
-        write_parquet(out["trades"], tmp / TRADES_FILE)
-        write_json(tmp / METRICS_FILE, out["metrics"])
-        write_text(tmp / REPORT_FILE, report)
-    return {name: str(target / file) for name, file in (
-        ("equity", EQUITY_FILE), ("trades", TRADES_FILE), ("metrics", METRICS_FILE), ("report", REPORT_FILE))}
-
-
-# ---------------------------------------------------------------------------------- the table
-#: Metrics explained under the terminal's table.
-NOTED_METRICS = ("avg_gross_leverage", "deflated_sharpe")
-
-
-def metrics_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
-    """(label, formatted value) for every backtest metric present, in the one number style."""
-    from qlop.formatting import metric_rows
-
-    return [(label, value) for label, value, _ in metric_rows(metrics)]
-
-
-def metric_notes(metrics: dict[str, Any], width: int = 100) -> str:
-    """The explanation of the figures that read like a bug without a word, for under the table: an
-    exposure averaged over idle days, and a deflated Sharpe equal to the probabilistic one after a
-    single trial."""
-    import textwrap
-
-    from qlop.formatting import metric_help, metric_label
-
-    return "\n".join(textwrap.fill(f"{metric_label(k, metrics)}: {metric_help(k)}", width=width,
-                                   subsequent_indent="  ") for k in NOTED_METRICS if k in metrics)
-
-
-def metrics_table(metrics: dict[str, Any]) -> "Table":
-    """The metrics as a rich table; ``str()`` of it renders the table as plain text too."""
-    from rich.table import Table
-
-    class _MetricsTable(Table):
-        def __str__(self) -> str:
-            from io import StringIO
-
-            from rich.console import Console
-
-            buf = StringIO()
-            Console(file=buf, width=80, force_terminal=False, color_system=None).print(self)
-            return buf.getvalue().rstrip("\n")
-
-    name = metrics.get("strategy") or "backtest"
-    table = _MetricsTable(title=f"Backtest: {name}", show_header=True)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for label, value in metrics_rows(metrics):
-        table.add_row(label, value)
-    return table
+    files = {"equity": RunLayout.EQUITY, "trades": RunLayout.TRADES, "metrics": RunLayout.BACKTEST_METRICS,
+             "report": RunLayout.REPORT}
+    with atomic_dir(layout.backtest_dir) as tmp:
+        write_parquet(out["equity"], tmp / files["equity"])
+        write_parquet(out["trades"], tmp / files["trades"])
+        write_json(tmp / files["metrics"], out["metrics"])
+        write_text(tmp / files["report"], report)
+    return {name: str(layout.backtest_dir / file) for name, file in files.items()}

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qlop.errors import DataError
+from qlop.layout import RunLayout
 from qlop.progress import StageProgress, stage_progress
 
 if TYPE_CHECKING:
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 
 #: Bumped when the canonical panel format changes, so old cache entries are never read back.
 CACHE_VERSION = 1
-DATA_FILE = "data.parquet"
 
 _progress: contextvars.ContextVar[StageProgress | None] = contextvars.ContextVar("qlop_data_progress",
                                                                                  default=None)
@@ -157,7 +157,7 @@ def load_and_write(config: "PipelineConfig", run_dir: str | Path,
     from qlop.atomic import write_parquet
 
     panel = load_panel(config.data, refresh=refresh)
-    out = write_parquet(panel, Path(run_dir) / DATA_FILE)
+    out = write_parquet(panel, RunLayout(run_dir).data)
     return panel, {"data": str(out)}
 
 
@@ -166,7 +166,7 @@ def run(config: "PipelineConfig", run_dir: str | Path, refresh: bool = False) ->
     return load_and_write(config, run_dir, refresh=refresh)[1]
 
 
-# -- summaries (``qlop data load`` / ``qlop data info``) ----------------------------------------------
+# -- the panel summary (``qlop data load`` / ``qlop data info`` print it) ----------------------------------------------
 
 def summarize_panel(panel: "pd.DataFrame", top_gaps: int = 10, max_dates: int = 5) -> dict[str, Any]:
     """What a user checks first about a panel: coverage, missing sessions and the biggest gaps.
@@ -222,33 +222,3 @@ def summarize_panel(panel: "pd.DataFrame", top_gaps: int = 10, max_dates: int = 
         "sessions": int(len(union)), "missing_sessions": int(missing.sum()),
         "missing_volume": int(nan_vol.sum()), "per_ticker": per_ticker, "gaps": gaps,
     }
-
-
-def format_summary(summary: dict[str, Any], title: str, per_ticker: bool = True) -> str:
-    """Plain-text rendering of :func:`summarize_panel` (stable, grep-friendly)."""
-    lines = [title,
-             f"  tickers: {summary['tickers']}   rows: {summary['rows']:,}   "
-             f"dates: {summary['first']} .. {summary['last']} ({summary['sessions']:,} sessions)",
-             f"  missing sessions (vs the panel's calendar): {summary['missing_sessions']}   "
-             f"bars without volume: {summary['missing_volume']}"]
-    rows = summary["per_ticker"]
-    if per_ticker:
-        width = max([len(r["ticker"]) for r in rows] + [6])
-        lines.append(f"  {'ticker':<{width}}  {'rows':>6}  {'first':<10}  {'last':<10}  missing  no-volume")
-        for r in rows:
-            extra = f"  ({', '.join(r['missing_dates'])}{', ...' if r['missing_sessions'] > len(r['missing_dates']) else ''})" \
-                if r.get("missing_dates") else ""
-            lines.append(f"  {r['ticker']:<{width}}  {r['rows']:>6}  {r['first']}  {r['last']}  "
-                         f"{r['missing_sessions']:>7}  {r['missing_volume']:>9}{extra}")
-    else:
-        worst = sorted((r for r in rows if r["missing_sessions"]), key=lambda r: -r["missing_sessions"])[:8]
-        if worst:
-            lines.append("  most missing: " + ", ".join(f"{r['ticker']} {r['missing_sessions']}" for r in worst))
-    if summary["gaps"]:
-        lines.append("  biggest gaps between sessions (weekdays without a bar):")
-        for g in summary["gaps"]:
-            who = g["tickers"]
-            names = ("all tickers" if len(who) == summary["tickers"] and len(who) > 1
-                     else ", ".join(who[:6]) + (f" and {len(who) - 6} more" if len(who) > 6 else ""))
-            lines.append(f"    {g['after']} -> {g['before']}  {g['weekdays_skipped']:>3}  {names}")
-    return "\n".join(lines)

@@ -13,16 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qlop.errors import ArtifactError, ConfigError
+from qlop.layout import RunLayout
 from qlop.stages.components import component_errors, create
+from qlop.stages.model_store import load_final_model, plugin_record
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from qlop.config import PipelineConfig
-
-EXPORT_DIR = "export"
-SUMMARY_FILE = "export_summary.json"
-
 
 @dataclass
 class ExportInput:
@@ -44,9 +42,7 @@ class ExportInput:
 
     @property
     def model_dir(self) -> Path:
-        from qlop.stages.train import MODEL_DIR
-
-        return self.run_dir / MODEL_DIR
+        return RunLayout(self.run_dir).model_dir
 
     @property
     def task(self) -> str:
@@ -59,30 +55,29 @@ class ExportInput:
     def model_files(self) -> dict[str, Path]:
         """The model's native files and its ``meta.json``, by file name, each checked against the sha256
         recorded at training (:class:`ArtifactError` naming the file otherwise): what an exporter copies."""
-        from qlop.stages.train import META_FILE, verify_model_files
+        from qlop.stages.model_store import verify_model_files
 
         verify_model_files(self.model_dir, self.meta)
-        return {name: self.model_dir / name for name in [*self.meta["files"], META_FILE]}
+        return {name: self.model_dir / name for name in [*self.meta["files"], RunLayout.MODEL_META]}
 
     def predictions_path(self, source: str = "out_of_sample") -> Path:
         """Where the run keeps its predictions: ``out_of_sample`` (walk-forward, written by ``qlop train``)
         or ``final`` (the final model's in-sample scores, written by ``qlop predict``). May not exist."""
-        from qlop.stages.train import FINAL_PREDICTIONS_FILE, PREDICTIONS_FILE
-
-        names = {"out_of_sample": PREDICTIONS_FILE, "final": FINAL_PREDICTIONS_FILE}
-        if source not in names:
-            raise ValueError(f"predictions source must be one of {', '.join(names)}, not {source!r}")
-        return self.run_dir / names[source]
+        layout = RunLayout(self.run_dir)
+        paths = {"out_of_sample": layout.predictions, "final": layout.final_predictions}
+        if source not in paths:
+            raise ValueError(f"predictions source must be one of {', '.join(paths)}, not {source!r}")
+        return paths[source]
 
     def recompute_features(self) -> "pd.DataFrame | None":
         """The run's features recomputed from its raw data with the feature config recorded with the
         model (what a bundle does when it scores raw OHLCV), or None when the run has no raw data or no
         feature steps. An exporter compares it with :attr:`holdout` to prove the config reproduces the
         trained-on values."""
-        from qlop.stages.data import DATA_FILE, read_panel
+        from qlop.stages.data import read_panel
         from qlop.stages.features import compute_features
 
-        data_path = self.run_dir / DATA_FILE
+        data_path = RunLayout(self.run_dir).data
         if not data_path.exists() or not (self.features or {}).get("steps"):
             return None
         return compute_features(read_panel(data_path), self.features)
@@ -93,9 +88,8 @@ def holdout_rows(run_dir: Path, meta: dict[str, Any]) -> "pd.DataFrame | None":
     import numpy as np
     import pandas as pd
 
-    from qlop.stages.train import FEATURES_FILE, FOLDS_FILE
-
-    features_path, folds_path = run_dir / FEATURES_FILE, run_dir / FOLDS_FILE
+    layout = RunLayout(run_dir)
+    features_path, folds_path = layout.features, layout.folds
     if not features_path.exists() or not folds_path.exists():
         return None
     folds = json.loads(folds_path.read_text(encoding="utf-8"))
@@ -112,25 +106,19 @@ def holdout_rows(run_dir: Path, meta: dict[str, Any]) -> "pd.DataFrame | None":
 
 def feature_plugins(features: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Name, plugin and version of each feature step: a bundle needs the same ones to score."""
-    from qlop.stages.train import plugin_record
-
     steps = (features or {}).get("steps") or []
     return [plugin_record("feature_step", s["step_type"]) for s in steps]
 
 
 def build_input(run_dir: str | Path) -> ExportInput:
     """The :class:`ExportInput` of a trained run directory."""
-    from qlop.stages.train import METRICS_FILE, load_final_model
-
     run_dir = Path(run_dir)
     model, meta = load_final_model(run_dir)
-    metrics_path = run_dir / METRICS_FILE
+    metrics_path = RunLayout(run_dir).train_metrics
     metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.exists() else None
     plugins = {"model": meta.get("plugin"), "feature_steps": feature_plugins(meta.get("features"))}
     label = meta.get("label") or {}
     if label.get("label_type"):
-        from qlop.stages.train import plugin_record
-
         plugins["label"] = plugin_record("label", label["label_type"])
     return ExportInput(model=model, meta=meta, run_dir=run_dir, feature_columns=list(meta["feature_columns"]),
                        features=meta.get("features"), label=label, metrics=metrics,
@@ -152,7 +140,7 @@ def export(config: "PipelineConfig", run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     name = config.export.format_name
     exporter = create("exporter", name, config.export.format_params, "export.format_params")
-    target = run_dir / EXPORT_DIR
+    target = RunLayout(run_dir).export_dir
     with stage_progress("export", total=2, unit="step") as progress:
         artifact = build_input(run_dir)
         progress.advance(message="model loaded")
@@ -162,7 +150,7 @@ def export(config: "PipelineConfig", run_dir: str | Path) -> dict[str, Any]:
             if not isinstance(summary, dict):
                 raise ArtifactError(f"exporter {name!r} returned {type(summary).__name__}, not a summary dict")
             summary = {"format_name": name, **summary}
-            write_json(tmp / SUMMARY_FILE, summary)
+            write_json(tmp / RunLayout.EXPORT_SUMMARY, summary)
         progress.advance(message=f"{name} export written")
     artifacts = {"export": str(target)}
     for key, value in summary.get("files", {}).items() if isinstance(summary.get("files"), dict) else []:

@@ -19,6 +19,7 @@ import numpy as np
 from qlop.adapters import FINITE_COLUMNS_ATTR as FINITE_COLUMNS_ATTR  # the hint's name, also served here
 from qlop.adapters import accept_labels, call_feature_step, declared_columns, feature_step_input
 from qlop.errors import ArtifactError, ComponentConflictError, ConfigError, UnknownComponentError
+from qlop.layout import RunLayout
 from qlop.progress import stage_progress
 from qlop.stages.components import component_errors, create
 
@@ -29,9 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DATA_FILE = "data.parquet"
-FEATURES_FILE = "features.parquet"
-LABELS_FILE = "labels.parquet"
 STAGE = "features"
 
 
@@ -196,8 +194,8 @@ def build(config: "PipelineConfig", run_dir: str | Path, manager: Any = None) ->
 
     if config.features is None:
         raise ConfigError("[features] section is required to build features")
-    run_dir = Path(run_dir)
-    data_path = run_dir / DATA_FILE
+    layout = RunLayout(run_dir)
+    data_path = layout.data
     if not data_path.exists():
         raise ArtifactError(f"{data_path} not found: run `qlop data load` first (or `qlop run`)")
     panel = read_panel(data_path)
@@ -207,7 +205,7 @@ def build(config: "PipelineConfig", run_dir: str | Path, manager: Any = None) ->
     if computed.scale_dependent and back_adjusted(config, panel, manager):
         warnings.append(scale_warning(computed.scale_dependent, config.data.data_source_type))
     labels = compute_labels(panel, config.label, manager) if config.label is not None else None
-    f_path, l_path = run_dir / FEATURES_FILE, run_dir / LABELS_FILE
+    f_path, l_path = layout.features, layout.labels
     written = {"features": str(f_path)}
     with atomic_path(f_path, suffix=".parquet") as f_tmp:
         features.to_parquet(f_tmp, engine="pyarrow")

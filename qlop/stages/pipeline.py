@@ -24,16 +24,11 @@ from typing import Any
 from qlop import runs
 from qlop.atomic import write_json
 from qlop.errors import QlopError
+from qlop.layout import RunLayout
 
 log = logging.getLogger("qlop.run")
 
 StageRunner = Callable[[Any, Path], Mapping[str, Any]]
-
-#: Metric files read after a stage (relative to the run dir) and turned into ``metric`` events.
-METRIC_FILES = {"train": "train_metrics.json", "backtest": "backtest/metrics.json"}
-#: A stage's own summary file whose scalar entries go into its manifest record (e.g. export parity).
-SUMMARY_FILES = {"export": "export/export_summary.json"}
-
 
 class PipelineObserver:
     """Receives the life of a run; every method is optional (this base does nothing)."""
@@ -82,11 +77,11 @@ def _call_hook(hook: Any, **kwargs: Any) -> None:
         log.warning("observer hook %s failed: %s: %s", hook.name, type(exc).__name__, exc)
 
 
-def _status_of(error: BaseException) -> str:
+def status_of(error: BaseException) -> str:
     return "interrupted" if isinstance(error, (KeyboardInterrupt, runs.RunInterrupted)) else "failed"
 
 
-def _error_text(error: BaseException) -> str:
+def error_text(error: BaseException) -> str:
     if isinstance(error, KeyboardInterrupt):
         return "interrupted (SIGINT)"
     if isinstance(error, runs.RunInterrupted):
@@ -123,7 +118,7 @@ def _run_pipeline(config: Any, run_dir: Path, *, observer: PipelineObserver | No
     obs = observer or PipelineObserver()
     search = [Path(p) for p in (search_dirs if search_dirs is not None else [run_dir.parent])]
     resolved = config.model_dump(mode="json")
-    write_json(run_dir / runs.CONFIG_JSON, resolved)
+    write_json(RunLayout(run_dir).config, resolved)
 
     previous = runs.read_manifest(run_dir) or {}
     old_stages: dict[str, Any] = previous.get("stages") or {}
@@ -220,11 +215,11 @@ def _run_pipeline(config: Any, run_dir: Path, *, observer: PipelineObserver | No
                 check_run_data(config, run_dir / outputs["data"]["path"], pm)
     except BaseException as exc:
         seconds = time.monotonic() - stage_t0
-        status = _status_of(exc)
+        status = status_of(exc)
         if current is not None:
             # INFO: the CLI prints the error itself, once, on one line
-            log.info("%s: %s: %s", current, status, _error_text(exc))
-            manifest["stages"][current].update(status=status, error=_error_text(exc), seconds=round(seconds, 3))
+            log.info("%s: %s: %s", current, status, error_text(exc))
+            manifest["stages"][current].update(status=status, error=error_text(exc), seconds=round(seconds, 3))
             if status == "failed" and isinstance(exc, Exception):
                 _call_hook(pm.hook.qlop_on_stage_error, stage=current, run_dir=str(run_dir), error=exc)
             obs.stage_failed(current, exc, seconds)
@@ -240,7 +235,7 @@ def _run_pipeline(config: Any, run_dir: Path, *, observer: PipelineObserver | No
 
 def _finish(run_dir: Path, manifest: dict[str, Any], produced: Mapping[str, Any], started: float,
             status: str, error: BaseException | None) -> None:
-    manifest.update(status=status, error=_error_text(error) if error is not None else None,
+    manifest.update(status=status, error=error_text(error) if error is not None else None,
                     finished_utc=runs.utc_now(), seconds=round(time.monotonic() - started, 3))
     manifest["inputs"] = {"config": manifest["config_hash"]}
     data_out = produced.get("data") or {}
@@ -252,7 +247,7 @@ def _finish(run_dir: Path, manifest: dict[str, Any], produced: Mapping[str, Any]
 
 def _stage_summary(run_dir: Path, stage: str) -> dict[str, Any]:
     """The scalar entries of a stage's summary file (the exporter's format, parity figures, hashes)."""
-    rel = SUMMARY_FILES.get(stage)
+    rel = RunLayout.STAGE_SUMMARIES.get(stage)
     if not rel or not (run_dir / rel).is_file():
         return {}
     try:
@@ -263,7 +258,7 @@ def _stage_summary(run_dir: Path, stage: str) -> dict[str, Any]:
 
 
 def _report_metrics(run_dir: Path, stage: str, obs: PipelineObserver) -> None:
-    rel = METRIC_FILES.get(stage)
+    rel = RunLayout.STAGE_METRICS.get(stage)
     if not rel or not (run_dir / rel).is_file():
         return
     try:

@@ -3,16 +3,13 @@
 Inputs ``DIR/features.parquet`` and ``DIR/labels.parquet``; outputs ``DIR/predictions.parquet``
 (``prob`` or ``pred`` and ``fold``, each date predicted only by the fold whose test window holds it),
 ``DIR/folds.json``, ``DIR/train_metrics.json`` and ``DIR/model/`` (the final model, trained on every
-usable row, in the library's own format, plus ``meta.json`` with the sha256 of each model file).
-Splits come from :mod:`qlop.validation`; see DESIGN.md section 6 for why purge and embargo exist.
+usable row, written by :mod:`qlop.stages.model_store`). Splits come from :mod:`qlop.validation`, whose
+docstring says why purge and embargo exist.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import json
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +18,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qlop.adapters import fold_info, model_fit_inputs, predict_values
+from qlop.artifacts import read_frame
 from qlop.errors import ArtifactError, ConfigError, DataError
+from qlop.layout import RunLayout
 from qlop.stages.components import component_errors, create
+from qlop.stages.model_store import prediction_column, save_final_model
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -30,21 +30,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from qlop.config import PipelineConfig
-
-FEATURES_FILE = "features.parquet"
-LABELS_FILE = "labels.parquet"
-PREDICTIONS_FILE = "predictions.parquet"
-FINAL_PREDICTIONS_FILE = "predictions_final.parquet"
-FOLDS_FILE = "folds.json"
-METRICS_FILE = "train_metrics.json"
-MODEL_DIR = "model"
-META_FILE = "meta.json"
-
-
-def prediction_column(task: str) -> str:
-    """``prob`` for classification, ``pred`` for regression."""
-    return "prob" if task == "classification" else "pred"
-
 
 @dataclass
 class TrainingSet:
@@ -62,17 +47,6 @@ class TrainingSet:
     @property
     def feature_columns(self) -> list[str]:
         return [str(c) for c in self.X.columns]
-
-
-def _read(path: Path, producer: str) -> "pd.DataFrame":
-    import pandas as pd
-
-    if not path.exists():
-        raise ArtifactError(f"{path} not found: run `{producer}` first (or `qlop run`)")
-    try:
-        return pd.read_parquet(path)
-    except Exception as exc:
-        raise ArtifactError(f"{path}: cannot read Parquet ({str(exc).splitlines()[0]})") from None
 
 
 def label_plugin(config: "PipelineConfig") -> Any:
@@ -100,24 +74,24 @@ def load_training_set(config: "PipelineConfig", run_dir: str | Path) -> Training
     """Read and align ``features.parquet`` and ``labels.parquet``; check they describe the same rows."""
     import pandas as pd
 
-    run_dir = Path(run_dir)
-    X = _read(run_dir / FEATURES_FILE, "qlop features build")
-    labels = _read(run_dir / LABELS_FILE, "qlop features build")
+    layout = RunLayout(run_dir)
+    X = read_frame(layout.features, "qlop features build")
+    labels = read_frame(layout.labels, "qlop features build")
     if "label" not in labels.columns:
-        raise ArtifactError(f"{run_dir / LABELS_FILE}: no 'label' column")
+        raise ArtifactError(f"{layout.labels}: no 'label' column")
     if not X.index.equals(labels.index):
-        raise ArtifactError(f"{run_dir / LABELS_FILE}: index differs from {FEATURES_FILE}; rebuild both")
+        raise ArtifactError(f"{layout.labels}: index differs from {RunLayout.FEATURES}; rebuild both")
     if X.shape[1] == 0:
-        raise ArtifactError(f"{run_dir / FEATURES_FILE}: no feature columns")
+        raise ArtifactError(f"{layout.features}: no feature columns")
     bad = [c for c in X.columns if X[c].dtype.kind not in "fiub"]
     if bad:
-        raise ArtifactError(f"{run_dir / FEATURES_FILE}: column {bad[0]!r} is not numeric ({X[bad[0]].dtype})")
+        raise ArtifactError(f"{layout.features}: column {bad[0]!r} is not numeric ({X[bad[0]].dtype})")
     values = X.to_numpy(dtype=np.float64, na_value=np.nan)
     infinite = np.isinf(values)
     if infinite.any():
         row, col = np.argwhere(infinite)[0]
         ticker, date = X.index[row]
-        raise DataError(f"{run_dir / FEATURES_FILE}: column {X.columns[col]!r}, ticker {ticker}, date "
+        raise DataError(f"{layout.features}: column {X.columns[col]!r}, ticker {ticker}, date "
                         f"{pd.Timestamp(date).date()}: infinite value ({int(infinite.sum())} in all); "
                         "fix the feature step")
     plugin = label_plugin(config)
@@ -236,30 +210,6 @@ def _serial_fits(config: "PipelineConfig", ts: TrainingSet, folds: list[Any], la
         yield fit_fold(config, ts, fold, label_end, dates)
 
 
-def versions() -> dict[str, str]:
-    """Versions of what shaped the model (recorded in ``meta.json`` and export bundles)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for dist in ("qlop", "numpy", "pandas", "xgboost", "scikit-learn", "onnx", "onnxmltools", "skl2onnx",
-                 "onnxruntime"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            pass
-    return out
-
-
-def plugin_record(kind: str, name: str) -> dict[str, Any]:
-    from qlop.plugins.manager import get_plugin_manager
-
-    try:
-        rec = get_plugin_manager().provider(kind, name)
-        return {"name": name, "plugin": rec.name, "version": rec.version, "distribution": rec.distribution}
-    except Exception:
-        return {"name": name}
-
-
 def run(config: "PipelineConfig", run_dir: str | Path) -> dict[str, str]:
     """Walk-forward (or purged k-fold) training into ``run_dir``; returns artefact name -> path."""
     return train(config, run_dir)["artifacts"]
@@ -331,13 +281,14 @@ def train(config: "PipelineConfig", run_dir: str | Path) -> dict[str, Any]:
                     "library_seconds": timings.library},
         "execution": execution,
     }
+    layout = RunLayout(run_dir)
     artifacts = {
-        "predictions": str(write_parquet(predictions, run_dir / PREDICTIONS_FILE)),
-        "folds": str(write_json(run_dir / FOLDS_FILE, fold_records)),
+        "predictions": str(write_parquet(predictions, layout.predictions)),
+        "folds": str(write_json(layout.folds, fold_records)),
     }
     artifacts["model"] = str(save_final_model(config, ts, final_model, final_info, run_dir, importance))
     metrics["timings"]["stage_seconds"] = time.perf_counter() - started
-    artifacts["train_metrics"] = str(write_json(run_dir / METRICS_FILE, metrics))
+    artifacts["train_metrics"] = str(write_json(layout.train_metrics, metrics))
     return {"artifacts": artifacts, "metrics": metrics, "folds": fold_records, "predictions": predictions}
 
 
@@ -420,127 +371,3 @@ def _fit_final(config: "PipelineConfig", ts: TrainingSet, infos: list[dict[str, 
     return model, info
 
 
-def save_final_model(config: "PipelineConfig", ts: TrainingSet, model: Any, info: dict[str, Any],
-                     run_dir: Path, importance: dict[str, float]) -> Path:
-    """Write ``DIR/model/`` atomically: the native files and ``meta.json`` with their sha256."""
-    from qlop.atomic import atomic_dir, sha256_file, write_json
-
-    target = run_dir / MODEL_DIR
-    with atomic_dir(target) as tmp:
-        with component_errors("train", "model", config.model.model_type):
-            files = list(model.save_model(model.artifact, str(tmp)))
-        if not files:
-            raise ArtifactError(f"model {config.model.model_type!r}: save_model wrote no files")
-        hashes = {}
-        for name in files:
-            path = tmp / name
-            if not path.is_file():
-                raise ArtifactError(f"model {config.model.model_type!r}: save_model listed {name!r} but did not write it")
-            hashes[name] = sha256_file(path)
-        meta = {
-            "model_type": config.model.model_type,
-            "plugin": plugin_record("model", config.model.model_type),
-            "task": ts.task,
-            "prediction_column": prediction_column(ts.task),
-            "feature_columns": ts.feature_columns,
-            "label": ts.label_info,
-            "training_window": {"start": info["start"], "end": info["end"], "n_rows": info["n_rows"]},
-            "params": config.model.model_params,
-            "final_params": info["params"],
-            "fit_info": {k: v for k, v in info.items() if k not in ("params", "start", "end", "n_rows")},
-            "validation": config.model.validation.model_dump(mode="json"),
-            "threshold": config.model.threshold,
-            "seed": config.seed,
-            "features": config.features.model_dump(mode="json") if config.features is not None else None,
-            "model_file": files[0],
-            "files": hashes,
-            "sha256": hashes[files[0]],
-            "feature_importance": importance,
-            "versions": versions(),
-            "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        }
-        write_json(tmp / META_FILE, meta)
-    return target
-
-
-def read_meta(model_dir: str | Path) -> dict[str, Any]:
-    path = Path(model_dir) / META_FILE
-    if not path.exists():
-        raise ArtifactError(f"{path} not found: run `qlop train` first (or `qlop run`)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise ArtifactError(f"{path}: not valid JSON ({exc})") from None
-
-
-def verify_model_files(model_dir: str | Path, meta: dict[str, Any]) -> None:
-    """Every file listed in ``meta.json`` exists and has its recorded sha256 (ArtifactError if not)."""
-    from qlop.atomic import sha256_file
-
-    model_dir = Path(model_dir)
-    files = meta.get("files") or {}
-    if not files:
-        raise ArtifactError(f"{model_dir / META_FILE}: lists no model files")
-    for name, digest in files.items():
-        path = model_dir / name
-        if not path.is_file():
-            raise ArtifactError(f"{path}: model file listed in meta.json is missing")
-        actual = sha256_file(path)
-        if actual != digest:
-            raise ArtifactError(f"{path}: sha256 {actual[:12]}... does not match meta.json ({digest[:12]}...); "
-                                "the model file was modified or corrupted")
-
-
-def load_final_model(run_dir: str | Path) -> tuple[Any, dict[str, Any]]:
-    """The final model of a run, its hashes checked; returns (model component, meta)."""
-    model_dir = Path(run_dir) / MODEL_DIR
-    meta = read_meta(model_dir)
-    verify_model_files(model_dir, meta)
-    name = meta["model_type"]
-    model = create("model", name, meta.get("final_params") or meta.get("params") or {}, "model.model_params")
-    model.task = meta["task"]
-    model.seed = int(meta.get("seed", 0))
-    with component_errors("predict", "model", name):
-        model.load_model(str(model_dir))
-    model.task = meta["task"]
-    return model, meta
-
-
-def score_features(model: Any, meta: dict[str, Any], features: "pd.DataFrame", dropna: bool = True,
-                   source: str = "features") -> "pd.DataFrame":
-    """Predictions of ``model`` for the rows of ``features`` it can score (complete rows with ``dropna``)."""
-    import pandas as pd
-
-    columns = list(meta["feature_columns"])
-    missing = [c for c in columns if c not in features.columns]
-    if missing:
-        raise ArtifactError(f"{source}: feature column {missing[0]!r} the model was trained on is missing")
-    X = features[columns]
-    keep = ~np.isnan(X.to_numpy(dtype=np.float64, na_value=np.nan)).any(axis=1) if dropna else \
-        np.ones(len(X), dtype=bool)
-    X = X[keep]
-    with component_errors("predict", "model", meta["model_type"]):
-        pred = predict_values(model, X, where=source) if len(X) else np.zeros(0)
-    scored = ~np.isnan(pred)  # rows a sequence model has no complete window for get no prediction
-    return pd.DataFrame({meta["prediction_column"]: pred[scored]}, index=X.index[scored])
-
-
-def predict(config: "PipelineConfig", run_dir: str | Path) -> dict[str, str]:
-    """Score ``DIR/features.parquet`` with the run's final model into ``DIR/predictions_final.parquet``.
-
-    These are in-sample for the final model's training window: use ``predictions.parquet`` for
-    anything that must be out of sample.
-    """
-    from qlop.atomic import write_parquet
-    from qlop.progress import stage_progress
-
-    run_dir = Path(run_dir)
-    with stage_progress("predict", total=2, unit="step") as progress:
-        model, meta = load_final_model(run_dir)
-        features = _read(run_dir / FEATURES_FILE, "qlop features build")
-        progress.advance(message="model loaded")
-        dropna = config.features.dropna if config.features is not None else True
-        out = score_features(model, meta, features, dropna, str(run_dir / FEATURES_FILE))
-        path = write_parquet(out, run_dir / FINAL_PREDICTIONS_FILE)
-        progress.advance(message=f"{len(out)} rows scored")
-    return {"predictions_final": str(path)}

@@ -146,8 +146,9 @@ def test_label_barriers_without_label_section_is_a_config_error(tmp_path):
 
 
 def test_metrics_table_renders_as_text():
-    table = stage.metrics_table({"strategy": "x", "total_return": 0.1234, "sharpe": None, "n_trades": 12})
-    text = str(table)
+    from qlop.cli.tables import metrics_table, render
+
+    text = render(metrics_table({"strategy": "x", "total_return": 0.1234, "sharpe": None, "n_trades": 12}))
     assert "Total return" in text and "12.34%" in text and "Sharpe" in text and "-" in text
 
 

@@ -132,8 +132,10 @@ def test_sample_all_29_tickers(tmp_path: Path) -> None:
     lines = [" ".join(line.split()) for line in info.output.splitlines()]
     assert "AAPL 4493 2000-01-03 2017-11-10 2 1 (2002-02-01, 2002-02-04)" in lines
     assert "C 4495 2000-01-03 2017-11-10 0 4" in lines  # C's four zero-volume days
-    biggest = lines.index("biggest gaps between sessions (weekdays without a bar):") + 1
-    assert lines[biggest].startswith("2001-09-10 -> 2001-09-17 4 AAPL")  # the 9/11 closure
+    gaps = lines.index("biggest gaps between sessions (weekdays without a bar):")
+    assert lines[gaps + 1].split() == ["after", "before", "weekdays", "tickers"]
+    biggest = next(line for line in lines[gaps + 2:] if line.strip("- "))
+    assert biggest.startswith("2001-09-10 2001-09-17 4 AAPL")  # the 9/11 closure
 
 
 def test_unknown_source_and_bad_params_are_config_errors(tmp_path: Path) -> None:

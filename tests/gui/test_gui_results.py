@@ -5,20 +5,22 @@ from __future__ import annotations
 import numpy as np
 
 from qlop.gui import results
+from qlop.layout import resolve_run
+from qlop.runs import list_runs
 
 
 def test_runs_are_listed_newest_first_and_only_with_a_manifest(runs_root):
-    runs = results.list_runs(runs_root)
-    assert [r.name for r in runs] == ["20240301-000000-bbbb", "20240101-000000-aaaa"]
-    assert runs[0].config_name == "cfg-20240301-000000-bbbb"
-    assert runs[0].stages == "data, backtest"
-    assert results.list_runs(runs_root / "missing") == []
+    runs = list_runs(runs_root)
+    assert [r.run_id for r in runs] == ["20240301-000000-bbbb", "20240101-000000-aaaa"]
+    assert runs[0].name == "cfg-20240301-000000-bbbb"
+    assert list(runs[0].stages) == ["data", "backtest"]
+    assert list_runs(runs_root / "missing") == []
 
 
 def test_run_names_from_the_url_cannot_escape_the_runs_folder(runs_root):
-    assert results.resolve_run(runs_root, "20240101-000000-aaaa") == runs_root / "20240101-000000-aaaa"
+    assert resolve_run(runs_root, "20240101-000000-aaaa") == runs_root / "20240101-000000-aaaa"
     for bad in ("..", "../runs/20240101-000000-aaaa", "/etc", "not-a-run", ""):
-        assert results.resolve_run(runs_root, bad) is None
+        assert resolve_run(runs_root, bad) is None
 
 
 def test_metrics_table_flattens_benchmark(runs_root):

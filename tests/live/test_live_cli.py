@@ -113,7 +113,7 @@ def test_ws_serve_generates_and_prints_a_token_when_none_is_set():
 
 
 def test_stage_summary_says_where_a_run_stopped():
-    from qlop.cli.runs import stages_summary
+    from qlop.cli.tables import stages_summary
 
     assert stages_summary({"data": "cached", "features": "completed", "train": "interrupted",
                            "backtest": "pending", "export": "skipped"}) == "2/4 done (1 cached), train interrupted"

@@ -6,7 +6,7 @@ import io
 import logging
 
 from qlop.live.session import RunSession
-from qlop.live.terminal import TerminalView, _fmt_seconds
+from qlop.live.terminal import TerminalView, format_seconds
 from qlop.progress import stage_progress
 
 
@@ -48,4 +48,4 @@ def test_on_a_tty_bars_are_drawn_and_cleared(tmp_path):
 
 
 def test_durations_read_naturally():
-    assert [_fmt_seconds(s) for s in (0.04, 12.34, 65, 3725, None)] == ["0.0s", "12.3s", "1m05s", "1h02m", "?"]
+    assert [format_seconds(s) for s in (0.04, 12.34, 65, 3725, None)] == ["0.0s", "12.3s", "1m05s", "1h02m", "?"]

@@ -53,6 +53,7 @@ class _RunExporter(ExporterContract):
         from qlop.config import load_config
         from qlop.stages import train
         from qlop.stages.export import build_input
+        from qlop.stages.predict import predict
 
         from .conftest import synthetic_frames, write_config
 
@@ -64,7 +65,7 @@ class _RunExporter(ExporterContract):
         cfg = write_config(tmp_path / "cfg.json", model_params={"n_estimators": 20},
                            validation={"test_months": 12})
         train.run(load_config(cfg), run_dir)
-        train.predict(load_config(cfg), run_dir)
+        predict(load_config(cfg), run_dir)
         return build_input(run_dir)
 
 

@@ -57,6 +57,7 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory):
 def _build(run_dir: Path) -> dict:
     from qlop.plugins import manager as manager_mod
     from qlop.stages import export as export_stage
+    from qlop.stages import predict as predict_stage
     from qlop.stages import train as train_stage
     from qlop.stages.data import load_panel
     from qlop.stages.features import compute_features, compute_labels
@@ -81,7 +82,7 @@ def _build(run_dir: Path) -> dict:
         result = train_stage.train(config, run_dir)
     finally:
         XGBoostModel.train = original
-    train_stage.predict(config, run_dir)
+    predict_stage.predict(config, run_dir)
     export_stage.run(config, run_dir)
     manager_mod.reset()
     return {"config": config, "run_dir": run_dir, "panel": panel, "seen": seen, "result": result}

@@ -14,6 +14,7 @@ from qlop.config import load_config
 from qlop.errors import ArtifactError, ConfigError
 from qlop.stages import export as export_stage
 from qlop.stages import train as train_stage
+from qlop.stages.model_store import load_final_model
 from qlop.validation import label_end_dates
 
 
@@ -142,7 +143,7 @@ def test_tampered_model_file_is_refused(make_run):
     model_file = run_dir / "model" / "model.json"
     model_file.write_bytes(model_file.read_bytes().replace(b'"', b"'", 1)[:-1] + b"}")
     with pytest.raises(ArtifactError, match="sha256"):
-        train_stage.load_final_model(run_dir)
+        load_final_model(run_dir)
     result = CliRunner().invoke(cli, ["predict", "-c", str(cfg), "--run-dir", str(run_dir)])
     assert result.exit_code == 2 and "sha256" in result.output and "Traceback" not in result.output
 
@@ -155,7 +156,7 @@ def test_predict_scores_features_with_the_final_model(make_run):
     final = pd.read_parquet(run_dir / "predictions_final.parquet")
     X = pd.read_parquet(run_dir / "features.parquet")
     assert final.index.equals(X.index[X.notna().all(axis=1)])
-    model, meta = train_stage.load_final_model(run_dir)
+    model, meta = load_final_model(run_dir)
     np.testing.assert_array_equal(final["prob"].to_numpy(), model.predict(X.dropna()))
 
 
@@ -185,7 +186,7 @@ def test_onnx_parity_for_every_bundled_model(make_run, model_type, task, params)
 
     X = pd.read_parquet(run_dir / "features.parquet")
     via_bundle = load_bundle(run_dir / "export").score_features(X)
-    model, meta = train_stage.load_final_model(run_dir)
+    model, meta = load_final_model(run_dir)
     native = model.predict(X.loc[via_bundle.index])
     assert np.max(np.abs(via_bundle[meta["prediction_column"]].to_numpy() - native)) <= 1e-5
 

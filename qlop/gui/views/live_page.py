@@ -16,7 +16,7 @@ import streamlit as st
 
 from qlop.gui.live import LiveView, format_eta, summarize
 from qlop.live.protocol import TASK_ID_RULE, read_events, valid_task_id
-from qlop.runs import EVENTS
+from qlop.layout import RunLayout
 
 POLL_SECONDS = 0.5
 #: The log panel shows at most this many lines (each poll resends it); the rest stays in events.jsonl.
@@ -86,7 +86,7 @@ def live_panel(task_id: str, subscriber: Any, task: Any) -> None:
     def panel() -> None:
         done = subscriber.finished
         if _process_finished_without_status(task, done):
-            subscriber.add_events(read_events(Path(task.run_dir) / EVENTS, task_id))
+            subscriber.add_events(read_events(RunLayout(task.run_dir).events, task_id))
             done = True
         elif task is None and not done and not subscriber.snapshot().events:
             # not launched by this server (it restarted?): the run's own event log may have it all
@@ -95,7 +95,7 @@ def live_panel(task_id: str, subscriber: Any, task: Any) -> None:
 
             run_dir = find_run_dir(settings().runs_dir, task_id)
             if run_dir is not None:
-                subscriber.add_events(read_events(Path(run_dir) / EVENTS, task_id))
+                subscriber.add_events(read_events(RunLayout(run_dir).events, task_id))
                 done = subscriber.finished
         snapshot = subscriber.snapshot()
         view = summarize(snapshot.events)
@@ -114,7 +114,7 @@ def live_panel(task_id: str, subscriber: Any, task: Any) -> None:
         if view.finished and task is not None and task.returncode not in (None, 0):
             with st.expander("Console output of the run"):
                 st.code(console_tail(task) or "(empty)", language=None)
-        if view.finished and task is not None and (Path(task.run_dir) / "manifest.json").is_file():
+        if view.finished and task is not None and RunLayout(task.run_dir).is_run():
             from qlop.gui.app import page
 
             st.page_link(page("runs"), label="Open the results", icon=":material/insights:",

@@ -183,10 +183,11 @@ def launch(config: Any) -> None:
     from qlop.gui.launcher import new_run_dir, new_task_id
     from qlop.gui.settings import settings
     from qlop.gui.state import task_registry
+    from qlop.layout import gui_launch_config
 
     cfg = settings()
     task_id = new_task_id()
-    config_path = write_config(config, cfg.runs_dir / ".qlop-gui" / f"{task_id}.json")
+    config_path = write_config(config, gui_launch_config(cfg.runs_dir, task_id))
     run_dir = new_run_dir(cfg.runs_dir, task_id)
     task_registry().launch(config_path, run_dir, cfg.ws_url, cfg.token, task_id=task_id, global_args=cfg.run_args)
     from qlop.gui.app import page

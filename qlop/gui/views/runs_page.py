@@ -8,7 +8,10 @@ from typing import Any
 
 import streamlit as st
 
+from qlop.artifacts import read_json
 from qlop.gui import results
+from qlop.layout import RunLayout, resolve_run
+from qlop.runs import RunSummary, list_runs
 
 
 def _chart(fig: Any, key: str) -> None:
@@ -16,12 +19,12 @@ def _chart(fig: Any, key: str) -> None:
         st.plotly_chart(fig, key=key, config={"displaylogo": False})
 
 
-def run_table(runs: list[results.RunSummary]) -> None:
+def run_table(runs: list[RunSummary]) -> None:
     import pandas as pd
 
-    rows = [{"run": r.name, "name": r.config_name, "status": r.status,
-             "finished (UTC)": dt.datetime.fromtimestamp(r.created, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
-             "stages": r.stages} for r in runs]
+    rows = [{"run": r.run_id, "name": r.name or "", "status": r.status,
+             "started (UTC)": dt.datetime.fromtimestamp(r.started, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+             "stages": ", ".join(r.stages)} for r in runs]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 
@@ -45,7 +48,7 @@ def backtest_section(run_dir: Path) -> None:
             _chart(results.equity_figure(equity), "equity")
             _chart(results.drawdown_figure(equity), "drawdown")
     if equity is not None:
-        _chart(results.monthly_heatmap(equity), "monthly")
+        _chart(results.monthly_heatmap(equity, results.initial_capital(run_dir)), "monthly")
         _chart(results.exposure_figure(equity), "exposure")
     trades = results.trades_frame(run_dir)
     if trades is not None:
@@ -123,14 +126,15 @@ def downloads_section(run_dir: Path) -> None:
 
 
 def run_detail(run_dir: Path) -> None:
-    manifest = results.read_json(run_dir / "manifest.json") or {}
+    layout = RunLayout(run_dir)
+    manifest = read_json(layout.manifest) or {}
     st.header(run_dir.name)
     status = manifest.get("status", "unknown")
     if status != "completed":
         st.warning(f"Run status: {status}" + (f" - {manifest['error']}" if manifest.get("error") else ""))
     with st.expander("Manifest and config"):
         st.json(manifest, expanded=False)
-        st.json(results.read_json(run_dir / "config.json") or {}, expanded=False)
+        st.json(read_json(layout.config) or {}, expanded=False)
     downloads_section(run_dir)
     backtest_section(run_dir)
     model_section(run_dir)
@@ -142,11 +146,11 @@ def render() -> None:
 
     runs_dir = settings().runs_dir
     st.title("Runs")
-    runs = results.list_runs(runs_dir)
+    runs = list_runs(runs_dir)
     if not runs:
         st.info(f"No runs under {runs_dir} yet.")
         return
-    names = [r.name for r in runs]
+    names = [r.run_id for r in runs]
     wanted = st.query_params.get("run")
     index = names.index(wanted) if wanted in names else None
     choice = st.selectbox("Open run", names, index=index, placeholder="Choose a run", key="open_run")
@@ -155,7 +159,7 @@ def render() -> None:
     if not choice:
         run_table(runs)
         return
-    run_dir = results.resolve_run(runs_dir, choice)
+    run_dir = resolve_run(runs_dir, choice)
     if run_dir is None:
         st.error(f"No run called {choice!r} under {runs_dir}")
         return
