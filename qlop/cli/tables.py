@@ -45,10 +45,9 @@ def echo_table(table: "RenderableType") -> None:
 
 def _plain_table(*columns: str, right: tuple[str, ...] = (), title: str | None = None) -> "Table":
     """A borderless table (grep-friendly: one row per line, cells separated by spaces)."""
-    from rich import box
     from rich.table import Table
 
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left")
+    table = Table(title=title, box=None, pad_edge=False, title_justify="left")
     for name in columns:
         table.add_column(name, justify="right" if name in right else "left", no_wrap=True)
     return table
