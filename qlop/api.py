@@ -18,11 +18,9 @@ Groups (see ``docs/plugins/api.md`` for one line per name):
 - feature steps: ``TickerGroups``, ``ticker_groups``, ``FINITE_COLUMNS_ATTR``
 - labels: the simulator (``simulate``, ``panel_arrays``, ``PanelArrays``, ``SimResult``, ``TradeRules``,
   ``Side``, ``EXIT_REASONS``)
-- exporters: ``ExportInput``, ``build_export_input``, the bundle format (``BUNDLE_FILE``,
-  ``BUNDLE_FORMAT``, ``ONNX_FILE``, ``onnx_session``, ``output_spec``, ``run_session``, ``onnx_input``,
-  ``load_bundle``),
-  ``versions``
-- artefacts: ``atomic_path``, ``write_bytes``, ``write_text``, ``write_json``, ``write_parquet``,
+- exporters: ``ExportInput``, ``build_export_input``, the bundle format (``BUNDLE_FORMAT``,
+  ``onnx_session``, ``output_spec``, ``run_session``, ``onnx_input``, ``load_bundle``), ``versions``
+- artefacts: ``RunLayout`` (the file names of a run directory and of a bundle), ``atomic_path``, ``write_bytes``, ``write_text``, ``write_json``, ``write_parquet``,
   ``sha256_file``
 - progress: ``stage_progress``
 - models that train across the run's Dask cluster: ``cluster_client``, ``dask_frame_by_ticker``
@@ -94,16 +92,15 @@ _EXPORTS: dict[str, str] = {
     # exporters: their input, the bundle format, what shaped the model
     "ExportInput": "qlop.stages.export:ExportInput",
     "build_export_input": "qlop.stages.export:build_input",
-    "BUNDLE_FILE": "qlop.bundle:BUNDLE_FILE",
     "BUNDLE_FORMAT": "qlop.bundle:BUNDLE_FORMAT",
-    "ONNX_FILE": "qlop.bundle:ONNX_FILE",
     "onnx_session": "qlop.bundle:onnx_session",
     "output_spec": "qlop.bundle:output_spec",
     "run_session": "qlop.bundle:run_session",
     "onnx_input": "qlop.bundle:onnx_input",
     "load_bundle": "qlop.bundle:load_bundle",
     "versions": "qlop.stages.model_store:versions",
-    # artefacts: atomic writes and hashes
+    # artefacts: their names, atomic writes and hashes
+    "RunLayout": "qlop.layout:RunLayout",
     "atomic_path": "qlop.atomic:atomic_path",
     "write_bytes": "qlop.atomic:write_bytes",
     "write_text": "qlop.atomic:write_text",
@@ -142,9 +139,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from qlop.atomic import atomic_path, sha256_file, write_bytes, write_json, write_parquet, write_text
     from qlop.bundle import (
-        BUNDLE_FILE,
         BUNDLE_FORMAT,
-        ONNX_FILE,
         load_bundle,
         onnx_input,
         onnx_session,
@@ -154,6 +149,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from qlop.errors import ArtifactError, ConfigError, DataError, QlopError
     from qlop.numbers import SEED_MAX, Number, number, seed_field
     from qlop.grouping import TickerGroups, ticker_groups
+    from qlop.layout import RunLayout
     from qlop.interfaces import (
         BaseDataSourcePlugin,
         BaseExportFormatPlugin,

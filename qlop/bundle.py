@@ -21,9 +21,6 @@ from qlop.layout import RunLayout
 if TYPE_CHECKING:
     import pandas as pd
 
-#: the ONNX bundle's spec and model files (also exported by :mod:`qlop.api` for exporters)
-BUNDLE_FILE = RunLayout.BUNDLE
-ONNX_FILE = RunLayout.ONNX_MODEL
 BUNDLE_FORMAT = "qlop.bundle.v1"
 
 

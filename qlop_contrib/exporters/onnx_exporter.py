@@ -39,9 +39,8 @@ class OnnxExporter(BaseExportFormatPlugin):
 
     def export(self, artifact: Any, output_path: str) -> dict[str, Any]:
         from qlop.api import (
-            BUNDLE_FILE,
             BUNDLE_FORMAT,
-            ONNX_FILE,
+            RunLayout,
             onnx_input,
             onnx_session,
             output_spec,
@@ -66,7 +65,7 @@ class OnnxExporter(BaseExportFormatPlugin):
         holdout = artifact.holdout
         if holdout is None or len(holdout) == 0:
             raise ArtifactError(f"{artifact.run_dir}: no held-out rows for the ONNX parity check "
-                                "(folds.json / features.parquet missing or empty)")
+                                f"({RunLayout.FOLDS} / {RunLayout.FEATURES} missing or empty)")
         holdout = holdout[columns].iloc[: self.params.max_parity_rows]
         lookback = int(model.lookback)
         native = np.asarray(model.predict(holdout), dtype=np.float64)
@@ -87,13 +86,13 @@ class OnnxExporter(BaseExportFormatPlugin):
 
         feature_diff = self._feature_parity(artifact, holdout) if self.params.check_features else None
 
-        onnx_path = write_bytes(os.path.join(output_path, ONNX_FILE), blob)
+        onnx_path = write_bytes(os.path.join(output_path, RunLayout.ONNX_MODEL), blob)
         native_file = artifact.model_dir / meta["model_file"]
         native_rel = os.path.relpath(native_file, output_path)
         dates = holdout.index.get_level_values(1)
         bundle = {
             "format": BUNDLE_FORMAT,
-            "model_file": ONNX_FILE,
+            "model_file": RunLayout.ONNX_MODEL,
             "input_name": input_name,
             "output": output,
             "task": artifact.task,
@@ -111,7 +110,7 @@ class OnnxExporter(BaseExportFormatPlugin):
             "plugins": artifact.plugins,
             "versions": versions(),
             "target_opset": self.params.target_opset,
-            "hashes": {ONNX_FILE: sha256_file(onnx_path), "native_model": meta.get("sha256")},
+            "hashes": {RunLayout.ONNX_MODEL: sha256_file(onnx_path), "native_model": meta.get("sha256")},
             "parity_max_abs_diff": diff,
             "parity_tolerance": self.params.parity_tolerance,
             "parity_rows": int(native.size),
@@ -119,11 +118,11 @@ class OnnxExporter(BaseExportFormatPlugin):
             "feature_parity_max_abs_diff": feature_diff,
             "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
-        write_json(os.path.join(output_path, BUNDLE_FILE), bundle)
-        return {"files": {"model": ONNX_FILE, "bundle": BUNDLE_FILE}, "parity_evaluator": "onnxruntime",
+        write_json(os.path.join(output_path, RunLayout.BUNDLE), bundle)
+        return {"files": {"model": RunLayout.ONNX_MODEL, "bundle": RunLayout.BUNDLE}, "parity_evaluator": "onnxruntime",
                 "parity_max_abs_diff": diff,
                 "parity_rows": int(native.size), "feature_parity_max_abs_diff": feature_diff,
-                "onnx_sha256": bundle["hashes"][ONNX_FILE], "onnx_bytes": len(blob)}
+                "onnx_sha256": bundle["hashes"][RunLayout.ONNX_MODEL], "onnx_bytes": len(blob)}
 
     @staticmethod
     def _feature_parity(artifact: Any, holdout: Any) -> float | None:
@@ -133,6 +132,8 @@ class OnnxExporter(BaseExportFormatPlugin):
         the model was trained on (it would not if the config changed after ``features.parquet`` was
         built). None when the run has no ``data.parquet`` or no feature steps.
         """
+        from qlop.api import RunLayout
+
         recomputed = artifact.recompute_features()
         if recomputed is None:
             return None
@@ -146,8 +147,8 @@ class OnnxExporter(BaseExportFormatPlugin):
         if not same.all():
             row, col = np.argwhere(~same)[0]
             ticker, date = holdout.index[row]
-            raise ArtifactError(f"feature {holdout.columns[col]!r} recomputed from data.parquet differs from "
-                                f"features.parquet at ticker {ticker}, date {date.date()}: the feature config "
+            raise ArtifactError(f"feature {holdout.columns[col]!r} recomputed from {RunLayout.DATA} differs from "
+                                f"{RunLayout.FEATURES} at ticker {ticker}, date {date.date()}: the feature config "
                                 "changed after the features were built; rebuild features and retrain")
         both = ~np.isnan(a) & ~np.isnan(b)
         return float(np.max(np.abs(a[both] - b[both]))) if both.any() else 0.0

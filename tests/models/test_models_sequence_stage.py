@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from qlop.api import BaseModelPlugin, ComponentSpec, gather_windows, group_codes, hookimpl, window_rows
 from qlop.config import load_config
 from qlop.errors import StageError
+from qlop.stages import predict as predict_stage
 from qlop.stages import train as train_stage
 
 
@@ -94,7 +95,7 @@ def test_test_rows_are_scored_with_history_and_unwindowed_rows_are_dropped(make_
     np.testing.assert_allclose(preds["prob"].to_numpy()[:50], manual, rtol=1e-6)
 
     # the final model scores every scorable row that has a full window: the first 7 of each ticker have none
-    train_stage.predict(load_config(cfg), run_dir)
+    predict_stage.predict(load_config(cfg), run_dir)
     final = pd.read_parquet(run_dir / "predictions_final.parquet")
     n_tickers = X.index.get_level_values(0).nunique()
     assert len(final) == int(scorable.sum()) - 7 * n_tickers
