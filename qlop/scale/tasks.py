@@ -134,7 +134,7 @@ def _run(spec: dict[str, Any], sources: list[Path], stage: str | None) -> tuple[
     """Run the spec's config into its run dir; return the result, (wall, CPU) seconds and the worker."""
     from qlop.config import config_from_data, validate_plugins
     from qlop.live.session import RunSession
-    from qlop.stages.pipeline import _error_text, run_pipeline
+    from qlop.stages.pipeline import error_text, run_pipeline
 
     pm = worker_manager(spec["selection"])
     run_dir = Path(spec["run_dir"])
@@ -157,7 +157,7 @@ def _run(spec: dict[str, Any], sources: list[Path], stage: str | None) -> tuple[
                                   command=spec.get("command"))
     except Exception as exc:  # noqa: BLE001 - every failure becomes the variant's one line
         where = stage or _failed_stage(run_dir) or "run"
-        raise TaskFailed(f"{where}: {_error_text(exc)}") from None
+        raise TaskFailed(f"{where}: {error_text(exc)}") from None
     return result, (time.monotonic() - started, time.process_time() - cpu_started), worker
 
 
