@@ -155,7 +155,7 @@ def load_bundle(path: str | Path) -> Bundle:
     expected = (spec.get("hashes") or {}).get(model_path.name)
     actual = sha256_file(model_path)
     if expected != actual:
-        raise ArtifactError(f"{model_path}: sha256 does not match bundle.json; the model file was modified")
+        raise ArtifactError(f"{model_path}: sha256 does not match {RunLayout.BUNDLE}; the model file was modified")
     try:
         session = onnx_session(model_path.read_bytes())
     except Exception as exc:

@@ -5,7 +5,7 @@ the exporters through :mod:`qlop.api`) asks :class:`RunLayout` where an artefact
 one is a one-line change here. A run directory looks like this::
 
     <runs_dir>/<run id>/
-      config.json  manifest.json  events.jsonl
+      config.json  manifest.json  events.jsonl  .qlop.lock (while a process writes)
       data.parquet  features.parquet  labels.parquet
       predictions.parquet  predictions_final.parquet  folds.json  train_metrics.json
       model/meta.json  model/<the model plugin's own files>
@@ -42,6 +42,8 @@ class RunLayout:
     CONFIG = "config.json"
     MANIFEST = "manifest.json"
     EVENTS = "events.jsonl"
+    #: held (flock) while a process writes into the run directory (:mod:`qlop.rundir`)
+    LOCK = ".qlop.lock"
     # -- data and features -----------------------------------------------------------------------
     DATA = "data.parquet"
     FEATURES = "features.parquet"
@@ -72,6 +74,13 @@ class RunLayout:
     STAGE_SUMMARIES = {"export": f"{EXPORT_DIR}/{EXPORT_SUMMARY}"}
     #: suffixes of the deployable model files an exporter may write into ``export/``
     MODEL_SUFFIXES = (".onnx", ".pmml")
+
+    @classmethod
+    def top_level_names(cls) -> frozenset[str]:
+        """Every file and folder QLOP itself puts directly in a run directory."""
+        return frozenset({cls.CONFIG, cls.MANIFEST, cls.EVENTS, cls.LOCK, cls.DATA, cls.FEATURES, cls.LABELS,
+                          cls.PREDICTIONS, cls.FINAL_PREDICTIONS, cls.FOLDS, cls.TRAIN_METRICS, cls.MODEL_DIR,
+                          cls.BACKTEST_DIR, cls.EXPORT_DIR})
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -105,6 +114,10 @@ class RunLayout:
     @property
     def events(self) -> Path:
         return self.root / self.EVENTS
+
+    @property
+    def lock(self) -> Path:
+        return self.root / self.LOCK
 
     @property
     def data(self) -> Path:

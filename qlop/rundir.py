@@ -32,18 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from qlop.errors import QlopError, file_errors
+from qlop.layout import RunLayout
 
 log = logging.getLogger("qlop.run")
-
-#: The lock file inside a run directory.
-LOCK_FILE = ".qlop.lock"
-#: What a run directory may hold before its manifest exists: QLOP's own artefacts (a run killed
-#: before it wrote its manifest, or stage commands run one by one) and temporary files.
-RUN_NAMES = frozenset({
-    "manifest.json", "config.json", "events.jsonl", "data.parquet", "features.parquet", "labels.parquet",
-    "predictions.parquet", "predictions_final.parquet", "folds.json", "train_metrics.json", "model",
-    "backtest", "export", LOCK_FILE,
-})
 
 
 #: Locks this process holds: resolved run dir -> (thread id, lock, depth).
@@ -64,10 +55,12 @@ def _is_temporary(name: str) -> bool:
 
 
 def foreign_entries(path: Path) -> list[str]:
-    """Entries of ``path`` that are not QLOP run artefacts (empty for a run directory)."""
-    if (path / "manifest.json").is_file():
+    """Entries of ``path`` that are not QLOP run artefacts (empty for a run directory). Before its manifest
+    exists a run directory may hold QLOP's own artefacts (a run killed early, or stage commands run one
+    by one) and temporary files."""
+    if RunLayout(path).is_run():
         return []
-    return sorted(p.name for p in path.iterdir() if p.name not in RUN_NAMES and not _is_temporary(p.name))
+    return sorted(p.name for p in path.iterdir() if p.name not in RunLayout.top_level_names() and not _is_temporary(p.name))
 
 
 def check_run_dir(path: str | Path, *, allow_foreign: bool = False, option: str = "--run-dir") -> Path:
@@ -152,7 +145,7 @@ def _me(command: str | None) -> dict[str, Any]:
 
 def _busy(path: Path, holder: Holder) -> RunDirBusy:
     remote = "" if holder.alive() is not None else (
-        f"; if that process is gone, delete {path / LOCK_FILE}")
+        f"; if that process is gone, delete {RunLayout(path).lock}")
     return RunDirBusy(f"{path}: another QLOP run is writing into this directory ({holder.describe()}): wait "
                       f"for it to finish or use another run directory{remote}")
 
@@ -162,7 +155,7 @@ class RunLock:
 
     def __init__(self, run_dir: str | Path, command: str | None = None) -> None:
         self.run_dir = Path(run_dir)
-        self.path = self.run_dir / LOCK_FILE
+        self.path = RunLayout(self.run_dir).lock
         self.command = command
         self._fd: int | None = None
         self._outer: RunLock | None = None  # the lock this thread already held on the directory

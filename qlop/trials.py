@@ -101,7 +101,9 @@ def record_run(config: Any, run_dir: str | Path, source: str = "run") -> int | N
     if config.backtest is None:
         return None
     sharpe = None
-    metrics_path = Path(run_dir) / "backtest" / "metrics.json"
+    from qlop.layout import RunLayout
+
+    metrics_path = RunLayout(run_dir).backtest_metrics
     with contextlib.suppress(OSError, ValueError, AttributeError):
         sharpe = json.loads(metrics_path.read_text(encoding="utf-8")).get("sharpe")
     return record_trials(config.runs_dir, config.name,

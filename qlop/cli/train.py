@@ -15,6 +15,7 @@ from qlop.cli.common import (
     require_section,
     run_dir_option,
 )
+from qlop.layout import RunLayout
 
 
 @click.command("train")
@@ -54,9 +55,9 @@ def train_cmd(ctx: click.Context, config_path: str, run_dir: str, workers: int |
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Pipeline config (with --run-dir).")
 @click.option("--run-dir", "run_dir", type=click.Path(file_okay=False), default=None,
-              help="Score DIR/features.parquet with the run's final model.")
+              help=f"Score DIR/{RunLayout.FEATURES} with the run's final model.")
 @click.option("--bundle", "bundle_dir", type=click.Path(file_okay=False), default=None,
-              help="An exported bundle directory (DIR/export): score raw OHLCV with onnxruntime alone.")
+              help=f"An exported bundle directory (DIR/{RunLayout.EXPORT_DIR}): score raw OHLCV with onnxruntime alone.")
 @click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
               help="OHLCV panel file for --bundle (.parquet, or .csv with a ticker column / named TICKER.csv).")
 @click.option("--output", "output", type=click.Path(dir_okay=False), default=None,

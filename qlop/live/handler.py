@@ -23,6 +23,7 @@ import threading
 import time
 from typing import Any
 
+from qlop.layout import RunLayout
 from qlop.live.events import EventRecorder
 from qlop.live.protocol import (
     OPEN_TIMEOUT,
@@ -176,7 +177,7 @@ class RelayPublisher:
             return True
         except OSError as exc:
             self._warn_once(f"live relay at {self.url} unreachable ({type(exc).__name__}); "
-                            "retrying in the background, events are kept in events.jsonl")
+                            f"retrying in the background, events are kept in {RunLayout.EVENTS}")
             return False
 
     def _connect(self) -> Any:
@@ -190,7 +191,7 @@ class RelayPublisher:
             self.warn(f"live relay refused {self.url} (HTTP {exc.status}); the run goes on without streaming")
             return None
         except RelayUnavailable as exc:
-            self._warn_once(f"live {exc}; retrying in the background, events are kept in events.jsonl")
+            self._warn_once(f"live {exc}; retrying in the background, events are kept in {RunLayout.EVENTS}")
             return None
         try:
             relay_has = control_seq(ws.recv(timeout=self.open_timeout), "hello")

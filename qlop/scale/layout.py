@@ -20,12 +20,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from qlop.layout import RunLayout
+
 
 class SweepLayout:
     SWEEP_JSON = "sweep.json"
     RESULTS = "results.parquet"
-    REPORT = "report.html"
-    EVENTS = "events.jsonl"
+    REPORT = RunLayout.REPORT  # the sweep's own report, named like a backtest's
+    EVENTS = RunLayout.EVENTS  # the same event log a run keeps
     RUNS_DIR = "runs"
     STAGES_DIR = "stages"
     #: characters of the config hash in a variant's run directory name, of the key in a stage's

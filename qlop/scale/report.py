@@ -13,6 +13,8 @@ import json
 import math
 from typing import Any
 
+from qlop.layout import RunLayout
+from qlop.scale.layout import SweepLayout
 from qlop.scale.sweepfile import value_text
 
 #: Metric columns of the results table, in order (labels and number styles: qlop.formatting).
@@ -224,7 +226,8 @@ def sweep_report(summary: dict[str, Any], frame: Any) -> str:
         run_dir = variant.get("run_dir") or ""
         if variant["status"] == "completed" and run_dir:
             name = run_dir.rstrip("/").rsplit("/", 1)[-1]
-            link = f"<a href='runs/{html.escape(name)}/backtest/report.html'>{html.escape(name)}</a>"
+            report = f"{SweepLayout.RUNS_DIR}/{name}/{RunLayout.BACKTEST_DIR}/{RunLayout.REPORT}"
+            link = f"<a href='{html.escape(report, quote=True)}'>{html.escape(name)}</a>"
         else:
             link = html.escape(variant.get("error") or "")
         cls = " class='failed'" if variant["status"] == "failed" else ""

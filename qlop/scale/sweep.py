@@ -30,6 +30,7 @@ from typing import Any
 from qlop import runs
 from qlop.atomic import write_json
 from qlop.formatting import format_metric
+from qlop.layout import RunLayout
 from qlop.scale.cluster import ClusterSpec, check_shared_path, dask_client
 from qlop.scale.layout import SweepLayout
 from qlop.scale.plan import StageTask, VariantPlan, plan_sweep
@@ -124,8 +125,9 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def read_variant_metrics(run_dir: Path) -> dict[str, Any]:
     """The headline metrics of a finished run directory (None where the run has no such figure)."""
-    backtest = _read_json(run_dir / "backtest" / "metrics.json")
-    overall = _read_json(run_dir / "train_metrics.json").get("overall") or {}
+    layout = RunLayout(run_dir)
+    backtest = _read_json(layout.backtest_metrics)
+    overall = _read_json(layout.train_metrics).get("overall") or {}
     out: dict[str, Any] = {m: backtest.get(m) for m in BACKTEST_METRICS}
     out.update({m: overall.get(m) for m in TRAIN_METRICS})
     return out
@@ -137,11 +139,11 @@ def read_variant_returns(run_dir: Path) -> Any | None:
 
     from qlop.metrics import returns_from_equity
 
-    path = run_dir / "backtest" / "equity.parquet"
-    if not path.is_file():
+    layout = RunLayout(run_dir)
+    if not layout.equity.is_file():
         return None
-    equity = pd.read_parquet(path, columns=["equity"])["equity"].to_numpy(dtype=float)
-    capital = _read_json(run_dir / "backtest" / "metrics.json").get("initial_capital")
+    equity = pd.read_parquet(layout.equity, columns=["equity"])["equity"].to_numpy(dtype=float)
+    capital = _read_json(layout.backtest_metrics).get("initial_capital")
     return returns_from_equity(equity, float(capital) if capital else float(equity[0]))
 
 
@@ -346,7 +348,7 @@ class SweepRunner:
         record = self.records[plan.variant.id]
         record.status = "failed"
         record.error = _one_line(exc) if exc is not None else "failed"
-        if not (plan.run_dir / runs.MANIFEST).exists():
+        if not RunLayout(plan.run_dir).is_run():
             record.run_dir = ""  # it never started: the error names the stage that failed
         self.options.echo(f"{record.id} FAILED  {record.error}  ({plan.variant.label()})")
         self.emit("status", {"status": "variant_failed", "variant": record.id, "error": record.error,

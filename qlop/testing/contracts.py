@@ -31,6 +31,7 @@ import pandas as pd
 import pytest
 
 from qlop import adapters
+from qlop.layout import RunLayout
 from qlop.schema import INDEX_NAMES, OHLCV_COLUMNS
 from qlop.testing.data import make_ohlcv_panel, perturb_after, rescale_panel
 
@@ -508,7 +509,7 @@ class ModelContract(ComponentContract):
         self._test_pred(final, data)
 
     def test_save_load_round_trip(self, trained: Any, data: dict[str, Any], tmp_path: Path) -> None:
-        target = tmp_path / "model"
+        target = tmp_path / RunLayout.MODEL_DIR
         target.mkdir()
         written = trained.save_model(trained.artifact, str(target))
         assert written, "save_model must return the names of the files it wrote"
@@ -521,7 +522,7 @@ class ModelContract(ComponentContract):
                                    err_msg="predictions after save_model/load_model differ")
 
     def test_no_pickle_written(self, trained: Any, tmp_path: Path) -> None:
-        target = tmp_path / "model"
+        target = tmp_path / RunLayout.MODEL_DIR
         target.mkdir()
         trained.save_model(trained.artifact, str(target))
         for path in sorted(p for p in target.rglob("*") if p.is_file()):
@@ -699,7 +700,7 @@ class ExporterContract(ComponentContract):
         return {p for p in root.rglob("*") if p.is_file()}
 
     def test_writes_under_output_path(self, component: Any, artifact: Any, tmp_path: Path) -> None:
-        out = tmp_path / "export"
+        out = tmp_path / RunLayout.EXPORT_DIR
         out.mkdir()
         before = self._files(tmp_path)
         component.export(artifact, str(out))
@@ -712,14 +713,14 @@ class ExporterContract(ComponentContract):
         assert not leftovers, f"temporary files left behind: {leftovers}"
 
     def test_returns_json_summary(self, component: Any, artifact: Any, tmp_path: Path) -> None:
-        out = tmp_path / "export"
+        out = tmp_path / RunLayout.EXPORT_DIR
         out.mkdir()
         summary = component.export(artifact, str(out))
         assert isinstance(summary, dict) and summary, "export must return a non-empty dict summary"
         json.dumps(summary, default=str)
 
     def test_export_twice_overwrites(self, component: Any, artifact: Any, tmp_path: Path) -> None:
-        out = tmp_path / "export"
+        out = tmp_path / RunLayout.EXPORT_DIR
         out.mkdir()
         first = component.export(artifact, str(out))
         files = {p.relative_to(out): p.read_bytes() for p in self._files(out)}

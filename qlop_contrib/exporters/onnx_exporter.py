@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from qlop.api import ArtifactError, BaseExportFormatPlugin, number
+from qlop.api import ArtifactError, BaseExportFormatPlugin, RunLayout, number
 
 
 class OnnxParams(BaseModel):
@@ -28,7 +28,7 @@ class OnnxParams(BaseModel):
                                      description="Largest allowed |onnxruntime - native| on held-out rows")
     max_parity_rows: int = number(50_000, ge=1, le=10_000_000, unit="rows",
                                   description="Held-out rows compared at most")
-    check_features: bool = Field(True, description="Recompute the features from DIR/data.parquet with the "
+    check_features: bool = Field(True, description=f"Recompute the features from DIR/{RunLayout.DATA} with the "
                                                    "bundle's feature config and require the trained-on values")
 
 
@@ -40,7 +40,6 @@ class OnnxExporter(BaseExportFormatPlugin):
     def export(self, artifact: Any, output_path: str) -> dict[str, Any]:
         from qlop.api import (
             BUNDLE_FORMAT,
-            RunLayout,
             onnx_input,
             onnx_session,
             output_spec,
@@ -132,8 +131,6 @@ class OnnxExporter(BaseExportFormatPlugin):
         the model was trained on (it would not if the config changed after ``features.parquet`` was
         built). None when the run has no ``data.parquet`` or no feature steps.
         """
-        from qlop.api import RunLayout
-
         recomputed = artifact.recompute_features()
         if recomputed is None:
             return None

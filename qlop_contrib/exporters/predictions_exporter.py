@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from qlop.api import ArtifactError, BaseExportFormatPlugin
+from qlop.api import ArtifactError, BaseExportFormatPlugin, RunLayout
 
 
 class PredictionsParams(BaseModel):
@@ -15,7 +15,7 @@ class PredictionsParams(BaseModel):
 
     file_format: Literal["csv", "parquet"] = Field("csv", description="Output file format")
     source: Literal["out_of_sample", "final"] = Field(
-        "out_of_sample", description="Walk-forward predictions.parquet, or predictions_final.parquet "
+        "out_of_sample", description=f"Walk-forward {RunLayout.PREDICTIONS}, or {RunLayout.FINAL_PREDICTIONS} "
                                      "(in-sample scores of the final model, from `qlop predict`)")
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from qlop.api import ArtifactError
+from qlop.api import ArtifactError, RunLayout
 
 
 def prediction_column(data: pd.DataFrame, predictions: pd.DataFrame | None, strategy: str) -> pd.Series:
     """The predicted probability (``prob``, else ``pred``) aligned on ``data``'s index; NaN = no prediction."""
     if predictions is None:
-        raise ArtifactError(f"strategy {strategy!r} needs model predictions (predictions.parquet): "
+        raise ArtifactError(f"strategy {strategy!r} needs model predictions ({RunLayout.PREDICTIONS}): "
                             "run `qlop train` first")
     for column in ("prob", "pred"):
         if column in predictions.columns:

@@ -105,3 +105,38 @@ def test_missing_artefacts_give_none(tmp_path):
     assert results.label_stats(run) == (None, None)
     assert results.fold_metrics(run) is None and results.feature_importance(run) is None
     assert results.downloads(run) == [] and results.onnx_bundle_zip(run) is None
+
+
+def test_report_and_gui_draw_the_same_monthly_returns(runs_root):
+    """One monthly-returns table (qlop.report_data.monthly_returns): report.html and the Runs page agree,
+    the first month measured against the capital the backtest started with, a month without any
+    position blank in both."""
+    import json
+
+    import pandas as pd
+
+    from qlop.layout import RunLayout
+    from qlop.report import monthly_figure
+    from qlop.report_data import initial_capital, load_run, monthly_returns
+
+    run = RunLayout(runs_root / "20240101-000000-aaaa")
+    capital = 100_000.0
+    metrics = json.loads(run.backtest_metrics.read_text())
+    run.backtest_metrics.write_text(json.dumps({**metrics, "initial_capital": capital}))
+    frame = pd.read_parquet(run.equity)
+    idle = (frame.index >= "2012-03-01") & (frame.index <= "2012-03-31")
+    frame.loc[idle, "n_positions"] = 0
+    frame.loc[idle, "equity"] = frame.loc[frame.index < "2012-03-01", "equity"].iloc[-1]
+    frame.to_parquet(run.equity)
+
+    report = load_run(run.root)  # what report.html reads
+    report_z = np.asarray(monthly_figure(monthly_returns(report.equity, initial_capital(report.metrics,
+                                                                                         report.equity))).data[0].z,
+                          dtype=float)
+    equity = results.equity_frame(run.root)  # what the Runs page reads
+    gui_z = np.asarray(results.monthly_heatmap(equity, results.initial_capital(run.root)).data[0].z, dtype=float)
+    np.testing.assert_allclose(gui_z / 100, report_z, rtol=1e-12, equal_nan=True)
+    assert report_z.shape == (2, 12) and np.isnan(report_z[0, 2])  # March 2012: no position
+    first_month = frame["equity"]["2012-01"].iloc[-1] / capital - 1
+    assert np.isclose(report_z[0, 0], first_month)
+    assert not np.isclose(report_z[0, 0], frame["equity"]["2012-01"].iloc[-1] / frame["equity"].iloc[0] - 1)

@@ -103,16 +103,16 @@ def assert_complete_or_none(run_dir: Path) -> None:
     none. No temporary file of an atomic write is left, no lock outlives its run, and every artefact
     the manifest records as finished still has the recorded content."""
     from qlop import runs
-    from qlop.rundir import LOCK_FILE
+    from qlop.layout import RunLayout
 
     if not run_dir.exists():
         return
     assert runs.leftover_temp_files(run_dir) == [], runs.leftover_temp_files(run_dir)
-    assert not (run_dir / LOCK_FILE).exists(), "the run lock outlived its run"
-    manifest_path = run_dir / runs.MANIFEST
+    assert not RunLayout(run_dir).lock.exists(), "the run lock outlived its run"
+    manifest_path = RunLayout(run_dir).manifest
     if not manifest_path.exists():
         left = sorted(p.name for p in run_dir.iterdir())
-        assert set(left) <= {runs.CONFIG_JSON}, f"artefacts without a manifest: {left}"
+        assert set(left) <= {RunLayout.CONFIG}, f"artefacts without a manifest: {left}"
         for name in left:
             json.loads((run_dir / name).read_text(encoding="utf-8"))
         return

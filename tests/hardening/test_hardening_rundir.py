@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from hardening_helpers import DATA_ONLY, QLOP_MAIN, assert_complete_or_none, one_error_line, qlop_env
-from qlop.rundir import LOCK_FILE, Holder, RunDirBusy, RunDirError, RunLock, check_run_dir
+from qlop.layout import RunLayout
+from qlop.rundir import Holder, RunDirBusy, RunDirError, RunLock, check_run_dir
 
 SLEEPY_PLUGIN = '''
 import os, time
@@ -112,7 +113,7 @@ def test_a_second_writer_is_refused_and_a_dead_holder_is_stale(run_qlop, tmp_pat
     run_dir = tmp_path / "run"
     holder = hold_lock(run_dir)
     try:
-        held = json.loads((run_dir / LOCK_FILE).read_text())
+        held = json.loads((run_dir / RunLayout.LOCK).read_text())
         assert (held["pid"], held["host"], held["command"]) == (holder.pid, socket.gethostname(),
                                                                "qlop run -c holder.toml")
         line = one_error_line(run_qlop("run", "-c", config, "--run-dir", run_dir))
@@ -120,11 +121,11 @@ def test_a_second_writer_is_refused_and_a_dead_holder_is_stale(run_qlop, tmp_pat
                                f"{holder.pid} on {socket.gethostname()} since ")
         assert line.endswith("): wait for it to finish or use another run directory")
         assert "another QLOP run" in one_error_line(run_qlop("data", "load", "-c", config, "--run-dir", run_dir))
-        assert sorted(p.name for p in run_dir.iterdir()) == [LOCK_FILE]  # the refused runs wrote nothing
+        assert sorted(p.name for p in run_dir.iterdir()) == [RunLayout.LOCK]  # the refused runs wrote nothing
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-    assert Holder.read(run_dir / LOCK_FILE).pid == holder.pid  # left behind by kill -9: stale
+    assert Holder.read(run_dir / RunLayout.LOCK).pid == holder.pid  # left behind by kill -9: stale
     proc = run_qlop("run", "-c", config, "--run-dir", run_dir)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"took over a stale run lock (pid {holder.pid}" in proc.stderr
@@ -164,8 +165,8 @@ def test_two_concurrent_runs_into_one_directory(run_qlop, tmp_path):
 def test_lock_is_reentrant_in_one_thread_and_exclusive_across_threads(tmp_path):
     with RunLock(tmp_path / "r") as outer:
         with RunLock(tmp_path / "r"):
-            assert (tmp_path / "r" / LOCK_FILE).exists()
-        assert (tmp_path / "r" / LOCK_FILE).exists() and outer.path.exists()
+            assert (tmp_path / "r" / RunLayout.LOCK).exists()
+        assert (tmp_path / "r" / RunLayout.LOCK).exists() and outer.path.exists()
         errors: list[BaseException] = []
 
         def other() -> None:
@@ -178,7 +179,7 @@ def test_lock_is_reentrant_in_one_thread_and_exclusive_across_threads(tmp_path):
         thread.start()
         thread.join()
         assert len(errors) == 1 and f"(pid {os.getpid()} on " in str(errors[0])
-    assert not (tmp_path / "r" / LOCK_FILE).exists()
+    assert not (tmp_path / "r" / RunLayout.LOCK).exists()
 
 
 def test_without_flock_a_dead_pid_is_stale_and_a_live_one_holds(tmp_path, monkeypatch):
@@ -192,12 +193,12 @@ def test_without_flock_a_dead_pid_is_stale_and_a_live_one_holds(tmp_path, monkey
     run_dir.mkdir()
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     lock = {"pid": int(dead.stdout), "host": socket.gethostname(), "started_utc": "2026-01-01T00:00:00Z"}
-    (run_dir / LOCK_FILE).write_text(json.dumps(lock))
+    (run_dir / RunLayout.LOCK).write_text(json.dumps(lock))
     with RunLock(run_dir) as taken:
         assert taken.replaced is not None and taken.replaced.pid == lock["pid"]
-    (run_dir / LOCK_FILE).write_text(json.dumps({**lock, "pid": os.getppid()}))
+    (run_dir / RunLayout.LOCK).write_text(json.dumps({**lock, "pid": os.getppid()}))
     with pytest.raises(RunDirBusy, match=f"pid {os.getppid()} on {socket.gethostname()}"):
         RunLock(run_dir).acquire()
-    (run_dir / LOCK_FILE).write_text(json.dumps({**lock, "host": "elsewhere"}))
-    with pytest.raises(RunDirBusy, match=f"on elsewhere .*if that process is gone, delete {run_dir / LOCK_FILE}"):
+    (run_dir / RunLayout.LOCK).write_text(json.dumps({**lock, "host": "elsewhere"}))
+    with pytest.raises(RunDirBusy, match=f"on elsewhere .*if that process is gone, delete {run_dir / RunLayout.LOCK}"):
         RunLock(run_dir).acquire()

@@ -15,8 +15,8 @@ from typing import Any
 import streamlit as st
 
 from qlop.gui.live import LiveView, format_eta, summarize
-from qlop.live.protocol import TASK_ID_RULE, read_events, valid_task_id
 from qlop.layout import RunLayout
+from qlop.live.protocol import TASK_ID_RULE, read_events, valid_task_id
 
 POLL_SECONDS = 0.5
 #: The log panel shows at most this many lines (each poll resends it); the rest stays in events.jsonl.
@@ -65,7 +65,7 @@ def draw(view: LiveView, task: Any) -> None:
     st.caption(f"{view.n_events} events, last seq {view.last_seq}")
     lines = view.log
     if len(lines) > MAX_LOG_LINES:
-        st.caption(f"Showing the last {MAX_LOG_LINES} of {len(lines)} log lines; all are in events.jsonl.")
+        st.caption(f"Showing the last {MAX_LOG_LINES} of {len(lines)} log lines; all are in {RunLayout.EVENTS}.")
         lines = lines[-MAX_LOG_LINES:]
     st.code("\n".join(lines) or "(no log yet)", language=None, height=320)
 
