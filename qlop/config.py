@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from qlop.errors import ConfigError
-from qlop.layout import DEFAULT_RUNS_DIR
+from qlop.layout import DEFAULT_RUNS_DIR, RunLayout
 from qlop.numbers import number, seed_field
 from qlop.sim.terms import TradeTerms
 
@@ -147,7 +147,7 @@ class BacktestConfig(TradeTerms, BookSizing, _BacktestStrategy):
     benchmark_partial: Literal["error", "overlap"] = Field(
         "error", description='A benchmark that does not cover the backtest window: "error" (the default), or '
                              '"overlap" to compare over the dates both cover, with a warning and the overlap '
-                             'stated in metrics.json and the report')
+                             f'stated in {RunLayout.BACKTEST_METRICS} and the report')
     n_trials: int = number(1, ge=1, le=10**9, unit="trials",
                            description="Configurations tried, for the deflated Sharpe ratio")
 

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from qlop.api import ArtifactError, BaseExportFormatPlugin, number
+from qlop.api import ArtifactError, BaseExportFormatPlugin, RunLayout, number
 
 PMML_FILE = "model.pmml"
 META_FILE = "pmml.json"
@@ -82,7 +82,7 @@ class PmmlExporter(BaseExportFormatPlugin):
         holdout = artifact.holdout
         if holdout is None or len(holdout) == 0:
             raise ArtifactError(f"{artifact.run_dir}: no held-out rows for the PMML parity check "
-                                "(folds.json / features.parquet missing or empty)")
+                                f"({RunLayout.FOLDS} / {RunLayout.FEATURES} missing or empty)")
         java = self.java()
         with java_environment(java):
             t0 = time.perf_counter()

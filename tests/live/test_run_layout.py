@@ -65,7 +65,7 @@ def test_paths_of_a_run(tmp_path):
     assert layout.model_meta == tmp_path / "r" / "model" / "meta.json"
     assert layout.export_summary == tmp_path / "r" / "export" / "export_summary.json"
     assert RunLayout.STAGE_METRICS["backtest"] == "backtest/metrics.json"
-    assert not layout.is_run() and layout.exported_onnx() == []
+    assert not layout.is_run() and layout.exported_models() == []
     layout.root.mkdir()
     layout.manifest.write_text("{}")
     assert layout.is_run() and layout.run_id == "r"
