@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qlop.errors import ArtifactError, ConfigError, DataError
+from qlop.errors import ArtifactError, ConfigError
 from qlop.layout import RunLayout
 from qlop.progress import stage_progress
 from qlop.stages.components import component_errors, create
