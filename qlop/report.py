@@ -290,8 +290,9 @@ def backtest_report(run: RunData, title: str = "Backtest") -> str:
     folds = fold_skill(run.train_metrics)
     if folds is not None:
         section("Model skill per fold", _table(display(folds), first_is_label=False),
-                "Each fold is scored by a model trained only on earlier, purged and embargoed data. AUC 0.5 is "
-                "no skill; a log loss below the base rate's beats always predicting the base rate.")
+                "Each fold is scored by a model trained only on earlier data, purged of labels that reach into the "
+                "test period. AUC 0.5 is no skill; a log loss below the base rate's beats always predicting the "
+                "base rate.")
     labels = label_stats(run.labels)
     pnl = ticker_pnl(trades)
     cols = []

@@ -123,8 +123,13 @@ def config_summary(config: dict[str, Any], n_folds: int | None = None) -> list[t
         else:
             text = f"{scheme}, {v.get('n_splits')} splits"
         rows.append(("Model", "Validation", text))
-        rows.append(("Model", "Embargo", f"{v.get('embargo_days') if v.get('embargo_days') is not None else 'horizon'} "
-                                         "bars (plus purging of overlapping labels)"))
+        if scheme == "walk_forward":  # no training row comes after a test period: nothing to embargo
+            rows.append(("Model", "Purging", "training rows whose label window reaches the test period are dropped; "
+                                             "no embargo is needed (no training row follows a test period)"))
+        else:
+            rows.append(("Model", "Purging and embargo",
+                         f"overlapping labels purged, then {v.get('embargo_days') if v.get('embargo_days') is not None else 'horizon'}"
+                         " bars after each test period embargoed"))
         if n_folds is not None:
             rows.append(("Model", "Folds", count(n_folds)))
     bt = config.get("backtest") or {}
