@@ -27,7 +27,10 @@ def cli() -> None:
               help="Events kept per task for late or reconnecting subscribers.")
 @click.option("--ping-interval", default=20.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds between keep-alive pings.")
-def serve_cmd(host: str, port: int, ttl: float, queue_size: int, replay_events: int, ping_interval: float) -> None:
+@click.option("--slow-grace", default=1.0, show_default=True, type=click.FloatRange(min=0.01, max=600),
+              help="Seconds a dropped subscriber's backlog may take to drain before its connection is cut.")
+def serve_cmd(host: str, port: int, ttl: float, queue_size: int, replay_events: int, ping_interval: float,
+              slow_grace: float) -> None:
     """Run the relay until SIGTERM or Ctrl-C. The token is QLOP_WS_TOKEN (generated and printed if unset).
 
     Publishers connect to /publish/TASK_ID, viewers to /subscribe/TASK_ID?since=SEQ, both with
@@ -38,7 +41,7 @@ def serve_cmd(host: str, port: int, ttl: float, queue_size: int, replay_events: 
     from qlop.live.server import Relay, serve_relay, token_from_env
 
     token, generated = token_from_env()
-    relay = Relay(token, queue_size=queue_size, replay_events=replay_events, ttl=ttl)
+    relay = Relay(token, queue_size=queue_size, replay_events=replay_events, ttl=ttl, slow_grace=slow_grace)
 
     def ready(bound_host: str, bound_port: int) -> None:
         if generated:

@@ -8,7 +8,10 @@ Per task the relay keeps a bounded replay buffer ordered by ``seq`` and drops ev
 already holds, so a publisher may resend freely after a reconnect, and a subscriber joining late or
 resuming with ``since`` receives every later event exactly once, in order. Each subscriber has a bounded
 queue drained in batches by its own writer; a subscriber that falls behind by a full queue is closed
-with code 4008 (it can resume with ``since``) and never stalls the publisher or other subscribers.
+with code 4008 (it can resume with ``since``) and never stalls the publisher or other subscribers. A
+subscriber that does not read at all has megabytes queued in front of that close frame, so after a short
+grace period (``slow_grace``, 1 s) in which its backlog has not drained, its connection is cut (a TCP
+abort) instead of waiting for the close handshake behind the backlog.
 Finished tasks are forgotten after a TTL. SIGTERM/SIGINT close every connection and stop cleanly.
 Routes, token parsing, the size limit, close codes and control messages are :mod:`qlop.live.protocol`'s.
 """
@@ -22,6 +25,8 @@ import hmac
 import logging
 import secrets
 import signal
+import socket
+import struct
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +63,16 @@ def token_from_env(env: Mapping[str, str] | None = None) -> tuple[str, bool]:
     return secrets.token_urlsafe(24), True
 
 
+def hard_abort(transport: Any) -> None:
+    """Cut a connection now: a reset (``SO_LINGER`` 0) discards what the kernel still holds for the peer,
+    where a plain close would keep sending it to a peer that does not read."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
 @dataclass(eq=False)
 class Subscriber:
     ws: Any
@@ -65,6 +80,7 @@ class Subscriber:
     last_sent: int
     dropped: bool = False
     task_id: str | None = None
+    closing: asyncio.Future | None = None  # the close (or cut) of a dropped subscriber
 
 
 @dataclass
@@ -99,7 +115,8 @@ class Relay:
     """The relay's state and handlers (the asyncio server lives in :func:`serve_relay`)."""
 
     def __init__(self, token: str, *, queue_size: int = 10_000, replay_events: int = 100_000,
-                 replay_bytes: int = 64 << 20, ttl: float = 3600.0, idle_ttl: float = 86_400.0) -> None:
+                 replay_bytes: int = 64 << 20, ttl: float = 3600.0, idle_ttl: float = 86_400.0,
+                 slow_grace: float = 1.0) -> None:
         self.token = token.encode("utf-8")
         self.queue_size = queue_size
         self.replay_events = replay_events
@@ -107,7 +124,9 @@ class Relay:
         self.ttl = ttl
         self.idle_ttl = idle_ttl
         self.tasks: dict[str, Task] = {}
+        self.slow_grace = slow_grace
         self.dropped_subscribers = 0
+        self.cut_subscribers = 0  # dropped ones whose connection was aborted, not closed
         self._background: set[asyncio.Future] = set()
 
     def task(self, task_id: str) -> Task:
@@ -194,19 +213,45 @@ class Relay:
         sub.dropped = True
         self.dropped_subscribers += 1
         log.warning("task %s: dropping a slow subscriber at seq %d", task.task_id, sub.last_sent)
-        closing = asyncio.ensure_future(self._close(sub.ws, CLOSE_TOO_SLOW,
-                                                    f"too slow: resume with since={sub.last_sent}"))
+        closing = sub.closing = asyncio.ensure_future(
+            self._cut(sub.ws, CLOSE_TOO_SLOW, f"too slow: resume with since={sub.last_sent}"))
         self._background.add(closing)  # keep a reference until it is done
         closing.add_done_callback(self._background.discard)
 
+    async def _cut(self, ws: Any, code: int, reason: str) -> None:
+        """Close a dropped subscriber within :attr:`slow_grace` seconds, whatever it does.
+
+        The close frame goes out behind everything already buffered for the peer. A peer that reads
+        drains that backlog within the grace period and gets the frame (code 4008 and the ``since`` to
+        resume from); one that does not is cut off with a TCP abort, dropping the backlog, so a stuck
+        viewer never holds megabytes and a connection for longer than the grace period.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.slow_grace
+        transport = getattr(ws, "transport", None)
+        if transport is not None:
+            while transport.get_write_buffer_size() > 0 and loop.time() < deadline:
+                await asyncio.sleep(0.02)
+            if transport.get_write_buffer_size() > 0:
+                self.cut_subscribers += 1
+                log.warning("cut a subscriber that read nothing for %.1f s (%d bytes unsent)", self.slow_grace,
+                            transport.get_write_buffer_size())
+                hard_abort(transport)
+                return
+        if not await self._close(ws, code, reason, timeout=max(0.05, deadline - loop.time())):
+            self.cut_subscribers += 1
+
     @staticmethod
-    async def _close(ws: Any, code: int, reason: str, timeout: float = 10.0) -> None:
-        """Close with ``code``; a peer that does not read its close frame in ``timeout`` s is cut off."""
+    async def _close(ws: Any, code: int, reason: str, timeout: float = 10.0) -> bool:
+        """Close with ``code``; a peer that does not read its close frame in ``timeout`` s is cut off
+        (returns False then)."""
         try:
             await asyncio.wait_for(ws.close(code, reason), timeout=timeout)
+            return True
         except Exception:  # noqa: BLE001 - a stuck peer: cut the TCP connection
             with contextlib.suppress(Exception):
-                ws.transport.abort()
+                hard_abort(ws.transport)
+            return False
 
     # -- subscribers --------------------------------------------------------------------------
 
@@ -244,6 +289,8 @@ class Relay:
                     batch.append(sub.queue.get_nowait())
                 if await self._send_batch(sub, batch):
                     return
+            if sub.closing is not None:  # the handler ends after the 4008 close (or the cut), not before
+                await asyncio.shield(sub.closing)
         except ConnectionClosed:
             return
 
