@@ -1,4 +1,4 @@
-"""QLOP's Streamlit app: New run, Live run, Runs and Plugins pages.
+"""QLOP's Streamlit app: New run, Live run, Runs, Sweeps and Plugins pages.
 
 Start it with ``qlop gui`` (which also starts the relay and passes its URL and token through the
 environment); ``streamlit run qlop/gui/app.py`` works too against a relay started by hand.
@@ -10,9 +10,10 @@ from typing import Any
 
 import streamlit as st
 
-PAGE_TITLES = {"new": "New run", "live": "Live run", "runs": "Runs", "plugins": "Plugins"}
+PAGE_TITLES = {"new": "New run", "live": "Live run", "runs": "Runs", "sweeps": "Sweeps", "plugins": "Plugins"}
 PAGE_ICONS = {"new": ":material/rocket_launch:", "live": ":material/monitoring:",
-              "runs": ":material/folder_open:", "plugins": ":material/extension:"}
+              "runs": ":material/folder_open:", "sweeps": ":material/grid_view:",
+              "plugins": ":material/extension:"}
 
 
 def _render(name: str) -> Any:
@@ -26,7 +27,7 @@ def _render(name: str) -> Any:
 
 
 def page(name: str) -> Any:
-    """The ``st.Page`` called ``name`` (``new``, ``live``, ``runs`` or ``plugins``)."""
+    """The ``st.Page`` called ``name`` (``new``, ``live``, ``runs``, ``sweeps`` or ``plugins``)."""
     return st.Page(_render(name), title=PAGE_TITLES[name], icon=PAGE_ICONS[name], url_path=name,
                    default=name == "new")
 

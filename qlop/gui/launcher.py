@@ -61,9 +61,17 @@ def run_command(config_path: Path, run_dir: Path, task_id: str, ws_url: str,
             "run", "-c", str(config_path), "--run-dir", str(run_dir)]
 
 
+def sweep_command(sweep_path: Path, sweep_dir: Path, task_id: str, ws_url: str, workers: int | None = None,
+                  global_args: tuple[str, ...] = ()) -> list[str]:
+    """The argv of a streamed sweep (``qlop sweep``; ``workers`` local worker processes, default the cores)."""
+    return [*QLOP_ARGV, *global_args, "--stream-to-ws", task_id, "--ws-url", ws_url,
+            "sweep", "-c", str(sweep_path), "--sweep-dir", str(sweep_dir),
+            *(["--workers", str(workers)] if workers else [])]
+
+
 @dataclass
 class Task:
-    """One launched run."""
+    """One launched run (``kind`` ``run``) or sweep (``sweep``: ``run_dir`` is the sweep directory)."""
 
     task_id: str
     run_dir: Path
@@ -71,6 +79,7 @@ class Task:
     process: subprocess.Popen
     log_path: Path
     started: float = field(default_factory=time.time)
+    kind: str = "run"
     cancel_requested: bool = False
     ended_at: float | None = None
 
@@ -109,8 +118,9 @@ class TaskRegistry:
 
     def launch(self, config_path: Path, run_dir: Path, ws_url: str, token: str | None,
                task_id: str | None = None, env: dict[str, str] | None = None,
-               global_args: tuple[str, ...] = ()) -> Task:
-        """Start ``qlop run`` for ``config_path`` into ``run_dir``; its console output goes to a log file."""
+               global_args: tuple[str, ...] = (), command: list[str] | None = None, kind: str = "run") -> Task:
+        """Start ``qlop run`` for ``config_path`` into ``run_dir`` (or ``command``, e.g. a
+        :func:`sweep_command`); its console output goes to a log file."""
         task_id = task_id or new_task_id()
         run_dir = Path(run_dir)
         log_path = Path(config_path).with_suffix(".log")
@@ -120,10 +130,10 @@ class TaskRegistry:
             child_env[TOKEN_ENV] = token
         child_env["PYTHONUNBUFFERED"] = "1"
         with open(log_path, "wb") as log:
-            process = subprocess.Popen(run_command(config_path, run_dir, task_id, ws_url, global_args), stdin=subprocess.DEVNULL,
-                                       stdout=log, stderr=subprocess.STDOUT, env=child_env,
-                                       start_new_session=True)
-        task = Task(task_id, run_dir, Path(config_path), process, log_path)
+            argv = command if command is not None else run_command(config_path, run_dir, task_id, ws_url, global_args)
+            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                       env=child_env, start_new_session=True)
+        task = Task(task_id, run_dir, Path(config_path), process, log_path, kind=kind)
         with self._lock:
             self._tasks[task_id] = task
         return task
@@ -132,9 +142,11 @@ class TaskRegistry:
         with self._lock:
             return self._tasks.get(task_id)
 
-    def tasks(self) -> list[Task]:
+    def tasks(self, kind: str | None = None) -> list[Task]:
+        """Launched tasks, newest first (only runs or only sweeps with ``kind``)."""
         with self._lock:
-            return sorted(self._tasks.values(), key=lambda t: t.started, reverse=True)
+            tasks = [t for t in self._tasks.values() if kind is None or t.kind == kind]
+        return sorted(tasks, key=lambda t: t.started, reverse=True)
 
     def cancel(self, task_id: str) -> int | None:
         task = self.get(task_id)

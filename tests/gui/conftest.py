@@ -48,6 +48,12 @@ def make_run_dir(root: Path, name: str, finished: str) -> Path:
 
 
 @pytest.fixture
+def run_dir_factory():  # type: ignore[no-untyped-def]
+    """:func:`make_run_dir` for tests that place runs elsewhere (a sweep's variant runs)."""
+    return make_run_dir
+
+
+@pytest.fixture
 def runs_root(tmp_path: Path) -> Path:
     root = tmp_path / "runs"
     make_run_dir(root, "20240101-000000-aaaa", "2024-01-01T00:00:00+00:00")

@@ -4,6 +4,8 @@
    feature step (its own parameter form), launch it, watch the progress bar advance to `completed`, open
    the run and find the metrics table and the equity plot.
 2. Launch a pasted config, reload the page mid-run and open a second tab: both show the whole log.
+3. Launch a 2 x 2 sweep from the Sweeps page (pasted base, two axes), watch its grid fill in until the
+   sweep completes, and open a variant's run page.
 
 Screenshots go to `test-artifacts/` at the repository root. The relay token must never reach a page.
 """
@@ -11,6 +13,7 @@ Screenshots go to `test-artifacts/` at the repository root. The relay token must
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -292,3 +295,90 @@ def test_reload_and_second_tab_mid_run_see_the_whole_log(page, gui: Gui, browser
         assert_no_token(tab, gui)
     snap(second, "gui-live-second-tab.png")
     second.context.close()
+
+
+SWEEP_BASE = """
+name = "gui-sweep"
+seed = 7
+[data]
+data_source_type = "sample"
+tickers = ["AAPL", "MSFT"]
+start_date = 2008-01-01
+end_date = 2012-12-31
+[features]
+steps = [{ step_type = "returns", step_params = { windows = [1, 5] } }]
+[label]
+label_type = "leverage_opportunity"
+label_params = { leverage = 2.0, horizon = 5 }
+[model]
+model_type = "xgboost"
+model_params = { n_estimators = 10, nthread = 1 }
+validation = { train_years = 2.0, test_months = 12, embargo_days = 5 }
+[backtest]
+strategy_type = "probability_threshold"
+strategy_params = { entry = 0.5 }
+"""
+#: Two backtest-only axes: the four variants share data, features and training (computed once).
+SWEEP_AXES = "backtest.strategy_params.entry = [0.5, 0.52]\nbacktest.position_size = [0.1, 0.2]"
+
+
+def grid_texts(pg) -> list[str]:  # type: ignore[no-untyped-def]
+    """The sweep grid's body, row by row: each row's label (the row axis's value), then its cells."""
+    return [c.inner_text().strip() for c in pg.locator('[data-testid="stTable"] tbody tr > *').all()]
+
+
+def test_sweep_launched_from_the_page_fills_its_grid_and_opens_a_variant(page, gui: Gui):
+    open_app(page, f"{gui.base}/sweeps")
+    page.get_by_text("Paste or upload", exact=True).click()
+    area = page.get_by_role("textbox", name="Paste a base config")
+    area.fill(SWEEP_BASE)
+    area.press("Control+Enter")
+    axes = page.get_by_role("textbox", name="Axes: one per line, dotted.config.path = [values]")
+    axes.fill(SWEEP_AXES)
+    axes.press("Control+Enter")
+    fill(page, "Sweep name", "gui-sweep")
+    workers = page.get_by_role("spinbutton", name="Local workers", exact=True)
+    workers.fill("1")
+    workers.press("Enter")
+    page.get_by_text("4 variant(s) valid").wait_for()
+    snap(page, "gui-sweep-launch.png")
+    page.get_by_role("button", name="Launch sweep").click()
+    page.wait_for_url("**/sweeps?sweep=gui-sweep")
+    page.locator('[data-testid="stTable"]').wait_for()
+    seen: list[list[str]] = []
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        cells = grid_texts(page)
+        if cells and cells not in seen:
+            seen.append(cells)
+            if len(seen) == 2:
+                snap(page, "gui-sweep-running.png")
+        if "completed" in status_text(page).split("Status:")[-1]:
+            break
+        page.wait_for_timeout(300)
+    else:
+        raise AssertionError(f"the sweep did not finish; grids seen {seen}")
+    page.get_by_text("Open a variant's run").wait_for()
+    final = grid_texts(page)
+    snap(page, "gui-sweep-completed.png")
+    assert len(final) == 6 and final[0] == "0.5" and final[3] == "0.52", final  # row labels: the entry
+    sharpe = [c for i, c in enumerate(final) if i % 3]
+    assert all(c.replace("-", "").replace(".", "").isdigit() for c in sharpe), final
+    assert any(any(c in ("pending", "running...") for c in grid) for grid in seen), \
+        f"the grid never showed an unfinished cell: {seen}"
+    assert_no_token(page, gui)
+    import json
+
+    sweep = json.loads((gui.runs_dir / "sweeps" / "gui-sweep" / "sweep.json").read_text())
+    assert sweep["status"] == "completed" and sweep["counts"]["completed"] == 4
+
+    link = page.get_by_text(re.compile(r"^Open v00\d's run page$"))
+    variant = link.inner_text().split()[1].removesuffix("'s")
+    link.click()
+    page.wait_for_url("**/runs?*sweep=gui-sweep*")
+    page.get_by_text("Metrics", exact=True).wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    run_dir = next(v["run_dir"] for v in sweep["variants"] if v["id"] == variant)
+    page.get_by_role("heading", name=Path(run_dir).name).wait_for()
+    snap(page, "gui-sweep-variant-run.png")
+    assert_no_token(page, gui)

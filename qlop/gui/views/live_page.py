@@ -130,7 +130,7 @@ def task_list() -> None:
     from qlop.gui.app import page
     from qlop.gui.state import task_registry
 
-    tasks = task_registry().tasks()
+    tasks = task_registry().tasks("run")  # sweeps are watched on the Sweeps page
     if not tasks:
         st.info("No run launched from this GUI yet. Start one on the New run page.")
         return

@@ -141,11 +141,34 @@ def run_detail(run_dir: Path) -> None:
     labels_section(run_dir)
 
 
-def render() -> None:
+def runs_folder() -> Path | None:
+    """The folder whose runs the page lists: the runs folder, or with ``?sweep=NAME`` that sweep's
+    variant runs (``<runs_dir>/sweeps/NAME/runs``); None for a sweep name the URL must not carry."""
     from qlop.gui.settings import settings
 
     runs_dir = settings().runs_dir
+    sweep = st.query_params.get("sweep")
+    if not sweep:
+        return runs_dir
+    from qlop.gui.sweeps import resolve_sweep
+    from qlop.scale.layout import SweepLayout
+
+    root = resolve_sweep(runs_dir, sweep)
+    if root is None:
+        st.error(f"Invalid sweep name in the URL: {sweep!r}")
+        return None
+    from qlop.gui.app import page
+
+    st.page_link(page("sweeps"), label=f"Variant runs of sweep {sweep}: back to the sweep",
+                 icon=":material/grid_view:", query_params={"sweep": sweep})
+    return SweepLayout(root).runs
+
+
+def render() -> None:
     st.title("Runs")
+    runs_dir = runs_folder()
+    if runs_dir is None:
+        return
     runs = list_runs(runs_dir)
     if not runs:
         st.info(f"No runs under {runs_dir} yet.")
