@@ -207,3 +207,20 @@ def test_the_sweep_list_and_a_variants_run_page(tmp_path, monkeypatch, run_dir_f
     bad.query_params["sweep"] = "../etc"
     bad.run()
     assert bad.error[0].value.startswith("Invalid sweep name in the URL")
+
+
+def test_a_finished_runs_config_is_a_base(tmp_path, monkeypatch):
+    from qlop.config import parse_config_text
+    from qlop.gui.configs import validate_data
+
+    run = tmp_path / "runs" / "20260101-000000-abcd1234"
+    run.mkdir(parents=True)
+    config = validate_data(parse_config_text(BASE, "toml", "base"), "base").model_dump(mode="json")
+    (run / "config.json").write_text(json.dumps(config))
+    (run / "manifest.json").write_text(json.dumps({"status": "completed", "name": "gui-sweep"}))
+    monkeypatch.setenv("QLOP_GUI_RUNS_DIR", str(tmp_path / "runs"))
+    at = AppTest.from_function(sweeps_page, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert list(at.selectbox(key="sweep_base_run").options) == ["20260101-000000-abcd1234 (gui-sweep)"]
+    assert at.text_input(key="sweep_name").value == "gui-sweep-sweep"
+    assert at.success[0].value.startswith("4 variant(s) valid; they go to " + str(tmp_path / "runs" / "sweeps"))
