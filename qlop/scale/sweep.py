@@ -390,10 +390,17 @@ class SweepRunner:
                 computed[stage["key"]] = max(computed.get(stage["key"], 0.0), seconds)
         total = sum(computed.values())
         ran = [*self.stage_results.values(), *self.variant_results.values()]  # tasks of this execution
+        workers: dict[str, dict[str, float]] = {}  # how the work spread over the workers
+        for res in ran:
+            w = workers.setdefault(str(res.get("worker")), {"tasks": 0, "seconds": 0.0, "cpu_seconds": 0.0})
+            w["tasks"] += 1
+            w["seconds"] = round(w["seconds"] + float(res.get("seconds") or 0), 3)
+            w["cpu_seconds"] = round(w["cpu_seconds"] + float(res.get("cpu_seconds") or 0), 3)
         return {"compute_seconds": round(total, 3), "one_by_one_seconds": round(alone, 3),
                 "saved_by_sharing_seconds": round(max(0.0, alone - total), 3),
                 "tasks": len(ran), "task_seconds": round(sum(float(r.get("seconds") or 0) for r in ran), 3),
-                "task_cpu_seconds": round(sum(float(r.get("cpu_seconds") or 0) for r in ran), 3)}
+                "task_cpu_seconds": round(sum(float(r.get("cpu_seconds") or 0) for r in ran), 3),
+                "workers": workers}
 
     def _statistics(self) -> dict[str, Any] | None:
         from qlop.metrics import PERIODS_PER_YEAR, deflated_sharpe_across_trials
