@@ -1,9 +1,9 @@
 """Sweeps on Dask: parallel speedup, scheduling overhead per task, and what stage sharing saves.
 
-Run: python benchmarks/sweep.py [--tickers 6] [--trees 300] [--workers 2] [--tasks 200]
+Run: python benchmarks/sweep.py [--workers 2] [--tasks 200]
 
-1. Speedup. A 12-variant sweep (4 leverages x 3 entry thresholds over a small slice of the embedded
-   sample) at ``--workers 1`` and at ``--workers N`` (local clusters, fresh sweep directories, nothing
+1. Speedup. A 12-variant sweep of the quickstart (4 leverages x 3 entry thresholds) at
+   ``--workers 1`` and at ``--workers N`` (local clusters, fresh sweep directories, nothing
    cached). Goal: >= 1.7x on 2 cores. The machine may be shared, so the CPU seconds the tasks used
    (``time.process_time`` in every task) are printed too: wall-clock speedup on a loaded machine can
    only be as good as the cores it actually got. Also printed: how busy the workers were, each
@@ -13,7 +13,7 @@ Run: python benchmarks/sweep.py [--tickers 6] [--trees 300] [--workers 2] [--tas
    worker: the wall time per task, as a batch of independent tasks and as a dependency chain (each
    waits for the previous, the sweep's stage-to-stage pattern). Goal: < 20 ms. Also QLOP's own fixed
    cost per task: a variant task whose stages are all shared only links artefacts and writes a
-   manifest; its mean wall time is printed.
+   manifest; its median wall and CPU time are printed.
 3. Stage sharing. 12 variants that differ only in the strategy (entry threshold), with sharing (one
    data, features, train and export task for all 12) and without (every variant computes its own),
    both at ``--workers N``: wall times, compute seconds, and the stage counts that show data, features
@@ -28,43 +28,11 @@ import tempfile
 import time
 from pathlib import Path
 
-BASE = """
-name = "bench-sweep"
-seed = 7
-runs_dir = "{runs_dir}"
-[data]
-data_source_type = "sample"
-tickers = {tickers}
-start_date = 2005-01-01
-end_date = 2014-12-31
-[features]
-steps = [
-  {{ step_type = "returns", step_params = {{ windows = [1, 5, 20] }} }},
-  {{ step_type = "rsi", step_params = {{ timeperiod = 14 }} }},
-  {{ step_type = "natr", step_params = {{ timeperiod = 14 }} }},
-  {{ step_type = "macd", step_params = {{ fastperiod = 12, slowperiod = 26, signalperiod = 9 }} }},
-  {{ step_type = "bollinger", step_params = {{ timeperiod = 20, nbdev = 2.0 }} }},
-]
-[label]
-label_type = "leverage_opportunity"
-label_params = {{ leverage = 2.0, horizon = 5, take_profit = 0.04, stop_loss = 0.03 }}
-[model]
-model_type = "xgboost"
-model_params = {{ n_estimators = {trees}, max_depth = 4, nthread = 1 }}
-validation = {{ train_years = 3.0, test_months = 12, embargo_days = 5 }}
-[backtest]
-strategy_type = "probability_threshold"
-strategy_params = {{ entry = 0.55 }}
-leverage = 2.0
-[export]
-format_name = "onnx"
-"""
-
-TICKERS = ["AAPL", "MSFT", "KO", "JPM", "XOM", "PG", "WMT", "INTC", "CSCO", "JNJ", "GE", "AMZN"]
+QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.toml"
 
 
 def write_sweep(directory: Path, name: str, axes: dict[str, list]) -> Path:
-    lines = ['base = "base.toml"']
+    lines = [f'base = "{QUICKSTART}"']
     for path, values in axes.items():
         lines += ["[[axes]]", f'path = "{path}"', f"values = {json.dumps(values)}"]
     out = directory / f"{name}.toml"
@@ -120,22 +88,20 @@ def scheduling_overhead(n_tasks: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tickers", type=int, default=6)
-    parser.add_argument("--trees", type=int, default=300)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tasks", type=int, default=200)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="qlop-bench-sweep-") as tmp:
         root = Path(tmp)
-        (root / "base.toml").write_text(BASE.format(runs_dir=root / "runs", tickers=json.dumps(TICKERS[:args.tickers]),
-                                                    trees=args.trees), encoding="utf-8")
+        runs = {"runs_dir": [str(root / "runs")]}  # a one-value axis: the trials ledger goes to the temp dir
         grid = write_sweep(root, "grid", {"label.label_params.leverage": [1.5, 2.0, 2.5, 3.0],
-                                          "backtest.strategy_params.entry": [0.52, 0.55, 0.58]})
+                                          "backtest.strategy_params.entry": [0.53, 0.55, 0.57], **runs})
         strategy = write_sweep(root, "strategy", {"backtest.strategy_params.entry": [
-            0.50, 0.51, 0.52, 0.53, 0.54, 0.55, 0.56, 0.57, 0.58, 0.59, 0.60, 0.61]})
+            0.50, 0.51, 0.52, 0.53, 0.54, 0.55, 0.56, 0.57, 0.58, 0.59, 0.60, 0.61], **runs})
 
-        print(f"sweep benchmark: {args.tickers} tickers, 2005-2014, {args.trees} trees, 12 variants per sweep")
+        print("sweep benchmark: examples/quickstart.toml (12 tickers, 2003-2017, walk-forward XGBoost, ONNX "
+              "export), 12 variants per sweep")
         one = run(grid, root / "w1", 1)
         many = run(grid, root / f"w{args.workers}", args.workers)
         print("\n1. speedup (4 leverages x 3 entries: 4 data/features/train/export chains, 12 backtests)")

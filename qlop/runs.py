@@ -85,16 +85,23 @@ def new_run_dir(runs_dir: str | Path, config: Any, now: dt.datetime | None = Non
     return _new_layout_dir(runs_dir, config_hash(config), now)
 
 
-def library_versions() -> dict[str, str | None]:
+@functools.cache
+def _library_versions() -> tuple[tuple[str, str | None], ...]:
     from importlib import metadata
 
-    versions: dict[str, str | None] = {}
+    versions: list[tuple[str, str | None]] = []
     for name in LIBRARIES:
         try:
-            versions[name] = metadata.version(name)
+            versions.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+            versions.append((name, None))
+    return tuple(versions)
+
+
+def library_versions() -> dict[str, str | None]:
+    """Versions of :data:`LIBRARIES` (read from metadata once per process: a run's libraries cannot
+    change under it, and a sweep worker writes many manifests)."""
+    return dict(_library_versions())
 
 
 def environment() -> dict[str, Any]:
@@ -145,7 +152,8 @@ def stage_plugins(config: Any, stage: str, manager: Any) -> dict[str, str | None
             record = manager.provider(kind, name)
         except Exception:  # noqa: BLE001 - an unknown component fails later, in the stage itself
             continue
-        found[record.name] = code_id(record)
+        if record.name not in found:  # ten feature steps of one plugin: its code is hashed once
+            found[record.name] = code_id(record)
     return dict(sorted(found.items()))
 
 
