@@ -15,9 +15,9 @@ Groups (see ``docs/plugins/api.md`` for one line per name):
   ``read_panel``
 - data sources: ``require_daily``, ``ticker_progress``, ``cache_dir``; databases: ``open_sql_engine``,
   ``sql_display_url``, ``sql_error``
-- feature steps: ``TickerGroups``, ``ticker_groups``, ``FINITE_COLUMNS_ATTR``
+- feature steps: ``TickerGroups``, ``ticker_groups``, ``FINITE_COLUMNS_ATTR``, ``trailing_periods_per_year``
 - labels: the simulator (``simulate``, ``panel_arrays``, ``PanelArrays``, ``SimResult``, ``TradeRules``,
-  ``Side``, ``EXIT_REASONS``)
+  ``TradeTerms``, ``RateSeries``, ``Side``, ``EXIT_REASONS``)
 - exporters: ``ExportInput``, ``build_export_input``, the bundle format (``BUNDLE_FORMAT``,
   ``onnx_session``, ``output_spec``, ``run_session``, ``onnx_input``, ``load_bundle``), ``versions``
 - artefacts: ``RunLayout`` (the file names of a run directory and of a bundle), ``atomic_path``, ``write_bytes``, ``write_text``, ``write_json``, ``write_parquet``,
@@ -80,9 +80,11 @@ _EXPORTS: dict[str, str] = {
     "TickerGroups": "qlop.grouping:TickerGroups",
     "ticker_groups": "qlop.grouping:ticker_groups",
     "FINITE_COLUMNS_ATTR": "qlop.adapters:FINITE_COLUMNS_ATTR",
+    "trailing_periods_per_year": "qlop.calendar:trailing_periods_per_year",
     # labels: the leveraged-trade simulator the backtest also uses
     "TradeRules": "qlop.sim.rules:TradeRules",
     "TradeTerms": "qlop.sim.terms:TradeTerms",
+    "RateSeries": "qlop.sim.terms:RateSeries",
     "Side": "qlop.sim.rules:Side",
     "simulate": "qlop.sim.engine:simulate",
     "SimResult": "qlop.sim.engine:SimResult",
@@ -147,6 +149,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
         run_session,
     )
     from qlop.errors import ArtifactError, ConfigError, DataError, QlopError
+    from qlop.calendar import trailing_periods_per_year
     from qlop.numbers import SEED_MAX, Number, number, seed_field
     from qlop.grouping import TickerGroups, ticker_groups
     from qlop.layout import RunLayout
@@ -171,7 +174,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from qlop.sim.engine import SimResult, simulate
     from qlop.sim.panel import PanelArrays, panel_arrays
     from qlop.sim.rules import Side, TradeRules
-    from qlop.sim.terms import TradeTerms
+    from qlop.sim.terms import RateSeries, TradeTerms
     from qlop.sql import database_error as sql_error
     from qlop.sql import display_url as sql_display_url
     from qlop.sql import open_engine as open_sql_engine

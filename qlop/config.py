@@ -150,6 +150,9 @@ class BacktestConfig(TradeTerms, BookSizing, _BacktestStrategy):
                              f'stated in {RunLayout.BACKTEST_METRICS} and the report')
     n_trials: int = number(1, ge=1, le=10**9, unit="trials",
                            description="Configurations tried, for the deflated Sharpe ratio")
+    periods_per_year: float | None = number(
+        None, gt=0, le=100_000, unit="bars", description="Bars per year for annualising the metrics; unset = "
+                                                         "inferred from the backtest's dates (median bars per calendar year)")
 
     @field_validator("benchmark", mode="before", json_schema_input_type=BenchmarkConfig | str | bool | None)
     @classmethod
@@ -289,6 +292,9 @@ def validate_plugins(config: PipelineConfig, manager: Any = None) -> dict[str, A
         if config.backtest.benchmark is not None:
             checks.append(("data_source", config.backtest.benchmark.data_source_type,
                            "backtest.benchmark.data_source_params", config.backtest.benchmark.data_source_params))
+        for name, rate in rate_series_of(config.backtest).items():
+            checks.append(("data_source", rate.data_source_type, f"backtest.{name}.data_source_params",
+                           rate.data_source_params))
     if config.export:
         checks.append(("exporter", config.export.format_name, "export.format_params", config.export.format_params))
     validated: dict[str, Any] = {}
@@ -300,8 +306,10 @@ def validate_plugins(config: PipelineConfig, manager: Any = None) -> dict[str, A
         try:
             spec = pm.registry(kind).get(name)
         except PluginError as exc:
-            if kind == "feature_step" or field_path.startswith("backtest.benchmark."):
-                where = field_path.rsplit(".", 1)[0] + (".step_type" if kind == "feature_step" else ".data_source_type")
+            if kind == "feature_step":
+                where = field_path.rsplit(".", 1)[0] + ".step_type"
+            elif field_path.startswith("backtest.") and field_path.endswith(".data_source_params"):
+                where = field_path.rsplit(".", 1)[0] + ".data_source_type"
             else:
                 where = type_field[kind]
             problems.append(f"{where}: {exc}")
@@ -342,6 +350,14 @@ def validate_plugins(config: PipelineConfig, manager: Any = None) -> dict[str, A
     if problems:
         raise ConfigError("; ".join(problems))
     return validated
+
+
+def rate_series_of(terms: TradeTerms) -> dict[str, Any]:
+    """The terms' rates that are series from a data source, by field name."""
+    from qlop.sim.terms import RateSeries
+
+    return {name: getattr(terms, name) for name in ("financing_rate", "risk_free", "cash_rate")
+            if isinstance(getattr(terms, name), RateSeries)}
 
 
 def config_json_schema() -> dict[str, Any]:

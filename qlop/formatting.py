@@ -20,7 +20,8 @@ from typing import Any
 MISSING = "-"
 
 #: The formats a metric can have (see :func:`format_value`).
-KINDS = ("return", "pct", "ratio", "prob", "loss", "leverage", "money", "count", "days", "date", "text")
+KINDS = ("return", "pct", "ratio", "prob", "loss", "leverage", "money", "count", "days", "date", "text",
+         "annual_rate")
 
 
 def _number(value: Any) -> float | None:
@@ -51,6 +52,14 @@ def rate(value: Any) -> str:
         return MISSING
     text = f"{v * 100:,.4f}".rstrip("0").rstrip(".")
     return f"{'0' if text in ('-0', '') else text}%"
+
+
+def annual_rate(value: Any) -> str:
+    """An annual rate term: a constant as ``2% a year``, a rate series by its description (text)."""
+    if isinstance(value, str):
+        return value
+    v = _number(value)
+    return MISSING if v is None else f"{rate(v)} a year"
 
 
 def ret(value: Any) -> str:
@@ -134,7 +143,7 @@ def duration(seconds: Any) -> str:
 
 _FORMATTERS = {
     "return": ret, "pct": pct, "ratio": ratio, "prob": prob, "loss": loss, "leverage": leverage,
-    "money": money, "count": count, "days": count, "date": iso_date,
+    "money": money, "count": count, "days": count, "date": iso_date, "annual_rate": annual_rate,
 }
 
 
@@ -167,13 +176,18 @@ def _m(key: str, label: str, kind: str, explain: str) -> tuple[str, Metric]:
 METRICS: dict[str, Metric] = dict([
     _m("start", "Start", "date", "First day of the backtest (the first out-of-sample prediction)."),
     _m("end", "End", "date", "Last day of the backtest."),
+    _m("years", "Years", "ratio", "Calendar span of the backtest in years of 365.25 days (CAGR's denominator)."),
+    _m("periods_per_year", "Periods per year", "ratio",
+       "Bars per year used to annualise: the median bars per calendar year of the backtest's dates "
+       "(252 for US stocks, 365 for a 7-day calendar), unless the config sets it."),
     _m("initial_capital", "Initial capital", "money", "Capital the backtest starts with."),
     _m("final_equity", "Final equity", "money", "Equity on the last day, after every cost."),
     _m("total_return", "Total return", "return", "Final equity over initial capital, minus one."),
-    _m("cagr", "CAGR", "return", "Compound annual growth rate: the total return as a yearly rate."),
+    _m("cagr", "CAGR", "return", "Compound annual growth rate: the total return as a yearly rate over calendar time."),
     _m("annual_volatility", "Annual volatility", "pct",
-       "Standard deviation of daily returns, annualised (x sqrt 252)."),
-    _m("sharpe", "Sharpe", "ratio", "Annualised mean daily return over its volatility (risk-free rate 0)."),
+       "Standard deviation of daily returns, annualised (x sqrt of the periods per year)."),
+    _m("sharpe", "Sharpe", "ratio",
+       "Annualised mean daily return above the risk-free rate, over its volatility."),
     _m("sortino", "Sortino", "ratio", "Like Sharpe, but only downside volatility counts as risk."),
     _m("calmar", "Calmar", "ratio", "CAGR over the maximum drawdown's size."),
     _m("max_drawdown", "Max drawdown", "pct", "Largest fall of equity from a previous peak."),
@@ -210,6 +224,14 @@ METRICS: dict[str, Metric] = dict([
     _m("alpha", "Alpha (annual)", "return", "Annualised return not explained by the benchmark (regression intercept)."),
     _m("beta", "Beta", "ratio", "Sensitivity of daily returns to the benchmark's."),
     _m("correlation", "Correlation", "ratio", "Correlation of daily returns with the benchmark's."),
+    _m("risk_free", "Risk-free rate", "annual_rate",
+       "Rate subtracted in Sharpe, Sortino and alpha: a constant or a rate series."),
+    _m("risk_free_return", "Risk-free return", "return", "What the risk-free rate earned over the backtest."),
+    _m("cash_rate", "Interest on idle cash", "annual_rate", "Rate the cash not committed as margin earns."),
+    _m("financing_rate", "Financing rate", "annual_rate", "Rate paid on the borrowed part of leveraged longs."),
+    _m("day_count", "Day count", "text", "Every rate accrues per calendar day over 360 (act_360) or 365 (act_365)."),
+    _m("stop_slippage_bps", "Stop slippage (bps)", "ratio",
+       "Extra slippage of stop-loss and liquidation fills, in bps of the exit notional."),
     # model skill (train_metrics.json, overall and per fold)
     _m("auc", "AUC", "prob", "Chance the model ranks a random paying day above a random non-paying one (0.5 = no skill)."),
     _m("log_loss", "Log loss", "loss", "Penalty for confident wrong probabilities (lower is better)."),
@@ -241,6 +263,8 @@ def metric_label(key: str, metrics: dict[str, Any] | None = None) -> str:
     label = metric(key).label
     if key == "benchmark_total_return" and metrics is not None and metrics.get("benchmark"):
         label = f"{label} ({benchmark_text(metrics)})"
+    if key == "periods_per_year" and metrics is not None and metrics.get("periods_per_year_source"):
+        label = f"{label} ({metrics['periods_per_year_source']})"
     if key == "deflated_sharpe" and metrics is not None:
         trials = _number(metrics.get("n_trials"))
         if trials is not None:
@@ -288,7 +312,8 @@ BACKTEST_KEYS: tuple[str, ...] = (
     "calmar", "max_drawdown", "max_drawdown_duration_days", "probabilistic_sharpe", "deflated_sharpe",
     "exposure_time", "avg_gross_leverage", "max_gross_leverage", "annual_turnover", "n_trades", "win_rate",
     "profit_factor", "expectancy", "sqn", "kelly_fraction", "liquidations", "fees_paid", "financing_paid",
-    "benchmark_total_return", "alpha", "beta", "correlation",
+    "benchmark_total_return", "alpha", "beta", "correlation", "years", "periods_per_year", "risk_free",
+    "risk_free_return", "cash_rate", "financing_rate", "day_count", "stop_slippage_bps",
 )
 
 #: The few figures a one-line summary shows (``qlop runs list``, the GUI's headline).

@@ -5,8 +5,12 @@ one published formula, named in its docstring. Conventions, shared with empyrica
 checked against it:
 
 - daily returns are ``equity[t] / equity[t-1] - 1`` with the initial capital as ``equity[-1]``;
-- annualisation uses ``periods_per_year`` (252 trading days) and ``sqrt(periods_per_year)``;
-- standard deviations are sample ones (``ddof=1``); the risk-free rate is 0 unless given.
+- annualisation uses ``periods_per_year`` and ``sqrt(periods_per_year)``: no number is assumed here;
+  :func:`performance_metrics` infers it from the dates (median bars per calendar year,
+  :func:`qlop.calendar.periods_per_year`) unless the caller sets it;
+- CAGR compounds over calendar time (:func:`qlop.calendar.calendar_years`) when dates are known;
+- standard deviations are sample ones (``ddof=1``); the risk-free return is given per period (a
+  number or one value per return: a rate that varies over time), 0 unless given.
 
 :func:`performance_metrics` assembles the whole table written to ``backtest/metrics.json``. Values
 that are undefined (a ratio over zero, too few observations) are ``None`` there, never NaN.
@@ -20,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-PERIODS_PER_YEAR = 252
 EULER_GAMMA = 0.5772156649015329
 _NORMAL = NormalDist()
 
@@ -51,18 +54,25 @@ def total_return(returns: Any) -> float:
     return float(np.prod(1.0 + r) - 1.0) if r.size else math.nan
 
 
-def cagr(returns: Any, periods_per_year: float = PERIODS_PER_YEAR) -> float:
-    """Compound annual growth rate: ``(1 + total return) ** (periods_per_year / n) - 1``."""
+def cagr(returns: Any, periods_per_year: float | None = None, *, years: float | None = None) -> float:
+    """Compound annual growth rate: ``(1 + total return) ** (1 / years) - 1``, ``years`` the calendar
+    span when known, else ``n / periods_per_year`` (bar count)."""
     r = _arr(returns)
     if r.size < 1:
+        return math.nan
+    if years is None:
+        if periods_per_year is None:
+            raise ValueError("cagr needs the calendar span (years) or periods_per_year")
+        years = r.size / periods_per_year
+    if not years > 0:
         return math.nan
     growth = 1.0 + total_return(r)
     if growth <= 0:
         return -1.0
-    return float(growth ** (periods_per_year / r.size) - 1.0)
+    return float(growth ** (1.0 / years) - 1.0)
 
 
-def annual_volatility(returns: Any, periods_per_year: float = PERIODS_PER_YEAR) -> float:
+def annual_volatility(returns: Any, periods_per_year: float) -> float:
     """Sample standard deviation of the returns times ``sqrt(periods_per_year)``."""
     r = _arr(returns)
     if r.size < 2:
@@ -70,12 +80,22 @@ def annual_volatility(returns: Any, periods_per_year: float = PERIODS_PER_YEAR) 
     return float(np.std(r, ddof=1) * math.sqrt(periods_per_year))
 
 
-def sharpe_ratio(returns: Any, risk_free: float = 0.0, periods_per_year: float = PERIODS_PER_YEAR) -> float:
+def excess_returns(returns: Any, risk_free: Any = 0.0) -> np.ndarray:
+    """``r - rf``: ``risk_free`` is the risk-free return of each period (a number, or one per return)."""
+    r = _arr(returns)
+    rf = np.asarray(risk_free, dtype=np.float64)
+    if rf.ndim and rf.size != r.size:
+        raise ValueError(f"risk-free returns ({rf.size}) must be one per return ({r.size})")
+    return r - (rf.ravel() if rf.ndim else float(rf))
+
+
+def sharpe_ratio(returns: Any, risk_free: Any = 0.0, *, periods_per_year: float) -> float:
     """Sharpe (1966, 1994): ``mean(r - rf) / std(r - rf) * sqrt(periods_per_year)``.
 
-    ``risk_free`` is per period. NaN when the excess returns have no dispersion.
+    ``risk_free`` is the risk-free return per period (a number or one per return). NaN when the
+    excess returns have no dispersion.
     """
-    r = _arr(returns) - risk_free
+    r = excess_returns(returns, risk_free)
     if r.size < 2:
         return math.nan
     sd = np.std(r, ddof=1)
@@ -84,30 +104,28 @@ def sharpe_ratio(returns: Any, risk_free: float = 0.0, periods_per_year: float =
     return float(np.mean(r) / sd * math.sqrt(periods_per_year))
 
 
-def downside_deviation(returns: Any, required_return: float = 0.0,
-                       periods_per_year: float = PERIODS_PER_YEAR) -> float:
+def downside_deviation(returns: Any, required_return: Any = 0.0, *, periods_per_year: float) -> float:
     """Target downside deviation: ``sqrt(mean(min(r - target, 0) ** 2)) * sqrt(periods_per_year)``.
 
     Every period counts in the mean (Sortino and Price 1994; Rollinger and Hoffman 2013), not only
-    the losing ones.
+    the losing ones. The target is per period (a number or one per return: the risk-free return).
     """
-    r = _arr(returns)
-    if r.size < 1:
+    d = excess_returns(returns, required_return)
+    if d.size < 1:
         return math.nan
-    d = np.minimum(r - required_return, 0.0)
+    d = np.minimum(d, 0.0)
     return float(math.sqrt(np.mean(d * d)) * math.sqrt(periods_per_year))
 
 
-def sortino_ratio(returns: Any, required_return: float = 0.0,
-                  periods_per_year: float = PERIODS_PER_YEAR) -> float:
+def sortino_ratio(returns: Any, required_return: Any = 0.0, *, periods_per_year: float) -> float:
     """Sortino ratio: annualised mean excess return over the target downside deviation."""
-    r = _arr(returns)
-    if r.size < 2:
+    x = excess_returns(returns, required_return)
+    if x.size < 2:
         return math.nan
-    dd = downside_deviation(r, required_return, periods_per_year)
+    dd = downside_deviation(x, periods_per_year=periods_per_year)
     if dd == 0:
         return math.nan
-    return float(np.mean(r - required_return) * periods_per_year / dd)
+    return float(np.mean(x) * periods_per_year / dd)
 
 
 def drawdown_series(returns: Any) -> np.ndarray:
@@ -159,12 +177,12 @@ def max_drawdown_duration(returns: Any, dates: Any | None = None) -> tuple[int, 
     return best_n, best_days
 
 
-def calmar_ratio(returns: Any, periods_per_year: float = PERIODS_PER_YEAR) -> float:
+def calmar_ratio(returns: Any, periods_per_year: float | None = None, *, years: float | None = None) -> float:
     """Calmar (Young 1991): CAGR over the absolute maximum drawdown (NaN without a drawdown)."""
     mdd = max_drawdown(returns)
     if not mdd < 0:
         return math.nan
-    return cagr(returns, periods_per_year) / abs(mdd)
+    return cagr(returns, periods_per_year, years=years) / abs(mdd)
 
 
 # --------------------------------------------------------------------------- Sharpe-ratio inference
@@ -263,13 +281,15 @@ def deflated_sharpe_across_trials(trial_returns: Any) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------- benchmark
-def alpha_beta(returns: Any, benchmark_returns: Any,
-               periods_per_year: float = PERIODS_PER_YEAR) -> tuple[float, float]:
-    """CAPM regression of the returns on the benchmark's (Jensen 1968): ``beta = cov(r, b) / var(b)``;
-    ``alpha`` is the mean residual ``r - beta*b`` compounded to a year, ``(1 + mean) ** ppy - 1``."""
+def alpha_beta(returns: Any, benchmark_returns: Any, *, periods_per_year: float,
+               risk_free_returns: Any = 0.0) -> tuple[float, float]:
+    """CAPM regression of the excess returns on the benchmark's (Jensen 1968), both over the
+    risk-free return per period: ``beta = cov(r - rf, b - rf) / var(b - rf)``; ``alpha`` is the mean
+    residual ``(r - rf) - beta (b - rf)`` compounded to a year, ``(1 + mean) ** ppy - 1``."""
     r, b = _arr(returns), _arr(benchmark_returns)
     if r.size != b.size:
         raise ValueError("returns and benchmark returns must be aligned")
+    r, b = excess_returns(r, risk_free_returns), excess_returns(b, risk_free_returns)
     if r.size < 2:
         return math.nan, math.nan
     bc = b - b.mean()
@@ -351,19 +371,31 @@ def performance_metrics(
     trades: Any | None = None,
     benchmark_returns: Any | None = None,
     n_trials: int = 1,
-    periods_per_year: float = PERIODS_PER_YEAR,
+    periods_per_year: float | None = None,
+    risk_free_returns: Any = 0.0,
 ) -> dict[str, Any]:
     """Every headline metric of a backtest as JSON-safe values (``None`` where undefined).
 
     ``equity`` and ``gross_exposure`` are daily marks at the close; ``trades`` is the trade table
     (columns ``pnl``, ``return``, ``fees``, ``financing``, ``exit_reason``, ``entry_notional``,
     ``exit_notional``); ``benchmark_returns`` are the benchmark's daily returns on the same dates
-    (NaN where it has no bar; those dates are left out of the regression).
+    (NaN where it has no bar; those dates are left out of the regression). ``periods_per_year`` is
+    inferred from ``dates`` when not given (``periods_per_year_source`` says which);
+    ``risk_free_returns`` is the risk-free return of each period (a number or one per mark), subtracted in Sharpe, Sortino,
+    the Sharpe inference and alpha.
     """
+    from qlop.calendar import calendar_years, periods_per_year as infer_periods
+
     eq = _arr(equity)
     r = returns_from_equity(eq, initial_capital)
     n = r.size
-    years = n / periods_per_year if n else math.nan
+    source = "config"
+    if periods_per_year is None:
+        if dates is None:
+            raise ValueError("performance_metrics needs the dates or periods_per_year")
+        periods_per_year, source = infer_periods(dates), "inferred"
+    years = calendar_years(dates) if dates is not None and n else (n / periods_per_year if n else math.nan)
+    x = excess_returns(r, risk_free_returns)
     mdd_n, mdd_days = max_drawdown_duration(r, dates)
     out: dict[str, Any] = {
         "start": None if dates is None or n == 0 else str(np.datetime_as_string(np.asarray(dates, "datetime64[D]")[0])),
@@ -371,17 +403,21 @@ def performance_metrics(
         "days": n,
         "initial_capital": float(initial_capital),
         "final_equity": float(eq[-1]) if n else float(initial_capital),
+        "years": years,
+        "periods_per_year": float(periods_per_year),
+        "periods_per_year_source": source,
         "total_return": total_return(r),
-        "cagr": cagr(r, periods_per_year),
+        "cagr": cagr(r, periods_per_year, years=years),
         "annual_volatility": annual_volatility(r, periods_per_year),
-        "sharpe": sharpe_ratio(r, 0.0, periods_per_year),
-        "sortino": sortino_ratio(r, 0.0, periods_per_year),
-        "calmar": calmar_ratio(r, periods_per_year),
+        "risk_free_return": total_return(np.broadcast_to(np.asarray(risk_free_returns, dtype=np.float64), r.shape)) if n else None,
+        "sharpe": sharpe_ratio(x, periods_per_year=periods_per_year),
+        "sortino": sortino_ratio(x, periods_per_year=periods_per_year),
+        "calmar": calmar_ratio(r, periods_per_year, years=years),
         "max_drawdown": max_drawdown(r),
         "max_drawdown_duration_bars": mdd_n,
         "max_drawdown_duration_days": mdd_days,
-        "probabilistic_sharpe": probabilistic_sharpe_ratio(r),
-        "deflated_sharpe": deflated_sharpe_ratio(r, n_trials),
+        "probabilistic_sharpe": probabilistic_sharpe_ratio(x),
+        "deflated_sharpe": deflated_sharpe_ratio(x, n_trials),
         "n_trials": int(n_trials),
     }
     if gross_exposure is not None and n:
@@ -414,7 +450,8 @@ def performance_metrics(
     if benchmark_returns is not None and n:
         b = _arr(benchmark_returns)
         ok = np.isfinite(b)
-        alpha, beta = alpha_beta(r[ok], b[ok], periods_per_year)
+        rf = np.broadcast_to(np.asarray(risk_free_returns, dtype=np.float64), r.shape)
+        alpha, beta = alpha_beta(r[ok], b[ok], periods_per_year=periods_per_year, risk_free_returns=rf[ok])
         out.update({
             "benchmark_total_return": total_return(b[ok]),
             "alpha": alpha,

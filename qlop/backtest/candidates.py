@@ -31,8 +31,9 @@ import numpy as np
 from qlop.backtest.kernels import quiet_windows, segment_starts
 from qlop.sim.engine import END, HORIZON, SIGNAL, SimResult, barrier_prices, settle, simulate
 from qlop.sim.panel import PanelArrays
+from qlop.sim.rates import RateCurve
 from qlop.sim.rules import TradeRules
-from qlop.sim.terms import TradeTerms
+from qlop.sim.terms import RateSeries, TradeTerms
 
 _BIG = np.iinfo(np.int64).max // 4
 
@@ -92,7 +93,7 @@ def sim_rules(terms: TradeTerms, exits: ExitRules) -> TradeRules:
 
 
 def _compact_simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, f: np.ndarray, side: np.ndarray,
-                      hor: np.ndarray, xo: np.ndarray) -> SimResult:
+                      hor: np.ndarray, xo: np.ndarray, financing: RateCurve | None) -> SimResult:
     """Simulate trades on a panel made of their own bars ``e .. f`` only (each window its own segment).
 
     Every bar the simulator can read for a trade lies in its window, so the result is the one on the
@@ -106,7 +107,7 @@ def _compact_simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, f: np.
     seg_end = (starts + length - 1)[owner]
     c_xo = np.where(xo >= 0, starts + (xo - e), -1)
     res = simulate(arr.open[rows], arr.high[rows], arr.low[rows], arr.close[rows], arr.day[rows], seg_end, starts,
-                   rules, side=side, horizon=hor, exit_open_idx=c_xo)
+                   rules, side=side, horizon=hor, exit_open_idx=c_xo, financing=financing)
     out = {f_.name: getattr(res, f_.name) for f_ in fields(SimResult)}
     out["entry_idx"] = e
     out["exit_idx"] = e + (res.exit_idx - starts)
@@ -114,7 +115,7 @@ def _compact_simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, f: np.
 
 
 def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarray, hor: np.ndarray,
-              xo: np.ndarray, end: np.ndarray) -> list[tuple[np.ndarray, SimResult]]:
+              xo: np.ndarray, end: np.ndarray, financing: RateCurve | None = None) -> list[tuple[np.ndarray, SimResult]]:
     """:func:`qlop.sim.simulate` for these trades, without scanning the windows of quiet trades.
 
     Returns ``(where, result)`` parts: ``result`` holds the trades ``where`` (positions in ``e``);
@@ -149,7 +150,7 @@ def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarr
     loud = np.flatnonzero(~quiet)
     if loud.size:
         order = loud[np.argsort(k_last[loud], kind="stable")]  # similar windows in one chunk
-        res = _compact_simulate(arr, rules, e[order], f[order], side[order], hor[order], xo[order])
+        res = _compact_simulate(arr, rules, e[order], f[order], side[order], hor[order], xo[order], financing)
         parts.append((order, res))
     calm = np.flatnonzero(quiet)
     if calm.size:
@@ -161,13 +162,16 @@ def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarr
         reason = np.where(at_open, SIGNAL, np.where(k_last[calm] == hor[calm] - 1, HORIZON, END)).astype(np.int8)
         exit_price = np.where(at_open, o_f[calm], arr.close[cf])
         parts.append((calm, settle(ce, cf, side[calm].astype(np.int8), o_e[calm], exit_price, reason, at_open,
-                                   arr.day, rules)))
+                                   arr.day, rules, financing=financing)))
     return parts
 
 
 def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rules: TradeRules,
-                     exits: ExitRules) -> Candidates:
-    """All candidate trades of every ticker (see the module docstring for the rules)."""
+                     exits: ExitRules, financing: RateCurve | None = None) -> Candidates:
+    """All candidate trades of every ticker (see the module docstring for the rules); ``financing``:
+    the curve of a financing-rate series over the panel's days (loaded here when not given)."""
+    if financing is None and len(arr) and isinstance(rules.financing_rate, RateSeries):
+        financing = RateCurve.over(rules.financing_rate, arr.day, "financing_rate")
     n = len(arr)
     sig = np.asarray(signal, dtype=np.int8)
     seg_end = arr.seg_end
@@ -210,7 +214,7 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
             ok = a < end  # the change row must leave a bar to trade at
             xo[ok] = a[ok] + 1
             hor[ok] = np.minimum(hor[ok], xo[ok] - e[ok] + 1)  # bounds the simulator's window
-        return _simulate(arr, rules, e, sig[sig_rows], hor, xo, end)
+        return _simulate(arr, rules, e, sig[sig_rows], hor, xo, end, financing)
 
     after: np.ndarray | None = None
     if exits.exit_on_signal:

@@ -1,8 +1,10 @@
-"""Money amounts of one position: what the simulator's fractions of margin become for a sized trade.
+"""Money amounts of a book: what the simulator's fractions of margin become for a sized trade, and
+the interest its idle cash earns.
 
-The simulator works in fractions of margin (no capital). Three things exist only once a trade has a
+The simulator works in fractions of margin (no capital). Four things exist only once a trade has a
 size, and live here: the minimum commission per leg (a fixed amount), the floor that a position
-never loses more than its margin (costs included), and the position's value while it is open.
+never loses more than its margin (costs included), the position's value while it is open (its carry
+accrued day by day, from a constant rate or a series), and the growth of the book's cash.
 """
 
 from __future__ import annotations
@@ -12,15 +14,54 @@ from typing import Any
 
 import numpy as np
 
-from qlop.sim.terms import TradeTerms
+from qlop.sim.rates import RateCurve
+from qlop.sim.terms import RateSeries, TradeTerms
 
 
 @dataclass(frozen=True)
 class CostModel:
     """Money amounts of the book's positions under its :class:`~qlop.sim.terms.TradeTerms` (the same
-    terms the simulator's rules carry)."""
+    terms the simulator's rules carry); ``financing`` is the curve of a financing-rate series over
+    the book's days (None with a constant rate)."""
 
     terms: TradeTerms
+    financing: RateCurve | None = None
+    cash: RateCurve | None = None
+
+    def __post_init__(self) -> None:
+        if self.financing is None and isinstance(self.terms.financing_rate, RateSeries):
+            raise ValueError("CostModel: a financing-rate series needs its curve (CostModel.over)")
+        if self.cash is None and isinstance(self.terms.effective_cash_rate, RateSeries):
+            raise ValueError("CostModel: a cash-rate series needs its curve (CostModel.over)")
+
+    @classmethod
+    def over(cls, terms: TradeTerms, day: Any) -> "CostModel":
+        """The model of a book trading on the calendar days ``day``: rate series are loaded over their
+        span; idle cash earns ``cash_rate`` (the risk-free rate when unset)."""
+        financing = None
+        if isinstance(terms.financing_rate, RateSeries):
+            financing = RateCurve.over(terms.financing_rate, day, "financing_rate")
+        field = "risk_free" if terms.cash_rate is None else "cash_rate"
+        cash = RateCurve.over(terms.effective_cash_rate, day, field)
+        return cls(terms, financing, None if cash.is_zero else cash)
+
+    @property
+    def earns_interest(self) -> bool:
+        """Idle cash earns interest (a non-zero cash rate)."""
+        return self.cash is not None and not self.cash.is_zero
+
+    def cash_growth(self, day: Any) -> Any:
+        """Growth of one unit of idle cash from the curve's first day to each ``day`` (compounded
+        daily under the day count); ones when cash earns nothing."""
+        if not self.earns_interest:
+            return np.ones(np.shape(day))
+        assert self.cash is not None
+        return self.cash.growth(day, self.days_per_year)
+
+    @property
+    def series_financing(self) -> bool:
+        """Longs accrue a financing-rate series (their carry is not linear in calendar days)."""
+        return self.financing is not None and self.financing.rate is not None
 
     @property
     def leverage(self) -> float:
@@ -46,10 +87,22 @@ class CostModel:
 
     def carry_rate(self, side: Any) -> Any:
         """Annual carry as a fraction of margin: interest on the borrowed part of a long
-        (``financing_rate * (L - 1)``) or the borrow fee on a short's notional (``borrow_fee * L``)."""
+        (``financing_rate * (L - 1)``; 0 here for a series, see :meth:`carry`) or the borrow fee on a
+        short's notional (``borrow_fee * L``)."""
         lev = self.leverage
-        return np.where(np.asarray(side) > 0, self.terms.financing_rate * max(lev - 1.0, 0.0),
-                        self.terms.borrow_fee * lev)
+        fin = 0.0 if self.series_financing else float(self.terms.financing_rate)  # type: ignore[arg-type]
+        return np.where(np.asarray(side) > 0, fin * max(lev - 1.0, 0.0), self.terms.borrow_fee * lev)
+
+    def carry(self, side: Any, entry_day: Any, day: Any) -> Any:
+        """Carry accrued from ``entry_day`` to ``day`` as a fraction of margin: ``carry_rate x days / Y``,
+        with a financing-rate series the sum of each day's rate for longs."""
+        days = np.asarray(day) - np.asarray(entry_day)
+        out = self.carry_rate(side) * (days / self.days_per_year)
+        if self.series_financing:
+            assert self.financing is not None
+            fin = self.financing.accrued(entry_day, day) * (max(self.leverage - 1.0, 0.0) / self.days_per_year)
+            out = np.where(np.asarray(side) > 0, fin, out)
+        return out
 
     def topups(self, notional: Any, rel: Any) -> tuple[Any, Any]:
         """Extra commission per leg so each leg pays at least ``min_commission``.
@@ -71,11 +124,11 @@ class CostModel:
         m = np.asarray(margin, dtype=np.float64)
         return np.maximum(m * net_return - topup_entry - topup_exit, -m)
 
-    def value(self, margin: Any, side: Any, entry_price: Any, price: Any, days_held: Any,
+    def value(self, margin: Any, side: Any, entry_price: Any, price: Any, entry_day: Any, day: Any,
               topup_entry: Any) -> Any:
-        """Value of an open position marked at ``price`` after ``days_held`` calendar days: margin plus
-        leveraged P&L, less the entry leg's costs and the carry accrued so far, floored at zero."""
+        """Value of an open position entered on ``entry_day`` and marked at ``price`` on ``day``: margin
+        plus leveraged P&L, less the entry leg's costs and the carry accrued so far, floored at zero."""
         lev = self.leverage
         frac = (1.0 + np.asarray(side) * lev * (np.asarray(price) / entry_price - 1.0)
-                - self.leg_rate * lev - self.carry_rate(side) * (np.asarray(days_held) / self.days_per_year))
+                - self.leg_rate * lev - self.carry(side, entry_day, day))
         return np.maximum(np.asarray(margin) * frac - topup_entry, 0.0)

@@ -29,7 +29,8 @@ from qlop.errors import DataError
 from qlop.sim.engine import REASONS
 from qlop.sim.panel import PanelArrays, panel_arrays
 from qlop.config import BookSizing
-from qlop.sim.terms import TradeTerms
+from qlop.sim.rates import RateCurve
+from qlop.sim.terms import RateSeries, TradeTerms
 
 
 class EngineSettings(TradeTerms, BookSizing):
@@ -46,7 +47,14 @@ class EngineSettings(TradeTerms, BookSizing):
 
     @property
     def costs(self) -> CostModel:
-        return CostModel(self.terms)
+        """The cost model under constant rates (see :meth:`cost_model` for rate series)."""
+        return CostModel(self.terms, cash=RateCurve(0, None, float(self.effective_cash_rate))
+                         if not isinstance(self.effective_cash_rate, RateSeries) and self.effective_cash_rate
+                         else None)
+
+    def cost_model(self, day: Any) -> CostModel:
+        """The cost model of a book trading on the calendar days ``day`` (rate series loaded over them)."""
+        return CostModel.over(self.terms, day)
 
     @property
     def sizing(self) -> SizingRules:
@@ -70,6 +78,14 @@ class BookLayout:
     @property
     def n_slots(self) -> int:
         return int(self.offset[-1])
+
+    @property
+    def start_day(self) -> np.ndarray:
+        """Per book, the calendar day of its first slot (0 for a book without slots)."""
+        if self.n_slots == 0:
+            return np.zeros(self.offset.size - 1, dtype=np.int64)
+        first = np.minimum(self.offset[:-1], self.n_slots - 1)
+        return np.where(np.diff(self.offset) > 0, self.slot_day[first], 0)
 
     @property
     def slot_of_row(self) -> np.ndarray:
@@ -149,11 +165,11 @@ def run_arrays(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, weight: n
                book_of_code: np.ndarray) -> EngineArrays:
     """The engine on flat arrays (see :func:`run_engine` for the frame-level entry point)."""
     rules = sim_rules(settings.terms, exits)
-    cand = build_candidates(arr, code, signal, rules, exits)
+    costs, sizing = settings.cost_model(arr.day), settings.sizing
+    cand = build_candidates(arr, code, signal, rules, exits, costs.financing)
     layout = book_layout(arr, code, book_of_code)
     w = np.asarray(weight, dtype=np.float64)[cand.signal_row]
     sized = Sized.empty(len(cand))
-    costs, sizing = settings.costs, settings.sizing
     cand_book = layout.book_of_code[cand.code]
     single_c = layout.single[cand_book]
     if single_c.any():
@@ -162,7 +178,7 @@ def run_arrays(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, weight: n
         if books.size > 1 and np.any(books[1:] < books[:-1]):
             order = np.argsort(books, kind="stable")
             ids, books = ids[order], books[order]
-        size_single(cand, w, ids, books, sizing, costs, sized)
+        size_single(cand, w, ids, books, sizing, costs, sized, layout.start_day, arr.day)
     if (~single_c).any():
         sc = np.asarray(score, dtype=np.float64)[cand.signal_row]  # orders entries in shared books only
         entry_slot = layout.slot_of_row[cand.entry_idx]
@@ -181,7 +197,8 @@ def mark_books(arr: PanelArrays, layout: BookLayout, cand: Candidates, sized: Si
     """Cash, equity, gross and net exposure and open-position count at every close of every book.
 
     A position is open at the closes from its entry bar up to (not including) its exit bar; on the
-    exit bar its realised value is back in cash.
+    exit bar its realised value is back in cash. Idle cash grows by the interest it earns, compounded
+    daily: a book's cash is ``growth[t] * cumsum(flows / growth)`` (:meth:`CostModel.cash_growth`).
     """
     if layout.rows_are_slots:
         return _mark_single_rows(arr, layout, cand, sized, costs, initial_capital)
@@ -196,7 +213,11 @@ def mark_books(arr: PanelArrays, layout: BookLayout, cand: Candidates, sized: Si
     delta[starts] += initial_capital
     delta -= np.bincount(s0, weights=margin, minlength=n_slots)
     delta += np.bincount(s1, weights=margin + sized.pnl[t], minlength=n_slots)
-    cash = _segmented_cumsum(delta, layout.offset)
+    if costs.earns_interest:
+        growth = costs.cash_growth(layout.slot_day)
+        cash = _segmented_cumsum(delta / growth, layout.offset) * growth
+    else:
+        cash = _segmented_cumsum(delta, layout.offset)
 
     lengths = s1 - s0
     total = int(lengths.sum())
@@ -225,8 +246,7 @@ def mark_books(arr: PanelArrays, layout: BookLayout, cand: Candidates, sized: Si
         side = cand.side[t][rep]
         entry = cand.entry_price[t][rep]
         m = margin[rep]
-        held = layout.slot_day[slot] - arr.day[e_row][rep]
-        v = costs.value(m, side, entry, price, held, sized.topup_entry[t][rep])
+        v = costs.value(m, side, entry, price, arr.day[e_row][rep], layout.slot_day[slot], sized.topup_entry[t][rep])
         exposure = m * costs.leverage / entry * price
         value = np.bincount(slot, weights=v, minlength=n_slots)
         gross = np.bincount(slot, weights=exposure, minlength=n_slots)
@@ -243,7 +263,9 @@ def _mark_single_rows(arr: PanelArrays, layout: BookLayout, cand: Candidates, si
     book's first row (cash = initial capital), an exit (cash = realised equity) or an entry (cash =
     equity before it less the margin, plus one open position). The open position's value is linear
     in the close and the calendar day, ``a + b * close + g * day`` floored at zero, with per-trade
-    coefficients, so each row needs one lookup of its event, not an expansion of every trade.
+    coefficients, so each row needs one lookup of its event, not an expansion of every trade. With a
+    financing-rate series a long's clock is the series' accrual index instead of the day; with
+    interest on cash an event's cash grows with :meth:`CostModel.cash_growth` until the next event.
     """
     n = len(arr)
     t = np.flatnonzero(sized.taken)
@@ -255,15 +277,26 @@ def _mark_single_rows(arr: PanelArrays, layout: BookLayout, cand: Candidates, si
     cum = np.cumsum(pnl)
     first = np.r_[True, book[1:] != book[:-1]] if t.size else np.zeros(0, bool)
     base = np.maximum.accumulate(np.where(first, np.arange(t.size), 0)) if t.size else first.astype(np.int64)
-    r_after = initial_capital + cum - (cum[base] - pnl[base])
-    r_before = r_after - pnl
+    if costs.earns_interest:  # the sizing loop followed the cash with its interest
+        cash_exit, cash_entry = sized.cash_exit[t], sized.cash_entry[t]
+    else:
+        r_after = initial_capital + cum - (cum[base] - pnl[base])
+        cash_exit, cash_entry = r_after, r_after - pnl - m
     # value = m * (1 + s*L*(P/E - 1) - leg*L - carry*(d - d_e)/year) - te  =  a + b*P + g*d
     lev = costs.leverage
     side = cand.side[t].astype(np.float64)
     carry = costs.carry_rate(side) / costs.days_per_year
     b = m * side * lev / cand.entry_price[t]
+    clock_e = arr.day[e_row].astype(np.float64)
+    acc = by_acc = None
+    if costs.series_financing:  # longs: carry = k * (A(d) - A(d_e)) with A the series' accrual index
+        assert costs.financing is not None
+        acc = costs.financing.rate_days(arr.day)
+        by_acc = side > 0
+        carry = np.where(by_acc, max(lev - 1.0, 0.0) / costs.days_per_year, carry)
+        clock_e = np.where(by_acc, acc[e_row], clock_e)
     g = -m * carry
-    a = m * (1.0 - side * lev - costs.leg_rate * lev) + m * carry * arr.day[e_row] - sized.topup_entry[t]
+    a = m * (1.0 - side * lev - costs.leg_rate * lev) + m * carry * clock_e - sized.topup_entry[t]
     # events in row order; on one row: an earlier trade's exit, then an entry, then the exit of a
     # trade entered and left on that same bar (each kind is already in row order: a stable sort of
     # the concatenation merges three sorted runs)
@@ -281,12 +314,18 @@ def _mark_single_rows(arr: PanelArrays, layout: BookLayout, cand: Candidates, si
     def per_event(values: list[np.ndarray]) -> np.ndarray:
         return np.ascontiguousarray(np.concatenate(values)[order])
 
+    no_s, no_t = np.zeros(starts.size, bool), np.zeros(t.size, bool)
+    growth = ev_growth = None
+    if costs.earns_interest:
+        growth = costs.cash_growth(arr.day)
+        ev_growth = per_event([growth[starts], growth[x_row], growth[e_row]])
     # one compiled pass writes the five outputs (numpy needed about a dozen full-length passes)
-    return fill_marks(row_k, per_event([np.full(starts.size, float(initial_capital)), r_after, r_before - m]),
+    return fill_marks(row_k, per_event([np.full(starts.size, float(initial_capital)), cash_exit, cash_entry]),
                       per_event([zeros_s, zeros_t, a]), per_event([zeros_s, zeros_t, b]),
                       per_event([zeros_s, zeros_t, g]),
                       per_event([np.zeros(starts.size, np.int8), np.zeros(t.size, np.int8), np.ones(t.size, np.int8)]),
-                      arr.close, arr.day)
+                      arr.close, arr.day, acc, None if by_acc is None else per_event([no_s, no_t, by_acc]),
+                      growth, ev_growth)
 
 
 def _segmented_cumsum(x: np.ndarray, offset: np.ndarray) -> np.ndarray:

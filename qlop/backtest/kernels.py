@@ -63,24 +63,35 @@ def _kernels() -> dict[str, Any]:
 
     @njit(cache=True, nogil=True)
     def fill_marks(row_k: np.ndarray, ev_cash: np.ndarray, ev_a: np.ndarray, ev_b: np.ndarray,
-                   ev_g: np.ndarray, ev_in: np.ndarray, close: np.ndarray, day: np.ndarray, value: np.ndarray,
-                   cash: np.ndarray, gross: np.ndarray, expo: np.ndarray, npos: np.ndarray) -> None:
+                   ev_g: np.ndarray, ev_in: np.ndarray, close: np.ndarray, day: np.ndarray, acc: np.ndarray,
+                   ev_acc: np.ndarray, growth: np.ndarray, ev_growth: np.ndarray, use_acc: bool, interest: bool,
+                   value: np.ndarray, cash: np.ndarray, gross: np.ndarray, expo: np.ndarray,
+                   npos: np.ndarray) -> None:
         """Each row takes the state of its last event (``row_k`` sorted, ``row_k[0] == 0``):
-        ``expo = b * close``, ``value = max(g * day + a + expo, 0) + cash``, ``gross = |expo|``."""
+        ``expo = b * close``, ``value = max(g * clock + a + expo, 0) + cash``, ``gross = |expo|``.
+        The clock is the calendar day, or the financing series' accrual index ``acc`` for events with
+        ``ev_acc`` (when ``use_acc``); with ``interest`` the event's cash grows as
+        ``cash * growth[row] / ev_growth``."""
         n = close.shape[0]
         nk = row_k.shape[0]
         for k in range(nk):  # the rows from one event to the next share its coefficients
             stop = row_k[k + 1] if k + 1 < nk else n
             ca, a, b, g, held = ev_cash[k], ev_a[k], ev_b[k], ev_g[k], ev_in[k]
+            by_acc = use_acc and ev_acc[k]
+            g0 = ev_growth[k] if interest else 1.0
             for i in range(row_k[k], stop):
                 ex = b * close[i]
-                v = g * np.float64(day[i])
+                if by_acc:
+                    v = g * acc[i]
+                else:
+                    v = g * np.float64(day[i])
                 v = v + a
                 v = v + ex
                 if v < 0.0:
                     v = 0.0
-                value[i] = v + ca
-                cash[i] = ca
+                c = ca * (growth[i] / g0) if interest else ca
+                value[i] = v + c
+                cash[i] = c
                 expo[i] = ex
                 gross[i] = abs(ex)
                 npos[i] = held
@@ -97,16 +108,23 @@ def _kernels() -> dict[str, Any]:
     def size_books(ids: np.ndarray, books: np.ndarray, weight: np.ndarray, entry_price: np.ndarray,
                    exit_price: np.ndarray, net_return: np.ndarray, initial_capital: float, position_size: float,
                    max_gross_leverage: float, lev: float, dust: float, bust: float, min_commission: float, commission: float,
+                   interest: bool, g_start: np.ndarray, g_entry: np.ndarray, g_exit: np.ndarray,
                    taken: np.ndarray, margin_out: np.ndarray, te_out: np.ndarray, tx_out: np.ndarray,
-                   pnl_out: np.ndarray) -> None:
+                   pnl_out: np.ndarray, cash_entry: np.ndarray, cash_exit: np.ndarray) -> None:
         """Trade after trade within each one-ticker book (``ids`` sorted by book, then entry): the
-        equity at an entry is the initial capital plus the realised P&L of the book's earlier trades."""
+        equity at an entry is the book's cash, the initial capital plus the realised P&L of its
+        earlier trades, and with ``interest`` the interest that cash earned (``growth`` ratios of the
+        days: ``g_start`` per book, ``g_entry`` / ``g_exit`` per candidate); the cash right after each
+        entry and exit is written to ``cash_entry`` / ``cash_exit``."""
         equity = initial_capital
+        g_cash = 1.0  # growth of the day ``equity`` was valued on
         for j in range(ids.shape[0]):
             if j == 0 or books[j] != books[j - 1]:
                 equity = initial_capital
+                if interest:
+                    g_cash = g_start[books[j]]
             i = ids[j]
-            e = equity
+            e = equity * (g_entry[i] / g_cash) if interest else equity
             wanted = position_size * weight[i] * lev * e
             notional = np_min(np_min(wanted, max_gross_leverage * e), lev * e)
             if not (e > bust * initial_capital and notional > dust * e):
@@ -125,7 +143,14 @@ def _kernels() -> dict[str, Any]:
             te_out[i] = te
             tx_out[i] = tx
             pnl_out[i] = pnl
-            equity = e + pnl
+            if interest:
+                rest = e - margin
+                cash_entry[i] = rest
+                equity = rest * (g_exit[i] / g_entry[i]) + (margin + pnl)
+                cash_exit[i] = equity
+                g_cash = g_exit[i]
+            else:
+                equity = e + pnl
 
     @njit(cache=True, nogil=True)
     def segment_starts(seg_end: np.ndarray) -> np.ndarray:
@@ -155,12 +180,19 @@ def quiet_windows(low: np.ndarray, high: np.ndarray, open_: np.ndarray, e: np.nd
 
 
 def fill_marks(row_k: np.ndarray, ev_cash: np.ndarray, ev_a: np.ndarray, ev_b: np.ndarray, ev_g: np.ndarray,
-               ev_in: np.ndarray, close: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per-row ``value, cash, gross, expo, npos`` from each row's last event (see the kernel)."""
+               ev_in: np.ndarray, close: np.ndarray, day: np.ndarray, acc: np.ndarray | None = None,
+               ev_acc: np.ndarray | None = None, growth: np.ndarray | None = None,
+               ev_growth: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Per-row ``value, cash, gross, expo, npos`` from each row's last event (see the kernel): ``acc``
+    / ``ev_acc`` for a financing series, ``growth`` / ``ev_growth`` for interest on cash."""
     n = close.shape[0]
     value, cash, gross, expo = (np.empty(n) for _ in range(4))
     npos = np.empty(n, dtype=np.int8)
-    _kernels()["fill_marks"](row_k, ev_cash, ev_a, ev_b, ev_g, ev_in, close, day, value, cash, gross, expo, npos)
+    none_f, none_b = np.empty(0), np.empty(0, dtype=np.bool_)
+    _kernels()["fill_marks"](row_k, ev_cash, ev_a, ev_b, ev_g, ev_in, close, day,
+                             none_f if acc is None else acc, none_b if ev_acc is None else ev_acc,
+                             none_f if growth is None else growth, none_f if ev_growth is None else ev_growth,
+                             acc is not None, growth is not None, value, cash, gross, expo, npos)
     return value, cash, gross, expo, npos
 
 
@@ -168,11 +200,17 @@ def size_books(ids: np.ndarray, books: np.ndarray, weight: np.ndarray, entry_pri
                exit_price: np.ndarray, net_return: np.ndarray, initial_capital: float, position_size: float,
                max_gross_leverage: float, lev: float, dust: float, bust: float, min_commission: float, commission: float,
                taken: np.ndarray, margin: np.ndarray, topup_entry: np.ndarray, topup_exit: np.ndarray,
-               pnl: np.ndarray) -> None:
-    """Size one-ticker books' trades in order, writing the outputs in place (see the kernel)."""
+               pnl: np.ndarray, growth: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+               cash_entry: np.ndarray | None = None, cash_exit: np.ndarray | None = None) -> None:
+    """Size one-ticker books' trades in order, writing the outputs in place (see the kernel);
+    ``growth`` = (per book at its start, per candidate at entry, at exit) when cash earns interest."""
+    none = np.empty(0)
+    g_start, g_entry, g_exit = growth if growth is not None else (none, none, none)
     _kernels()["size_books"](ids, books, weight, entry_price, exit_price, net_return, float(initial_capital),
                              float(position_size), float(max_gross_leverage), float(lev), float(dust),
-                             float(bust), float(min_commission), float(commission), taken, margin, topup_entry, topup_exit, pnl)
+                             float(bust), float(min_commission), float(commission), growth is not None,
+                             g_start, g_entry, g_exit, taken, margin, topup_entry, topup_exit, pnl,
+                             none if cash_entry is None else cash_entry, none if cash_exit is None else cash_exit)
 
 
 def segment_starts(seg_end: np.ndarray) -> np.ndarray:

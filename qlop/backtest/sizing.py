@@ -57,11 +57,13 @@ class Sized:
     topup_entry: np.ndarray
     topup_exit: np.ndarray
     pnl: np.ndarray
+    cash_entry: np.ndarray  # one-ticker books whose cash earns interest: cash right after the entry
+    cash_exit: np.ndarray   # ... and right after the exit
 
     @classmethod
     def empty(cls, n: int) -> "Sized":
         z = np.zeros(n, dtype=np.float64)
-        return cls(np.zeros(n, dtype=bool), z.copy(), z.copy(), z.copy(), z.copy())
+        return cls(np.zeros(n, dtype=bool), z.copy(), z.copy(), z.copy(), z.copy(), z.copy(), z.copy())
 
 
 def _apply(out: Sized, ids: np.ndarray, margin: np.ndarray, cand: Candidates, costs: CostModel) -> np.ndarray:
@@ -78,18 +80,25 @@ def _apply(out: Sized, ids: np.ndarray, margin: np.ndarray, cand: Candidates, co
 
 
 def size_single(cand: Candidates, weight: np.ndarray, ids: np.ndarray, books: np.ndarray, rules: SizingRules,
-                costs: CostModel, out: Sized) -> None:
+                costs: CostModel, out: Sized, start_day: np.ndarray | None = None, day: np.ndarray | None = None) -> None:
     """Size the trades of one-ticker books: ``ids`` are their candidates sorted by (book, entry) and
-    ``books`` their book ids. Equity at each entry is the previous trade's realised equity: a
-    sequential rule, run as one compiled loop over every book's trades."""
+    ``books`` their book ids. Equity at each entry is the previous trade's realised equity (grown by
+    the interest on cash when it earns any: then ``start_day`` per book and the panel's ``day`` are
+    needed): a sequential rule, run as one compiled loop over every book's trades."""
     if ids.size == 0:
         return
+    growth = None
+    if costs.earns_interest:
+        if start_day is None or day is None:
+            raise ValueError("size_single: interest on cash needs each book's start day and the panel's days")
+        growth = (costs.cash_growth(start_day), costs.cash_growth(day[cand.entry_idx]),
+                  costs.cash_growth(day[cand.exit_idx]))
     # the per-trade rule of _apply, in one compiled loop (each book's trades depend on the last)
     size_books(np.ascontiguousarray(ids, dtype=np.int64), np.ascontiguousarray(books, dtype=np.int64),
                np.ascontiguousarray(weight, dtype=np.float64), cand.entry_price, cand.exit_price, cand.net_return,
                rules.initial_capital, rules.position_size, rules.max_gross_leverage, costs.leverage, DUST, BUST,
                costs.min_commission, costs.commission_bps / 1e4, out.taken, out.margin, out.topup_entry,
-               out.topup_exit, out.pnl)
+               out.topup_exit, out.pnl, growth, out.cash_entry, out.cash_exit)
 
 
 def size_multi(cand: Candidates, weight: np.ndarray, score: np.ndarray, ids: np.ndarray,
@@ -106,11 +115,14 @@ def size_multi(cand: Candidates, weight: np.ndarray, score: np.ndarray, ids: np.
     if ids.size == 0:
         return
     lev = costs.leverage
+    # cash is kept as its value on the book's first day (``cash / growth``): interest is then implicit
+    growth = costs.cash_growth(slot_day)
+    interest = costs.earns_interest
     order = np.lexsort((cand.code[ids], -np.nan_to_num(score[ids], nan=-np.inf), entry_slot[ids]))
     ids = ids[order]
     slots = entry_slot[ids]
     bounds = np.flatnonzero(np.r_[True, slots[1:] != slots[:-1], True])
-    cash = float(rules.initial_capital)
+    cash_0 = float(rules.initial_capital) / float(growth[0]) if interest else float(rules.initial_capital)
     open_ids = np.zeros(0, dtype=np.int64)
     open_pnl: dict[int, float] = {}
     for b0, b1 in zip(bounds[:-1], bounds[1:]):
@@ -119,8 +131,11 @@ def size_multi(cand: Candidates, weight: np.ndarray, score: np.ndarray, ids: np.
             done = exit_key[open_ids] < 3 * slot + 1
             if done.any():
                 for i in open_ids[done]:
-                    cash += out.margin[i] + open_pnl.pop(int(i))
+                    credit = out.margin[i] + open_pnl.pop(int(i))
+                    cash_0 += credit / float(growth[exit_key[i] // 3]) if interest else credit
                 open_ids = open_ids[~done]
+        g = float(growth[slot]) if interest else 1.0
+        cash = cash_0 * g if interest else cash_0
         equity, gross = cash, 0.0
         if open_ids.size:
             rows = mark_row[slot, ticker_col[cand.code[open_ids]]]
@@ -128,7 +143,7 @@ def size_multi(cand: Candidates, weight: np.ndarray, score: np.ndarray, ids: np.
             price = np.where(at_open, open_[rows], close[rows])
             m = out.margin[open_ids]
             value = costs.value(m, cand.side[open_ids], cand.entry_price[open_ids], price,
-                                slot_day[slot] - day[cand.entry_idx[open_ids]], out.topup_entry[open_ids])
+                                day[cand.entry_idx[open_ids]], slot_day[slot], out.topup_entry[open_ids])
             equity = cash + float(value.sum())
             gross = float((m * lev / cand.entry_price[open_ids] * price).sum())
         taken: list[int] = []
@@ -144,6 +159,7 @@ def size_multi(cand: Candidates, weight: np.ndarray, score: np.ndarray, ids: np.
                     continue
                 margin = notional / lev
                 cash -= margin
+                cash_0 -= margin / g if interest else margin
                 gross += notional
                 taken.append(i)
                 margins.append(margin)

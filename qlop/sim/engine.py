@@ -15,7 +15,8 @@ written out in ``docs/simulator.md``; in short, for a trade entered at the open 
   ticker's last bar if the data ends first (``end``).
 
 Net return is on the margin: ``L * side * (X/E - 1)`` minus commission and slippage on both legs'
-notional, the liquidation fee, financing (longs) or the borrow fee (shorts), floored at -1.
+notional, the extra stop slippage of a stop or liquidation fill, the liquidation fee, financing
+(longs: a constant rate or a series, :mod:`qlop.sim.rates`) or the borrow fee (shorts), floored at -1.
 
 Implementation: trades are split by side and processed in chunks; each chunk gathers the bars
 ``e+k`` of its trades' windows into ``(trades, bars)`` matrices (a block of at most 64 bars at a time,
@@ -33,7 +34,9 @@ from typing import Any
 
 import numpy as np
 
+from qlop.sim.rates import RateCurve
 from qlop.sim.rules import TradeRules
+from qlop.sim.terms import RateSeries
 
 #: Exit reasons; ``SimResult.reason`` holds indices into this tuple.
 REASONS: tuple[str, ...] = ("horizon", "tp", "sl", "liquidation", "signal", "end")
@@ -142,6 +145,7 @@ def simulate(
     side: Any = None,
     horizon: Any = None,
     exit_open_idx: Any = None,
+    financing: RateCurve | None = None,
 ) -> SimResult:
     """Simulate one trade per element of ``entry_idx`` on a concatenated multi-ticker panel.
 
@@ -156,6 +160,8 @@ def simulate(
     :param horizon: optional per-trade horizon (bars, >= 1) overriding ``rules.horizon``.
     :param exit_open_idx: optional per-trade bar position; a trade still open at that bar's open exits
         there (reason ``signal``). Negative = no such exit; otherwise it must be > ``entry_idx``.
+    :param financing: the financing rate's curve when ``rules.financing_rate`` is a series and the
+        caller already loaded it over these days (otherwise it is loaded here, once per process).
     """
     if not isinstance(rules, TradeRules):
         rules = TradeRules.model_validate(rules)
@@ -235,17 +241,20 @@ def simulate(
                                        hor if horizon is None else hor[part], s, rules)
             exit_k[part], exit_price[part], reason[part], at_open[part] = k, px, why, gap
 
+    if financing is None and m and isinstance(rules.financing_rate, RateSeries):
+        financing = RateCurve.over(rules.financing_rate, d, "financing_rate")
     return settle(e, e + exit_k, sgn, entry_price, exit_price, reason, at_open, d, rules,
-                  per_trade_side=side is not None)
+                  per_trade_side=side is not None, financing=financing)
 
 
 def settle(e: np.ndarray, exit_idx: np.ndarray, sgn: np.ndarray, entry_price: np.ndarray,
            exit_price: np.ndarray, reason: np.ndarray, at_open: np.ndarray, day: np.ndarray, rules: TradeRules,
-           per_trade_side: bool = True) -> SimResult:
+           per_trade_side: bool = True, financing: RateCurve | None = None) -> SimResult:
     """Returns, fees and financing of trades whose exit is known (the last step of :func:`simulate`).
 
     Also used directly for trades known to touch no level, whose exit needs no scan (the backtest's
-    quiet trades): one formula for both. ``day`` is indexed by ``e`` and ``exit_idx``.
+    quiet trades): one formula for both. ``day`` is indexed by ``e`` and ``exit_idx``; ``financing``
+    is the curve of a financing-rate series (loaded over ``day`` when not given).
     """
     lev = rules.leverage
     rel = exit_price / entry_price
@@ -253,24 +262,32 @@ def settle(e: np.ndarray, exit_idx: np.ndarray, sgn: np.ndarray, entry_price: np
     fees = (rules.cost_rate * lev) * (1.0 + rel)
     if rules.liquidation_fee:
         fees += np.where(reason == LIQUIDATION, rules.liquidation_fee * lev * rel, 0.0)
-    days = (day[exit_idx] - day[e]).astype(np.float64)
-    year = rules.days_per_year  # the day count: 365.0 (act_365) or 360.0 (act_360)
-    long_rate = rules.financing_rate * max(lev - 1.0, 0.0) / year
+    if rules.stop_slippage_bps:  # a stop or liquidation fills worse than its level
+        fees += np.where((reason == SL) | (reason == LIQUIDATION), rules.stop_cost_rate * lev * rel, 0.0)
+    d0, d1 = day[e], day[exit_idx]
+    days = (d1 - d0).astype(np.float64)
+    year = rules.days_per_year  # the day count: 360.0 (act_360) or 365.0 (act_365)
     short_rate = rules.borrow_fee * lev / year
+    if isinstance(rules.financing_rate, RateSeries):  # the rates of the days held, one by one
+        if financing is None:
+            financing = RateCurve.over(rules.financing_rate, day, "financing_rate")
+        long_carry: Any = financing.accrued(d0, d1) * (max(lev - 1.0, 0.0) / year)
+    else:
+        long_carry = days * (rules.financing_rate * max(lev - 1.0, 0.0) / year)
     if not per_trade_side:
         if rules.side_sign < 0:
             np.negative(price_return, out=price_return)
-        financing = days * (long_rate if rules.side_sign > 0 else short_rate)
+        financing_cost = long_carry if rules.side_sign > 0 else days * short_rate
     else:
         price_return[sgn < 0] *= -1.0
-        financing = days * np.where(sgn > 0, long_rate, short_rate)
+        financing_cost = np.where(sgn > 0, long_carry, days * short_rate)
     net = lev * price_return
     net -= fees
-    net -= financing
+    net -= financing_cost
     np.maximum(net, -1.0, out=net)
     return SimResult(
         entry_idx=e, exit_idx=exit_idx, side=sgn, entry_price=entry_price, exit_price=exit_price,
-        reason=reason, exit_at_open=at_open, price_return=price_return, fees=fees, financing=financing,
+        reason=reason, exit_at_open=at_open, price_return=price_return, fees=fees, financing=financing_cost,
         net_return=net, bars_held=exit_idx - e + 1,
     )
 

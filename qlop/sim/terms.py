@@ -11,9 +11,9 @@ See ``docs/simulator.md`` for what each field does to a trade and ``docs/backtes
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator
 
 from qlop.numbers import number
 
@@ -30,6 +30,45 @@ def check_solvent(leverage: float, maintenance_margin: float) -> None:
             f"leverage {leverage:g} x maintenance_margin {maintenance_margin:g} = "
             f"{leverage * maintenance_margin:g} >= 1: the position would be liquidated at entry"
         )
+
+
+class RateSeries(BaseModel):
+    """An annual rate that varies over time: one price column of one ticker of a data source.
+
+    Loaded through the data-source registry like any data (``qlop.sim.rates`` does it, once per
+    process). The rate in effect on a calendar day is the last observation on or before it; the
+    series must start on or before the first date it is needed for and end at most 31 days before
+    the last. Data sources check prices, which must be positive: a zero or negative rate cannot pass
+    them (write a rate of 0 as a tiny positive value, e.g. 0.0001 percent).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_source_type: str = Field("csv", min_length=1, description="Data-source plugin that holds the series")
+    data_source_params: dict[str, Any] = Field(default_factory=dict, description="Params of that data source")
+    ticker: str = Field(..., min_length=1, description="The series' ticker in that source")
+    column: Literal["open", "high", "low", "close", "adj_close"] = Field(
+        "close", description="The column holding the rate")
+    units: Literal["percent", "fraction"] = Field(
+        ..., description="How the rate is written: 'percent' (5.25 = 5.25 % a year) or 'fraction' (0.0525)")
+
+    def describe(self) -> str:
+        """One line for reports: ``RATE.close from csv (percent)``."""
+        return f"{self.ticker}.{self.column} from {self.data_source_type} ({self.units})"
+
+
+def _rate_kind(value: Any) -> str:
+    return "series" if isinstance(value, (dict, RateSeries)) else "constant"
+
+
+#: An annual rate: a constant, or a series from a data source (a table: its errors read
+#: ``backtest.risk_free.series.units: Field required``, not one error per kind of rate).
+Rate = Annotated[Annotated[float, Tag("constant")] | Annotated[RateSeries, Tag("series")], Discriminator(_rate_kind)]
+
+
+def describe_rate(rate: "Rate | None") -> Any:
+    """A rate as metrics.json and the report state it: the constant itself, or the series' description."""
+    return rate.describe() if isinstance(rate, RateSeries) else rate
 
 
 class TradeTerms(BaseModel):
@@ -54,17 +93,27 @@ class TradeTerms(BaseModel):
         0.0, ge=0, le=1e9, unit="(money per leg)",
         description="Minimum commission per leg, in money (backtest only: needs a position size)")
     slippage_bps: float = number(
-        2.0, ge=0, le=1000, unit="bps",
-        description="Slippage per leg, bps of that leg's notional (a cost, not a price shift)")
-    financing_rate: float = number(
+        2.0, ge=0, le=1000, unit="bps", description="Slippage per leg, bps of that leg's notional (a cost, not a price shift)")
+    financing_rate: Rate = number(
         0.05, ge=0, le=1, unit="(annual fraction)",
-        description="Annual interest on the borrowed part of a long, (leverage - 1) x margin")
+        description="Annual interest on the borrowed part of a long, (leverage - 1) x margin: a constant or a "
+                    "[.financing_rate] series from a data source")
     day_count: DayCount = Field(
-        "act_365", description="Day count of financing and borrow fee: calendar days held / 365 or / 360")
-    borrow_fee: float = number(0.0, ge=0, le=10, unit="(annual fraction of notional)",
-                               description="Annual stock-borrow fee of a short, on its notional")
-    liquidation_fee: float = number(0.0, ge=0, le=1, unit="(fraction of notional)",
-                                    description="Fraction of notional charged on a liquidation")
+        "act_360", description="Day count of every rate (financing, borrow fee, cash interest, risk-free): "
+                               "calendar days / 360 (act_360, US brokers) or / 365 (act_365)")
+    borrow_fee: float = number(0.0, ge=0, le=10, unit="(annual fraction of notional)", description="Annual stock-borrow fee of a short, on its notional")
+    liquidation_fee: float = number(0.0, ge=0, le=1, unit="(fraction of notional)", description="Fraction of notional charged on a liquidation")
+    stop_slippage_bps: float = number(
+        0.0, ge=0, le=1000, unit="bps", description="Extra adverse slippage of stop-loss and liquidation fills, bps "
+                                                    "of the exit notional (on top of slippage_bps)")
+    risk_free: Rate = number(
+        0.0, ge=-1, le=1, unit="(annual fraction)",
+        description="Annual risk-free rate for Sharpe, Sortino, alpha and (by default) interest on idle cash: a "
+                    "constant or a [.risk_free] series from a data source")
+    cash_rate: Rate | None = number(
+        None, ge=-1, le=1, unit="(annual fraction)",
+        description="Annual interest on a book's idle cash (backtest only): a constant, a series, or unset = the "
+                    "risk-free rate")
 
     @field_validator("maintenance_margin")
     @classmethod
@@ -84,7 +133,7 @@ class TradeTerms(BaseModel):
         """Unlevered and free of every cost (the terms under which a net return is the price return),
         with ``fields`` on top: ``TradeRules.frictionless(horizon=5)``, ``frictionless(leverage=3)``."""
         free = {"leverage": 1.0, "commission_bps": 0.0, "min_commission": 0.0, "slippage_bps": 0.0,
-                "financing_rate": 0.0, "borrow_fee": 0.0, "liquidation_fee": 0.0}
+                "financing_rate": 0.0, "borrow_fee": 0.0, "liquidation_fee": 0.0, "stop_slippage_bps": 0.0}
         return cls(**{**free, **fields})
 
     @property
@@ -96,6 +145,16 @@ class TradeTerms(BaseModel):
     def cost_rate(self) -> float:
         """Commission plus slippage per leg as a fraction of notional."""
         return (self.commission_bps + self.slippage_bps) / 1e4
+
+    @property
+    def stop_cost_rate(self) -> float:
+        """Extra slippage of a stop or liquidation fill as a fraction of the exit notional."""
+        return self.stop_slippage_bps / 1e4
+
+    @property
+    def effective_cash_rate(self) -> Rate:
+        """What idle cash earns: ``cash_rate``, or the risk-free rate when it is unset."""
+        return self.risk_free if self.cash_rate is None else self.cash_rate
 
     @property
     def days_per_year(self) -> float:

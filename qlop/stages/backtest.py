@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -97,12 +99,14 @@ def exit_rules(config: "PipelineConfig", strategy: Any) -> "ExitRules":
 def _warn_if_label_differs(config: "PipelineConfig", rules: Any) -> None:
     from qlop.sim.terms import TERM_FIELDS
 
-    # min_commission is money: only a sized trade pays it, a label never does
-    terms = [name for name in TERM_FIELDS if name != "min_commission"]
+    # min_commission is money: only a sized trade pays it, a label never does; the risk-free and cash
+    # rates are the book's (metrics, idle cash), not a trade's
+    terms = [name for name in TERM_FIELDS if name not in ("min_commission", "risk_free", "cash_rate")]
     label, bt = rules.model_dump(include=set(terms)), config.backtest.model_dump(include=set(terms))
 
     def differ(a: Any, b: Any) -> bool:
-        return not math.isclose(a, b) if isinstance(a, (int, float)) else a != b
+        numbers = isinstance(a, (int, float)) and isinstance(b, (int, float))
+        return not math.isclose(a, b) if numbers else a != b
 
     diffs = [f"{name} {label[name]} vs {bt[name]}" for name in terms if differ(label[name], bt[name])]
     if diffs:
@@ -165,19 +169,24 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
             signals = strategy.generate_signals(panel, predictions)
         progress.advance(message="signals")
         exits = exit_rules(config, strategy)
-        result = run_engine(panel, signals, EngineSettings.from_config(bt), exits)
+        with _rate_field_errors():
+            result = run_engine(panel, signals, EngineSettings.from_config(bt), exits)
         progress.advance(message=f"{len(result.trades)} trades")
         dates = result.equity.index
         bench_close = bench.close if bench is not None else None
         bench_ret = benchmark_returns(bench_close, dates)
+        with _rate_field_errors():
+            rf = risk_free_returns(bt, dates)
         metrics = performance_metrics(
             result.equity["equity"].to_numpy(), bt.initial_capital, dates=dates.to_numpy(),
             gross_exposure=result.equity["gross_exposure"].to_numpy(), trades=result.trades,
-            benchmark_returns=bench_ret, n_trials=bt.n_trials)
+            benchmark_returns=bench_ret, n_trials=bt.n_trials, periods_per_year=bt.periods_per_year,
+            risk_free_returns=rf)
         with component_errors("backtest", "strategy", bt.strategy_type):
             thresholds = {str(k): float(v) for k, v in (strategy.probability_thresholds() or {}).items()}
         about = bench.metrics() if bench is not None else {"benchmark": None}
-        metrics = {"strategy": bt.strategy_type, **about, "n_candidates": result.n_candidates, **metrics}
+        metrics = {"strategy": bt.strategy_type, **about, "n_candidates": result.n_candidates, **metrics,
+                   **assumptions(bt)}
         if thresholds:
             metrics["probability_thresholds"] = thresholds
         if len(result.trades) == 0:
@@ -227,6 +236,36 @@ def no_trade_reason(needs_predictions: bool, predictions: "pd.DataFrame | None",
                 "sized (position size, cash, max_positions or the gross-leverage cap)")
     return (f"no trade was entered: the strategy signalled on {count(entries)} rows, none of which could "
             "enter (no next bar to enter at)")
+
+
+def risk_free_returns(bt: Any, dates: "pd.DatetimeIndex") -> Any:
+    """The risk-free return of each period of the equity curve (the first is 0): the rate of each
+    calendar day in between, compounded daily under the day count (what idle cash earns at that rate)."""
+    from qlop.calendar import day_numbers
+    from qlop.sim.rates import RateCurve
+
+    days = day_numbers(dates.to_numpy())
+    return RateCurve.over(bt.risk_free, days, "risk_free").period_returns(days, bt.days_per_year)
+
+
+def assumptions(bt: Any) -> dict[str, Any]:
+    """The conventions the numbers rest on, as metrics.json and the report state them."""
+    from qlop.sim.terms import describe_rate
+
+    return {"day_count": bt.day_count, "risk_free": describe_rate(bt.risk_free),
+            "cash_rate": describe_rate(bt.effective_cash_rate), "financing_rate": describe_rate(bt.financing_rate),
+            "stop_slippage_bps": bt.stop_slippage_bps}
+
+
+@contextmanager
+def _rate_field_errors() -> Iterator[None]:
+    """Rate errors name the field as the config spells it (``backtest.risk_free: ...``)."""
+    try:
+        yield
+    except ConfigError as exc:
+        if str(exc).split(":", 1)[0] in ("financing_rate", "risk_free", "cash_rate"):
+            raise ConfigError(f"backtest.{exc}") from None
+        raise
 
 
 def _rebased(close: "pd.Series", dates: "pd.DatetimeIndex", capital: float) -> Any:

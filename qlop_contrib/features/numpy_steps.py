@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from qlop_contrib.features import rolling
 from qlop_contrib.features.base import PanelStep, col_tag, reads_features_only
-from qlop.api import Number, TickerGroups, number
+from qlop.api import Number, TickerGroups, number, trailing_periods_per_year
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -112,14 +112,17 @@ class LagStep(PanelStep):
 class RvolParams(_Params):
     window: int = _window(20, "Number of daily log returns in the window", ge=2)
     annualize: bool = Field(True, description="Multiply by sqrt(periods_per_year)")
-    periods_per_year: float = number(252.0, gt=0, le=100_000, unit="bars a year",
-                                     description="Bars per year, for annualising")
+    periods_per_year: float | None = number(
+        None, gt=0, le=100_000, unit="bars a year",
+        description="Bars per year, for annualising; unset = read from each ticker's dates up to the row "
+                    "(bars in its last 365 days)")
     column: str = Field("close", min_length=1, description="Price column (positive values)")
 
 
 class RvolStep(PanelStep):
     """``rvol_<n>``: sample standard deviation (ddof 1) of the last ``n`` one-bar log returns,
-    annualised by sqrt(periods_per_year) unless ``annualize = false``."""
+    annualised by sqrt(periods_per_year) unless ``annualize = false``; periods per year come from the
+    ticker's own calendar unless set (a 7-day calendar is not a 252-day one), causally."""
 
     params_model: ClassVar[type[BaseModel]] = RvolParams
     scale_free = True
@@ -138,7 +141,10 @@ class RvolStep(PanelStep):
             r = np.log(x / prev)
         _, std = rolling.rolling_mean_std(r, p.window, groups)
         if p.annualize:
-            std *= np.sqrt(p.periods_per_year)
+            if p.periods_per_year is None:
+                std *= np.sqrt(trailing_periods_per_year(groups.index.get_level_values(1), groups.row_start))
+            else:
+                std *= np.sqrt(p.periods_per_year)
         return {self.output_columns()[0]: std}
 
 

@@ -32,19 +32,19 @@ def test_total_return_and_cagr_by_hand():
     for r in R:
         wealth *= 1 + r
     assert m.total_return(R) == pytest.approx(wealth - 1, rel=1e-12)
-    assert m.cagr(R) == pytest.approx(wealth ** (252 / 7) - 1, rel=1e-12)
-    assert m.cagr([-1.0, 0.1]) == -1.0
+    assert m.cagr(R, 252) == pytest.approx(wealth ** (252 / 7) - 1, rel=1e-12)
+    assert m.cagr([-1.0, 0.1], 252) == -1.0
 
 
 def test_volatility_sharpe_sortino_by_hand():
     mu, sd = statistics.mean(R), statistics.stdev(R)
-    assert m.annual_volatility(R) == pytest.approx(sd * math.sqrt(252), rel=1e-12)
-    assert m.sharpe_ratio(R) == pytest.approx(mu / sd * math.sqrt(252), rel=1e-12)
+    assert m.annual_volatility(R, 252) == pytest.approx(sd * math.sqrt(252), rel=1e-12)
+    assert m.sharpe_ratio(R, periods_per_year=252) == pytest.approx(mu / sd * math.sqrt(252), rel=1e-12)
     # Sortino & Price: downside deviation over ALL periods, target 0
     dd = math.sqrt(sum(min(r, 0.0) ** 2 for r in R) / len(R)) * math.sqrt(252)
-    assert m.downside_deviation(R) == pytest.approx(dd, rel=1e-12)
-    assert m.sortino_ratio(R) == pytest.approx(mu * 252 / dd, rel=1e-12)
-    assert math.isnan(m.sharpe_ratio([0.01, 0.01, 0.01]))
+    assert m.downside_deviation(R, periods_per_year=252) == pytest.approx(dd, rel=1e-12)
+    assert m.sortino_ratio(R, periods_per_year=252) == pytest.approx(mu * 252 / dd, rel=1e-12)
+    assert math.isnan(m.sharpe_ratio([0.01, 0.01, 0.01], periods_per_year=252))
 
 
 def test_drawdown_and_duration_by_hand():
@@ -52,7 +52,7 @@ def test_drawdown_and_duration_by_hand():
     wealth = [1.0, 1.1, 0.99, 1.05, 1.12, 0.896, 0.9408]
     r = [wealth[i + 1] / wealth[i] - 1 for i in range(6)]
     assert m.max_drawdown(r) == pytest.approx(0.896 / 1.12 - 1, rel=1e-12)
-    assert m.calmar_ratio(r) == pytest.approx(m.cagr(r) / (1 - 0.896 / 1.12), rel=1e-12)
+    assert m.calmar_ratio(r, 252) == pytest.approx(m.cagr(r, 252) / (1 - 0.896 / 1.12), rel=1e-12)
     # spells below a peak: 1.1 (periods 2..3, recovered at 4) and 1.12 (periods 5..6, open)
     # first spell: peak at index 0 (1.1), recovery index 3 -> 3 periods; second: peak 3 -> last 5 -> 2
     dates = pd.to_datetime(["2020-01-01", "2020-01-02", "2020-01-10", "2020-02-01", "2020-02-02", "2020-06-01"])
@@ -83,7 +83,7 @@ def test_psr_and_dsr_by_hand():
 def test_alpha_beta_correlation_by_hand():
     b = [0.01, -0.02, 0.015, 0.0, -0.005, 0.02]
     r = [2 * v + 0.001 for v in b]
-    alpha, beta = m.alpha_beta(r, b)
+    alpha, beta = m.alpha_beta(r, b, periods_per_year=252)
     assert beta == pytest.approx(2.0, rel=1e-12)
     assert alpha == pytest.approx(1.001 ** 252 - 1, rel=1e-9)
     assert m.correlation(r, b) == pytest.approx(1.0, rel=1e-12)
@@ -91,7 +91,7 @@ def test_alpha_beta_correlation_by_hand():
     mb, mr = statistics.mean(b), statistics.mean(noisy)
     cov = sum((x - mb) * (y - mr) for x, y in zip(b, noisy)) / len(b)
     var = sum((x - mb) ** 2 for x in b) / len(b)
-    assert m.alpha_beta(noisy, b)[1] == pytest.approx(cov / var, rel=1e-12)
+    assert m.alpha_beta(noisy, b, periods_per_year=252)[1] == pytest.approx(cov / var, rel=1e-12)
     assert m.correlation(noisy, b) == pytest.approx(statistics.correlation(noisy, b), rel=1e-12)
 
 
@@ -125,15 +125,15 @@ def returns():
 
 def test_against_empyrical(returns):
     r, b = returns
-    assert m.cagr(r) == pytest.approx(empyrical.annual_return(r), rel=1e-10)
-    assert m.annual_volatility(r) == pytest.approx(empyrical.annual_volatility(r), rel=1e-10)
-    assert m.sharpe_ratio(r) == pytest.approx(empyrical.sharpe_ratio(r), rel=1e-10)
-    assert m.downside_deviation(r) == pytest.approx(empyrical.downside_risk(r), rel=1e-10)
-    assert m.sortino_ratio(r) == pytest.approx(empyrical.sortino_ratio(r), rel=1e-10)
+    assert m.cagr(r, 252) == pytest.approx(empyrical.annual_return(r), rel=1e-10)
+    assert m.annual_volatility(r, 252) == pytest.approx(empyrical.annual_volatility(r), rel=1e-10)
+    assert m.sharpe_ratio(r, periods_per_year=252) == pytest.approx(empyrical.sharpe_ratio(r), rel=1e-10)
+    assert m.downside_deviation(r, periods_per_year=252) == pytest.approx(empyrical.downside_risk(r), rel=1e-10)
+    assert m.sortino_ratio(r, periods_per_year=252) == pytest.approx(empyrical.sortino_ratio(r), rel=1e-10)
     assert m.max_drawdown(r) == pytest.approx(empyrical.max_drawdown(r), rel=1e-10)
-    assert m.calmar_ratio(r) == pytest.approx(empyrical.calmar_ratio(r), rel=1e-10)
+    assert m.calmar_ratio(r, 252) == pytest.approx(empyrical.calmar_ratio(r), rel=1e-10)
     assert m.total_return(r) == pytest.approx(empyrical.cum_returns_final(r), rel=1e-10)
-    alpha, beta = m.alpha_beta(r, b)
+    alpha, beta = m.alpha_beta(r, b, periods_per_year=252)
     e_alpha, e_beta = empyrical.alpha_beta_aligned(r, b)
     assert beta == pytest.approx(e_beta, rel=1e-10)
     assert alpha == pytest.approx(e_alpha, rel=1e-10)
@@ -153,17 +153,22 @@ def test_performance_metrics_is_json_safe_and_consistent(returns):
     out = m.performance_metrics(equity, 1000.0, dates=dates, gross_exposure=np.full(r.size, 500.0), trades=trades,
                                 benchmark_returns=b_with_gap, n_trials=10)
     json.dumps(out, allow_nan=False)
+    # a business-day calendar without holidays: 261 bars in each full calendar year
+    assert (out["periods_per_year"], out["periods_per_year_source"]) == (261.0, "inferred")
+    ppy = out["periods_per_year"]
     assert out["total_return"] == pytest.approx(equity[-1] / 1000.0 - 1, rel=1e-10)
-    assert out["sharpe"] == pytest.approx(empyrical.sharpe_ratio(r), rel=1e-10)
+    assert out["sharpe"] == pytest.approx(empyrical.sharpe_ratio(r, annualization=ppy), rel=1e-10)
     assert out["beta"] == pytest.approx(empyrical.beta_aligned(r[1:], b[1:]), rel=1e-10)
     assert out["liquidations"] == 1 and out["n_trades"] == 3
     assert out["fees_paid"] == 3.0 and out["financing_paid"] == pytest.approx(0.7)
     assert out["avg_gross_leverage"] == pytest.approx(np.mean(500.0 / equity))
     assert out["exposure_time"] == 1.0
-    years = r.size / 252
+    years = ((dates[-1] - dates[0]).days + 1) / 365.25  # calendar time, the first bar counting one day
+    assert out["years"] == pytest.approx(years, rel=1e-12)
+    assert out["cagr"] == pytest.approx((equity[-1] / 1000.0) ** (1 / years) - 1, rel=1e-10)
     assert out["annual_turnover"] == pytest.approx((300 + 308) / 2 / equity.mean() / years)
     assert out["deflated_sharpe"] < out["probabilistic_sharpe"]
     assert out["start"] == "2010-01-01"
-    empty = m.performance_metrics(np.full(3, 1000.0), 1000.0, trades=trades.iloc[:0])
+    empty = m.performance_metrics(np.full(3, 1000.0), 1000.0, trades=trades.iloc[:0], periods_per_year=252)
     json.dumps(empty, allow_nan=False)
     assert empty["sharpe"] is None and empty["n_trades"] == 0

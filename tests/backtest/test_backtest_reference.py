@@ -1,14 +1,23 @@
 """The engine against a plain per-bar Python loop written from the rules in docs/backtest.md.
 
 The reference below imports nothing from qlop.backtest or qlop.sim: it walks the union calendar one
-date at a time (exits at the open, entries sized at the open, barriers inside the bar, marks at the
-close) with scalar arithmetic. Hypothesis generates books with several tickers on their own
-calendars, gaps through barriers, leverage, shorts, every cost, the caps and liquidations.
+date at a time (interest on idle cash, exits at the open, entries sized at the open, barriers inside
+the bar, marks at the close) with scalar arithmetic, and accrues every rate one calendar day at a
+time. Hypothesis generates books with several tickers on their own calendars, gaps through barriers,
+leverage, shorts, every cost (stop slippage included), both day counts, the caps and liquidations,
+and rates that are constants or a series read through the csv data source (financing, risk-free
+and cash rate).
 """
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import math
+import tempfile
+from bisect import bisect_right
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,9 +25,55 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qlop.backtest import EngineSettings, ExitRules, run_engine
+from qlop.sim.terms import RateSeries
 
 DUST = 1e-9
 BUST = 1e-9  # a book at or below this fraction of its initial capital is bust: no new entries
+
+
+# -------------------------------------------------------------------------------------- a rate series
+@cache
+def rate_file() -> Path:
+    """A synthetic daily rate series (made up for this test: it changes every few days and has weekend
+    gaps) as a CSV in the data sources' OHLCV layout, close = the annual rate in percent."""
+    path = Path(tempfile.mkdtemp(prefix="qlop-rates-")) / "RATE.csv"
+    levels = (0.5, 3.0, 8.0, 1.25, 20.0, 0.01)
+    with path.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["Date", "Open", "High", "Low", "Close", "Volume"])
+        day = dt.date(2020, 12, 1)
+        k = 0
+        while day <= dt.date(2021, 6, 30):
+            if day.weekday() < 5:  # no prints at weekends: Friday's rate holds until Monday
+                rate = levels[(k // 3) % len(levels)]
+                out.writerow([day.isoformat(), rate, rate, rate, rate, 0])
+                k += 1
+            day += dt.timedelta(days=1)
+    return path
+
+
+def rate_series() -> RateSeries:
+    return RateSeries(data_source_type="csv", data_source_params={"path": str(rate_file().parent)},
+                      ticker="RATE", units="percent")
+
+
+@cache
+def _rate_rows() -> tuple[list[int], list[float]]:
+    days, rates = [], []
+    with rate_file().open() as fh:
+        for row in csv.DictReader(fh):
+            days.append((dt.date.fromisoformat(row["Date"]) - dt.date(1970, 1, 1)).days)
+            rates.append(float(row["Close"]) / 100)
+    return days, rates
+
+
+def rate_on(rate, day: int) -> float:
+    """The annual rate in effect on calendar day ``day``: a constant, or the series' last print on or
+    before that day (read from the CSV with the csv module)."""
+    if not isinstance(rate, RateSeries):
+        return float(rate)
+    days, rates = _rate_rows()
+    return rates[bisect_right(days, day) - 1]
 
 
 # ------------------------------------------------------------------------------------ the reference
@@ -49,11 +104,17 @@ def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSe
     leg = (cfg.commission_bps + cfg.slippage_bps) / 1e4
     c_rate = cfg.commission_bps / 1e4
 
-    def carry(side):
-        return cfg.financing_rate * max(lev - 1, 0) if side > 0 else cfg.borrow_fee * lev
+    stop_leg = cfg.stop_slippage_bps / 1e4
+    cash_rate = cfg.risk_free if cfg.cash_rate is None else cfg.cash_rate
+
+    def carry(side, d0, d1):
+        """Carry from day d0 to day d1 as a fraction of margin: each day's rate / year."""
+        if side > 0:
+            return sum(rate_on(cfg.financing_rate, k) * max(lev - 1, 0) / year for k in range(d0, d1))
+        return cfg.borrow_fee * lev * (d1 - d0) / year
 
     def value(c, price, day):
-        frac = 1 + c.side * lev * (price / c.entry - 1) - leg * lev - carry(c.side) * (day - c.entry_day) / year
+        frac = 1 + c.side * lev * (price / c.entry - 1) - leg * lev - carry(c.side, c.entry_day, day)
         return max(c.margin * frac - c.te, 0.0)
 
     tickers = list(dict.fromkeys(panel.index.get_level_values(0)))
@@ -83,7 +144,9 @@ def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSe
         d = data[c.ticker]
         rel = price / c.entry
         fees = leg * lev * (1 + rel) + (cfg.liquidation_fee * lev * rel if reason == "liquidation" else 0.0)
-        fin = carry(c.side) * (d["day"][row] - c.entry_day) / year
+        if reason in ("sl", "liquidation"):
+            fees += stop_leg * lev * rel
+        fin = carry(c.side, c.entry_day, d["day"][row])
         net = max(lev * c.side * (rel - 1) - fees - fin, -1.0)
         cur[c.ticker] = None
         last_exit[c.ticker] = row
@@ -99,9 +162,15 @@ def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSe
                        "exit_reason": reason, "margin": c.margin, "pnl": pnl,
                        "fees": c.margin * fees + c.te + tx, "financing": c.margin * fin})
 
+    prev_day = None
     for date in calendar:
         today = {t: pos[t][date] for t in tickers if date in pos[t]}
         day_num = int(date.value // 86_400_000_000_000)
+        # 0. idle cash earns the cash rate for every calendar day since the last date, compounded daily
+        if prev_day is not None:
+            for k in range(prev_day, day_num):
+                cash *= 1 + rate_on(cash_rate, k) / year
+        prev_day = day_num
         # 1. exits at the open: gaps through a level, then strategy exits
         for t, i in today.items():
             c, d = cur[t], data[t]
@@ -221,7 +290,7 @@ def books(draw):
         .set_index(["ticker", "date"]).sort_index()
     lev = draw(st.sampled_from([0.5, 1.0, 2.0, 3.0, 5.0]))
     mm = draw(st.sampled_from([0.05, 0.1, 0.15]))
-    cfg = EngineSettings(
+    terms = dict(
         initial_capital=10_000.0, leverage=lev, maintenance_margin=mm,
         position_size=draw(st.sampled_from([0.1, 0.3, 0.5, 1.0])),
         max_positions=draw(st.integers(1, 4)),
@@ -229,11 +298,15 @@ def books(draw):
         commission_bps=draw(st.sampled_from([0.0, 1.0, 10.0])),
         min_commission=draw(st.sampled_from([0.0, 1.0, 25.0])),
         slippage_bps=draw(st.sampled_from([0.0, 2.0, 20.0])),
-        financing_rate=draw(st.sampled_from([0.0, 0.05, 0.5])),
+        financing_rate=draw(st.sampled_from([0.0, 0.05, 0.5, "series"])),
         borrow_fee=draw(st.sampled_from([0.0, 0.03, 0.5])),
         liquidation_fee=draw(st.sampled_from([0.0, 0.01])),
         day_count=draw(st.sampled_from(["act_365", "act_360"])),
+        stop_slippage_bps=draw(st.sampled_from([0.0, 0.0, 25.0])),
+        risk_free=draw(st.sampled_from([0.0, 0.0, 0.03, -0.01, "series"])),
+        cash_rate=draw(st.sampled_from([None, None, 0.0, 0.2, "series"])),
     )
+    cfg = EngineSettings(**{k: rate_series() if v == "series" else v for k, v in terms.items()})
     exits = ExitRules(
         take_profit=draw(st.sampled_from([None, 0.02, 0.1])),
         stop_loss=draw(st.sampled_from([None, 0.02, 0.1])),

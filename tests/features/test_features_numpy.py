@@ -31,10 +31,33 @@ def test_lag_of_any_column(kit, panel):
 
 @pytest.mark.parametrize("annualize", [True, False])
 def test_realised_volatility(kit, panel, annualize):
-    out = kit.make_step("rvol", {"window": 10, "annualize": annualize}).transform(panel)
+    out = kit.make_step("rvol", {"window": 10, "annualize": annualize, "periods_per_year": 252}).transform(panel)
     logret = np.log(panel["close"] / _by_ticker(panel["close"]).shift(1))
     ref = _by_ticker(logret).rolling(10).std().droplevel(0) * (np.sqrt(252) if annualize else 1.0)
     kit.assert_columns_equal(out, {"rvol_10": ref.to_numpy()}, rtol=1e-9)
+
+
+def test_realised_volatility_reads_each_tickers_calendar(kit):
+    """A 7-day calendar (crypto) annualises by sqrt(365), a business-day one by about sqrt(252), in one panel,
+    from each ticker's own dates up to the row (the first year by its bar rate so far)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    frames = []
+    for ticker, dates in (("BTC", pd.date_range("2018-01-01", "2020-12-31", freq="D")),
+                          ("SPY", pd.bdate_range("2018-01-01", "2020-12-31"))):
+        close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, dates.size)))
+        frames.append(pd.DataFrame({"ticker": ticker, "date": dates, "open": close, "high": close, "low": close,
+                                    "close": close, "adj_close": close, "volume": 1.0}))
+    panel = pd.concat(frames).set_index(["ticker", "date"]).sort_index()
+    out = kit.make_step("rvol", {"window": 20}).transform(panel)["rvol_20"]
+    logret = np.log(panel["close"] / _by_ticker(panel["close"]).shift(1))
+    raw = _by_ticker(logret).rolling(20).std().droplevel(0)
+    scale = (out / raw).dropna() ** 2
+    np.testing.assert_allclose(scale.loc["BTC"].to_numpy(), 365.0, rtol=1e-12)
+    spy = scale.loc["SPY"]
+    assert spy.loc["2019-06-01":].between(260, 262).all()  # business days without holidays: 261 a year
+    assert spy.loc[:"2018-12-31"].between(250, 275).all()  # the first year: its bar rate so far
 
 
 def test_zscore_of_drifting_prices_and_of_volume_matches_pandas(kit, panel):

@@ -17,8 +17,11 @@ REASON_NAMES = ("horizon", "tp", "sl", "liquidation", "signal", "end")
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "qlop_contrib" / "data" / "ohlcv"
 
 
-def reference_trade(o, h, l, c, day, seg_end, e, rules, side, horizon, exit_open=None):
-    """Simulate one trade bar by bar; return a dict of the SimResult fields for it."""
+def reference_trade(o, h, l, c, day, seg_end, e, rules, side, horizon, exit_open=None, rate_on=None):
+    """Simulate one trade bar by bar; return a dict of the SimResult fields for it.
+
+    ``rate_on(day)``: the annual financing rate in effect on a calendar day, when the rules' financing
+    rate is a series (each day held accrues its own rate)."""
     L = rules.leverage
     mm = rules.maintenance_margin
     E = float(o[e])
@@ -89,9 +92,13 @@ def reference_trade(o, h, l, c, day, seg_end, e, rules, side, horizon, exit_open
     fees = cost * L + cost * qty * exit_price
     if why == "liquidation":
         fees += rules.liquidation_fee * qty * exit_price
+    if why in ("sl", "liquidation"):  # a stop or liquidation fills stop_slippage_bps worse
+        fees += rules.stop_slippage_bps / 10_000 * qty * exit_price
     days = int(day[exit_bar]) - int(day[e])
     year = {"act_365": 365, "act_360": 360}[rules.day_count]
-    if long:
+    if long and rate_on is not None:
+        financing = sum(rate_on(k) * max(L - 1, 0.0) / year for k in range(int(day[e]), int(day[exit_bar])))
+    elif long:
         financing = rules.financing_rate * max(L - 1, 0.0) * days / year
     else:
         financing = rules.borrow_fee * L * days / year
@@ -101,14 +108,15 @@ def reference_trade(o, h, l, c, day, seg_end, e, rules, side, horizon, exit_open
                 bars_held=exit_bar - e + 1, side=1 if long else -1)
 
 
-def reference_simulate(o, h, l, c, day, seg_end, entries, rules, side=None, horizon=None, exit_open=None):
+def reference_simulate(o, h, l, c, day, seg_end, entries, rules, side=None, horizon=None, exit_open=None,
+                       rate_on=None):
     """Per-trade loop over ``entries``; returns a dict of arrays keyed like SimResult."""
     rows = []
     for j, e in enumerate(entries):
         s = (1 if rules.side == "long" else -1) if side is None else int(side[j])
         hz = rules.horizon if horizon is None else int(horizon[j])
         xo = None if exit_open is None else int(exit_open[j])
-        rows.append(reference_trade(o, h, l, c, day, seg_end, int(e), rules, s, hz, xo))
+        rows.append(reference_trade(o, h, l, c, day, seg_end, int(e), rules, s, hz, xo, rate_on))
     keys = ("exit_idx", "entry_price", "exit_price", "reason", "exit_at_open", "price_return", "fees",
             "financing", "net_return", "bars_held", "side")
     return {k: np.array([r[k] for r in rows]) for k in keys}

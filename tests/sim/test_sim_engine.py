@@ -137,7 +137,7 @@ def test_costs_arithmetic_long():
     t = one(run([FLAT, [104, 111, 103, 110], FLAT], rules, days=[0, 3, 4]))
     assert (t["reason"], t["exit_idx"], t["price"]) == ("horizon", 1, 110.0)
     assert t["fees"] == pytest.approx(0.0015 * 3 + 0.0015 * 3 * 1.10)  # both legs on notional
-    assert t["fin"] == pytest.approx(0.05 * 2 * 3 / 365)  # borrowed part (L-1) x calendar days
+    assert t["fin"] == pytest.approx(0.05 * 2 * 3 / 360)  # borrowed part (L-1) x calendar days, ACT/360
     assert t["net"] == pytest.approx(3 * 0.10 - t["fees"] - t["fin"])
 
 
@@ -145,14 +145,16 @@ def test_dates_count_as_calendar_days():
     rules = free(side="long", leverage=2, horizon=2, financing_rate=0.1)
     dates = np.array(["2020-01-03", "2020-01-06", "2020-01-07"], dtype="datetime64[ns]")  # Friday -> Monday
     t = one(run([FLAT, FLAT, FLAT], rules, days=dates))  # datetime64 values become day numbers
-    assert t["fin"] == pytest.approx(0.1 * 1 * 3 / 365)
+    assert t["fin"] == pytest.approx(0.1 * 1 * 3 / 360)
 
 
-def test_day_count_act_360_divides_the_annual_carry_by_360():
-    long = free(side="long", leverage=2, horizon=2, financing_rate=0.1, day_count="act_360")
-    assert one(run([FLAT, FLAT, FLAT], long, days=[0, 3, 4]))["fin"] == pytest.approx(0.1 * 1 * 3 / 360)
-    short = free(side="short", leverage=2, horizon=2, borrow_fee=0.1, day_count="act_360")
-    assert one(run([FLAT, FLAT, FLAT], short, days=[0, 7, 8]))["fin"] == pytest.approx(0.1 * 2 * 7 / 360)
+def test_day_count_act_360_is_the_default_and_act_365_divides_by_365():
+    assert TradeRules().day_count == "act_360"
+    for day_count, year in (("act_360", 360), ("act_365", 365)):
+        long = free(side="long", leverage=2, horizon=2, financing_rate=0.1, day_count=day_count)
+        assert one(run([FLAT, FLAT, FLAT], long, days=[0, 3, 4]))["fin"] == pytest.approx(0.1 * 1 * 3 / year)
+        short = free(side="short", leverage=2, horizon=2, borrow_fee=0.1, day_count=day_count)
+        assert one(run([FLAT, FLAT, FLAT], short, days=[0, 7, 8]))["fin"] == pytest.approx(0.1 * 2 * 7 / year)
 
 
 def test_costs_arithmetic_short_pay_borrow_fee_not_financing():
@@ -162,7 +164,7 @@ def test_costs_arithmetic_short_pay_borrow_fee_not_financing():
     assert (t["reason"], t["price"]) == ("horizon", 90.0)
     assert t["ret"] == pytest.approx(0.10)
     assert t["fees"] == pytest.approx(0.0003 * 2 * (1 + 0.9))
-    assert t["fin"] == pytest.approx(0.1 * 2 * 7 / 365)
+    assert t["fin"] == pytest.approx(0.1 * 2 * 7 / 360)
     assert t["net"] == pytest.approx(0.2 - t["fees"] - t["fin"])
 
 

@@ -2,7 +2,9 @@
 
 Panels are random OHLC-consistent paths with overnight gaps (some large), optionally snapped to a
 coarse price grid so that exact barrier touches and stop/liquidation ties happen; rules cover both
-sides, leverage up to 25x, every cost term, both day counts, and per-trade side, horizon and exit-at-open overrides.
+sides, leverage up to 25x, every cost term (stop slippage included), both day counts, a financing rate
+that is a constant or a series varying day by day, and per-trade side, horizon and exit-at-open
+overrides.
 """
 
 from __future__ import annotations
@@ -12,6 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qlop.sim import TradeRules, engine, simulate
+from qlop.sim.rates import RateCurve
+from qlop.sim.terms import RateSeries
+
+#: A financing-rate series in the rules; its values are drawn per example and handed to the simulator
+#: as a curve (the loading through a data source is tested in test_sim_rates.py).
+SERIES = RateSeries(ticker="RATE", units="fraction")
 
 
 @st.composite
@@ -75,7 +83,8 @@ def random_rules(draw):
         liquidation_fee=draw(st.sampled_from([0.0, 0.005, 0.02])),
         commission_bps=draw(st.sampled_from([0.0, 1.0, 5.5])),
         slippage_bps=draw(st.sampled_from([0.0, 2.0, 10.0])),
-        financing_rate=draw(st.sampled_from([0.0, 0.05, 0.2])),
+        financing_rate=draw(st.sampled_from([0.0, 0.05, 0.2, SERIES])),
+        stop_slippage_bps=draw(st.sampled_from([0.0, 0.0, 5.0, 50.0])),
         borrow_fee=draw(st.sampled_from([0.0, 0.03, 0.5])),
         day_count=draw(st.sampled_from(["act_365", "act_360"])),
     )
@@ -87,14 +96,20 @@ def test_simulate_equals_per_trade_loop(simref, data, rules, block):
     panel, overrides = data
     seg_end = simref.segments(panel["lengths"])
     args = (panel["o"], panel["h"], panel["l"], panel["c"], panel["day"], seg_end, panel["entries"])
+    curve = rate_on = None
+    if rules.financing_rate == SERIES:  # a rate that changes every few days, some days negative
+        first, last = int(panel["day"].min()), int(panel["day"].max())
+        steps = np.random.default_rng(int(panel["day"].sum())).choice([-0.01, 0.0, 0.02, 0.07, 0.3], last - first + 1)
+        curve = RateCurve(first, np.repeat(steps[::3], 3)[: last - first + 1])
+        rate_on = lambda k: float(curve.rate[k - first])  # noqa: E731
     # Long windows are scanned a block of bars at a time; small blocks exercise the multi-pass scan.
     saved, engine._BLOCK = engine._BLOCK, block
     try:
-        result = simulate(*args, rules, **overrides)
+        result = simulate(*args, rules, **overrides, financing=curve)
     finally:
         engine._BLOCK = saved
     ref = simref.simulate(*args, rules, side=overrides.get("side"), horizon=overrides.get("horizon"),
-                          exit_open=overrides.get("exit_open_idx"))
+                          exit_open=overrides.get("exit_open_idx"), rate_on=rate_on)
     simref.check(result, ref)
     assert np.all(result.net_return >= -1.0)
     # No trade reads past its own ticker's last bar.

@@ -56,8 +56,8 @@ def test_the_defaults_reach_the_simulator_the_label_and_the_engine_unchanged():
     # what the defaults are (docs/simulator.md and docs/backtest.md state them)
     assert default.model_dump() == {
         "leverage": 1.0, "maintenance_margin": 0.25, "commission_bps": 1.0, "min_commission": 0.0,
-        "slippage_bps": 2.0, "financing_rate": 0.05, "day_count": "act_365", "borrow_fee": 0.0,
-        "liquidation_fee": 0.0}
+        "slippage_bps": 2.0, "financing_rate": 0.05, "day_count": "act_360", "borrow_fee": 0.0,
+        "liquidation_fee": 0.0, "stop_slippage_bps": 0.0, "risk_free": 0.0, "cash_rate": None}
 
 
 def test_terms_are_declared_in_one_module_only():
