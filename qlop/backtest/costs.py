@@ -31,8 +31,9 @@ class CostModel:
     def __post_init__(self) -> None:
         if self.financing is None and isinstance(self.terms.financing_rate, RateSeries):
             raise ValueError("CostModel: a financing-rate series needs its curve (CostModel.over)")
-        if self.cash is None and isinstance(self.terms.effective_cash_rate, RateSeries):
-            raise ValueError("CostModel: a cash-rate series needs its curve (CostModel.over)")
+        if self.cash is None and (isinstance(self.terms.effective_cash_rate, RateSeries)
+                                  or self.terms.effective_cash_rate != 0):
+            raise ValueError("CostModel: interest on cash needs its curve over the book's days (CostModel.over)")
 
     @classmethod
     def over(cls, terms: TradeTerms, day: Any) -> "CostModel":

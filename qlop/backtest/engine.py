@@ -29,8 +29,7 @@ from qlop.errors import DataError
 from qlop.sim.engine import REASONS
 from qlop.sim.panel import PanelArrays, panel_arrays
 from qlop.config import BookSizing
-from qlop.sim.rates import RateCurve
-from qlop.sim.terms import RateSeries, TradeTerms
+from qlop.sim.terms import TradeTerms
 
 
 class EngineSettings(TradeTerms, BookSizing):
@@ -47,10 +46,9 @@ class EngineSettings(TradeTerms, BookSizing):
 
     @property
     def costs(self) -> CostModel:
-        """The cost model under constant rates (see :meth:`cost_model` for rate series)."""
-        return CostModel(self.terms, cash=RateCurve(0, None, float(self.effective_cash_rate))
-                         if not isinstance(self.effective_cash_rate, RateSeries) and self.effective_cash_rate
-                         else None)
+        """The cost model of a book whose rates need no calendar: a constant financing rate and idle cash
+        that earns nothing (else :meth:`cost_model`)."""
+        return CostModel(self.terms)
 
     def cost_model(self, day: Any) -> CostModel:
         """The cost model of a book trading on the calendar days ``day`` (rate series loaded over them)."""

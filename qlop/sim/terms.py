@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator
 
-from qlop.numbers import number
+from qlop.numbers import Number, number
 
 DayCount = Literal["act_365", "act_360"]
 
@@ -66,6 +66,11 @@ def _rate_kind(value: Any) -> str:
 Rate = Annotated[Annotated[float, Tag("constant")] | Annotated[RateSeries, Tag("series")], Discriminator(_rate_kind)]
 
 
+def _rate(ge: float, le: float) -> Any:
+    """A :data:`Rate` whose constant must lie in ``ge .. le`` (checked like every number: finite, in range)."""
+    return Annotated[Rate, Number(ge=ge, le=le, unit="(annual fraction)")]
+
+
 def describe_rate(rate: "Rate | None") -> Any:
     """A rate as metrics.json and the report state it: the constant itself, or the series' description."""
     return rate.describe() if isinstance(rate, RateSeries) else rate
@@ -94,9 +99,8 @@ class TradeTerms(BaseModel):
         description="Minimum commission per leg, in money (backtest only: needs a position size)")
     slippage_bps: float = number(
         2.0, ge=0, le=1000, unit="bps", description="Slippage per leg, bps of that leg's notional (a cost, not a price shift)")
-    financing_rate: Rate = number(
-        0.05, ge=0, le=1, unit="(annual fraction)",
-        description="Annual interest on the borrowed part of a long, (leverage - 1) x margin: a constant or a "
+    financing_rate: _rate(0, 1) = Field(  # type: ignore[valid-type]
+        0.05, description="Annual interest on the borrowed part of a long, (leverage - 1) x margin: a constant or a "
                     "[.financing_rate] series from a data source")
     day_count: DayCount = Field(
         "act_360", description="Day count of every rate (financing, borrow fee, cash interest, risk-free): "
@@ -106,13 +110,11 @@ class TradeTerms(BaseModel):
     stop_slippage_bps: float = number(
         0.0, ge=0, le=1000, unit="bps", description="Extra adverse slippage of stop-loss and liquidation fills, bps "
                                                     "of the exit notional (on top of slippage_bps)")
-    risk_free: Rate = number(
-        0.0, ge=-1, le=1, unit="(annual fraction)",
-        description="Annual risk-free rate for Sharpe, Sortino, alpha and (by default) interest on idle cash: a "
+    risk_free: _rate(-1, 1) = Field(  # type: ignore[valid-type]
+        0.0, description="Annual risk-free rate for Sharpe, Sortino, alpha and (by default) interest on idle cash: a "
                     "constant or a [.risk_free] series from a data source")
-    cash_rate: Rate | None = number(
-        None, ge=-1, le=1, unit="(annual fraction)",
-        description="Annual interest on a book's idle cash (backtest only): a constant, a series, or unset = the "
+    cash_rate: _rate(-1, 1) | None = Field(  # type: ignore[valid-type]
+        None, description="Annual interest on a book's idle cash (backtest only): a constant, a series, or unset = the "
                     "risk-free rate")
 
     @field_validator("maintenance_margin")

@@ -232,7 +232,7 @@ def test_a_rate_series_in_the_config_is_loaded_through_the_data_source(tmp_path)
 def test_config_rate_fields_validate_with_one_line_errors():
     bt = _config(risk_free=0.02).backtest
     assert bt.risk_free == 0.02 and bt.cash_rate is None and bt.effective_cash_rate == 0.02
-    with pytest.raises(ConfigError, match=r"backtest\.risk_free: a constant annual rate must be between -1 and 1"):
+    with pytest.raises(ConfigError, match=r"backtest\.risk_free: must be between -1 and 1 \(annual fraction\) \(got 2.0\)$"):
         _config(risk_free=2.0)
     with pytest.raises(ConfigError, match=r"backtest\.financing_rate\.series\.units: Field required$"):
         _config(financing_rate={"data_source_type": "csv", "ticker": "X"})
