@@ -169,6 +169,27 @@ def benchmark_token(config: Any, manager: Any) -> str | None:
     return None if bench is None else _source_token(manager, bench.data_source_type, bench.data_source_params)
 
 
+def rate_series_tokens(config: Any, stage: str, manager: Any) -> dict[str, str]:
+    """The ``cache_token()`` of each rate series a stage reads (``[backtest]`` rates in the backtest, the
+    label's financing rate in the features stage), keyed ``rate:<field>``: a stage reruns when the
+    data of one of its rate series changes, not only when the config does."""
+    refs: dict[str, Any] = {}
+    if stage == "backtest" and config.backtest is not None:
+        from qlop.config import rate_series_of
+
+        refs = {f"backtest.{k}": v.model_dump() for k, v in rate_series_of(config.backtest).items()}
+    elif stage == "features" and config.label is not None:
+        params = config.label.label_params or {}
+        refs = {f"label.label_params.{k}": params[k] for k in ("financing_rate", "risk_free", "cash_rate")
+                if isinstance(params.get(k), dict) and "data_source_type" in params[k]}
+    tokens: dict[str, str] = {}
+    for field, ref in refs.items():
+        token = _source_token(manager, ref.get("data_source_type", "csv"), ref.get("data_source_params") or {})
+        if token is not None:
+            tokens[f"rate:{field}"] = token
+    return tokens
+
+
 def _source_token(manager: Any, source_type: str, params: Any) -> str | None:
     try:
         source = manager.create("data_source", source_type, params, "data_source_params")

@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import secrets
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -134,7 +135,8 @@ def read_variant_metrics(run_dir: Path) -> dict[str, Any]:
 
 
 def read_variant_returns(run_dir: Path) -> Any | None:
-    """Daily returns of a finished run's backtest (None when it has no backtest)."""
+    """Daily returns of a finished run's backtest in excess of its risk-free return, the returns its
+    Sharpe is computed on (None when it has no backtest)."""
     import pandas as pd
 
     from qlop.metrics import returns_from_equity
@@ -142,9 +144,13 @@ def read_variant_returns(run_dir: Path) -> Any | None:
     layout = RunLayout(run_dir)
     if not layout.equity.is_file():
         return None
-    equity = pd.read_parquet(layout.equity, columns=["equity"])["equity"].to_numpy(dtype=float)
+    frame = pd.read_parquet(layout.equity)
+    equity = frame["equity"].to_numpy(dtype=float)
     capital = _read_json(layout.backtest_metrics).get("initial_capital")
-    return returns_from_equity(equity, float(capital) if capital else float(equity[0]))
+    returns = returns_from_equity(equity, float(capital) if capital else float(equity[0]))
+    if "risk_free_return" in frame.columns:
+        returns = returns - frame["risk_free_return"].to_numpy(dtype=float)
+    return returns
 
 
 class SweepRunner:
@@ -403,9 +409,9 @@ class SweepRunner:
                 "workers": workers}
 
     def _statistics(self) -> dict[str, Any] | None:
-        from qlop.metrics import PERIODS_PER_YEAR, deflated_sharpe_across_trials
+        from qlop.metrics import deflated_sharpe_across_trials
 
-        trials = []
+        trials, periods = [], []
         for plan in self.plans:
             record = self.records[plan.variant.id]
             if record.status != "completed":
@@ -413,17 +419,20 @@ class SweepRunner:
             returns = read_variant_returns(plan.run_dir)
             if returns is not None:
                 trials.append((record, returns))
+                periods.append(_read_json(RunLayout(plan.run_dir).backtest_metrics).get("periods_per_year"))
         if not trials:
             return None
         stats = deflated_sharpe_across_trials([r for _, r in trials])
         for (record, _), dsr in zip(trials, stats["deflated_sharpe"]):
             record.deflated_sharpe = dsr if math.isfinite(dsr) else None
-        annual = math.sqrt(PERIODS_PER_YEAR)
+        # annualised with the trials' own periods per year (each run records what it inferred or was given)
+        ppy = statistics.median([float(p) for p in periods if p]) if any(periods) else math.nan
+        annual = math.sqrt(ppy)
         best = max(trials, key=lambda t: t[0].metrics.get("sharpe") if t[0].metrics.get("sharpe") is not None
                    else -math.inf)[0]
         return {"n_trials": stats["n_trials"], "sharpe_variance": stats["sharpe_variance"],
                 "sr0": stats["sr0"], "sr0_annualized": stats["sr0"] * annual,
-                "sharpe_variance_annualized": stats["sharpe_variance"] * PERIODS_PER_YEAR,
+                "sharpe_variance_annualized": stats["sharpe_variance"] * ppy, "periods_per_year": ppy,
                 "best": {"variant": best.id, "sharpe": best.metrics.get("sharpe"),
                          "deflated_sharpe": best.deflated_sharpe}}
 

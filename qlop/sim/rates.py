@@ -1,7 +1,8 @@
 """Annual rates over calendar days: what financing, cash interest and the risk-free rate accrue.
 
 A rate is a constant or a :class:`~qlop.sim.terms.RateSeries` (a column of a data source, loaded
-through the data-source registry once per process). Either becomes a :class:`RateCurve`: the annual
+through the data-source registry and its cache, :func:`qlop.stages.data.load_panel`: an edited file
+is read again). Either becomes a :class:`RateCurve`: the annual
 rate in effect on every calendar day of a span, the last observation on or before that day. Interest
 for the night after day ``k`` is charged at day ``k``'s rate, so a position held from day ``d0`` to
 day ``d1`` accrues the rates of days ``d0 .. d1 - 1``, each divided by the day count's year:
@@ -14,7 +15,6 @@ A constant keeps the closed forms ``rate x days / Y`` and ``(1 + rate / Y) ** da
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -28,24 +28,16 @@ from qlop.sim.terms import Rate, RateSeries
 #: last print still covers the month after it).
 STALE_DAYS = 31
 
-_cache: dict[str, Any] = {}
-_lock = threading.Lock()
-
 
 def _date(day: int) -> str:
     return str(np.datetime64(int(day), "D"))
 
 
 def load_rate_series(series: RateSeries, field: str) -> Any:
-    """The series as a ``pandas.Series`` of annual rates (fractions) indexed by date, cached per process.
+    """The series as a ``pandas.Series`` of annual rates (fractions) indexed by date.
 
     Errors name ``field`` (``backtest.risk_free``, ``label.label_params.financing_rate`` ...) and the source.
     """
-    key = series.model_dump_json()
-    with _lock:
-        hit = _cache.get(key)
-    if hit is not None:
-        return hit
     from qlop.config import DataConfig
     from qlop.errors import PluginError
     from qlop.stages.data import load_panel
@@ -67,8 +59,6 @@ def load_rate_series(series: RateSeries, field: str) -> Any:
         raise ConfigError(f"{field}: rate series {series.describe()} has {values[when] * (100 if series.units == 'percent' else 1):g} "
                           f"on {when:%Y-%m-%d}, not an annual rate between -100 % and 100 % (check 'units')")
     values.index.name = "date"
-    with _lock:
-        _cache[key] = values
     return values
 
 

@@ -35,8 +35,8 @@ def check_solvent(leverage: float, maintenance_margin: float) -> None:
 class RateSeries(BaseModel):
     """An annual rate that varies over time: one price column of one ticker of a data source.
 
-    Loaded through the data-source registry like any data (``qlop.sim.rates`` does it, once per
-    process). The rate in effect on a calendar day is the last observation on or before it; the
+    Loaded through the data-source registry like any data (``qlop.sim.rates`` does it); the run cache
+    keys of the stages that read it include its source's ``cache_token()``. The rate in effect on a calendar day is the last observation on or before it; the
     series must start on or before the first date it is needed for and end at most 31 days before
     the last. Data sources check prices, which must be positive: a zero or negative rate cannot pass
     them (write a rate of 0 as a tiny positive value, e.g. 0.0001 percent).

@@ -194,6 +194,7 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
                                                          signals, result.n_candidates)
         progress.advance(message="metrics")
         equity = result.equity.copy()
+        equity["risk_free_return"] = rf  # what the book's Sharpe is in excess of, period by period
         if bench_close is not None:
             equity["benchmark"] = _rebased(bench_close, dates, bt.initial_capital)
         progress.advance(message="report")

@@ -159,6 +159,7 @@ def _run_pipeline(config: Any, run_dir: Path, *, observer: PipelineObserver | No
                 token = runs.benchmark_token(config, pm)
                 if token is not None:
                     inputs["benchmark_token"] = token
+            inputs.update(runs.rate_series_tokens(config, stage, pm))  # and the data of its rate series
             plugins = runs.stage_plugins(config, stage, pm)
             key = runs.cache_key(config, stage, inputs, plugins)
             record: dict[str, Any] = {"status": "running", "key": key, "inputs": inputs, "plugins": plugins}

@@ -236,3 +236,23 @@ def test_config_rate_fields_validate_with_one_line_errors():
         _config(risk_free=2.0)
     with pytest.raises(ConfigError, match=r"backtest\.financing_rate\.series\.units: Field required$"):
         _config(financing_rate={"data_source_type": "csv", "ticker": "X"})
+
+
+def test_a_changed_rate_file_changes_the_backtest_cache_key(tmp_path):
+    """The backtest stage's cache inputs include the rate series' source token: editing the file reruns it."""
+    import os
+
+    from qlop import runs
+    from qlop.plugins.manager import get_plugin_manager
+
+    write_rates(tmp_path / "rates", "RF", {pd.Timestamp("2011-12-01"): 1.0, pd.Timestamp("2013-07-01"): 1.0})
+    table = {"data_source_type": "csv", "data_source_params": {"path": str(tmp_path / "rates")}, "ticker": "RF",
+             "units": "percent"}
+    config = _config(risk_free=table)
+    before = runs.rate_series_tokens(config, "backtest", get_plugin_manager())
+    assert set(before) == {"rate:backtest.risk_free"}
+    path = tmp_path / "rates" / "RF.csv"
+    path.write_text(path.read_text() + "2013-07-02,2,2,2,2,0\n")
+    os.utime(path, ns=(1, 2_000_000_000_000_000_000))
+    assert runs.rate_series_tokens(config, "backtest", get_plugin_manager()) != before
+    assert runs.rate_series_tokens(_config(), "backtest", get_plugin_manager()) == {}
