@@ -265,17 +265,17 @@ def load_config(path: str | Path, validate: bool = True) -> PipelineConfig:
 def validate_plugins(config: PipelineConfig, manager: Any = None) -> dict[str, Any]:
     """Check every chosen plugin exists and its params validate; return the validated params.
 
-    Raises :class:`ConfigError` naming the field path. Also checks cross-section rules (an embargo
-    shorter than the label horizon).
+    Raises :class:`ConfigError` naming the field path. Also checks the rules that span sections
+    (:mod:`qlop.config_checks`).
     """
+    from qlop.config_checks import cross_section_problems
     from qlop.errors import PluginError
     from qlop.plugins.manager import get_plugin_manager
     from qlop.plugins.registry import validate_params
 
     pm = manager or get_plugin_manager()
-    if config.plugins_dir and config.plugins_dir != getattr(pm, "_config_plugins_dir", None):
+    if config.plugins_dir:
         pm.load_plugins_dir(config.plugins_dir)
-        pm._config_plugins_dir = config.plugins_dir
     checks: list[tuple[str, str, str, Any]] = [
         ("data_source", config.data.data_source_type, "data.data_source_params", config.data.data_source_params),
     ]
@@ -323,30 +323,9 @@ def validate_plugins(config: PipelineConfig, manager: Any = None) -> dict[str, A
         except (ImportError, AttributeError, ValueError) as exc:
             problems.append(f"{field_path}: cannot load the params model of {kind.replace('_', ' ')} "
                             f"{name!r}: {type(exc).__name__}: {exc}")
-    label_params = validated.get("label.label_params")
-    if config.model and config.label and label_params is not None:
-        try:  # the label's own horizon (BaseLabelPlugin.horizon), as the train stage reads it
-            horizon = int(pm.create("label", config.label.label_type, label_params, "label.label_params").horizon)
-        except Exception:  # noqa: BLE001 - a label that fails here is reported by the stage that runs it
-            horizon = 0
-        embargo = config.model.validation.embargo_days
-        if embargo is not None and embargo < horizon:
-            problems.append(
-                f"model.validation.embargo_days: {embargo} is shorter than the label horizon ({horizon}); "
-                "test labels would leak into training"
-            )
-    if config.backtest is not None:
-        from qlop.benchmark import check_benchmark
-        from qlop.stages.backtest import check_prediction_scheme
-
-        checks_after = [lambda: check_prediction_scheme(config, pm)]
-        if not any(p.startswith("backtest.benchmark.") for p in problems):  # a known source, valid params
-            checks_after.insert(0, lambda: check_benchmark(config, pm))
-        for check in checks_after:
-            try:
-                check()
-            except ConfigError as exc:
-                problems.append(str(exc))
+    # a benchmark is checked only when its source is known and its params valid
+    problems += cross_section_problems(config, validated, pm,
+                                       benchmark=not any(p.startswith("backtest.benchmark.") for p in problems))
     if problems:
         raise ConfigError("; ".join(problems))
     return validated

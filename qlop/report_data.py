@@ -199,28 +199,79 @@ def base_rate_log_loss(base: Any) -> float:
 # ------------------------------------------------------------------------------- the labels
 
 
+#: Exit reasons a label can carry, in display order.
+LABEL_REASONS: tuple[str, ...] = ("tp", "sl", "liquidation", "horizon")
+#: The columns of :func:`summarize_labels` that are not exit-reason shares.
+SUMMARY_COLUMNS = ("n_rows", "n_labelled", "base_rate", "mean_net_return")
+
+
+def summarize_labels(labels: "pd.DataFrame", total: bool = True) -> "pd.DataFrame":
+    """One row per ticker (plus ``ALL`` when ``total``), columns:
+
+    ``n_rows``, ``n_labelled`` (non-NaN ``label``), ``base_rate`` (mean label over labelled rows: the
+    positive rate of a classification label, the mean of a regression one), ``mean_net_return`` when
+    the frame has ``net_return``, and when it has ``exit_reason`` the share of labelled rows per
+    reason (``tp``, ``sl``, ``liquidation``, ``horizon``, then any other reason present).
+    """
+    import numpy as np
+    import pandas as pd
+
+    if "label" not in labels.columns:
+        raise ValueError("summarize_labels: the frame has no 'label' column")
+    tickers = labels.index.get_level_values(0) if labels.index.nlevels > 1 else pd.Index(["ALL"] * len(labels))
+    label = labels["label"].to_numpy(dtype=np.float64)
+    known = ~np.isnan(label)
+    work = pd.DataFrame({"ticker": np.asarray(tickers, dtype=object), "known": known,
+                         "label": np.where(known, label, np.nan)})
+    if "net_return" in labels.columns:
+        work["net_return"] = labels["net_return"].to_numpy(dtype=np.float64)
+    reasons: list[str] = []
+    if "exit_reason" in labels.columns:
+        raw = labels["exit_reason"].to_numpy(dtype=object)
+        present = {r for r in pd.unique(raw[known]) if isinstance(r, str)}
+        reasons = list(LABEL_REASONS)
+        reasons += sorted(present - set(reasons),
+                          key=lambda r: EXIT_REASONS.index(r) if r in EXIT_REASONS else len(EXIT_REASONS))
+        for r in reasons:
+            work[r] = known & (raw == r)
+
+    def _agg(frame: "pd.DataFrame") -> "pd.DataFrame":
+        g = frame.groupby("ticker", sort=True)
+        out = pd.DataFrame({"n_rows": g.size(), "n_labelled": g["known"].sum()})
+        out["base_rate"] = g["label"].mean()
+        if "net_return" in frame.columns:
+            out["mean_net_return"] = g["net_return"].mean()
+        for r in reasons:
+            out[r] = g[r].sum() / out["n_labelled"].where(out["n_labelled"] > 0)
+        return out
+
+    out = _agg(work)
+    if total and len(work):
+        out = pd.concat([out, _agg(work.assign(ticker="ALL"))])
+    out.index.name = "ticker"
+    out["n_rows"] = out["n_rows"].astype(np.int64)
+    out["n_labelled"] = out["n_labelled"].astype(np.int64)
+    return out
+
+
 def label_stats(labels: "pd.DataFrame | None") -> "pd.DataFrame | None":
-    """Per ticker (and all): labelled days, base rate (share that paid off) and the exit mix."""
+    """Per ticker (and all): labelled days, base rate (share that paid off) and the exit mix; the
+    report's and the GUI's view of :func:`summarize_labels`."""
     import pandas as pd
 
     if labels is None or "label" not in labels.columns:
         return None
-    lab = labels.dropna(subset=["label"])
-    if lab.empty:
+    per = summarize_labels(labels, total=False)
+    per = per[per["n_labelled"] > 0]
+    if per.empty:
         return None
-    tickers = lab.index.get_level_values("ticker")
-    out = pd.DataFrame({"days": lab.groupby(tickers).size(), "base_rate": lab["label"].groupby(tickers).mean()})
-    overall = {"days": len(lab), "base_rate": float(lab["label"].mean())}
-    if "exit_reason" in lab.columns:
-        reasons = lab["exit_reason"].astype(str)
-        mix = pd.crosstab(tickers, reasons, normalize="index")
-        all_mix = reasons.value_counts(normalize=True)
-        for reason in [r for r in EXIT_REASONS if r in mix.columns] + [r for r in mix.columns if r not in EXIT_REASONS]:
-            out[reason] = mix[reason]
-            overall[reason] = float(all_mix.get(reason, 0.0))
-    out.index.name = "ticker"
-    out = pd.concat([out, pd.DataFrame([overall], index=pd.Index(["All tickers"], name="ticker"))])
-    return out
+    overall = summarize_labels(labels.reset_index(drop=True), total=False).iloc[0]
+    reasons = [c for c in per.columns if c not in SUMMARY_COLUMNS and overall[c] > 0]
+    reasons = [r for r in EXIT_REASONS if r in reasons] + [r for r in reasons if r not in EXIT_REASONS]
+    out = pd.DataFrame({"days": per["n_labelled"], "base_rate": per["base_rate"], **{r: per[r] for r in reasons}})
+    total = pd.DataFrame([{"days": int(overall["n_labelled"]), "base_rate": overall["base_rate"],
+                           **{r: overall[r] for r in reasons}}], index=pd.Index(["All tickers"], name="ticker"))
+    return pd.concat([out, total])
 
 
 # ------------------------------------------------------------------------------- the trades

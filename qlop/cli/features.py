@@ -53,11 +53,10 @@ def _print_label_table(labels: "pd.DataFrame", label_type: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from qlop.sim.labels_summary import LABEL_REASONS, summarize_labels
+    from qlop.report_data import SUMMARY_COLUMNS, summarize_labels
 
     summary = summarize_labels(labels)
-    reasons = [c for c in summary.columns if c in LABEL_REASONS or c not in
-               ("n_rows", "n_labelled", "base_rate", "mean_net_return")]
+    reasons = [c for c in summary.columns if c not in SUMMARY_COLUMNS]
     classification = set(labels["label"].dropna().unique()) <= {0.0, 1.0}
     table = Table(title=f"Label {label_type!r} per ticker", title_justify="left")
     table.add_column("ticker")

@@ -231,19 +231,21 @@ def filter_trades(trades: Any, tickers: list[str] | None = None, sides: list[str
 
 
 def label_stats(run_dir: Path) -> tuple[Any, Any]:
-    """(base rate per ticker, exit-reason mix) from ``labels.parquet``."""
+    """(base rate per ticker over its labelled rows, from :func:`qlop.report_data.summarize_labels`;
+    exit-reason counts) from ``labels.parquet``."""
     import pandas as pd
+
+    from qlop.report_data import summarize_labels
 
     labels = read_parquet(RunLayout(run_dir).labels)
     if labels is None or "label" not in labels.columns:
         return None, None
-    known = labels[labels["label"].notna()]
-    by = known.groupby(level="ticker")["label"] if "ticker" in (known.index.names or []) else None
     rates = None
-    if by is not None:
-        rates = pd.DataFrame({"rows": by.size(), "base_rate": by.mean()})
-        rates.loc["ALL"] = [len(known), known["label"].mean()]
-        rates = rates.reset_index().rename(columns={"index": "ticker"})
+    if "ticker" in (labels.index.names or []):
+        summary = summarize_labels(labels[["label"]])
+        summary = summary[summary["n_labelled"] > 0]
+        rates = pd.DataFrame({"ticker": summary.index.to_numpy(), "rows": summary["n_labelled"].to_numpy(),
+                              "base_rate": summary["base_rate"].to_numpy()})
     mix = None
     if "exit_reason" in labels.columns:
         counts = labels["exit_reason"].dropna().astype(str).value_counts()

@@ -91,6 +91,7 @@ class PluginManager:
         self.records: dict[str, PluginRecord] = {}
         self._registries: dict[str, Registry[Any]] = {}
         self._loaded = False
+        self._plugins_dirs: set[Path] = set()
 
     # -- discovery ---------------------------------------------------------------------------
 
@@ -179,8 +180,16 @@ class PluginManager:
         self._register(record, plugin)
 
     def load_plugins_dir(self, directory: str) -> None:
-        """Load every ``*.py`` file of ``directory`` as a plugin (only ever called when asked)."""
-        for path in discovery.iter_plugin_files(directory):
+        """Load every ``*.py`` file of ``directory`` as a plugin (only ever called when asked).
+
+        A folder this manager already loaded is not loaded again: ``--plugins-dir`` and a config's
+        ``plugins_dir`` may name the same one, and every config validation asks for its folder."""
+        folder = Path(directory).expanduser().resolve()
+        if folder in self._plugins_dirs:
+            return
+        files = discovery.iter_plugin_files(directory)
+        self._plugins_dirs.add(folder)
+        for path in files:
             name = path.stem
             record = self._new_record(name, SOURCE_PLUGINS_DIR, module=f"qlop_local_plugins.{name}",
                                       path=str(path))

@@ -114,23 +114,6 @@ def _warn_if_label_differs(config: "PipelineConfig", rules: Any) -> None:
                     "is not exactly a winning backtest trade", ", ".join(diffs))
 
 
-def check_prediction_scheme(config: "PipelineConfig", manager: Any = None) -> None:
-    """purged k-fold with a strategy that trades predictions: a config error at validation, before any
-    training (the stage also refuses such predictions on disk, see :func:`read_inputs`)."""
-    if config.backtest is None or config.model is None or config.model.validation.scheme != "purged_kfold":
-        return
-    from qlop.plugins.manager import get_plugin_manager
-
-    try:
-        cls = (manager or get_plugin_manager()).registry("strategy").get(config.backtest.strategy_type).load()
-    except Exception:  # noqa: BLE001 - an unknown or broken strategy is reported by its own check
-        return
-    if cls.needs_predictions:
-        raise ConfigError("model.validation.scheme: purged_kfold predictions come from models trained on later "
-                          f"data; strategy {config.backtest.strategy_type!r} cannot backtest them (use "
-                          "walk_forward, or drop [backtest] to compare models)")
-
-
 def benchmark_returns(close: "pd.Series | None", dates: "pd.DatetimeIndex") -> Any:
     """Daily close-to-close benchmark returns on the backtest's dates.
 

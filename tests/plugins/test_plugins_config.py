@@ -243,6 +243,31 @@ def test_plugins_dir_from_the_config_is_relative_to_it(qlop_cli, tmp_path):
     assert load_config(path, validate=False).plugins_dir == str(plugins.resolve())
 
 
+def test_a_plugins_dir_named_twice_loads_once(qlop_cli, tmp_path):
+    """``--plugins-dir X`` and a config whose ``plugins_dir`` is X (validated twice): one plugin, no clash."""
+    plugins = tmp_path / "my_plugins"
+    plugins.mkdir()
+    (plugins / "cfg_twice.py").write_text(
+        "from qlop import hookimpl\nfrom qlop.plugins.specs import ComponentSpec\n"
+        "from qlop.interfaces import BaseLabelPlugin\n"
+        "class L(BaseLabelPlugin):\n    def make_labels(self, data):\n        return data\n"
+        "@hookimpl\ndef qlop_register_label():\n    return ComponentSpec('twice_label', L)\n")
+    data = as_data()
+    del data["model"]
+    data["label"] = {"label_type": "twice_label"}
+    data["plugins_dir"] = "my_plugins"
+    path = write(tmp_path, "c.json", data)
+    result = qlop_cli.invoke(["--plugins-dir", str(plugins), "config", "validate", path])
+    assert result.exit_code == 0, result.output
+    assert "already registered" not in result.output + result.stderr
+    from qlop.plugins.manager import get_plugin_manager
+
+    pm = get_plugin_manager()
+    load_config(path)  # validating again asks for the folder again
+    assert pm.records["cfg_twice"].status == "active"
+    assert [r.name for r in pm.records.values() if r.status != "active" and r.name.startswith("cfg_")] == []
+
+
 def test_schema_command(qlop_cli):
     result = qlop_cli.invoke(["config", "schema"])
     assert result.exit_code == 0

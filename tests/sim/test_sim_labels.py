@@ -9,7 +9,7 @@ import pytest
 from qlop.errors import ConfigError, DataError
 from qlop.plugins.manager import get_plugin_manager
 from qlop.sim import REASONS, TradeRules, simulate
-from qlop.sim.labels_summary import summarize_labels
+from qlop.report_data import summarize_labels
 from qlop.testing import LabelContract
 
 
