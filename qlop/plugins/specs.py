@@ -7,7 +7,7 @@ resolved on first use, so that registering a component never imports heavy libra
 
 from __future__ import annotations
 
-import importlib
+import pkgutil
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,16 +27,17 @@ KINDS: dict[str, str] = {
 
 
 def resolve_target(target: Any) -> Any:
-    """Return ``target`` itself, or import it when it is a ``"pkg.mod:attr"`` string."""
+    """Return ``target`` itself, or import it when it is a ``"pkg.mod:attr"`` string
+    (:func:`pkgutil.resolve_name`; the colon is required, so a typo cannot silently name a module)."""
     if not isinstance(target, str):
         return target
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
         raise ValueError(f"expected 'package.module:attribute', got {target!r}")
-    obj: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
+    try:
+        return pkgutil.resolve_name(target)
+    except ValueError:  # pkgutil's own message ("invalid format") does not say what is expected
+        raise ValueError(f"expected 'package.module:attribute', got {target!r}") from None
 
 
 def _check_name(name: Any) -> None:

@@ -67,11 +67,11 @@ def test_string_factory_is_imported_on_first_use_only(monkeypatch):
     module.Params = Params
     imported = []
 
-    def fake_import(name):
-        imported.append(name)
-        return module
+    def fake_resolve(name):
+        imported.append(name.partition(":")[0])
+        return getattr(module, name.partition(":")[2])
 
-    monkeypatch.setattr("qlop.plugins.specs.importlib.import_module", fake_import)
+    monkeypatch.setattr("qlop.plugins.specs.pkgutil.resolve_name", fake_resolve)
     spec = ComponentSpec("lazy", "qlop_test_lazy_factory:Model", params_model="qlop_test_lazy_factory:Params")
     reg = Registry("model", [Entry(spec, "p", None)])
     assert imported == []  # registering and looking up import nothing
@@ -158,3 +158,19 @@ def test_component_errors_name_plugin_and_version(qlop_register, qlop_plugin_man
         with component_errors("train", "model", "mine"):
             raise ZeroDivisionError("division by zero\nmore")
     assert str(err.value) == "train: model 'mine' (plugin 'my-plugin' 2.0) failed: ZeroDivisionError: division by zero"
+
+
+def test_factory_strings_resolve_like_imports_and_say_what_is_expected():
+    from qlop.layout import RunLayout
+    from qlop.plugins.specs import resolve_target
+
+    assert resolve_target("qlop.layout:RunLayout") is RunLayout
+    assert resolve_target("qlop.layout:RunLayout.BUNDLE") == RunLayout.BUNDLE  # dotted attributes
+    assert resolve_target(RunLayout) is RunLayout
+    for bad in ("qlop.layout.RunLayout", "qlop.layout:", ":RunLayout", "not a module:x"):
+        with pytest.raises(ValueError, match="expected 'package.module:attribute'"):
+            resolve_target(bad)
+    with pytest.raises(ModuleNotFoundError, match="qlop.no_such_module"):
+        resolve_target("qlop.no_such_module:x")
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        resolve_target("qlop.layout:Nope")
