@@ -39,12 +39,10 @@ def list_cmd(runs_dir: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def show_cmd(run_dir: str, as_json: bool) -> None:
     """A run's status, versions, plugins, stages (status, time, artefacts) and metrics."""
-    from qlop.cli.tables import echo_table, short_number, stages_table, values_table
+    from qlop.cli.tables import echo_table, metrics_table, short_number, stages_table
     from qlop.errors import ArtifactError
     from qlop.layout import RunLayout
     from qlop.runs import read_manifest, run_summary
-    from qlop.stages.pipeline import flatten_metrics
-
     path = Path(run_dir)
     manifest = read_manifest(path)
     if manifest is None:
@@ -70,4 +68,4 @@ def show_cmd(run_dir: str, as_json: bool) -> None:
     metrics = run_summary(path).metrics
     if metrics:
         click.echo("metrics")
-        echo_table(values_table(flatten_metrics(metrics)))
+        echo_table(metrics_table(metrics))  # human labels, the one number style

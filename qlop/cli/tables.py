@@ -148,13 +148,6 @@ def stages_table(manifest: dict[str, Any]) -> "Table":
     return table
 
 
-def values_table(values: dict[str, float]) -> "Table":
-    table = _plain_table("metric", "value", right=("value",))
-    for name, value in values.items():
-        table.add_row(name, f"{value:.6g}")
-    return table
-
-
 # -- qlop train --------------------------------------------------------------------------------------
 
 def _fixed(value: Any, digits: int = 4) -> str:

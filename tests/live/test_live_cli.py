@@ -118,3 +118,43 @@ def test_stage_summary_says_where_a_run_stopped():
     assert stages_summary({"data": "cached", "features": "completed", "train": "interrupted",
                            "backtest": "pending", "export": "skipped"}) == "2/4 done (1 cached), train interrupted"
     assert stages_summary({"data": "completed", "features": "skipped"}) == "1/1 done"
+
+
+def _publish(url: str, events: list[dict]) -> None:
+    import time
+
+    from websockets.sync.client import connect
+
+    with connect(f"{url}/publish/{events[0]['task_id']}", proxy=None,
+                 additional_headers={"Authorization": f"Bearer {TEST_TOKEN}"}) as ws:
+        for event in events:
+            ws.send(json.dumps(event))
+        time.sleep(0.2)
+
+
+def _tail_events(task: str) -> list[dict]:
+    from qlop.live.protocol import make_event
+
+    payloads = [("status", {"status": "started", "run_dir": "/runs/r", "stages": ["data", "train"]}),
+                ("status", {"status": "stage_completed", "stage": "data", "seconds": 0.4, "run_fraction": 0.1}),
+                ("status", {"status": "stage_started", "stage": "train"}),
+                ("progress", {"stage": "train", "kind": "advance", "step": 3, "total": 3, "unit": "fold",
+                              "stage_fraction": 0.75, "run_fraction": 0.8, "eta_run_s": 1.0, "eta_stage_s": 1.0}),
+                ("log", {"level": "INFO", "logger": "qlop", "message": "final model"}),
+                ("status", {"status": "completed", "run_dir": "/runs/r", "seconds": 5.0})]
+    return [make_event(task, i, t, p) for i, (t, p) in enumerate(payloads, start=1)]
+
+
+def test_ws_tail_pretty_draws_bars_and_lines_and_json_keeps_the_raw_events(relay):
+    events = _tail_events("pretty-1")
+    _publish(relay.url, events)
+    env = {"QLOP_WS_TOKEN": TEST_TOKEN, "PATH": "/usr/bin", "COLUMNS": "120"}
+    base = [sys.executable, "-c", QLOP_MAIN, "ws", "tail", "pretty-1", "--ws-url", relay.url]
+    pretty = subprocess.run([*base, "--format", "pretty"], capture_output=True, text=True, env=env, timeout=60)
+    assert pretty.returncode == 0, pretty.stderr
+    assert "INFO     final model" in pretty.stdout and "STATUS   data completed in 0.4s" in pretty.stdout
+    assert "3/3 fold" in pretty.stdout and "100%" in pretty.stdout
+    assert pretty.stdout.rstrip().endswith("pretty-1 completed in 5.0s: /runs/r")
+    raw = subprocess.run(base, capture_output=True, text=True, env=env, timeout=60)  # piped: json by default
+    assert raw.returncode == 0, raw.stderr
+    assert [json.loads(line) for line in raw.stdout.splitlines()] == events
