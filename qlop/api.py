@@ -19,7 +19,8 @@ Groups (see ``docs/plugins/api.md`` for one line per name):
 - labels: the simulator (``simulate``, ``panel_arrays``, ``PanelArrays``, ``SimResult``, ``TradeRules``,
   ``TradeTerms``, ``RateSeries``, ``Side``, ``EXIT_REASONS``)
 - exporters: ``ExportInput``, ``build_export_input``, the bundle format (``BUNDLE_FORMAT``,
-  ``onnx_session``, ``output_spec``, ``run_session``, ``onnx_input``, ``load_bundle``), ``versions``
+  ``onnx_session``, ``output_spec``, ``run_session``, ``onnx_input``, ``load_bundle``, ``write_bundle``),
+  ``versions``
 - artefacts: ``RunLayout`` (the file names of a run directory and of a bundle), ``atomic_path``, ``write_bytes``, ``write_text``, ``write_json``, ``write_parquet``,
   ``sha256_file``
 - progress: ``stage_progress``
@@ -100,6 +101,7 @@ _EXPORTS: dict[str, str] = {
     "run_session": "qlop.bundle:run_session",
     "onnx_input": "qlop.bundle:onnx_input",
     "load_bundle": "qlop.bundle:load_bundle",
+    "write_bundle": "qlop.bundle:write_bundle",
     "versions": "qlop.stages.model_store:versions",
     # artefacts: their names, atomic writes and hashes
     "RunLayout": "qlop.layout:RunLayout",
@@ -143,6 +145,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from qlop.bundle import (
         BUNDLE_FORMAT,
         load_bundle,
+        write_bundle,
         onnx_input,
         onnx_session,
         output_spec,

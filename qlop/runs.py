@@ -255,17 +255,119 @@ def cache_key(config: Any, stage: str, inputs: Mapping[str, str], plugins: Mappi
 
 # -- manifests -------------------------------------------------------------------------------
 
-def read_manifest(run_dir: str | Path) -> dict[str, Any] | None:
+#: The key of ``manifest.json`` holding the digest of the rest of its content.
+MANIFEST_SIGNATURE = "manifest_sha256"
+
+
+@dataclass
+class ManifestRead:
+    """A run manifest as read: its content with every malformed part left out (``data``; None when the
+    file cannot be read as a JSON object) and what is wrong with it (``problem``; None when intact)."""
+
+    path: Path
+    data: dict[str, Any] | None
+    problem: str | None = None
+
+    @property
+    def trusted(self) -> bool:
+        """Intact: safe to reuse cached stages from and to resume."""
+        return self.data is not None and self.problem is None
+
+
+def _table(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _clean_manifest(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``data`` with the parts QLOP reads made well-typed (malformed ones dropped), and what was dropped."""
+    dropped: list[str] = []
+    clean = dict(data)
+    for key in ("status", "error", "name", "started_utc", "finished_utc", "created_utc", "config_hash",
+                "qlop_version", "python", "run_id", "task_id"):
+        if key in clean and clean[key] is not None and not isinstance(clean[key], str):
+            dropped.append(key)
+            clean.pop(key)
+    for key in ("seconds", "attempts"):
+        if key in clean and clean[key] is not None and (isinstance(clean[key], bool)
+                                                        or not isinstance(clean[key], (int, float))):
+            dropped.append(key)
+            clean.pop(key)
+    for key in ("libraries", "inputs", "outputs", "timings"):
+        if key in clean and not isinstance(clean[key], dict):
+            dropped.append(key)
+            clean.pop(key)
+    if "plugins" in clean:
+        plugins = clean["plugins"] if isinstance(clean["plugins"], list) else []
+        kept = [p for p in plugins if isinstance(p, dict) and isinstance(p.get("name"), str)]
+        if not isinstance(clean["plugins"], list) or len(kept) != len(plugins):
+            dropped.append("plugins")
+        clean["plugins"] = kept
+    if "stages" in clean:
+        stages = {}
+        for stage, record in _table(clean["stages"]).items():
+            if not isinstance(record, dict):
+                dropped.append(f"stages.{stage}")
+                continue
+            record = dict(record)
+            outputs = record.get("outputs")
+            if outputs is not None:
+                good = {n: o for n, o in _table(outputs).items() if isinstance(o, dict)
+                        and isinstance(o.get("path"), str) and isinstance(o.get("sha256"), str)}
+                if not isinstance(outputs, dict) or len(good) != len(outputs):
+                    dropped.append(f"stages.{stage}.outputs")
+                    record["status"] = "damaged"  # its recorded outputs cannot be trusted
+                record["outputs"] = good
+            for key in ("status", "error", "key", "cached_from"):
+                if record.get(key) is not None and not isinstance(record[key], str):
+                    dropped.append(f"stages.{stage}.{key}")
+                    record.pop(key)
+            stages[str(stage)] = record
+        if not isinstance(clean["stages"], dict):
+            dropped.append("stages")
+        clean["stages"] = stages
+    return clean, dropped
+
+
+def load_manifest(run_dir: str | Path) -> ManifestRead:
+    """Read ``manifest.json`` without trusting it: a missing or unreadable file, invalid JSON, a
+    signature that no longer matches (edited after QLOP wrote it) and malformed parts are reported in
+    ``problem`` (one line), never raised; ``data`` keeps what can still be read safely."""
+    path = RunLayout(run_dir).manifest
+    if not path.is_file():
+        return ManifestRead(path, None, "not found: not a run directory")
     try:
-        with open(RunLayout(run_dir).manifest, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        from qlop.errors import file_error
+
+        return ManifestRead(path, None, str(file_error(exc, path, "read")).split(": ", 1)[-1])
+    except ValueError as exc:
+        return ManifestRead(path, None, f"damaged: not valid JSON ({str(exc).splitlines()[0]})")
+    if not isinstance(data, dict):
+        return ManifestRead(path, None, "damaged: not a JSON object")
+    problems = []
+    signature = data.get(MANIFEST_SIGNATURE)
+    if signature is not None and signature != sha256_json({k: v for k, v in data.items() if k != MANIFEST_SIGNATURE}):
+        problems.append(f"edited after QLOP wrote it (its content no longer matches its {MANIFEST_SIGNATURE})")
+    clean, dropped = _clean_manifest(data)
+    if dropped:
+        problems.append("malformed " + ", ".join(dropped[:4]) + (f" and {len(dropped) - 4} more" if len(dropped) > 4
+                                                                  else ""))
+    return ManifestRead(path, clean, "damaged: " + "; ".join(problems) if problems else None)
+
+
+def read_manifest(run_dir: str | Path) -> dict[str, Any] | None:
+    """The run's manifest when it is intact (None when missing, unreadable, edited or malformed): what the
+    cache and a resumed run may trust."""
+    read = load_manifest(run_dir)
+    return read.data if read.trusted else None
 
 
 def write_manifest(run_dir: str | Path, manifest: Mapping[str, Any]) -> None:
-    write_json(RunLayout(run_dir).manifest, manifest)
+    """Write the manifest atomically, signed with the digest of its content (:data:`MANIFEST_SIGNATURE`)."""
+    data = json.loads(json.dumps({k: v for k, v in manifest.items() if k != MANIFEST_SIGNATURE}, default=str))
+    data[MANIFEST_SIGNATURE] = sha256_json(data)
+    write_json(RunLayout(run_dir).manifest, data)
 
 
 def relative_outputs(run_dir: Path, outputs: Mapping[str, str | Path]) -> dict[str, dict[str, str]]:
@@ -425,16 +527,21 @@ def _read_json_dict(path: Path) -> dict[str, Any]:
 
 
 def run_summary(run_dir: str | Path) -> RunSummary:
+    """What ``qlop runs list`` and the GUI show of a run; a damaged manifest gives status ``damaged`` and
+    the problem as the error, with whatever could still be read."""
     layout = RunLayout(run_dir)
-    manifest = read_manifest(layout.root) or {}
+    read = load_manifest(layout.root)
+    manifest = read.data or {}
     stages = manifest.get("stages") or {}
     name = manifest.get("name") or _read_json_dict(layout.config).get("name")
+    damaged = read.problem is not None and layout.manifest.is_file()
     return RunSummary(
-        run_dir=layout.root, name=name, status=str(manifest.get("status", "unknown")),
+        run_dir=layout.root, name=name, status="damaged" if damaged else str(manifest.get("status", "unknown")),
         started_utc=manifest.get("started_utc"), finished_utc=manifest.get("finished_utc"),
         seconds=manifest.get("seconds"),
-        stages={s: (r.get("status") if isinstance(r, dict) else None) for s, r in stages.items()},
-        metrics=_read_json_dict(layout.backtest_metrics), error=manifest.get("error"), manifest=manifest)
+        stages={s: r.get("status") for s, r in stages.items()},
+        metrics=_read_json_dict(layout.backtest_metrics),
+        error=f"{RunLayout.MANIFEST}: {read.problem}" if damaged else manifest.get("error"), manifest=manifest)
 
 
 def list_runs(runs_dir: str | Path) -> list[RunSummary]:

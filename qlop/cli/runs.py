@@ -42,27 +42,34 @@ def show_cmd(run_dir: str, as_json: bool) -> None:
     from qlop.cli.tables import echo_table, metrics_table, short_number, stages_table
     from qlop.errors import ArtifactError
     from qlop.layout import RunLayout
-    from qlop.runs import read_manifest, run_summary
+    from qlop.runs import load_manifest, run_summary
+
     path = Path(run_dir)
-    manifest = read_manifest(path)
-    if manifest is None:
-        raise ArtifactError(f"{RunLayout(path).manifest} not found or unreadable: not a run directory")
+    read = load_manifest(path)
+    if read.data is None:
+        raise ArtifactError(f"{RunLayout(path).manifest}: {read.problem}")
+    manifest = read.data
+    if read.problem:  # shown with what can still be read; the cache no longer trusts this run
+        click.echo(f"warning: {read.path}: {read.problem}", err=True)
     if as_json:
         click.echo(json.dumps(manifest, indent=2, default=str))
         return
+
+    def get(key: str) -> str:  # a key the manifest lacks reads as "-"
+        value = manifest.get(key)
+        return "-" if value is None else str(value)
+
     click.echo(f"run      {path}")
-    click.echo(f"name     {manifest.get('name')}")
-    status = manifest.get("status")
-    click.echo(f"status   {status}" + (f" ({manifest['error']})" if manifest.get("error") else ""))
-    click.echo(f"started  {manifest.get('started_utc')}  finished {manifest.get('finished_utc') or '-'}  "
-               f"({short_number(manifest.get('seconds'))} s, attempt {manifest.get('attempts')})")
-    click.echo(f"config   {str(manifest.get('config_hash'))[:16]}  qlop {manifest.get('qlop_version')}  "
-               f"python {manifest.get('python')}")
+    click.echo(f"name     {get('name')}")
+    click.echo(f"status   {get('status')}" + (f" ({manifest['error']})" if manifest.get("error") else ""))
+    click.echo(f"started  {get('started_utc')}  finished {get('finished_utc')}  "
+               f"({short_number(manifest.get('seconds'))} s, attempt {get('attempts')})")
+    click.echo(f"config   {get('config_hash')[:16]}  qlop {get('qlop_version')}  python {get('python')}")
     libs = manifest.get("libraries") or {}
     click.echo("libs     " + ", ".join(f"{k} {v}" for k, v in libs.items() if v))
     plugins = manifest.get("plugins") or []
     click.echo("plugins  " + ", ".join(f"{p['name']} {p.get('version') or ''} [{p.get('source')}]".replace("  ", " ")
-                                       for p in plugins))
+                                       for p in plugins))  # load_manifest keeps only well-formed records
     click.echo("stages")
     echo_table(stages_table(manifest))
     metrics = run_summary(path).metrics

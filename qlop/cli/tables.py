@@ -141,9 +141,10 @@ def stages_table(manifest: dict[str, Any]) -> "Table":
             continue
         secs = record.get("seconds")
         note = f"from {Path(record['cached_from']).name}" if record.get("cached_from") else ""
-        table.add_row(stage, str(status), short_number(secs) if secs is not None else "", note,
+        table.add_row(stage, "-" if status is None else str(status),
+                      short_number(secs) if secs is not None else "", note,
                       record.get("error") or "", "")
-        for name, out in (record.get("outputs") or {}).items():
+        for name, out in (record.get("outputs") or {}).items():  # well-formed: qlop.runs.load_manifest
             table.add_row("", "", "", name, out["path"], out["sha256"][:12])
     return table
 

@@ -211,7 +211,7 @@ def no_trade_reason(needs_predictions: bool, predictions: "pd.DataFrame | None",
             if scores.max() < entry and (short is None or scores.min() > short):
                 return text
     entries = 0
-    if signals is not None and "signal" in getattr(signals, "columns", ()):
+    if signals is not None and "signal" in signals.columns:
         entries = int((signals["signal"].to_numpy() != 0).sum())
     if entries == 0:
         return "no trade was entered: the strategy gave no entry signal"

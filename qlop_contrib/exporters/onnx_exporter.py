@@ -11,6 +11,7 @@ model's predictions: a difference above ``parity_tolerance`` fails the export.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from typing import Any
 
@@ -44,10 +45,9 @@ class OnnxExporter(BaseExportFormatPlugin):
             onnx_session,
             output_spec,
             run_session,
-            sha256_file,
             versions,
+            write_bundle,
             write_bytes,
-            write_json,
         )
 
         model, meta = artifact.model, artifact.meta
@@ -85,7 +85,7 @@ class OnnxExporter(BaseExportFormatPlugin):
 
         feature_diff = self._feature_parity(artifact, holdout) if self.params.check_features else None
 
-        onnx_path = write_bytes(os.path.join(output_path, RunLayout.ONNX_MODEL), blob)
+        write_bytes(os.path.join(output_path, RunLayout.ONNX_MODEL), blob)
         native_file = artifact.model_dir / meta["model_file"]
         native_rel = os.path.relpath(native_file, output_path)
         dates = holdout.index.get_level_values(1)
@@ -109,7 +109,7 @@ class OnnxExporter(BaseExportFormatPlugin):
             "plugins": artifact.plugins,
             "versions": versions(),
             "target_opset": self.params.target_opset,
-            "hashes": {RunLayout.ONNX_MODEL: sha256_file(onnx_path), "native_model": meta.get("sha256")},
+            "hashes": {"native_model": meta.get("sha256")},  # + the model file's, when written (signed)
             "parity_max_abs_diff": diff,
             "parity_tolerance": self.params.parity_tolerance,
             "parity_rows": int(native.size),
@@ -117,11 +117,12 @@ class OnnxExporter(BaseExportFormatPlugin):
             "feature_parity_max_abs_diff": feature_diff,
             "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
-        write_json(os.path.join(output_path, RunLayout.BUNDLE), bundle)
+        bundle = json.loads(write_bundle(output_path, bundle).read_text(encoding="utf-8"))
         return {"files": {"model": RunLayout.ONNX_MODEL, "bundle": RunLayout.BUNDLE}, "parity_evaluator": "onnxruntime",
                 "parity_max_abs_diff": diff,
                 "parity_rows": int(native.size), "feature_parity_max_abs_diff": feature_diff,
-                "onnx_sha256": bundle["hashes"][RunLayout.ONNX_MODEL], "onnx_bytes": len(blob)}
+                "onnx_sha256": bundle["hashes"][RunLayout.ONNX_MODEL],
+                "onnx_bytes": os.path.getsize(os.path.join(output_path, RunLayout.ONNX_MODEL))}
 
     @staticmethod
     def _feature_parity(artifact: Any, holdout: Any) -> float | None:

@@ -11,7 +11,7 @@ import streamlit as st
 from qlop.artifacts import read_json
 from qlop.gui import results
 from qlop.layout import RunLayout, resolve_run
-from qlop.runs import RunSummary, list_runs
+from qlop.runs import RunSummary, list_runs, load_manifest
 
 
 def _chart(fig: Any, key: str) -> None:
@@ -127,8 +127,11 @@ def downloads_section(run_dir: Path) -> None:
 
 def run_detail(run_dir: Path) -> None:
     layout = RunLayout(run_dir)
-    manifest = read_json(layout.manifest) or {}
+    read = load_manifest(run_dir)
+    manifest = read.data or {}
     st.header(run_dir.name)
+    if read.problem:  # a damaged manifest is reported, with what can still be shown
+        st.error(f"{RunLayout.MANIFEST} {read.problem}")
     status = manifest.get("status", "unknown")
     if status != "completed":
         st.warning(f"Run status: {status}" + (f" - {manifest['error']}" if manifest.get("error") else ""))
