@@ -382,8 +382,12 @@ def test_example_components_run_a_whole_pipeline(qlop_proc, tmp_path):
     assert manifest["status"] == "completed"
     assert {"name": "example", "version": "0.1.0", "source": "entry-point",
             "distribution": "qlop-example-plugin"} in manifest["plugins"]
-    for stage in ("features", "train", "backtest"):
+    for stage in ("features", "train"):
         assert manifest["stages"][stage]["plugins"] == {"example": "0.1.0"}, stage
+    # the backtest also depends on the benchmark's data source (the bundled sample, by default)
+    backtest_plugins = manifest["stages"]["backtest"]["plugins"]
+    assert backtest_plugins.pop("example") == "0.1.0"
+    assert list(backtest_plugins) == ["qlop_contrib.datasources"]
     saved = json.loads((run_dir / "model" / "numpy_logistic.json").read_text())
     assert saved["features"] == ["range_pos_20", "range_pos_60"]
     import pandas as pd
