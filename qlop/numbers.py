@@ -115,12 +115,16 @@ class Number:
     def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict[str, Any]:
         js = handler(schema)
         target = handler.resolve_ref_schema(js) if "$ref" in js else js
-        branches = [b for b in target.get("anyOf", []) if b.get("type") in ("number", "integer")]
+        # the numeric branch of a union (``X | None``; a number or a table, as a rate is) gets the bounds
+        branches = [b for b in target.get("anyOf", []) + target.get("oneOf", [])
+                    if b.get("type") in ("number", "integer")]
         for node in branches or [target]:
             for key, value in (("minimum", self.ge), ("exclusiveMinimum", self.gt),
                                ("maximum", self.le), ("exclusiveMaximum", self.lt)):
                 if value is not None:
                     node[key] = value
+            if self.unit and node is not target and "oneOf" in target:
+                node["unit"] = self.unit
         if self.unit:
             target["unit"] = self.unit
         return js

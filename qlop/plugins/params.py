@@ -52,6 +52,8 @@ def split_nullable(node: dict[str, Any], defs: dict[str, Any]) -> tuple[dict[str
         for key in ("title", "description", "default", "unit"):
             if key in node:
                 inner[key] = node[key]
+        if inner.get("anyOf") or inner.get("oneOf"):  # ``(X | Y) | None``: the union inside
+            inner, _ = split_nullable(inner, defs)
         return inner, nullable
     return {**node, "_union": True, "_variants": non_null}, nullable
 

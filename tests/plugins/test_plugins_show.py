@@ -128,3 +128,14 @@ def test_show_a_disabled_plugin_says_so(qlop_fake_entry_points, qlop_cli):
     assert out.stdout.startswith("plugin demo 0.0.1 (entry-point; disabled: disabled by QLOP_DISABLE_PLUGINS)")
     assert "provides no components (not loaded)" in out.stdout
     assert qlop_fake_entry_points.loaded == []
+
+
+def test_a_rate_term_shows_as_a_number_or_a_table_with_its_bounds():
+    """The trade terms' rates are a constant or a rate-series table (``X | None`` included): the number's
+    bounds and unit still show."""
+    from qlop_contrib.labels.leverage import LeverageOpportunityParams
+
+    docs = _by_name(LeverageOpportunityParams.model_json_schema())
+    assert (docs["financing_rate"].type, docs["financing_rate"].allowed) == ("number | table", ">= 0, <= 1 (annual fraction)")
+    assert (docs["cash_rate"].type, docs["cash_rate"].allowed) == ("number | table or none", ">= -1, <= 1 (annual fraction)")
+    assert docs["day_count"].default == '"act_360"'
