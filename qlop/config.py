@@ -171,6 +171,10 @@ class BacktestConfig(TradeTerms, BookSizing, _BacktestStrategy):
 class ExportConfig(_Section):
     format_name: str = Field("onnx", description="Exporter plugin name")
     format_params: dict[str, Any] = Field(default_factory=dict)
+    model: Literal["final", "last_fold"] = Field(
+        "final", description='Which model to export: "final" (refit on every labelled row; its parity rows are '
+                             'in-sample) or "last_fold" (the last walk-forward fold\'s model; parity on its '
+                             'held-out test rows)')
 
 
 class PipelineConfig(_Section):

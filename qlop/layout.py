@@ -8,7 +8,8 @@ one is a one-line change here. A run directory looks like this::
       config.json  manifest.json  events.jsonl  .qlop.lock (while a process writes)
       data.parquet  features.parquet  labels.parquet
       predictions.parquet  predictions_final.parquet  folds.json  train_metrics.json
-      model/meta.json  model/<the model plugin's own files>
+      model/meta.json  model/<the model plugin's own files>                  (the final model)
+      model/folds/000/meta.json  model/folds/000/<its files>  ...           (each fold's model)
       backtest/equity.parquet  backtest/trades.parquet  backtest/metrics.json  backtest/report.html
       export/export_summary.json  export/<the exporter's files, e.g. bundle.json + model.onnx>
 
@@ -55,6 +56,8 @@ class RunLayout:
     TRAIN_METRICS = "train_metrics.json"
     MODEL_DIR = "model"
     MODEL_META = "meta.json"
+    #: under ``model/``: one folder per walk-forward fold's model, its native files and ``meta.json``
+    FOLD_MODELS = "folds"
     # -- backtest --------------------------------------------------------------------------------
     BACKTEST_DIR = "backtest"
     EQUITY = "equity.parquet"
@@ -154,6 +157,15 @@ class RunLayout:
     @property
     def model_meta(self) -> Path:
         return self.model_dir / self.MODEL_META
+
+    @classmethod
+    def fold_model_name(cls, fold: int) -> str:
+        """A fold model's folder relative to ``model/``: ``folds/003`` for fold 3."""
+        return f"{cls.FOLD_MODELS}/{int(fold):03d}"
+
+    def fold_model_dir(self, fold: int) -> Path:
+        """The folder of walk-forward fold ``fold``'s model."""
+        return self.model_dir / self.fold_model_name(fold)
 
     @property
     def backtest_dir(self) -> Path:

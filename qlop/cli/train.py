@@ -60,23 +60,33 @@ def train_cmd(ctx: click.Context, config_path: str, run_dir: str, workers: int |
               help=f"An exported bundle directory (DIR/{RunLayout.EXPORT_DIR}): score raw OHLCV with onnxruntime alone.")
 @click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
               help="OHLCV panel file for --bundle (.parquet, or .csv with a ticker column / named TICKER.csv).")
+@click.option("--fold", "fold", type=click.IntRange(min=0), default=None,
+              help=f"With --run-dir: score fold N's rows of {RunLayout.PREDICTIONS} again with fold N's saved "
+                   "model and compare.")
 @click.option("--output", "output", type=click.Path(dir_okay=False), default=None,
-              help="Where to write the --bundle predictions (.parquet or .csv; default: print the last rows).")
+              help="Where to write the --bundle or --fold predictions (.parquet or .csv; default: print).")
 @click.pass_context
 def predict_cmd(ctx: click.Context, config_path: str | None, run_dir: str | None, bundle_dir: str | None,
-                data_path: str | None, output: str | None) -> None:
-    """Score features with a run's final model, or raw OHLCV with an exported ONNX bundle.
+                data_path: str | None, fold: int | None, output: str | None) -> None:
+    """Score features with a run's final model, reproduce a fold's out-of-sample predictions, or score raw
+    OHLCV with an exported ONNX bundle.
 
     \b
       qlop predict -c CONFIG --run-dir DIR          -> DIR/predictions_final.parquet
+      qlop predict --run-dir DIR --fold N [--output OUT]
       qlop predict --bundle DIR/export --data FILE [--output OUT]
     """
     if bundle_dir is not None:
-        if config_path or run_dir:
-            raise click.UsageError("--bundle cannot be combined with -c/--run-dir")
+        if config_path or run_dir or fold is not None:
+            raise click.UsageError("--bundle cannot be combined with -c/--run-dir/--fold")
         if data_path is None:
             raise click.UsageError("--bundle needs --data FILE (an OHLCV panel)")
         _predict_bundle(ctx, bundle_dir, data_path, output)
+        return
+    if fold is not None:
+        if not run_dir or data_path:
+            raise click.UsageError("--fold needs --run-dir DIR (and no --data)")
+        _predict_fold(ctx, run_dir, fold, output)
         return
     if not config_path or not run_dir:
         raise click.UsageError("give -c CONFIG --run-dir DIR, or --bundle DIR --data FILE")
@@ -88,6 +98,37 @@ def predict_cmd(ctx: click.Context, config_path: str | None, run_dir: str | None
     written = predict(config, run_dir)
     for name, path in written.items():
         click.echo(f"wrote {name}: {path}")
+
+
+def _predict_fold(ctx: click.Context, run_dir: str, fold: int, output: str | None) -> None:
+    """Reproduce fold ``fold``'s out-of-sample predictions and say whether they equal the recorded ones."""
+    import numpy as np
+    import pandas as pd
+
+    from qlop.cli.main import ensure_plugin_manager
+    from qlop.errors import ArtifactError
+    from qlop.stages.predict import fold_predictions
+
+    ensure_plugin_manager(ctx)
+    if output is not None and Path(output).suffix.lower() not in OUTPUT_SUFFIXES:
+        from qlop.errors import ConfigError
+
+        raise ConfigError(f"--output: {output}: use a .parquet or .csv file name")
+    layout = RunLayout(run_dir)
+    again = fold_predictions(layout.root, fold)
+    column = again.columns[0]
+    recorded = pd.read_parquet(layout.predictions)[column].reindex(again.index).to_numpy()
+    values = again[column].to_numpy()
+    diff = float(np.max(np.abs(values - recorded))) if len(values) else 0.0
+    where = f"{layout.fold_model_dir(fold)}"
+    if output is not None:
+        write_predictions(again, output)
+        click.echo(f"wrote {len(again)} predictions: {output}")
+    if not np.array_equal(values, recorded):
+        raise ArtifactError(f"fold {fold}: the model in {where} scores its {len(values)} rows differently from "
+                            f"{layout.predictions} (max |diff| {diff:.3g})")
+    click.echo(f"fold {fold}: {len(values):,} out-of-sample predictions scored again by {where}: identical to "
+               f"{layout.predictions.name} (max |diff| 0)")
 
 
 def _predict_bundle(ctx: click.Context, bundle_dir: str, data_path: str, output: str | None) -> None:

@@ -1,8 +1,10 @@
-"""``qlop predict`` with a run: score the run's features with its final model.
+"""``qlop predict`` with a run: score the run's features with its final model, or reproduce a fold's
+out-of-sample predictions with that fold's saved model.
 
-The predictions are in-sample for the final model's training window; ``predictions.parquet`` (the
-train stage's walk-forward output) is the out-of-sample record. Scoring an exported bundle without
-QLOP's model plugins is :mod:`qlop.bundle`.
+The final model's predictions are in-sample for its training window; ``predictions.parquet`` (the
+train stage's walk-forward output) is the out-of-sample record, and :func:`fold_predictions` scores
+any fold's slice of it again from ``model/folds/<fold>/``. Scoring an exported bundle without QLOP's
+model plugins is :mod:`qlop.bundle`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from qlop.artifacts import read_frame
 from qlop.errors import ArtifactError
 from qlop.layout import RunLayout
 from qlop.stages.components import component_errors
-from qlop.stages.model_store import load_final_model
+from qlop.stages.model_store import load_final_model, load_fold_model
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,3 +61,32 @@ def predict(config: "PipelineConfig", run_dir: str | Path) -> dict[str, str]:
         path = write_parquet(out, layout.final_predictions)
         progress.advance(message=f"{len(out)} rows scored")
     return {"predictions_final": str(path)}
+
+
+def fold_predictions(run_dir: str | Path, fold: int) -> "pd.DataFrame":
+    """Fold ``fold``'s rows of ``predictions.parquet``, scored again by that fold's saved model.
+
+    The rows, the feature columns and (for a sequence model) the earlier rows each window reads are
+    those the train stage used, so the values equal the recorded ones exactly.
+    """
+    import pandas as pd
+
+    from qlop.stages.train import scorable_rows
+
+    layout = RunLayout(run_dir)
+    model, meta = load_fold_model(layout.root, fold)
+    recorded = read_frame(layout.predictions, "qlop train")
+    features = read_frame(layout.features, "qlop features build")
+    missing = [c for c in meta["feature_columns"] if c not in features.columns]
+    if missing:
+        raise ArtifactError(f"{layout.features}: feature column {missing[0]!r} of fold {fold}'s model is missing")
+    X = features[list(meta["feature_columns"])]
+    rows_index = recorded.index[recorded["fold"].to_numpy() == fold]
+    rows = X.index.get_indexer(rows_index)
+    if (rows < 0).any():
+        raise ArtifactError(f"{layout.predictions}: rows of fold {fold} are not in {layout.features}; "
+                            "the features were rebuilt after training")
+    scorable = scorable_rows(X, bool((meta.get("features") or {}).get("dropna", True)))
+    with component_errors("predict", "model", meta["model_type"]):
+        pred = predict_values(model, X, rows, scorable, f"fold {fold}")
+    return pd.DataFrame({meta["prediction_column"]: pred}, index=rows_index)

@@ -3,7 +3,7 @@
 Inputs ``DIR/features.parquet`` and ``DIR/labels.parquet``; outputs ``DIR/predictions.parquet``
 (``prob`` or ``pred`` and ``fold``, each date predicted only by the fold whose test window holds it),
 ``DIR/folds.json``, ``DIR/train_metrics.json`` and ``DIR/model/`` (the final model, trained on every
-usable row, written by :mod:`qlop.stages.model_store`). Splits come from :mod:`qlop.validation`, whose
+usable row, and every fold's model under ``model/folds/``, written by :mod:`qlop.stages.model_store`). Splits come from :mod:`qlop.validation`, whose
 docstring says why purge and embargo exist.
 """
 
@@ -22,7 +22,7 @@ from qlop.artifacts import read_frame
 from qlop.errors import ArtifactError, ConfigError, DataError
 from qlop.layout import RunLayout
 from qlop.stages.components import component_errors, create
-from qlop.stages.model_store import prediction_column, save_final_model
+from qlop.stages.model_store import FoldModel, model_bytes, prediction_column, save_models
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -173,6 +173,10 @@ class FoldFit:
     pred: np.ndarray
     info: dict[str, Any]
     timings: FoldTimings
+    #: the trained model's files as ``save_model`` wrote them, and its params: saved under
+    #: ``model/folds/<fold>/`` so its predictions can be reproduced
+    model_files: dict[str, bytes] = field(default_factory=dict)
+    model_params: dict[str, Any] = field(default_factory=dict)
     #: where it ran, wall and CPU seconds of the whole task (cluster execution only)
     worker: str | None = None
     seconds: float | None = None
@@ -201,7 +205,8 @@ def fit_fold(config: "PipelineConfig", ts: TrainingSet, fold: Any, label_end: np
         timings.predict += time.perf_counter() - t1
     timings.library += float(model.library_seconds)
     val_start = str(np.datetime64(dates[val_idx].min(), "D")) if val_idx.size else None
-    return FoldFit(fold.fold, pred, fold_info(model, fit_idx.size, val_idx.size, val_start), timings)
+    return FoldFit(fold.fold, pred, fold_info(model, fit_idx.size, val_idx.size, val_start), timings,
+                   model_bytes(model, mcfg.model_type), model.params.model_dump(mode="json"))
 
 
 def _serial_fits(config: "PipelineConfig", ts: TrainingSet, folds: list[Any], label_end: np.ndarray,
@@ -286,7 +291,8 @@ def train(config: "PipelineConfig", run_dir: str | Path) -> dict[str, Any]:
         "predictions": str(write_parquet(predictions, layout.predictions)),
         "folds": str(write_json(layout.folds, fold_records)),
     }
-    artifacts["model"] = str(save_final_model(config, ts, final_model, final_info, run_dir, importance))
+    fold_models = [FoldModel(o["fold"], o["model_files"], o["model_params"], o["record"]) for o in ordered]
+    artifacts["model"] = str(save_models(config, ts, final_model, final_info, run_dir, importance, fold_models))
     metrics["timings"]["stage_seconds"] = time.perf_counter() - started
     artifacts["train_metrics"] = str(write_json(layout.train_metrics, metrics))
     return {"artifacts": artifacts, "metrics": metrics, "folds": fold_records, "predictions": predictions}
@@ -306,7 +312,7 @@ def _fold_outcome(ts: TrainingSet, fold: Any, fit: FoldFit, dates: np.ndarray, t
     m = task_metrics(ts.task, ts.y[test_rows][known], pred[known], threshold)
     metrics = {"fold": fold.fold, "test_start": record["test_start"], "test_end": record["test_end"], **m}
     return {"fold": fold.fold, "rows": test_rows, "pred": pred, "info": fit.info, "record": record,
-            "metrics": metrics}
+            "metrics": metrics, "model_files": fit.model_files, "model_params": fit.model_params}
 
 
 def _fold_fits(config: "PipelineConfig", ts: TrainingSet, folds: list[Any], label_end: np.ndarray,

@@ -1,5 +1,5 @@
 """The ``pmml`` exporter: ``model.pmml`` (PMML 4.4) + ``pmml.json``, refused unless an independent evaluator
-scores the held-out rows like the native model.
+scores the parity rows like the native model.
 
 Conversion: the model's fitted scikit-learn-API estimator (``BaseModelPlugin.sklearn_estimator()``: a
 scikit-learn pipeline or forest, an XGBoost scikit-learn wrapper) goes through sklearn2pmml, whose
@@ -7,7 +7,8 @@ bundled JPMML converters run on Java. The document names the model's feature col
 fields and, for a classifier, outputs ``probability(0)`` and ``probability(1)``.
 
 Parity: the PMML is then scored by pypmml (PMML4S, an evaluator written independently of the JPMML
-converters) on the held-out rows (the last walk-forward test fold) and compared with the native
+converters) on the parity rows (the last walk-forward test fold: out of sample for ``[export] model =
+"last_fold"``, in sample for the final model; ``pmml.json`` says which) and compared with the native
 model's predictions; a difference above ``parity_tolerance`` (default 1e-6) fails the export and
 nothing is written. The bundled models score float32 features; the evaluator computes in double, so
 each ``float`` input field is given the shortest decimal of the float32 value, the same text the
@@ -54,7 +55,7 @@ class PmmlParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     parity_tolerance: float = number(1e-6, gt=0, le=1e-2, unit="(absolute difference)",
-                                     description="Largest allowed |PMML evaluator - native| on held-out rows")
+                                     description="Largest allowed |PMML evaluator - native| on the parity rows")
     max_parity_rows: int = number(20_000, ge=1, le=10_000_000, unit="rows",
                                   description="Held-out rows compared at most")
     java_home: str | None = Field(None, description="Java installation to run the converter and the evaluator "
@@ -79,28 +80,29 @@ class PmmlExporter(BaseExportFormatPlugin):
         if estimator is None:
             raise ArtifactError(f"model {name!r} has no scikit-learn estimator to convert (its sklearn_estimator "
                                 "returns None); use format_name = 'onnx' or 'native'")
-        holdout = artifact.holdout
-        if holdout is None or len(holdout) == 0:
-            raise ArtifactError(f"{artifact.run_dir}: no held-out rows for the PMML parity check "
-                                f"({RunLayout.FOLDS} / {RunLayout.FEATURES} missing or empty)")
+        sample = artifact.parity_sample.replace("_", "-")  # in-sample or out-of-sample, for this model
+        parity = artifact.parity_rows
+        if parity is None or len(parity) == 0:
+            raise ArtifactError(f"{artifact.run_dir}: no rows for the PMML parity check "
+                                f"({RunLayout.PREDICTIONS} / {RunLayout.FEATURES} missing or empty)")
         java = self.java()
         with java_environment(java):
             t0 = time.perf_counter()
             document = convert(estimator, columns)
             convert_seconds = time.perf_counter() - t0
             fields = check_document(document, columns, artifact.task)
-            holdout = holdout[columns].iloc[: self.params.max_parity_rows]
-            native = np.asarray(model.predict(holdout), dtype=np.float64)
+            parity = parity[columns].iloc[: self.params.max_parity_rows]
+            native = np.asarray(model.predict(parity), dtype=np.float64)
             t0 = time.perf_counter()
-            scored = evaluate(document, evaluator_input(holdout, fields), artifact.task)
+            scored = evaluate(document, evaluator_input(parity, fields), artifact.task)
             parity_seconds = time.perf_counter() - t0
         diff = float(np.max(np.abs(native - scored))) if native.size else 0.0
         if not np.isfinite(diff) or diff > self.params.parity_tolerance:
             raise ArtifactError(f"PMML parity check failed: pypmml differs from the native {name} model by "
-                                f"{diff:.3g} (> {self.params.parity_tolerance:g}) on {native.size} held-out rows")
+                                f"{diff:.3g} (> {self.params.parity_tolerance:g}) on {native.size} {sample} rows")
 
         pmml_path = write_bytes(os.path.join(output_path, PMML_FILE), document)
-        dates = holdout.index.get_level_values(1)
+        dates = parity.index.get_level_values(1)
         record = {
             "format": FORMAT,
             "model_file": PMML_FILE,
@@ -116,7 +118,11 @@ class PmmlExporter(BaseExportFormatPlugin):
             "label": artifact.label,
             "features": artifact.features,
             "threshold": meta.get("threshold"),
+            "model": artifact.model_choice,
+            "model_fold": meta.get("fold"),
             "training_window": meta.get("training_window"),
+            "test_window": meta.get("test_window"),
+            "metrics": artifact.model_metrics(),
             "plugins": artifact.plugins,
             "versions": versions(),
             "converter": f"sklearn2pmml {_version('sklearn2pmml')}",
@@ -125,6 +131,7 @@ class PmmlExporter(BaseExportFormatPlugin):
             "parity_max_abs_diff": diff,
             "parity_tolerance": self.params.parity_tolerance,
             "parity_rows": int(native.size),
+            "parity_sample": artifact.parity_sample,
             "parity_window": [str(dates.min().date()), str(dates.max().date())] if native.size else None,
             "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }

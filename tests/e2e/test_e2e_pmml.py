@@ -41,4 +41,5 @@ def test_run_and_export_pmml_record_the_parity(tmp_path: Path, model_type: str) 
     again = qlop("export", "-c", str(path), "--run-dir", "run", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith("PMML parity: max |pypmml - native| = ")
-    assert f"on {summary['parity_rows']} held-out rows" in again.stdout
+    assert f"on {summary['parity_rows']} in-sample rows of the final model" in again.stdout
+    assert summary["model"] == "final" and summary["parity_sample"] == "in_sample"

@@ -29,13 +29,13 @@ def trained_run(root: Path, model_type: str = "xgboost", task: str = "classifica
                 model_params: dict[str, Any] | None = None, integer_feature: bool = False) -> Any:
     """A trained run directory (walk-forward predictions + final model) and its export input."""
     from qlop.config import load_config
-    from qlop.stages import train
+    from qlop.stages import predict, train
     from qlop.stages.export import build_input
 
     run_dir = root / f"run-{model_type}-{task}"
     run_dir.mkdir(parents=True)
     X, lab = synthetic_frames(n_tickers=2, start="2010-01-01", end="2013-06-30", task=task)
-    if integer_feature:  # a calendar-like feature: held-out values equal the split thresholds
+    if integer_feature:  # a calendar-like feature: parity values equal the split thresholds
         X["f3"] = np.where(X["f0"].isna(), np.nan, (X.index.get_level_values("date").month % 5).astype(float))
         lab.loc[X["f3"] >= 3, "label"] = lab.loc[X["f3"] >= 3, "label"].where(lab["label"].isna(), 1.0)
     X.to_parquet(run_dir / "features.parquet")
@@ -43,7 +43,7 @@ def trained_run(root: Path, model_type: str = "xgboost", task: str = "classifica
     cfg = write_config(root / f"{run_dir.name}.json", model_type=model_type, task=task,
                        model_params=model_params, validation={"test_months": 12})
     train.run(load_config(cfg), run_dir)
-    train.predict(load_config(cfg), run_dir)
+    predict.predict(load_config(cfg), run_dir)
     return build_input(run_dir)
 
 
@@ -71,7 +71,7 @@ def test_each_model_exports_pmml_4_4_matching_the_native_model(tmp_path: Path, m
     out.mkdir()
     summary = PmmlExporter("pmml", {}).export(artifact, str(out))
     assert summary["parity_max_abs_diff"] <= 1e-6
-    assert summary["parity_rows"] == len(artifact.holdout) > 100
+    assert summary["parity_rows"] == len(artifact.parity_rows) > 100
     assert sorted(p.name for p in out.iterdir()) == ["model.pmml", "pmml.json"]
 
     root = ET.parse(out / "model.pmml").getroot()
@@ -90,7 +90,7 @@ def test_each_model_exports_pmml_4_4_matching_the_native_model(tmp_path: Path, m
 
 
 def test_values_equal_to_split_thresholds_score_like_float32(tmp_path: Path) -> None:
-    """An integer-valued feature puts held-out values exactly on XGBoost's split thresholds (``x < 3``
+    """An integer-valued feature puts parity values exactly on XGBoost's split thresholds (``x < 3``
     with x = 3): parity holds because the evaluator compares the values as float32 does."""
     artifact = trained_run(tmp_path, "xgboost", model_params={"n_estimators": 60}, integer_feature=True)
     out = tmp_path / "export"
@@ -98,7 +98,7 @@ def test_values_equal_to_split_thresholds_score_like_float32(tmp_path: Path) -> 
     summary = PmmlExporter("pmml", {}).export(artifact, str(out))
     root = ET.parse(out / "model.pmml").getroot()
     thresholds = {float(p.get("value")) for p in root.iter(f"{NS}SimplePredicate") if p.get("field") == "f3"}
-    assert thresholds & set(artifact.holdout["f3"].unique()), "no held-out value sits on a threshold"
+    assert thresholds & set(artifact.parity_rows["f3"].unique()), "no parity value sits on a threshold"
     assert summary["parity_max_abs_diff"] <= 1e-6
 
 
@@ -109,7 +109,7 @@ def test_a_parity_failure_writes_nothing(tmp_path: Path, monkeypatch: pytest.Mon
     out = tmp_path / "export"
     out.mkdir()
     with pytest.raises(ArtifactError, match=r"^PMML parity check failed: pypmml differs from the native "
-                                            r"logistic_regression model by 1e-05 \(> 1e-06\) on \d+ held-out rows$"):
+                                            r"logistic_regression model by 1e-05 \(> 1e-06\) on \d+ in-sample rows$"):
         PmmlExporter("pmml", {}).export(artifact, str(out))
     assert list(out.iterdir()) == []
 

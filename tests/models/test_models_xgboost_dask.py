@@ -105,7 +105,9 @@ def test_distributed_training_matches_single_process_auc_and_exports_to_onnx(mak
 
     X = pd.read_parquet(dist_dir / "features.parquet")
     via_bundle = load_bundle(dist_dir / "export").score_features(X)
-    model, meta = train_stage.load_final_model(dist_dir)
+    from qlop.stages.model_store import load_final_model
+
+    model, meta = load_final_model(dist_dir)
     native = model.predict(X.loc[via_bundle.index])
     assert np.max(np.abs(via_bundle["prob"].to_numpy() - native)) <= 1e-5
 

@@ -49,6 +49,12 @@ def _same_training(run_dir: Path, serial: Path) -> dict:
     pd.testing.assert_frame_equal(pd.read_parquet(run_dir / "predictions.parquet"),
                                   pd.read_parquet(serial / "predictions.parquet"), check_exact=True)
     assert (run_dir / "model" / "model.json").read_bytes() == (serial / "model" / "model.json").read_bytes()
+    # each fold's model comes back from its worker and is saved as the serial run saves it
+    fold_models = sorted((serial / "model" / "folds").glob("*/model.json"))
+    assert fold_models and [p.relative_to(serial) for p in fold_models] == \
+        [p.relative_to(run_dir) for p in sorted((run_dir / "model" / "folds").glob("*/model.json"))]
+    for path in fold_models:
+        assert (run_dir / path.relative_to(serial)).read_bytes() == path.read_bytes()
     assert json.loads((run_dir / "folds.json").read_text()) == json.loads((serial / "folds.json").read_text())
     return json.loads((run_dir / "train_metrics.json").read_text())
 
