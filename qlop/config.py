@@ -246,9 +246,10 @@ def config_from_data(data: dict[str, Any], source: str = "<config>") -> Pipeline
     try:
         return PipelineConfig.model_validate(data)
     except ValidationError as exc:
-        from qlop.plugins.registry import format_validation_error
+        from qlop.plugins.registry import validation_problems
 
-        raise ConfigError(f"{source}: {format_validation_error(exc)}") from None
+        problems = validation_problems(exc)
+        raise ConfigError(f"{source}: {'; '.join(problems)}", problems) from None
 
 
 def load_config(path: str | Path, validate: bool = True) -> PipelineConfig:
@@ -321,7 +322,7 @@ def validate_plugins(config: PipelineConfig, manager: Any = None) -> dict[str, A
         try:
             validated[field_path] = validate_params(spec, params, field_path)
         except ConfigError as exc:
-            problems.append(str(exc))
+            problems.extend(exc.problems)
         except PluginError as exc:  # the component's module or params model failed to import
             problems.append(f"{field_path}: {exc}")
         except (ImportError, AttributeError, ValueError) as exc:
@@ -331,7 +332,7 @@ def validate_plugins(config: PipelineConfig, manager: Any = None) -> dict[str, A
     problems += cross_section_problems(config, validated, pm,
                                        benchmark=not any(p.startswith("backtest.benchmark.") for p in problems))
     if problems:
-        raise ConfigError("; ".join(problems))
+        raise ConfigError("; ".join(problems), problems)
     return validated
 
 

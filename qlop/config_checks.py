@@ -67,5 +67,5 @@ def cross_section_problems(config: "PipelineConfig", validated: dict[str, Any], 
             try:
                 check()
             except ConfigError as exc:
-                problems.append(str(exc))
+                problems.extend(exc.problems)
     return problems

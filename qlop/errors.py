@@ -8,7 +8,7 @@ else is a bug and surfaces with its traceback.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 
 class QlopError(Exception):
@@ -18,7 +18,15 @@ class QlopError(Exception):
 
 
 class ConfigError(QlopError):
-    """A configuration value is missing or invalid; the message starts with the field path."""
+    """A configuration value is missing or invalid; the message starts with the field path.
+
+    ``problems`` holds the message's parts, one ``field.path: message`` each (the message joins them
+    with ``"; "``), so a form can show each problem next to the field it concerns.
+    """
+
+    def __init__(self, message: str = "", problems: Sequence[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems: tuple[str, ...] = tuple(problems) if problems else ((message,) if message else ())
 
 
 class DataError(QlopError):

@@ -94,6 +94,17 @@ class BaseDataSourcePlugin(BasePlugin):
         """
         return None
 
+    def unknown_tickers(self, tickers: list[str]) -> dict[str, str] | None:
+        """For each of ``tickers`` this source cannot provide, a short reason in plain words (naming
+        the closest names it has, where it knows them); ``{}`` when it has them all; None (the
+        default) when it cannot tell without fetching the data.
+
+        Why: the GUI checks a run's tickers against the chosen source before launching it, and shows
+        the reason next to the tickers field; a source answering None is checked by loading each
+        ticker instead. Must be cheap (a folder listing, a table of names), never a download.
+        """
+        return None
+
 
 class BaseFeatureStepPlugin(BasePlugin):
     """A causal transform: a value at date t may only use bars at or before t of the same ticker.

@@ -191,19 +191,6 @@ def run_cmd(ctx: click.Context, config_path: str, run_dir: str | None, force: bo
     print_answer(result.run_dir)
 
 
-def quickstart_path() -> Path:
-    """``examples/quickstart.toml`` of the source tree (or of the current directory)."""
-    import qlop
-
-    for candidate in (Path(qlop.__file__).resolve().parents[1] / "examples" / "quickstart.toml",
-                      Path.cwd() / "examples" / "quickstart.toml"):
-        if candidate.is_file():
-            return candidate
-    from qlop.errors import ConfigError
-
-    raise ConfigError("examples/quickstart.toml not found: run `qlop demo` from a QLOP source checkout")
-
-
 @click.command("demo")
 @click.option("--run-dir", "run_dir", type=click.Path(file_okay=False), default=None,
               help="Run directory (default ./runs/<UTC timestamp>-<config hash>).")
@@ -214,6 +201,8 @@ def demo_cmd(ctx: click.Context, run_dir: str | None) -> None:
     Leverage-opportunity labels, walk-forward XGBoost, a probability-threshold strategy at leverage
     with costs and financing, and an ONNX export; then the metrics table and the report's path.
     """
+    from qlop.examples import quickstart_path
+
     path = quickstart_path()
     config = load_stage_config(ctx, str(path))
     from qlop.layout import DEFAULT_RUNS_DIR

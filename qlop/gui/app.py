@@ -28,8 +28,7 @@ def _render(name: str) -> Any:
 
 def page(name: str) -> Any:
     """The ``st.Page`` called ``name`` (``new``, ``live``, ``runs``, ``sweeps`` or ``plugins``)."""
-    return st.Page(_render(name), title=PAGE_TITLES[name], icon=PAGE_ICONS[name], url_path=name,
-                   default=name == "new")
+    return st.Page(_render(name), title=PAGE_TITLES[name], icon=PAGE_ICONS[name], url_path=name)
 
 
 @st.cache_resource(show_spinner=False)
@@ -45,10 +44,23 @@ def configure_plugins() -> None:
         manager.configure(Selection.from_env(modules=modules))
 
 
+def _home() -> None:
+    st.switch_page(page("new"), query_params=dict(st.query_params))
+
+
+def home_page() -> Any:
+    """The app's root URL: a hidden page that opens New run at its own URL (``/new``).
+
+    Streamlit serves its default page at ``/`` only, so a visible default page would answer its own
+    URL with "Page not found"; with this one every visible page is reachable by its URL.
+    """
+    return st.Page(_home, title="QLOP", url_path="home", default=True, visibility="hidden")
+
+
 def main() -> None:
     configure_plugins()
     st.set_page_config(page_title="QLOP", page_icon=":material/trending_up:", layout="wide")
-    navigation = st.navigation([page(name) for name in PAGE_TITLES])
+    navigation = st.navigation([home_page(), *(page(name) for name in PAGE_TITLES)])
     navigation.run()
 
 

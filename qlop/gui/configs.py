@@ -29,15 +29,17 @@ def format_of(filename: str | None, default: str = "toml") -> str:
 
 
 def validate_data(data: dict[str, Any], source: str = "<config>") -> PipelineConfig:
-    """Validate config data as ``qlop config validate`` does; raise :class:`ConfigError` on the first problem."""
+    """Validate config data as ``qlop config validate`` does; raise :class:`ConfigError` naming every
+    problem of the first failing layer (sections, then plugin params), each in ``problems``."""
     if data.get("plugins_dir") not in (None, ""):
-        raise ConfigError(f"{source}: plugins_dir: not accepted from the GUI (it would import Python files); "
-                          "start `qlop gui --plugins-dir DIR` instead")
+        problem = ("plugins_dir: not accepted from the GUI (it would import Python files); "
+                   "start `qlop gui --plugins-dir DIR` instead")
+        raise ConfigError(f"{source}: {problem}", [problem])
     config = config_from_data(data, source)
     try:
         validate_plugins(config)
     except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+        raise ConfigError(f"{source}: {exc}", exc.problems) from None
     return config
 
 

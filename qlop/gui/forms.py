@@ -228,10 +228,13 @@ def render_field(spec: FieldSpec, key: str, container: Any = None, current: Any 
 
 
 def render_fields(fields: list[FieldSpec], key_prefix: str, path: str, container: Any = None,
-                  current: dict[str, Any] | None = None, columns: int = 3) -> tuple[dict[str, Any], list[str]]:
+                  current: dict[str, Any] | None = None, columns: int = 3,
+                  anchors: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
     """Draw a form for ``fields``; return (params dict, errors for values that cannot be parsed).
 
-    Fields left empty are omitted so the params model applies its own default.
+    Fields left empty are omitted so the params model applies its own default. With ``anchors``, an
+    empty slot under each widget is stored there by the field's path (``path.name``), so a problem
+    found later can be shown next to the field it concerns.
     """
     import streamlit as st
 
@@ -244,7 +247,10 @@ def render_fields(fields: list[FieldSpec], key_prefix: str, path: str, container
         return values, errors
     cols = box.columns(min(columns, len(fields)))
     for i, spec in enumerate(fields):
-        raw = render_field(spec, f"{key_prefix}.{spec.name}", cols[i % len(cols)], current.get(spec.name, NO_DEFAULT))
+        col = cols[i % len(cols)]
+        raw = render_field(spec, f"{key_prefix}.{spec.name}", col, current.get(spec.name, NO_DEFAULT))
+        if anchors is not None:
+            anchors[f"{path}.{spec.name}"] = col.empty()
         try:
             value = coerce_value(spec, raw, path)
         except FieldValueError as exc:

@@ -241,11 +241,16 @@ class RunState:
     last_seq: int = 0
     run_dir: str | None = None
     seconds: float | None = None
+    #: When the last run figures (fraction, ETA) were sent: the event's UTC time, epoch seconds.
+    figures_at: float | None = None
+    #: ``timestamp_utc`` of the event being folded.
+    last_stamp: str | None = None
 
     def apply(self, event: Mapping[str, Any]) -> str | None:
         """Fold one event in; returns its log line (None for progress events)."""
         payload = event.get("payload") or {}
         kind = event.get("type")
+        self.last_stamp = event.get("timestamp_utc")
         self.n_events += 1
         self.last_seq = max(self.last_seq, int(event.get("seq", 0) or 0))
         line = log_line(event)
@@ -266,6 +271,24 @@ class RunState:
             self.overall = max(self.overall, float(payload["run_fraction"]))
         if payload.get("eta_run_s") is not None:
             self.eta = float(payload["eta_run_s"])
+            self.figures_at = _epoch(self.last_stamp)
+
+    def at(self, now: float | None = None) -> tuple[float, float | None]:
+        """(overall fraction, run ETA in seconds) carried forward from the last figures to ``now``
+        (epoch seconds, default the current time).
+
+        Between two events the run goes on at the pace its ETA implies: the elapsed time grows and the
+        ETA shrinks by the time passed, so the fraction elapsed / (elapsed + ETA) keeps moving even
+        through a stage that reports nothing. It never passes 99% before the final status, never goes
+        backwards, and a finished run is at its own figures.
+        """
+        if self.finished or self.figures_at is None or self.eta is None or not 0 < self.overall < 1:
+            return self.overall, self.eta
+        passed = max(0.0, (time.time() if now is None else now) - self.figures_at)
+        elapsed = self.overall * self.eta / (1.0 - self.overall)  # from fraction = elapsed / (elapsed + ETA)
+        eta = max(0.0, self.eta - passed)
+        fraction = (elapsed + passed) / (elapsed + passed + eta) if elapsed + passed + eta > 0 else self.overall
+        return max(self.overall, min(fraction, 0.99)), eta
 
     def _progress(self, payload: Mapping[str, Any]) -> None:
         name = str(payload.get("stage") or "run")
@@ -385,6 +408,19 @@ class SweepState:
         shared = f" (shared by {payload['shared_by']})" if payload.get("shared_by") else ""
         stamp, _, text = line.partition(" ")
         return f"{stamp} {variant} {text}{shared}"
+
+
+def _epoch(stamp: Any) -> float | None:
+    """An event's ``timestamp_utc`` (ISO 8601, ``Z``) as epoch seconds; None when absent or unreadable."""
+    import datetime as dt
+
+    if not isinstance(stamp, str) or not stamp:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).timestamp()
 
 
 def fold_events(events: Iterable[Mapping[str, Any]]) -> RunState:

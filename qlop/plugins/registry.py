@@ -92,7 +92,8 @@ def validate_params(spec: ComponentSpec, params: dict[str, Any] | BaseModel | No
     try:
         return model.model_validate(params)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, prefix=field_path)) from None
+        problems = validation_problems(exc, prefix=field_path)
+        raise ConfigError("; ".join(problems), problems) from None
 
 
 def _shown(value: Any) -> str:
@@ -107,7 +108,12 @@ def _shown(value: Any) -> str:
 
 
 def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
-    """One line per problem: ``field.path: message``; the CLI prints them joined by '; '."""
+    """The problems of :func:`validation_problems` joined by '; ' (one line for the CLI)."""
+    return "; ".join(validation_problems(exc, prefix))
+
+
+def validation_problems(exc: ValidationError, prefix: str = "") -> list[str]:
+    """One entry per problem: ``field.path: message``."""
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err.get("loc", ()))
@@ -120,7 +126,7 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
         elif isinstance(err.get("input"), (bool, int, float, str)) and err.get("type") != "missing":
             msg = f"{msg} (got {_shown(err['input'])})"
         parts.append(f"{path}: {msg}" if path else msg)
-    return "; ".join(parts)
+    return parts
 
 
 def make_component(

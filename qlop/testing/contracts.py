@@ -201,6 +201,18 @@ class DataSourceContract(ComponentContract):
         with pytest.raises(DataError, match=re.escape(self.unknown_ticker)):
             self._load(component, [self.unknown_ticker])
 
+    def test_unknown_tickers_agrees_with_load_data(self, component: Any) -> None:
+        """``unknown_tickers`` (when the source can tell) clears the tickers it loads and names the one
+        it cannot load, with a reason."""
+        found = component.unknown_tickers(list(self.tickers))
+        if found is None:
+            return  # the source cannot tell cheaply: the GUI loads each ticker instead
+        assert found == {}, f"unknown_tickers({list(self.tickers)}) names tickers load_data returns: {found}"
+        if self.unknown_ticker is not None:
+            missing = component.unknown_tickers([self.tickers[0], self.unknown_ticker])
+            assert list(missing or {}) == [self.unknown_ticker], f"unknown_tickers missed {self.unknown_ticker}: {missing}"
+            assert str(missing[self.unknown_ticker]).strip(), "unknown_tickers gave no reason"
+
     def test_deterministic(self, loaded: pd.DataFrame) -> None:
         again = self._load(self.make_component())
         assert_same_values(loaded, again, "second load", self.rtol, self.atol)

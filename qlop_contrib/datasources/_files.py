@@ -50,6 +50,24 @@ class FileSource(BaseDataSourcePlugin):
                 found[f.stem] = f
         return found
 
+    def unknown_tickers(self, tickers: list[str]) -> dict[str, str] | None:
+        """A folder of files: the tickers without a file (names matched as :meth:`load_data` does).
+        One long file: None (telling would mean reading it)."""
+        import difflib
+
+        path = Path(self.params.path).expanduser()
+        if not path.is_dir():
+            return None
+        available = self.files(path)
+        by_upper = {k.upper(): k for k in available}
+        unknown = {}
+        for t in tickers:
+            if t not in available and t.upper() not in by_upper:
+                close = difflib.get_close_matches(t.upper(), list(by_upper), n=3, cutoff=0.6)
+                hint = f"; did you mean {', '.join(by_upper[c] for c in close)}?" if close else ""
+                unknown[t] = f"no file {t}{self.suffixes[0]} in {path}{hint}"
+        return unknown
+
     def load_data(self, tickers: list[str] | None, start_date: Any = None, end_date: Any = None,
                   interval: str = "1d") -> pd.DataFrame:
         from qlop.api import require_daily

@@ -64,11 +64,16 @@ def resolve(ticker: str, collection: str = "primary") -> tuple[str, Path]:
             path = folder / f"{stem}.csv"
             if path.is_file():
                 return stem, path
-    known = available_tickers()
-    close = difflib.get_close_matches(name.upper(), [k.upper() for k in known], n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise DataError(f"sample: ticker {ticker}: not in the embedded dataset{hint} "
+    raise DataError(f"sample: ticker {ticker}: {not_in_dataset(name)} "
                     f"(available: {', '.join(PRIMARY_TICKERS)}, {BENCHMARK}, IXIC, wiki_unadjusted/AAPL|MSFT|IBM|GOOG)")
+
+
+def not_in_dataset(name: str) -> str:
+    """``not in the embedded dataset; did you mean AAPL?`` (the closest names, when any is close)."""
+    known = available_tickers()
+    close = difflib.get_close_matches(name.strip().upper(), [k.upper() for k in known], n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return f"not in the embedded dataset{hint}"
 
 
 def read_sample_file(path: Path, label: str, start: Any = None, end: Any = None) -> pd.DataFrame:
@@ -117,6 +122,16 @@ class SampleSource(BaseDataSourcePlugin):
         root = data_dir()
         return any(path.parent == root and path.stem in PRIMARY_TICKERS
                    for path in (resolve(t, self.params.collection)[1] for t in tickers))
+
+    def unknown_tickers(self, tickers: list[str]) -> dict[str, str]:
+        """The tickers no embedded file answers to, each with the closest names the dataset has."""
+        unknown = {}
+        for t in tickers:
+            try:
+                resolve(t, self.params.collection)
+            except DataError:
+                unknown[t] = not_in_dataset(t)
+        return unknown
 
     def cache_token(self) -> str:
         """The dataset's manifest hash: a changed embedded file invalidates cached panels."""

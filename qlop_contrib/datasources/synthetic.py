@@ -136,3 +136,7 @@ class SyntheticSource(BaseDataSourcePlugin):
     def back_adjusted(self, tickers: list[str]) -> bool:
         """Never: simulated paths have no corporate actions."""
         return False
+
+    def unknown_tickers(self, tickers: list[str]) -> dict[str, str]:
+        """Nothing is unknown: any name gets a simulated path."""
+        return {}

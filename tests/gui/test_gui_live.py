@@ -181,7 +181,7 @@ def test_live_page_follows_a_task_until_completed(relay: Relay, monkeypatch, tmp
         time.sleep(0.2)
         at.run()  # AppTest does not tick run_every: rerun by hand
     bars = [p.value for p in at.get("progress")]
-    assert bars[0] == 60  # overall (AppTest reports 0-100)
+    assert 60 <= bars[0] < 100  # overall (AppTest reports 0-100): 60% when sent, moving on since
     assert "Status:** `running: train`" in at.markdown[1].value
     publish(relay, events)
     while "run completed" not in at.code[0].value:

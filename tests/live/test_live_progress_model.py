@@ -126,6 +126,23 @@ def test_the_state_takes_the_fraction_etas_and_counters_from_the_events():
     assert [s.name for s in state.ordered_stages()] == ["data", "train", "train.rounds"]
 
 
+def test_between_events_the_run_moves_on_at_the_pace_its_eta_implies():
+    state = RunState()
+    for event in _events():
+        state.apply(event)
+    sent = state.figures_at
+    assert sent is not None and state.overall == 0.55 and state.eta == 3.5
+    assert state.at(sent) == (0.55, 3.5)
+    elapsed = 0.55 * 3.5 / 0.45  # the elapsed time those figures imply
+    fraction, eta = state.at(sent + 1.0)
+    assert eta == pytest.approx(2.5)
+    assert fraction == pytest.approx((elapsed + 1.0) / (elapsed + 1.0 + 2.5))
+    assert state.at(sent + 60.0) == (0.99, 0.0)  # an overdue run waits at 99% for its final status
+    assert state.at(sent - 5.0)[0] == 0.55  # never below the last figures
+    state.apply(make_event("t", 9, "status", {"status": "completed", "seconds": 5.0}))
+    assert state.at(sent + 1.0) == (1.0, 0.0)
+
+
 def test_a_failed_run_names_its_stage_and_error():
     events = _events() + [
         make_event("t", 8, "status", {"status": "stage_failed", "stage": "train", "error": "DataError: x"}),
