@@ -245,6 +245,8 @@ class RunState:
     figures_at: float | None = None
     #: ``timestamp_utc`` of the event being folded.
     last_stamp: str | None = None
+    #: The highest fraction :meth:`at` has returned (a viewer's bar never goes back).
+    shown: float = 0.0
 
     def apply(self, event: Mapping[str, Any]) -> str | None:
         """Fold one event in; returns its log line (None for progress events)."""
@@ -279,16 +281,21 @@ class RunState:
 
         Between two events the run goes on at the pace its ETA implies: the elapsed time grows and the
         ETA shrinks by the time passed, so the fraction elapsed / (elapsed + ETA) keeps moving even
-        through a stage that reports nothing. It never passes 99% before the final status, never goes
-        backwards, and a finished run is at its own figures.
+        through a stage that reports nothing. It never passes 99% before the final status and never
+        goes below a fraction it returned before (a later event may say the run is a little behind the
+        guess: the bar then waits for it); a finished run is at its own figures.
         """
         if self.finished or self.figures_at is None or self.eta is None or not 0 < self.overall < 1:
-            return self.overall, self.eta
-        passed = max(0.0, (time.time() if now is None else now) - self.figures_at)
-        elapsed = self.overall * self.eta / (1.0 - self.overall)  # from fraction = elapsed / (elapsed + ETA)
-        eta = max(0.0, self.eta - passed)
-        fraction = (elapsed + passed) / (elapsed + passed + eta) if elapsed + passed + eta > 0 else self.overall
-        return max(self.overall, min(fraction, 0.99)), eta
+            fraction, eta = self.overall, self.eta
+        else:
+            passed = max(0.0, (time.time() if now is None else now) - self.figures_at)
+            elapsed = self.overall * self.eta / (1.0 - self.overall)  # from fraction = elapsed / (elapsed + ETA)
+            eta = max(0.0, self.eta - passed)
+            fraction = min((elapsed + passed) / (elapsed + passed + eta), 0.99)
+        if not self.finished or self.status == "completed":
+            fraction = max(fraction, self.overall, self.shown)
+        self.shown = fraction
+        return fraction, eta
 
     def _progress(self, payload: Mapping[str, Any]) -> None:
         name = str(payload.get("stage") or "run")

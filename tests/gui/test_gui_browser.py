@@ -189,18 +189,23 @@ def expected_log(run_dir: Path) -> list[str]:
     return [line for line in (log_line(e) for e in read_events(run_dir / "events.jsonl")) if line]
 
 
+def wait_value(pg, label: str, value: str) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the input labelled ``label`` holds ``value``."""
+    pg.wait_for_function("([label, value]) => [...document.querySelectorAll('input')].some("
+                         "e => e.getAttribute('aria-label') === label && e.value === value)", arg=[label, value])
+
+
 def load_example(pg, name: str) -> None:  # type: ignore[no-untyped-def]
     choose(pg, "Start from an example", name)
     pg.get_by_role("button", name="Load example").click()
-    pg.wait_for_function("(name) => [...document.querySelectorAll('input')].some(e => e.getAttribute('aria-label')"
-                         " === 'Run name' && e.value === name)", arg=name)
+    wait_value(pg, "Run name", name)
 
 
 def test_quickstart_from_the_example_picker_with_a_third_party_step_completes(page, gui: Gui):
     open_app(page, f"{gui.base}/new")  # every page answers its own URL
     page.get_by_text("Config valid").wait_for()
     assert not page.get_by_text("Page not found").count()
-    assert page.get_by_role("textbox", name="Run name", exact=True).input_value() == "quickstart"
+    wait_value(page, "Run name", "quickstart")  # the form starts as the quickstart
     load_example(page, "quickstart-lstm")
     load_example(page, "quickstart")  # the picker starts the form over from the chosen file
     # a smaller universe keeps the test quick; everything else stays the quickstart's
@@ -211,7 +216,7 @@ def test_quickstart_from_the_example_picker_with_a_third_party_step_completes(pa
     page.get_by_text("Features: steps and their parameters").click()
     page.get_by_role("button", name="Add feature step").click()
     choose(page, "Step 12", "range_position")
-    step = page.get_by_test_id("stVerticalBlockBorderWrapper").filter(has_text="Step 12").last
+    step = page.locator(".st-key-step-box-12")  # the 12th step's box
     window = step.get_by_role("spinbutton", name="Window", exact=True)
     assert window.input_value() == "20"
     window.fill("30")
@@ -276,17 +281,45 @@ format_name = "onnx"
 """
 
 
-def test_reload_and_second_tab_mid_run_see_the_whole_log(page, gui: Gui, browser):
-    open_app(page, gui.base)
-    page.get_by_text("Paste or upload a file").click()
-    area = page.get_by_role("textbox", name="Paste a config (TOML, JSON or YAML)")
-    area.fill(PASTED)
+def log_scroll(pg) -> dict:  # type: ignore[no-untyped-def]
+    """The log panel's scroll position: top, visible height, whole height (pixels)."""
+    return pg.evaluate("() => { const p = document.querySelector('.st-key-log_panel');"
+                       " return {top: p.scrollTop, height: p.clientHeight, total: p.scrollHeight}; }")
+
+
+def wait_log_at_newest_line(pg) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the log panel overflows and shows its newest line (scrolled to the bottom)."""
+    pg.wait_for_function("() => { const p = document.querySelector('.st-key-log_panel');"
+                         " return p && p.scrollHeight > p.clientHeight + 40"
+                         " && p.scrollHeight - p.scrollTop - p.clientHeight <= 4; }", timeout=RUN_TIMEOUT * 1000)
+
+
+def launch_pasted(pg, gui: Gui, text: str) -> None:  # type: ignore[no-untyped-def]
+    open_app(pg, gui.base)
+    pg.get_by_text("Paste or upload a file").click()
+    area = pg.get_by_role("textbox", name="Paste a config (TOML, JSON or YAML)")
+    area.fill(text)
     area.press("Control+Enter")
-    page.get_by_text("Config valid (data, features, label, model, backtest, export)").wait_for()
-    page.get_by_role("button", name="Launch run").click()
-    page.wait_for_url("**/live?task=*")
+    pg.get_by_text("Config valid").wait_for()
+    pg.get_by_role("button", name="Launch run").click()
+    pg.wait_for_url("**/live?task=*")
+
+
+def test_reload_and_second_tab_mid_run_see_the_whole_log(page, gui: Gui, browser):
+    launch_pasted(page, gui, PASTED)
     url = page.url
     page.get_by_text("STATUS   data started").wait_for()
+    # paused, the log stays where it is while new lines wait; ticked again, it catches up
+    page.get_by_text("Follow the newest line", exact=True).click()
+    page.get_by_text("newer lines are waiting").wait_for()
+    frozen = log_text(page)
+    page.evaluate("() => { document.querySelector('.st-key-log_panel').scrollTop = 0; }")
+    page.wait_for_timeout(2 * 1000)
+    assert log_text(page) == frozen and log_scroll(page)["top"] == 0, "a paused log moved"
+    snap(page, "gui-live-log-paused.png")
+    page.get_by_text("Follow the newest line", exact=True).click()
+    page.wait_for_function("(n) => document.querySelector('.st-key-log_panel').innerText.split('\\n').length > n",
+                           arg=len(frozen.splitlines()))
     before_reload = status_text(page)
     page.reload()
     page.wait_for_selector(CONNECTED, timeout=WAIT_MS)
@@ -306,6 +339,7 @@ def test_reload_and_second_tab_mid_run_see_the_whole_log(page, gui: Gui, browser
     for tab in (page, second):
         shown = wait_log_complete(tab).splitlines()
         assert shown == expected, "the log on screen differs from events.jsonl"
+        wait_log_at_newest_line(tab)  # the panel followed the log down to its last line
         assert_no_token(tab, gui)
     snap(second, "gui-live-second-tab.png")
     second.context.close()
@@ -395,4 +429,29 @@ def test_sweep_launched_from_the_page_fills_its_grid_and_opens_a_variant(page, g
     run_dir = next(v["run_dir"] for v in sweep["variants"] if v["id"] == variant)
     page.get_by_role("heading", name=Path(run_dir).name).wait_for()
     snap(page, "gui-sweep-variant-run.png")
+    assert_no_token(page, gui)
+
+
+FAILING = """
+name = "fails-in-data"
+[data]
+tickers = ["AAPL"]
+start_date = "1990-01-01"
+end_date = "1990-12-31"
+[features]
+steps = [{step_type = "returns"}]
+"""
+
+
+def test_a_failed_run_shows_its_error_and_stage_and_no_results_link(page, gui: Gui):
+    launch_pasted(page, gui, FAILING)
+    _, final = watch_run(page)
+    assert "failed" in final
+    error = page.get_by_test_id("stAlertContentError").filter(has_text="The run failed")
+    error.wait_for()
+    assert "The run failed in stage data: sample: ticker AAPL: no rows between 1990-01-01 and 1990-12-31" in \
+        error.inner_text()
+    assert not page.get_by_text("Open the results").count()
+    assert not page.get_by_text("The answer").count()
+    snap(page, "gui-live-failed.png")
     assert_no_token(page, gui)

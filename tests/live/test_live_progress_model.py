@@ -138,7 +138,11 @@ def test_between_events_the_run_moves_on_at_the_pace_its_eta_implies():
     assert eta == pytest.approx(2.5)
     assert fraction == pytest.approx((elapsed + 1.0) / (elapsed + 1.0 + 2.5))
     assert state.at(sent + 60.0) == (0.99, 0.0)  # an overdue run waits at 99% for its final status
-    assert state.at(sent - 5.0)[0] == 0.55  # never below the last figures
+    assert state.at(sent - 5.0)[0] == 0.99  # never below a fraction shown before
+    fresh = RunState()
+    for event in _events():
+        fresh.apply(event)
+    assert fresh.at(sent - 5.0)[0] == 0.55  # nor below the last figures
     state.apply(make_event("t", 9, "status", {"status": "completed", "seconds": 5.0}))
     assert state.at(sent + 1.0) == (1.0, 0.0)
 

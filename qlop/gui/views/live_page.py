@@ -149,6 +149,19 @@ def answer_and_metrics(run_dir: Path | None) -> None:
                  query_params={"run": run_dir.name})
 
 
+def folded(task_id: str, events: list[dict[str, Any]]) -> LiveView:
+    """This session's state of the task, with the events that arrived since the last poll folded in
+    (the subscriber's buffer only grows), so the bar it draws never goes back."""
+    key = f"qlop_live_{task_id}"
+    view, n = st.session_state.get(key) or (summarize([]), 0)
+    if n > len(events):
+        view, n = summarize([]), 0
+    for event in events[n:]:
+        view.apply(event)
+    st.session_state[key] = (view, len(events))
+    return view
+
+
 def _process_finished_without_status(task: Any, finished: bool) -> bool:
     if task is None or finished or task.running:
         return False
@@ -177,7 +190,7 @@ def live_panel(task_id: str, subscriber: Any, task: Any) -> None:
                 subscriber.add_events(read_events(RunLayout(found).events, task_id))
                 done = subscriber.finished
         snapshot = subscriber.snapshot()
-        view = summarize(snapshot.events)
+        view = folded(task_id, snapshot.events)
         if done and not view.finished and task is not None:
             view.finished = True
             view.status = "cancelled" if task.cancel_requested else "failed"

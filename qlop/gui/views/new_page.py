@@ -333,7 +333,7 @@ def feature_steps(form: Form, box: Any) -> list[dict[str, Any]]:
     steps = []
     for position, (step_id, default, params) in enumerate(list(state.qlop_steps)):
         path = f"features.steps.{position}"
-        step = box.container(border=True)
+        step = box.container(border=True, key=f"step-box-{position + 1}")
         head, remove = step.columns([6, 1])
         if not names:
             break
