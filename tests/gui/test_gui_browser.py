@@ -276,6 +276,7 @@ train_years = 3
 test_months = 4
 [backtest]
 strategy_type = "probability_threshold"
+benchmark = false
 [export]
 format_name = "onnx"
 """
