@@ -314,16 +314,19 @@ def _mark_single_rows(arr: PanelArrays, layout: BookLayout, cand: Candidates, si
 
     no_s, no_t = np.zeros(starts.size, bool), np.zeros(t.size, bool)
     growth = ev_growth = None
-    if costs.earns_interest:
-        growth = costs.cash_growth(arr.day)
-        ev_growth = per_event([growth[starts], growth[x_row], growth[e_row]])
+    day0 = 0
+    if costs.earns_interest and n:  # growth per calendar day of the span (far fewer days than rows)
+        day0 = int(arr.day.min())
+        growth = costs.cash_growth(np.arange(day0, int(arr.day.max()) + 1, dtype=np.int64))
+        ev_day = arr.day[np.concatenate([starts, x_row, e_row])[order]]
+        ev_growth = np.ascontiguousarray(growth[ev_day - day0])
     # one compiled pass writes the five outputs (numpy needed about a dozen full-length passes)
     return fill_marks(row_k, per_event([np.full(starts.size, float(initial_capital)), cash_exit, cash_entry]),
                       per_event([zeros_s, zeros_t, a]), per_event([zeros_s, zeros_t, b]),
                       per_event([zeros_s, zeros_t, g]),
                       per_event([np.zeros(starts.size, np.int8), np.zeros(t.size, np.int8), np.ones(t.size, np.int8)]),
                       arr.close, arr.day, acc, None if by_acc is None else per_event([no_s, no_t, by_acc]),
-                      growth, ev_growth)
+                      growth, day0, ev_growth)
 
 
 def _segmented_cumsum(x: np.ndarray, offset: np.ndarray) -> np.ndarray:

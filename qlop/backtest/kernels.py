@@ -64,14 +64,14 @@ def _kernels() -> dict[str, Any]:
     @njit(cache=True, nogil=True)
     def fill_marks(row_k: np.ndarray, ev_cash: np.ndarray, ev_a: np.ndarray, ev_b: np.ndarray,
                    ev_g: np.ndarray, ev_in: np.ndarray, close: np.ndarray, day: np.ndarray, acc: np.ndarray,
-                   ev_acc: np.ndarray, growth: np.ndarray, ev_growth: np.ndarray, use_acc: bool, interest: bool,
-                   value: np.ndarray, cash: np.ndarray, gross: np.ndarray, expo: np.ndarray,
+                   ev_acc: np.ndarray, growth: np.ndarray, growth_day0: int, ev_growth: np.ndarray, use_acc: bool,
+                   interest: bool, value: np.ndarray, cash: np.ndarray, gross: np.ndarray, expo: np.ndarray,
                    npos: np.ndarray) -> None:
         """Each row takes the state of its last event (``row_k`` sorted, ``row_k[0] == 0``):
         ``expo = b * close``, ``value = max(g * clock + a + expo, 0) + cash``, ``gross = |expo|``.
         The clock is the calendar day, or the financing series' accrual index ``acc`` for events with
         ``ev_acc`` (when ``use_acc``); with ``interest`` the event's cash grows as
-        ``cash * growth[row] / ev_growth``."""
+        ``cash * growth[day - growth_day0] / ev_growth`` (``growth``: one entry per calendar day)."""
         n = close.shape[0]
         nk = row_k.shape[0]
         for k in range(nk):  # the rows from one event to the next share its coefficients
@@ -89,7 +89,7 @@ def _kernels() -> dict[str, Any]:
                 v = v + ex
                 if v < 0.0:
                     v = 0.0
-                c = ca * (growth[i] / g0) if interest else ca
+                c = ca * (growth[day[i] - growth_day0] / g0) if interest else ca
                 value[i] = v + c
                 cash[i] = c
                 expo[i] = ex
@@ -181,17 +181,19 @@ def quiet_windows(low: np.ndarray, high: np.ndarray, open_: np.ndarray, e: np.nd
 
 def fill_marks(row_k: np.ndarray, ev_cash: np.ndarray, ev_a: np.ndarray, ev_b: np.ndarray, ev_g: np.ndarray,
                ev_in: np.ndarray, close: np.ndarray, day: np.ndarray, acc: np.ndarray | None = None,
-               ev_acc: np.ndarray | None = None, growth: np.ndarray | None = None,
+               ev_acc: np.ndarray | None = None, growth: np.ndarray | None = None, growth_day0: int = 0,
                ev_growth: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Per-row ``value, cash, gross, expo, npos`` from each row's last event (see the kernel): ``acc``
-    / ``ev_acc`` for a financing series, ``growth`` / ``ev_growth`` for interest on cash."""
+    / ``ev_acc`` for a financing series, ``growth`` (per calendar day from ``growth_day0``) /
+    ``ev_growth`` for interest on cash."""
     n = close.shape[0]
     value, cash, gross, expo = (np.empty(n) for _ in range(4))
     npos = np.empty(n, dtype=np.int8)
     none_f, none_b = np.empty(0), np.empty(0, dtype=np.bool_)
     _kernels()["fill_marks"](row_k, ev_cash, ev_a, ev_b, ev_g, ev_in, close, day,
                              none_f if acc is None else acc, none_b if ev_acc is None else ev_acc,
-                             none_f if growth is None else growth, none_f if ev_growth is None else ev_growth,
+                             none_f if growth is None else growth, int(growth_day0),
+                             none_f if ev_growth is None else ev_growth,
                              acc is not None, growth is not None, value, cash, gross, expo, npos)
     return value, cash, gross, expo, npos
 

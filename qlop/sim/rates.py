@@ -131,11 +131,17 @@ class RateCurve:
     def growth(self, day: Any, year: float) -> np.ndarray:
         """Daily-compounded growth of one unit held from ``first_day`` to ``day``:
         ``prod(1 + rate[k] / Y for k in first_day .. day-1)``."""
+        d = np.asarray(day, dtype=np.int64)
         if self.rate is None:
-            n = (np.asarray(day, dtype=np.int64) - self.first_day).astype(np.float64)
-            return np.power(1.0 + self.constant / year, n)
+            n = d - self.first_day
+            if n.size == 0:
+                return np.ones(0)
+            lo, hi = int(n.min()), int(n.max())
+            # one power per calendar day of the span, then a gather (a panel has far more rows than days)
+            table = np.power(1.0 + self.constant / year, np.arange(lo, hi + 1, dtype=np.float64))
+            return table[n - lo]
         g = np.concatenate(([1.0], np.cumprod(1.0 + self.rate / year)))
-        return g[self._index(day)]
+        return g[self._index(d)]
 
     def period_returns(self, day: Any, year: float) -> np.ndarray:
         """The return of one unit compounded daily between consecutive ``day`` values (the first is 0):
