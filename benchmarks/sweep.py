@@ -90,7 +90,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tasks", type=int, default=200)
+    parser.add_argument("--only", type=int, choices=(1, 2, 3), action="append",
+                        help="Run only this part (repeatable); default all three.")
     args = parser.parse_args()
+    parts = set(args.only or (1, 2, 3))
 
     with tempfile.TemporaryDirectory(prefix="qlop-bench-sweep-") as tmp:
         root = Path(tmp)
@@ -102,48 +105,63 @@ def main() -> None:
 
         print("sweep benchmark: examples/quickstart.toml (12 tickers, 2003-2017, walk-forward XGBoost, ONNX "
               "export), 12 variants per sweep")
-        one = run(grid, root / "w1", 1)
-        many = run(grid, root / f"w{args.workers}", args.workers)
-        print("\n1. speedup (4 leverages x 3 entries: 4 data/features/train/export chains, 12 backtests)")
-        for label, res in (("--workers 1", one), (f"--workers {args.workers}", many)):
-            t = res["timings"]
-            print(f"   {label:<12} wall {res['wall']:7.1f} s   task CPU {t['task_cpu_seconds']:7.1f} s   "
-                  f"task wall {t['task_seconds']:7.1f} s   ({t['tasks']} tasks)")
-        speedup = one["wall"] / many["wall"]
-        cpu_ratio = many["timings"]["task_cpu_seconds"] / max(one["timings"]["task_cpu_seconds"], 1e-9)
-        used = many["timings"]["task_cpu_seconds"] / many["wall"]
-        per_worker = many["timings"]["workers"]
-        busy = many["timings"]["task_seconds"] / (len(per_worker) * many["wall"])
-        bound = one["timings"]["task_cpu_seconds"] / max(w["cpu_seconds"] for w in per_worker.values())
-        print(f"   speedup {speedup:.2f}x wall-clock (goal >= 1.7x on 2 cores)")
-        print(f"   the {args.workers}-worker run used {used:.2f} cores on average (the machine's other load "
-              f"decides that), {cpu_ratio:.2f}x the serial run's CPU seconds (each worker process imports "
-              f"QLOP and its libraries once); its workers ran tasks {busy:.0%} of the wall time")
-        print("   CPU seconds per worker: " + ", ".join(f"{w['cpu_seconds']:.1f} s ({w['tasks']} tasks)"
-                                                     for w in per_worker.values())
-              + f"; with a full core per worker the schedule allows {bound:.2f}x "
-                "(serial CPU / busiest worker's CPU)")
+        if 1 in parts or 2 in parts:
+            one = run(grid, root / "w1", 1)
+            many = run(grid, root / f"w{args.workers}", args.workers)
+        if 1 in parts:
+            print_speedup(one, many, args.workers)
+        if 2 in parts:
+            print_overhead(many, args.tasks)
+        if 3 in parts:
+            print_sharing(strategy, root, args.workers)
 
-        batch, chain = scheduling_overhead(args.tasks)
-        fixed = sorted(many["variant_task_seconds"])
-        fixed_cpu = sorted(many["variant_task_cpu"])
-        print(f"\n2. scheduling overhead per task ({args.tasks} no-op tasks, 1 worker): "
-              f"{batch:.2f} ms independent, {chain:.2f} ms chained (goal < 20 ms)")
-        print(f"   QLOP's fixed cost of a task whose stages are all shared (assemble a run dir): "
-              f"median {fixed[len(fixed) // 2] * 1000:.0f} ms wall, {fixed_cpu[len(fixed_cpu) // 2] * 1000:.0f} ms CPU")
 
-        shared = run(strategy, root / "shared", args.workers, share=True)
-        alone = run(strategy, root / "alone", args.workers, share=False)
-        print("\n3. stage sharing (12 variants differing only in the entry threshold)")
-        for label, res in (("shared", shared), ("unshared", alone)):
-            c = res["computed"]
-            print(f"   {label:<9} wall {res['wall']:7.1f} s   stage compute {res['timings']['compute_seconds']:7.1f} s   "
-                  f"computed: data {c.get('data', 0)}, features {c.get('features', 0)}, train {c.get('train', 0)}, "
-                  f"export {c.get('export', 0)}, backtest {c.get('backtest', 0)}")
-        print(f"   sharing saved {alone['wall'] - shared['wall']:.1f} s of wall time "
-              f"({alone['wall'] / shared['wall']:.1f}x) and "
-              f"{alone['timings']['compute_seconds'] - shared['timings']['compute_seconds']:.1f} s of compute; "
-              f"sweep.json's own estimate: {shared['timings']['saved_by_sharing_seconds']:.1f} s")
+def print_speedup(one: dict, many: dict, workers: int) -> None:
+    print("\n1. speedup (4 leverages x 3 entries: 4 data/features/train/export chains, 12 backtests)")
+    for label, res in (("--workers 1", one), (f"--workers {workers}", many)):
+        t = res["timings"]
+        print(f"   {label:<12} wall {res['wall']:7.1f} s   task CPU {t['task_cpu_seconds']:7.1f} s   "
+              f"task wall {t['task_seconds']:7.1f} s   ({t['tasks']} tasks)")
+    speedup = one["wall"] / many["wall"]
+    cpu_ratio = many["timings"]["task_cpu_seconds"] / max(one["timings"]["task_cpu_seconds"], 1e-9)
+    used = many["timings"]["task_cpu_seconds"] / many["wall"]
+    per_worker = many["timings"]["workers"]
+    busy = many["timings"]["task_seconds"] / (len(per_worker) * many["wall"])
+    bound = one["timings"]["task_cpu_seconds"] / max(w["cpu_seconds"] for w in per_worker.values())
+    print(f"   speedup {speedup:.2f}x wall-clock (goal >= 1.7x on 2 cores)")
+    print(f"   the {workers}-worker run used {used:.2f} cores on average (the machine's other load decides that), "
+          f"{cpu_ratio:.2f}x the serial run's CPU seconds (each worker process imports QLOP and its libraries "
+          f"once); its workers ran tasks {busy:.0%} of the wall time")
+    print("   CPU seconds per worker: " + ", ".join(f"{w['cpu_seconds']:.1f} s ({w['tasks']} tasks)"
+                                                 for w in per_worker.values())
+          + f"; with a full core per worker the schedule allows {bound:.2f}x (serial CPU / busiest worker's CPU)")
+
+
+def print_overhead(many: dict, n_tasks: int) -> None:
+    batch, chain = scheduling_overhead(n_tasks)
+    fixed = sorted(many["variant_task_seconds"])
+    fixed_cpu = sorted(many["variant_task_cpu"])
+    print(f"\n2. scheduling overhead per task ({n_tasks} no-op tasks, 1 worker): "
+          f"{batch:.2f} ms independent, {chain:.2f} ms chained (goal < 20 ms)")
+    print(f"   QLOP's fixed cost of a task whose stages are all shared (assemble a run dir): "
+          f"median {fixed[len(fixed) // 2] * 1000:.0f} ms wall, {fixed_cpu[len(fixed_cpu) // 2] * 1000:.0f} ms CPU")
+
+
+def print_sharing(strategy: Path, root: Path, workers: int) -> None:
+    shared = run(strategy, root / "shared", workers, share=True)
+    alone = run(strategy, root / "alone", workers, share=False)
+    print("\n3. stage sharing (12 variants differing only in the entry threshold)")
+    for label, res in (("shared", shared), ("unshared", alone)):
+        c = res["computed"]
+        print(f"   {label:<9} wall {res['wall']:7.1f} s   task CPU {res['timings']['task_cpu_seconds']:6.1f} s   "
+              f"stage compute {res['timings']['compute_seconds']:7.1f} s   "
+              f"computed: data {c.get('data', 0)}, features {c.get('features', 0)}, train {c.get('train', 0)}, "
+              f"export {c.get('export', 0)}, backtest {c.get('backtest', 0)}")
+    cpu_alone, cpu_shared = alone["timings"]["task_cpu_seconds"], shared["timings"]["task_cpu_seconds"]
+    print(f"   sharing saved {alone['wall'] - shared['wall']:.1f} s of wall time "
+          f"({alone['wall'] / shared['wall']:.1f}x) and {cpu_alone - cpu_shared:.1f} s of task CPU "
+          f"({cpu_alone / max(cpu_shared, 1e-9):.1f}x); sweep.json's own estimate (stage wall seconds, "
+          f"each shared stage counted once per variant): {shared['timings']['saved_by_sharing_seconds']:.1f} s")
 
 
 if __name__ == "__main__":
