@@ -4,7 +4,7 @@
 #   - PyTorch's CPU build and the qlop-torch plugin (plugins/qlop-torch), whose tests run with the suite
 #   - Debian's chromium for the real-browser GUI tests (apt; playwright's own browser download cannot
 #     work offline, so the tests drive /usr/bin/chromium), postgresql and default-jre-headless
-#   Quick subset while working (about 5 minutes on 2 cores): bash scripts/test.sh -m "not slow and not browser"
+#   Quick subset while working (about 3 CPU-minutes): bash scripts/test.sh -m "not slow and not browser"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
