@@ -41,7 +41,7 @@ MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 _CSS = """
 body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:24px auto;
-max-width:1240px;padding:0 16px;color:#1f2933;background:#fff}
+max-width:1320px;padding:0 16px;color:#1f2933;background:#fff}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:32px 0 6px;border-bottom:1px solid #e4e7eb;padding-bottom:4px}
 p.note{color:#52606d;font-size:13px;margin:2px 0 8px;max-width:900px}
 .sub{color:#616e7c;font-size:13px;margin-bottom:16px}
@@ -69,6 +69,7 @@ def equity_figure(equity: Any) -> Any:
         fig.add_trace(go.Scatter(x=equity.index, y=equity["benchmark"], name="benchmark (rebased)",
                                  line=dict(color="#7f7f7f", width=1.2)))
     fig.update_layout(yaxis_title="equity", yaxis_type="log", height=420, hovermode="x unified",
+                      legend=dict(orientation="h", y=1.1, x=0.2),  # above: the x-axis spans as in the charts below
                       updatemenus=[dict(type="buttons", direction="left", x=0, y=1.12, buttons=[
                           dict(label="log", method="relayout", args=[{"yaxis.type": "log"}]),
                           dict(label="linear", method="relayout", args=[{"yaxis.type": "linear"}])])])
@@ -99,7 +100,7 @@ def probability_figure(path: Any, thresholds: dict[str, float]) -> Any:
     colors = {"entry": "#2ca02c", "exit": "#ff7f0e", "short_entry": "#d62728", "short_exit": "#8c564b"}
     for name, level in thresholds.items():
         fig.add_hline(y=level, line=dict(color=colors.get(name, "#333"), dash="dash", width=1.4),
-                      annotation_text=f"{name.replace('_', ' ')} {level:.2f}", annotation_position="top left")
+                      annotation_text=f"{name.replace('_', ' ')} {level:.2f}", annotation_position="top right")
     fig.update_layout(yaxis_title="predicted probability", height=340, hovermode="x unified",
                       legend=dict(orientation="h", y=1.08))
     return fig
@@ -176,7 +177,7 @@ def leverage_figure(path: Any) -> Any:
     if "positions" in path.columns:
         fig.add_trace(go.Scatter(x=path.index, y=path["positions"], name="positions", line_shape="hv",
                                  line=dict(color="#8c564b", width=1)), row=2, col=1)
-    fig.update_layout(height=460, hovermode="x unified")
+    fig.update_layout(height=460, hovermode="x unified", legend=dict(orientation="h", y=1.12))
     return fig
 
 
@@ -255,7 +256,7 @@ def backtest_report(run: RunData, title: str = "Backtest") -> str:
     first = [True]
 
     def plot(fig: Any) -> str:
-        fig.update_layout(margin=dict(l=60, r=20, t=40, b=40), template="plotly_white")
+        fig.update_layout(margin=dict(l=90, r=20, t=40, b=40), template="plotly_white")  # one left margin: x-axes line up
         div = pio.to_html(fig, include_plotlyjs=first[0], full_html=False,
                           config={"displaylogo": False, "responsive": True})
         first[0] = False
