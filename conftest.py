@@ -21,8 +21,15 @@ def _isolated_qlop_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     from qlop.plugins import manager
 
     monkeypatch.setenv("QLOP_CACHE_DIR", str(tmp_path_factory.mktemp("qlop-cache")))
-    for var in ("QLOP_DISABLE_PLUGINS", "QLOP_LOAD_PLUGINS", "QLOP_DISABLE_PLUGIN_AUTOLOAD", "QLOP_STRICT_PLUGINS",
-                "QLOP_PLUGINS_DIR", "QLOP_WS_TOKEN", "QLOP_WS_URL"):
+    for var in (
+        "QLOP_DISABLE_PLUGINS",
+        "QLOP_LOAD_PLUGINS",
+        "QLOP_DISABLE_PLUGIN_AUTOLOAD",
+        "QLOP_STRICT_PLUGINS",
+        "QLOP_PLUGINS_DIR",
+        "QLOP_WS_TOKEN",
+        "QLOP_WS_URL",
+    ):
         monkeypatch.delenv(var, raising=False)
     manager.reset()
     yield
@@ -30,8 +37,13 @@ def _isolated_qlop_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
 
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -119,16 +131,39 @@ def postgres_server():
             tail = open(log).read()[-2000:] if os.path.exists(log) else ""
             raise RuntimeError(f"{cmd[0]} failed ({done.returncode}): {done.stdout}{done.stderr}{tail}")
 
-    run(f"{bindir}/initdb", "-D", data, "-U", "qlop", f"--pwfile={pwfile}", "--auth-host=scram-sha-256",
-        "--auth-local=trust", "-E", "UTF8", "--no-locale")
-    run(f"{bindir}/pg_ctl", "-D", data, "-l", log, "-w", "-t", "120", "-o",
-        f"-h 127.0.0.1 -p {port} -k {root} -F", "start")
+    run(
+        f"{bindir}/initdb",
+        "-D",
+        data,
+        "-U",
+        "qlop",
+        f"--pwfile={pwfile}",
+        "--auth-host=scram-sha-256",
+        "--auth-local=trust",
+        "-E",
+        "UTF8",
+        "--no-locale",
+    )
+    run(
+        f"{bindir}/pg_ctl",
+        "-D",
+        data,
+        "-l",
+        log,
+        "-w",
+        "-t",
+        "120",
+        "-o",
+        f"-h 127.0.0.1 -p {port} -k {root} -F",
+        "start",
+    )
     try:
         run(f"{bindir}/createdb", "-h", root, "-p", str(port), "-U", "qlop", "qlop")
         yield {"url": f"postgresql://qlop@127.0.0.1:{port}/qlop", "password": PG_PASSWORD}
     finally:
-        subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "-w", "stop"],
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [*as_user, f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "-w", "stop"], capture_output=True, timeout=120
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -71,15 +71,32 @@ def main() -> None:
     n = nb * nt
     day = np.tile(np.arange(nt, dtype=np.int64) * 7 // 5 + 10_000, nb)  # business-day-like calendar
     starts = np.repeat(np.arange(nb, dtype=np.int64) * nt, nt)
-    arr = PanelArrays(open=books["open"].ravel(), high=books["high"].ravel(), low=books["low"].ravel(),
-                      close=books["close"].ravel(), day=day, seg_start=starts, seg_end=starts + nt - 1)
+    arr = PanelArrays(
+        open=books["open"].ravel(),
+        high=books["high"].ravel(),
+        low=books["low"].ravel(),
+        close=books["close"].ravel(),
+        day=day,
+        seg_start=starts,
+        seg_end=starts + nt - 1,
+    )
     code = np.repeat(np.arange(nb, dtype=np.int64), nt)
     signal = books["signal"].ravel()
     weight = np.ones(n)
     score = np.full(n, np.nan)
-    settings = EngineSettings(initial_capital=100_000.0, leverage=3.0, position_size=0.5, max_positions=1,
-                              max_gross_leverage=3.0, commission_bps=1.0, slippage_bps=2.0, financing_rate=0.05,
-                              borrow_fee=0.01, maintenance_margin=0.2, liquidation_fee=0.005)
+    settings = EngineSettings(
+        initial_capital=100_000.0,
+        leverage=3.0,
+        position_size=0.5,
+        max_positions=1,
+        max_gross_leverage=3.0,
+        commission_bps=1.0,
+        slippage_bps=2.0,
+        financing_rate=0.05,
+        borrow_fee=0.01,
+        maintenance_margin=0.2,
+        liquidation_fee=0.005,
+    )
     exits = ExitRules(exit_on_signal=True)
     book_of_code = np.arange(nb, dtype=np.int64)
 
@@ -116,8 +133,7 @@ def main() -> None:
     t_layout = time.perf_counter() - t
     t = time.perf_counter()
     sized = Sized.empty(len(cand))
-    size_single(cand, weight[cand.signal_row], np.arange(len(cand)), cand.code, settings.sizing,
-                settings.costs, sized)
+    size_single(cand, weight[cand.signal_row], np.arange(len(cand)), cand.code, settings.sizing, settings.costs, sized)
     t_size = time.perf_counter() - t
     t = time.perf_counter()
     mark_books(arr, layout, cand, sized, settings.costs, settings.initial_capital)
@@ -126,14 +142,20 @@ def main() -> None:
     assert out is not None
     reasons = np.bincount(out.cand.reason, minlength=6)
     print(f"books x bars           : {nb:,} x {nt:,} = {n:,} bar-books (data built in {build:.2f} s)")
-    print(f"trades                 : {int(out.sized.taken.sum()):,} taken of {len(out.cand):,} candidates; "
-          f"liquidations {int(reasons[3]):,}, signal exits {int(reasons[4]):,}, end {int(reasons[5]):,}")
+    print(
+        f"trades                 : {int(out.sized.taken.sum()):,} taken of {len(out.cand):,} candidates; "
+        f"liquidations {int(reasons[3]):,}, signal exits {int(reasons[4]):,}, end {int(reasons[5]):,}"
+    )
     print(f"bars in a position     : {int((out.n_positions > 0).sum()):,}")
-    print(f"final equity (median)  : {float(np.median(out.equity.reshape(nb, nt)[:, -1])):,.0f} "
-          f"(from {settings.initial_capital:,.0f})")
+    print(
+        f"final equity (median)  : {float(np.median(out.equity.reshape(nb, nt)[:, -1])):,.0f} "
+        f"(from {settings.initial_capital:,.0f})"
+    )
     print(f"floor  np.cumprod      : {floor * 1e3:8.1f} ms  ({n / floor / 1e6:,.0f} M bar-books/s)")
-    print(f"engine run_arrays      : {best * 1e3:8.1f} ms best, {median * 1e3:.1f} ms median of {args.repeat} "
-          f"({n / best / 1e6:,.1f} M bar-books/s); first call {first * 1e3:.0f} ms (kernel loading, fresh memory)")
+    print(
+        f"engine run_arrays      : {best * 1e3:8.1f} ms best, {median * 1e3:.1f} ms median of {args.repeat} "
+        f"({n / best / 1e6:,.1f} M bar-books/s); first call {first * 1e3:.0f} ms (kernel loading, fresh memory)"
+    )
     print(f"  candidates (sim)     : {t_cand * 1e3:8.1f} ms")
     print(f"  book layout          : {t_layout * 1e3:8.1f} ms")
     print(f"  sizing               : {t_size * 1e3:8.1f} ms")

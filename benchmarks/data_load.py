@@ -56,10 +56,12 @@ def main() -> None:
         reference()
         ref.append(time.perf_counter() - t0)
 
-    code = ("import time,os,tempfile;t=time.perf_counter();from qlop.config import DataConfig;"
-            "from qlop.stages.data import load_panel;"
-            "os.environ['QLOP_CACHE_DIR']=tempfile.mkdtemp();"
-            "load_panel(DataConfig(data_source_type='sample'));print(time.perf_counter()-t)")
+    code = (
+        "import time,os,tempfile;t=time.perf_counter();from qlop.config import DataConfig;"
+        "from qlop.stages.data import load_panel;"
+        "os.environ['QLOP_CACHE_DIR']=tempfile.mkdtemp();"
+        "load_panel(DataConfig(data_source_type='sample'));print(time.perf_counter()-t)"
+    )
     fresh = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
     c, w, r = statistics.median(cold), statistics.median(warm), statistics.median(ref)

@@ -72,10 +72,14 @@ def bench_sample(repeat: int) -> None:
     t_lab = median_times(lambda: compute_labels(panel, label), repeat, _cold)
     t_both = median_times(lambda: (compute_features(panel, cfg), compute_labels(panel, label)), repeat, _cold)
     n_tickers = panel.index.get_level_values(0).nunique()
-    print(f"1. default features + labels, {n_tickers} sample tickers, {len(panel):,} rows, "
-          f"{features.shape[1]} features (median of {repeat}; wall / CPU)")
-    print(f"   features {t_feat[0]:.3f} / {t_feat[1]:.3f} s, labels {t_lab[0]:.3f} / {t_lab[1]:.3f} s, "
-          f"together {t_both[0]:.3f} / {t_both[1]:.3f} s (goal < 1 s): {'OK' if t_both[0] < 1 else 'TOO SLOW'}")
+    print(
+        f"1. default features + labels, {n_tickers} sample tickers, {len(panel):,} rows, "
+        f"{features.shape[1]} features (median of {repeat}; wall / CPU)"
+    )
+    print(
+        f"   features {t_feat[0]:.3f} / {t_feat[1]:.3f} s, labels {t_lab[0]:.3f} / {t_lab[1]:.3f} s, "
+        f"together {t_both[0]:.3f} / {t_both[1]:.3f} s (goal < 1 s): {'OK' if t_both[0] < 1 else 'TOO SLOW'}"
+    )
     print(f"   (first call in a fresh process, importing TA-Lib: features {first:.3f} s)")
 
 
@@ -104,16 +108,19 @@ def _reset_peak_rss() -> bool:
 
 def scale_child(n_tickers: int, n_bars: int) -> None:
     """Runs in a fresh process: load the synthetic panel, then time features + labels once."""
+    import talib  # noqa: F401  (import cost is not feature work)
+
     from qlop.config import DataConfig, LabelConfig
     from qlop.stages.data import load_panel
     from qlop.stages.features import compute_features, compute_labels
     from qlop_contrib.features.defaults import default_features_config
 
-    import talib  # noqa: F401  (import cost is not feature work)
-
     t0 = time.perf_counter()
-    panel = load_panel(DataConfig(data_source_type="synthetic",
-                                  data_source_params={"n_tickers": n_tickers, "n_bars": n_bars, "seed": 1}))
+    panel = load_panel(
+        DataConfig(
+            data_source_type="synthetic", data_source_params={"n_tickers": n_tickers, "n_bars": n_bars, "seed": 1}
+        )
+    )
     t_load = time.perf_counter() - t0
     rss_panel = _peak_rss_bytes()
     reset = _reset_peak_rss()
@@ -123,30 +130,53 @@ def scale_child(n_tickers: int, n_bars: int) -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     labels = compute_labels(panel, LabelConfig())
     t_lab, c_lab = time.perf_counter() - t0, time.process_time() - c0
-    print(json.dumps({"rows": len(panel), "features": features.shape[1], "label_rows": int(labels["label"].notna().sum()),
-                      "load": t_load, "t_features": t_feat, "t_labels": t_lab, "cpu": c_feat + c_lab, "peak_rss": _peak_rss_bytes(),
-                      "rss_after_load": rss_panel, "peak_reset": reset,
-                      "panel_bytes": int(panel.memory_usage(deep=True).sum()),
-                      "features_bytes": int(features.memory_usage(deep=True).sum())}))
+    print(
+        json.dumps(
+            {
+                "rows": len(panel),
+                "features": features.shape[1],
+                "label_rows": int(labels["label"].notna().sum()),
+                "load": t_load,
+                "t_features": t_feat,
+                "t_labels": t_lab,
+                "cpu": c_feat + c_lab,
+                "peak_rss": _peak_rss_bytes(),
+                "rss_after_load": rss_panel,
+                "peak_reset": reset,
+                "panel_bytes": int(panel.memory_usage(deep=True).sum()),
+                "features_bytes": int(features.memory_usage(deep=True).sum()),
+            }
+        )
+    )
 
 
 def bench_scale(n_tickers: int, n_bars: int) -> None:
-    out = subprocess.run([sys.executable, __file__, "--child", str(n_tickers), str(n_bars)],
-                         capture_output=True, text=True, env=os.environ.copy())
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(n_tickers), str(n_bars)],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
     if out.returncode:
         print(out.stderr)
         raise SystemExit(out.returncode)
     r = json.loads(out.stdout.strip().splitlines()[-1])
     total = r["t_features"] + r["t_labels"]
     gb = r["peak_rss"] / 1e9
-    print(f"2. default features + labels, {n_tickers} synthetic tickers x {n_bars:,} bars = {r['rows']:,} rows "
-          f"(panel generated in {r['load']:.1f} s, not counted)")
-    print(f"   features {r['t_features']:.2f} s, labels {r['t_labels']:.2f} s, together {total:.2f} s wall, "
-          f"{r['cpu']:.2f} s CPU (goal < 15 s): {'OK' if total < 15 else 'TOO SLOW'}")
+    print(
+        f"2. default features + labels, {n_tickers} synthetic tickers x {n_bars:,} bars = {r['rows']:,} rows "
+        f"(panel generated in {r['load']:.1f} s, not counted)"
+    )
+    print(
+        f"   features {r['t_features']:.2f} s, labels {r['t_labels']:.2f} s, together {total:.2f} s wall, "
+        f"{r['cpu']:.2f} s CPU (goal < 15 s): {'OK' if total < 15 else 'TOO SLOW'}"
+    )
     what = "after loading the panel" if r["peak_reset"] else "whole process, including the panel's generation"
-    print(f"   peak RSS {gb:.2f} GB ({what}; goal < 4 GB): {'OK' if gb < 4 else 'TOO BIG'}; "
-          f"RSS with the panel loaded {r['rss_after_load'] / 1e9:.2f} GB; panel {r['panel_bytes'] / 1e9:.2f} GB, "
-          f"features {r['features_bytes'] / 1e9:.2f} GB")
+    print(
+        f"   peak RSS {gb:.2f} GB ({what}; goal < 4 GB): {'OK' if gb < 4 else 'TOO BIG'}; "
+        f"RSS with the panel loaded {r['rss_after_load'] / 1e9:.2f} GB; panel {r['panel_bytes'] / 1e9:.2f} GB, "
+        f"features {r['features_bytes'] / 1e9:.2f} GB"
+    )
 
 
 def gbm_panel(n_tickers: int, n_bars: int, seed: int = 0) -> Any:
@@ -163,8 +193,17 @@ def gbm_panel(n_tickers: int, n_bars: int, seed: int = 0) -> Any:
     low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.006, n)))
     dates = pd.bdate_range("2000-01-03", periods=n_bars)
     index = pd.MultiIndex.from_product([[f"T{i:04d}" for i in range(n_tickers)], dates], names=["ticker", "date"])
-    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "adj_close": close,
-                         "volume": rng.lognormal(13, 0.5, n)}, index=index)
+    return pd.DataFrame(
+        {
+            "open": open_,
+            "high": high,
+            "low": low,
+            "close": close,
+            "adj_close": close,
+            "volume": rng.lognormal(13, 0.5, n),
+        },
+        index=index,
+    )
 
 
 TALIB_STEPS = [("rsi", {}), ("atr", {}), ("macd", {}), ("sma", {}), ("ema", {}), ("bollinger", {})]
@@ -215,12 +254,26 @@ def bench_talib_ratio(repeat: int, n_tickers: int = 200, n_bars: int = 5_000) ->
             ema[s:e] = talib.EMA(c[s:e], 20)
             up[s:e], mid[s:e], low[s:e] = talib.BBANDS(c[s:e], 20, 2.0, 2.0, 0)
         span = up - low
-        return {"rsi": rsi, "atr": atr, "macd": macd[0], "signal": macd[1], "hist": macd[2],
-                "sma": c / sma - 1, "ema": c / ema - 1, "pctb": (c - low) / span, "width": span / mid}
+        return {
+            "rsi": rsi,
+            "atr": atr,
+            "macd": macd[0],
+            "signal": macd[1],
+            "hist": macd[2],
+            "sma": c / sma - 1,
+            "ema": c / ema - 1,
+            "pctb": (c - low) / span,
+            "width": span / mid,
+        }
 
     # Interleaved, so all four see the same machine load. Wall time, and CPU time of this process
     # (robust when other processes compete for the cores); best and median over the repetitions.
-    funcs = {"direct": direct, "stored": direct_stored, "by_hand": by_hand, "qlop": lambda: compute_features(panel, cfg)}
+    funcs = {
+        "direct": direct,
+        "stored": direct_stored,
+        "by_hand": by_hand,
+        "qlop": lambda: compute_features(panel, cfg),
+    }
     clocks = {"wall": time.perf_counter, "cpu": time.process_time}
     samples = {(c, k): [] for c in clocks for k in funcs}
     for fn in funcs.values():
@@ -233,25 +286,30 @@ def bench_talib_ratio(repeat: int, n_tickers: int = 200, n_bars: int = 5_000) ->
             samples[("wall", name)].append(time.perf_counter() - w0)
             samples[("cpu", name)].append(time.process_time() - c0)
     out = compute_features(panel, cfg)
-    print(f"3. rsi, atr, macd, sma, ema, bollinger on {len(panel):,} rows, {n_tickers} tickers "
-          f"({out.shape[1]} columns); best / median of {repeat} interleaved runs")
+    print(
+        f"3. rsi, atr, macd, sma, ema, bollinger on {len(panel):,} rows, {n_tickers} tickers "
+        f"({out.shape[1]} columns); best / median of {repeat} interleaved runs"
+    )
     verdict = None
     for clock in clocks:
         best = {k: min(samples[(clock, k)]) for k in funcs}
         med = {k: statistics.median(samples[(clock, k)]) for k in funcs}
-        print(f"   {clock:>4}: TA-Lib per ticker, bare calls {best['direct'] * 1e3:.1f} / {med['direct'] * 1e3:.1f} ms; "
-              f"outputs stored into columns {best['stored'] * 1e3:.1f} / {med['stored'] * 1e3:.1f} ms; "
-              f"QLOP's nine columns by hand {best['by_hand'] * 1e3:.1f} / {med['by_hand'] * 1e3:.1f} ms; "
-              f"QLOP {best['qlop'] * 1e3:.1f} / {med['qlop'] * 1e3:.1f} ms")
+        print(
+            f"   {clock:>4}: TA-Lib per ticker, bare calls {best['direct'] * 1e3:.1f} / {med['direct'] * 1e3:.1f} ms; "
+            f"outputs stored into columns {best['stored'] * 1e3:.1f} / {med['stored'] * 1e3:.1f} ms; "
+            f"QLOP's nine columns by hand {best['by_hand'] * 1e3:.1f} / {med['by_hand'] * 1e3:.1f} ms; "
+            f"QLOP {best['qlop'] * 1e3:.1f} / {med['qlop'] * 1e3:.1f} ms"
+        )
         r_bare = med["qlop"] / med["direct"]
-        print(f"         QLOP / bare = {best['qlop'] / best['direct']:.2f}x best, {r_bare:.2f}x median; "
-              f"QLOP / stored = {best['qlop'] / best['stored']:.2f}x best, {med['qlop'] / med['stored']:.2f}x "
-              f"median; QLOP / by hand = {best['qlop'] / best['by_hand']:.2f}x best, "
-              f"{med['qlop'] / med['by_hand']:.2f}x median")
+        print(
+            f"         QLOP / bare = {best['qlop'] / best['direct']:.2f}x best, {r_bare:.2f}x median; "
+            f"QLOP / stored = {best['qlop'] / best['stored']:.2f}x best, {med['qlop'] / med['stored']:.2f}x "
+            f"median; QLOP / by hand = {best['qlop'] / best['by_hand']:.2f}x best, "
+            f"{med['qlop'] / med['by_hand']:.2f}x median"
+        )
         if clock == "cpu":
             verdict = r_bare
-    print(f"   goal QLOP / bare TA-Lib <= 1.3x (CPU time, median): {verdict:.2f}x "
-          f"{'OK' if verdict <= 1.3 else 'OVER'}")
+    print(f"   goal QLOP / bare TA-Lib <= 1.3x (CPU time, median): {verdict:.2f}x {'OK' if verdict <= 1.3 else 'OVER'}")
 
 
 def main() -> None:

@@ -30,8 +30,13 @@ from qlop.cli.gui import free_port, is_up, stop, streamlit_command  # noqa: E402
 from qlop.gui.launcher import QLOP_ARGV  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 OBSERVER = """() => {
   window.__seen = {};
   const check = () => {
@@ -67,6 +72,7 @@ def publish(ws_url: str, token: str, task_id: str, n_lines: int, rate: float) ->
     published: dict[int, float] = {}
     seq = 0
     with connect(publish_url(ws_url, task_id), additional_headers=auth_headers(token), proxy=None) as ws:
+
         def send(type_: str, payload: dict) -> None:
             nonlocal seq
             seq += 1
@@ -112,9 +118,16 @@ def measure(base: str, ws_url: str, token: str, app_pid: int, tabs: int, n_lines
         time.sleep(5.0)
         idle1, iw1 = cpu_seconds(app_pid), time.monotonic()
         browser.close()
-    return {"tabs": tabs, "n": len(latencies), "p50": percentile(latencies, 0.5), "p90": percentile(latencies, 0.9),
-            "max": max(latencies), "cpu_streaming": (cpu1 - cpu0) / (wall1 - wall0),
-            "cpu_after_final": (idle1 - idle0) / (iw1 - iw0), "mean": statistics.mean(latencies)}
+    return {
+        "tabs": tabs,
+        "n": len(latencies),
+        "p50": percentile(latencies, 0.5),
+        "p90": percentile(latencies, 0.9),
+        "max": max(latencies),
+        "cpu_streaming": (cpu1 - cpu0) / (wall1 - wall0),
+        "cpu_after_final": (idle1 - idle0) / (iw1 - iw0),
+        "mean": statistics.mean(latencies),
+    }
 
 
 def main() -> None:
@@ -128,11 +141,20 @@ def main() -> None:
     env = {**os.environ, "QLOP_WS_TOKEN": token}
     relay_port, app_port = free_port(), free_port()
     ws_url = f"ws://127.0.0.1:{relay_port}"
-    relay = subprocess.Popen([*QLOP_ARGV, "ws", "serve", "--port", str(relay_port)],
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    relay = subprocess.Popen(
+        [*QLOP_ARGV, "ws", "serve", "--port", str(relay_port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     app_env = {**env, "QLOP_GUI_WS_URL": ws_url, "QLOP_GUI_RUNS_DIR": "/tmp/qlop-gui-bench-runs"}
-    app = subprocess.Popen(streamlit_command("127.0.0.1", app_port), env=app_env, cwd=REPO,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    app = subprocess.Popen(
+        streamlit_command("127.0.0.1", app_port),
+        env=app_env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for url in (f"http://127.0.0.1:{relay_port}/healthz", f"http://127.0.0.1:{app_port}/_stcore/health"):
             deadline = time.monotonic() + 60
@@ -141,14 +163,20 @@ def main() -> None:
                     raise SystemExit(f"{url} did not come up")
                 time.sleep(0.2)
         base = f"http://127.0.0.1:{app_port}"
-        print(f"GUI live-panel latency: {args.events} log lines at {args.rate:g}/s (+4 progress events each), "
-              f"poll every {0.5:g} s")
-        print(f"{'tabs':>4} {'n':>5} {'p50 s':>7} {'p90 s':>7} {'max s':>7} {'CPU streaming':>14} "
-              f"{'CPU/tab':>8} {'CPU after final':>16}")
+        print(
+            f"GUI live-panel latency: {args.events} log lines at {args.rate:g}/s (+4 progress events each), "
+            f"poll every {0.5:g} s"
+        )
+        print(
+            f"{'tabs':>4} {'n':>5} {'p50 s':>7} {'p90 s':>7} {'max s':>7} {'CPU streaming':>14} "
+            f"{'CPU/tab':>8} {'CPU after final':>16}"
+        )
         for tabs in (int(t) for t in args.tabs.split(",")):
             r = measure(base, ws_url, token, app.pid, tabs, args.events, args.rate)
-            print(f"{r['tabs']:>4} {r['n']:>5} {r['p50']:>7.2f} {r['p90']:>7.2f} {r['max']:>7.2f} "
-                  f"{r['cpu_streaming']:>13.0%} {r['cpu_streaming'] / tabs:>8.0%} {r['cpu_after_final']:>16.1%}")
+            print(
+                f"{r['tabs']:>4} {r['n']:>5} {r['p50']:>7.2f} {r['p90']:>7.2f} {r['max']:>7.2f} "
+                f"{r['cpu_streaming']:>13.0%} {r['cpu_streaming'] / tabs:>8.0%} {r['cpu_after_final']:>16.1%}"
+            )
         print("goal: p90 < 1.5 s (CPU = share of one core used by the Streamlit server)")
     finally:
         stop(app)

@@ -107,8 +107,13 @@ def bench_delivery(rate: int, seconds: float, subscribers: int) -> dict:
     relay = RelayProcess(TOKEN).start()
     n_events = int(rate * seconds)
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    subs = subprocess.Popen([sys.executable, "-c", SUBSCRIBER_PROGRAM, relay.url, TOKEN, "bench", str(subscribers),
-                             str(n_events + 1)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    subs = subprocess.Popen(
+        [sys.executable, "-c", SUBSCRIBER_PROGRAM, relay.url, TOKEN, "bench", str(subscribers), str(n_events + 1)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert subs.stdout is not None
         if subs.stdout.readline().strip() != "READY":
@@ -121,8 +126,10 @@ def bench_delivery(rate: int, seconds: float, subscribers: int) -> dict:
             delay = target - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            recorder.emit("progress", {"stage": "bench", "step": i + 1, "total": n_events, "unit": "event",
-                                       "t_ns": time.monotonic_ns()})
+            recorder.emit(
+                "progress",
+                {"stage": "bench", "step": i + 1, "total": n_events, "unit": "event", "t_ns": time.monotonic_ns()},
+            )
         publish_seconds = time.monotonic() - start
         recorder.emit("status", {"status": "completed"})
         all_acked = publisher.close(10.0)
@@ -136,18 +143,27 @@ def bench_delivery(rate: int, seconds: float, subscribers: int) -> dict:
     latencies = [x for r in results for x in r["latencies_ms"]]
     delivered = sum(r["unique"] for r in results)
     expected = (n_events + 1) * subscribers
-    return {"events": n_events, "subscribers": subscribers, "achieved_rate": n_events / publish_seconds,
-            "delivered_share": delivered / expected, "duplicates": sum(r["received"] - r["unique"] for r in results),
-            "in_order": all(r["in_order"] for r in results), "all_acked": all_acked,
-            "p50_ms": _pct(latencies, 0.50), "p90_ms": _pct(latencies, 0.90), "p99_ms": _pct(latencies, 0.99),
-            "max_ms": max(latencies), "relay_cpu_s": relay_cpu, "seconds": publish_seconds}
+    return {
+        "events": n_events,
+        "subscribers": subscribers,
+        "achieved_rate": n_events / publish_seconds,
+        "delivered_share": delivered / expected,
+        "duplicates": sum(r["received"] - r["unique"] for r in results),
+        "in_order": all(r["in_order"] for r in results),
+        "all_acked": all_acked,
+        "p50_ms": _pct(latencies, 0.50),
+        "p90_ms": _pct(latencies, 0.90),
+        "p99_ms": _pct(latencies, 0.99),
+        "max_ms": max(latencies),
+        "relay_cpu_s": relay_cpu,
+        "seconds": publish_seconds,
+    }
 
 
 def _timed_run(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", QLOP_MAIN, *args], cwd=cwd, env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", QLOP_MAIN, *args], cwd=cwd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -170,26 +186,65 @@ def bench_overhead(runs: int) -> dict:
         env["QLOP_CACHE_DIR"] = str(root / "cache")
         _timed_run(["run", "-c", str(config), "--run-dir", str(root / "warm" / "r")], root, env)  # warm caches
         for i in range(runs):
-            plain.append(_timed_run(["run", "-c", str(config), "--force", "--run-dir", str(root / f"p{i}" / "r")],
-                                    root, env))
-            streamed.append(_timed_run(["--stream-to-ws", f"bench-{i}", "--ws-url", dead, "run", "-c", str(config),
-                                        "--force", "--run-dir", str(root / f"s{i}" / "r")], root, env))
+            plain.append(
+                _timed_run(["run", "-c", str(config), "--force", "--run-dir", str(root / f"p{i}" / "r")], root, env)
+            )
+            streamed.append(
+                _timed_run(
+                    [
+                        "--stream-to-ws",
+                        f"bench-{i}",
+                        "--ws-url",
+                        dead,
+                        "run",
+                        "-c",
+                        str(config),
+                        "--force",
+                        "--run-dir",
+                        str(root / f"s{i}" / "r"),
+                    ],
+                    root,
+                    env,
+                )
+            )
         n_events = sum(1 for _ in open(root / "s0" / "r" / "events.jsonl", encoding="utf-8"))
         # The fixed cost (start-up, exit) on a run that does almost nothing: every stage cached.
         cached_plain, cached_streamed = [], []
         for i in range(3 * runs):
-            cached_plain.append(_timed_run(["run", "-c", str(config), "--run-dir", str(root / "warm" / "r")],
-                                           root, env))
-            cached_streamed.append(_timed_run(["--stream-to-ws", f"cached-{i}", "--ws-url", dead, "run", "-c",
-                                               str(config), "--run-dir", str(root / "warm" / "r")], root, env))
+            cached_plain.append(
+                _timed_run(["run", "-c", str(config), "--run-dir", str(root / "warm" / "r")], root, env)
+            )
+            cached_streamed.append(
+                _timed_run(
+                    [
+                        "--stream-to-ws",
+                        f"cached-{i}",
+                        "--ws-url",
+                        dead,
+                        "run",
+                        "-c",
+                        str(config),
+                        "--run-dir",
+                        str(root / "warm" / "r"),
+                    ],
+                    root,
+                    env,
+                )
+            )
     med = statistics.median
     out = {"runs": runs, "events_per_run": n_events}
     for label, a, b in (("full", plain, streamed), ("cached", cached_plain, cached_streamed)):
         wall_p, wall_s = med(w for w, _ in a), med(w for w, _ in b)
         cpu_p, cpu_s = med(c for _, c in a), med(c for _, c in b)
-        out[label] = {"n": len(a), "wall_plain_s": wall_p, "wall_streamed_s": wall_s,
-                      "wall_overhead": wall_s / wall_p - 1, "cpu_plain_s": cpu_p, "cpu_streamed_s": cpu_s,
-                      "cpu_overhead": cpu_s / cpu_p - 1}
+        out[label] = {
+            "n": len(a),
+            "wall_plain_s": wall_p,
+            "wall_streamed_s": wall_s,
+            "wall_overhead": wall_s / wall_p - 1,
+            "cpu_plain_s": cpu_p,
+            "cpu_streamed_s": cpu_s,
+            "cpu_overhead": cpu_s / cpu_p - 1,
+        }
     return out
 
 
@@ -216,8 +271,14 @@ def bench_sink_cost(n: int = 50_000) -> dict:
     time.sleep(5.0)
     idle.close(2.0)
     idle_cpu = time.process_time() - cpu0
-    return {"events": n, "emit_us": bare, "emit_with_publisher_us": with_sink, "close_s": close_s,
-            "idle_cpu_share": idle_cpu / 5.0, "idle_attempts": idle.connects}
+    return {
+        "events": n,
+        "emit_us": bare,
+        "emit_with_publisher_us": with_sink,
+        "close_s": close_s,
+        "idle_cpu_share": idle_cpu / 5.0,
+        "idle_attempts": idle.connects,
+    }
 
 
 def main() -> None:
@@ -229,29 +290,42 @@ def main() -> None:
     parser.add_argument("--skip-overhead", action="store_true")
     args = parser.parse_args()
 
-    print(f"relay: 1 publisher -> {args.subscribers} subscribers, {args.rate} events/s for {args.seconds:g} s "
-          f"on loopback (os.cpu_count()={os.cpu_count()}, load {os.getloadavg()[0]:.1f})")
+    print(
+        f"relay: 1 publisher -> {args.subscribers} subscribers, {args.rate} events/s for {args.seconds:g} s "
+        f"on loopback (os.cpu_count()={os.cpu_count()}, load {os.getloadavg()[0]:.1f})"
+    )
     d = bench_delivery(args.rate, args.seconds, args.subscribers)
-    print(f"  published {d['events']} events at {d['achieved_rate']:.0f}/s; delivered {d['delivered_share']:.4%} "
-          f"(goal 100%), duplicates {d['duplicates']}, in order: {d['in_order']}, final acked: {d['all_acked']}")
-    print(f"  latency publish->subscriber: p50 {d['p50_ms']:.2f} ms, p90 {d['p90_ms']:.2f} ms, "
-          f"p99 {d['p99_ms']:.2f} ms (goal < 10 ms), max {d['max_ms']:.2f} ms")
-    print(f"  relay process CPU: {d['relay_cpu_s']:.2f} s for {d['seconds']:.1f} s of publishing "
-          f"({d['relay_cpu_s'] / d['seconds']:.0%} of one core, startup included)")
+    print(
+        f"  published {d['events']} events at {d['achieved_rate']:.0f}/s; delivered {d['delivered_share']:.4%} "
+        f"(goal 100%), duplicates {d['duplicates']}, in order: {d['in_order']}, final acked: {d['all_acked']}"
+    )
+    print(
+        f"  latency publish->subscriber: p50 {d['p50_ms']:.2f} ms, p90 {d['p90_ms']:.2f} ms, "
+        f"p99 {d['p99_ms']:.2f} ms (goal < 10 ms), max {d['max_ms']:.2f} ms"
+    )
+    print(
+        f"  relay process CPU: {d['relay_cpu_s']:.2f} s for {d['seconds']:.1f} s of publishing "
+        f"({d['relay_cpu_s'] / d['seconds']:.0%} of one core, startup included)"
+    )
     s = bench_sink_cost()
-    print(f"publisher sink with the relay down: emit {s['emit_us']:.1f} us/event bare, "
-          f"{s['emit_with_publisher_us']:.1f} us/event with the publisher; close() returned in {s['close_s']:.3f} s;")
-    print(f"  publisher thread CPU with the relay down: {s['idle_cpu_share']:.2%} of the run's time "
-          f"({s['idle_attempts']} connection attempts in 5 s)")
+    print(
+        f"publisher sink with the relay down: emit {s['emit_us']:.1f} us/event bare, "
+        f"{s['emit_with_publisher_us']:.1f} us/event with the publisher; close() returned in {s['close_s']:.3f} s;"
+    )
+    print(
+        f"  publisher thread CPU with the relay down: {s['idle_cpu_share']:.2%} of the run's time "
+        f"({s['idle_attempts']} connection attempts in 5 s)"
+    )
     if not args.skip_overhead:
         o = bench_overhead(args.runs)
-        print(f"streaming overhead with the relay down (median; {o['events_per_run']} events per full run; "
-              f"goal < 2%):")
+        print(f"streaming overhead with the relay down (median; {o['events_per_run']} events per full run; goal < 2%):")
         for label, what in (("full", "full small pipeline, --force"), ("cached", "every stage cached")):
             r = o[label]
-            print(f"  {what} ({r['n']} runs each): wall {r['wall_plain_s']:.2f} s -> {r['wall_streamed_s']:.2f} s "
-                  f"({r['wall_overhead']:+.2%}), CPU {r['cpu_plain_s']:.2f} s -> {r['cpu_streamed_s']:.2f} s "
-                  f"({r['cpu_overhead']:+.2%})")
+            print(
+                f"  {what} ({r['n']} runs each): wall {r['wall_plain_s']:.2f} s -> {r['wall_streamed_s']:.2f} s "
+                f"({r['wall_overhead']:+.2%}), CPU {r['cpu_plain_s']:.2f} s -> {r['cpu_streamed_s']:.2f} s "
+                f"({r['cpu_overhead']:+.2%})"
+            )
 
 
 if __name__ == "__main__":

@@ -65,8 +65,17 @@ def main() -> None:
     rows = np.flatnonzero(np.arange(len(a)) + h <= a.seg_end)
     entries = rows + 1
     px = (a.open, a.high, a.low, a.close, a.day, a.seg_end)
-    long = TradeRules(side="long", leverage=3, horizon=h, take_profit=0.05, stop_loss=0.03, maintenance_margin=0.25,
-                      commission_bps=1, slippage_bps=2, financing_rate=0.05)
+    long = TradeRules(
+        side="long",
+        leverage=3,
+        horizon=h,
+        take_profit=0.05,
+        stop_loss=0.03,
+        maintenance_margin=0.25,
+        commission_bps=1,
+        slippage_bps=2,
+        financing_rate=0.05,
+    )
     short = long.model_copy(update={"side": "short", "borrow_fee": 0.02})
     rng = np.random.default_rng(0)
     side = rng.choice([-1, 1], size=entries.size)
@@ -89,8 +98,10 @@ def main() -> None:
     ref.reference_simulate(*px, sub, long)
     loop = (time.process_time() - c) * entries.size / sub.size
     _, best = timed(cases["long, tp/sl/costs"], args.repeat)
-    print(f"  per-trade Python loop (reference), CPU scaled to all trades: {loop:6.2f} s"
-          f"  -> simulate is {loop / best:,.0f}x faster")
+    print(
+        f"  per-trade Python loop (reference), CPU scaled to all trades: {loop:6.2f} s"
+        f"  -> simulate is {loop / best:,.0f}x faster"
+    )
 
     rng = np.random.default_rng(1)
     n_t, n_b = args.tickers, args.bars
@@ -99,17 +110,23 @@ def main() -> None:
     open_ = close * np.exp(rng.normal(0, 0.005, (n_t, n_b)))
     high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.01, (n_t, n_b))))
     low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.01, (n_t, n_b))))
-    index = pd.MultiIndex.from_product([[f"T{i:04d}" for i in range(n_t)], pd.bdate_range("2000-01-03", periods=n_b)],
-                                       names=["ticker", "date"])
-    big = pd.DataFrame({"open": open_.ravel(), "high": high.ravel(), "low": low.ravel(), "close": close.ravel()},
-                       index=index)
+    index = pd.MultiIndex.from_product(
+        [[f"T{i:04d}" for i in range(n_t)], pd.bdate_range("2000-01-03", periods=n_b)], names=["ticker", "date"]
+    )
+    big = pd.DataFrame(
+        {"open": open_.ravel(), "high": high.ravel(), "low": low.ravel(), "close": close.ravel()}, index=index
+    )
     del r, close, open_, high, low
     b = panel_arrays(big)
     big_entries = np.flatnonzero(np.arange(len(b)) + h <= b.seg_end) + 1
     label = LeverageOpportunityLabel("leverage_opportunity", {"leverage": 3.0})  # 3x long, 5% tp, 3% sl
-    med, best = timed(lambda: simulate(b.open, b.high, b.low, b.close, b.day, b.seg_end, big_entries,
-                                       label.trade_rules()), max(1, args.repeat // 2))
-    print(f"synthetic {n_t} x {n_b}: simulate {big_entries.size:,} trades  median {med:6.2f} s   best CPU {best:6.2f} s")
+    med, best = timed(
+        lambda: simulate(b.open, b.high, b.low, b.close, b.day, b.seg_end, big_entries, label.trade_rules()),
+        max(1, args.repeat // 2),
+    )
+    print(
+        f"synthetic {n_t} x {n_b}: simulate {big_entries.size:,} trades  median {med:6.2f} s   best CPU {best:6.2f} s"
+    )
     med, best = timed(lambda: label.make_labels(big), max(1, args.repeat // 2))
     print(f"synthetic {n_t} x {n_b}: leverage_opportunity make_labels  median {med:6.2f} s   best CPU {best:6.2f} s")
     sys.stdout.flush()

@@ -43,8 +43,9 @@ print(json.dumps(out))
 
 
 def child(step: str, n_t: int, n_b: int) -> dict:
-    res = subprocess.run([sys.executable, "-c", CHILD, str(n_t), str(n_b), step], capture_output=True, text=True,
-                         check=True)
+    res = subprocess.run(
+        [sys.executable, "-c", CHILD, str(n_t), str(n_b), step], capture_output=True, text=True, check=True
+    )
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -60,8 +61,10 @@ def main() -> None:
     ref = child("reference", n_t, n_b)
     print(f"synthetic {n_t} tickers x {n_b} bars = {a['rows']:,} rows")
     print(f"  generate                 : {a['seconds']:.2f} s (second run {b['seconds']:.2f} s)")
-    print(f"  reference, numpy normals : {ref['seconds']:.2f} s for the 7 x {a['rows']:,} draws alone "
-          f"({a['seconds'] / ref['seconds']:.1f}x)")
+    print(
+        f"  reference, numpy normals : {ref['seconds']:.2f} s for the 7 x {a['rows']:,} draws alone "
+        f"({a['seconds'] / ref['seconds']:.1f}x)"
+    )
     print(f"  validate_panel           : {a['validate_seconds']:.2f} s")
     print(f"  panel size               : {a['panel_mb']:.0f} MB")
     print(f"  peak traced allocations  : {mem['peak_mb']:.0f} MB ({mem['peak_mb'] / a['panel_mb']:.2f}x the panel)")

@@ -31,14 +31,19 @@ import numpy as np
 from qlop_contrib.features.defaults import DEFAULT_STEPS as FEATURE_STEPS
 
 CONFIG: dict[str, Any] = {
-    "name": "bench-train", "seed": 42,
+    "name": "bench-train",
+    "seed": 42,
     "data": {"data_source_type": "sample", "start_date": "2005-01-01", "end_date": "2017-12-31"},
     "features": {"dropna": True, "steps": FEATURE_STEPS},
-    "label": {"label_type": "leverage_opportunity",
-              "label_params": {"leverage": 2.5, "horizon": 10, "take_profit": 0.05, "stop_loss": 0.03}},
-    "model": {"model_type": "xgboost",
-              "model_params": {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.05, "nthread": 2},
-              "validation": {"train_years": 4, "test_months": 6}},
+    "label": {
+        "label_type": "leverage_opportunity",
+        "label_params": {"leverage": 2.5, "horizon": 10, "take_profit": 0.05, "stop_loss": 0.03},
+    },
+    "model": {
+        "model_type": "xgboost",
+        "model_params": {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.05, "nthread": 2},
+        "validation": {"train_years": 4, "test_months": 6},
+    },
     "export": {"format_name": "onnx"},
 }
 
@@ -148,12 +153,15 @@ def main() -> None:
     print(f"walk-forward XGBoost on the sample: {n_folds} folds + final model, {n_rows:,} out-of-sample rows")
     print(f"  train stage, end to end             {total:8.2f} s")
     print(f"  of which inside XGBoost fit/predict {lib:8.2f} s")
-    print(f"  QLOP overhead                       {total - lib:8.2f} s = {shares[best]:.1%} of the run "
-          f"(goal < 15%)")
-    print(f"  warm runs: {', '.join(f'{x:.1%}' for x in warm)}; the first run of the process, which also "
-          f"imports XGBoost: {cold:.1%} ({runs[0][0]:.2f} s)")
-    print(f"  cross-check: the same XGBoost calls made directly took {min(direct):.2f} s "
-          f"(best of {args.repeats}; the stage's best was {min(t for t, _ in runs):.2f} s)")
+    print(f"  QLOP overhead                       {total - lib:8.2f} s = {shares[best]:.1%} of the run (goal < 15%)")
+    print(
+        f"  warm runs: {', '.join(f'{x:.1%}' for x in warm)}; the first run of the process, which also "
+        f"imports XGBoost: {cold:.1%} ({runs[0][0]:.2f} s)"
+    )
+    print(
+        f"  cross-check: the same XGBoost calls made directly took {min(direct):.2f} s "
+        f"(best of {args.repeats}; the stage's best was {min(t for t, _ in runs):.2f} s)"
+    )
     print()
     print("predict latency of the final model (median):")
     print(f"  {'rows':<12} {'XGBoost native':>16} {'ONNX Runtime':>14} {'ONNX / native':>14}")

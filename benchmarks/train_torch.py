@@ -120,14 +120,14 @@ def plain_torch_seconds(config: Any, run_dir: Path, folds: list[dict[str, Any]])
         for _ in range(int(record["epochs_run"])):
             order = torch.randperm(len(rows))
             for i in range(0, len(rows), bs):
-                pick = order[i:i + bs]
+                pick = order[i : i + bs]
                 opt.zero_grad()
                 out = head(lstm(windows[pick])[0][:, -1]).squeeze(-1)
                 torch.nn.functional.binary_cross_entropy_with_logits(out, target[pick]).backward()
                 opt.step()
             with torch.no_grad():
                 for i in range(0, len(v_rows), 512):
-                    head(lstm(v_windows[i:i + 512])[0][:, -1])
+                    head(lstm(v_windows[i : i + 512])[0][:, -1])
         total += time.perf_counter() - start
         cpu += time.process_time() - c0
     return total, cpu
@@ -149,24 +149,34 @@ def main() -> None:
             best = (result, fold_seconds, wall, cpu, lib, torch_cpu, share)
     result, fold_seconds, wall, cpu, lib, torch_cpu, share = best
     folds = result["folds"]
-    print(f"walk-forward LSTM ({EXAMPLE.name}): {len(folds)} folds + final model, "
-          f"{result['metrics']['overall']['n']:,} out-of-sample rows")
-    print(f"  {'fold':>4} {'windows':>8} {'epochs':>6} {'fold s':>8} {'torch s':>8} {'torch CPU s':>11} "
-          f"{'windows*epochs/CPU s':>21}")
+    print(
+        f"walk-forward LSTM ({EXAMPLE.name}): {len(folds)} folds + final model, "
+        f"{result['metrics']['overall']['n']:,} out-of-sample rows"
+    )
+    print(
+        f"  {'fold':>4} {'windows':>8} {'epochs':>6} {'fold s':>8} {'torch s':>8} {'torch CPU s':>11} "
+        f"{'windows*epochs/CPU s':>21}"
+    )
     for f, secs in zip(folds, fold_seconds):
         rate = f["n_windows"] * f["epochs_run"] / f["torch_cpu_seconds"]
-        print(f"  {f['fold']:>4} {f['n_windows']:>8,} {f['epochs_run']:>6} {secs:>8.2f} {f['torch_seconds']:>8.2f} "
-              f"{f['torch_cpu_seconds']:>11.2f} {rate:>21,.0f}")
+        print(
+            f"  {f['fold']:>4} {f['n_windows']:>8,} {f['epochs_run']:>6} {secs:>8.2f} {f['torch_seconds']:>8.2f} "
+            f"{f['torch_cpu_seconds']:>11.2f} {rate:>21,.0f}"
+        )
     if len(fold_seconds) > len(folds):  # the stage's last progress calls bracket the final model
-        print(f"  final model: {sum(fold_seconds[len(folds):]):.2f} s")
+        print(f"  final model: {sum(fold_seconds[len(folds) :]):.2f} s")
     print(f"  train stage, end to end     {wall:8.2f} s wall {cpu:8.2f} s CPU")
     print(f"  of which inside torch       {lib:8.2f} s wall {torch_cpu:8.2f} s CPU")
-    print(f"  QLOP overhead               {wall - lib:8.2f} s wall {cpu - torch_cpu:8.2f} s CPU = {share:.1%} of the "
-          f"stage's CPU time ({(wall - lib) / wall:.1%} of its wall time; goal < 10%)")
+    print(
+        f"  QLOP overhead               {wall - lib:8.2f} s wall {cpu - torch_cpu:8.2f} s CPU = {share:.1%} of the "
+        f"stage's CPU time ({(wall - lib) / wall:.1%} of its wall time; goal < 10%)"
+    )
     plain_wall, plain_cpu = plain_torch_seconds(config, run_dir, folds)
     fits_cpu = sum(f["torch_cpu_seconds"] for f in folds)
-    print(f"  cross-check: a plain torch loop over the same windows and epochs (validation scored each epoch) "
-          f"took {plain_cpu:.2f} s CPU ({plain_wall:.2f} s wall); the model's fold fits {fits_cpu:.2f} s CPU")
+    print(
+        f"  cross-check: a plain torch loop over the same windows and epochs (validation scored each epoch) "
+        f"took {plain_cpu:.2f} s CPU ({plain_wall:.2f} s wall); the model's fold fits {fits_cpu:.2f} s CPU"
+    )
 
 
 if __name__ == "__main__":

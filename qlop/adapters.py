@@ -37,15 +37,23 @@ FINITE_COLUMNS_ATTR = "qlop.finite_columns"
 
 # -- feature steps --------------------------------------------------------------------------------
 
+
 def declared_columns(step: Any) -> tuple[list[str] | None, list[str] | None]:
     """The step's ``input_columns()`` and ``output_columns()`` as strings (None: not declared)."""
     inputs, outputs = step.input_columns(), step.output_columns()
-    return (None if inputs is None else [str(c) for c in inputs],
-            None if outputs is None else [str(c) for c in outputs])
+    return (
+        None if inputs is None else [str(c) for c in inputs],
+        None if outputs is None else [str(c) for c in outputs],
+    )
 
 
-def feature_step_input(columns: Mapping[str, np.ndarray], index: "pd.Index", inputs: list[str] | None,
-                       finite: dict[str, bool] | None = None, where: str = "feature step") -> "pd.DataFrame":
+def feature_step_input(
+    columns: Mapping[str, np.ndarray],
+    index: "pd.Index",
+    inputs: list[str] | None,
+    finite: dict[str, bool] | None = None,
+    where: str = "feature step",
+) -> "pd.DataFrame":
     """The frame a feature step is handed: named views on ``columns`` (no copies), on ``index``.
 
     ``columns`` are the panel's columns followed by those of earlier steps. With declared ``inputs``
@@ -59,8 +67,10 @@ def feature_step_input(columns: Mapping[str, np.ndarray], index: "pd.Index", inp
         return pd.DataFrame(dict(columns), index=index, copy=False)
     for col in inputs:
         if col not in columns:
-            raise ConfigError(f"{where}: column {col!r} not found (a step can use the panel's columns and "
-                              f"those of earlier steps: {', '.join(columns)})")
+            raise ConfigError(
+                f"{where}: column {col!r} not found (a step can use the panel's columns and "
+                f"those of earlier steps: {', '.join(columns)})"
+            )
     arrays = {c: columns[c] for c in dict.fromkeys(inputs)}
     finite = {} if finite is None else finite
     for c, a in arrays.items():
@@ -71,8 +81,9 @@ def feature_step_input(columns: Mapping[str, np.ndarray], index: "pd.Index", inp
     return data
 
 
-def call_feature_step(step: Any, data: "pd.DataFrame", outputs: list[str] | None, who: str,
-                      stage: str = "features") -> dict[str, np.ndarray]:
+def call_feature_step(
+    step: Any, data: "pd.DataFrame", outputs: list[str] | None, who: str, stage: str = "features"
+) -> dict[str, np.ndarray]:
     """Run ``step`` on ``data`` as the features stage does; return its columns as float64 arrays.
 
     A step with declared ``outputs`` is first asked for its ``transform_arrays`` fast path; otherwise
@@ -86,15 +97,18 @@ def call_feature_step(step: Any, data: "pd.DataFrame", outputs: list[str] | None
     return _accept_frame(step.transform(data), data, who, outputs, stage)
 
 
-def _accept_frame(out: Any, data: "pd.DataFrame", who: str, declared: list[str] | None,
-                  stage: str) -> dict[str, np.ndarray]:
+def _accept_frame(
+    out: Any, data: "pd.DataFrame", who: str, declared: list[str] | None, stage: str
+) -> dict[str, np.ndarray]:
     import pandas as pd
 
     if not isinstance(out, pd.DataFrame):
         raise StageError(f"{stage}: {who} returned {type(out).__name__}, expected a DataFrame")
     if out.index is not data.index and not out.index.equals(data.index):
-        raise StageError(f"{stage}: {who} returned a frame whose index differs from its input "
-                         f"({len(out)} rows for {len(data)}); keep the (ticker, date) index")
+        raise StageError(
+            f"{stage}: {who} returned a frame whose index differs from its input "
+            f"({len(out)} rows for {len(data)}); keep the (ticker, date) index"
+        )
     columns = [str(c) for c in out.columns]
     if declared is not None and columns != declared:
         raise StageError(f"{stage}: {who} returned columns {columns} but declared {declared}")
@@ -135,6 +149,7 @@ def run_feature_step(step: Any, panel: "pd.DataFrame", who: str = "feature step"
 
 # -- labels ---------------------------------------------------------------------------------------
 
+
 def accept_labels(out: Any, panel: "pd.DataFrame", who: str, stage: str = "features") -> "pd.DataFrame":
     """A label's ``make_labels`` output as the stage keeps it: same index, a float64 ``label`` column."""
     import pandas as pd
@@ -152,6 +167,7 @@ def accept_labels(out: Any, panel: "pd.DataFrame", who: str, stage: str = "featu
 
 # -- models ---------------------------------------------------------------------------------------
 
+
 def model_fit_inputs(X: "pd.DataFrame", y: Any, rows: np.ndarray | None = None) -> tuple["pd.DataFrame", np.ndarray]:
     """``X`` and ``y`` (optionally only ``rows``, positions) as ``BaseModelPlugin.train`` receives them.
 
@@ -160,8 +176,11 @@ def model_fit_inputs(X: "pd.DataFrame", y: Any, rows: np.ndarray | None = None) 
     """
     import pandas as pd
 
-    values = (y.to_numpy(dtype=np.float64, na_value=np.nan) if isinstance(y, (pd.Series, pd.Index))
-              else np.asarray(y, dtype=np.float64))
+    values = (
+        y.to_numpy(dtype=np.float64, na_value=np.nan)
+        if isinstance(y, (pd.Series, pd.Index))
+        else np.asarray(y, dtype=np.float64)
+    )
     if values.ndim != 1 or len(values) != len(X):
         raise ValueError(f"y must be 1-D with one value per row of X ({len(X)}), got shape {values.shape}")
     if rows is not None:
@@ -176,8 +195,9 @@ def model_input(X: "pd.DataFrame") -> "pd.DataFrame":
     return X.astype(np.float64)
 
 
-def predict_values(model: Any, X: "pd.DataFrame", rows: np.ndarray | None = None,
-                   available: np.ndarray | None = None, where: str = "") -> np.ndarray:
+def predict_values(
+    model: Any, X: "pd.DataFrame", rows: np.ndarray | None = None, available: np.ndarray | None = None, where: str = ""
+) -> np.ndarray:
     """The model's predictions for the rows at positions ``rows`` of ``X`` (all rows when None), as the
     stages ask for them: a float64 array, one value per row, checked by :func:`check_predictions`.
 
@@ -206,8 +226,10 @@ def check_predictions(pred: np.ndarray, n_rows: int, model: Any, where: str) -> 
     if np.isinf(pred).any():
         raise StageError(f"model {name!r} returned infinite predictions{at}")
     if model.lookback <= 1 and np.isnan(pred).any():
-        raise StageError(f"model {name!r} returned NaN predictions{at}; only a sequence model "
-                         "(lookback > 1) may leave rows without a complete window unscored")
+        raise StageError(
+            f"model {name!r} returned NaN predictions{at}; only a sequence model "
+            "(lookback > 1) may leave rows without a complete window unscored"
+        )
 
 
 def fold_info(model: Any, n_fit: int, n_val: int, val_start: str | None = None) -> dict[str, Any]:
@@ -224,8 +246,10 @@ def fold_info(model: Any, n_fit: int, n_val: int, val_start: str | None = None) 
 
 # -- strategies -----------------------------------------------------------------------------------
 
-def strategy_inputs(panel: "pd.DataFrame", predictions: "pd.DataFrame | None") -> tuple["pd.DataFrame",
-                                                                                       "pd.DataFrame | None"]:
+
+def strategy_inputs(
+    panel: "pd.DataFrame", predictions: "pd.DataFrame | None"
+) -> tuple["pd.DataFrame", "pd.DataFrame | None"]:
     """The ``(data, model_predictions)`` a strategy's ``generate_signals`` receives in a backtest.
 
     With predictions the backtest covers the out-of-sample period: ``data`` is the panel from the first

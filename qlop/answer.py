@@ -33,16 +33,20 @@ def opportunities_line(labels: "pd.DataFrame | None", config: dict[str, Any]) ->
     labels = labels.dropna(subset=["label"])
     if labels.empty:
         label = config.get("label") or {}
-        return (f"Opportunities: no day could be labelled: the {_trade_text(label)} needs "
-                f"{_horizon_text(label)} after each day, and none of the {count(rows)} rows has them (load "
-                "more history or shorten the horizon).")
+        return (
+            f"Opportunities: no day could be labelled: the {_trade_text(label)} needs "
+            f"{_horizon_text(label)} after each day, and none of the {count(rows)} rows has them (load "
+            "more history or shorten the horizon)."
+        )
     if not labels["label"].isin((0.0, 1.0)).all():
         return None
     mix = labels["exit_reason"].value_counts(normalize=True)
     reasons = ", ".join(f"{r} {pct(mix.get(r, 0.0), 0)}" for r in ("tp", "sl", "liquidation", "horizon"))
-    return (f"Opportunities: the {_trade_text(config.get('label') or {})} paid off on "
-            f"{format_metric('base_rate', labels['label'].mean())} of {count(len(labels))} labelled days "
-            f"(exits: {reasons}).")
+    return (
+        f"Opportunities: the {_trade_text(config.get('label') or {})} paid off on "
+        f"{format_metric('base_rate', labels['label'].mean())} of {count(len(labels))} labelled days "
+        f"(exits: {reasons})."
+    )
 
 
 def label_trade_rules(label: dict[str, Any]) -> Any:
@@ -52,8 +56,9 @@ def label_trade_rules(label: dict[str, Any]) -> Any:
     try:
         from qlop.plugins.manager import get_plugin_manager
 
-        component = get_plugin_manager().create("label", label["label_type"], label.get("label_params") or {},
-                                                "label.label_params")
+        component = get_plugin_manager().create(
+            "label", label["label_type"], label.get("label_params") or {}, "label.label_params"
+        )
         return component.trade_rules()
     except Exception:  # noqa: BLE001 - a description only: the figures stand without it
         return None
@@ -65,8 +70,10 @@ def _trade_text(label: dict[str, Any]) -> str:
     rules = label_trade_rules(label)
     if rules is None:
         return "labelled trade"
-    return (f"{leverage(rules.leverage)} {rules.side}, take-profit {rate(rules.take_profit)}, "
-            f"stop {rate(rules.stop_loss)}, {rules.horizon} bars")
+    return (
+        f"{leverage(rules.leverage)} {rules.side}, take-profit {rate(rules.take_profit)}, "
+        f"stop {rate(rules.stop_loss)}, {rules.horizon} bars"
+    )
 
 
 def _horizon_text(label: dict[str, Any]) -> str:
@@ -87,25 +94,34 @@ def prediction_line(metrics: dict[str, Any] | None) -> str | None:
     if metrics.get("n_predictions") == 0:
         return f"Prediction: {model} made no out-of-sample prediction ({_folds(metrics.get('n_folds'))})."
     if not overall.get("n"):
-        return (f"Prediction: {model}, {_folds(metrics.get('n_folds'))}, {count(metrics.get('n_predictions'))} "
-                "out-of-sample predictions, none on a labelled day: their skill cannot be measured yet.")
+        return (
+            f"Prediction: {model}, {_folds(metrics.get('n_folds'))}, {count(metrics.get('n_predictions'))} "
+            "out-of-sample predictions, none on a labelled day: their skill cannot be measured yet."
+        )
     if metrics.get("task") != "regression" and overall.get("auc") is None:
-        return (f"Prediction: {model}, {_folds(metrics.get('n_folds'))}, {count(overall.get('n'))} out-of-sample "
-                f"days: no AUC, because every one of them has the same label (base rate "
-                f"{format_metric('base_rate', overall.get('base_rate'))}); log loss "
-                f"{format_metric('log_loss', overall.get('log_loss'))}.")
+        return (
+            f"Prediction: {model}, {_folds(metrics.get('n_folds'))}, {count(overall.get('n'))} out-of-sample "
+            f"days: no AUC, because every one of them has the same label (base rate "
+            f"{format_metric('base_rate', overall.get('base_rate'))}); log loss "
+            f"{format_metric('log_loss', overall.get('log_loss'))}."
+        )
     if metrics.get("task") == "regression":
         ic = overall.get("ic")
-        return (f"Prediction: {model}, {count(overall.get('n', 0))} out-of-sample rows, IC {format_metric('ic', ic)}."
-                if ic is not None else None)
+        return (
+            f"Prediction: {model}, {count(overall.get('n', 0))} out-of-sample rows, IC {format_metric('ic', ic)}."
+            if ic is not None
+            else None
+        )
     base = overall.get("base_rate")
     base_ll = None
     if base is not None and 0 < base < 1:
         base_ll = -(base * math.log(base) + (1 - base) * math.log(1 - base))
     versus = f" vs {format_metric('log_loss', base_ll)} for the constant base rate" if base_ll is not None else ""
-    return (f"Prediction: {model}, {_folds(metrics.get('n_folds'))}, {count(overall.get('n', 0))} "
-            f"out-of-sample days: AUC {format_metric('auc', overall['auc'])} (0.5 = no skill), log loss "
-            f"{format_metric('log_loss', overall.get('log_loss'))}{versus}.")
+    return (
+        f"Prediction: {model}, {_folds(metrics.get('n_folds'))}, {count(overall.get('n', 0))} "
+        f"out-of-sample days: AUC {format_metric('auc', overall['auc'])} (0.5 = no skill), log loss "
+        f"{format_metric('log_loss', overall.get('log_loss'))}{versus}."
+    )
 
 
 def strategy_line(m: dict[str, Any] | None) -> str | None:
@@ -118,16 +134,24 @@ def strategy_line(m: dict[str, Any] | None) -> str | None:
 
     bench = f" vs {f('benchmark_total_return')} for {benchmark_text(m)}" if m.get("benchmark") else ""
     if not m.get("n_trades") and m.get("no_trade_reason"):
-        return (f"Strategy: {m.get('strategy')} from {f('start')} to {f('end')}: {m['no_trade_reason']}; the "
-                f"capital stayed in cash ({f('total_return')}){bench}.")
-    return (f"Strategy: {m.get('strategy')} from {f('start')} to {f('end')} earned "
-            f"{f('total_return')} (CAGR {f('cagr')}){bench}; Sharpe {f('sharpe')}, max drawdown "
-            f"{f('max_drawdown')}, {f('n_trades')} trades, {f('liquidations')} liquidations, after "
-            f"{f('fees_paid')} fees and {f('financing_paid')} financing.")
+        return (
+            f"Strategy: {m.get('strategy')} from {f('start')} to {f('end')}: {m['no_trade_reason']}; the "
+            f"capital stayed in cash ({f('total_return')}){bench}."
+        )
+    return (
+        f"Strategy: {m.get('strategy')} from {f('start')} to {f('end')} earned "
+        f"{f('total_return')} (CAGR {f('cagr')}){bench}; Sharpe {f('sharpe')}, max drawdown "
+        f"{f('max_drawdown')}, {f('n_trades')} trades, {f('liquidations')} liquidations, after "
+        f"{f('fees_paid')} fees and {f('financing_paid')} financing."
+    )
 
 
-def answer_from(config: dict[str, Any], labels: "pd.DataFrame | None", train_metrics: dict[str, Any] | None,
-                backtest_metrics: dict[str, Any] | None) -> list[str]:
+def answer_from(
+    config: dict[str, Any],
+    labels: "pd.DataFrame | None",
+    train_metrics: dict[str, Any] | None,
+    backtest_metrics: dict[str, Any] | None,
+) -> list[str]:
     """The parts of the answer these artefacts support (stages that did not run are left out)."""
     lines = [opportunities_line(labels, config), prediction_line(train_metrics), strategy_line(backtest_metrics)]
     return [line for line in lines if line]

@@ -141,21 +141,20 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static checkers and IDEs see the real names
+    from qlop.adapters import FINITE_COLUMNS_ATTR
     from qlop.atomic import atomic_path, sha256_file, write_bytes, write_json, write_parquet, write_text
     from qlop.bundle import (
         BUNDLE_FORMAT,
         load_bundle,
-        write_bundle,
         onnx_input,
         onnx_session,
         output_spec,
         run_session,
+        write_bundle,
     )
-    from qlop.errors import ArtifactError, ConfigError, DataError, QlopError
     from qlop.calendar import trailing_periods_per_year
-    from qlop.numbers import SEED_MAX, Number, number, seed_field
+    from qlop.errors import ArtifactError, ConfigError, DataError, QlopError
     from qlop.grouping import TickerGroups, ticker_groups
-    from qlop.layout import RunLayout
     from qlop.interfaces import (
         BaseDataSourcePlugin,
         BaseExportFormatPlugin,
@@ -166,6 +165,8 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
         BaseStrategyPlugin,
         NoParams,
     )
+    from qlop.layout import RunLayout
+    from qlop.numbers import SEED_MAX, Number, number, seed_field
     from qlop.paths import cache_dir
     from qlop.plugins.markers import hookimpl
     from qlop.plugins.specs import PLUGIN_API_VERSION, CommandSpec, ComponentSpec
@@ -184,6 +185,5 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from qlop.stages.data import read_panel, require_daily, ticker_progress
     from qlop.stages.export import ExportInput
     from qlop.stages.export import build_input as build_export_input
-    from qlop.adapters import FINITE_COLUMNS_ATTR
     from qlop.stages.model_store import versions
     from qlop.windows import gather_windows, group_codes, window_index, window_rows

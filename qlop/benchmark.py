@@ -72,11 +72,15 @@ class Coverage:
     def as_dict(self) -> dict[str, Any]:
         """What ``metrics.json`` records under ``benchmark_coverage``."""
         overlap = self.overlap
-        return {"first": self.first.isoformat(), "last": self.last.isoformat(),
-                "window_start": self.window_start.isoformat(), "window_end": self.window_end.isoformat(),
-                "complete": self.complete,
-                "overlap_start": overlap[0].isoformat() if overlap else None,
-                "overlap_end": overlap[1].isoformat() if overlap else None}
+        return {
+            "first": self.first.isoformat(),
+            "last": self.last.isoformat(),
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+            "complete": self.complete,
+            "overlap_start": overlap[0].isoformat() if overlap else None,
+            "overlap_end": overlap[1].isoformat() if overlap else None,
+        }
 
     def gap(self) -> str:
         """``'SPY' has bars 2005-02-25 .. 2017-11-10, which do not cover the backtest window 2003-01-02 ..
@@ -86,8 +90,10 @@ class Coverage:
             why.append(f"it starts {(self.first - self.window_start).days} days late")
         if self.ends_early:
             why.append(f"it ends {(self.window_end - self.last).days} days early")
-        return (f"{self.ticker!r} has bars {self.first} .. {self.last}, which do not cover the backtest window "
-                f"{self.window_start} .. {self.window_end} ({' and '.join(why)})")
+        return (
+            f"{self.ticker!r} has bars {self.first} .. {self.last}, which do not cover the backtest window "
+            f"{self.window_start} .. {self.window_end} ({' and '.join(why)})"
+        )
 
 
 def benchmark_data_config(config: "PipelineConfig") -> "DataConfig | None":
@@ -97,9 +103,14 @@ def benchmark_data_config(config: "PipelineConfig") -> "DataConfig | None":
     bench = config.backtest.benchmark if config.backtest is not None else None
     if bench is None:
         return None
-    return DataConfig(data_source_type=bench.data_source_type, data_source_params=bench.data_source_params,
-                      tickers=[bench.ticker], start_date=config.data.start_date, end_date=config.data.end_date,
-                      interval=config.data.interval)
+    return DataConfig(
+        data_source_type=bench.data_source_type,
+        data_source_params=bench.data_source_params,
+        tickers=[bench.ticker],
+        start_date=config.data.start_date,
+        end_date=config.data.end_date,
+        interval=config.data.interval,
+    )
 
 
 def load_benchmark(config: "PipelineConfig", manager: Any = None) -> "pd.Series | None":
@@ -120,8 +131,9 @@ def load_benchmark(config: "PipelineConfig", manager: Any = None) -> "pd.Series 
     except (UnknownComponentError, ComponentConflictError) as exc:
         raise ConfigError(f"{FIELD}.data_source_type: {exc}") from None
     except (DataError, PluginError) as exc:
-        raise ConfigError(f"{FIELD}: {bench.ticker!r} cannot be loaded from data source "
-                          f"{bench.data_source_type!r} ({exc})") from None
+        raise ConfigError(
+            f"{FIELD}: {bench.ticker!r} cannot be loaded from data source {bench.data_source_type!r} ({exc})"
+        ) from None
     # the panel names it canonically (the sample source loads "^GSPC" and "gspc" as "GSPC"): take its
     # only ticker
     return panel.xs(panel.index.get_level_values(0)[0], level=0)["close"]
@@ -132,7 +144,7 @@ def benchmark_close(config: "PipelineConfig", dates: "pd.DatetimeIndex", manager
     close = load_benchmark(config, manager)
     if close is None:
         return None
-    return close.loc[dates.min():dates.max()]
+    return close.loc[dates.min() : dates.max()]
 
 
 def benchmark_kind(config: "PipelineConfig", manager: Any = None) -> str | None:
@@ -145,13 +157,16 @@ def benchmark_kind(config: "PipelineConfig", manager: Any = None) -> str | None:
         return bench.kind
     from qlop.stages.components import component_errors, create
 
-    source = create("data_source", bench.data_source_type, bench.data_source_params, f"{FIELD}.data_source_params",
-                    manager)
+    source = create(
+        "data_source", bench.data_source_type, bench.data_source_params, f"{FIELD}.data_source_params", manager
+    )
     with component_errors("backtest", "data_source", bench.data_source_type, manager):
         adjusted = source.back_adjusted([bench.ticker])
     if adjusted is None:
-        raise ConfigError(f"{FIELD}.kind: data source {bench.data_source_type!r} does not say whether {bench.ticker!r} "
-                          'includes dividends; set kind = "price" (an index without dividends) or "total_return"')
+        raise ConfigError(
+            f"{FIELD}.kind: data source {bench.data_source_type!r} does not say whether {bench.ticker!r} "
+            'includes dividends; set kind = "price" (an index without dividends) or "total_return"'
+        )
     return "total_return" if adjusted else "price"
 
 
@@ -174,11 +189,20 @@ def coverage(config: "PipelineConfig", close: "pd.Series", window_start: Any, wi
         return cov
     overlap = cov.overlap
     if config.backtest.benchmark_partial == "error" or overlap is None:
-        hint = (f'; choose a benchmark that does, or set backtest.benchmark_partial = "overlap" to compare over '
-                f"{overlap[0]} .. {overlap[1]} only" if overlap is not None else "; choose a benchmark that does")
+        hint = (
+            f'; choose a benchmark that does, or set backtest.benchmark_partial = "overlap" to compare over '
+            f"{overlap[0]} .. {overlap[1]} only"
+            if overlap is not None
+            else "; choose a benchmark that does"
+        )
         raise ConfigError(f"{FIELD}: {cov.gap()}{hint}")
-    log.warning("%s: %s; the comparison (benchmark return, alpha, beta, correlation) covers %s .. %s only",
-                FIELD, cov.gap(), overlap[0], overlap[1])
+    log.warning(
+        "%s: %s; the comparison (benchmark return, alpha, beta, correlation) covers %s .. %s only",
+        FIELD,
+        cov.gap(),
+        overlap[0],
+        overlap[1],
+    )
     return cov
 
 
@@ -198,10 +222,12 @@ def check_data_window(config: "PipelineConfig", first: Any, last: Any, manager: 
     first, last = pd.Timestamp(first).date(), pd.Timestamp(last).date()
     late = (last - bars.max().date()).days
     if late > EDGE_DAYS:
-        raise ConfigError(f"{FIELD}: {bt.benchmark.ticker!r} has bars {bars.min().date()} .. {bars.max().date()}, "
-                          f"which end {late} days before the data ({first} .. {last}): they cannot cover the backtest, "
-                          'which runs to the data\'s last date; choose a benchmark that does, or set '
-                          'backtest.benchmark_partial = "overlap"')
+        raise ConfigError(
+            f"{FIELD}: {bt.benchmark.ticker!r} has bars {bars.min().date()} .. {bars.max().date()}, "
+            f"which end {late} days before the data ({first} .. {last}): they cannot cover the backtest, "
+            "which runs to the data's last date; choose a benchmark that does, or set "
+            'backtest.benchmark_partial = "overlap"'
+        )
 
 
 def check_benchmark(config: "PipelineConfig", manager: Any = None) -> None:
@@ -221,12 +247,16 @@ class Benchmark:
 
     def metrics(self) -> dict[str, Any]:
         """What ``metrics.json`` says about the comparison (the answer and the report read it)."""
-        return {"benchmark": self.coverage.ticker, "benchmark_kind": self.kind,
-                "benchmark_coverage": self.coverage.as_dict()}
+        return {
+            "benchmark": self.coverage.ticker,
+            "benchmark_kind": self.kind,
+            "benchmark_coverage": self.coverage.as_dict(),
+        }
 
 
-def benchmark_for_window(config: "PipelineConfig", window_start: Any, window_end: Any,
-                         manager: Any = None) -> Benchmark | None:
+def benchmark_for_window(
+    config: "PipelineConfig", window_start: Any, window_end: Any, manager: Any = None
+) -> Benchmark | None:
     """The benchmark for a backtest over ``window_start .. window_end``, its coverage checked
     (:func:`coverage`), or None when the config has none. Called before the backtest runs."""
     close = load_benchmark(config, manager)

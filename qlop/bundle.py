@@ -124,14 +124,22 @@ class Bundle:
         keep = ~np.isnan(X).any(axis=1) if self.dropna else np.ones(X.shape[0], dtype=bool)
         if X.shape[0] and not keep.any():
             empty = [c for c, ok in zip(self.feature_columns, (~np.isnan(X)).any(axis=0)) if not ok]
-            why = (f"feature {empty[0]!r} is NaN on every row (a cross-sectional feature needs several "
-                   "tickers; a rolling one needs enough history)") if empty else "every row has a NaN feature"
+            why = (
+                (
+                    f"feature {empty[0]!r} is NaN on every row (a cross-sectional feature needs several "
+                    "tickers; a rolling one needs enough history)"
+                )
+                if empty
+                else "every row has a NaN feature"
+            )
             raise DataError(f"{source}: nothing to score: {why}")
         index = features.index[keep]
         inputs, rows = onnx_input(X[keep], index, self.lookback)
         if not rows.size:
-            raise DataError(f"{source}: nothing to score: no ticker has {self.lookback} consecutive complete "
-                            "rows (the model's lookback); give it more history")
+            raise DataError(
+                f"{source}: nothing to score: no ticker has {self.lookback} consecutive complete "
+                "rows (the model's lookback); give it more history"
+            )
         pred = self.score_matrix(inputs)
         return pd.DataFrame({self.prediction_column: pred}, index=index[rows])
 
@@ -199,11 +207,17 @@ def check_spec(spec: Any, spec_path: Path) -> dict[str, Any]:
     if not isinstance(signature, str):
         raise ArtifactError(f"{spec_path}: not signed (no {SIGNATURE_KEY}); re-export the run with `qlop export`")
     if signature != spec_digest(spec):
-        raise ArtifactError(f"{spec_path}: edited after export (its content no longer matches its {SIGNATURE_KEY}); "
-                            "re-export the run with `qlop export`")
+        raise ArtifactError(
+            f"{spec_path}: edited after export (its content no longer matches its {SIGNATURE_KEY}); "
+            "re-export the run with `qlop export`"
+        )
     columns = spec.get("feature_columns")
-    if not isinstance(columns, list) or not columns or not all(isinstance(c, str) and c for c in columns) \
-            or len(set(columns)) != len(columns):
+    if (
+        not isinstance(columns, list)
+        or not columns
+        or not all(isinstance(c, str) and c for c in columns)
+        or len(set(columns)) != len(columns)
+    ):
         raise ArtifactError(f"{spec_path}: feature_columns must be a non-empty list of distinct names")
     lookback = spec.get("lookback", 1)
     if isinstance(lookback, bool) or not isinstance(lookback, int) or lookback < 1:
@@ -211,8 +225,12 @@ def check_spec(spec: Any, spec_path: Path) -> dict[str, Any]:
     if not _plain_name(spec.get("model_file", RunLayout.ONNX_MODEL)):
         raise ArtifactError(f"{spec_path}: model_file must be a file name inside the bundle")
     output = spec.get("output")
-    if not isinstance(output, dict) or not isinstance(output.get("name"), str) \
-            or isinstance(output.get("column"), bool) or not isinstance(output.get("column"), int):
+    if (
+        not isinstance(output, dict)
+        or not isinstance(output.get("name"), str)
+        or isinstance(output.get("column"), bool)
+        or not isinstance(output.get("column"), int)
+    ):
         raise ArtifactError(f"{spec_path}: output must name the ONNX output and its column")
     return spec
 
@@ -224,21 +242,28 @@ def check_signature(session: Any, spec: dict[str, Any], model_path: Path) -> Non
     name = spec.get("input_name", "input")
     found = next((i for i in inputs if i.name == name), None)
     if found is None:
-        raise ArtifactError(f"{model_path}: the graph has no input {name!r} (inputs: "
-                            f"{', '.join(i.name for i in inputs)}); the bundle does not describe this model")
+        raise ArtifactError(
+            f"{model_path}: the graph has no input {name!r} (inputs: "
+            f"{', '.join(i.name for i in inputs)}); the bundle does not describe this model"
+        )
     shape = list(found.shape or [])
     lookback = int(spec.get("lookback", 1))
     rank = 2 if lookback == 1 else 3
     n = len(spec["feature_columns"])
     if len(shape) != rank:
-        raise ArtifactError(f"{model_path}: the graph's input has {len(shape)} dimensions, the bundle's lookback "
-                            f"{lookback} needs {rank}; the bundle does not describe this model")
+        raise ArtifactError(
+            f"{model_path}: the graph's input has {len(shape)} dimensions, the bundle's lookback "
+            f"{lookback} needs {rank}; the bundle does not describe this model"
+        )
     if isinstance(shape[-1], int) and shape[-1] != n:
-        raise ArtifactError(f"{model_path}: the graph takes {shape[-1]} features, {RunLayout.BUNDLE} lists {n} "
-                            "feature_columns; the bundle does not describe this model")
+        raise ArtifactError(
+            f"{model_path}: the graph takes {shape[-1]} features, {RunLayout.BUNDLE} lists {n} "
+            "feature_columns; the bundle does not describe this model"
+        )
     if rank == 3 and isinstance(shape[1], int) and shape[1] != lookback:
-        raise ArtifactError(f"{model_path}: the graph takes windows of {shape[1]} rows, {RunLayout.BUNDLE} says lookback "
-                            f"{lookback}")
+        raise ArtifactError(
+            f"{model_path}: the graph takes windows of {shape[1]} rows, {RunLayout.BUNDLE} says lookback {lookback}"
+        )
     stamped = session.get_modelmeta().custom_metadata_map.get(ONNX_FEATURES_KEY)
     if stamped is not None:
         try:
@@ -247,13 +272,16 @@ def check_signature(session: Any, spec: dict[str, Any], model_path: Path) -> Non
             trained = None
         if trained != spec["feature_columns"]:
             same = isinstance(trained, list) and sorted(map(str, trained)) == sorted(spec["feature_columns"])
-            raise ArtifactError(f"{model_path}: {RunLayout.BUNDLE} lists the feature columns "
-                                f"{'in another order than' if same else 'differently from'} the ones the model "
-                                "was exported for; the bundle does not describe this model")
+            raise ArtifactError(
+                f"{model_path}: {RunLayout.BUNDLE} lists the feature columns "
+                f"{'in another order than' if same else 'differently from'} the ones the model "
+                "was exported for; the bundle does not describe this model"
+            )
     outputs = [o.name for o in session.get_outputs()]
     if spec["output"]["name"] not in outputs:
-        raise ArtifactError(f"{model_path}: the graph has no output {spec['output']['name']!r} (outputs: "
-                            f"{', '.join(outputs)})")
+        raise ArtifactError(
+            f"{model_path}: the graph has no output {spec['output']['name']!r} (outputs: {', '.join(outputs)})"
+        )
 
 
 def load_bundle(path: str | Path) -> Bundle:

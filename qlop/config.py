@@ -71,22 +71,34 @@ class ValidationConfig(_Section):
 
     scheme: Literal["walk_forward", "purged_kfold"] = "walk_forward"
     window: Literal["expanding", "rolling"] = "expanding"
-    train_years: float = number(3.0, gt=0, le=100, unit="years",
-                                description="Length of the (first) training window in years")
+    train_years: float = number(
+        3.0, gt=0, le=100, unit="years", description="Length of the (first) training window in years"
+    )
     test_months: int = number(6, ge=1, le=1200, unit="months", description="Length of each test window in months")
-    embargo_days: int | None = number(None, ge=0, le=100_000, unit="bars",
-                                      description="Bars skipped after each test period; default the label horizon")
+    embargo_days: int | None = number(
+        None,
+        ge=0,
+        le=100_000,
+        unit="bars",
+        description="Bars skipped after each test period; default the label horizon",
+    )
     n_splits: int = number(5, ge=2, le=1000, unit="folds", description="Folds for purged_kfold")
-    validation_fraction: float = number(0.15, ge=0, lt=0.5, unit="(fraction of the training window)",
-                                        description="Tail of each training window used for early stopping")
+    validation_fraction: float = number(
+        0.15,
+        ge=0,
+        lt=0.5,
+        unit="(fraction of the training window)",
+        description="Tail of each training window used for early stopping",
+    )
 
 
 class ModelConfig(_Section):
     model_type: str = Field("xgboost", description="Model plugin name")
     model_params: dict[str, Any] = Field(default_factory=dict)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
-    threshold: float = number(0.5, gt=0, lt=1, unit="(probability)",
-                              description="Probability threshold for precision/recall")
+    threshold: float = number(
+        0.5, gt=0, lt=1, unit="(probability)", description="Probability threshold for precision/recall"
+    )
 
 
 class BenchmarkConfig(_Section):
@@ -102,9 +114,11 @@ class BenchmarkConfig(_Section):
     data_source_params: dict[str, Any] = Field(default_factory=dict, description="Params of that data source")
     ticker: str = Field("SPY", min_length=1, description="The benchmark's ticker in that source")
     kind: Literal["price", "total_return"] | None = Field(
-        None, description='"price" (an index without dividends, e.g. GSPC) or "total_return" (dividends '
-                          'reinvested, e.g. the adjusted SPY); default: what the data source says (back-adjusted '
-                          'data is total return)')
+        None,
+        description='"price" (an index without dividends, e.g. GSPC) or "total_return" (dividends '
+        "reinvested, e.g. the adjusted SPY); default: what the data source says (back-adjusted "
+        "data is total return)",
+    )
 
     @field_validator("ticker")
     @classmethod
@@ -119,11 +133,13 @@ class BookSizing(_Section):
     settings (:class:`qlop.backtest.engine.EngineSettings`)."""
 
     initial_capital: float = number(100_000.0, gt=0, le=1e15, unit="(money)", description="Starting equity")
-    position_size: float = number(0.1, gt=0, le=1, unit="(fraction of equity)",
-                                  description="Fraction of equity committed as margin per position")
+    position_size: float = number(
+        0.1, gt=0, le=1, unit="(fraction of equity)", description="Fraction of equity committed as margin per position"
+    )
     max_positions: int = number(10, ge=1, le=100_000, unit="positions", description="Open positions at most")
-    max_gross_leverage: float = number(3.0, gt=0, le=1000, unit="x equity",
-                                       description="Cap on the sum of open notionals / equity")
+    max_gross_leverage: float = number(
+        3.0, gt=0, le=1000, unit="x equity", description="Cap on the sum of open notionals / equity"
+    )
 
 
 class _BacktestStrategy(_Section):
@@ -142,17 +158,26 @@ class BacktestConfig(TradeTerms, BookSizing, _BacktestStrategy):
     benchmark: BenchmarkConfig | None = Field(
         default_factory=BenchmarkConfig,
         json_schema_extra={"default": BenchmarkConfig().model_dump(), "examples": ["SPY", "GSPC", False]},
-        description='Benchmark: a [backtest.benchmark] table (data_source_type, data_source_params, ticker, '
-                    'kind), a ticker of the sample dataset ("SPY", "GSPC"), or false for none')
+        description="Benchmark: a [backtest.benchmark] table (data_source_type, data_source_params, ticker, "
+        'kind), a ticker of the sample dataset ("SPY", "GSPC"), or false for none',
+    )
     benchmark_partial: Literal["error", "overlap"] = Field(
-        "error", description='A benchmark that does not cover the backtest window: "error" (the default), or '
-                             '"overlap" to compare over the dates both cover, with a warning and the overlap '
-                             f'stated in {RunLayout.BACKTEST_METRICS} and the report')
-    n_trials: int = number(1, ge=1, le=10**9, unit="trials",
-                           description="Configurations tried, for the deflated Sharpe ratio")
+        "error",
+        description='A benchmark that does not cover the backtest window: "error" (the default), or '
+        '"overlap" to compare over the dates both cover, with a warning and the overlap '
+        f"stated in {RunLayout.BACKTEST_METRICS} and the report",
+    )
+    n_trials: int = number(
+        1, ge=1, le=10**9, unit="trials", description="Configurations tried, for the deflated Sharpe ratio"
+    )
     periods_per_year: float | None = number(
-        None, gt=0, le=100_000, unit="bars", description="Bars per year for annualising the metrics; unset = "
-                                                         "inferred from the backtest's dates (median bars per calendar year)")
+        None,
+        gt=0,
+        le=100_000,
+        unit="bars",
+        description="Bars per year for annualising the metrics; unset = "
+        "inferred from the backtest's dates (median bars per calendar year)",
+    )
 
     @field_validator("benchmark", mode="before", json_schema_input_type=BenchmarkConfig | str | bool | None)
     @classmethod
@@ -172,9 +197,11 @@ class ExportConfig(_Section):
     format_name: str = Field("onnx", description="Exporter plugin name")
     format_params: dict[str, Any] = Field(default_factory=dict)
     model: Literal["final", "last_fold"] = Field(
-        "final", description='Which model to export: "final" (refit on every labelled row; its parity rows are '
-                             'in-sample) or "last_fold" (the last walk-forward fold\'s model; parity on its '
-                             'held-out test rows)')
+        "final",
+        description='Which model to export: "final" (refit on every labelled row; its parity rows are '
+        'in-sample) or "last_fold" (the last walk-forward fold\'s model; parity on its '
+        "held-out test rows)",
+    )
 
 
 class PipelineConfig(_Section):
@@ -214,8 +241,9 @@ def decode_text(raw: bytes, source: str) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError(f"{source}: not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); "
-                          "save the config as UTF-8") from None
+        raise ConfigError(
+            f"{source}: not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); save the config as UTF-8"
+        ) from None
 
 
 def parse_config_text(text: str, fmt: str, source: str = "<config>") -> dict[str, Any]:
@@ -292,21 +320,33 @@ def validate_plugins(config: PipelineConfig, manager: Any = None) -> dict[str, A
     if config.model:
         checks.append(("model", config.model.model_type, "model.model_params", config.model.model_params))
     if config.backtest:
-        checks.append(("strategy", config.backtest.strategy_type, "backtest.strategy_params",
-                       config.backtest.strategy_params))
+        checks.append(
+            ("strategy", config.backtest.strategy_type, "backtest.strategy_params", config.backtest.strategy_params)
+        )
         if config.backtest.benchmark is not None:
-            checks.append(("data_source", config.backtest.benchmark.data_source_type,
-                           "backtest.benchmark.data_source_params", config.backtest.benchmark.data_source_params))
+            checks.append(
+                (
+                    "data_source",
+                    config.backtest.benchmark.data_source_type,
+                    "backtest.benchmark.data_source_params",
+                    config.backtest.benchmark.data_source_params,
+                )
+            )
         for name, rate in rate_series_of(config.backtest).items():
-            checks.append(("data_source", rate.data_source_type, f"backtest.{name}.data_source_params",
-                           rate.data_source_params))
+            checks.append(
+                ("data_source", rate.data_source_type, f"backtest.{name}.data_source_params", rate.data_source_params)
+            )
     if config.export:
         checks.append(("exporter", config.export.format_name, "export.format_params", config.export.format_params))
     validated: dict[str, Any] = {}
     problems: list[str] = []  # every problem, field by field, not just the first
-    type_field = {"data_source": "data.data_source_type", "label": "label.label_type",
-                  "model": "model.model_type", "strategy": "backtest.strategy_type",
-                  "exporter": "export.format_name"}
+    type_field = {
+        "data_source": "data.data_source_type",
+        "label": "label.label_type",
+        "model": "model.model_type",
+        "strategy": "backtest.strategy_type",
+        "exporter": "export.format_name",
+    }
     for kind, name, field_path, params in checks:
         try:
             spec = pm.registry(kind).get(name)
@@ -326,11 +366,14 @@ def validate_plugins(config: PipelineConfig, manager: Any = None) -> dict[str, A
         except PluginError as exc:  # the component's module or params model failed to import
             problems.append(f"{field_path}: {exc}")
         except (ImportError, AttributeError, ValueError) as exc:
-            problems.append(f"{field_path}: cannot load the params model of {kind.replace('_', ' ')} "
-                            f"{name!r}: {type(exc).__name__}: {exc}")
+            problems.append(
+                f"{field_path}: cannot load the params model of {kind.replace('_', ' ')} "
+                f"{name!r}: {type(exc).__name__}: {exc}"
+            )
     # a benchmark is checked only when its source is known and its params valid
-    problems += cross_section_problems(config, validated, pm,
-                                       benchmark=not any(p.startswith("backtest.benchmark.") for p in problems))
+    problems += cross_section_problems(
+        config, validated, pm, benchmark=not any(p.startswith("backtest.benchmark.") for p in problems)
+    )
     if problems:
         raise ConfigError("; ".join(problems), problems)
     return validated
@@ -340,8 +383,11 @@ def rate_series_of(terms: TradeTerms) -> dict[str, Any]:
     """The terms' rates that are series from a data source, by field name."""
     from qlop.sim.terms import RateSeries
 
-    return {name: getattr(terms, name) for name in ("financing_rate", "risk_free", "cash_rate")
-            if isinstance(getattr(terms, name), RateSeries)}
+    return {
+        name: getattr(terms, name)
+        for name in ("financing_rate", "risk_free", "cash_rate")
+        if isinstance(getattr(terms, name), RateSeries)
+    }
 
 
 def config_json_schema() -> dict[str, Any]:

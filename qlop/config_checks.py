@@ -28,8 +28,10 @@ def embargo_problem(config: "PipelineConfig", label_params: Any, manager: Any) -
         horizon = 0
     embargo = config.model.validation.embargo_days
     if embargo is not None and embargo < horizon:
-        return (f"model.validation.embargo_days: {embargo} is shorter than the label horizon ({horizon}); "
-                "test labels would leak into training")
+        return (
+            f"model.validation.embargo_days: {embargo} is shorter than the label horizon ({horizon}); "
+            "test labels would leak into training"
+        )
     return None
 
 
@@ -45,13 +47,16 @@ def check_prediction_scheme(config: "PipelineConfig", manager: Any = None) -> No
     except Exception:  # noqa: BLE001 - an unknown or broken strategy is reported by its own check
         return
     if cls.needs_predictions:
-        raise ConfigError("model.validation.scheme: purged_kfold predictions come from models trained on later "
-                          f"data; strategy {config.backtest.strategy_type!r} cannot backtest them (use "
-                          "walk_forward, or drop [backtest] to compare models)")
+        raise ConfigError(
+            "model.validation.scheme: purged_kfold predictions come from models trained on later "
+            f"data; strategy {config.backtest.strategy_type!r} cannot backtest them (use "
+            "walk_forward, or drop [backtest] to compare models)"
+        )
 
 
-def cross_section_problems(config: "PipelineConfig", validated: dict[str, Any], manager: Any,
-                           benchmark: bool = True) -> list[str]:
+def cross_section_problems(
+    config: "PipelineConfig", validated: dict[str, Any], manager: Any, benchmark: bool = True
+) -> list[str]:
     """Every cross-section problem of ``config`` (one line each); ``validated`` holds the plugins' validated
     params by field path, ``benchmark=False`` skips the benchmark (its source or params already failed)."""
     problems = []

@@ -20,8 +20,7 @@ from typing import Any
 MISSING = "-"
 
 #: The formats a metric can have (see :func:`format_value`).
-KINDS = ("return", "pct", "ratio", "prob", "loss", "leverage", "money", "count", "days", "date", "text",
-         "annual_rate")
+KINDS = ("return", "pct", "ratio", "prob", "loss", "leverage", "money", "count", "days", "date", "text", "annual_rate")
 
 
 def _number(value: Any) -> float | None:
@@ -142,8 +141,17 @@ def duration(seconds: Any) -> str:
 
 
 _FORMATTERS = {
-    "return": ret, "pct": pct, "ratio": ratio, "prob": prob, "loss": loss, "leverage": leverage,
-    "money": money, "count": count, "days": count, "date": iso_date, "annual_rate": annual_rate,
+    "return": ret,
+    "pct": pct,
+    "ratio": ratio,
+    "prob": prob,
+    "loss": loss,
+    "leverage": leverage,
+    "money": money,
+    "count": count,
+    "days": count,
+    "date": iso_date,
+    "annual_rate": annual_rate,
 }
 
 
@@ -173,80 +181,169 @@ def _m(key: str, label: str, kind: str, explain: str) -> tuple[str, Metric]:
 
 #: Every metric QLOP shows, keyed as in ``backtest/metrics.json`` and ``train_metrics.json``; the order
 #: is the order of the backtest metrics table.
-METRICS: dict[str, Metric] = dict([
-    _m("start", "Start", "date", "First day of the backtest (the first out-of-sample prediction)."),
-    _m("end", "End", "date", "Last day of the backtest."),
-    _m("years", "Years", "ratio", "Calendar span of the backtest in years of 365.25 days (CAGR's denominator)."),
-    _m("periods_per_year", "Periods per year", "ratio",
-       "Bars per year used to annualise: the median bars per calendar year of the backtest's dates "
-       "(252 for US stocks, 365 for a 7-day calendar), unless the config sets it."),
-    _m("initial_capital", "Initial capital", "money", "Capital the backtest starts with."),
-    _m("final_equity", "Final equity", "money", "Equity on the last day, after every cost."),
-    _m("total_return", "Total return", "return", "Final equity over initial capital, minus one."),
-    _m("cagr", "CAGR", "return", "Compound annual growth rate: the total return as a yearly rate over calendar time."),
-    _m("annual_volatility", "Annual volatility", "pct",
-       "Standard deviation of daily returns, annualised (x sqrt of the periods per year)."),
-    _m("sharpe", "Sharpe", "ratio",
-       "Annualised mean daily return above the risk-free rate, over its volatility."),
-    _m("sortino", "Sortino", "ratio", "Like Sharpe, but only downside volatility counts as risk."),
-    _m("calmar", "Calmar", "ratio", "CAGR over the maximum drawdown's size."),
-    _m("max_drawdown", "Max drawdown", "pct", "Largest fall of equity from a previous peak."),
-    _m("max_drawdown_duration_days", "Max drawdown duration (days)", "days",
-       "Longest time, in calendar days, spent below a previous equity peak."),
-    _m("probabilistic_sharpe", "Probabilistic Sharpe", "prob",
-       "Probability that the true Sharpe is above 0, given the sample's length, skew and kurtosis."),
-    _m("deflated_sharpe", "Deflated Sharpe", "prob",
-       "Probabilistic Sharpe against the best Sharpe that many skill-less trials would reach; "
-       "with 1 trial it equals the probabilistic Sharpe."),
-    _m("exposure_time", "Time in market", "pct", "Share of days with at least one open position."),
-    _m("avg_gross_leverage", "Average exposure (gross leverage)", "leverage",
-       "Open positions' gross value over equity, averaged over every day, idle days included: "
-       "how much of the capital worked on average, not the leverage of each trade."),
-    _m("max_gross_leverage", "Peak exposure (gross leverage)", "leverage",
-       "Highest gross value of open positions over equity on any day."),
-    _m("annual_turnover", "Annual turnover", "ratio",
-       "Value traded per year (entries and exits, halved) over average equity."),
-    _m("n_trades", "Trades", "count", "Number of closed trades."),
-    _m("win_rate", "Win rate", "pct", "Share of trades with a positive P&L after costs."),
-    _m("profit_factor", "Profit factor", "ratio", "Gross profits over gross losses (above 1 makes money)."),
-    _m("expectancy", "Expectancy per trade", "money", "Average P&L of a trade, after costs."),
-    _m("expectancy_return", "Expectancy per trade (return)", "return",
-       "Average return on margin of a trade, after costs."),
-    _m("sqn", "SQN", "ratio", "System quality number: sqrt(trades) x mean over standard deviation of trade returns."),
-    _m("kelly_fraction", "Kelly fraction", "prob",
-       "Share of capital the Kelly criterion would stake per trade, from the win rate and payoff ratio."),
-    _m("liquidations", "Liquidations", "count", "Trades closed by the broker at the maintenance margin."),
-    _m("fees_paid", "Fees paid", "money", "Commission, slippage and liquidation fees over every trade."),
-    _m("financing_paid", "Financing paid", "money", "Interest on the borrowed part of leveraged positions (and short borrow fees)."),
-    _m("benchmark_total_return", "Benchmark return", "return",
-       "The benchmark's return over the same days (over the dates it covers when it covers only part); "
-       "a price index leaves dividends out, a total-return series reinvests them."),
-    _m("alpha", "Alpha (annual)", "return", "Annualised return not explained by the benchmark (regression intercept)."),
-    _m("beta", "Beta", "ratio", "Sensitivity of daily returns to the benchmark's."),
-    _m("correlation", "Correlation", "ratio", "Correlation of daily returns with the benchmark's."),
-    _m("risk_free", "Risk-free rate", "annual_rate",
-       "Rate subtracted in Sharpe, Sortino and alpha: a constant or a rate series."),
-    _m("risk_free_return", "Risk-free return", "return", "What the risk-free rate earned over the backtest."),
-    _m("cash_rate", "Interest on idle cash", "annual_rate", "Rate the cash not committed as margin earns."),
-    _m("financing_rate", "Financing rate", "annual_rate", "Rate paid on the borrowed part of leveraged longs."),
-    _m("day_count", "Day count", "text", "Every rate accrues per calendar day over 360 (act_360) or 365 (act_365)."),
-    _m("stop_slippage_bps", "Stop slippage (bps)", "ratio",
-       "Extra slippage of stop-loss and liquidation fills, in bps of the exit notional."),
-    # model skill (train_metrics.json, overall and per fold)
-    _m("auc", "AUC", "prob", "Chance the model ranks a random paying day above a random non-paying one (0.5 = no skill)."),
-    _m("log_loss", "Log loss", "loss", "Penalty for confident wrong probabilities (lower is better)."),
-    _m("base_rate_log_loss", "Log loss of the base rate", "loss",
-       "Log loss of always predicting the base rate: the score to beat."),
-    _m("brier", "Brier score", "loss", "Mean squared error of the probabilities (lower is better)."),
-    _m("base_rate", "Base rate", "pct", "Share of labelled days on which the trade paid off."),
-    _m("mean_prob", "Mean predicted probability", "prob", "Average predicted probability of a paying trade."),
-    _m("precision", "Precision", "pct", "Share of days predicted to pay that did (at the model's threshold)."),
-    _m("recall", "Recall", "pct", "Share of paying days the model predicted (at the model's threshold)."),
-    _m("positive_rate", "Predicted positive rate", "pct", "Share of days predicted to pay (at the model's threshold)."),
-    _m("ic", "IC", "prob", "Rank correlation of predictions with realised outcomes (regression)."),
-    _m("n", "Out-of-sample rows", "count", "Labelled rows scored by a model that never saw them."),
-    _m("n_folds", "Folds", "count", "Walk-forward folds that produced out-of-sample predictions."),
-])
+METRICS: dict[str, Metric] = dict(
+    [
+        _m("start", "Start", "date", "First day of the backtest (the first out-of-sample prediction)."),
+        _m("end", "End", "date", "Last day of the backtest."),
+        _m("years", "Years", "ratio", "Calendar span of the backtest in years of 365.25 days (CAGR's denominator)."),
+        _m(
+            "periods_per_year",
+            "Periods per year",
+            "ratio",
+            "Bars per year used to annualise: the median bars per calendar year of the backtest's dates "
+            "(252 for US stocks, 365 for a 7-day calendar), unless the config sets it.",
+        ),
+        _m("initial_capital", "Initial capital", "money", "Capital the backtest starts with."),
+        _m("final_equity", "Final equity", "money", "Equity on the last day, after every cost."),
+        _m("total_return", "Total return", "return", "Final equity over initial capital, minus one."),
+        _m(
+            "cagr",
+            "CAGR",
+            "return",
+            "Compound annual growth rate: the total return as a yearly rate over calendar time.",
+        ),
+        _m(
+            "annual_volatility",
+            "Annual volatility",
+            "pct",
+            "Standard deviation of daily returns, annualised (x sqrt of the periods per year).",
+        ),
+        _m("sharpe", "Sharpe", "ratio", "Annualised mean daily return above the risk-free rate, over its volatility."),
+        _m("sortino", "Sortino", "ratio", "Like Sharpe, but only downside volatility counts as risk."),
+        _m("calmar", "Calmar", "ratio", "CAGR over the maximum drawdown's size."),
+        _m("max_drawdown", "Max drawdown", "pct", "Largest fall of equity from a previous peak."),
+        _m(
+            "max_drawdown_duration_days",
+            "Max drawdown duration (days)",
+            "days",
+            "Longest time, in calendar days, spent below a previous equity peak.",
+        ),
+        _m(
+            "probabilistic_sharpe",
+            "Probabilistic Sharpe",
+            "prob",
+            "Probability that the true Sharpe is above 0, given the sample's length, skew and kurtosis.",
+        ),
+        _m(
+            "deflated_sharpe",
+            "Deflated Sharpe",
+            "prob",
+            "Probabilistic Sharpe against the best Sharpe that many skill-less trials would reach; "
+            "with 1 trial it equals the probabilistic Sharpe.",
+        ),
+        _m("exposure_time", "Time in market", "pct", "Share of days with at least one open position."),
+        _m(
+            "avg_gross_leverage",
+            "Average exposure (gross leverage)",
+            "leverage",
+            "Open positions' gross value over equity, averaged over every day, idle days included: "
+            "how much of the capital worked on average, not the leverage of each trade.",
+        ),
+        _m(
+            "max_gross_leverage",
+            "Peak exposure (gross leverage)",
+            "leverage",
+            "Highest gross value of open positions over equity on any day.",
+        ),
+        _m(
+            "annual_turnover",
+            "Annual turnover",
+            "ratio",
+            "Value traded per year (entries and exits, halved) over average equity.",
+        ),
+        _m("n_trades", "Trades", "count", "Number of closed trades."),
+        _m("win_rate", "Win rate", "pct", "Share of trades with a positive P&L after costs."),
+        _m("profit_factor", "Profit factor", "ratio", "Gross profits over gross losses (above 1 makes money)."),
+        _m("expectancy", "Expectancy per trade", "money", "Average P&L of a trade, after costs."),
+        _m(
+            "expectancy_return",
+            "Expectancy per trade (return)",
+            "return",
+            "Average return on margin of a trade, after costs.",
+        ),
+        _m(
+            "sqn",
+            "SQN",
+            "ratio",
+            "System quality number: sqrt(trades) x mean over standard deviation of trade returns.",
+        ),
+        _m(
+            "kelly_fraction",
+            "Kelly fraction",
+            "prob",
+            "Share of capital the Kelly criterion would stake per trade, from the win rate and payoff ratio.",
+        ),
+        _m("liquidations", "Liquidations", "count", "Trades closed by the broker at the maintenance margin."),
+        _m("fees_paid", "Fees paid", "money", "Commission, slippage and liquidation fees over every trade."),
+        _m(
+            "financing_paid",
+            "Financing paid",
+            "money",
+            "Interest on the borrowed part of leveraged positions (and short borrow fees).",
+        ),
+        _m(
+            "benchmark_total_return",
+            "Benchmark return",
+            "return",
+            "The benchmark's return over the same days (over the dates it covers when it covers only part); "
+            "a price index leaves dividends out, a total-return series reinvests them.",
+        ),
+        _m(
+            "alpha",
+            "Alpha (annual)",
+            "return",
+            "Annualised return not explained by the benchmark (regression intercept).",
+        ),
+        _m("beta", "Beta", "ratio", "Sensitivity of daily returns to the benchmark's."),
+        _m("correlation", "Correlation", "ratio", "Correlation of daily returns with the benchmark's."),
+        _m(
+            "risk_free",
+            "Risk-free rate",
+            "annual_rate",
+            "Rate subtracted in Sharpe, Sortino and alpha: a constant or a rate series.",
+        ),
+        _m("risk_free_return", "Risk-free return", "return", "What the risk-free rate earned over the backtest."),
+        _m("cash_rate", "Interest on idle cash", "annual_rate", "Rate the cash not committed as margin earns."),
+        _m("financing_rate", "Financing rate", "annual_rate", "Rate paid on the borrowed part of leveraged longs."),
+        _m(
+            "day_count", "Day count", "text", "Every rate accrues per calendar day over 360 (act_360) or 365 (act_365)."
+        ),
+        _m(
+            "stop_slippage_bps",
+            "Stop slippage (bps)",
+            "ratio",
+            "Extra slippage of stop-loss and liquidation fills, in bps of the exit notional.",
+        ),
+        # model skill (train_metrics.json, overall and per fold)
+        _m(
+            "auc",
+            "AUC",
+            "prob",
+            "Chance the model ranks a random paying day above a random non-paying one (0.5 = no skill).",
+        ),
+        _m("log_loss", "Log loss", "loss", "Penalty for confident wrong probabilities (lower is better)."),
+        _m(
+            "base_rate_log_loss",
+            "Log loss of the base rate",
+            "loss",
+            "Log loss of always predicting the base rate: the score to beat.",
+        ),
+        _m("brier", "Brier score", "loss", "Mean squared error of the probabilities (lower is better)."),
+        _m("base_rate", "Base rate", "pct", "Share of labelled days on which the trade paid off."),
+        _m("mean_prob", "Mean predicted probability", "prob", "Average predicted probability of a paying trade."),
+        _m("precision", "Precision", "pct", "Share of days predicted to pay that did (at the model's threshold)."),
+        _m("recall", "Recall", "pct", "Share of paying days the model predicted (at the model's threshold)."),
+        _m(
+            "positive_rate",
+            "Predicted positive rate",
+            "pct",
+            "Share of days predicted to pay (at the model's threshold).",
+        ),
+        _m("ic", "IC", "prob", "Rank correlation of predictions with realised outcomes (regression)."),
+        _m("n", "Out-of-sample rows", "count", "Labelled rows scored by a model that never saw them."),
+        _m("n_folds", "Folds", "count", "Walk-forward folds that produced out-of-sample predictions."),
+    ]
+)
 
 
 def metric(key: str) -> Metric:
@@ -308,12 +405,44 @@ def format_metric(key: str, value: Any) -> str:
 
 #: The backtest metrics, in table order, that the answer, the report and the GUI show.
 BACKTEST_KEYS: tuple[str, ...] = (
-    "start", "end", "final_equity", "total_return", "cagr", "annual_volatility", "sharpe", "sortino",
-    "calmar", "max_drawdown", "max_drawdown_duration_days", "probabilistic_sharpe", "deflated_sharpe",
-    "exposure_time", "avg_gross_leverage", "max_gross_leverage", "annual_turnover", "n_trades", "win_rate",
-    "profit_factor", "expectancy", "sqn", "kelly_fraction", "liquidations", "fees_paid", "financing_paid",
-    "benchmark_total_return", "alpha", "beta", "correlation", "years", "periods_per_year", "risk_free",
-    "risk_free_return", "cash_rate", "financing_rate", "day_count", "stop_slippage_bps",
+    "start",
+    "end",
+    "final_equity",
+    "total_return",
+    "cagr",
+    "annual_volatility",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "max_drawdown",
+    "max_drawdown_duration_days",
+    "probabilistic_sharpe",
+    "deflated_sharpe",
+    "exposure_time",
+    "avg_gross_leverage",
+    "max_gross_leverage",
+    "annual_turnover",
+    "n_trades",
+    "win_rate",
+    "profit_factor",
+    "expectancy",
+    "sqn",
+    "kelly_fraction",
+    "liquidations",
+    "fees_paid",
+    "financing_paid",
+    "benchmark_total_return",
+    "alpha",
+    "beta",
+    "correlation",
+    "years",
+    "periods_per_year",
+    "risk_free",
+    "risk_free_return",
+    "cash_rate",
+    "financing_rate",
+    "day_count",
+    "stop_slippage_bps",
 )
 
 #: The few figures a one-line summary shows (``qlop runs list``, the GUI's headline).
@@ -322,5 +451,4 @@ HEADLINE_KEYS: tuple[str, ...] = ("total_return", "cagr", "sharpe", "max_drawdow
 
 def metric_rows(metrics: dict[str, Any], keys: tuple[str, ...] = BACKTEST_KEYS) -> list[tuple[str, str, str]]:
     """``(label, formatted value, explanation)`` for each of ``keys`` present in ``metrics``, in order."""
-    return [(metric_label(k, metrics), format_metric(k, metrics.get(k)), metric_help(k))
-            for k in keys if k in metrics]
+    return [(metric_label(k, metrics), format_metric(k, metrics.get(k)), metric_help(k)) for k in keys if k in metrics]

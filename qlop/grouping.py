@@ -136,16 +136,19 @@ def _build(index: "pd.Index") -> TickerGroups:
         seen: set[int] = set()
         for s, c in zip(starts.tolist(), block_codes.tolist()):
             if c in seen:
-                raise DataError(f"feature steps: ticker {index[s][0]}, date {_fmt(index[s][1])}: rows are "
-                                "not grouped by ticker (sort the panel by ticker, date)")
+                raise DataError(
+                    f"feature steps: ticker {index[s][0]}, date {_fmt(index[s][1])}: rows are "
+                    "not grouped by ticker (sort the panel by ticker, date)"
+                )
             seen.add(c)
     back = day[1:] <= day[:-1]
     back[starts[1:] - 1] = False  # a new ticker may start at any date
     if back.any():
         i = int(np.flatnonzero(back)[0]) + 1
         what = "duplicated date" if day[i] == day[i - 1] else "dates not increasing within the ticker"
-        raise DataError(f"feature steps: ticker {index[i][0]}, date {_fmt(index[i][1])}: {what} "
-                        "(sort the panel by ticker, date)")
+        raise DataError(
+            f"feature steps: ticker {index[i][0]}, date {_fmt(index[i][1])}: {what} (sort the panel by ticker, date)"
+        )
     return TickerGroups(starts, ends, index)
 
 

@@ -229,8 +229,13 @@ class BaseModelPlugin(BasePlugin):
         self.artifact = None
 
     @abstractmethod
-    def train(self, X_train: "pd.DataFrame", y_train: "np.ndarray", X_val: "pd.DataFrame | None" = None,
-              y_val: "np.ndarray | None" = None) -> Any:
+    def train(
+        self,
+        X_train: "pd.DataFrame",
+        y_train: "np.ndarray",
+        X_val: "pd.DataFrame | None" = None,
+        y_val: "np.ndarray | None" = None,
+    ) -> Any:
         """Fit on the training rows (``X_val``/``y_val`` for early stopping); return the artefact.
 
         What the train stage passes (built by :func:`qlop.adapters.model_fit_inputs`, which the

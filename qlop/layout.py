@@ -81,9 +81,24 @@ class RunLayout:
     @classmethod
     def top_level_names(cls) -> frozenset[str]:
         """Every file and folder QLOP itself puts directly in a run directory."""
-        return frozenset({cls.CONFIG, cls.MANIFEST, cls.EVENTS, cls.LOCK, cls.DATA, cls.FEATURES, cls.LABELS,
-                          cls.PREDICTIONS, cls.FINAL_PREDICTIONS, cls.FOLDS, cls.TRAIN_METRICS, cls.MODEL_DIR,
-                          cls.BACKTEST_DIR, cls.EXPORT_DIR})
+        return frozenset(
+            {
+                cls.CONFIG,
+                cls.MANIFEST,
+                cls.EVENTS,
+                cls.LOCK,
+                cls.DATA,
+                cls.FEATURES,
+                cls.LABELS,
+                cls.PREDICTIONS,
+                cls.FINAL_PREDICTIONS,
+                cls.FOLDS,
+                cls.TRAIN_METRICS,
+                cls.MODEL_DIR,
+                cls.BACKTEST_DIR,
+                cls.EXPORT_DIR,
+            }
+        )
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -207,6 +222,7 @@ class RunLayout:
 
 
 # -- run ids and the runs folder --------------------------------------------------------------
+
 
 def run_id(tag: str, now: dt.datetime | None = None) -> str:
     """``<UTC timestamp>-<first 8 characters of tag>``: sorts by time, names what made the run."""

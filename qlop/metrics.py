@@ -47,7 +47,6 @@ def returns_from_equity(equity: Any, initial_capital: float) -> np.ndarray:
     return out
 
 
-
 def total_return(returns: Any) -> float:
     """Compounded return over the whole period: ``prod(1 + r) - 1``."""
     r = _arr(returns)
@@ -192,7 +191,7 @@ def _moments(r: np.ndarray) -> tuple[float, float]:
     m2 = float(np.mean(c * c))
     if m2 <= 0:
         return 0.0, 3.0
-    return float(np.mean(c ** 3) / m2 ** 1.5), float(np.mean(c ** 4) / m2 ** 2)
+    return float(np.mean(c**3) / m2**1.5), float(np.mean(c**4) / m2**2)
 
 
 def sharpe_std_error(returns: Any) -> float:
@@ -275,14 +274,14 @@ def deflated_sharpe_across_trials(trial_returns: Any) -> dict[str, Any]:
     n = len(defined)
     variance = float(np.var(defined, ddof=1)) if n > 1 else 0.0
     sr0 = expected_max_sharpe(n, variance)
-    dsr = [probabilistic_sharpe_ratio(r, sr0) if math.isfinite(s) else math.nan
-           for r, s in zip(trial_returns, srs)]
+    dsr = [probabilistic_sharpe_ratio(r, sr0) if math.isfinite(s) else math.nan for r, s in zip(trial_returns, srs)]
     return {"n_trials": n, "sharpe_variance": variance, "sr0": sr0, "sharpe": srs, "deflated_sharpe": dsr}
 
 
 # ------------------------------------------------------------------------------------- benchmark
-def alpha_beta(returns: Any, benchmark_returns: Any, *, periods_per_year: float,
-               risk_free_returns: Any = 0.0) -> tuple[float, float]:
+def alpha_beta(
+    returns: Any, benchmark_returns: Any, *, periods_per_year: float, risk_free_returns: Any = 0.0
+) -> tuple[float, float]:
     """CAPM regression of the excess returns on the benchmark's (Jensen 1968), both over the
     risk-free return per period: ``beta = cov(r - rf, b - rf) / var(b - rf)``; ``alpha`` is the mean
     residual ``(r - rf) - beta (b - rf)`` compounded to a year, ``(1 + mean) ** ppy - 1``."""
@@ -384,7 +383,8 @@ def performance_metrics(
     ``risk_free_returns`` is the risk-free return of each period (a number or one per mark), subtracted in Sharpe, Sortino,
     the Sharpe inference and alpha.
     """
-    from qlop.calendar import calendar_years, periods_per_year as infer_periods
+    from qlop.calendar import calendar_years
+    from qlop.calendar import periods_per_year as infer_periods
 
     eq = _arr(equity)
     r = returns_from_equity(eq, initial_capital)
@@ -409,7 +409,9 @@ def performance_metrics(
         "total_return": total_return(r),
         "cagr": cagr(r, periods_per_year, years=years),
         "annual_volatility": annual_volatility(r, periods_per_year),
-        "risk_free_return": total_return(np.broadcast_to(np.asarray(risk_free_returns, dtype=np.float64), r.shape)) if n else None,
+        "risk_free_return": total_return(np.broadcast_to(np.asarray(risk_free_returns, dtype=np.float64), r.shape))
+        if n
+        else None,
         "sharpe": sharpe_ratio(x, periods_per_year=periods_per_year),
         "sortino": sortino_ratio(x, periods_per_year=periods_per_year),
         "calmar": calmar_ratio(r, periods_per_year, years=years),
@@ -434,28 +436,32 @@ def performance_metrics(
         if len(trades):
             traded = float(np.sum(_arr(trades["entry_notional"])) + np.sum(_arr(trades["exit_notional"])))
         mean_eq = float(eq.mean()) if n else math.nan
-        out.update({
-            "n_trades": int(pnl.size),
-            "win_rate": win_rate(pnl),
-            "profit_factor": profit_factor(pnl),
-            "expectancy": expectancy(pnl),
-            "expectancy_return": expectancy(ret),
-            "sqn": sqn(ret),
-            "kelly_fraction": kelly_fraction(ret),
-            "annual_turnover": (traded / 2.0 / mean_eq / years) if n and mean_eq > 0 else math.nan,
-            "liquidations": int(np.sum(np.asarray(trades["exit_reason"]) == "liquidation")) if len(trades) else 0,
-            "fees_paid": float(np.sum(_arr(trades["fees"]))) if len(trades) else 0.0,
-            "financing_paid": float(np.sum(_arr(trades["financing"]))) if len(trades) else 0.0,
-        })
+        out.update(
+            {
+                "n_trades": int(pnl.size),
+                "win_rate": win_rate(pnl),
+                "profit_factor": profit_factor(pnl),
+                "expectancy": expectancy(pnl),
+                "expectancy_return": expectancy(ret),
+                "sqn": sqn(ret),
+                "kelly_fraction": kelly_fraction(ret),
+                "annual_turnover": (traded / 2.0 / mean_eq / years) if n and mean_eq > 0 else math.nan,
+                "liquidations": int(np.sum(np.asarray(trades["exit_reason"]) == "liquidation")) if len(trades) else 0,
+                "fees_paid": float(np.sum(_arr(trades["fees"]))) if len(trades) else 0.0,
+                "financing_paid": float(np.sum(_arr(trades["financing"]))) if len(trades) else 0.0,
+            }
+        )
     if benchmark_returns is not None and n:
         b = _arr(benchmark_returns)
         ok = np.isfinite(b)
         rf = np.broadcast_to(np.asarray(risk_free_returns, dtype=np.float64), r.shape)
         alpha, beta = alpha_beta(r[ok], b[ok], periods_per_year=periods_per_year, risk_free_returns=rf[ok])
-        out.update({
-            "benchmark_total_return": total_return(b[ok]),
-            "alpha": alpha,
-            "beta": beta,
-            "correlation": correlation(r[ok], b[ok]),
-        })
+        out.update(
+            {
+                "benchmark_total_return": total_return(b[ok]),
+                "alpha": alpha,
+                "beta": beta,
+                "correlation": correlation(r[ok], b[ok]),
+            }
+        )
     return {k: _clean(v) for k, v in out.items()}

@@ -31,8 +31,12 @@ from pydantic_core import PydanticCustomError, core_schema
 #: The seeds every random step accepts (NumPy's and scikit-learn's range).
 SEED_MAX = 2**32 - 1
 
-_LOWER = {("ge", "le"): "between {lo} and {hi}", ("gt", "le"): "greater than {lo} and at most {hi}",
-          ("ge", "lt"): "at least {lo} and less than {hi}", ("gt", "lt"): "strictly between {lo} and {hi}"}
+_LOWER = {
+    ("ge", "le"): "between {lo} and {hi}",
+    ("gt", "le"): "greater than {lo} and at most {hi}",
+    ("ge", "lt"): "at least {lo} and less than {hi}",
+    ("gt", "lt"): "strictly between {lo} and {hi}",
+}
 
 
 def format_number(x: float | int) -> str:
@@ -53,14 +57,23 @@ class Number:
 
     __slots__ = ("ge", "gt", "le", "lt", "unit")
 
-    def __init__(self, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
-                 lt: float | None = None, unit: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        ge: float | None = None,
+        gt: float | None = None,
+        le: float | None = None,
+        lt: float | None = None,
+        unit: str = "",
+    ) -> None:
         if ge is not None and gt is not None or le is not None and lt is not None:
             raise TypeError("Number: give at most one lower bound (ge/gt) and one upper bound (le/lt)")
         self.ge, self.gt, self.le, self.lt, self.unit = ge, gt, le, lt, unit
 
     def __repr__(self) -> str:
-        bounds = ", ".join(f"{k}={getattr(self, k)!r}" for k in ("ge", "gt", "le", "lt") if getattr(self, k) is not None)
+        bounds = ", ".join(
+            f"{k}={getattr(self, k)!r}" for k in ("ge", "gt", "le", "lt") if getattr(self, k) is not None
+        )
         return f"Number({bounds}{', ' if bounds else ''}unit={self.unit!r})"
 
     # -- the rule ----------------------------------------------------------------------------------
@@ -82,8 +95,12 @@ class Number:
         return f"{text} {self.unit}" if self.unit else text
 
     def inside(self, x: float) -> bool:
-        return not ((self.ge is not None and x < self.ge) or (self.gt is not None and x <= self.gt)
-                    or (self.le is not None and x > self.le) or (self.lt is not None and x >= self.lt))
+        return not (
+            (self.ge is not None and x < self.ge)
+            or (self.gt is not None and x <= self.gt)
+            or (self.le is not None and x > self.le)
+            or (self.lt is not None and x >= self.lt)
+        )
 
     def check(self, value: Any) -> None:
         """Raise a pydantic error when ``value`` (a parsed number, or None) breaks the rule."""
@@ -116,11 +133,16 @@ class Number:
         js = handler(schema)
         target = handler.resolve_ref_schema(js) if "$ref" in js else js
         # the numeric branch of a union (``X | None``; a number or a table, as a rate is) gets the bounds
-        branches = [b for b in target.get("anyOf", []) + target.get("oneOf", [])
-                    if b.get("type") in ("number", "integer")]
+        branches = [
+            b for b in target.get("anyOf", []) + target.get("oneOf", []) if b.get("type") in ("number", "integer")
+        ]
         for node in branches or [target]:
-            for key, value in (("minimum", self.ge), ("exclusiveMinimum", self.gt),
-                               ("maximum", self.le), ("exclusiveMaximum", self.lt)):
+            for key, value in (
+                ("minimum", self.ge),
+                ("exclusiveMinimum", self.gt),
+                ("maximum", self.le),
+                ("exclusiveMaximum", self.lt),
+            ):
                 if value is not None:
                     node[key] = value
             if self.unit and node is not target and "oneOf" in target:
@@ -130,8 +152,16 @@ class Number:
         return js
 
 
-def number(default: Any = ..., *, ge: float | None = None, gt: float | None = None, le: float | None = None,
-           lt: float | None = None, unit: str = "", **field_kwargs: Any) -> Any:
+def number(
+    default: Any = ...,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    unit: str = "",
+    **field_kwargs: Any,
+) -> Any:
     """A pydantic ``Field`` whose value is checked by :class:`Number` (use it as a field's default:
     ``leverage: float = number(1.0, gt=0, le=100, unit="x margin", description=...)``)."""
     info = Field(default, **field_kwargs)

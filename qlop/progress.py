@@ -115,8 +115,19 @@ class StageProgress:
         self.started = time.monotonic()
 
     def _update(self, kind: str, message: str | None = None, ok: bool = True, **extra: Any) -> ProgressUpdate:
-        return ProgressUpdate(kind, self.stage, self.step, self.total, self.unit, self.started, message, ok, extra,
-                              self.extra_total, self.extra_done)
+        return ProgressUpdate(
+            kind,
+            self.stage,
+            self.step,
+            self.total,
+            self.unit,
+            self.started,
+            message,
+            ok,
+            extra,
+            self.extra_total,
+            self.extra_done,
+        )
 
     def advance(self, n: int = 1, message: str | None = None, **extra: Any) -> None:
         self.step += n
@@ -135,8 +146,9 @@ class StageProgress:
 
 
 @contextlib.contextmanager
-def stage_progress(stage: str, total: int | None = None, unit: str = "step",
-                   extra_work: int = 0) -> Iterator[StageProgress]:
+def stage_progress(
+    stage: str, total: int | None = None, unit: str = "step", extra_work: int = 0
+) -> Iterator[StageProgress]:
     """Report a stage's progress: a ``start`` update, ``advance`` calls, then an ``end`` update.
 
     ``total`` counts what a person reads (``3/10 fold``); ``extra_work`` items (finished with

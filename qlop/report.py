@@ -64,15 +64,34 @@ def equity_figure(equity: Any) -> Any:
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=equity.index, y=equity["equity"], name="strategy", line=dict(color="#1f77b4", width=1.6)))
+    fig.add_trace(
+        go.Scatter(x=equity.index, y=equity["equity"], name="strategy", line=dict(color="#1f77b4", width=1.6))
+    )
     if "benchmark" in equity.columns and equity["benchmark"].notna().any():
-        fig.add_trace(go.Scatter(x=equity.index, y=equity["benchmark"], name="benchmark (rebased)",
-                                 line=dict(color="#7f7f7f", width=1.2)))
-    fig.update_layout(yaxis_title="equity", yaxis_type="log", height=420, hovermode="x unified",
-                      legend=dict(orientation="h", y=1.1, x=0.2),  # above: the x-axis spans as in the charts below
-                      updatemenus=[dict(type="buttons", direction="left", x=0, y=1.12, buttons=[
-                          dict(label="log", method="relayout", args=[{"yaxis.type": "log"}]),
-                          dict(label="linear", method="relayout", args=[{"yaxis.type": "linear"}])])])
+        fig.add_trace(
+            go.Scatter(
+                x=equity.index, y=equity["benchmark"], name="benchmark (rebased)", line=dict(color="#7f7f7f", width=1.2)
+            )
+        )
+    fig.update_layout(
+        yaxis_title="equity",
+        yaxis_type="log",
+        height=420,
+        hovermode="x unified",
+        legend=dict(orientation="h", y=1.1, x=0.2),  # above: the x-axis spans as in the charts below
+        updatemenus=[
+            dict(
+                type="buttons",
+                direction="left",
+                x=0,
+                y=1.12,
+                buttons=[
+                    dict(label="log", method="relayout", args=[{"yaxis.type": "log"}]),
+                    dict(label="linear", method="relayout", args=[{"yaxis.type": "linear"}]),
+                ],
+            )
+        ],
+    )
     return fig
 
 
@@ -82,8 +101,9 @@ def drawdown_figure(equity: Any, initial_capital: float) -> Any:
     wealth = np.concatenate(([initial_capital], equity["equity"].to_numpy()))
     peak = np.maximum.accumulate(wealth)
     dd = np.divide(wealth, peak, out=np.zeros_like(wealth), where=peak > 0)[1:] - 1.0
-    fig = go.Figure(go.Scatter(x=equity.index, y=dd, fill="tozeroy", name="drawdown",
-                               line=dict(color="#d62728", width=1)))
+    fig = go.Figure(
+        go.Scatter(x=equity.index, y=dd, fill="tozeroy", name="drawdown", line=dict(color="#d62728", width=1))
+    )
     fig.update_layout(yaxis_title="drawdown", yaxis_tickformat=".0%", height=280)
     return fig
 
@@ -93,16 +113,23 @@ def probability_figure(path: Any, thresholds: dict[str, float]) -> Any:
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=path.index, y=path["highest"], name="highest across tickers",
-                             line=dict(color="#1f77b4", width=1)))
-    fig.add_trace(go.Scatter(x=path.index, y=path["median"], name="median across tickers",
-                             line=dict(color="#9aa5b1", width=1)))
+    fig.add_trace(
+        go.Scatter(x=path.index, y=path["highest"], name="highest across tickers", line=dict(color="#1f77b4", width=1))
+    )
+    fig.add_trace(
+        go.Scatter(x=path.index, y=path["median"], name="median across tickers", line=dict(color="#9aa5b1", width=1))
+    )
     colors = {"entry": "#2ca02c", "exit": "#ff7f0e", "short_entry": "#d62728", "short_exit": "#8c564b"}
     for name, level in thresholds.items():
-        fig.add_hline(y=level, line=dict(color=colors.get(name, "#333"), dash="dash", width=1.4),
-                      annotation_text=f"{name.replace('_', ' ')} {level:.2f}", annotation_position="top right")
-    fig.update_layout(yaxis_title="predicted probability", height=340, hovermode="x unified",
-                      legend=dict(orientation="h", y=1.08))
+        fig.add_hline(
+            y=level,
+            line=dict(color=colors.get(name, "#333"), dash="dash", width=1.4),
+            annotation_text=f"{name.replace('_', ' ')} {level:.2f}",
+            annotation_position="top right",
+        )
+    fig.update_layout(
+        yaxis_title="predicted probability", height=340, hovermode="x unified", legend=dict(orientation="h", y=1.08)
+    )
     return fig
 
 
@@ -119,25 +146,52 @@ def price_figure(run: RunData, start: Any = None) -> Any | None:
     fig = go.Figure()
     for i, (ticker, v) in enumerate(views):
         visible = i == 0
-        fig.add_trace(go.Scatter(x=v["close"].index, y=v["close"], name=f"{ticker} close", visible=visible,
-                                 line=dict(color="#52606d", width=1)))
+        fig.add_trace(
+            go.Scatter(
+                x=v["close"].index,
+                y=v["close"],
+                name=f"{ticker} close",
+                visible=visible,
+                line=dict(color="#52606d", width=1),
+            )
+        )
         e, x = v["entries"], v["exits"]
-        fig.add_trace(go.Scatter(x=e["date"], y=e["price"], mode="markers", name="entry", visible=visible,
-                                 marker=dict(symbol="triangle-up", size=9, color="#1f77b4"),
-                                 text=[f"entry ({s})" for s in e["side"]], hovertemplate="%{x|%Y-%m-%d} %{text}: %{y:,.2f}<extra></extra>"))
-        fig.add_trace(go.Scatter(
-            x=x["date"], y=x["price"], mode="markers", name="exit", visible=visible,
-            marker=dict(symbol="x", size=8, color=["#2ca02c" if p > 0 else "#d62728" for p in x["pnl"]]),
-            text=[f"{EXIT_NAMES.get(r, r)}, P&L {p:,.2f}" for r, p in zip(x["reason"], x["pnl"])],
-            hovertemplate="%{x|%Y-%m-%d} exit, %{text}: %{y:,.2f}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=e["date"],
+                y=e["price"],
+                mode="markers",
+                name="entry",
+                visible=visible,
+                marker=dict(symbol="triangle-up", size=9, color="#1f77b4"),
+                text=[f"entry ({s})" for s in e["side"]],
+                hovertemplate="%{x|%Y-%m-%d} %{text}: %{y:,.2f}<extra></extra>",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x["date"],
+                y=x["price"],
+                mode="markers",
+                name="exit",
+                visible=visible,
+                marker=dict(symbol="x", size=8, color=["#2ca02c" if p > 0 else "#d62728" for p in x["pnl"]]),
+                text=[f"{EXIT_NAMES.get(r, r)}, P&L {p:,.2f}" for r, p in zip(x["reason"], x["pnl"])],
+                hovertemplate="%{x|%Y-%m-%d} exit, %{text}: %{y:,.2f}<extra></extra>",
+            )
+        )
     buttons = []
     for i, (ticker, v) in enumerate(views):
         mask = [False] * (3 * len(views))
-        mask[3 * i:3 * i + 3] = [True, True, True]
+        mask[3 * i : 3 * i + 3] = [True, True, True]
         buttons.append(dict(label=f"{ticker} ({len(v['entries'])} trades)", method="update", args=[{"visible": mask}]))
-    fig.update_layout(height=420, hovermode="closest", yaxis_title="close",
-                      updatemenus=[dict(buttons=buttons, direction="down", x=0, y=1.15, xanchor="left")],
-                      legend=dict(orientation="h", y=1.08, x=0.35))
+    fig.update_layout(
+        height=420,
+        hovermode="closest",
+        yaxis_title="close",
+        updatemenus=[dict(buttons=buttons, direction="down", x=0, y=1.15, xanchor="left")],
+        legend=dict(orientation="h", y=1.08, x=0.35),
+    )
     return fig
 
 
@@ -150,12 +204,29 @@ def monthly_figure(table: Any) -> Any:
     z = table.to_numpy(dtype=float)
     text = [["" if not np.isfinite(v) else pct(v, 1) for v in row] for row in z]
     lim = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 0.01
-    fig = go.Figure(go.Heatmap(
-        z=z, x=MONTHS, y=[str(y) for y in table.index], text=text, texttemplate="%{text}", colorscale="RdYlGn",
-        zmid=0, zmin=-lim, zmax=lim, colorbar=dict(tickformat=".0%"), hoverongaps=False,
-        hovertemplate="%{y} %{x}: %{text}<extra></extra>"))
-    fig.update_layout(height=max(260, 22 * len(table) + 120), yaxis_autorange="reversed",
-                      plot_bgcolor="#ffffff", xaxis_showgrid=False, yaxis_showgrid=False)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=MONTHS,
+            y=[str(y) for y in table.index],
+            text=text,
+            texttemplate="%{text}",
+            colorscale="RdYlGn",
+            zmid=0,
+            zmin=-lim,
+            zmax=lim,
+            colorbar=dict(tickformat=".0%"),
+            hoverongaps=False,
+            hovertemplate="%{y} %{x}: %{text}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=max(260, 22 * len(table) + 120),
+        yaxis_autorange="reversed",
+        plot_bgcolor="#ffffff",
+        xaxis_showgrid=False,
+        yaxis_showgrid=False,
+    )
     return fig
 
 
@@ -165,18 +236,47 @@ def leverage_figure(path: Any) -> Any:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.65, 0.35],
-                        subplot_titles=("exposure over equity (leverage of the whole book)", "open positions"))
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.08,
+        row_heights=[0.65, 0.35],
+        subplot_titles=("exposure over equity (leverage of the whole book)", "open positions"),
+    )
     if "gross" in path.columns:
-        fig.add_trace(go.Scatter(x=path.index, y=path["gross"], name="gross leverage", fill="tozeroy",
-                                 line=dict(color="#9467bd", width=0.8), fillcolor="rgba(148,103,189,0.25)"),
-                      row=1, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=path.index,
+                y=path["gross"],
+                name="gross leverage",
+                fill="tozeroy",
+                line=dict(color="#9467bd", width=0.8),
+                fillcolor="rgba(148,103,189,0.25)",
+            ),
+            row=1,
+            col=1,
+        )
     if "net" in path.columns:
-        fig.add_trace(go.Scatter(x=path.index, y=path["net"], name="net leverage",
-                                 line=dict(color="#ff7f0e", width=1.4, dash="dot")), row=1, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=path.index, y=path["net"], name="net leverage", line=dict(color="#ff7f0e", width=1.4, dash="dot")
+            ),
+            row=1,
+            col=1,
+        )
     if "positions" in path.columns:
-        fig.add_trace(go.Scatter(x=path.index, y=path["positions"], name="positions", line_shape="hv",
-                                 line=dict(color="#8c564b", width=1)), row=2, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=path.index,
+                y=path["positions"],
+                name="positions",
+                line_shape="hv",
+                line=dict(color="#8c564b", width=1),
+            ),
+            row=2,
+            col=1,
+        )
     fig.update_layout(height=460, hovermode="x unified", legend=dict(orientation="h", y=1.12))
     return fig
 
@@ -186,10 +286,12 @@ def trade_results_figure(trades: Any) -> Any:
 
     fig = go.Figure()
     for reason, group in trades.groupby("exit_reason", sort=True):
-        fig.add_trace(go.Histogram(x=group["return"], name=EXIT_NAMES.get(str(reason), str(reason)),
-                                   opacity=0.75, nbinsx=60))
-    fig.update_layout(barmode="stack", height=320, xaxis_title="trade return on margin",
-                      xaxis_tickformat=".0%", yaxis_title="trades")
+        fig.add_trace(
+            go.Histogram(x=group["return"], name=EXIT_NAMES.get(str(reason), str(reason)), opacity=0.75, nbinsx=60)
+        )
+    fig.update_layout(
+        barmode="stack", height=320, xaxis_title="trade return on margin", xaxis_tickformat=".0%", yaxis_title="trades"
+    )
     return fig
 
 
@@ -212,8 +314,10 @@ def _table(frame: Any, total_last: bool = False, first_is_label: bool = True) ->
 def _metrics_html(metrics: dict[str, Any]) -> str:
     from qlop.formatting import metric_rows
 
-    rows = "".join(f"<tr><td>{html.escape(k)}</td><td class='v'>{html.escape(v)}</td>"
-                   f"<td class='x'>{html.escape(x)}</td></tr>" for k, v, x in metric_rows(metrics))
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td class='v'>{html.escape(v)}</td><td class='x'>{html.escape(x)}</td></tr>"
+        for k, v, x in metric_rows(metrics)
+    )
     return f"<table class='t metrics'>{rows}</table>"
 
 
@@ -222,8 +326,9 @@ def _config_html(rows: list[tuple[str, str, str]]) -> str:
     for section, item, value in rows:
         shown = section if section != last else ""
         last = section
-        body.append(f"<tr><td><b>{html.escape(shown)}</b></td><td>{html.escape(item)}</td>"
-                    f"<td>{html.escape(value)}</td></tr>")
+        body.append(
+            f"<tr><td><b>{html.escape(shown)}</b></td><td>{html.escape(item)}</td><td>{html.escape(value)}</td></tr>"
+        )
     return f"<table class='t config'>{''.join(body)}</table>"
 
 
@@ -234,11 +339,15 @@ def _idle_note(table: Any, thresholds: dict[str, float]) -> str:
         return ""
     idle = [(int(y), p) for y, p in table["highest_prob"].items() if np.isfinite(p) and p < entry]
     if not idle:
-        return (f"The model reached the {entry:.2f} entry threshold in every year; the days at or above it are "
-                "the ticker-days the strategy could enter (capital and open positions permitting).")
+        return (
+            f"The model reached the {entry:.2f} entry threshold in every year; the days at or above it are "
+            "the ticker-days the strategy could enter (capital and open positions permitting)."
+        )
     listed = ", ".join(f"{y} (highest {p:.2f})" for y, p in idle)
-    return (f"No entry was possible in {listed}: the highest predicted probability stayed below the "
-            f"{entry:.2f} entry threshold, so the strategy sat in cash.")
+    return (
+        f"No entry was possible in {listed}: the highest predicted probability stayed below the "
+        f"{entry:.2f} entry threshold, so the strategy sat in cash."
+    )
 
 
 def backtest_report(run: RunData, title: str = "Backtest") -> str:
@@ -256,9 +365,12 @@ def backtest_report(run: RunData, title: str = "Backtest") -> str:
     first = [True]
 
     def plot(fig: Any) -> str:
-        fig.update_layout(margin=dict(l=90, r=20, t=40, b=40), template="plotly_white")  # one left margin: x-axes line up
-        div = pio.to_html(fig, include_plotlyjs=first[0], full_html=False,
-                          config={"displaylogo": False, "responsive": True})
+        fig.update_layout(
+            margin=dict(l=90, r=20, t=40, b=40), template="plotly_white"
+        )  # one left margin: x-axes line up
+        div = pio.to_html(
+            fig, include_plotlyjs=first[0], full_html=False, config={"displaylogo": False, "responsive": True}
+        )
         first[0] = False
         return f"<div class='plot'>{div}</div>"
 
@@ -268,8 +380,11 @@ def backtest_report(run: RunData, title: str = "Backtest") -> str:
 
     answer = answer_from(run.config, run.labels, run.train_metrics, metrics)
     if answer:
-        section("The answer", "<ol class='answer'>" + "".join(f"<li>{html.escape(a)}</li>" for a in answer) + "</ol>",
-                "Out of sample, after leverage, margin, financing and costs.")
+        section(
+            "The answer",
+            "<ol class='answer'>" + "".join(f"<li>{html.escape(a)}</li>" for a in answer) + "</ol>",
+            "Out of sample, after leverage, margin, financing and costs.",
+        )
     n_folds = (run.train_metrics or {}).get("n_folds")
     config_rows = config_summary(run.config, n_folds)
     if config_rows:
@@ -286,46 +401,66 @@ def backtest_report(run: RunData, title: str = "Backtest") -> str:
         body = plot(probability_figure(path, thresholds))
         if idle is not None:
             body += _table(display(idle))
-        section("Predicted probability against the strategy's thresholds", body,
-                _idle_note(idle, thresholds) or "The model's out-of-sample probability of a paying trade, per day.")
+        section(
+            "Predicted probability against the strategy's thresholds",
+            body,
+            _idle_note(idle, thresholds) or "The model's out-of-sample probability of a paying trade, per day.",
+        )
     folds = fold_skill(run.train_metrics)
     if folds is not None:
-        section("Model skill per fold", _table(display(folds), first_is_label=False),
-                "Each fold is scored by a model trained only on earlier data, purged of labels that reach into the "
-                "test period. AUC 0.5 is no skill; a log loss below the base rate's beats always predicting the "
-                "base rate.")
+        section(
+            "Model skill per fold",
+            _table(display(folds), first_is_label=False),
+            "Each fold is scored by a model trained only on earlier data, purged of labels that reach into the "
+            "test period. AUC 0.5 is no skill; a log loss below the base rate's beats always predicting the "
+            "base rate.",
+        )
     labels = label_stats(run.labels)
     pnl = ticker_pnl(trades)
     cols = []
     if labels is not None:
-        cols.append("<div><h3>Labels</h3><p class='note'>Share of labelled days on which the leveraged trade paid "
-                    "off (base rate) and how the simulated trades ended.</p>"
-                    f"{_table(display(labels), total_last=True)}</div>")
+        cols.append(
+            "<div><h3>Labels</h3><p class='note'>Share of labelled days on which the leveraged trade paid "
+            "off (base rate) and how the simulated trades ended.</p>"
+            f"{_table(display(labels), total_last=True)}</div>"
+        )
     if pnl is not None:
-        cols.append("<div><h3>Trades</h3><p class='note'>P&amp;L after costs, best first.</p>"
-                    f"{_table(display(pnl), total_last=True)}</div>")
+        cols.append(
+            "<div><h3>Trades</h3><p class='note'>P&amp;L after costs, best first.</p>"
+            f"{_table(display(pnl), total_last=True)}</div>"
+        )
     if cols:
         parts.append(f"<h2>Per ticker</h2><div class='cols'>{''.join(cols)}</div>")
     prices = price_figure(run, start)
     if prices is not None:
-        section("Prices, entries and exits", plot(prices),
-                "Triangles: entries (filled at the next open after the signal). Crosses: exits, green for a "
-                "gain, red for a loss. Pick a ticker in the menu.")
+        section(
+            "Prices, entries and exits",
+            plot(prices),
+            "Triangles: entries (filled at the next open after the signal). Crosses: exits, green for a "
+            "gain, red for a loss. Pick a ticker in the menu.",
+        )
     monthly = monthly_returns(equity, capital)
     if monthly is not None and monthly.size:
         section("Monthly returns", plot(monthly_figure(monthly)), "Blank: no position at all that month.")
     lev = leverage_path(equity)
     if lev is not None:
-        section("Exposure and leverage", plot(leverage_figure(lev)),
-                "Gross leverage: open positions' value over equity (shaded); net: long minus short (dotted). "
-                "Each position runs at the configured leverage; these lines show the whole book.")
+        section(
+            "Exposure and leverage",
+            plot(leverage_figure(lev)),
+            "Gross leverage: open positions' value over equity (shaded); net: long minus short (dotted). "
+            "Each position runs at the configured leverage; these lines show the whole book.",
+        )
     if trades is not None and len(trades):
         section("Trade results by exit reason", plot(trade_results_figure(trades)))
     from qlop.formatting import benchmark_text, count, iso_date
 
-    sub = (f"{iso_date(metrics.get('start'))} to {iso_date(metrics.get('end'))} &middot; "
-           f"{count(metrics.get('n_trades', 0))} trades &middot; benchmark "
-           f"{html.escape(benchmark_text(metrics))}")
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1><div class='sub'>{sub}</div>{''.join(parts)}</body></html>")
+    sub = (
+        f"{iso_date(metrics.get('start'))} to {iso_date(metrics.get('end'))} &middot; "
+        f"{count(metrics.get('n_trades', 0))} trades &middot; benchmark "
+        f"{html.escape(benchmark_text(metrics))}"
+    )
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><div class='sub'>{sub}</div>{''.join(parts)}</body></html>"
+    )

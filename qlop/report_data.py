@@ -26,8 +26,14 @@ if TYPE_CHECKING:
 
 EXIT_REASONS = ("tp", "sl", "liquidation", "horizon", "signal", "end")
 #: Human names of the exit reasons the simulator and the engine record.
-EXIT_NAMES = {"tp": "take-profit", "sl": "stop-loss", "liquidation": "liquidation", "horizon": "horizon",
-              "signal": "signal", "end": "end of data"}
+EXIT_NAMES = {
+    "tp": "take-profit",
+    "sl": "stop-loss",
+    "liquidation": "liquidation",
+    "horizon": "horizon",
+    "signal": "signal",
+    "end": "end of data",
+}
 
 
 @dataclass
@@ -96,9 +102,11 @@ def config_summary(config: dict[str, Any], n_folds: int | None = None) -> list[t
     if data:
         tickers = list(data.get("tickers") or [])
         shown = ", ".join(tickers[:12]) + (f" and {len(tickers) - 12} more" if len(tickers) > 12 else "")
-        rows += [("Universe", "Tickers", f"{shown} ({len(tickers)})"),
-                 ("Universe", "Dates", f"{data.get('start_date') or 'first'} to {data.get('end_date') or 'last'}"),
-                 ("Universe", "Source", str(data.get("data_source_type")))]
+        rows += [
+            ("Universe", "Tickers", f"{shown} ({len(tickers)})"),
+            ("Universe", "Dates", f"{data.get('start_date') or 'first'} to {data.get('end_date') or 'last'}"),
+            ("Universe", "Source", str(data.get("data_source_type"))),
+        ]
     label = config.get("label") or {}
     if label:
         from qlop.answer import label_trade_rules
@@ -106,8 +114,10 @@ def config_summary(config: dict[str, Any], n_folds: int | None = None) -> list[t
         rows.append(("Label", "Type", str(label.get("label_type"))))
         rules = label_trade_rules(label)  # the label's own account of its trade, whatever its params
         if rules is not None:
-            rows += [("Label", "Trade", f"{rules.side} at {leverage(rules.leverage)}, held up to {rules.horizon} bars"),
-                     ("Label", "Barriers", f"take-profit {rate(rules.take_profit)}, stop-loss {rate(rules.stop_loss)}")]
+            rows += [
+                ("Label", "Trade", f"{rules.side} at {leverage(rules.leverage)}, held up to {rules.horizon} bars"),
+                ("Label", "Barriers", f"take-profit {rate(rules.take_profit)}, stop-loss {rate(rules.stop_loss)}"),
+            ]
             rows += _terms_rows("Label", rules.model_dump())
         hurdle = (label.get("label_params") or {}).get("hurdle")
         if isinstance(hurdle, (int, float)):
@@ -118,33 +128,66 @@ def config_summary(config: dict[str, Any], n_folds: int | None = None) -> list[t
         rows.append(("Model", "Type", str(model.get("model_type"))))
         scheme = v.get("scheme", "walk_forward")
         if scheme == "walk_forward":
-            text = (f"walk-forward, {v.get('window', 'expanding')} window, {v.get('train_years')} years to train, "
-                    f"{v.get('test_months')} months per test")
+            text = (
+                f"walk-forward, {v.get('window', 'expanding')} window, {v.get('train_years')} years to train, "
+                f"{v.get('test_months')} months per test"
+            )
         else:
             text = f"{scheme}, {v.get('n_splits')} splits"
         rows.append(("Model", "Validation", text))
         if scheme == "walk_forward":  # no training row comes after a test period: nothing to embargo
-            rows.append(("Model", "Purging", "training rows whose label window reaches the test period are dropped; "
-                                             "no embargo is needed (no training row follows a test period)"))
+            rows.append(
+                (
+                    "Model",
+                    "Purging",
+                    "training rows whose label window reaches the test period are dropped; "
+                    "no embargo is needed (no training row follows a test period)",
+                )
+            )
         else:
-            rows.append(("Model", "Purging and embargo",
-                         f"overlapping labels purged, then {v.get('embargo_days') if v.get('embargo_days') is not None else 'horizon'}"
-                         " bars after each test period embargoed"))
+            rows.append(
+                (
+                    "Model",
+                    "Purging and embargo",
+                    f"overlapping labels purged, then {v.get('embargo_days') if v.get('embargo_days') is not None else 'horizon'}"
+                    " bars after each test period embargoed",
+                )
+            )
         if n_folds is not None:
             rows.append(("Model", "Folds", count(n_folds)))
     bt = config.get("backtest") or {}
     if bt:
         sp = bt.get("strategy_params") or {}
-        rows.append(("Backtest", "Strategy", f"{bt.get('strategy_type')}" +
-                     (f" ({', '.join(f'{k} {v}' for k, v in sp.items() if isinstance(v, (int, float, str)))})"
-                      if sp else "")))
+        rows.append(
+            (
+                "Backtest",
+                "Strategy",
+                f"{bt.get('strategy_type')}"
+                + (
+                    f" ({', '.join(f'{k} {v}' for k, v in sp.items() if isinstance(v, (int, float, str)))})"
+                    if sp
+                    else ""
+                ),
+            )
+        )
         rows.append(("Backtest", "Capital", money(bt.get("initial_capital"))))
         if bt.get("leverage") is not None:
-            rows.append(("Backtest", "Leverage", f"{leverage(bt['leverage'])} per position, at most "
-                                                 f"{leverage(bt.get('max_gross_leverage'))} gross"))
+            rows.append(
+                (
+                    "Backtest",
+                    "Leverage",
+                    f"{leverage(bt['leverage'])} per position, at most {leverage(bt.get('max_gross_leverage'))} gross",
+                )
+            )
         if bt.get("position_size") is not None:
-            rows.append(("Backtest", "Sizing", f"{rate(bt['position_size'])} of equity as margin per position, "
-                                               f"at most {bt.get('max_positions')} positions"))
+            rows.append(
+                (
+                    "Backtest",
+                    "Sizing",
+                    f"{rate(bt['position_size'])} of equity as margin per position, "
+                    f"at most {bt.get('max_positions')} positions",
+                )
+            )
         rows += _terms_rows("Backtest", bt)
         bench = bt.get("benchmark")
         if isinstance(bench, dict):
@@ -156,11 +199,22 @@ def config_summary(config: dict[str, Any], n_folds: int | None = None) -> list[t
 def _terms_rows(section: str, p: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows = []
     if "commission_bps" in p or "slippage_bps" in p:
-        rows.append((section, "Costs", f"commission {p.get('commission_bps', 0)} bp + slippage "
-                                       f"{p.get('slippage_bps', 0)} bp per side"))
+        rows.append(
+            (
+                section,
+                "Costs",
+                f"commission {p.get('commission_bps', 0)} bp + slippage {p.get('slippage_bps', 0)} bp per side",
+            )
+        )
     if "financing_rate" in p or "maintenance_margin" in p:
-        rows.append((section, "Rates", f"financing {rate(p.get('financing_rate', 0))} a year on the borrowed part, "
-                                       f"maintenance margin {rate(p.get('maintenance_margin'))}"))
+        rows.append(
+            (
+                section,
+                "Rates",
+                f"financing {rate(p.get('financing_rate', 0))} a year on the borrowed part, "
+                f"maintenance margin {rate(p.get('maintenance_margin'))}",
+            )
+        )
     return rows
 
 
@@ -177,8 +231,11 @@ def fold_skill(train_metrics: dict[str, Any] | None) -> "pd.DataFrame | None":
     frame = pd.DataFrame(folds)
     if "base_rate" in frame.columns:
         frame["base_rate_log_loss"] = [base_rate_log_loss(b) for b in frame["base_rate"]]
-    keep = [c for c in ("fold", "test_start", "test_end", "n", "auc", "log_loss", "base_rate_log_loss", "base_rate",
-                        "ic") if c in frame.columns]
+    keep = [
+        c
+        for c in ("fold", "test_start", "test_end", "n", "auc", "log_loss", "base_rate_log_loss", "base_rate", "ic")
+        if c in frame.columns
+    ]
     frame = frame[keep].copy()
     if "fold" in frame.columns:
         frame["fold"] = frame["fold"].astype(int) + 1  # folds read from 1, as in "fold 3/10"
@@ -221,8 +278,9 @@ def summarize_labels(labels: "pd.DataFrame", total: bool = True) -> "pd.DataFram
     tickers = labels.index.get_level_values(0) if labels.index.nlevels > 1 else pd.Index(["ALL"] * len(labels))
     label = labels["label"].to_numpy(dtype=np.float64)
     known = ~np.isnan(label)
-    work = pd.DataFrame({"ticker": np.asarray(tickers, dtype=object), "known": known,
-                         "label": np.where(known, label, np.nan)})
+    work = pd.DataFrame(
+        {"ticker": np.asarray(tickers, dtype=object), "known": known, "label": np.where(known, label, np.nan)}
+    )
     if "net_return" in labels.columns:
         work["net_return"] = labels["net_return"].to_numpy(dtype=np.float64)
     reasons: list[str] = []
@@ -230,8 +288,9 @@ def summarize_labels(labels: "pd.DataFrame", total: bool = True) -> "pd.DataFram
         raw = labels["exit_reason"].to_numpy(dtype=object)
         present = {r for r in pd.unique(raw[known]) if isinstance(r, str)}
         reasons = list(LABEL_REASONS)
-        reasons += sorted(present - set(reasons),
-                          key=lambda r: EXIT_REASONS.index(r) if r in EXIT_REASONS else len(EXIT_REASONS))
+        reasons += sorted(
+            present - set(reasons), key=lambda r: EXIT_REASONS.index(r) if r in EXIT_REASONS else len(EXIT_REASONS)
+        )
         for r in reasons:
             work[r] = known & (raw == r)
 
@@ -269,8 +328,10 @@ def label_stats(labels: "pd.DataFrame | None") -> "pd.DataFrame | None":
     reasons = [c for c in per.columns if c not in SUMMARY_COLUMNS and overall[c] > 0]
     reasons = [r for r in EXIT_REASONS if r in reasons] + [r for r in reasons if r not in EXIT_REASONS]
     out = pd.DataFrame({"days": per["n_labelled"], "base_rate": per["base_rate"], **{r: per[r] for r in reasons}})
-    total = pd.DataFrame([{"days": int(overall["n_labelled"]), "base_rate": overall["base_rate"],
-                           **{r: overall[r] for r in reasons}}], index=pd.Index(["All tickers"], name="ticker"))
+    total = pd.DataFrame(
+        [{"days": int(overall["n_labelled"]), "base_rate": overall["base_rate"], **{r: overall[r] for r in reasons}}],
+        index=pd.Index(["All tickers"], name="ticker"),
+    )
     return pd.concat([out, total])
 
 
@@ -284,18 +345,31 @@ def ticker_pnl(trades: "pd.DataFrame | None") -> "pd.DataFrame | None":
     if trades is None or trades.empty:
         return None
     g = trades.groupby("ticker")
-    out = pd.DataFrame({"trades": g.size(), "win_rate": g["pnl"].apply(lambda s: float((s > 0).mean())),
-                        "pnl": g["pnl"].sum(), "fees": g["fees"].sum(), "financing": g["financing"].sum(),
-                        "mean_return": g["return"].mean()}).sort_values("pnl", ascending=False)
-    total = {"trades": len(trades), "win_rate": float((trades["pnl"] > 0).mean()), "pnl": float(trades["pnl"].sum()),
-             "fees": float(trades["fees"].sum()), "financing": float(trades["financing"].sum()),
-             "mean_return": float(trades["return"].mean())}
+    out = pd.DataFrame(
+        {
+            "trades": g.size(),
+            "win_rate": g["pnl"].apply(lambda s: float((s > 0).mean())),
+            "pnl": g["pnl"].sum(),
+            "fees": g["fees"].sum(),
+            "financing": g["financing"].sum(),
+            "mean_return": g["return"].mean(),
+        }
+    ).sort_values("pnl", ascending=False)
+    total = {
+        "trades": len(trades),
+        "win_rate": float((trades["pnl"] > 0).mean()),
+        "pnl": float(trades["pnl"].sum()),
+        "fees": float(trades["fees"].sum()),
+        "financing": float(trades["financing"].sum()),
+        "mean_return": float(trades["return"].mean()),
+    }
     out.index.name = "ticker"
     return pd.concat([out, pd.DataFrame([total], index=pd.Index(["All tickers"], name="ticker"))])
 
 
-def price_with_trades(panel: "pd.DataFrame | None", trades: "pd.DataFrame | None", ticker: str,
-                      start: Any = None) -> dict[str, Any] | None:
+def price_with_trades(
+    panel: "pd.DataFrame | None", trades: "pd.DataFrame | None", ticker: str, start: Any = None
+) -> dict[str, Any] | None:
     """A ticker's closes (from ``start``) with its entries and exits: ``{"close", "entries", "exits"}``.
 
     Entries are at the entry bar's open price (the fill), exits at the exit price, with the reason
@@ -312,11 +386,21 @@ def price_with_trades(panel: "pd.DataFrame | None", trades: "pd.DataFrame | None
     entries = pd.DataFrame(columns=["date", "price", "side"])
     exits = pd.DataFrame(columns=["date", "price", "reason", "pnl"])
     if mine is not None and len(mine):
-        entries = pd.DataFrame({"date": pd.to_datetime(mine["entry_date"]).to_numpy(),
-                                "price": mine["entry_price"].to_numpy(), "side": mine["side"].to_numpy()})
-        exits = pd.DataFrame({"date": pd.to_datetime(mine["exit_date"]).to_numpy(),
-                              "price": mine["exit_price"].to_numpy(), "reason": mine["exit_reason"].to_numpy(),
-                              "pnl": mine["pnl"].to_numpy()})
+        entries = pd.DataFrame(
+            {
+                "date": pd.to_datetime(mine["entry_date"]).to_numpy(),
+                "price": mine["entry_price"].to_numpy(),
+                "side": mine["side"].to_numpy(),
+            }
+        )
+        exits = pd.DataFrame(
+            {
+                "date": pd.to_datetime(mine["exit_date"]).to_numpy(),
+                "price": mine["exit_price"].to_numpy(),
+                "reason": mine["exit_reason"].to_numpy(),
+                "pnl": mine["pnl"].to_numpy(),
+            }
+        )
     return {"close": close, "entries": entries, "exits": exits}
 
 
@@ -341,8 +425,12 @@ def probability_path(predictions: "pd.DataFrame | None") -> "pd.DataFrame | None
     return out.sort_index()
 
 
-def idle_by_year(predictions: "pd.DataFrame | None", thresholds: dict[str, float] | None,
-                 trades: "pd.DataFrame | None", equity: "pd.DataFrame | None") -> "pd.DataFrame | None":
+def idle_by_year(
+    predictions: "pd.DataFrame | None",
+    thresholds: dict[str, float] | None,
+    trades: "pd.DataFrame | None",
+    equity: "pd.DataFrame | None",
+) -> "pd.DataFrame | None":
     """Per year: the highest predicted probability, ticker-days at or above the entry, trades entered,
     time in market and the strategy's return: why a strategy traded, or sat idle, that year."""
     import pandas as pd
@@ -427,13 +515,25 @@ def leverage_path(equity: "pd.DataFrame | None") -> "pd.DataFrame | None":
 
 #: Number kind and human heading of the columns the tables above produce.
 COLUMNS: dict[str, tuple[str, str]] = {
-    "fold": ("count", "Fold"), "test_start": ("date", "Test from"), "test_end": ("date", "Test to"),
-    "n": ("count", "Rows"), "auc": ("prob", "AUC"), "log_loss": ("loss", "Log loss"),
-    "base_rate_log_loss": ("loss", "Base-rate log loss"), "base_rate": ("pct", "Base rate"), "ic": ("prob", "IC"),
-    "days": ("count", "Labelled days"), "trades": ("count", "Trades"), "win_rate": ("pct", "Win rate"),
-    "pnl": ("money", "P&L"), "fees": ("money", "Fees"), "financing": ("money", "Financing"),
-    "mean_return": ("return", "Mean return on margin"), "highest_prob": ("prob", "Highest probability"),
-    "days_at_entry": ("count", "Ticker-days at entry"), "time_in_market": ("pct", "Time in market"),
+    "fold": ("count", "Fold"),
+    "test_start": ("date", "Test from"),
+    "test_end": ("date", "Test to"),
+    "n": ("count", "Rows"),
+    "auc": ("prob", "AUC"),
+    "log_loss": ("loss", "Log loss"),
+    "base_rate_log_loss": ("loss", "Base-rate log loss"),
+    "base_rate": ("pct", "Base rate"),
+    "ic": ("prob", "IC"),
+    "days": ("count", "Labelled days"),
+    "trades": ("count", "Trades"),
+    "win_rate": ("pct", "Win rate"),
+    "pnl": ("money", "P&L"),
+    "fees": ("money", "Fees"),
+    "financing": ("money", "Financing"),
+    "mean_return": ("return", "Mean return on margin"),
+    "highest_prob": ("prob", "Highest probability"),
+    "days_at_entry": ("count", "Ticker-days at entry"),
+    "time_in_market": ("pct", "Time in market"),
     "return": ("return", "Return"),
     **{r: ("pct", f"Exit: {EXIT_NAMES[r]}") for r in EXIT_REASONS},
 }
@@ -448,5 +548,6 @@ def display(table: "pd.DataFrame", index_name: str | None = None) -> "pd.DataFra
     for column in frame.columns:
         kind, _ = COLUMNS.get(str(column), ("text", str(column)))
         out[column] = [format_value(v, kind) for v in frame[column]]
-    return out.rename(columns={c: COLUMNS.get(str(c), ("", str(c).replace("_", " ").capitalize()))[1]
-                               for c in out.columns})
+    return out.rename(
+        columns={c: COLUMNS.get(str(c), ("", str(c).replace("_", " ").capitalize()))[1] for c in out.columns}
+    )

@@ -60,7 +60,9 @@ def foreign_entries(path: Path) -> list[str]:
     by one) and temporary files."""
     if RunLayout(path).is_run():
         return []
-    return sorted(p.name for p in path.iterdir() if p.name not in RunLayout.top_level_names() and not _is_temporary(p.name))
+    return sorted(
+        p.name for p in path.iterdir() if p.name not in RunLayout.top_level_names() and not _is_temporary(p.name)
+    )
 
 
 def check_run_dir(path: str | Path, *, allow_foreign: bool = False, option: str = "--run-dir") -> Path:
@@ -70,10 +72,15 @@ def check_run_dir(path: str | Path, *, allow_foreign: bool = False, option: str 
     resolved = path.expanduser().resolve()
     home = Path.home().resolve()
     if resolved == Path(resolved.anchor) or resolved == home or resolved in home.parents:
-        what = "the file system root" if resolved == Path(resolved.anchor) else (
-            "the home directory" if resolved == home else "a parent of the home directory")
-        raise RunDirError(f"{option}: {path} is {what}; a run writes and deletes files by name in its "
-                          "directory: give it a directory of its own (e.g. runs/my-run)")
+        what = (
+            "the file system root"
+            if resolved == Path(resolved.anchor)
+            else ("the home directory" if resolved == home else "a parent of the home directory")
+        )
+        raise RunDirError(
+            f"{option}: {path} is {what}; a run writes and deletes files by name in its "
+            "directory: give it a directory of its own (e.g. runs/my-run)"
+        )
     if path.exists() and not path.is_dir():
         raise RunDirError(f"{option}: {path} exists and is not a directory")
     if path.is_dir() and not allow_foreign:
@@ -81,12 +88,15 @@ def check_run_dir(path: str | Path, *, allow_foreign: bool = False, option: str 
             foreign = foreign_entries(path)
         if foreign:
             shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-            raise RunDirError(f"{option}: {path} is not empty and is not a QLOP run (it holds {shown}); "
-                              "use an empty or new directory, or --force to write into it anyway")
+            raise RunDirError(
+                f"{option}: {path} is not empty and is not a QLOP run (it holds {shown}); "
+                "use an empty or new directory, or --force to write into it anyway"
+            )
     return path
 
 
 # -- the lock ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Holder:
@@ -106,8 +116,12 @@ class Holder:
         if not isinstance(data, dict):
             data = {}
         pid = data.get("pid")
-        return cls(pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
-                   _str(data.get("host")), _str(data.get("started_utc")), _str(data.get("command")))
+        return cls(
+            pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+            _str(data.get("host")),
+            _str(data.get("started_utc")),
+            _str(data.get("command")),
+        )
 
     def describe(self) -> str:
         parts = [f"pid {self.pid}" if self.pid is not None else "an unknown process"]
@@ -139,15 +153,20 @@ def _utc_now() -> str:
 
 
 def _me(command: str | None) -> dict[str, Any]:
-    return {"pid": os.getpid(), "host": socket.gethostname(), "started_utc": _utc_now(),
-            "command": command if command is not None else " ".join(["qlop", *sys.argv[1:]])}
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started_utc": _utc_now(),
+        "command": command if command is not None else " ".join(["qlop", *sys.argv[1:]]),
+    }
 
 
 def _busy(path: Path, holder: Holder) -> RunDirBusy:
-    remote = "" if holder.alive() is not None else (
-        f"; if that process is gone, delete {RunLayout(path).lock}")
-    return RunDirBusy(f"{path}: another QLOP run is writing into this directory ({holder.describe()}): wait "
-                      f"for it to finish or use another run directory{remote}")
+    remote = "" if holder.alive() is not None else (f"; if that process is gone, delete {RunLayout(path).lock}")
+    return RunDirBusy(
+        f"{path}: another QLOP run is writing into this directory ({holder.describe()}): wait "
+        f"for it to finish or use another run directory{remote}"
+    )
 
 
 class RunLock:
@@ -261,8 +280,9 @@ class RunLock:
 
 
 @contextlib.contextmanager
-def claim_run_dir(path: str | Path, *, allow_foreign: bool = False, option: str = "--run-dir",
-                  command: str | None = None) -> Iterator[RunLock]:
+def claim_run_dir(
+    path: str | Path, *, allow_foreign: bool = False, option: str = "--run-dir", command: str | None = None
+) -> Iterator[RunLock]:
     """:func:`check_run_dir`, then hold the directory's :class:`RunLock` for the block."""
     check_run_dir(path, allow_foreign=allow_foreign, option=option)
     with RunLock(path, command) as lock:

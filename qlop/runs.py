@@ -47,8 +47,24 @@ STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "export": ("data", "features", "train"),
 }
 #: Libraries whose versions go into every manifest (read from metadata, nothing imported).
-LIBRARIES = ("pandas", "numpy", "pyarrow", "pydantic", "pluggy", "click", "xgboost", "scikit-learn",
-             "onnx", "onnxmltools", "skl2onnx", "onnxruntime", "ta-lib", "yfinance", "websockets", "rich")
+LIBRARIES = (
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "pydantic",
+    "pluggy",
+    "click",
+    "xgboost",
+    "scikit-learn",
+    "onnx",
+    "onnxmltools",
+    "skl2onnx",
+    "onnxruntime",
+    "ta-lib",
+    "yfinance",
+    "websockets",
+    "rich",
+)
 
 
 class RunInterrupted(BaseException):
@@ -107,11 +123,16 @@ def library_versions() -> dict[str, str | None]:
 def environment() -> dict[str, Any]:
     from qlop import __version__
 
-    return {"qlop_version": __version__, "python": platform.python_version(),
-            "platform": platform.platform(terse=True), "libraries": library_versions()}
+    return {
+        "qlop_version": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "libraries": library_versions(),
+    }
 
 
 # -- hashing ---------------------------------------------------------------------------------
+
 
 def hash_path(path: str | Path) -> str:
     """sha256 of a file, or of a directory's sorted (relative path, file sha256) list."""
@@ -180,13 +201,16 @@ def rate_series_tokens(config: Any, stage: str, manager: Any) -> dict[str, str]:
         refs = {f"backtest.{k}": v.model_dump() for k, v in rate_series_of(config.backtest).items()}
     elif stage == "features" and config.label is not None:
         params = config.label.label_params or {}
-        refs = {f"label.label_params.{k}": params[k] for k in ("financing_rate", "risk_free", "cash_rate")
-                if isinstance(params.get(k), dict) and "data_source_type" in params[k]}
+        refs = {
+            f"label.label_params.{k}": params[k]
+            for k in ("financing_rate", "risk_free", "cash_rate")
+            if isinstance(params.get(k), dict) and "data_source_type" in params[k]
+        }
     tokens: dict[str, str] = {}
-    for field, ref in refs.items():
+    for term, ref in refs.items():
         token = _source_token(manager, ref.get("data_source_type", "csv"), ref.get("data_source_params") or {})
         if token is not None:
-            tokens[f"rate:{field}"] = token
+            tokens[f"rate:{term}"] = token
     return tokens
 
 
@@ -248,9 +272,16 @@ def source_tree_hash(roots: Mapping[str, Path], exclude: tuple[str, ...] = ("gui
 def cache_key(config: Any, stage: str, inputs: Mapping[str, str], plugins: Mapping[str, str | None]) -> str:
     from qlop import __version__
 
-    return sha256_json({"stage": stage, "config": config.stage_dict(*STAGE_CONFIG[stage]),
-                        "inputs": dict(sorted(inputs.items())), "plugins": dict(plugins),
-                        "qlop": __version__, "code": code_fingerprint()})
+    return sha256_json(
+        {
+            "stage": stage,
+            "config": config.stage_dict(*STAGE_CONFIG[stage]),
+            "inputs": dict(sorted(inputs.items())),
+            "plugins": dict(plugins),
+            "qlop": __version__,
+            "code": code_fingerprint(),
+        }
+    )
 
 
 # -- manifests -------------------------------------------------------------------------------
@@ -282,14 +313,28 @@ def _clean_manifest(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """``data`` with the parts QLOP reads made well-typed (malformed ones dropped), and what was dropped."""
     dropped: list[str] = []
     clean = dict(data)
-    for key in ("status", "error", "name", "started_utc", "finished_utc", "created_utc", "config_hash",
-                "qlop_version", "python", "run_id", "task_id"):
+    for key in (
+        "status",
+        "error",
+        "name",
+        "started_utc",
+        "finished_utc",
+        "created_utc",
+        "config_hash",
+        "qlop_version",
+        "python",
+        "run_id",
+        "task_id",
+    ):
         if key in clean and clean[key] is not None and not isinstance(clean[key], str):
             dropped.append(key)
             clean.pop(key)
     for key in ("seconds", "attempts"):
-        if key in clean and clean[key] is not None and (isinstance(clean[key], bool)
-                                                        or not isinstance(clean[key], (int, float))):
+        if (
+            key in clean
+            and clean[key] is not None
+            and (isinstance(clean[key], bool) or not isinstance(clean[key], (int, float)))
+        ):
             dropped.append(key)
             clean.pop(key)
     for key in ("libraries", "inputs", "outputs", "timings"):
@@ -311,8 +356,11 @@ def _clean_manifest(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             record = dict(record)
             outputs = record.get("outputs")
             if outputs is not None:
-                good = {n: o for n, o in _table(outputs).items() if isinstance(o, dict)
-                        and isinstance(o.get("path"), str) and isinstance(o.get("sha256"), str)}
+                good = {
+                    n: o
+                    for n, o in _table(outputs).items()
+                    if isinstance(o, dict) and isinstance(o.get("path"), str) and isinstance(o.get("sha256"), str)
+                }
                 if not isinstance(outputs, dict) or len(good) != len(outputs):
                     dropped.append(f"stages.{stage}.outputs")
                     record["status"] = "damaged"  # its recorded outputs cannot be trusted
@@ -351,8 +399,9 @@ def load_manifest(run_dir: str | Path) -> ManifestRead:
         problems.append(f"edited after QLOP wrote it (its content no longer matches its {MANIFEST_SIGNATURE})")
     clean, dropped = _clean_manifest(data)
     if dropped:
-        problems.append("malformed " + ", ".join(dropped[:4]) + (f" and {len(dropped) - 4} more" if len(dropped) > 4
-                                                                  else ""))
+        problems.append(
+            "malformed " + ", ".join(dropped[:4]) + (f" and {len(dropped) - 4} more" if len(dropped) > 4 else "")
+        )
     return ManifestRead(path, clean, "damaged: " + "; ".join(problems) if problems else None)
 
 
@@ -401,9 +450,14 @@ def _manifest_mtime(run_dir: Path) -> float:
         return 0.0
 
 
-def find_cached(stage: str, key: str, run_dir: Path, search: list[Path],
-                own_manifest: Mapping[str, Any] | None = None,
-                sources: Sequence[Path] = ()) -> tuple[Path, dict[str, Any]] | None:
+def find_cached(
+    stage: str,
+    key: str,
+    run_dir: Path,
+    search: list[Path],
+    own_manifest: Mapping[str, Any] | None = None,
+    sources: Sequence[Path] = (),
+) -> tuple[Path, dict[str, Any]] | None:
     """``(source run dir, recorded stage)`` of a valid completed stage under ``key``; own dir first,
     then the run dirs in ``sources`` (a sweep names the exact directories its stages ran in), then
     every run dir under the ``search`` folders.
@@ -411,10 +465,12 @@ def find_cached(stage: str, key: str, run_dir: Path, search: list[Path],
     ``own_manifest`` is the run dir's manifest as it was before this attempt started rewriting it.
     """
     own = run_dir.resolve()
-    others = [d for root in search
-              for d in sorted(iter_run_dirs(root), key=_manifest_mtime, reverse=True)]  # newest first
-    candidates = [run_dir] + [Path(d) for d in sources if Path(d).resolve() != own] \
-        + [d for d in others if d.resolve() != own]
+    others = [
+        d for root in search for d in sorted(iter_run_dirs(root), key=_manifest_mtime, reverse=True)
+    ]  # newest first
+    candidates = (
+        [run_dir] + [Path(d) for d in sources if Path(d).resolve() != own] + [d for d in others if d.resolve() != own]
+    )
     for candidate in candidates:
         manifest = own_manifest if candidate == run_dir else read_manifest(candidate)
         if not manifest:
@@ -423,8 +479,11 @@ def find_cached(stage: str, key: str, run_dir: Path, search: list[Path],
         if record.get("key") != key or record.get("status") not in ("completed", "cached"):
             continue
         outputs = record.get("outputs") or {}
-        if outputs and all(not Path(o["path"]).is_absolute() for o in outputs.values()) \
-                and outputs_valid(candidate, outputs):
+        if (
+            outputs
+            and all(not Path(o["path"]).is_absolute() for o in outputs.values())
+            and outputs_valid(candidate, outputs)
+        ):
             return candidate, record
     return None
 
@@ -479,6 +538,7 @@ def leftover_temp_files(run_dir: str | Path) -> list[Path]:
 
 # -- the run lister (``qlop runs list/show`` and the GUI's Runs page) ----------------------------
 
+
 @dataclass
 class RunSummary:
     """What a listing shows about one run directory, read from its manifest and backtest metrics."""
@@ -513,9 +573,18 @@ class RunSummary:
         return _manifest_mtime(self.run_dir)
 
     def to_json(self) -> dict[str, Any]:
-        return {"run_dir": str(self.run_dir), "run_id": self.run_id, "name": self.name, "status": self.status,
-                "started_utc": self.started_utc, "finished_utc": self.finished_utc, "seconds": self.seconds,
-                "stages": self.stages, "metrics": self.metrics, "error": self.error}
+        return {
+            "run_dir": str(self.run_dir),
+            "run_id": self.run_id,
+            "name": self.name,
+            "status": self.status,
+            "started_utc": self.started_utc,
+            "finished_utc": self.finished_utc,
+            "seconds": self.seconds,
+            "stages": self.stages,
+            "metrics": self.metrics,
+            "error": self.error,
+        }
 
 
 def _read_json_dict(path: Path) -> dict[str, Any]:
@@ -536,12 +605,17 @@ def run_summary(run_dir: str | Path) -> RunSummary:
     name = manifest.get("name") or _read_json_dict(layout.config).get("name")
     damaged = read.problem is not None and layout.manifest.is_file()
     return RunSummary(
-        run_dir=layout.root, name=name, status="damaged" if damaged else str(manifest.get("status", "unknown")),
-        started_utc=manifest.get("started_utc"), finished_utc=manifest.get("finished_utc"),
+        run_dir=layout.root,
+        name=name,
+        status="damaged" if damaged else str(manifest.get("status", "unknown")),
+        started_utc=manifest.get("started_utc"),
+        finished_utc=manifest.get("finished_utc"),
         seconds=manifest.get("seconds"),
         stages={s: r.get("status") for s, r in stages.items()},
         metrics=_read_json_dict(layout.backtest_metrics),
-        error=f"{RunLayout.MANIFEST}: {read.problem}" if damaged else manifest.get("error"), manifest=manifest)
+        error=f"{RunLayout.MANIFEST}: {read.problem}" if damaged else manifest.get("error"),
+        manifest=manifest,
+    )
 
 
 def list_runs(runs_dir: str | Path) -> list[RunSummary]:

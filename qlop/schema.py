@@ -7,10 +7,6 @@ predictions use the same index.
 
 from __future__ import annotations
 
-INDEX_NAMES: tuple[str, str] = ("ticker", "date")
-PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close")
-OHLCV_COLUMNS: tuple[str, ...] = (*PRICE_COLUMNS, "volume")
-
 from typing import TYPE_CHECKING, Any
 
 from qlop.errors import DataError
@@ -18,6 +14,10 @@ from qlop.errors import DataError
 if TYPE_CHECKING:  # pandas stays off the import path of modules that only need the constants
     import numpy as np
     import pandas as pd
+
+INDEX_NAMES: tuple[str, str] = ("ticker", "date")
+PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close")
+OHLCV_COLUMNS: tuple[str, ...] = (*PRICE_COLUMNS, "volume")
 
 #: Relative slack for the OHLC checks: absorbs float noise from adjustment factors, nothing more.
 OHLC_RTOL = 1e-9
@@ -33,8 +33,7 @@ def _fmt_date(value: Any) -> str:
         return repr(value)
 
 
-def _where(source: str, ticker: Any = None, date: Any = None, column: str | None = None,
-           row: int | None = None) -> str:
+def _where(source: str, ticker: Any = None, date: Any = None, column: str | None = None, row: int | None = None) -> str:
     parts = []
     if ticker is not None:
         parts.append(f"ticker {ticker}")
@@ -51,8 +50,15 @@ def _more(n: int) -> str:
     return f" (and {n} more row{'s' if n != 1 else ''})" if n > 0 else ""
 
 
-def _fail(source: str, mask: "np.ndarray", tickers: "np.ndarray", dates: "np.ndarray | None",
-          column: str | None, what: str, rows: "np.ndarray | None" = None) -> None:
+def _fail(
+    source: str,
+    mask: "np.ndarray",
+    tickers: "np.ndarray",
+    dates: "np.ndarray | None",
+    column: str | None,
+    what: str,
+    rows: "np.ndarray | None" = None,
+) -> None:
     """Raise one DataError naming the first offending row of ``mask`` (and how many more there are)."""
     import numpy as np
 
@@ -84,8 +90,10 @@ def validate_panel(df: "pd.DataFrame", source: str = "panel") -> "pd.DataFrame":
     missing = [c for c in OHLCV_COLUMNS if c not in df.columns]
     codes, names, raw_dates = _keys(df, source)
     if missing:
-        raise DataError(f"{source}: missing required column {missing[0]!r}"
-                        + (f" (also {', '.join(map(repr, missing[1:]))})" if len(missing) > 1 else ""))
+        raise DataError(
+            f"{source}: missing required column {missing[0]!r}"
+            + (f" (also {', '.join(map(repr, missing[1:]))})" if len(missing) > 1 else "")
+        )
     n = len(df)
     rows = np.arange(n)
     tickers = _Lookup(codes, names)
@@ -108,8 +116,15 @@ def validate_panel(df: "pd.DataFrame", source: str = "panel") -> "pd.DataFrame":
         _fail(source, dup, tickers, dates, "date", "duplicated date", rows)
         prev_of = np.empty(n, dtype="datetime64[ns]")
         prev_of[order[1:]] = dates[order[:-1]]
-        _fail(source, back, tickers, dates, "date",
-              lambda i: f"dates out of order (comes after {_fmt_date(prev_of[i])})", rows)
+        _fail(
+            source,
+            back,
+            tickers,
+            dates,
+            "date",
+            lambda i: f"dates out of order (comes after {_fmt_date(prev_of[i])})",
+            rows,
+        )
 
     values: dict[str, np.ndarray] = {}
     for col in OHLCV_COLUMNS:
@@ -119,8 +134,15 @@ def validate_panel(df: "pd.DataFrame", source: str = "panel") -> "pd.DataFrame":
         else:
             arr = np.asarray(pd.to_numeric(raw, errors="coerce"), dtype="float64")
             rawv = raw.to_numpy(dtype=object)
-            _fail(source, np.isnan(arr) & ~pd.isna(rawv), tickers, dates, col,
-                  lambda i, r=rawv: f"not a number: {r[i]!r}", rows)
+            _fail(
+                source,
+                np.isnan(arr) & ~pd.isna(rawv),
+                tickers,
+                dates,
+                col,
+                lambda i, r=rawv: f"not a number: {r[i]!r}",
+                rows,
+            )
         values[col] = arr
     for col in PRICE_COLUMNS:
         arr = values[col]
@@ -129,10 +151,24 @@ def validate_panel(df: "pd.DataFrame", source: str = "panel") -> "pd.DataFrame":
         _fail(source, arr <= 0, tickers, dates, col, lambda i, a=arr: f"non-positive price {a[i]:g}", rows)
     o, h, lo, c = values["open"], values["high"], values["low"], values["close"]
     top, bottom = np.maximum(o, c), np.minimum(o, c)
-    _fail(source, h < top * (1 - OHLC_RTOL), tickers, dates, "high",
-          lambda i: f"high {h[i]:g} is below max(open, close) {top[i]:g}", rows)
-    _fail(source, lo > bottom * (1 + OHLC_RTOL), tickers, dates, "low",
-          lambda i: f"low {lo[i]:g} is above min(open, close) {bottom[i]:g}", rows)
+    _fail(
+        source,
+        h < top * (1 - OHLC_RTOL),
+        tickers,
+        dates,
+        "high",
+        lambda i: f"high {h[i]:g} is below max(open, close) {top[i]:g}",
+        rows,
+    )
+    _fail(
+        source,
+        lo > bottom * (1 + OHLC_RTOL),
+        tickers,
+        dates,
+        "low",
+        lambda i: f"low {lo[i]:g} is above min(open, close) {bottom[i]:g}",
+        rows,
+    )
     vol = values["volume"]
     _fail(source, np.isinf(vol), tickers, dates, "volume", "non-finite volume", rows)
     _fail(source, vol < 0, tickers, dates, "volume", lambda i: f"negative volume {vol[i]:g}", rows)
@@ -184,8 +220,13 @@ def _keys(df: "pd.DataFrame", source: str) -> tuple["np.ndarray", list[str], "pd
     return codes, [str(u) for u in uniq], raw_dates
 
 
-def _assemble(values: dict[str, "np.ndarray"], codes: "np.ndarray", names: list[str], dates: "np.ndarray",
-              order: "np.ndarray | None") -> "pd.DataFrame":
+def _assemble(
+    values: dict[str, "np.ndarray"],
+    codes: "np.ndarray",
+    names: list[str],
+    dates: "np.ndarray",
+    order: "np.ndarray | None",
+) -> "pd.DataFrame":
     """The canonical frame, sorted by (ticker, date), built from codes (no per-row strings)."""
     import numpy as np
     import pandas as pd
@@ -196,12 +237,20 @@ def _assemble(values: dict[str, "np.ndarray"], codes: "np.ndarray", names: list[
     dcodes, duniq = pd.factorize(dates, sort=True)
     index = pd.MultiIndex(
         levels=[pd.Index(names, dtype="str"), pd.DatetimeIndex(duniq).astype("datetime64[ns]")],
-        codes=[codes, dcodes], names=list(INDEX_NAMES), verify_integrity=False)
+        codes=[codes, dcodes],
+        names=list(INDEX_NAMES),
+        verify_integrity=False,
+    )
     return pd.DataFrame({c: np.ascontiguousarray(values[c]) for c in OHLCV_COLUMNS}, index=index, copy=False)
 
 
-def parse_date_column(raw: "pd.Series", source: str, tickers: "np.ndarray | str | None" = None,
-                      fmt: str | None = None, rows: "np.ndarray | None" = None) -> "pd.Series":
+def parse_date_column(
+    raw: "pd.Series",
+    source: str,
+    tickers: "np.ndarray | str | None" = None,
+    fmt: str | None = None,
+    rows: "np.ndarray | None" = None,
+) -> "pd.Series":
     """Dates as tz-naive datetime64[ns] at midnight; an unparsable date names its ticker and row.
 
     ``fmt`` is a strftime format for text dates (default ISO 8601). tz-aware values keep their local
@@ -222,9 +271,15 @@ def parse_date_column(raw: "pd.Series", source: str, tickers: "np.ndarray | str 
             tickers = np.full(len(raw), tickers, dtype=object)
         rawv = raw.to_numpy(dtype=object)
         hint = f" (expected format {fmt})" if fmt else " (expected YYYY-MM-DD; set date_format for others)"
-        _fail(source, bad, tickers, None, "date",
-              lambda i: "missing date" if pd.isna(rawv[i]) else f"unparsable date {rawv[i]!r}{hint}",
-              np.arange(len(raw)) if rows is None else rows)
+        _fail(
+            source,
+            bad,
+            tickers,
+            None,
+            "date",
+            lambda i: "missing date" if pd.isna(rawv[i]) else f"unparsable date {rawv[i]!r}{hint}",
+            np.arange(len(raw)) if rows is None else rows,
+        )
     # Floor to the day in numpy (DatetimeIndex.normalize would also infer a frequency: slow).
     days = np.asarray(parsed.to_numpy(dtype="datetime64[ns]")).astype("datetime64[D]").astype("datetime64[ns]")
     return pd.Series(days, index=raw.index)

@@ -40,11 +40,14 @@ def parse_url(url: str, field: str) -> "URL":
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise ConfigError(f"{field}: {url!r} is not a database URL (e.g. sqlite:///prices.sqlite or "
-                          "postgresql://user@host:5432/db)") from None
+        raise ConfigError(
+            f"{field}: {url!r} is not a database URL (e.g. sqlite:///prices.sqlite or postgresql://user@host:5432/db)"
+        ) from None
     if parsed.password is not None:
-        raise ConfigError(f"{field}: the URL holds a password; remove it and put the password in the "
-                          f"environment variable named by password_env (default {DEFAULT_PASSWORD_ENV})")
+        raise ConfigError(
+            f"{field}: the URL holds a password; remove it and put the password in the "
+            f"environment variable named by password_env (default {DEFAULT_PASSWORD_ENV})"
+        )
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
@@ -54,8 +57,11 @@ def display_url(url: "URL | str") -> str:
     """The URL as shown in messages: never with a password."""
     from sqlalchemy.engine import make_url
 
-    return make_url(url).render_as_string(hide_password=True) if isinstance(url, str) else \
-        url.render_as_string(hide_password=True)
+    return (
+        make_url(url).render_as_string(hide_password=True)
+        if isinstance(url, str)
+        else url.render_as_string(hide_password=True)
+    )
 
 
 def sqlite_file(url: "URL") -> Path | None:
@@ -68,8 +74,9 @@ def sqlite_file(url: "URL") -> Path | None:
     return Path(database).expanduser()
 
 
-def open_engine(url: str, password_env: str | None = DEFAULT_PASSWORD_ENV, field: str = "url",
-                must_exist: bool = True) -> "Engine":
+def open_engine(
+    url: str, password_env: str | None = DEFAULT_PASSWORD_ENV, field: str = "url", must_exist: bool = True
+) -> "Engine":
     """An engine for ``url`` with the password from ``$password_env`` (when that variable is set).
 
     ``must_exist``: a SQLite file that is not there is a :class:`DataError` instead of a new empty
@@ -87,8 +94,10 @@ def open_engine(url: str, password_env: str | None = DEFAULT_PASSWORD_ENV, field
     try:
         engine = sa.create_engine(parsed)
     except ModuleNotFoundError as exc:
-        raise ConfigError(f"{field}: the {parsed.get_backend_name()} driver is not installed "
-                          f"(No module named {exc.name!r}); for PostgreSQL: pip install 'psycopg[binary]'") from None
+        raise ConfigError(
+            f"{field}: the {parsed.get_backend_name()} driver is not installed "
+            f"(No module named {exc.name!r}); for PostgreSQL: pip install 'psycopg[binary]'"
+        ) from None
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
         raise ConfigError(f"{field}: {display_url(parsed)}: {str(exc).splitlines()[0]}") from None
     if parsed.get_backend_name() == "sqlite":
@@ -126,15 +135,23 @@ def panel_table(name: str, schema: str | None = None) -> Any:
 
     metadata = sa.MetaData(schema=schema)
     return sa.Table(
-        name, metadata,
+        name,
+        metadata,
         sa.Column("ticker", sa.String(64), primary_key=True),
         sa.Column("date", sa.Date, primary_key=True),
         *(sa.Column(c, sa.Double, nullable=c == "volume") for c in PANEL_COLUMNS[2:]),
     )
 
 
-def write_panel(panel: "pd.DataFrame", url: str, table: str, password_env: str | None = DEFAULT_PASSWORD_ENV,
-                if_exists: IfExists = "fail", schema: str | None = None, chunk_rows: int = 20_000) -> int:
+def write_panel(
+    panel: "pd.DataFrame",
+    url: str,
+    table: str,
+    password_env: str | None = DEFAULT_PASSWORD_ENV,
+    if_exists: IfExists = "fail",
+    schema: str | None = None,
+    chunk_rows: int = 20_000,
+) -> int:
     """Write a canonical panel into ``table`` in one transaction; return the rows written.
 
     ``if_exists``: ``fail`` (the default) refuses an existing table, ``replace`` drops and recreates it,
@@ -154,16 +171,20 @@ def write_panel(panel: "pd.DataFrame", url: str, table: str, password_env: str |
         with engine.begin() as conn:
             exists = sa.inspect(conn).has_table(table, schema=schema)
             if exists and if_exists == "fail":
-                raise ConfigError(f"{where} already exists in {display_url(engine.url)} "
-                                  "(--if-exists replace drops it first, append adds rows)")
+                raise ConfigError(
+                    f"{where} already exists in {display_url(engine.url)} "
+                    "(--if-exists replace drops it first, append adds rows)"
+                )
             if exists and if_exists == "replace":
                 target.drop(conn)
             if not exists or if_exists == "replace":
                 target.create(conn)
             for lo in range(0, len(panel), chunk_rows):
                 hi = min(lo + chunk_rows, len(panel))
-                rows = [{"ticker": tickers[i], "date": dates[i],
-                         **{c: _value(v[i]) for c, v in columns.items()}} for i in range(lo, hi)]
+                rows = [
+                    {"ticker": tickers[i], "date": dates[i], **{c: _value(v[i]) for c, v in columns.items()}}
+                    for i in range(lo, hi)
+                ]
                 conn.execute(target.insert(), rows)
     except sa.exc.IntegrityError as exc:
         raise database_error(exc, f"{display_url(engine.url)}: {where}: rows already there (ticker, date)") from None

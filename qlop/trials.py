@@ -106,6 +106,8 @@ def record_run(config: Any, run_dir: str | Path, source: str = "run") -> int | N
     metrics_path = RunLayout(run_dir).backtest_metrics
     with contextlib.suppress(OSError, ValueError, AttributeError):
         sharpe = json.loads(metrics_path.read_text(encoding="utf-8")).get("sharpe")
-    return record_trials(config.runs_dir, config.name,
-                         [{"config_hash": trial_hash(config), "run_dir": str(run_dir), "source": source,
-                           "sharpe": sharpe}])
+    return record_trials(
+        config.runs_dir,
+        config.name,
+        [{"config_hash": trial_hash(config), "run_dir": str(run_dir), "source": source, "sharpe": sharpe}],
+    )

@@ -112,8 +112,9 @@ def embargo_anchor_dates(index: pd.MultiIndex, embargo: int) -> np.ndarray:
     return out
 
 
-def _purge_mask(dates: np.ndarray, label_end: np.ndarray, test_start: np.datetime64,
-                test_end: np.datetime64) -> np.ndarray:
+def _purge_mask(
+    dates: np.ndarray, label_end: np.ndarray, test_start: np.datetime64, test_end: np.datetime64
+) -> np.ndarray:
     """Rows whose label window [date, label_end] overlaps [test_start, test_end] (NaT end: unknown)."""
     unknown = np.isnat(label_end)
     overlap = (dates <= test_end) & ~unknown & (label_end >= test_start)
@@ -124,9 +125,17 @@ def _months(years: float) -> int:
     return max(1, int(round(years * 12)))
 
 
-def walk_forward(index: pd.MultiIndex, usable: np.ndarray, horizon: int, *, train_years: float,
-                 test_months: int, window: str = "expanding", embargo: int | None = None,
-                 scorable: np.ndarray | None = None) -> list[Fold]:
+def walk_forward(
+    index: pd.MultiIndex,
+    usable: np.ndarray,
+    horizon: int,
+    *,
+    train_years: float,
+    test_months: int,
+    window: str = "expanding",
+    embargo: int | None = None,
+    scorable: np.ndarray | None = None,
+) -> list[Fold]:
     """Walk-forward folds over the ``usable`` rows of the panel ``index``.
 
     The first test period starts ``train_years`` after the first usable date; test periods of
@@ -157,7 +166,8 @@ def walk_forward(index: pd.MultiIndex, usable: np.ndarray, horizon: int, *, trai
     if start > pd.Timestamp(last):
         raise ConfigError(
             f"model.validation.train_years: {train_years:g} years of training leaves no test period "
-            f"(usable data runs {_iso(first)} .. {_iso(last)})")
+            f"(usable data runs {_iso(first)} .. {_iso(last)})"
+        )
     folds: list[Fold] = []
     step = pd.DateOffset(months=test_months)
     lo = start
@@ -175,14 +185,14 @@ def walk_forward(index: pd.MultiIndex, usable: np.ndarray, horizon: int, *, trai
             if train.size == 0:
                 raise ConfigError(
                     f"model.validation: fold with test period from {_iso(t0)} has no training rows left "
-                    "after the purge; lengthen train_years")
+                    "after the purge; lengthen train_years"
+                )
             folds.append(Fold(len(folds), train, test, t0, t1, int(purged.sum()), 0))
         lo = hi
     return folds
 
 
-def purged_kfold(index: pd.MultiIndex, usable: np.ndarray, horizon: int, *, n_splits: int,
-                 embargo: int) -> list[Fold]:
+def purged_kfold(index: pd.MultiIndex, usable: np.ndarray, horizon: int, *, n_splits: int, embargo: int) -> list[Fold]:
     """K contiguous date blocks, each the test set once; training = the rest minus purge and embargo.
 
     For comparing models, not for a backtest: a fold trains on data after its test period.
@@ -209,21 +219,35 @@ def purged_kfold(index: pd.MultiIndex, usable: np.ndarray, horizon: int, *, n_sp
     return folds
 
 
-def make_folds(index: pd.MultiIndex, usable: np.ndarray, horizon: int, validation: Any,
-               embargo: int, scorable: np.ndarray | None = None) -> list[Fold]:
+def make_folds(
+    index: pd.MultiIndex,
+    usable: np.ndarray,
+    horizon: int,
+    validation: Any,
+    embargo: int,
+    scorable: np.ndarray | None = None,
+) -> list[Fold]:
     """Folds for a :class:`qlop.config.ValidationConfig` (``scorable``: see :func:`walk_forward`; purged
     k-fold compares models on labelled rows only)."""
     if validation.scheme == "walk_forward":
-        return walk_forward(index, usable, horizon, train_years=validation.train_years,
-                            test_months=validation.test_months, window=validation.window, embargo=embargo,
-                            scorable=scorable)
+        return walk_forward(
+            index,
+            usable,
+            horizon,
+            train_years=validation.train_years,
+            test_months=validation.test_months,
+            window=validation.window,
+            embargo=embargo,
+            scorable=scorable,
+        )
     if validation.scheme == "purged_kfold":
         return purged_kfold(index, usable, horizon, n_splits=validation.n_splits, embargo=embargo)
     raise ConfigError(f"model.validation.scheme: unknown scheme {validation.scheme!r}")
 
 
-def validation_split(train_idx: np.ndarray, dates: np.ndarray, label_end: np.ndarray,
-                     fraction: float) -> tuple[np.ndarray, np.ndarray]:
+def validation_split(
+    train_idx: np.ndarray, dates: np.ndarray, label_end: np.ndarray, fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Split training rows into (fit, validation): validation = the last ``fraction`` of the dates.
 
     Fit rows whose label window reaches into the validation slice are purged, like the test purge.

@@ -73,7 +73,9 @@ def gather_windows(values: np.ndarray, rows: np.ndarray, lookback: int) -> np.nd
     return np.ascontiguousarray(values[window_index(rows, lookback)])
 
 
-def context_rows(codes: np.ndarray, wanted: np.ndarray, lookback: int, available: np.ndarray | None = None) -> np.ndarray:
+def context_rows(
+    codes: np.ndarray, wanted: np.ndarray, lookback: int, available: np.ndarray | None = None
+) -> np.ndarray:
     """Positions to hand a sequence model so each wanted row can be scored: the wanted rows and, per
     ticker, the ``lookback - 1`` available rows before each of them (sorted).
 

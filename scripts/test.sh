@@ -72,4 +72,10 @@ pip_install -e ".[dev]"
 pip_install "torch==2.13.0"
 pip_install -e plugins/qlop-torch
 
+# Code-quality gates (configured in pyproject.toml): lint, formatting, and types of the plugin core
+# and the public API. A few seconds; a finding stops the run before the suite.
+"$PYTHON" -m ruff check --quiet .
+"$PYTHON" -m ruff format --check --quiet .
+"$PYTHON" -m mypy --no-error-summary
+
 exec "$PYTHON" -m pytest "$@"

@@ -5,5 +5,14 @@ from qlop.backtest.costs import CostModel
 from qlop.backtest.engine import BacktestResult, EngineSettings, run_arrays, run_engine
 from qlop.backtest.sizing import SizingRules
 
-__all__ = ["BacktestResult", "Candidates", "CostModel", "EngineSettings", "ExitRules", "SizingRules",
-           "build_candidates", "run_arrays", "run_engine"]
+__all__ = [
+    "BacktestResult",
+    "Candidates",
+    "CostModel",
+    "EngineSettings",
+    "ExitRules",
+    "SizingRules",
+    "build_candidates",
+    "run_arrays",
+    "run_engine",
+]

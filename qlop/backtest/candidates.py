@@ -55,17 +55,17 @@ class ExitRules:
 class Candidates:
     """One row per candidate trade, sorted by (ticker code, entry row). Arrays are aligned."""
 
-    code: np.ndarray          # ticker code (int64)
-    signal_row: np.ndarray    # row whose close decided the entry
-    entry_idx: np.ndarray     # row whose open is the entry
-    exit_idx: np.ndarray      # row of the exit bar
-    side: np.ndarray          # +1 / -1 (int8)
+    code: np.ndarray  # ticker code (int64)
+    signal_row: np.ndarray  # row whose close decided the entry
+    entry_idx: np.ndarray  # row whose open is the entry
+    exit_idx: np.ndarray  # row of the exit bar
+    side: np.ndarray  # +1 / -1 (int8)
     entry_price: np.ndarray
     exit_price: np.ndarray
-    reason: np.ndarray        # codes into qlop.sim.REASONS
+    reason: np.ndarray  # codes into qlop.sim.REASONS
     exit_at_open: np.ndarray  # bool: the exit happened at the exit bar's open
     price_return: np.ndarray
-    fees: np.ndarray          # fractions of margin (qlop.sim semantics)
+    fees: np.ndarray  # fractions of margin (qlop.sim semantics)
     financing: np.ndarray
     net_return: np.ndarray
     bars_held: np.ndarray
@@ -88,12 +88,21 @@ def _next_in(sorted_rows: np.ndarray, p: np.ndarray, strict: bool = False) -> np
 
 def sim_rules(terms: TradeTerms, exits: ExitRules) -> TradeRules:
     """The simulator's rules for the book's trades under ``terms`` (side and horizon are set per trade)."""
-    return TradeRules(side="long", horizon=1, take_profit=exits.take_profit, stop_loss=exits.stop_loss,
-                      **terms.terms.model_dump())
+    return TradeRules(
+        side="long", horizon=1, take_profit=exits.take_profit, stop_loss=exits.stop_loss, **terms.terms.model_dump()
+    )
 
 
-def _compact_simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, f: np.ndarray, side: np.ndarray,
-                      hor: np.ndarray, xo: np.ndarray, financing: RateCurve | None) -> SimResult:
+def _compact_simulate(
+    arr: PanelArrays,
+    rules: TradeRules,
+    e: np.ndarray,
+    f: np.ndarray,
+    side: np.ndarray,
+    hor: np.ndarray,
+    xo: np.ndarray,
+    financing: RateCurve | None,
+) -> SimResult:
     """Simulate trades on a panel made of their own bars ``e .. f`` only (each window its own segment).
 
     Every bar the simulator can read for a trade lies in its window, so the result is the one on the
@@ -106,16 +115,36 @@ def _compact_simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, f: np.
     rows = e[owner] + (np.arange(total, dtype=np.int64) - starts[owner])
     seg_end = (starts + length - 1)[owner]
     c_xo = np.where(xo >= 0, starts + (xo - e), -1)
-    res = simulate(arr.open[rows], arr.high[rows], arr.low[rows], arr.close[rows], arr.day[rows], seg_end, starts,
-                   rules, side=side, horizon=hor, exit_open_idx=c_xo, financing=financing)
+    res = simulate(
+        arr.open[rows],
+        arr.high[rows],
+        arr.low[rows],
+        arr.close[rows],
+        arr.day[rows],
+        seg_end,
+        starts,
+        rules,
+        side=side,
+        horizon=hor,
+        exit_open_idx=c_xo,
+        financing=financing,
+    )
     out = {f_.name: getattr(res, f_.name) for f_ in fields(SimResult)}
     out["entry_idx"] = e
     out["exit_idx"] = e + (res.exit_idx - starts)
     return SimResult(**out)
 
 
-def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarray, hor: np.ndarray,
-              xo: np.ndarray, end: np.ndarray, financing: RateCurve | None = None) -> list[tuple[np.ndarray, SimResult]]:
+def _simulate(
+    arr: PanelArrays,
+    rules: TradeRules,
+    e: np.ndarray,
+    side: np.ndarray,
+    hor: np.ndarray,
+    xo: np.ndarray,
+    end: np.ndarray,
+    financing: RateCurve | None = None,
+) -> list[tuple[np.ndarray, SimResult]]:
     """:func:`qlop.sim.simulate` for these trades, without scanning the windows of quiet trades.
 
     Returns ``(where, result)`` parts: ``result`` holds the trades ``where`` (positions in ``e``);
@@ -130,9 +159,9 @@ def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarr
     of their own windows.
     """
     k_last = np.minimum(hor - 1, end - e)
-    f = e + k_last                          # the last bar the simulator can reach
-    by_open = (xo >= 0) & (xo == f)         # leaves at f's open unless a level is hit first
-    g = np.where(by_open, f - 1, f)         # last bar whose range matters
+    f = e + k_last  # the last bar the simulator can reach
+    by_open = (xo >= 0) & (xo == f)  # leaves at f's open unless a level is hit first
+    g = np.where(by_open, f - 1, f)  # last bar whose range matters
     quiet = np.ones(e.shape, dtype=bool)
     o_e = arr.open[e]
     o_f = arr.open[f]
@@ -143,9 +172,20 @@ def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarr
         tp, sl, liq = barrier_prices(o_e[sel], s, rules)
         adv = np.maximum(sl, liq) if s > 0 else np.minimum(sl, liq)
         # one compiled scan per side, stopping at a trade's first bar that reaches a level
-        quiet[sel] = quiet_windows(arr.low, arr.high, arr.open, e[sel], g[sel], side[sel], adv, tp,
-                                   bool(np.isfinite(adv).any()), rules.take_profit is not None, o_f[sel],
-                                   by_open[sel])
+        quiet[sel] = quiet_windows(
+            arr.low,
+            arr.high,
+            arr.open,
+            e[sel],
+            g[sel],
+            side[sel],
+            adv,
+            tp,
+            bool(np.isfinite(adv).any()),
+            rules.take_profit is not None,
+            o_f[sel],
+            by_open[sel],
+        )
     parts: list[tuple[np.ndarray, SimResult]] = []
     loud = np.flatnonzero(~quiet)
     if loud.size:
@@ -161,13 +201,34 @@ def _simulate(arr: PanelArrays, rules: TradeRules, e: np.ndarray, side: np.ndarr
         ce, cf, at_open = e[calm], f[calm], by_open[calm]
         reason = np.where(at_open, SIGNAL, np.where(k_last[calm] == hor[calm] - 1, HORIZON, END)).astype(np.int8)
         exit_price = np.where(at_open, o_f[calm], arr.close[cf])
-        parts.append((calm, settle(ce, cf, side[calm].astype(np.int8), o_e[calm], exit_price, reason, at_open,
-                                   arr.day, rules, financing=financing)))
+        parts.append(
+            (
+                calm,
+                settle(
+                    ce,
+                    cf,
+                    side[calm].astype(np.int8),
+                    o_e[calm],
+                    exit_price,
+                    reason,
+                    at_open,
+                    arr.day,
+                    rules,
+                    financing=financing,
+                ),
+            )
+        )
     return parts
 
 
-def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rules: TradeRules,
-                     exits: ExitRules, financing: RateCurve | None = None) -> Candidates:
+def build_candidates(
+    arr: PanelArrays,
+    code: np.ndarray,
+    signal: np.ndarray,
+    rules: TradeRules,
+    exits: ExitRules,
+    financing: RateCurve | None = None,
+) -> Candidates:
     """All candidate trades of every ticker (see the module docstring for the rules); ``financing``:
     the curve of a financing-rate series over the panel's days (loaded here when not given)."""
     if financing is None and len(arr) and isinstance(rules.financing_rate, RateSeries):
@@ -177,7 +238,7 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
     seg_end = arr.seg_end
     first_rows = segment_starts(seg_end)[1:]  # each ticker's first row but the panel's first
     movable = sig != 0
-    movable[first_rows - 1] = False          # a signal on a ticker's last row cannot trade
+    movable[first_rows - 1] = False  # a signal on a ticker's last row cannot trade
     if n:
         movable[n - 1] = False
     change = np.empty(n, dtype=bool)
@@ -200,8 +261,9 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
         a[a > seg_end[r]] = _BIG
         return a
 
-    def simulate_rows(sig_rows: np.ndarray, end: np.ndarray,
-                      a: np.ndarray | None) -> list[tuple[np.ndarray, SimResult]]:
+    def simulate_rows(
+        sig_rows: np.ndarray, end: np.ndarray, a: np.ndarray | None
+    ) -> list[tuple[np.ndarray, SimResult]]:
         """The trades entered after ``sig_rows`` (``end``: their tickers' last rows; ``a``: their
         ``after_of``, with signal exits)."""
         e = sig_rows + 1
@@ -255,19 +317,38 @@ def build_candidates(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, rul
     if not parts:
         empty_i = np.zeros(0, dtype=np.int64)
         empty_f = np.zeros(0, dtype=np.float64)
-        return Candidates(code=empty_i, signal_row=empty_i, entry_idx=empty_i, exit_idx=empty_i,
-                          side=np.zeros(0, np.int8), entry_price=empty_f, exit_price=empty_f,
-                          reason=np.zeros(0, np.int8), exit_at_open=np.zeros(0, bool), price_return=empty_f,
-                          fees=empty_f, financing=empty_f, net_return=empty_f, bars_held=empty_i)
+        return Candidates(
+            code=empty_i,
+            signal_row=empty_i,
+            entry_idx=empty_i,
+            exit_idx=empty_i,
+            side=np.zeros(0, np.int8),
+            entry_price=empty_f,
+            exit_price=empty_f,
+            reason=np.zeros(0, np.int8),
+            exit_at_open=np.zeros(0, bool),
+            price_return=empty_f,
+            fees=empty_f,
+            financing=empty_f,
+            net_return=empty_f,
+            bars_held=empty_i,
+        )
     sig_rows = np.concatenate([p for p, _ in parts])
     res_f = {f.name: np.concatenate([getattr(r, f.name) for _, r in parts]) for f in fields(SimResult)}
     order = np.argsort(sig_rows, kind="stable")  # rows are grouped by ticker: this sorts by (ticker, row)
     return Candidates(
-        code=np.asarray(code, dtype=np.int64)[sig_rows][order], signal_row=sig_rows[order],
-        entry_idx=res_f["entry_idx"][order], exit_idx=res_f["exit_idx"][order], side=res_f["side"][order],
-        entry_price=res_f["entry_price"][order], exit_price=res_f["exit_price"][order],
-        reason=res_f["reason"][order], exit_at_open=res_f["exit_at_open"][order],
-        price_return=res_f["price_return"][order], fees=res_f["fees"][order],
-        financing=res_f["financing"][order], net_return=res_f["net_return"][order],
+        code=np.asarray(code, dtype=np.int64)[sig_rows][order],
+        signal_row=sig_rows[order],
+        entry_idx=res_f["entry_idx"][order],
+        exit_idx=res_f["exit_idx"][order],
+        side=res_f["side"][order],
+        entry_price=res_f["entry_price"][order],
+        exit_price=res_f["exit_price"][order],
+        reason=res_f["reason"][order],
+        exit_at_open=res_f["exit_at_open"][order],
+        price_return=res_f["price_return"][order],
+        fees=res_f["fees"][order],
+        financing=res_f["financing"][order],
+        net_return=res_f["net_return"][order],
         bars_held=res_f["bars_held"][order],
     )

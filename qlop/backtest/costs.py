@@ -31,8 +31,9 @@ class CostModel:
     def __post_init__(self) -> None:
         if self.financing is None and isinstance(self.terms.financing_rate, RateSeries):
             raise ValueError("CostModel: a financing-rate series needs its curve (CostModel.over)")
-        if self.cash is None and (isinstance(self.terms.effective_cash_rate, RateSeries)
-                                  or self.terms.effective_cash_rate != 0):
+        if self.cash is None and (
+            isinstance(self.terms.effective_cash_rate, RateSeries) or self.terms.effective_cash_rate != 0
+        ):
             raise ValueError("CostModel: interest on cash needs its curve over the book's days (CostModel.over)")
 
     @classmethod
@@ -125,11 +126,16 @@ class CostModel:
         m = np.asarray(margin, dtype=np.float64)
         return np.maximum(m * net_return - topup_entry - topup_exit, -m)
 
-    def value(self, margin: Any, side: Any, entry_price: Any, price: Any, entry_day: Any, day: Any,
-              topup_entry: Any) -> Any:
+    def value(
+        self, margin: Any, side: Any, entry_price: Any, price: Any, entry_day: Any, day: Any, topup_entry: Any
+    ) -> Any:
         """Value of an open position entered on ``entry_day`` and marked at ``price`` on ``day``: margin
         plus leveraged P&L, less the entry leg's costs and the carry accrued so far, floored at zero."""
         lev = self.leverage
-        frac = (1.0 + np.asarray(side) * lev * (np.asarray(price) / entry_price - 1.0)
-                - self.leg_rate * lev - self.carry(side, entry_day, day))
+        frac = (
+            1.0
+            + np.asarray(side) * lev * (np.asarray(price) / entry_price - 1.0)
+            - self.leg_rate * lev
+            - self.carry(side, entry_day, day)
+        )
         return np.maximum(np.asarray(margin) * frac - topup_entry, 0.0)

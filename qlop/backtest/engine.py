@@ -25,10 +25,10 @@ from qlop.backtest.candidates import Candidates, ExitRules, build_candidates, si
 from qlop.backtest.costs import CostModel
 from qlop.backtest.kernels import fill_marks
 from qlop.backtest.sizing import Sized, SizingRules, size_multi, size_single
+from qlop.config import BookSizing
 from qlop.errors import DataError
 from qlop.sim.engine import REASONS
 from qlop.sim.panel import PanelArrays, panel_arrays
-from qlop.config import BookSizing
 from qlop.sim.terms import TradeTerms
 
 
@@ -63,14 +63,14 @@ class EngineSettings(TradeTerms, BookSizing):
 class BookLayout:
     """Calendar slots of every book: slot ``s`` is one date of one book."""
 
-    book_of_code: np.ndarray   # book id per ticker code
-    single: np.ndarray         # per book: holds exactly one ticker
-    offset: np.ndarray         # per book: first slot (len n_books + 1)
+    book_of_code: np.ndarray  # book id per ticker code
+    single: np.ndarray  # per book: holds exactly one ticker
+    offset: np.ndarray  # per book: first slot (len n_books + 1)
     row_slots: np.ndarray | None  # per panel row its slot (None when rows_are_slots: see slot_of_row)
-    slot_day: np.ndarray       # per slot: calendar day number
-    slot_book: np.ndarray      # per slot
-    mark_rows: dict[int, np.ndarray]   # multi-ticker book -> (slots, tickers) last row at or before
-    ticker_col: np.ndarray     # per ticker code: its column in its book's mark_rows
+    slot_day: np.ndarray  # per slot: calendar day number
+    slot_book: np.ndarray  # per slot
+    mark_rows: dict[int, np.ndarray]  # multi-ticker book -> (slots, tickers) last row at or before
+    ticker_col: np.ndarray  # per ticker code: its column in its book's mark_rows
     rows_are_slots: bool = False  # every book holds one ticker, in row order: slot == panel row
 
     @property
@@ -100,13 +100,26 @@ def book_layout(arr: PanelArrays, code: np.ndarray, book_of_code: np.ndarray) ->
     n_books = int(book_of_code.max()) + 1 if n_codes else 0
     tickers_per_book = np.bincount(book_of_code, minlength=n_books)
     single = tickers_per_book == 1
-    if n_codes and single.all() and np.array_equal(book_of_code, np.arange(n_codes)) \
-            and (n < 2 or bool(np.all(code[1:] >= code[:-1]))):
+    if (
+        n_codes
+        and single.all()
+        and np.array_equal(book_of_code, np.arange(n_codes))
+        and (n < 2 or bool(np.all(code[1:] >= code[:-1])))
+    ):
         # one ticker per book, books in row order: a book's slots are its rows (no index to build);
         # codes are sorted, so each book's first row is found by bisection rather than a count
         offset = np.searchsorted(code, np.arange(n_books + 1), side="left").astype(np.int64)
-        return BookLayout(book_of_code, single, offset, None, arr.day,
-                          np.asarray(code, dtype=np.int64), {}, np.zeros(n_codes, dtype=np.int64), True)
+        return BookLayout(
+            book_of_code,
+            single,
+            offset,
+            None,
+            arr.day,
+            np.asarray(code, dtype=np.int64),
+            {},
+            np.zeros(n_codes, dtype=np.int64),
+            True,
+        )
     rows = np.arange(n, dtype=np.int64)
     book_of_row = book_of_code[code]
     sizes = np.zeros(n_books, dtype=np.int64)
@@ -129,7 +142,7 @@ def book_layout(arr: PanelArrays, code: np.ndarray, book_of_code: np.ndarray) ->
     for b, cal in calendars.items():
         in_book = book_of_row == b
         slot_of_row[in_book] = offset[b] + np.searchsorted(cal, arr.day[in_book])
-        slot_day[offset[b]:offset[b + 1]] = cal
+        slot_day[offset[b] : offset[b + 1]] = cal
         codes_b = np.flatnonzero(book_of_code == b)
         ticker_col[codes_b] = np.arange(codes_b.size)
         table = np.full((cal.size, codes_b.size), -1, dtype=np.int64)
@@ -138,7 +151,7 @@ def book_layout(arr: PanelArrays, code: np.ndarray, book_of_code: np.ndarray) ->
             if r.size == 0:
                 continue
             s, e = int(r[0]), int(r[-1])
-            pos = np.searchsorted(arr.day[s:e + 1], cal, side="right") - 1
+            pos = np.searchsorted(arr.day[s : e + 1], cal, side="right") - 1
             table[:, j] = np.where(pos >= 0, s + pos, -1)
         mark_rows[b] = table
     return BookLayout(book_of_code, single, offset, slot_of_row, slot_day, slot_book, mark_rows, ticker_col)
@@ -158,9 +171,16 @@ class EngineArrays:
     n_positions: np.ndarray
 
 
-def run_arrays(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, weight: np.ndarray,
-               score: np.ndarray, settings: EngineSettings, exits: ExitRules,
-               book_of_code: np.ndarray) -> EngineArrays:
+def run_arrays(
+    arr: PanelArrays,
+    code: np.ndarray,
+    signal: np.ndarray,
+    weight: np.ndarray,
+    score: np.ndarray,
+    settings: EngineSettings,
+    exits: ExitRules,
+    book_of_code: np.ndarray,
+) -> EngineArrays:
     """The engine on flat arrays (see :func:`run_engine` for the frame-level entry point)."""
     rules = sim_rules(settings.terms, exits)
     costs, sizing = settings.cost_model(arr.day), settings.sizing
@@ -183,15 +203,30 @@ def run_arrays(arr: PanelArrays, code: np.ndarray, signal: np.ndarray, weight: n
         exit_key = 3 * layout.slot_of_row[cand.exit_idx] + np.where(cand.exit_at_open, 0, 2)
         for b, table in layout.mark_rows.items():
             lo, hi = int(layout.offset[b]), int(layout.offset[b + 1])
-            size_multi(cand, w, sc, np.flatnonzero(cand_book == b), entry_slot - lo, exit_key - 3 * lo,
-                       table, layout.slot_day[lo:hi], layout.ticker_col, arr.open, arr.close, arr.day,
-                       sizing, costs, sized)
+            size_multi(
+                cand,
+                w,
+                sc,
+                np.flatnonzero(cand_book == b),
+                entry_slot - lo,
+                exit_key - 3 * lo,
+                table,
+                layout.slot_day[lo:hi],
+                layout.ticker_col,
+                arr.open,
+                arr.close,
+                arr.day,
+                sizing,
+                costs,
+                sized,
+            )
     equity, cash, gross, net, npos = mark_books(arr, layout, cand, sized, costs, settings.initial_capital)
     return EngineArrays(layout, cand, sized, equity, cash, gross, net, npos)
 
 
-def mark_books(arr: PanelArrays, layout: BookLayout, cand: Candidates, sized: Sized, costs: CostModel,
-               initial_capital: float) -> tuple[np.ndarray, ...]:
+def mark_books(
+    arr: PanelArrays, layout: BookLayout, cand: Candidates, sized: Sized, costs: CostModel, initial_capital: float
+) -> tuple[np.ndarray, ...]:
     """Cash, equity, gross and net exposure and open-position count at every close of every book.
 
     A position is open at the closes from its entry bar up to (not including) its exit bar; on the
@@ -253,8 +288,9 @@ def mark_books(arr: PanelArrays, layout: BookLayout, cand: Candidates, sized: Si
     return cash + value, cash, gross, net, npos
 
 
-def _mark_single_rows(arr: PanelArrays, layout: BookLayout, cand: Candidates, sized: Sized, costs: CostModel,
-                      initial_capital: float) -> tuple[np.ndarray, ...]:
+def _mark_single_rows(
+    arr: PanelArrays, layout: BookLayout, cand: Candidates, sized: Sized, costs: CostModel, initial_capital: float
+) -> tuple[np.ndarray, ...]:
     """:func:`mark_books` when each book is one ticker and slots are rows.
 
     Positions never overlap there, so a row's state is set by the last *event* at or before it: the
@@ -321,12 +357,21 @@ def _mark_single_rows(arr: PanelArrays, layout: BookLayout, cand: Candidates, si
         ev_day = arr.day[np.concatenate([starts, x_row, e_row])[order]]
         ev_growth = np.ascontiguousarray(growth[ev_day - day0])
     # one compiled pass writes the five outputs (numpy needed about a dozen full-length passes)
-    return fill_marks(row_k, per_event([np.full(starts.size, float(initial_capital)), cash_exit, cash_entry]),
-                      per_event([zeros_s, zeros_t, a]), per_event([zeros_s, zeros_t, b]),
-                      per_event([zeros_s, zeros_t, g]),
-                      per_event([np.zeros(starts.size, np.int8), np.zeros(t.size, np.int8), np.ones(t.size, np.int8)]),
-                      arr.close, arr.day, acc, None if by_acc is None else per_event([no_s, no_t, by_acc]),
-                      growth, day0, ev_growth)
+    return fill_marks(
+        row_k,
+        per_event([np.full(starts.size, float(initial_capital)), cash_exit, cash_entry]),
+        per_event([zeros_s, zeros_t, a]),
+        per_event([zeros_s, zeros_t, b]),
+        per_event([zeros_s, zeros_t, g]),
+        per_event([np.zeros(starts.size, np.int8), np.zeros(t.size, np.int8), np.ones(t.size, np.int8)]),
+        arr.close,
+        arr.day,
+        acc,
+        None if by_acc is None else per_event([no_s, no_t, by_acc]),
+        growth,
+        day0,
+        ev_growth,
+    )
 
 
 def _segmented_cumsum(x: np.ndarray, offset: np.ndarray) -> np.ndarray:
@@ -388,13 +433,21 @@ def align_signals(panel: Any, signals: Any) -> tuple[np.ndarray, np.ndarray, np.
         _bad(~np.isfinite(weight) | (weight < 0), "weight must be a finite number >= 0")
     else:
         weight = np.ones(len(panel))
-    score = aligned["score"].to_numpy(dtype=np.float64, na_value=np.nan) if "score" in aligned.columns \
+    score = (
+        aligned["score"].to_numpy(dtype=np.float64, na_value=np.nan)
+        if "score" in aligned.columns
         else np.full(len(panel), np.nan)
+    )
     return signal, weight, score
 
 
-def run_engine(panel: Any, signals: Any, settings: EngineSettings, exits: ExitRules | None = None,
-               books: str | dict[str, str] | None = None) -> BacktestResult:
+def run_engine(
+    panel: Any,
+    signals: Any,
+    settings: EngineSettings,
+    exits: ExitRules | None = None,
+    books: str | dict[str, str] | None = None,
+) -> BacktestResult:
     """Backtest ``signals`` (``signal`` [+ ``weight``, ``score``] on the panel's index) on ``panel``.
 
     ``books``: None = one book sharing capital across every ticker; ``"ticker"`` = each ticker alone;
@@ -425,19 +478,31 @@ def run_engine(panel: Any, signals: Any, settings: EngineSettings, exits: ExitRu
     signal, weight, score = align_signals(panel, signals)
     out = run_arrays(arr, code, signal, weight, score, settings, exits, book_of_code)
     dates = pd.DatetimeIndex(panel.index.get_level_values(1))
-    return BacktestResult(equity_frame(out, book_names, books is None),
-                          trades_frame(out, names, dates, settings.leverage), len(out.cand), out)
+    return BacktestResult(
+        equity_frame(out, book_names, books is None),
+        trades_frame(out, names, dates, settings.leverage),
+        len(out.cand),
+        out,
+    )
 
 
 def _check_prices(panel: Any, arr: PanelArrays) -> None:
     import pandas as pd
 
-    bad = ~(np.isfinite(arr.open) & (arr.open > 0) & np.isfinite(arr.close) & (arr.close > 0)
-            & np.isfinite(arr.high) & np.isfinite(arr.low))
+    bad = ~(
+        np.isfinite(arr.open)
+        & (arr.open > 0)
+        & np.isfinite(arr.close)
+        & (arr.close > 0)
+        & np.isfinite(arr.high)
+        & np.isfinite(arr.low)
+    )
     if bad.any():
         t, d = panel.index[int(np.flatnonzero(bad)[0])]
-        raise DataError(f"backtest: ticker {t}, date {pd.Timestamp(d):%Y-%m-%d}: open/high/low/close must be "
-                        "finite and open/close positive")
+        raise DataError(
+            f"backtest: ticker {t}, date {pd.Timestamp(d):%Y-%m-%d}: open/high/low/close must be "
+            "finite and open/close positive"
+        )
 
 
 def equity_frame(out: EngineArrays, book_names: np.ndarray, one_book: bool) -> Any:
@@ -447,9 +512,16 @@ def equity_frame(out: EngineArrays, book_names: np.ndarray, one_book: bool) -> A
     dates = pd.to_datetime(lay.slot_day.astype("datetime64[D]")).astype("datetime64[ns]")
     lev = np.zeros_like(out.gross)
     np.divide(out.gross, out.equity, out=lev, where=out.equity > 0)
-    frame = pd.DataFrame({"equity": out.equity, "cash": out.cash, "gross_exposure": out.gross,
-                          "net_exposure": out.net, "leverage": lev,
-                          "n_positions": np.asarray(out.n_positions, dtype=np.int64)})
+    frame = pd.DataFrame(
+        {
+            "equity": out.equity,
+            "cash": out.cash,
+            "gross_exposure": out.gross,
+            "net_exposure": out.net,
+            "leverage": lev,
+            "n_positions": np.asarray(out.n_positions, dtype=np.int64),
+        }
+    )
     if one_book and len(book_names) == 1:
         frame.index = pd.DatetimeIndex(dates, name="date")
     else:
@@ -466,26 +538,28 @@ def trades_frame(out: EngineArrays, names: np.ndarray, dates: Any, leverage: flo
     notional = margin * leverage
     rel = c.exit_price[t] / c.entry_price[t]
     pnl = s.pnl[t]
-    frame = pd.DataFrame({
-        "ticker": names[c.code[t]].astype(str),
-        "side": np.where(c.side[t] > 0, "long", "short"),
-        "signal_date": dates[c.signal_row[t]],
-        "entry_date": dates[c.entry_idx[t]],
-        "entry_price": c.entry_price[t],
-        "exit_date": dates[c.exit_idx[t]],
-        "exit_price": c.exit_price[t],
-        "exit_at_open": c.exit_at_open[t],
-        "quantity": notional / c.entry_price[t],
-        "leverage": np.full(t.size, float(leverage)),
-        "margin": margin,
-        "entry_notional": notional,
-        "exit_notional": notional * rel,
-        "exit_reason": np.asarray(REASONS, dtype=object)[c.reason[t]].astype(str),
-        "bars_held": c.bars_held[t].astype(np.int64),
-        "pnl": pnl,
-        "return": np.divide(pnl, margin, out=np.zeros_like(pnl), where=margin > 0),
-        "fees": margin * c.fees[t] + s.topup_entry[t] + s.topup_exit[t],
-        "financing": margin * c.financing[t],
-    })
+    frame = pd.DataFrame(
+        {
+            "ticker": names[c.code[t]].astype(str),
+            "side": np.where(c.side[t] > 0, "long", "short"),
+            "signal_date": dates[c.signal_row[t]],
+            "entry_date": dates[c.entry_idx[t]],
+            "entry_price": c.entry_price[t],
+            "exit_date": dates[c.exit_idx[t]],
+            "exit_price": c.exit_price[t],
+            "exit_at_open": c.exit_at_open[t],
+            "quantity": notional / c.entry_price[t],
+            "leverage": np.full(t.size, float(leverage)),
+            "margin": margin,
+            "entry_notional": notional,
+            "exit_notional": notional * rel,
+            "exit_reason": np.asarray(REASONS, dtype=object)[c.reason[t]].astype(str),
+            "bars_held": c.bars_held[t].astype(np.int64),
+            "pnl": pnl,
+            "return": np.divide(pnl, margin, out=np.zeros_like(pnl), where=margin > 0),
+            "fees": margin * c.fees[t] + s.topup_entry[t] + s.topup_exit[t],
+            "financing": margin * c.financing[t],
+        }
+    )
     frame = frame.sort_values(["entry_date", "ticker"], kind="mergesort").reset_index(drop=True)
     return frame

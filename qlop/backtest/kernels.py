@@ -20,9 +20,20 @@ def _kernels() -> dict[str, Any]:
     from numba import njit
 
     @njit(cache=True, nogil=True)
-    def quiet_windows(low: np.ndarray, high: np.ndarray, open_: np.ndarray, e: np.ndarray, g: np.ndarray,
-                      side: np.ndarray, adv: np.ndarray, tp: np.ndarray, check_adv: bool, check_tp: bool,
-                      o_f: np.ndarray, by_open: np.ndarray) -> np.ndarray:
+    def quiet_windows(
+        low: np.ndarray,
+        high: np.ndarray,
+        open_: np.ndarray,
+        e: np.ndarray,
+        g: np.ndarray,
+        side: np.ndarray,
+        adv: np.ndarray,
+        tp: np.ndarray,
+        check_adv: bool,
+        check_tp: bool,
+        o_f: np.ndarray,
+        by_open: np.ndarray,
+    ) -> np.ndarray:
         """Per trade: every bar ``e .. g`` trades strictly inside its levels (adverse ``adv``,
         take-profit ``tp``), and so does the open of the bar it may leave at (``o_f`` when
         ``by_open``). A bar's range is ``min(low, open) .. max(high, open)``; NaN never counts as
@@ -62,11 +73,28 @@ def _kernels() -> dict[str, Any]:
         return out
 
     @njit(cache=True, nogil=True)
-    def fill_marks(row_k: np.ndarray, ev_cash: np.ndarray, ev_a: np.ndarray, ev_b: np.ndarray,
-                   ev_g: np.ndarray, ev_in: np.ndarray, close: np.ndarray, day: np.ndarray, acc: np.ndarray,
-                   ev_acc: np.ndarray, growth: np.ndarray, growth_day0: int, ev_growth: np.ndarray, use_acc: bool,
-                   interest: bool, value: np.ndarray, cash: np.ndarray, gross: np.ndarray, expo: np.ndarray,
-                   npos: np.ndarray) -> None:
+    def fill_marks(
+        row_k: np.ndarray,
+        ev_cash: np.ndarray,
+        ev_a: np.ndarray,
+        ev_b: np.ndarray,
+        ev_g: np.ndarray,
+        ev_in: np.ndarray,
+        close: np.ndarray,
+        day: np.ndarray,
+        acc: np.ndarray,
+        ev_acc: np.ndarray,
+        growth: np.ndarray,
+        growth_day0: int,
+        ev_growth: np.ndarray,
+        use_acc: bool,
+        interest: bool,
+        value: np.ndarray,
+        cash: np.ndarray,
+        gross: np.ndarray,
+        expo: np.ndarray,
+        npos: np.ndarray,
+    ) -> None:
         """Each row takes the state of its last event (``row_k`` sorted, ``row_k[0] == 0``):
         ``expo = b * close``, ``value = max(g * clock + a + expo, 0) + cash``, ``gross = |expo|``.
         The clock is the calendar day, or the financing series' accrual index ``acc`` for events with
@@ -105,12 +133,33 @@ def _kernels() -> dict[str, Any]:
         return a if (a >= b or a != a) else b
 
     @njit(cache=True, nogil=True)
-    def size_books(ids: np.ndarray, books: np.ndarray, weight: np.ndarray, entry_price: np.ndarray,
-                   exit_price: np.ndarray, net_return: np.ndarray, initial_capital: float, position_size: float,
-                   max_gross_leverage: float, lev: float, dust: float, bust: float, min_commission: float, commission: float,
-                   interest: bool, g_start: np.ndarray, g_entry: np.ndarray, g_exit: np.ndarray,
-                   taken: np.ndarray, margin_out: np.ndarray, te_out: np.ndarray, tx_out: np.ndarray,
-                   pnl_out: np.ndarray, cash_entry: np.ndarray, cash_exit: np.ndarray) -> None:
+    def size_books(
+        ids: np.ndarray,
+        books: np.ndarray,
+        weight: np.ndarray,
+        entry_price: np.ndarray,
+        exit_price: np.ndarray,
+        net_return: np.ndarray,
+        initial_capital: float,
+        position_size: float,
+        max_gross_leverage: float,
+        lev: float,
+        dust: float,
+        bust: float,
+        min_commission: float,
+        commission: float,
+        interest: bool,
+        g_start: np.ndarray,
+        g_entry: np.ndarray,
+        g_exit: np.ndarray,
+        taken: np.ndarray,
+        margin_out: np.ndarray,
+        te_out: np.ndarray,
+        tx_out: np.ndarray,
+        pnl_out: np.ndarray,
+        cash_entry: np.ndarray,
+        cash_exit: np.ndarray,
+    ) -> None:
         """Trade after trade within each one-ticker book (``ids`` sorted by book, then entry): the
         equity at an entry is the book's cash, the initial capital plus the realised P&L of its
         earlier trades, and with ``interest`` the interest that cash earned (``growth`` ratios of the
@@ -168,21 +217,47 @@ def _kernels() -> dict[str, Any]:
             r = max(seg_end[r] + 1, r + 1)
         return out
 
-    return {"quiet_windows": quiet_windows, "fill_marks": fill_marks, "size_books": size_books,
-            "segment_starts": segment_starts}
+    return {
+        "quiet_windows": quiet_windows,
+        "fill_marks": fill_marks,
+        "size_books": size_books,
+        "segment_starts": segment_starts,
+    }
 
 
-def quiet_windows(low: np.ndarray, high: np.ndarray, open_: np.ndarray, e: np.ndarray, g: np.ndarray,
-                  side: np.ndarray, adv: np.ndarray, tp: np.ndarray, check_adv: bool, check_tp: bool,
-                  o_f: np.ndarray, by_open: np.ndarray) -> np.ndarray:
+def quiet_windows(
+    low: np.ndarray,
+    high: np.ndarray,
+    open_: np.ndarray,
+    e: np.ndarray,
+    g: np.ndarray,
+    side: np.ndarray,
+    adv: np.ndarray,
+    tp: np.ndarray,
+    check_adv: bool,
+    check_tp: bool,
+    o_f: np.ndarray,
+    by_open: np.ndarray,
+) -> np.ndarray:
     """See the compiled kernel: whether each trade's window stays strictly inside its levels."""
     return _kernels()["quiet_windows"](low, high, open_, e, g, side, adv, tp, check_adv, check_tp, o_f, by_open)
 
 
-def fill_marks(row_k: np.ndarray, ev_cash: np.ndarray, ev_a: np.ndarray, ev_b: np.ndarray, ev_g: np.ndarray,
-               ev_in: np.ndarray, close: np.ndarray, day: np.ndarray, acc: np.ndarray | None = None,
-               ev_acc: np.ndarray | None = None, growth: np.ndarray | None = None, growth_day0: int = 0,
-               ev_growth: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+def fill_marks(
+    row_k: np.ndarray,
+    ev_cash: np.ndarray,
+    ev_a: np.ndarray,
+    ev_b: np.ndarray,
+    ev_g: np.ndarray,
+    ev_in: np.ndarray,
+    close: np.ndarray,
+    day: np.ndarray,
+    acc: np.ndarray | None = None,
+    ev_acc: np.ndarray | None = None,
+    growth: np.ndarray | None = None,
+    growth_day0: int = 0,
+    ev_growth: np.ndarray | None = None,
+) -> tuple[np.ndarray, ...]:
     """Per-row ``value, cash, gross, expo, npos`` from each row's last event (see the kernel): ``acc``
     / ``ev_acc`` for a financing series, ``growth`` (per calendar day from ``growth_day0``) /
     ``ev_growth`` for interest on cash."""
@@ -190,29 +265,86 @@ def fill_marks(row_k: np.ndarray, ev_cash: np.ndarray, ev_a: np.ndarray, ev_b: n
     value, cash, gross, expo = (np.empty(n) for _ in range(4))
     npos = np.empty(n, dtype=np.int8)
     none_f, none_b = np.empty(0), np.empty(0, dtype=np.bool_)
-    _kernels()["fill_marks"](row_k, ev_cash, ev_a, ev_b, ev_g, ev_in, close, day,
-                             none_f if acc is None else acc, none_b if ev_acc is None else ev_acc,
-                             none_f if growth is None else growth, int(growth_day0),
-                             none_f if ev_growth is None else ev_growth,
-                             acc is not None, growth is not None, value, cash, gross, expo, npos)
+    _kernels()["fill_marks"](
+        row_k,
+        ev_cash,
+        ev_a,
+        ev_b,
+        ev_g,
+        ev_in,
+        close,
+        day,
+        none_f if acc is None else acc,
+        none_b if ev_acc is None else ev_acc,
+        none_f if growth is None else growth,
+        int(growth_day0),
+        none_f if ev_growth is None else ev_growth,
+        acc is not None,
+        growth is not None,
+        value,
+        cash,
+        gross,
+        expo,
+        npos,
+    )
     return value, cash, gross, expo, npos
 
 
-def size_books(ids: np.ndarray, books: np.ndarray, weight: np.ndarray, entry_price: np.ndarray,
-               exit_price: np.ndarray, net_return: np.ndarray, initial_capital: float, position_size: float,
-               max_gross_leverage: float, lev: float, dust: float, bust: float, min_commission: float, commission: float,
-               taken: np.ndarray, margin: np.ndarray, topup_entry: np.ndarray, topup_exit: np.ndarray,
-               pnl: np.ndarray, growth: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-               cash_entry: np.ndarray | None = None, cash_exit: np.ndarray | None = None) -> None:
+def size_books(
+    ids: np.ndarray,
+    books: np.ndarray,
+    weight: np.ndarray,
+    entry_price: np.ndarray,
+    exit_price: np.ndarray,
+    net_return: np.ndarray,
+    initial_capital: float,
+    position_size: float,
+    max_gross_leverage: float,
+    lev: float,
+    dust: float,
+    bust: float,
+    min_commission: float,
+    commission: float,
+    taken: np.ndarray,
+    margin: np.ndarray,
+    topup_entry: np.ndarray,
+    topup_exit: np.ndarray,
+    pnl: np.ndarray,
+    growth: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    cash_entry: np.ndarray | None = None,
+    cash_exit: np.ndarray | None = None,
+) -> None:
     """Size one-ticker books' trades in order, writing the outputs in place (see the kernel);
     ``growth`` = (per book at its start, per candidate at entry, at exit) when cash earns interest."""
     none = np.empty(0)
     g_start, g_entry, g_exit = growth if growth is not None else (none, none, none)
-    _kernels()["size_books"](ids, books, weight, entry_price, exit_price, net_return, float(initial_capital),
-                             float(position_size), float(max_gross_leverage), float(lev), float(dust),
-                             float(bust), float(min_commission), float(commission), growth is not None,
-                             g_start, g_entry, g_exit, taken, margin, topup_entry, topup_exit, pnl,
-                             none if cash_entry is None else cash_entry, none if cash_exit is None else cash_exit)
+    _kernels()["size_books"](
+        ids,
+        books,
+        weight,
+        entry_price,
+        exit_price,
+        net_return,
+        float(initial_capital),
+        float(position_size),
+        float(max_gross_leverage),
+        float(lev),
+        float(dust),
+        float(bust),
+        float(min_commission),
+        float(commission),
+        growth is not None,
+        g_start,
+        g_entry,
+        g_exit,
+        taken,
+        margin,
+        topup_entry,
+        topup_exit,
+        pnl,
+        none if cash_entry is None else cash_entry,
+        none if cash_exit is None else cash_exit,
+    )
 
 
 def segment_starts(seg_end: np.ndarray) -> np.ndarray:

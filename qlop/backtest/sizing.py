@@ -58,7 +58,7 @@ class Sized:
     topup_exit: np.ndarray
     pnl: np.ndarray
     cash_entry: np.ndarray  # one-ticker books whose cash earns interest: cash right after the entry
-    cash_exit: np.ndarray   # ... and right after the exit
+    cash_exit: np.ndarray  # ... and right after the exit
 
     @classmethod
     def empty(cls, n: int) -> "Sized":
@@ -79,8 +79,17 @@ def _apply(out: Sized, ids: np.ndarray, margin: np.ndarray, cand: Candidates, co
     return pnl
 
 
-def size_single(cand: Candidates, weight: np.ndarray, ids: np.ndarray, books: np.ndarray, rules: SizingRules,
-                costs: CostModel, out: Sized, start_day: np.ndarray | None = None, day: np.ndarray | None = None) -> None:
+def size_single(
+    cand: Candidates,
+    weight: np.ndarray,
+    ids: np.ndarray,
+    books: np.ndarray,
+    rules: SizingRules,
+    costs: CostModel,
+    out: Sized,
+    start_day: np.ndarray | None = None,
+    day: np.ndarray | None = None,
+) -> None:
     """Size the trades of one-ticker books: ``ids`` are their candidates sorted by (book, entry) and
     ``books`` their book ids. Equity at each entry is the previous trade's realised equity (grown by
     the interest on cash when it earns any: then ``start_day`` per book and the panel's ``day`` are
@@ -91,20 +100,55 @@ def size_single(cand: Candidates, weight: np.ndarray, ids: np.ndarray, books: np
     if costs.earns_interest:
         if start_day is None or day is None:
             raise ValueError("size_single: interest on cash needs each book's start day and the panel's days")
-        growth = (costs.cash_growth(start_day), costs.cash_growth(day[cand.entry_idx]),
-                  costs.cash_growth(day[cand.exit_idx]))
+        growth = (
+            costs.cash_growth(start_day),
+            costs.cash_growth(day[cand.entry_idx]),
+            costs.cash_growth(day[cand.exit_idx]),
+        )
     # the per-trade rule of _apply, in one compiled loop (each book's trades depend on the last)
-    size_books(np.ascontiguousarray(ids, dtype=np.int64), np.ascontiguousarray(books, dtype=np.int64),
-               np.ascontiguousarray(weight, dtype=np.float64), cand.entry_price, cand.exit_price, cand.net_return,
-               rules.initial_capital, rules.position_size, rules.max_gross_leverage, costs.leverage, DUST, BUST,
-               costs.min_commission, costs.commission_bps / 1e4, out.taken, out.margin, out.topup_entry,
-               out.topup_exit, out.pnl, growth, out.cash_entry, out.cash_exit)
+    size_books(
+        np.ascontiguousarray(ids, dtype=np.int64),
+        np.ascontiguousarray(books, dtype=np.int64),
+        np.ascontiguousarray(weight, dtype=np.float64),
+        cand.entry_price,
+        cand.exit_price,
+        cand.net_return,
+        rules.initial_capital,
+        rules.position_size,
+        rules.max_gross_leverage,
+        costs.leverage,
+        DUST,
+        BUST,
+        costs.min_commission,
+        costs.commission_bps / 1e4,
+        out.taken,
+        out.margin,
+        out.topup_entry,
+        out.topup_exit,
+        out.pnl,
+        growth,
+        out.cash_entry,
+        out.cash_exit,
+    )
 
 
-def size_multi(cand: Candidates, weight: np.ndarray, score: np.ndarray, ids: np.ndarray,
-               entry_slot: np.ndarray, exit_key: np.ndarray, mark_row: np.ndarray, slot_day: np.ndarray,
-               ticker_col: np.ndarray, open_: np.ndarray, close: np.ndarray, day: np.ndarray,
-               rules: SizingRules, costs: CostModel, out: Sized) -> None:
+def size_multi(
+    cand: Candidates,
+    weight: np.ndarray,
+    score: np.ndarray,
+    ids: np.ndarray,
+    entry_slot: np.ndarray,
+    exit_key: np.ndarray,
+    mark_row: np.ndarray,
+    slot_day: np.ndarray,
+    ticker_col: np.ndarray,
+    open_: np.ndarray,
+    close: np.ndarray,
+    day: np.ndarray,
+    rules: SizingRules,
+    costs: CostModel,
+    out: Sized,
+) -> None:
     """Event loop of one shared-capital book over its entry days.
 
     ``ids``: the book's candidates; ``entry_slot`` / ``exit_key`` (per candidate, full length):
@@ -142,8 +186,15 @@ def size_multi(cand: Candidates, weight: np.ndarray, score: np.ndarray, ids: np.
             at_open = day[rows] == slot_day[slot]
             price = np.where(at_open, open_[rows], close[rows])
             m = out.margin[open_ids]
-            value = costs.value(m, cand.side[open_ids], cand.entry_price[open_ids], price,
-                                day[cand.entry_idx[open_ids]], slot_day[slot], out.topup_entry[open_ids])
+            value = costs.value(
+                m,
+                cand.side[open_ids],
+                cand.entry_price[open_ids],
+                price,
+                day[cand.entry_idx[open_ids]],
+                slot_day[slot],
+                out.topup_entry[open_ids],
+            )
             equity = cash + float(value.sum())
             gross = float((m * lev / cand.entry_price[open_ids] * price).sum())
         taken: list[int] = []

@@ -8,9 +8,15 @@ from typing import Any
 import click
 
 config_option = click.option(
-    "-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False),
+    "-c",
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False),
     help="Pipeline config (TOML, JSON or YAML).",
 )
+
+
 def run_dir_option(func: Any) -> Any:
     """``--run-dir DIR`` of a stage command: the directory is checked (never ``/`` or the home
     directory, never a non-empty directory that is not a QLOP run) and locked while the command runs
@@ -23,8 +29,13 @@ def run_dir_option(func: Any) -> Any:
         with claim_run_dir(kwargs["run_dir"]):
             return func(*args, **kwargs)
 
-    return click.option("--run-dir", "run_dir", required=True, type=click.Path(file_okay=False),
-                        help="Run directory to read inputs from and write artefacts into.")(claimed)
+    return click.option(
+        "--run-dir",
+        "run_dir",
+        required=True,
+        type=click.Path(file_okay=False),
+        help="Run directory to read inputs from and write artefacts into.",
+    )(claimed)
 
 
 def load_stage_config(ctx: click.Context, config_path: str) -> Any:
@@ -48,11 +59,18 @@ def require_section(config: Any, section: str, config_path: str) -> Any:
 def cluster_options(func: Any) -> Any:
     """``--workers N`` / ``--scheduler ADDRESS``: where Dask runs a command's tasks (see qlop.scale.cluster)."""
     func = click.option(
-        "--scheduler", default=None, metavar="ADDRESS",
-        help="Use an existing Dask cluster (e.g. tcp://HOST:8786) instead of a local one.")(func)
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Use an existing Dask cluster (e.g. tcp://HOST:8786) instead of a local one.",
+    )(func)
     return click.option(
-        "--workers", type=int, default=None, metavar="N",
-        help="Local Dask worker processes, one thread each (default: the number of cores).")(func)
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Local Dask worker processes, one thread each (default: the number of cores).",
+    )(func)
 
 
 def cluster_spec(workers: int | None, scheduler: str | None) -> Any:

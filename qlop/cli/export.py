@@ -24,8 +24,10 @@ def export_cmd(ctx: click.Context, config_path: str, run_dir: str) -> None:
     if "parity_max_abs_diff" in summary:
         evaluator = summary.get("parity_evaluator", "exported model")
         sample = str(summary.get("parity_sample", "in_sample")).replace("_", "-")
-        click.echo(f"{summary['format_name'].upper()} parity: max |{evaluator} - native| = "
-                   f"{summary['parity_max_abs_diff']:.3g} on {summary['parity_rows']} {sample} rows of the "
-                   f"{'last fold' if summary.get('model') == 'last_fold' else 'final'} model")
+        click.echo(
+            f"{summary['format_name'].upper()} parity: max |{evaluator} - native| = "
+            f"{summary['parity_max_abs_diff']:.3g} on {summary['parity_rows']} {sample} rows of the "
+            f"{'last fold' if summary.get('model') == 'last_fold' else 'final'} model"
+        )
     for name, path in result["artifacts"].items():
         click.echo(f"wrote {name}: {path}")

@@ -36,8 +36,10 @@ def build_cmd(ctx: click.Context, config_path: str, run_dir: str) -> None:
         click.echo(f"warning: {message}", err=True)
     features = result.features
     warm = int(features.isna().any(axis=1).sum()) if features.shape[1] else 0
-    click.echo(f"Wrote {result.written['features']}: {len(features):,} rows x {features.shape[1]} features "
-               f"({warm:,} rows with a NaN, mostly warm-up)")
+    click.echo(
+        f"Wrote {result.written['features']}: {len(features):,} rows x {features.shape[1]} features "
+        f"({warm:,} rows with a NaN, mostly warm-up)"
+    )
     if result.labels is None:
         click.echo("No [label] section: labels not built.")
         return
@@ -69,8 +71,12 @@ def _print_label_table(labels: "pd.DataFrame", label_type: str) -> None:
     for r in reasons:
         table.add_column({"liquidation": "liq"}.get(r, r), justify="right")
     for ticker, row in summary.iterrows():
-        cells = [str(ticker), f"{int(row['n_rows']):,}", f"{int(row['n_labelled']):,}",
-                 _pct(row["base_rate"]) if classification else f"{row['base_rate']:.4g}"]
+        cells = [
+            str(ticker),
+            f"{int(row['n_rows']):,}",
+            f"{int(row['n_labelled']):,}",
+            _pct(row["base_rate"]) if classification else f"{row['base_rate']:.4g}",
+        ]
         if has_net:
             cells.append(_pct(row["mean_net_return"]))
         cells += [_pct(row[r]) for r in reasons]

@@ -81,22 +81,55 @@ def global_run_args(state: CliState) -> list[str]:
 
 
 def streamlit_command(host: str, port: int) -> list[str]:
-    return [sys.executable, "-m", "streamlit", "run", str(APP_PATH),
-            "--server.headless", "true", "--server.address", host, "--server.port", str(port),
-            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-            "--global.developmentMode", "false", "--server.runOnSave", "false",
-            "--client.toolbarMode", "minimal"]
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_PATH),
+        "--server.headless",
+        "true",
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--global.developmentMode",
+        "false",
+        "--server.runOnSave",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
+    ]
 
 
 @click.command("gui")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address the GUI binds to (loopback by default; anything else exposes it).")
-@click.option("--port", default=8501, show_default=True, type=click.IntRange(0, 65535),
-              help="GUI port (0: a free one).")
-@click.option("--ws-url", "gui_ws_url", default=None, metavar="URL",
-              help="Use the relay running at URL (token from QLOP_WS_TOKEN) instead of starting one.")
-@click.option("--runs-dir", default=DEFAULT_RUNS_DIR, show_default=True, type=click.Path(file_okay=False),
-              help="Folder of run directories (listed on the Runs page; new runs go here).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the GUI binds to (loopback by default; anything else exposes it).",
+)
+@click.option(
+    "--port", default=8501, show_default=True, type=click.IntRange(0, 65535), help="GUI port (0: a free one)."
+)
+@click.option(
+    "--ws-url",
+    "gui_ws_url",
+    default=None,
+    metavar="URL",
+    help="Use the relay running at URL (token from QLOP_WS_TOKEN) instead of starting one.",
+)
+@click.option(
+    "--runs-dir",
+    default=DEFAULT_RUNS_DIR,
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder of run directories (listed on the Runs page; new runs go here).",
+)
 @click.pass_context
 def gui_cmd(ctx: click.Context, host: str, port: int, gui_ws_url: str | None, runs_dir: str) -> None:
     """Start the Streamlit GUI (and its relay): configure, launch and watch runs, explore results."""
@@ -111,8 +144,11 @@ def gui_cmd(ctx: click.Context, host: str, port: int, gui_ws_url: str | None, ru
         raise KeyboardInterrupt
 
     if host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(f"Warning: --host {host} exposes the GUI, which can launch runs, beyond this machine; "
-                   "put it behind an authenticating proxy.", err=True)
+        click.echo(
+            f"Warning: --host {host} exposes the GUI, which can launch runs, beyond this machine; "
+            "put it behind an authenticating proxy.",
+            err=True,
+        )
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
         if ws_url and is_up(healthz_url(ws_url)):
@@ -123,11 +159,19 @@ def gui_cmd(ctx: click.Context, host: str, port: int, gui_ws_url: str | None, ru
             relay_port = free_port("127.0.0.1")
             ws_url = f"ws://127.0.0.1:{relay_port}"
             env[TOKEN_ENV] = secrets.token_urlsafe(32)
-            relay = subprocess.Popen([*QLOP_ARGV, "ws", "serve", "--host", "127.0.0.1",
-                                      "--port", str(relay_port)], env=env, stdin=subprocess.DEVNULL)
+            relay = subprocess.Popen(
+                [*QLOP_ARGV, "ws", "serve", "--host", "127.0.0.1", "--port", str(relay_port)],
+                env=env,
+                stdin=subprocess.DEVNULL,
+            )
             wait_up(healthz_url(ws_url), relay, 30, "the relay")
-        env.update({"QLOP_GUI_WS_URL": ws_url, "QLOP_GUI_RUNS_DIR": str(Path(runs_dir).resolve()),
-                    "QLOP_GUI_RUN_ARGS": json.dumps(global_run_args(state))})
+        env.update(
+            {
+                "QLOP_GUI_WS_URL": ws_url,
+                "QLOP_GUI_RUNS_DIR": str(Path(runs_dir).resolve()),
+                "QLOP_GUI_RUN_ARGS": json.dumps(global_run_args(state)),
+            }
+        )
         if state.plugins_dir:
             env["QLOP_PLUGINS_DIR"] = str(Path(state.plugins_dir).resolve())
         if state.no_plugins:

@@ -108,11 +108,11 @@ def may_add_commands(selection: Selection) -> bool:
     bundled plugins add no command)."""
     if selection.modules or selection.plugins_dir:
         return True
-    return any(selection.blocked_reason(e.name, True, e.distribution, entry_point=True) is None
-               for e in iter_entry_points())
+    return any(
+        selection.blocked_reason(e.name, True, e.distribution, entry_point=True) is None for e in iter_entry_points()
+    )
 
 
 def selection_from_options(no_plugins: bool, modules: list[str], plugins_dir: str | None) -> Selection:
     """The selection the CLI's global options and the environment give (as the plugin manager gets it)."""
-    return Selection.from_env(no_plugins=no_plugins, modules=modules, plugins_dir=plugins_dir,
-                              environ=dict(os.environ))
+    return Selection.from_env(no_plugins=no_plugins, modules=modules, plugins_dir=plugins_dir, environ=dict(os.environ))

@@ -34,6 +34,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "gui": ("qlop.cli.gui:gui_cmd", "Start the Streamlit GUI (and its relay)."),
 }
 
+
 @dataclass
 class CliState:
     """Global options, shared with every subcommand through ``ctx.obj``."""
@@ -143,8 +144,10 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
         if plugin_index is None:
             with formatter.section("Plugin commands"):
-                formatter.write_text("Not indexed yet for these plugin options: any command that loads plugins "
-                                     "(e.g. `qlop plugins list` with the same options) indexes them.")
+                formatter.write_text(
+                    "Not indexed yet for these plugin options: any command that loads plugins "
+                    "(e.g. `qlop plugins list` with the same options) indexes them."
+                )
         elif plugin_index:
             with formatter.section("Plugin commands"):
                 formatter.write_dl([(n, s or "(plugin command)") for n, s in sorted(plugin_index.items())])
@@ -194,8 +197,12 @@ def _cli_state(ctx: click.Context | None) -> CliState:
     if state is not None:
         return state
     params = ctx.find_root().params
-    return CliState(verbose=params.get("verbose") or 0, no_plugins=bool(params.get("no_plugins")),
-                    modules=list(params.get("modules") or ()), plugins_dir=params.get("plugins_dir"))
+    return CliState(
+        verbose=params.get("verbose") or 0,
+        no_plugins=bool(params.get("no_plugins")),
+        modules=list(params.get("modules") or ()),
+        plugins_dir=params.get("plugins_dir"),
+    )
 
 
 def ensure_plugin_manager(ctx: click.Context | None = None) -> Any:
@@ -206,8 +213,9 @@ def ensure_plugin_manager(ctx: click.Context | None = None) -> Any:
         state = _cli_state(ctx)
         from qlop.plugins.discovery import Selection
 
-        manager_mod.configure(Selection.from_env(
-            no_plugins=state.no_plugins, modules=state.modules, plugins_dir=state.plugins_dir))
+        manager_mod.configure(
+            Selection.from_env(no_plugins=state.no_plugins, modules=state.modules, plugins_dir=state.plugins_dir)
+        )
         manager = manager_mod.get_plugin_manager()
         remember_plugin_commands(manager)
         return manager
@@ -228,28 +236,54 @@ def remember_plugin_commands(manager: Any) -> None:
 @click.option("-v", "--verbose", count=True, help="More logging; show tracebacks on errors.")
 @click.option("--no-plugins", is_flag=True, help="Load no third-party plugins (bundled ones still load).")
 @click.option("-p", "modules", multiple=True, metavar="MODULE", help="Load MODULE as a plugin (repeatable).")
-@click.option("--plugins-dir", type=click.Path(file_okay=False), default=None,
-              help="Load every *.py in DIR as a plugin (never done unless asked; also QLOP_PLUGINS_DIR).")
-@click.option("--stream-to-ws", "stream_to_ws", metavar="TASK_ID", default=None,
-              help="Publish this command's events live to the relay under TASK_ID.")
-@click.option("--ws-url", default=None, metavar="URL",
-              help="Relay URL (default ws://127.0.0.1:8765, or QLOP_WS_URL); token from QLOP_WS_TOKEN.")
+@click.option(
+    "--plugins-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Load every *.py in DIR as a plugin (never done unless asked; also QLOP_PLUGINS_DIR).",
+)
+@click.option(
+    "--stream-to-ws",
+    "stream_to_ws",
+    metavar="TASK_ID",
+    default=None,
+    help="Publish this command's events live to the relay under TASK_ID.",
+)
+@click.option(
+    "--ws-url",
+    default=None,
+    metavar="URL",
+    help="Relay URL (default ws://127.0.0.1:8765, or QLOP_WS_URL); token from QLOP_WS_TOKEN.",
+)
 @click.pass_context
-def cli(ctx: click.Context, verbose: int, no_plugins: bool, modules: tuple[str, ...], plugins_dir: str | None,
-        stream_to_ws: str | None, ws_url: str | None) -> None:
+def cli(
+    ctx: click.Context,
+    verbose: int,
+    no_plugins: bool,
+    modules: tuple[str, ...],
+    plugins_dir: str | None,
+    stream_to_ws: str | None,
+    ws_url: str | None,
+) -> None:
     """QLOP: when would a leveraged trade have paid off, can a model predict it, and what would trading
     it have earned after leverage, margin, financing and costs?
 
     Start with `qlop demo`, then `qlop run -c CONFIG`.
     """
-    ctx.obj = CliState(verbose=verbose, no_plugins=no_plugins, modules=list(modules),
-                       plugins_dir=plugins_dir, stream_to_ws=stream_to_ws,
-                       ws_url=ws_url)
+    ctx.obj = CliState(
+        verbose=verbose,
+        no_plugins=no_plugins,
+        modules=list(modules),
+        plugins_dir=plugins_dir,
+        stream_to_ws=stream_to_ws,
+        ws_url=ws_url,
+    )
     if verbose:
         import logging
 
-        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
-                            format="%(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.DEBUG if verbose > 1 else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+        )
 
 
 def main() -> None:

@@ -58,10 +58,18 @@ def list_cmd(ctx: click.Context, as_json: bool, show_all: bool, kind: str | None
 
 @cli.command("show")
 @click.argument("name")
-@click.option("--kind", type=click.Choice(sorted(k for k in KINDS if k != "command")), default=None,
-              help="Only components of KIND (when NAME is a component name used by several kinds).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Machine-readable: the plugin's record and each component's params JSON Schema.")
+@click.option(
+    "--kind",
+    type=click.Choice(sorted(k for k in KINDS if k != "command")),
+    default=None,
+    help="Only components of KIND (when NAME is a component name used by several kinds).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Machine-readable: the plugin's record and each component's params JSON Schema.",
+)
 @click.pass_context
 def show_cmd(ctx: click.Context, name: str, kind: str | None, as_json: bool) -> None:
     """Plugin NAME, or component NAME: provenance and every parameter (type, default, allowed
@@ -127,15 +135,21 @@ def _print_show(record, components: list[dict]) -> None:  # type: ignore[no-unty
     lines: list = []
     status = record.status if record.status == ACTIVE else f"{record.status}: {record.error}"
     lines.append(f"plugin {record.name} {record.version or '(no version)'} ({record.source}; {status})")
-    for label, value in (("distribution", record.distribution), ("module", record.module),
-                         ("path", record.path), ("hooks", ", ".join(record.hooks))):
+    for label, value in (
+        ("distribution", record.distribution),
+        ("module", record.module),
+        ("path", record.path),
+        ("hooks", ", ".join(record.hooks)),
+    ):
         if value:
             lines.append(f"  {label}: {value}")
     if not components:
         lines.append("  provides no components" + ("" if record.status == ACTIVE else " (not loaded)"))
     for comp in components:
-        lines += ["", f"{comp['kind'].replace('_', ' ')} {comp['name']}"
-                  + (f" - {comp['summary']}" if comp["summary"] else "")]
+        lines += [
+            "",
+            f"{comp['kind'].replace('_', ' ')} {comp['name']}" + (f" - {comp['summary']}" if comp["summary"] else ""),
+        ]
         if comp.get("params_error"):
             lines.append(f"  parameters unavailable: {comp['params_error']}")
         elif comp["params_schema"] is None:

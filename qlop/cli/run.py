@@ -20,7 +20,6 @@ import click
 
 from qlop.cli.common import cluster_options, cluster_spec, config_option, load_stage_config
 
-
 #: Seconds a requested stop may wait for a safe point before the run is interrupted at once.
 STOP_GRACE_SECONDS = 5.0
 
@@ -82,8 +81,9 @@ def cli_state(ctx: click.Context) -> Any:
     return obj if hasattr(obj, "stream_to_ws") else CliState()
 
 
-def execute_run(ctx: click.Context, config: Any, run_dir: str | Path | None, *, force: bool = False,
-                cluster: Any = None) -> Any:
+def execute_run(
+    ctx: click.Context, config: Any, run_dir: str | Path | None, *, force: bool = False, cluster: Any = None
+) -> Any:
     """Run ``config`` with events, streaming and signal handling as the global options say.
 
     ``cluster`` (a :class:`qlop.scale.cluster.ClusterSpec`) is the run's Dask cluster, started only if
@@ -110,10 +110,21 @@ def execute_run(ctx: click.Context, config: Any, run_dir: str | Path | None, *, 
     click.echo(f"run dir: {target}", err=True)
     try:
         # the lock first: a refused second run must not append to the first one's events
-        with RunLock(target, " ".join(["qlop", *sys.argv[1:]])), _cooperative_interrupts(), _run_cluster(cluster), \
-                session:
-            result = run_pipeline(config, target, observer=session, force=force, manager=manager,
-                                  task_id=session.task_id, command=["qlop", *sys.argv[1:]])
+        with (
+            RunLock(target, " ".join(["qlop", *sys.argv[1:]])),
+            _cooperative_interrupts(),
+            _run_cluster(cluster),
+            session,
+        ):
+            result = run_pipeline(
+                config,
+                target,
+                observer=session,
+                force=force,
+                manager=manager,
+                task_id=session.task_id,
+                command=["qlop", *sys.argv[1:]],
+            )
         count_trial(config, result.run_dir)
         return result
     except KeyboardInterrupt:
@@ -146,8 +157,11 @@ def count_trial(config: Any, run_dir: Path) -> None:
         click.echo(f"warning: trials ledger not updated: {exc}", err=True)
         return
     if n is not None:
-        click.echo(f"trials: {n} distinct backtested config(s) named {config.name!r} so far "
-                   f"({ledger_path(config.runs_dir, config.name)})", err=True)
+        click.echo(
+            f"trials: {n} distinct backtested config(s) named {config.name!r} so far "
+            f"({ledger_path(config.runs_dir, config.name)})",
+            err=True,
+        )
 
 
 def print_run_summary(result: Any) -> None:
@@ -162,20 +176,31 @@ def print_run_summary(result: Any) -> None:
     manifest = result.manifest
     counts = Counter(status for status in result.stages.values() if status != "skipped")
     stages = ", ".join(f"{n} {status}" for status, n in counts.items())
-    click.echo(f"{result.status} in {duration(manifest.get('seconds'))}: {result.run_dir}"
-               + (f" (stages: {stages})" if stages else ""))
+    click.echo(
+        f"{result.status} in {duration(manifest.get('seconds'))}: {result.run_dir}"
+        + (f" (stages: {stages})" if stages else "")
+    )
 
 
 @click.command("run")
 @config_option
-@click.option("--run-dir", "run_dir", type=click.Path(file_okay=False), default=None,
-              help="Run directory (default <runs_dir>/<UTC timestamp>-<config hash>); rerunning into it resumes.")
-@click.option("--force", is_flag=True, help="Rerun every stage, ignoring cached results (and write into a "
-                                           "non-empty --run-dir that is not a QLOP run).")
+@click.option(
+    "--run-dir",
+    "run_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Run directory (default <runs_dir>/<UTC timestamp>-<config hash>); rerunning into it resumes.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Rerun every stage, ignoring cached results (and write into a non-empty --run-dir that is not a QLOP run).",
+)
 @cluster_options
 @click.pass_context
-def run_cmd(ctx: click.Context, config_path: str, run_dir: str | None, force: bool, workers: int | None,
-            scheduler: str | None) -> None:
+def run_cmd(
+    ctx: click.Context, config_path: str, run_dir: str | None, force: bool, workers: int | None, scheduler: str | None
+) -> None:
     """Run the configured stages (data, features and labels, train, backtest, export) into a run directory.
 
     Stages whose config section is absent are skipped. A stage whose inputs and config are unchanged
@@ -192,8 +217,13 @@ def run_cmd(ctx: click.Context, config_path: str, run_dir: str | None, force: bo
 
 
 @click.command("demo")
-@click.option("--run-dir", "run_dir", type=click.Path(file_okay=False), default=None,
-              help="Run directory (default ./runs/<UTC timestamp>-<config hash>).")
+@click.option(
+    "--run-dir",
+    "run_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Run directory (default ./runs/<UTC timestamp>-<config hash>).",
+)
 @click.pass_context
 def demo_cmd(ctx: click.Context, run_dir: str | None) -> None:
     """Run examples/quickstart.toml on the embedded sample data into ./runs/ and show the results.

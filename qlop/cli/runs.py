@@ -16,8 +16,13 @@ def cli() -> None:
 
 
 @cli.command("list")
-@click.option("--runs-dir", default=DEFAULT_RUNS_DIR, show_default=True, type=click.Path(file_okay=False),
-              help="Folder holding the run directories.")
+@click.option(
+    "--runs-dir",
+    default=DEFAULT_RUNS_DIR,
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder holding the run directories.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_cmd(runs_dir: str, as_json: bool) -> None:
     """One line per run, newest first: id, status, time, stages and headline backtest metrics."""
@@ -62,14 +67,18 @@ def show_cmd(run_dir: str, as_json: bool) -> None:
     click.echo(f"run      {path}")
     click.echo(f"name     {get('name')}")
     click.echo(f"status   {get('status')}" + (f" ({manifest['error']})" if manifest.get("error") else ""))
-    click.echo(f"started  {get('started_utc')}  finished {get('finished_utc')}  "
-               f"({short_number(manifest.get('seconds'))} s, attempt {get('attempts')})")
+    click.echo(
+        f"started  {get('started_utc')}  finished {get('finished_utc')}  "
+        f"({short_number(manifest.get('seconds'))} s, attempt {get('attempts')})"
+    )
     click.echo(f"config   {get('config_hash')[:16]}  qlop {get('qlop_version')}  python {get('python')}")
     libs = manifest.get("libraries") or {}
     click.echo("libs     " + ", ".join(f"{k} {v}" for k, v in libs.items() if v))
     plugins = manifest.get("plugins") or []
-    click.echo("plugins  " + ", ".join(f"{p['name']} {p.get('version') or ''} [{p.get('source')}]".replace("  ", " ")
-                                       for p in plugins))  # load_manifest keeps only well-formed records
+    click.echo(
+        "plugins  "
+        + ", ".join(f"{p['name']} {p.get('version') or ''} [{p.get('source')}]".replace("  ", " ") for p in plugins)
+    )  # load_manifest keeps only well-formed records
     click.echo("stages")
     echo_table(stages_table(manifest))
     metrics = run_summary(path).metrics

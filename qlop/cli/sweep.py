@@ -42,15 +42,26 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 
 @click.command("sweep")
-@click.option("-c", "--config", "sweep_path", required=True, type=click.Path(dir_okay=False),
-              help="Sweep file (TOML, JSON or YAML): a base config and the axes to vary.")
+@click.option(
+    "-c",
+    "--config",
+    "sweep_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Sweep file (TOML, JSON or YAML): a base config and the axes to vary.",
+)
 @cluster_options
-@click.option("--sweep-dir", type=click.Path(file_okay=False), default=None,
-              help="Where the sweep's outputs go (default <runs_dir>/sweeps/<sweep name>); rerunning into it resumes.")
+@click.option(
+    "--sweep-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where the sweep's outputs go (default <runs_dir>/sweeps/<sweep name>); rerunning into it resumes.",
+)
 @click.option("--force", is_flag=True, help="Recompute every stage of every variant, ignoring cached results.")
 @click.pass_context
-def sweep_cmd(ctx: click.Context, sweep_path: str, workers: int | None, scheduler: str | None,
-              sweep_dir: str | None, force: bool) -> None:
+def sweep_cmd(
+    ctx: click.Context, sweep_path: str, workers: int | None, scheduler: str | None, sweep_dir: str | None, force: bool
+) -> None:
     """Run a base config over a grid (or a random sample) of config values, as Dask tasks.
 
     Every variant is validated before anything runs. Stages shared by variants (same data and features,
@@ -78,19 +89,28 @@ def sweep_cmd(ctx: click.Context, sweep_path: str, workers: int | None, schedule
     target = Path(sweep_dir) if sweep_dir else default_sweep_dir(first.runs_dir, sweep.name)
     if target.exists() and not target.is_dir():
         raise ConfigError(f"--sweep-dir: {target} exists and is not a directory")
-    options = SweepOptions(sweep_dir=target, cluster=spec, force=force, task_id=task_id,
-                           stream=task_id is not None, ws_url=state.ws_url, command=["qlop", *sys.argv[1:]],
-                           echo=lambda line: click.echo(line, err=True))
+    options = SweepOptions(
+        sweep_dir=target,
+        cluster=spec,
+        force=force,
+        task_id=task_id,
+        stream=task_id is not None,
+        ws_url=state.ws_url,
+        command=["qlop", *sys.argv[1:]],
+        echo=lambda line: click.echo(line, err=True),
+    )
     try:
         with _sigterm_interrupts():
             outcome = run_sweep(sweep, options, manager)
     except KeyboardInterrupt:
-        click.echo(f"Interrupted: {target} keeps every finished variant; run the same command again to resume.",
-                   err=True)
+        click.echo(
+            f"Interrupted: {target} keeps every finished variant; run the same command again to resume.", err=True
+        )
         ctx.exit(130)
     except RunInterrupted as exc:
-        click.echo(f"Terminated: {target} keeps every finished variant; run the same command again to resume.",
-                   err=True)
+        click.echo(
+            f"Terminated: {target} keeps every finished variant; run the same command again to resume.", err=True
+        )
         ctx.exit(128 + exc.signum)
     print_sweep_summary(outcome)
     if outcome.failed:
@@ -105,9 +125,11 @@ def print_sweep_summary(outcome: Any) -> None:
     counts = summary["counts"]
     from qlop.formatting import duration
 
-    click.echo(f"{summary['status']}: {counts['completed']} of {summary['n_variants']} variants completed "
-               f"in {duration(summary['seconds'])}; stage sharing saved "
-               f"{duration(summary['timings'].get('saved_by_sharing_seconds', 0.0))} of compute")
+    click.echo(
+        f"{summary['status']}: {counts['completed']} of {summary['n_variants']} variants completed "
+        f"in {duration(summary['seconds'])}; stage sharing saved "
+        f"{duration(summary['timings'].get('saved_by_sharing_seconds', 0.0))} of compute"
+    )
     from qlop.formatting import format_metric
     from qlop.scale.sweepfile import value_text
 
@@ -115,13 +137,17 @@ def print_sweep_summary(outcome: Any) -> None:
     done.sort(key=lambda r: r.metrics["sharpe"], reverse=True)
     for record in done[:5]:
         values = ", ".join(f"{k}={value_text(v)}" for k, v in record.values.items())
-        click.echo(f"  {record.id}  Sharpe {format_metric('sharpe', record.metrics['sharpe'])}  "
-                   f"deflated {format_metric('deflated_sharpe', record.deflated_sharpe)}  {values}")
+        click.echo(
+            f"  {record.id}  Sharpe {format_metric('sharpe', record.metrics['sharpe'])}  "
+            f"deflated {format_metric('deflated_sharpe', record.deflated_sharpe)}  {values}"
+        )
     stats = summary.get("statistics")
     ledger = summary.get("trials_ledger")
     if stats:
         tried = f"; best of {ledger['n_tried']} tried under {ledger['name']!r}" if ledger else ""
-        click.echo(f"SR0 (expected best Sharpe of {stats['n_trials']} by luck) "
-                   f"{format_metric('sharpe', stats['sr0_annualized'])}{tried}")
+        click.echo(
+            f"SR0 (expected best Sharpe of {stats['n_trials']} by luck) "
+            f"{format_metric('sharpe', stats['sr0_annualized'])}{tried}"
+        )
     click.echo(f"results: {layout.results}")
     click.echo(f"report:  {layout.report}")

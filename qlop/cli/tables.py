@@ -27,8 +27,9 @@ def render(renderable: "RenderableType", width: int | None = None) -> str:
     if width is None:
         width = Console(file=StringIO(), width=100_000).measure(renderable).maximum
     buf = StringIO()
-    Console(file=buf, width=max(int(width), 1), force_terminal=False, color_system=None,
-            highlight=False).print(renderable)
+    Console(file=buf, width=max(int(width), 1), force_terminal=False, color_system=None, highlight=False).print(
+        renderable
+    )
     text = buf.getvalue().rstrip("\n")
     return "\n".join(line.rstrip() for line in text.splitlines()) if fitted else text
 
@@ -54,6 +55,7 @@ def _plain_table(*columns: str, right: tuple[str, ...] = (), title: str | None =
 
 
 # -- qlop backtest / run / demo -----------------------------------------------------------------
+
 
 def metrics_table(metrics: dict[str, Any]) -> "Table":
     """The backtest metrics in the rows and number style the report shows (:func:`qlop.formatting.metric_rows`)."""
@@ -81,8 +83,11 @@ def metric_notes(metrics: dict[str, Any], width: int = 100) -> str:
 
     from qlop.formatting import metric_help, metric_label
 
-    return "\n".join(textwrap.fill(f"{metric_label(k, metrics)}: {metric_help(k)}", width=width,
-                                   subsequent_indent="  ") for k in NOTED_METRICS if k in metrics)
+    return "\n".join(
+        textwrap.fill(f"{metric_label(k, metrics)}: {metric_help(k)}", width=width, subsequent_indent="  ")
+        for k in NOTED_METRICS
+        if k in metrics
+    )
 
 
 # -- qlop runs ---------------------------------------------------------------------------------------
@@ -123,12 +128,26 @@ def runs_table(summaries: list[Any]) -> "Table":
     metrics."""
     from qlop.formatting import duration, format_metric, metric_label, timestamp
 
-    table = _plain_table("run", "config", "status", "started (UTC)", "time", "stages",
-                         *(metric_label(m) for m in LIST_METRICS),
-                         right=tuple(metric_label(m) for m in LIST_METRICS))
+    table = _plain_table(
+        "run",
+        "config",
+        "status",
+        "started (UTC)",
+        "time",
+        "stages",
+        *(metric_label(m) for m in LIST_METRICS),
+        right=tuple(metric_label(m) for m in LIST_METRICS),
+    )
     for s in summaries:
-        table.add_row(s.run_id, s.name or "-", s.status, timestamp(s.started_utc), duration(s.seconds),
-                      stages_summary(s.stages), *(format_metric(m, _metric(s.metrics, m)) for m in LIST_METRICS))
+        table.add_row(
+            s.run_id,
+            s.name or "-",
+            s.status,
+            timestamp(s.started_utc),
+            duration(s.seconds),
+            stages_summary(s.stages),
+            *(format_metric(m, _metric(s.metrics, m)) for m in LIST_METRICS),
+        )
     return table
 
 
@@ -141,9 +160,14 @@ def stages_table(manifest: dict[str, Any]) -> "Table":
             continue
         secs = record.get("seconds")
         note = f"from {Path(record['cached_from']).name}" if record.get("cached_from") else ""
-        table.add_row(stage, "-" if status is None else str(status),
-                      short_number(secs) if secs is not None else "", note,
-                      record.get("error") or "", "")
+        table.add_row(
+            stage,
+            "-" if status is None else str(status),
+            short_number(secs) if secs is not None else "",
+            note,
+            record.get("error") or "",
+            "",
+        )
         for name, out in (record.get("outputs") or {}).items():  # well-formed: qlop.runs.load_manifest
             table.add_row("", "", "", name, out["path"], out["sha256"][:12])
     return table
@@ -151,44 +175,76 @@ def stages_table(manifest: dict[str, Any]) -> "Table":
 
 # -- qlop train --------------------------------------------------------------------------------------
 
+
 def _fixed(value: Any, digits: int = 4) -> str:
     return "-" if value is None else (f"{value:.{digits}f}" if isinstance(value, float) else str(value))
 
 
 def train_table(metrics: dict[str, Any], folds: list[dict[str, Any]]) -> "Table":
     """Per-fold and overall out-of-sample metrics of a walk-forward training."""
-    keys = ["auc", "log_loss", "brier", "precision", "recall", "base_rate"] if metrics["task"] == "classification" \
+    keys = (
+        ["auc", "log_loss", "brier", "precision", "recall", "base_rate"]
+        if metrics["task"] == "classification"
         else ["ic", "pearson", "rmse", "mae"]
+    )
     table = _plain_table("fold", "test window", "n_train", "n_test", *keys, right=("fold", "n_train", "n_test", *keys))
     for f, m in zip(folds, metrics["folds"]):
-        table.add_row(str(f["fold"]), f"{f['test_start']} .. {f['test_end']}", str(f["n_train"]), str(f["n_test"]),
-                      *(_fixed(m.get(k)) for k in keys))
+        table.add_row(
+            str(f["fold"]),
+            f"{f['test_start']} .. {f['test_end']}",
+            str(f["n_train"]),
+            str(f["n_test"]),
+            *(_fixed(m.get(k)) for k in keys),
+        )
     overall = metrics["overall"]
     n_all = metrics.get("n_predictions", overall["n"])  # like the fold rows: every tested row, labelled or not
     table.add_section()
-    table.add_row("all", f"{folds[0]['test_start']} .. {folds[-1]['test_end']}", "", str(n_all),
-                  *(_fixed(overall.get(k)) for k in keys))
+    table.add_row(
+        "all",
+        f"{folds[0]['test_start']} .. {folds[-1]['test_end']}",
+        "",
+        str(n_all),
+        *(_fixed(overall.get(k)) for k in keys),
+    )
     return table
 
 
 # -- qlop data -------------------------------------------------------------------------------------
 
+
 def panel_summary(summary: dict[str, Any], title: str, per_ticker: bool = True) -> str:
     """Plain-text rendering of :func:`qlop.stages.data.summarize_panel` (stable, grep-friendly)."""
-    lines = [title,
-             f"  tickers: {summary['tickers']}   rows: {summary['rows']:,}   "
-             f"dates: {summary['first']} .. {summary['last']} ({summary['sessions']:,} sessions)",
-             f"  missing sessions (vs the panel's calendar): {summary['missing_sessions']}   "
-             f"bars without volume: {summary['missing_volume']}"]
+    lines = [
+        title,
+        f"  tickers: {summary['tickers']}   rows: {summary['rows']:,}   "
+        f"dates: {summary['first']} .. {summary['last']} ({summary['sessions']:,} sessions)",
+        f"  missing sessions (vs the panel's calendar): {summary['missing_sessions']}   "
+        f"bars without volume: {summary['missing_volume']}",
+    ]
     rows = summary["per_ticker"]
     if per_ticker:
-        table = _plain_table("ticker", "rows", "first", "last", "missing", "no-volume", "missing dates",
-                             right=("rows", "missing", "no-volume"))
+        table = _plain_table(
+            "ticker",
+            "rows",
+            "first",
+            "last",
+            "missing",
+            "no-volume",
+            "missing dates",
+            right=("rows", "missing", "no-volume"),
+        )
         for r in rows:
             shown = r.get("missing_dates") or []
             more = ", ..." if shown and r["missing_sessions"] > len(shown) else ""
-            table.add_row(r["ticker"], str(r["rows"]), r["first"], r["last"], str(r["missing_sessions"]),
-                          str(r["missing_volume"]), f"({', '.join(shown)}{more})" if shown else "")
+            table.add_row(
+                r["ticker"],
+                str(r["rows"]),
+                r["first"],
+                r["last"],
+                str(r["missing_sessions"]),
+                str(r["missing_volume"]),
+                f"({', '.join(shown)}{more})" if shown else "",
+            )
         lines.append(render(table))
     else:
         worst = sorted((r for r in rows if r["missing_sessions"]), key=lambda r: -r["missing_sessions"])[:8]
@@ -199,8 +255,11 @@ def panel_summary(summary: dict[str, Any], title: str, per_ticker: bool = True) 
         table = _plain_table("after", "before", "weekdays", "tickers", right=("weekdays",))
         for g in summary["gaps"]:
             who = g["tickers"]
-            names = ("all tickers" if len(who) == summary["tickers"] and len(who) > 1
-                     else ", ".join(who[:6]) + (f" and {len(who) - 6} more" if len(who) > 6 else ""))
+            names = (
+                "all tickers"
+                if len(who) == summary["tickers"] and len(who) > 1
+                else ", ".join(who[:6]) + (f" and {len(who) - 6} more" if len(who) > 6 else "")
+            )
             table.add_row(g["after"], g["before"], str(g["weekdays_skipped"]), names)
         lines.append(render(table))
     return "\n".join(lines)

@@ -32,8 +32,8 @@ def train_cmd(ctx: click.Context, config_path: str, run_dir: str, workers: int |
     """
     import contextlib
 
-    from qlop.scale.cluster import cluster_session
     from qlop.cli.tables import echo_table, train_table
+    from qlop.scale.cluster import cluster_session
     from qlop.stages import train as stage
 
     spec = cluster_spec(workers, scheduler) if workers is not None or scheduler is not None else None
@@ -43,31 +43,70 @@ def train_cmd(ctx: click.Context, config_path: str, run_dir: str, workers: int |
     with cluster_session(spec) if spec is not None else contextlib.nullcontext():
         result = stage.train(config, run_dir)
     metrics = result["metrics"]
-    click.echo(f"{config.model.model_type} ({metrics['task']}, {metrics['scheme']}): "
-               f"{metrics['n_folds']} folds, {metrics['n_predictions']} out-of-sample predictions "
-               f"({metrics['overall']['n']} with a known label)")
+    click.echo(
+        f"{config.model.model_type} ({metrics['task']}, {metrics['scheme']}): "
+        f"{metrics['n_folds']} folds, {metrics['n_predictions']} out-of-sample predictions "
+        f"({metrics['overall']['n']} with a known label)"
+    )
     echo_table(train_table(metrics, result["folds"]))
     for name, path in result["artifacts"].items():
         click.echo(f"wrote {name}: {path}")
 
 
 @click.command("predict")
-@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Pipeline config (with --run-dir).")
-@click.option("--run-dir", "run_dir", type=click.Path(file_okay=False), default=None,
-              help=f"Score DIR/{RunLayout.FEATURES} with the run's final model.")
-@click.option("--bundle", "bundle_dir", type=click.Path(file_okay=False), default=None,
-              help=f"An exported bundle directory (DIR/{RunLayout.EXPORT_DIR}): score raw OHLCV with onnxruntime alone.")
-@click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
-              help="OHLCV panel file for --bundle (.parquet, or .csv with a ticker column / named TICKER.csv).")
-@click.option("--fold", "fold", type=click.IntRange(min=0), default=None,
-              help=f"With --run-dir: score fold N's rows of {RunLayout.PREDICTIONS} again with fold N's saved "
-                   "model and compare.")
-@click.option("--output", "output", type=click.Path(dir_okay=False), default=None,
-              help="Where to write the --bundle or --fold predictions (.parquet or .csv; default: print).")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Pipeline config (with --run-dir).",
+)
+@click.option(
+    "--run-dir",
+    "run_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help=f"Score DIR/{RunLayout.FEATURES} with the run's final model.",
+)
+@click.option(
+    "--bundle",
+    "bundle_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help=f"An exported bundle directory (DIR/{RunLayout.EXPORT_DIR}): score raw OHLCV with onnxruntime alone.",
+)
+@click.option(
+    "--data",
+    "data_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="OHLCV panel file for --bundle (.parquet, or .csv with a ticker column / named TICKER.csv).",
+)
+@click.option(
+    "--fold",
+    "fold",
+    type=click.IntRange(min=0),
+    default=None,
+    help=f"With --run-dir: score fold N's rows of {RunLayout.PREDICTIONS} again with fold N's saved model and compare.",
+)
+@click.option(
+    "--output",
+    "output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to write the --bundle or --fold predictions (.parquet or .csv; default: print).",
+)
 @click.pass_context
-def predict_cmd(ctx: click.Context, config_path: str | None, run_dir: str | None, bundle_dir: str | None,
-                data_path: str | None, fold: int | None, output: str | None) -> None:
+def predict_cmd(
+    ctx: click.Context,
+    config_path: str | None,
+    run_dir: str | None,
+    bundle_dir: str | None,
+    data_path: str | None,
+    fold: int | None,
+    output: str | None,
+) -> None:
     """Score features with a run's final model, reproduce a fold's out-of-sample predictions, or score raw
     OHLCV with an exported ONNX bundle.
 
@@ -125,10 +164,14 @@ def _predict_fold(ctx: click.Context, run_dir: str, fold: int, output: str | Non
         write_predictions(again, output)
         click.echo(f"wrote {len(again)} predictions: {output}")
     if not np.array_equal(values, recorded):
-        raise ArtifactError(f"fold {fold}: the model in {where} scores its {len(values)} rows differently from "
-                            f"{layout.predictions} (max |diff| {diff:.3g})")
-    click.echo(f"fold {fold}: {len(values):,} out-of-sample predictions scored again by {where}: identical to "
-               f"{layout.predictions.name} (max |diff| 0)")
+        raise ArtifactError(
+            f"fold {fold}: the model in {where} scores its {len(values)} rows differently from "
+            f"{layout.predictions} (max |diff| {diff:.3g})"
+        )
+    click.echo(
+        f"fold {fold}: {len(values):,} out-of-sample predictions scored again by {where}: identical to "
+        f"{layout.predictions.name} (max |diff| 0)"
+    )
 
 
 def _predict_bundle(ctx: click.Context, bundle_dir: str, data_path: str, output: str | None) -> None:

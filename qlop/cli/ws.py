@@ -15,22 +15,57 @@ def cli() -> None:
 
 
 @cli.command("serve")
-@click.option("--host", default=DEFAULT_HOST, show_default=True,
-              help="Interface to listen on (loopback by default; anything else exposes the relay).")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
-              help="TCP port (0: any free port, printed at start).")
-@click.option("--ttl", default=3600.0, show_default=True, type=click.FloatRange(min=0.01),
-              help="Seconds a finished task's events stay available for replay.")
-@click.option("--queue-size", default=10_000, show_default=True, type=click.IntRange(min=1),
-              help="Events a subscriber may lag behind before it is dropped (it can resume with since).")
-@click.option("--replay-events", default=100_000, show_default=True, type=click.IntRange(min=1),
-              help="Events kept per task for late or reconnecting subscribers.")
-@click.option("--ping-interval", default=20.0, show_default=True, type=click.FloatRange(min=0.1),
-              help="Seconds between keep-alive pings.")
-@click.option("--slow-grace", default=1.0, show_default=True, type=click.FloatRange(min=0.01, max=600),
-              help="Seconds a dropped subscriber's backlog may take to drain before its connection is cut.")
-def serve_cmd(host: str, port: int, ttl: float, queue_size: int, replay_events: int, ping_interval: float,
-              slow_grace: float) -> None:
+@click.option(
+    "--host",
+    default=DEFAULT_HOST,
+    show_default=True,
+    help="Interface to listen on (loopback by default; anything else exposes the relay).",
+)
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="TCP port (0: any free port, printed at start).",
+)
+@click.option(
+    "--ttl",
+    default=3600.0,
+    show_default=True,
+    type=click.FloatRange(min=0.01),
+    help="Seconds a finished task's events stay available for replay.",
+)
+@click.option(
+    "--queue-size",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Events a subscriber may lag behind before it is dropped (it can resume with since).",
+)
+@click.option(
+    "--replay-events",
+    default=100_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Events kept per task for late or reconnecting subscribers.",
+)
+@click.option(
+    "--ping-interval",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds between keep-alive pings.",
+)
+@click.option(
+    "--slow-grace",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.01, max=600),
+    help="Seconds a dropped subscriber's backlog may take to drain before its connection is cut.",
+)
+def serve_cmd(
+    host: str, port: int, ttl: float, queue_size: int, replay_events: int, ping_interval: float, slow_grace: float
+) -> None:
     """Run the relay until SIGTERM or Ctrl-C. The token is QLOP_WS_TOKEN (generated and printed if unset).
 
     Publishers connect to /publish/TASK_ID, viewers to /subscribe/TASK_ID?since=SEQ, both with
@@ -50,8 +85,9 @@ def serve_cmd(host: str, port: int, ttl: float, queue_size: int, replay_events: 
         sys.stdout.flush()
 
     try:
-        asyncio.run(serve_relay(relay, host, port, ready=ready, ping_interval=ping_interval,
-                                ping_timeout=ping_interval))
+        asyncio.run(
+            serve_relay(relay, host, port, ready=ready, ping_interval=ping_interval, ping_timeout=ping_interval)
+        )
     except OSError as exc:
         from qlop.errors import QlopError
 
@@ -61,18 +97,37 @@ def serve_cmd(host: str, port: int, ttl: float, queue_size: int, replay_events: 
 
 @cli.command("tail")
 @click.argument("task_id")
-@click.option("--ws-url", "ws_url", default=None, metavar="URL",
-              help=f"Relay URL (default: the global --ws-url, QLOP_WS_URL or {DEFAULT_WS_URL}).")
-@click.option("--since", default=0, show_default=True, type=click.IntRange(min=0),
-              help="Print only events with seq greater than this.")
-@click.option("--wait", default=10.0, show_default=True, type=click.FloatRange(min=0),
-              help="Seconds to keep retrying while the relay is unreachable before giving up.")
-@click.option("--format", "fmt", type=click.Choice(["pretty", "json"]), default=None,
-              help="pretty: stage bars, overall percentage, ETA and log lines (default on a terminal); "
-                   "json: the raw events, one per line (default when piped).")
+@click.option(
+    "--ws-url",
+    "ws_url",
+    default=None,
+    metavar="URL",
+    help=f"Relay URL (default: the global --ws-url, QLOP_WS_URL or {DEFAULT_WS_URL}).",
+)
+@click.option(
+    "--since",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Print only events with seq greater than this.",
+)
+@click.option(
+    "--wait",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds to keep retrying while the relay is unreachable before giving up.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["pretty", "json"]),
+    default=None,
+    help="pretty: stage bars, overall percentage, ETA and log lines (default on a terminal); "
+    "json: the raw events, one per line (default when piped).",
+)
 @click.pass_context
-def tail_cmd(ctx: click.Context, task_id: str, ws_url: str | None, since: int, wait: float,
-             fmt: str | None) -> None:
+def tail_cmd(ctx: click.Context, task_id: str, ws_url: str | None, since: int, wait: float, fmt: str | None) -> None:
     """Follow TASK_ID's events until the run's final status (exit 0).
 
     On a terminal it draws the run's progress (the same percentage, ETAs and counters as the GUI) with

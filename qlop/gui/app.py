@@ -11,9 +11,13 @@ from typing import Any
 import streamlit as st
 
 PAGE_TITLES = {"new": "New run", "live": "Live run", "runs": "Runs", "sweeps": "Sweeps", "plugins": "Plugins"}
-PAGE_ICONS = {"new": ":material/rocket_launch:", "live": ":material/monitoring:",
-              "runs": ":material/folder_open:", "sweeps": ":material/grid_view:",
-              "plugins": ":material/extension:"}
+PAGE_ICONS = {
+    "new": ":material/rocket_launch:",
+    "live": ":material/monitoring:",
+    "runs": ":material/folder_open:",
+    "sweeps": ":material/grid_view:",
+    "plugins": ":material/extension:",
+}
 
 
 def _render(name: str) -> Any:

@@ -32,8 +32,10 @@ def validate_data(data: dict[str, Any], source: str = "<config>") -> PipelineCon
     """Validate config data as ``qlop config validate`` does; raise :class:`ConfigError` naming every
     problem of the first failing layer (sections, then plugin params), each in ``problems``."""
     if data.get("plugins_dir") not in (None, ""):
-        problem = ("plugins_dir: not accepted from the GUI (it would import Python files); "
-                   "start `qlop gui --plugins-dir DIR` instead")
+        problem = (
+            "plugins_dir: not accepted from the GUI (it would import Python files); "
+            "start `qlop gui --plugins-dir DIR` instead"
+        )
         raise ConfigError(f"{source}: {problem}", [problem])
     config = config_from_data(data, source)
     try:

@@ -53,8 +53,15 @@ class FieldSpec:
         return ", ".join(parts)
 
     def help_text(self) -> str | None:
-        bits = [b for b in (self.help, f"Allowed: {self.bounds_text()}" if self.bounds_text() else None,
-                            "Leave empty for none." if self.nullable else None) if b]
+        bits = [
+            b
+            for b in (
+                self.help,
+                f"Allowed: {self.bounds_text()}" if self.bounds_text() else None,
+                "Leave empty for none." if self.nullable else None,
+            )
+            if b
+        ]
         return " ".join(bits) or None
 
 
@@ -110,8 +117,11 @@ def schema_fields(schema: dict[str, Any] | None, exclude: set[str] | frozenset[s
         return []
     defs = schema.get("$defs", {})
     required = set(schema.get("required", []))
-    return [field_from_schema(name, node, defs, name in required)
-            for name, node in schema.get("properties", {}).items() if name not in exclude]
+    return [
+        field_from_schema(name, node, defs, name in required)
+        for name, node in schema.get("properties", {}).items()
+        if name not in exclude
+    ]
 
 
 def text_of(spec: FieldSpec, value: Any) -> str:
@@ -214,22 +224,29 @@ def render_field(spec: FieldSpec, key: str, container: Any = None, current: Any 
         lo = lo if lo is None or value >= lo else None
         hi = hi if hi is None or value <= hi else None
         if spec.kind == INT:
-            return box.number_input(label, min_value=lo, max_value=hi, value=int(value), step=1, key=key,
-                                    help=help_text)
+            return box.number_input(
+                label, min_value=lo, max_value=hi, value=int(value), step=1, key=key, help=help_text
+            )
         number = float(value)
         step = 10 ** math.floor(math.log10(abs(number))) / 10 if number else 0.01
-        return box.number_input(label, min_value=lo, max_value=hi, value=number, step=step, format="%g",
-                                key=key, help=help_text)
+        return box.number_input(
+            label, min_value=lo, max_value=hi, value=number, step=step, format="%g", key=key, help=help_text
+        )
     if spec.kind == JSON:
-        return box.text_area(label, value=text_of(spec, value), key=key, help=(help_text or "") + " (JSON)",
-                             height=68)
+        return box.text_area(label, value=text_of(spec, value), key=key, help=(help_text or "") + " (JSON)", height=68)
     placeholder = "comma-separated" if spec.kind == LIST else ("none" if spec.nullable else None)
     return box.text_input(label, value=text_of(spec, value), key=key, help=help_text, placeholder=placeholder)
 
 
-def render_fields(fields: list[FieldSpec], key_prefix: str, path: str, container: Any = None,
-                  current: dict[str, Any] | None = None, columns: int = 3,
-                  anchors: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+def render_fields(
+    fields: list[FieldSpec],
+    key_prefix: str,
+    path: str,
+    container: Any = None,
+    current: dict[str, Any] | None = None,
+    columns: int = 3,
+    anchors: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], list[str]]:
     """Draw a form for ``fields``; return (params dict, errors for values that cannot be parsed).
 
     Fields left empty are omitted so the params model applies its own default. With ``anchors``, an

@@ -50,23 +50,52 @@ def find_run_dir(runs_dir: Path, task_id: str) -> Path | None:
     return layout.find_tagged_run(runs_dir, task_id)
 
 
-def run_command(config_path: Path, run_dir: Path, task_id: str, ws_url: str,
-                global_args: tuple[str, ...] = ()) -> list[str]:
+def run_command(
+    config_path: Path, run_dir: Path, task_id: str, ws_url: str, global_args: tuple[str, ...] = ()
+) -> list[str]:
     """The argv of a streamed run (the token travels in the environment, not here).
 
     ``global_args`` are the plugin-selection options ``qlop gui`` was started with (``-p``,
     ``--no-plugins``, ``--plugins-dir``), so the run sees the same plugins as the page.
     """
-    return [*QLOP_ARGV, *global_args, "--stream-to-ws", task_id, "--ws-url", ws_url,
-            "run", "-c", str(config_path), "--run-dir", str(run_dir)]
+    return [
+        *QLOP_ARGV,
+        *global_args,
+        "--stream-to-ws",
+        task_id,
+        "--ws-url",
+        ws_url,
+        "run",
+        "-c",
+        str(config_path),
+        "--run-dir",
+        str(run_dir),
+    ]
 
 
-def sweep_command(sweep_path: Path, sweep_dir: Path, task_id: str, ws_url: str, workers: int | None = None,
-                  global_args: tuple[str, ...] = ()) -> list[str]:
+def sweep_command(
+    sweep_path: Path,
+    sweep_dir: Path,
+    task_id: str,
+    ws_url: str,
+    workers: int | None = None,
+    global_args: tuple[str, ...] = (),
+) -> list[str]:
     """The argv of a streamed sweep (``qlop sweep``; ``workers`` local worker processes, default the cores)."""
-    return [*QLOP_ARGV, *global_args, "--stream-to-ws", task_id, "--ws-url", ws_url,
-            "sweep", "-c", str(sweep_path), "--sweep-dir", str(sweep_dir),
-            *(["--workers", str(workers)] if workers else [])]
+    return [
+        *QLOP_ARGV,
+        *global_args,
+        "--stream-to-ws",
+        task_id,
+        "--ws-url",
+        ws_url,
+        "sweep",
+        "-c",
+        str(sweep_path),
+        "--sweep-dir",
+        str(sweep_dir),
+        *(["--workers", str(workers)] if workers else []),
+    ]
 
 
 @dataclass
@@ -116,9 +145,18 @@ class TaskRegistry:
         self._lock = threading.Lock()
         atexit.register(self.shutdown)
 
-    def launch(self, config_path: Path, run_dir: Path, ws_url: str, token: str | None,
-               task_id: str | None = None, env: dict[str, str] | None = None,
-               global_args: tuple[str, ...] = (), command: list[str] | None = None, kind: str = "run") -> Task:
+    def launch(
+        self,
+        config_path: Path,
+        run_dir: Path,
+        ws_url: str,
+        token: str | None,
+        task_id: str | None = None,
+        env: dict[str, str] | None = None,
+        global_args: tuple[str, ...] = (),
+        command: list[str] | None = None,
+        kind: str = "run",
+    ) -> Task:
         """Start ``qlop run`` for ``config_path`` into ``run_dir`` (or ``command``, e.g. a
         :func:`sweep_command`); its console output goes to a log file."""
         task_id = task_id or new_task_id()
@@ -131,8 +169,14 @@ class TaskRegistry:
         child_env["PYTHONUNBUFFERED"] = "1"
         with open(log_path, "wb") as log:
             argv = command if command is not None else run_command(config_path, run_dir, task_id, ws_url, global_args)
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       env=child_env, start_new_session=True)
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=child_env,
+                start_new_session=True,
+            )
         task = Task(task_id, run_dir, Path(config_path), process, log_path, kind=kind)
         with self._lock:
             self._tasks[task_id] = task

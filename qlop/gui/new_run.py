@@ -32,22 +32,41 @@ BACKTEST_LEVERAGE = "backtest.leverage"
 FALLBACK_START: dict[str, Any] = {
     "name": "quickstart",
     "seed": 42,
-    "data": {"data_source_type": "sample", "start_date": "2003-01-01", "end_date": "2017-11-10",
-             "tickers": ["AAPL", "MSFT", "AMZN", "INTC", "CSCO", "JPM", "XOM", "JNJ", "PG", "KO", "WMT", "GE"]},
-    "features": {"steps": [{"step_type": "returns", "step_params": {"windows": [1, 5, 20]}},
-                           {"step_type": "rsi", "step_params": {"timeperiod": 14}}]},
-    "label": {"label_type": "leverage_opportunity",
-              "label_params": {"side": "long", "leverage": 2.5, "horizon": 10, "take_profit": 0.05,
-                               "stop_loss": 0.03}},
+    "data": {
+        "data_source_type": "sample",
+        "start_date": "2003-01-01",
+        "end_date": "2017-11-10",
+        "tickers": ["AAPL", "MSFT", "AMZN", "INTC", "CSCO", "JPM", "XOM", "JNJ", "PG", "KO", "WMT", "GE"],
+    },
+    "features": {
+        "steps": [
+            {"step_type": "returns", "step_params": {"windows": [1, 5, 20]}},
+            {"step_type": "rsi", "step_params": {"timeperiod": 14}},
+        ]
+    },
+    "label": {
+        "label_type": "leverage_opportunity",
+        "label_params": {"side": "long", "leverage": 2.5, "horizon": 10, "take_profit": 0.05, "stop_loss": 0.03},
+    },
     "model": {"model_type": "xgboost"},
-    "backtest": {"strategy_type": "probability_threshold", "leverage": 2.5, "max_gross_leverage": 2.5,
-                 "strategy_params": {"entry": 0.55, "barriers": "label"}},
+    "backtest": {
+        "strategy_type": "probability_threshold",
+        "leverage": 2.5,
+        "max_gross_leverage": 2.5,
+        "strategy_params": {"entry": 0.55, "barriers": "label"},
+    },
     "export": {"format_name": "onnx"},
 }
 
 #: Section names as the page titles them.
-SECTION_TITLES = {"data": "Data", "features": "Features", "label": "Label", "model": "Model",
-                  "backtest": "Backtest", "export": "Export"}
+SECTION_TITLES = {
+    "data": "Data",
+    "features": "Features",
+    "label": "Label",
+    "model": "Model",
+    "backtest": "Backtest",
+    "export": "Export",
+}
 
 _PATH = re.compile(r"^[A-Za-z_][\w]*(\.[\w]+)*$")
 
@@ -134,7 +153,7 @@ def relative_message(problem: Problem, anchor: str, names: Iterable[str] = ()) -
         return message[:1].upper() + message[1:]
     if not anchor:
         return f"{human_path(problem.path)}: {message}"
-    rest = [p for p in problem.path[len(anchor) + 1:].split(".") if not p.endswith("_params")]
+    rest = [p for p in problem.path[len(anchor) + 1 :].split(".") if not p.endswith("_params")]
     return f"{' › '.join(field_title(p) for p in rest)}: {message}"
 
 
@@ -171,8 +190,9 @@ def listed_ticker_problems(source: str, params: dict[str, Any], tickers: list[st
         return None
 
 
-def probed_ticker_problems(source: str, params: dict[str, Any], tickers: list[str], start: Any, end: Any,
-                           interval: str = "1d") -> dict[str, str]:
+def probed_ticker_problems(
+    source: str, params: dict[str, Any], tickers: list[str], start: Any, end: Any, interval: str = "1d"
+) -> dict[str, str]:
     """Load each ticker over the run's dates: the ones the source cannot deliver, with its message."""
     from qlop.errors import QlopError
 
@@ -187,7 +207,9 @@ def probed_ticker_problems(source: str, params: dict[str, Any], tickers: list[st
             problems[ticker] = f"{type(exc).__name__}: {exc}"
         else:
             if panel is None or not len(panel):
-                problems[ticker] = f"{source} returned no rows between {start or 'the first'} and {end or 'the last'} date"
+                problems[ticker] = (
+                    f"{source} returned no rows between {start or 'the first'} and {end or 'the last'} date"
+                )
     return problems
 
 

@@ -73,8 +73,11 @@ def headline(run_dir: Path) -> list[tuple[str, str]]:
     if not isinstance(data, dict):
         return []
     keys = (*HEADLINE_KEYS, "benchmark_total_return")
-    return [(metric_label(k, data), format_metric(k, data[k])) for k in keys
-            if isinstance(data.get(k), (int, float)) and not isinstance(data.get(k), bool)]
+    return [
+        (metric_label(k, data), format_metric(k, data[k]))
+        for k in keys
+        if isinstance(data.get(k), (int, float)) and not isinstance(data.get(k), bool)
+    ]
 
 
 def _column(df: Any, *names: str) -> str | None:
@@ -112,8 +115,13 @@ def equity_figure(equity: Any) -> Any:
         start = equity[col].iloc[0]
         scaled = series / first * start if first and not math.isclose(float(first), float(start)) else series
         fig.add_trace(go.Scatter(x=equity["date"], y=scaled, name="benchmark", mode="lines"))
-    fig.update_layout(title="Equity vs benchmark", yaxis_title="equity", hovermode="x unified",
-                      margin=dict(l=10, r=10, t=40, b=10), height=360)
+    fig.update_layout(
+        title="Equity vs benchmark",
+        yaxis_title="equity",
+        hovermode="x unified",
+        margin=dict(l=10, r=10, t=40, b=10),
+        height=360,
+    )
     return fig
 
 
@@ -159,12 +167,20 @@ def monthly_heatmap(equity: Any, initial_capital: float | None = None) -> Any:
     if table is None or table.empty:
         return None
     months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-    fig = go.Figure(go.Heatmap(
-        z=table.to_numpy() * 100, x=[months[m - 1] for m in table.columns], y=[str(y) for y in table.index],
-        colorscale="RdYlGn", zmid=0, colorbar=dict(title="%"),
-        hovertemplate="%{y} %{x}: %{z:.2f}%<extra></extra>"))
-    fig.update_layout(title="Monthly returns", margin=dict(l=10, r=10, t=40, b=10),
-                      height=max(240, 22 * len(table) + 80))
+    fig = go.Figure(
+        go.Heatmap(
+            z=table.to_numpy() * 100,
+            x=[months[m - 1] for m in table.columns],
+            y=[str(y) for y in table.index],
+            colorscale="RdYlGn",
+            zmid=0,
+            colorbar=dict(title="%"),
+            hovertemplate="%{y} %{x}: %{z:.2f}%<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="Monthly returns", margin=dict(l=10, r=10, t=40, b=10), height=max(240, 22 * len(table) + 80)
+    )
     return fig
 
 
@@ -196,11 +212,19 @@ def exposure_figure(equity: Any) -> Any:
         return None
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     for name, values in series.items():
-        fig.add_trace(go.Scatter(x=equity["date"], y=values, name=name, mode="lines",
-                                 line_shape="hv" if name == "open positions" else "linear"),
-                      secondary_y=name == "open positions")
-    fig.update_layout(title="Exposure and leverage", hovermode="x unified", margin=dict(l=10, r=10, t=40, b=10),
-                      height=300)
+        fig.add_trace(
+            go.Scatter(
+                x=equity["date"],
+                y=values,
+                name=name,
+                mode="lines",
+                line_shape="hv" if name == "open positions" else "linear",
+            ),
+            secondary_y=name == "open positions",
+        )
+    fig.update_layout(
+        title="Exposure and leverage", hovermode="x unified", margin=dict(l=10, r=10, t=40, b=10), height=300
+    )
     fig.update_yaxes(title_text="x equity", secondary_y=False)
     if "open positions" in series:
         fig.update_yaxes(title_text="positions", secondary_y=True)
@@ -216,8 +240,9 @@ def trades_frame(run_dir: Path) -> Any:
     return df
 
 
-def filter_trades(trades: Any, tickers: list[str] | None = None, sides: list[str] | None = None,
-                  reasons: list[str] | None = None) -> Any:
+def filter_trades(
+    trades: Any, tickers: list[str] | None = None, sides: list[str] | None = None, reasons: list[str] | None = None
+) -> Any:
     """Trades restricted to the chosen tickers, sides and exit reasons (empty choice = all)."""
     mask = trades.index == trades.index
     if tickers and "ticker" in trades.columns:
@@ -244,13 +269,19 @@ def label_stats(run_dir: Path) -> tuple[Any, Any]:
     if "ticker" in (labels.index.names or []):
         summary = summarize_labels(labels[["label"]])
         summary = summary[summary["n_labelled"] > 0]
-        rates = pd.DataFrame({"ticker": summary.index.to_numpy(), "rows": summary["n_labelled"].to_numpy(),
-                              "base_rate": summary["base_rate"].to_numpy()})
+        rates = pd.DataFrame(
+            {
+                "ticker": summary.index.to_numpy(),
+                "rows": summary["n_labelled"].to_numpy(),
+                "base_rate": summary["base_rate"].to_numpy(),
+            }
+        )
     mix = None
     if "exit_reason" in labels.columns:
         counts = labels["exit_reason"].dropna().astype(str).value_counts()
-        mix = pd.DataFrame({"exit_reason": counts.index, "count": counts.to_numpy(),
-                            "share": counts.to_numpy() / max(counts.sum(), 1)})
+        mix = pd.DataFrame(
+            {"exit_reason": counts.index, "count": counts.to_numpy(), "share": counts.to_numpy() / max(counts.sum(), 1)}
+        )
     return rates, mix
 
 
@@ -314,17 +345,20 @@ def importance_figure(importance: Any, top: int = 25) -> Any:
 
     head = importance.head(top).iloc[::-1]
     fig = go.Figure(go.Bar(x=head["importance"], y=head["feature"], orientation="h"))
-    fig.update_layout(title="Feature importance", margin=dict(l=10, r=10, t=40, b=10),
-                      height=max(260, 18 * len(head) + 80))
+    fig.update_layout(
+        title="Feature importance", margin=dict(l=10, r=10, t=40, b=10), height=max(260, 18 * len(head) + 80)
+    )
     return fig
 
 
 def downloads(run_dir: Path) -> list[tuple[str, Path, str]]:
     """(label, file, mime) of the files offered for download: report, ONNX bundle, predictions."""
     layout = RunLayout(run_dir)
-    offers = [(layout.report.name, layout.report, "text/html"),
-              (layout.predictions.name, layout.predictions, "application/octet-stream"),
-              (layout.bundle.name, layout.bundle, "application/json")]
+    offers = [
+        (layout.report.name, layout.report, "text/html"),
+        (layout.predictions.name, layout.predictions, "application/octet-stream"),
+        (layout.bundle.name, layout.bundle, "application/json"),
+    ]
     offers += [(p.name, p, "application/octet-stream") for p in layout.exported_models()]
     return [o for o in offers if o[1].is_file()]
 

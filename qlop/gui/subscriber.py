@@ -86,8 +86,15 @@ class Subscriber:
         from qlop.live.client import RelayRefused, subscribe
 
         try:
-            for event in subscribe(self.ws_url, self.task_id, self._token, self.last_seq, wait=None,
-                                   stop=self._stop, on_state=self._on_state):
+            for event in subscribe(
+                self.ws_url,
+                self.task_id,
+                self._token,
+                self.last_seq,
+                wait=None,
+                stop=self._stop,
+                on_state=self._on_state,
+            ):
                 self._ingest(event)
         except RelayRefused as exc:
             self.error = f"the relay refused the subscription (HTTP {exc.status})"

@@ -46,8 +46,15 @@ def parse_values(path: str, text: str) -> list[Any]:
     return values
 
 
-def sweep_data(base: dict[str, Any], axes: list[tuple[str, str]], *, name: str, mode: str = "grid",
-               samples: int | None = None, seed: int = 0) -> dict[str, Any]:
+def sweep_data(
+    base: dict[str, Any],
+    axes: list[tuple[str, str]],
+    *,
+    name: str,
+    mode: str = "grid",
+    samples: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
     """The sweep file's content: the inline base and the axes (``(dotted path, TOML array text)``)."""
     if not valid_name(name):
         raise ConfigError(f"name: {name!r}: use letters, digits, '-', '_' and '.' (it names the sweep's folder)")
@@ -89,6 +96,7 @@ def sweep_dir(runs_dir: Path, name: str) -> Path:
 
 # -- existing sweeps ------------------------------------------------------------------------------
 
+
 def read_sweep_json(root: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(SweepLayout(root).sweep_json.read_text(encoding="utf-8"))
@@ -113,9 +121,16 @@ def list_sweeps(runs_dir: Path) -> list[SweepSummary]:
     found = []
     for path in root.glob(f"*/{SweepLayout.SWEEP_JSON}") if root.is_dir() else []:
         data = read_sweep_json(path.parent) or {}
-        found.append(SweepSummary(path.parent.name, path.parent, str(data.get("status") or "-"),
-                                  int(data.get("n_variants") or 0), dict(data.get("counts") or {}),
-                                  data.get("started_utc")))
+        found.append(
+            SweepSummary(
+                path.parent.name,
+                path.parent,
+                str(data.get("status") or "-"),
+                int(data.get("n_variants") or 0),
+                dict(data.get("counts") or {}),
+                data.get("started_utc"),
+            )
+        )
     return sorted(found, key=lambda s: (s.started_utc or "", s.name), reverse=True)
 
 
@@ -127,6 +142,7 @@ def resolve_sweep(runs_dir: Path, name: str) -> Path | None:
 
 
 # -- a sweep's variants ---------------------------------------------------------------------------
+
 
 @dataclass
 class VariantRow:
@@ -178,9 +194,13 @@ def sweep_view(summary: dict[str, Any] | None, events: list[dict[str, Any]]) -> 
     for record in summary.get("variants") or []:
         if isinstance(record, dict) and record.get("id"):
             rows[record["id"]] = VariantRow(
-                str(record["id"]), dict(record.get("values") or {}), str(record.get("status") or "pending"),
+                str(record["id"]),
+                dict(record.get("values") or {}),
+                str(record.get("status") or "pending"),
                 {**(record.get("metrics") or {}), "deflated_sharpe": record.get("deflated_sharpe")},
-                record.get("run_dir") or None, record.get("error"))
+                record.get("run_dir") or None,
+                record.get("error"),
+            )
     started = state.sweep.status != "waiting" or state.variants
     for vid, vstate in state.variants.items():
         row = rows.setdefault(vid, VariantRow(vid, {}, "pending"))
@@ -197,8 +217,14 @@ def sweep_view(summary: dict[str, Any] | None, events: list[dict[str, Any]]) -> 
     finished = state.finished or status in FINAL_STATUSES
     if not axes:
         axes = sorted({p for r in rows.values() for p in r.values})
-    return SweepView(axes, sorted(rows.values(), key=lambda r: r.id), status, finished,
-                     state.sweep.error or summary.get("error"), summary.get("statistics"))
+    return SweepView(
+        axes,
+        sorted(rows.values(), key=lambda r: r.id),
+        status,
+        finished,
+        state.sweep.error or summary.get("error"),
+        summary.get("statistics"),
+    )
 
 
 def value_label(value: Any) -> str:
@@ -242,8 +268,9 @@ def grid(view: SweepView, metric: str = "sharpe") -> tuple[str, str, list[str], 
     for r in rlabels:
         line = []
         for c in clabels:
-            group = [v for v in view.variants
-                     if value_label(v.values.get(ra)) == r and value_label(v.values.get(ca)) == c]
+            group = [
+                v for v in view.variants if value_label(v.values.get(ra)) == r and value_label(v.values.get(ca)) == c
+            ]
             line.append(_cell(group, metric, format_metric))
         cells.append(line)
     return ra, ca, rlabels, clabels, cells

@@ -33,9 +33,18 @@ POLL_SECONDS = 0.5
 StateCallback = Callable[[bool, "str | None"], None]
 
 
-def subscribe(base_url: str, task_id: str, token: str | None, since: int = 0, *, wait: float | None = 10.0,
-              stop_at_final: bool = True, stop: threading.Event | None = None,
-              on_state: StateCallback | None = None, open_timeout: float = OPEN_TIMEOUT) -> Iterator[dict[str, Any]]:
+def subscribe(
+    base_url: str,
+    task_id: str,
+    token: str | None,
+    since: int = 0,
+    *,
+    wait: float | None = 10.0,
+    stop_at_final: bool = True,
+    stop: threading.Event | None = None,
+    on_state: StateCallback | None = None,
+    open_timeout: float = OPEN_TIMEOUT,
+) -> Iterator[dict[str, Any]]:
     """Yield events of ``task_id`` with ``seq > since``, reconnecting with ``since`` whenever a connection drops.
 
     Ends after the final ``status`` event (when ``stop_at_final``), or soon after ``stop`` is set.

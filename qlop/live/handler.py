@@ -50,8 +50,17 @@ def _warn(message: str) -> None:
 class RelayPublisher:
     """Background sender of one task's events to ``<base_url>/publish/<task_id>``."""
 
-    def __init__(self, base_url: str, task_id: str, token: str | None, *, queue_size: int = 20_000,
-                 history_size: int = 200_000, open_timeout: float = OPEN_TIMEOUT, warn: Any = _warn) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        task_id: str,
+        token: str | None,
+        *,
+        queue_size: int = 20_000,
+        history_size: int = 200_000,
+        open_timeout: float = OPEN_TIMEOUT,
+        warn: Any = _warn,
+    ) -> None:
         self.url = publish_url(base_url, task_id)
         self.task_id = task_id
         self.token = token
@@ -176,8 +185,10 @@ class RelayPublisher:
             socket.create_connection(relay_address(self.url), timeout=self.open_timeout).close()
             return True
         except OSError as exc:
-            self._warn_once(f"live relay at {self.url} unreachable ({type(exc).__name__}); "
-                            f"retrying in the background, events are kept in {RunLayout.EVENTS}")
+            self._warn_once(
+                f"live relay at {self.url} unreachable ({type(exc).__name__}); "
+                f"retrying in the background, events are kept in {RunLayout.EVENTS}"
+            )
             return False
 
     def _connect(self) -> Any:
@@ -247,8 +258,7 @@ class EventLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            payload: dict[str, Any] = {"level": record.levelname, "logger": record.name,
-                                       "message": record.getMessage()}
+            payload: dict[str, Any] = {"level": record.levelname, "logger": record.name, "message": record.getMessage()}
             stage = getattr(record, "stage", None)
             if stage:
                 payload["stage"] = stage

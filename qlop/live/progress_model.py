@@ -30,8 +30,7 @@ from qlop.progress import ProgressUpdate
 
 #: Seconds per stage of ``qlop demo`` (examples/quickstart.toml) measured on a loaded 2-core machine:
 #: the weights before this runs folder has a measured run of its own.
-DEFAULT_STAGE_SECONDS: dict[str, float] = {"data": 0.7, "features": 0.6, "train": 5.7, "backtest": 3.8,
-                                           "export": 1.9}
+DEFAULT_STAGE_SECONDS: dict[str, float] = {"data": 0.7, "features": 0.6, "train": 5.7, "backtest": 3.8, "export": 1.9}
 
 #: Bounds on how much faster or slower than expected this run may be assumed to go.
 SPEED_BOUNDS = (0.25, 4.0)
@@ -40,8 +39,9 @@ SPEED_BOUNDS = (0.25, 4.0)
 RECENT_RUNS = 30
 
 
-def measured_stage_seconds(runs_dir: str | Path, config_hash: str | None = None,
-                           name: str | None = None) -> dict[str, float]:
+def measured_stage_seconds(
+    runs_dir: str | Path, config_hash: str | None = None, name: str | None = None
+) -> dict[str, float]:
     """Seconds each stage took when it last *ran* (not cached) under ``runs_dir``.
 
     Runs of the same config are preferred, then runs of the same config name, then any run; stages
@@ -56,8 +56,13 @@ def measured_stage_seconds(runs_dir: str | Path, config_hash: str | None = None,
         dirs = []
     for run_dir in dirs:
         manifest = read_manifest(run_dir) or {}
-        rank = 0 if config_hash and manifest.get("config_hash") == config_hash else \
-            1 if name and manifest.get("name") == name else 2
+        rank = (
+            0
+            if config_hash and manifest.get("config_hash") == config_hash
+            else 1
+            if name and manifest.get("name") == name
+            else 2
+        )
         for stage, record in (manifest.get("stages") or {}).items():
             seconds = (record or {}).get("seconds")
             if (record or {}).get("status") == "completed" and isinstance(seconds, (int, float)) and seconds > 0:
@@ -74,8 +79,9 @@ def measured_stage_seconds(runs_dir: str | Path, config_hash: str | None = None,
 class RunClock:
     """The publisher's estimate of a run's progress (not thread-safe: the session holds a lock)."""
 
-    def __init__(self, expected: Mapping[str, float] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, expected: Mapping[str, float] | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.expected = {**DEFAULT_STAGE_SECONDS, **(expected or {})}
         self.clock = clock
         self.pending: list[str] = []
@@ -175,9 +181,12 @@ class RunClock:
         done = eta <= 0 and not self.pending
         self.best = max(self.best, fraction if done else min(fraction, 0.999))  # never backwards
         sf = self.stage_fraction()
-        return {"run_fraction": round(self.best, 4), "eta_run_s": round(eta, 3),
-                "eta_stage_s": round(stage_eta, 3) if self.current else None,
-                "stage_fraction": round(sf, 4) if sf is not None else None}
+        return {
+            "run_fraction": round(self.best, 4),
+            "eta_run_s": round(eta, 3),
+            "eta_stage_s": round(stage_eta, 3) if self.current else None,
+            "stage_fraction": round(sf, 4) if sf is not None else None,
+        }
 
 
 # ------------------------------------------------------------------------- the viewers' side

@@ -51,8 +51,14 @@ def utc_now() -> str:
 def make_event(task_id: str, seq: int, type_: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type_!r} (expected one of {', '.join(EVENT_TYPES)})")
-    return {"v": PROTOCOL_VERSION, "task_id": task_id, "seq": int(seq), "timestamp_utc": utc_now(),
-            "type": type_, "payload": dict(payload)}
+    return {
+        "v": PROTOCOL_VERSION,
+        "task_id": task_id,
+        "seq": int(seq),
+        "timestamp_utc": utc_now(),
+        "type": type_,
+        "payload": dict(payload),
+    }
 
 
 def _dumps(event: Mapping[str, Any]) -> str:
@@ -325,8 +331,9 @@ class Backoff:
         return delay
 
 
-def connect(url: str, token: str | None, *, open_timeout: float = OPEN_TIMEOUT,
-            close_timeout: float = CLOSE_TIMEOUT) -> Any:
+def connect(
+    url: str, token: str | None, *, open_timeout: float = OPEN_TIMEOUT, close_timeout: float = CLOSE_TIMEOUT
+) -> Any:
     """Open a websockets sync connection to a relay route with the protocol's options.
 
     Never through a proxy (the relay is usually on loopback), no compression, the one size limit.
@@ -336,9 +343,16 @@ def connect(url: str, token: str | None, *, open_timeout: float = OPEN_TIMEOUT,
     from websockets.sync.client import connect as ws_connect
 
     try:
-        return ws_connect(url, additional_headers=auth_headers(token), proxy=None, compression=None,
-                          open_timeout=open_timeout, close_timeout=close_timeout, max_size=MAX_EVENT_BYTES,
-                          legacy=True)
+        return ws_connect(
+            url,
+            additional_headers=auth_headers(token),
+            proxy=None,
+            compression=None,
+            open_timeout=open_timeout,
+            close_timeout=close_timeout,
+            max_size=MAX_EVENT_BYTES,
+            legacy=True,
+        )
     except InvalidStatus as exc:
         status = exc.response.status_code
         if status in REFUSED_STATUSES:
@@ -346,5 +360,6 @@ def connect(url: str, token: str | None, *, open_timeout: float = OPEN_TIMEOUT,
         raise RelayUnavailable(f"relay at {url} answered HTTP {status}") from None
     except Exception as exc:  # noqa: BLE001 - down, reset, timeout, bad handshake: all "unreachable"
         detail = str(exc).splitlines()[0] if str(exc) else ""
-        raise RelayUnavailable(f"relay at {url} unreachable ({type(exc).__name__}{': ' + detail if detail else ''})") \
-            from None
+        raise RelayUnavailable(
+            f"relay at {url} unreachable ({type(exc).__name__}{': ' + detail if detail else ''})"
+        ) from None

@@ -114,9 +114,17 @@ class Task:
 class Relay:
     """The relay's state and handlers (the asyncio server lives in :func:`serve_relay`)."""
 
-    def __init__(self, token: str, *, queue_size: int = 10_000, replay_events: int = 100_000,
-                 replay_bytes: int = 64 << 20, ttl: float = 3600.0, idle_ttl: float = 86_400.0,
-                 slow_grace: float = 1.0) -> None:
+    def __init__(
+        self,
+        token: str,
+        *,
+        queue_size: int = 10_000,
+        replay_events: int = 100_000,
+        replay_bytes: int = 64 << 20,
+        ttl: float = 3600.0,
+        idle_ttl: float = 86_400.0,
+        slow_grace: float = 1.0,
+    ) -> None:
         self.token = token.encode("utf-8")
         self.queue_size = queue_size
         self.replay_events = replay_events
@@ -214,7 +222,8 @@ class Relay:
         self.dropped_subscribers += 1
         log.warning("task %s: dropping a slow subscriber at seq %d", task.task_id, sub.last_sent)
         closing = sub.closing = asyncio.ensure_future(
-            self._cut(sub.ws, CLOSE_TOO_SLOW, f"too slow: resume with since={sub.last_sent}"))
+            self._cut(sub.ws, CLOSE_TOO_SLOW, f"too slow: resume with since={sub.last_sent}")
+        )
         self._background.add(closing)  # keep a reference until it is done
         closing.add_done_callback(self._background.discard)
 
@@ -234,8 +243,11 @@ class Relay:
                 await asyncio.sleep(0.02)
             if transport.get_write_buffer_size() > 0:
                 self.cut_subscribers += 1
-                log.warning("cut a subscriber that read nothing for %.1f s (%d bytes unsent)", self.slow_grace,
-                            transport.get_write_buffer_size())
+                log.warning(
+                    "cut a subscriber that read nothing for %.1f s (%d bytes unsent)",
+                    self.slow_grace,
+                    transport.get_write_buffer_size(),
+                )
                 hard_abort(transport)
                 return
         if not await self._close(ws, code, reason, timeout=max(0.05, deadline - loop.time())):
@@ -315,8 +327,9 @@ class Relay:
         for task_id, task in list(self.tasks.items()):
             if task.publishers or task.subscribers:
                 continue
-            if (task.finished_at is not None and now - task.finished_at >= self.ttl) or \
-                    now - task.last_activity >= self.idle_ttl:
+            if (
+                task.finished_at is not None and now - task.finished_at >= self.ttl
+            ) or now - task.last_activity >= self.idle_ttl:
                 del self.tasks[task_id]
                 gone.append(task_id)
         return gone
@@ -328,9 +341,16 @@ class Relay:
             self.sweep()
 
 
-async def serve_relay(relay: Relay, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
-                      ready: Callable[[str, int], None] | None = None, ping_interval: float = 20.0,
-                      ping_timeout: float = 20.0, stop: asyncio.Future | None = None) -> None:
+async def serve_relay(
+    relay: Relay,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    ready: Callable[[str, int], None] | None = None,
+    ping_interval: float = 20.0,
+    ping_timeout: float = 20.0,
+    stop: asyncio.Future | None = None,
+) -> None:
     """Serve until SIGTERM/SIGINT (or ``stop`` resolves), then close every connection cleanly."""
     from websockets.asyncio.server import serve
 
@@ -339,9 +359,17 @@ async def serve_relay(relay: Relay, host: str = DEFAULT_HOST, port: int = DEFAUL
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
-    async with serve(relay.handler, host, port, process_request=relay.process_request,
-                     max_size=MAX_EVENT_BYTES, compression=None, ping_interval=ping_interval,
-                     ping_timeout=ping_timeout, close_timeout=2.0) as server:
+    async with serve(
+        relay.handler,
+        host,
+        port,
+        process_request=relay.process_request,
+        max_size=MAX_EVENT_BYTES,
+        compression=None,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        close_timeout=2.0,
+    ) as server:
         sockname = next(iter(server.sockets)).getsockname()
         if ready is not None:
             ready(sockname[0], sockname[1])

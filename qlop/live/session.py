@@ -37,10 +37,19 @@ def _prints_logs(root: logging.Logger) -> bool:
 class RunSession(PipelineObserver):
     """Use as a context manager around :func:`qlop.stages.pipeline.run_pipeline`."""
 
-    def __init__(self, run_dir: str | Path, task_id: str | None = None, *, stream: bool = False,
-                 ws_url: str | None = None, token: str | None = None, terminal: TerminalView | None = None,
-                 flush_timeout: float = 2.0, progress_interval: float = 0.1,
-                 heartbeat: float | None = HEARTBEAT_SECONDS) -> None:
+    def __init__(
+        self,
+        run_dir: str | Path,
+        task_id: str | None = None,
+        *,
+        stream: bool = False,
+        ws_url: str | None = None,
+        token: str | None = None,
+        terminal: TerminalView | None = None,
+        flush_timeout: float = 2.0,
+        progress_interval: float = 0.1,
+        heartbeat: float | None = HEARTBEAT_SECONDS,
+    ) -> None:
         self.run_dir = Path(run_dir)
         self.task_id = task_id or self.run_dir.name
         self.stream = stream
@@ -68,8 +77,9 @@ class RunSession(PipelineObserver):
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.stream:
             self.publisher = RelayPublisher(self.ws_url, self.task_id, self.token)
-        self.recorder = EventRecorder(self.task_id, RunLayout(self.run_dir).events,
-                                      sinks=[self.publisher] if self.publisher else [])
+        self.recorder = EventRecorder(
+            self.task_id, RunLayout(self.run_dir).events, sinks=[self.publisher] if self.publisher else []
+        )
         logger = logging.getLogger("qlop")
         if logger.getEffectiveLevel() > logging.INFO:
             self._old_level = logger.level
@@ -129,8 +139,16 @@ class RunSession(PipelineObserver):
         with self._lock:
             self.clock = RunClock(expected)
             self.clock.plan(stages)
-        self.emit("status", {"status": "started", "run_dir": str(Path(run_dir).resolve()), "stages": stages,
-                             "attempt": manifest.get("attempts"), "config_hash": manifest.get("config_hash")})
+        self.emit(
+            "status",
+            {
+                "status": "started",
+                "run_dir": str(Path(run_dir).resolve()),
+                "stages": stages,
+                "attempt": manifest.get("attempts"),
+                "config_hash": manifest.get("config_hash"),
+            },
+        )
 
     def _figures(self) -> dict[str, Any]:
         """The run's overall fraction and ETA now (for status events, so a viewer's bar moves too)."""
@@ -160,8 +178,9 @@ class RunSession(PipelineObserver):
     def stage_finished(self, stage: str, seconds: float) -> None:
         with self._lock:
             self.clock.stage_done(stage, seconds)
-        self.emit("status", {"status": "stage_completed", "stage": stage, "seconds": round(seconds, 3),
-                             **self._figures()})
+        self.emit(
+            "status", {"status": "stage_completed", "stage": stage, "seconds": round(seconds, 3), **self._figures()}
+        )
         self._line(f"{stage:<9} done in {format_seconds(seconds)}")
 
     def stage_failed(self, stage: str, error: BaseException, seconds: float) -> None:
@@ -169,13 +188,23 @@ class RunSession(PipelineObserver):
 
         with self._lock:
             self.clock.stage_done(stage)
-        self.emit("status", {"status": "stage_failed", "stage": stage, "error": error_text(error),
-                             "interrupted": status_of(error) == "interrupted", "seconds": round(seconds, 3)})
+        self.emit(
+            "status",
+            {
+                "status": "stage_failed",
+                "stage": stage,
+                "error": error_text(error),
+                "interrupted": status_of(error) == "interrupted",
+                "seconds": round(seconds, 3),
+            },
+        )
         self._line(f"{stage:<9} {status_of(error)} after {format_seconds(seconds)}")
 
     def artifact(self, stage: str, name: str, path: Path, sha256: str, cached: bool) -> None:
-        self.emit("artifact_path", {"stage": stage, "name": name, "path": str(Path(path).resolve()), "sha256": sha256,
-                                    "cached": cached})
+        self.emit(
+            "artifact_path",
+            {"stage": stage, "name": name, "path": str(Path(path).resolve()), "sha256": sha256, "cached": cached},
+        )
 
     def metric(self, stage: str, name: str, value: float) -> None:
         self.emit("metric", {"stage": stage, "name": name, "value": value})
@@ -185,8 +214,11 @@ class RunSession(PipelineObserver):
 
         if self.final_sent:
             return
-        payload: dict[str, Any] = {"status": "completed" if status == "completed" else "failed",
-                                   "run_dir": str(self.run_dir.resolve()), "seconds": round(seconds, 3)}
+        payload: dict[str, Any] = {
+            "status": "completed" if status == "completed" else "failed",
+            "run_dir": str(self.run_dir.resolve()),
+            "seconds": round(seconds, 3),
+        }
         if error is not None:
             payload["error"] = error_text(error)
             payload["interrupted"] = status_of(error) == "interrupted"
@@ -218,11 +250,16 @@ class RunSession(PipelineObserver):
         else:  # a sub-progress (train.rounds) has its own ETA
             stage_eta = update.eta_seconds if update.kind != "end" else 0.0
         payload: dict[str, Any] = {
-            "stage": update.stage, "pipeline_stage": self.clock.current, "kind": kind,
-            "step": update.step, "total": update.total, "unit": update.unit,
+            "stage": update.stage,
+            "pipeline_stage": self.clock.current,
+            "kind": kind,
+            "step": update.step,
+            "total": update.total,
+            "unit": update.unit,
             "elapsed": round(now - update.started, 3),
             "eta_stage_s": round(stage_eta, 3) if stage_eta is not None else (0.0 if update.kind == "end" else None),
-            "run_fraction": snap["run_fraction"], "eta_run_s": snap["eta_run_s"],
+            "run_fraction": snap["run_fraction"],
+            "eta_run_s": snap["eta_run_s"],
         }
         if pipeline_stage and snap["stage_fraction"] is not None:
             payload["stage_fraction"] = snap["stage_fraction"]
@@ -239,8 +276,13 @@ class RunSession(PipelineObserver):
             now = time.monotonic()
             with self._lock:
                 parent = self.clock.parent
-                if (self.clock.current is None or parent is None or parent.stage != self.clock.current
-                        or parent.kind == "end" or now - self._last_progress < self.heartbeat):
+                if (
+                    self.clock.current is None
+                    or parent is None
+                    or parent.stage != self.clock.current
+                    or parent.kind == "end"
+                    or now - self._last_progress < self.heartbeat
+                ):
                     continue
                 self._last_progress = now
                 payload = self._progress_payload(parent, "tick", now)

@@ -36,8 +36,7 @@ def sweep_outcome_line(state: SweepState, task_id: str) -> str:
     return f"{task_id} {sweep.status}{took}: {counts}{failed}{error}"
 
 
-def tail_pretty(events: Iterable[Mapping[str, Any]], task_id: str,
-                file: TextIO | None = None) -> RunState | SweepState:
+def tail_pretty(events: Iterable[Mapping[str, Any]], task_id: str, file: TextIO | None = None) -> RunState | SweepState:
     """Print each log, status, artefact and metric line as it arrives, with the bars redrawn below
     them (in place on a terminal; drawn once at the end elsewhere); returns the final state.
 
@@ -58,8 +57,14 @@ def tail_pretty(events: Iterable[Mapping[str, Any]], task_id: str,
                 return render_sweep(state)
             return render_state(state or RunState())
 
-    with Live(console=console, refresh_per_second=5, get_renderable=draw,
-              transient=False, redirect_stdout=False, redirect_stderr=False):
+    with Live(
+        console=console,
+        refresh_per_second=5,
+        get_renderable=draw,
+        transient=False,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    ):
         for event in events:
             with lock:
                 if state is None:

@@ -48,16 +48,26 @@ def render_state(state: RunState) -> Any:
     if not state.stages and not state.n_events:
         return Text("waiting for the run's first event...", style="dim")
     eta = "" if state.finished else f"eta {format_seconds(state.eta)}"
-    grid.add_row(Text("run", style="bold"), ProgressBar(total=1.0, completed=state.overall, width=BAR_WIDTH),
-                 Text(f"{state.overall:>4.0%}"), Text(eta), Text(state.status, style="bold"))
+    grid.add_row(
+        Text("run", style="bold"),
+        ProgressBar(total=1.0, completed=state.overall, width=BAR_WIDTH),
+        Text(f"{state.overall:>4.0%}"),
+        Text(eta),
+        Text(state.status, style="bold"),
+    )
     for stage in state.ordered_stages():
         if stage.is_sub and stage.state != "running":
             continue
         name = f"  \u21b3 {stage.name.partition('.')[2]}" if stage.is_sub else stage.name
         style = "red" if stage.state in ("failed", "interrupted") else "dim" if stage.state == "pending" else ""
         note = (stage.message or "")[:NOTE_WIDTH] if stage.state == "running" else ""
-        grid.add_row(Text(name, style=style), ProgressBar(total=1.0, completed=stage.fraction, width=BAR_WIDTH),
-                     Text(stage.counter), Text(_stage_eta(stage), style=style), Text(note, style="dim"))
+        grid.add_row(
+            Text(name, style=style),
+            ProgressBar(total=1.0, completed=stage.fraction, width=BAR_WIDTH),
+            Text(stage.counter),
+            Text(_stage_eta(stage), style=style),
+            Text(note, style="dim"),
+        )
     return grid
 
 
@@ -82,23 +92,40 @@ def render_sweep(state: SweepState) -> Any:
     done = state.count("completed") + state.count("failed")
     total = state.total or len(state.variants) or 1
     summary = f"{state.count('completed')} completed, {state.count('failed')} failed, {total - done} to go"
-    grid.add_row(Text("sweep", style="bold"), ProgressBar(total=1.0, completed=done / total, width=BAR_WIDTH),
-                 Text(f"{done}/{total}"), Text(summary), Text(state.sweep.status, style="bold"))
+    grid.add_row(
+        Text("sweep", style="bold"),
+        ProgressBar(total=1.0, completed=done / total, width=BAR_WIDTH),
+        Text(f"{done}/{total}"),
+        Text(summary),
+        Text(state.sweep.status, style="bold"),
+    )
     running = [(n, v) for n, v in state.variants.items() if not v.finished and v.n_events]
     ended = [(n, v) for n, v in state.variants.items() if v.finished]
     for name, variant in (running + ended[::-1])[:SWEEP_ROWS]:
         stages = [s for s in variant.ordered_stages() if not s.is_sub]
         current = next((s for s in reversed(stages) if s.state == "running"), stages[-1] if stages else None)
         if variant.finished:
-            note = (f"Sharpe {format_metric('sharpe', variant.metrics.get('sharpe'))}"
-                    if variant.status == "completed" else (variant.error or ""))[:NOTE_WIDTH]
+            note = (
+                f"Sharpe {format_metric('sharpe', variant.metrics.get('sharpe'))}"
+                if variant.status == "completed"
+                else (variant.error or "")
+            )[:NOTE_WIDTH]
             style = "red" if variant.status == "failed" else ""
-            grid.add_row(Text(name, style=style), ProgressBar(total=1.0, completed=variant.overall, width=BAR_WIDTH),
-                         Text(""), Text(variant.status, style=style), Text(note, style="dim"))
+            grid.add_row(
+                Text(name, style=style),
+                ProgressBar(total=1.0, completed=variant.overall, width=BAR_WIDTH),
+                Text(""),
+                Text(variant.status, style=style),
+                Text(note, style="dim"),
+            )
         elif current is not None:
-            grid.add_row(Text(name), ProgressBar(total=1.0, completed=current.fraction, width=BAR_WIDTH),
-                         Text(current.counter), Text(f"{current.name} {_stage_eta(current)}"),
-                         Text((current.message or "")[:NOTE_WIDTH], style="dim"))
+            grid.add_row(
+                Text(name),
+                ProgressBar(total=1.0, completed=current.fraction, width=BAR_WIDTH),
+                Text(current.counter),
+                Text(f"{current.name} {_stage_eta(current)}"),
+                Text((current.message or "")[:NOTE_WIDTH], style="dim"),
+            )
     return grid
 
 
@@ -117,8 +144,14 @@ class TerminalView:
             from rich.live import Live
 
             self._console = Console(file=self.stream, stderr=self.stream is sys.stderr)
-            self._live = Live(console=self._console, transient=True, refresh_per_second=5,
-                              get_renderable=self._render, redirect_stdout=False, redirect_stderr=False)
+            self._live = Live(
+                console=self._console,
+                transient=True,
+                refresh_per_second=5,
+                get_renderable=self._render,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
 
     def _render(self) -> Any:
         with self._lock:

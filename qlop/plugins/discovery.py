@@ -79,8 +79,9 @@ class Selection:
             plugins_dir=plugins_dir or env.get("QLOP_PLUGINS_DIR") or None,
         )
 
-    def blocked_reason(self, name: str, third_party: bool, distribution: str | None = None,
-                       entry_point: bool = False) -> str | None:
+    def blocked_reason(
+        self, name: str, third_party: bool, distribution: str | None = None, entry_point: bool = False
+    ) -> str | None:
         """Why plugin ``name`` must not be imported, or None when it may load.
 
         A plugin is named by its plugin name (entry-point name, module path, file stem) or, for an

@@ -29,8 +29,11 @@ _SKIP_SUFFIXES = (".pyc", ".pyo")
 def code_id(record: PluginRecord) -> str | None:
     """The cache-key value of a plugin: ``version`` for a wheel install, else ``[version+]sha256:HEX``
     of its package files (None when neither is known)."""
-    if record.source in (SOURCE_ENTRY_POINT, SOURCE_BUILTIN) and record.distribution \
-            and not is_editable(record.distribution):
+    if (
+        record.source in (SOURCE_ENTRY_POINT, SOURCE_BUILTIN)
+        and record.distribution
+        and not is_editable(record.distribution)
+    ):
         return record.version
     digest = source_hash(record)
     if digest is None:
@@ -110,8 +113,11 @@ def _hash_roots(roots: tuple[str, ...]) -> str | None:
             if path.is_file():
                 files = [(path.name, path)]
             elif path.is_dir():
-                files = sorted((p.relative_to(path).as_posix(), p) for p in path.rglob("*")
-                               if p.is_file() and not _skipped(p.relative_to(path)))
+                files = sorted(
+                    (p.relative_to(path).as_posix(), p)
+                    for p in path.rglob("*")
+                    if p.is_file() and not _skipped(p.relative_to(path))
+                )
             else:
                 continue
             for rel, file in files:
@@ -137,5 +143,4 @@ def _file_digest(path: Path) -> bytes:
 
 def _skipped(rel: Path) -> bool:
     parts = rel.parts
-    return (any(p in _SKIP_DIRS or p.startswith(".") for p in parts)
-            or rel.suffix in _SKIP_SUFFIXES)
+    return any(p in _SKIP_DIRS or p.startswith(".") for p in parts) or rel.suffix in _SKIP_SUFFIXES

@@ -21,6 +21,7 @@ from qlop.errors import PluginError
 from qlop.plugins import discovery, hookspecs
 from qlop.plugins.discovery import BUILTIN_PLUGINS, Selection
 from qlop.plugins.markers import PROJECT_NAME
+from qlop.plugins.provides import ProvidesIndex
 from qlop.plugins.records import (
     ACTIVE,
     DISABLED,
@@ -32,7 +33,6 @@ from qlop.plugins.records import (
     SOURCE_PLUGINS_DIR,
     PluginRecord,
 )
-from qlop.plugins.provides import ProvidesIndex
 from qlop.plugins.registry import Entry, Registry, make_component
 from qlop.plugins.specs import KINDS, PLUGIN_API_VERSION, CommandSpec, ComponentSpec
 
@@ -78,8 +78,12 @@ def _qlop_version() -> str:
 class PluginManager:
     """QLOP's view of pluggy: provenance records, isolation and typed registries."""
 
-    def __init__(self, selection: Selection | None = None, warn: Warn | None = _stderr,
-                 provides_index: ProvidesIndex | None = None) -> None:
+    def __init__(
+        self,
+        selection: Selection | None = None,
+        warn: Warn | None = _stderr,
+        provides_index: ProvidesIndex | None = None,
+    ) -> None:
         """``provides_index``: where to remember what each plugin provides, so unknown-name errors can
         name a disabled plugin that provided the name (the process-wide manager keeps one in the
         cache folder; managers built by tests keep none)."""
@@ -103,8 +107,14 @@ class PluginManager:
         sel = self.selection
         if sel.builtins:
             for module_name in BUILTIN_PLUGINS:
-                self._load_module(module_name, module_name, SOURCE_BUILTIN, third_party=False,
-                                  distribution="qlop", version=_qlop_version())
+                self._load_module(
+                    module_name,
+                    module_name,
+                    SOURCE_BUILTIN,
+                    third_party=False,
+                    distribution="qlop",
+                    version=_qlop_version(),
+                )
         # Entry points are always listed (so `plugins list --all` shows what is installed), but the
         # selection controls decide before ``ep.load()`` whether the module is ever imported.
         for ep in discovery.iter_entry_points():
@@ -125,9 +135,12 @@ class PluginManager:
                 self.pm.unblock(name)
             existing = None
         if existing is not None:
-            self._fail(PluginRecord(name, source, **kw), FAILED,
-                       f"a plugin named {name!r} is already registered from {existing.source}",
-                       keep=False)
+            self._fail(
+                PluginRecord(name, source, **kw),
+                FAILED,
+                f"a plugin named {name!r} is already registered from {existing.source}",
+                keep=False,
+            )
             return None
         record = PluginRecord(name, source, **kw)
         self.records[name] = record
@@ -141,8 +154,9 @@ class PluginManager:
         self.pm.set_blocked(record.name)
         return True
 
-    def _fail(self, record: PluginRecord, status: str, reason: str, exc: BaseException | None = None,
-              keep: bool = True) -> None:
+    def _fail(
+        self, record: PluginRecord, status: str, reason: str, exc: BaseException | None = None, keep: bool = True
+    ) -> None:
         record.mark(status, reason)
         if keep:
             self.records.setdefault(record.name, record)
@@ -151,8 +165,9 @@ class PluginManager:
             raise PluginError(f"plugin {record.name!r} {status}: {reason}") from exc
 
     def _load_entry_point(self, ep: Any) -> None:
-        record = self._new_record(ep.name, SOURCE_ENTRY_POINT, module=ep.value,
-                                  distribution=ep.distribution, version=ep.version)
+        record = self._new_record(
+            ep.name, SOURCE_ENTRY_POINT, module=ep.value, distribution=ep.distribution, version=ep.version
+        )
         if record is None or self._blocked(record, third_party=True, entry_point=True):
             return
         try:
@@ -163,10 +178,16 @@ class PluginManager:
         record.path = _plugin_path(plugin)
         self._register(record, plugin)
 
-    def _load_module(self, name: str, module_name: str, source: str, third_party: bool,
-                     distribution: str | None = None, version: str | None = None) -> None:
-        record = self._new_record(name, source, module=module_name, distribution=distribution,
-                                  version=version)
+    def _load_module(
+        self,
+        name: str,
+        module_name: str,
+        source: str,
+        third_party: bool,
+        distribution: str | None = None,
+        version: str | None = None,
+    ) -> None:
+        record = self._new_record(name, source, module=module_name, distribution=distribution, version=version)
         if record is None or self._blocked(record, third_party=third_party):
             return
         try:
@@ -191,8 +212,7 @@ class PluginManager:
         self._plugins_dirs.add(folder)
         for path in files:
             name = path.stem
-            record = self._new_record(name, SOURCE_PLUGINS_DIR, module=f"qlop_local_plugins.{name}",
-                                      path=str(path))
+            record = self._new_record(name, SOURCE_PLUGINS_DIR, module=f"qlop_local_plugins.{name}", path=str(path))
             if record is None or self._blocked(record, third_party=True):
                 continue
             try:
@@ -224,8 +244,9 @@ class PluginManager:
         It goes through the same checks as a discovered plugin (unknown hooks, signatures, specs).
         """
         self.load()
-        record = self._new_record(name, source, module=getattr(plugin, "__name__", None), version=version,
-                                  path=_plugin_path(plugin))
+        record = self._new_record(
+            name, source, module=getattr(plugin, "__name__", None), version=version, path=_plugin_path(plugin)
+        )
         if record is None:
             return self.records[name]
         self._register(record, plugin)
@@ -252,8 +273,7 @@ class PluginManager:
         record.hooks = sorted(c.name for c in callers if c.has_spec())
         if unknown:
             self.pm.unregister(plugin)
-            self._fail(record, INCOMPATIBLE,
-                       f"unknown hook {', '.join(unknown)} (not a QLOP hook; check the spelling)")
+            self._fail(record, INCOMPATIBLE, f"unknown hook {', '.join(unknown)} (not a QLOP hook; check the spelling)")
 
     def _forget(self, name: str) -> None:
         """Undo a partial pluggy registration so none of a rejected plugin's hooks is ever called."""
@@ -310,9 +330,12 @@ class PluginManager:
             incompatible = [s for s in specs if not s.api_compatible]
             if incompatible:
                 s = incompatible[0]
-                self._fail(record, INCOMPATIBLE,
-                           f"{kind.replace('_', ' ')} {s.name!r} targets plugin API {s.api[0]}-{s.api[1]}; "
-                           f"this QLOP implements {PLUGIN_API_VERSION}")
+                self._fail(
+                    record,
+                    INCOMPATIBLE,
+                    f"{kind.replace('_', ' ')} {s.name!r} targets plugin API {s.api[0]}-{s.api[1]}; "
+                    f"this QLOP implements {PLUGIN_API_VERSION}",
+                )
                 self._drop(record)
                 continue
             for spec in specs:
@@ -365,7 +388,8 @@ class PluginManager:
         self.load_all_registries()
         return [
             {"name": r.name, "version": r.version, "source": r.source, "distribution": r.distribution}
-            for r in self.records.values() if r.status == ACTIVE
+            for r in self.records.values()
+            if r.status == ACTIVE
         ]
 
 

@@ -13,8 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 #: JSON Schema type names as a config author reads them.
-_TYPE_NAMES = {"integer": "integer", "number": "number", "string": "string", "boolean": "boolean",
-               "array": "list", "object": "table", "null": "null"}
+_TYPE_NAMES = {
+    "integer": "integer",
+    "number": "number",
+    "string": "string",
+    "boolean": "boolean",
+    "array": "list",
+    "object": "table",
+    "null": "null",
+}
 
 
 def params_schema(spec: Any) -> dict[str, Any] | None:
@@ -115,7 +122,7 @@ def _type_text(node: dict[str, Any], defs: dict[str, Any]) -> str:
         return f"list of {_type_text(items, defs)}" if items else "list"
     kind = node.get("type")
     if isinstance(kind, list):
-        return " | ".join(_TYPE_NAMES.get(k, k) for k in kind)
+        return " | ".join(_TYPE_NAMES.get(k, str(k)) for k in kind)
     if kind is None and "enum" in node:
         return "choice"
     return _TYPE_NAMES.get(kind or "", kind or "any")
@@ -127,9 +134,11 @@ def _bounds(node: dict[str, Any]) -> list[str]:
         parts.append("one of " + ", ".join(format_value(v) for v in node["enum"]))
     if "const" in node:
         parts.append(f"= {format_value(node['const'])}")
-    bounds = [f"{op} {_number(node[key])}" for key, op in (("exclusiveMinimum", ">"), ("minimum", ">="),
-                                                            ("exclusiveMaximum", "<"), ("maximum", "<="))
-              if key in node]
+    bounds = [
+        f"{op} {_number(node[key])}"
+        for key, op in (("exclusiveMinimum", ">"), ("minimum", ">="), ("exclusiveMaximum", "<"), ("maximum", "<="))
+        if key in node
+    ]
     if bounds and node.get("unit"):  # the unit the bounds count (qlop.numbers.Number)
         bounds[-1] += f" {node['unit']}"
     parts.extend(bounds)
@@ -184,12 +193,14 @@ def _describe(schema: dict[str, Any], defs: dict[str, Any], prefix: str, depth: 
             type_text += " or none"
         has_default = "default" in node or "default" in raw
         default = node.get("default", raw.get("default"))
-        docs.append(ParamDoc(
-            name=f"{prefix}{name}",
-            type=type_text,
-            default=format_value(default) if has_default else ("(required)" if name in required else "(computed)"),
-            allowed=_allowed_text(inner, defs),
-            description=str(raw.get("description") or node.get("description") or inner.get("description") or ""),
-            required=name in required and not has_default,
-        ))
+        docs.append(
+            ParamDoc(
+                name=f"{prefix}{name}",
+                type=type_text,
+                default=format_value(default) if has_default else ("(required)" if name in required else "(computed)"),
+                allowed=_allowed_text(inner, defs),
+                description=str(raw.get("description") or node.get("description") or inner.get("description") or ""),
+                required=name in required and not has_default,
+            )
+        )
     return docs

@@ -61,9 +61,11 @@ class ProvidesIndex:
             if record.status != ACTIVE:
                 continue
             old = plugins.get(record.name)
-            same = isinstance(old, dict) and old.get("distribution") == record.distribution \
-                and isinstance(old.get("provides"), dict)
-            provides = {**(old["provides"] if same else {}), kind: sorted(record.provides.get(kind, []))}
+            kept: dict[str, Any] = {}
+            if isinstance(old, dict) and old.get("distribution") == record.distribution:
+                if isinstance(old.get("provides"), dict):
+                    kept = old["provides"]
+            provides = {**kept, kind: sorted(record.provides.get(kind, []))}
             new = {"distribution": record.distribution, "version": record.version, "provides": provides}
             if new != old:
                 plugins[record.name] = new
@@ -89,9 +91,10 @@ class ProvidesIndex:
             if record.status == ACTIVE:
                 continue
             entry = plugins.get(record.name)
-            known = None
-            if isinstance(entry, dict) and entry.get("distribution") == record.distribution:
-                known = (entry.get("provides") or {}).get(kind)
+            if not isinstance(entry, dict) or entry.get("distribution") != record.distribution:
+                unseen.append(record)
+                continue
+            known = (entry.get("provides") or {}).get(kind)
             if known is None:
                 unseen.append(record)
             elif name in known:
@@ -101,7 +104,6 @@ class ProvidesIndex:
             return "; ".join(causes), None
         if not unseen:
             return None, None
-        listed = ", ".join(f"{r.name!r} ({r.error if r.status == DISABLED else r.status})"
-                           for r in unseen[:MAX_LISTED])
+        listed = ", ".join(f"{r.name!r} ({r.error if r.status == DISABLED else r.status})" for r in unseen[:MAX_LISTED])
         more = f" and {len(unseen) - MAX_LISTED} more" if len(unseen) > MAX_LISTED else ""
         return None, f"Not searched, because not loaded: {listed}{more}."

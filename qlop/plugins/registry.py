@@ -27,8 +27,12 @@ class Entry(Generic[S]):
 class Registry(Generic[S]):
     """All components of one kind. Duplicate names are kept and fail only when asked for."""
 
-    def __init__(self, kind: str, entries: Iterable[Entry[S]],
-                 explain: Callable[[str], tuple[str | None, str | None]] | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        entries: Iterable[Entry[S]],
+        explain: Callable[[str], tuple[str | None, str | None]] | None = None,
+    ) -> None:
         """``explain(name)`` -> ``(cause, note)`` for an unknown name: why it may be missing (a plugin
         that provided it is not loaded now), or a note appended to the error."""
         self.kind = kind
@@ -78,7 +82,9 @@ class Registry(Generic[S]):
         return [e for name in self.names() for e in self._by_name[name]]
 
 
-def validate_params(spec: ComponentSpec, params: dict[str, Any] | BaseModel | None, field_path: str) -> BaseModel | dict[str, Any]:
+def validate_params(
+    spec: ComponentSpec, params: dict[str, Any] | BaseModel | None, field_path: str
+) -> BaseModel | dict[str, Any]:
     """Validate ``params`` with the component's params model; errors name the full field path."""
     model = spec.load_params_model()
     if params is None:
@@ -122,7 +128,7 @@ def validation_problems(exc: ValidationError, prefix: str = "") -> list[str]:
         if err.get("type") == "extra_forbidden":
             msg = "unknown field"
         elif err.get("type") == "value_error" and msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]  # pydantic's prefix for a validator's own message
+            msg = msg[len("Value error, ") :]  # pydantic's prefix for a validator's own message
         elif isinstance(err.get("input"), (bool, int, float, str)) and err.get("type") != "missing":
             msg = f"{msg} (got {_shown(err['input'])})"
         parts.append(f"{path}: {msg}" if path else msg)

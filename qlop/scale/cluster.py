@@ -49,8 +49,10 @@ class ClusterSpec:
 
     def __post_init__(self) -> None:
         if self.workers is not None and self.scheduler is not None:
-            raise ClusterError("--workers and --scheduler are exclusive: --workers starts a local cluster, "
-                               "--scheduler uses an existing one")
+            raise ClusterError(
+                "--workers and --scheduler are exclusive: --workers starts a local cluster, "
+                "--scheduler uses an existing one"
+            )
         if self.workers is not None and self.workers < 1:
             raise ClusterError(f"--workers must be at least 1, got {self.workers}")
 
@@ -87,14 +89,20 @@ def dask_client(spec: ClusterSpec | None = None, *, timeout: float | None = None
             try:
                 client.wait_for_workers(1, timeout=timeout)
             except TimeoutError:
-                raise ClusterError(f"the scheduler at {spec.scheduler} has no workers "
-                                   f"(none joined within {timeout:g} s)") from None
+                raise ClusterError(
+                    f"the scheduler at {spec.scheduler} has no workers (none joined within {timeout:g} s)"
+                ) from None
             yield client
         finally:
             client.close()
         return
-    cluster = LocalCluster(n_workers=spec.local_workers, threads_per_worker=1, processes=True,
-                           dashboard_address=":0", silence_logs=logging.ERROR)  # any free port: no clash
+    cluster = LocalCluster(
+        n_workers=spec.local_workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=logging.ERROR,
+    )  # any free port: no clash
     try:
         client = Client(cluster, set_as_default=False)
         try:
@@ -146,8 +154,10 @@ def check_shared_path(client: Any, directory: str | Path) -> int:
         raise ClusterError("the cluster has no workers")
     for address, answer in sorted(answers.items()):
         if answer.get("error"):
-            raise ClusterError(f"worker {address} (host {answer.get('host')}) cannot use {directory}: "
-                               f"{answer['error']}; every worker must see it at the same path (shared storage)")
+            raise ClusterError(
+                f"worker {address} (host {answer.get('host')}) cannot use {directory}: "
+                f"{answer['error']}; every worker must see it at the same path (shared storage)"
+            )
     return len(answers)
 
 
@@ -232,6 +242,8 @@ def refuse_nested_cluster(what: str) -> None:
     wait for it.
     """
     if on_worker():
-        raise ClusterError(f"{what}: cannot train across the cluster from inside a sweep's task (the sweep "
-                           "already spreads its variants over the workers); use it with qlop run --workers N "
-                           "or --scheduler ADDRESS")
+        raise ClusterError(
+            f"{what}: cannot train across the cluster from inside a sweep's task (the sweep "
+            "already spreads its variants over the workers); use it with qlop run --workers N "
+            "or --scheduler ADDRESS"
+        )

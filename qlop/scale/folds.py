@@ -53,8 +53,15 @@ def _worker_address() -> str | None:
         return None
 
 
-def fit_folds(client: Any, config: "PipelineConfig", ts: "TrainingSet", folds: list[Any], label_end: np.ndarray,
-              dates: np.ndarray, info: dict[str, Any]) -> Iterator["FoldFit"]:
+def fit_folds(
+    client: Any,
+    config: "PipelineConfig",
+    ts: "TrainingSet",
+    folds: list[Any],
+    label_end: np.ndarray,
+    dates: np.ndarray,
+    info: dict[str, Any],
+) -> Iterator["FoldFit"]:
     """Submit one task per fold; return the fits as they complete. ``info`` receives facts about the
     execution (workers, scatter time, the tasks' wall and CPU seconds), updated as folds complete.
 
@@ -67,20 +74,45 @@ def fit_folds(client: Any, config: "PipelineConfig", ts: "TrainingSet", folds: l
     from qlop.scale.tasks import selection_dict
 
     tag = secrets.token_hex(4)
-    spec = {"config": config.model_dump(mode="json"), "source": f"{config.name} (fold task)",
-            "selection": selection_dict(get_plugin_manager())}
-    data = {"X": ts.X, "y": ts.y, "usable": ts.usable, "scorable": ts.scorable, "task": ts.task,
-            "horizon": ts.horizon, "dates": dates, "label_end": label_end}
+    spec = {
+        "config": config.model_dump(mode="json"),
+        "source": f"{config.name} (fold task)",
+        "selection": selection_dict(get_plugin_manager()),
+    }
+    data = {
+        "X": ts.X,
+        "y": ts.y,
+        "usable": ts.usable,
+        "scorable": ts.scorable,
+        "task": ts.task,
+        "horizon": ts.horizon,
+        "dates": dates,
+        "label_end": label_end,
+    }
     workers = len(client.scheduler_info(n_workers=-1).get("workers") or {})
     t0 = time.monotonic()
     [data_future] = client.scatter([data], broadcast=True, hash=False)
     scatter_seconds = time.monotonic() - t0
-    futures = [client.submit(fit_fold_task, spec, data_future,
-                             {"fold": f.fold, "train_idx": f.train_idx, "test_idx": f.test_idx,
-                              "test_start": f.test_start, "test_end": f.test_end, "n_purged": f.n_purged,
-                              "n_embargoed": f.n_embargoed, "extra": dict(f.extra)},
-                             key=f"qlop-fold-{f.fold}-{tag}", pure=False)
-               for f in folds]
+    futures = [
+        client.submit(
+            fit_fold_task,
+            spec,
+            data_future,
+            {
+                "fold": f.fold,
+                "train_idx": f.train_idx,
+                "test_idx": f.test_idx,
+                "test_start": f.test_start,
+                "test_end": f.test_end,
+                "n_purged": f.n_purged,
+                "n_embargoed": f.n_embargoed,
+                "extra": dict(f.extra),
+            },
+            key=f"qlop-fold-{f.fold}-{tag}",
+            pure=False,
+        )
+        for f in folds
+    ]
     info.update(workers=workers, tasks=len(futures), scatter_seconds=round(scatter_seconds, 3))
     return _completed(client, futures, [data_future], info)
 

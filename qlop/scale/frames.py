@@ -36,13 +36,14 @@ def ticker_partitions(index: "pd.MultiIndex", n_parts: int) -> list[tuple[int, i
         # the cut nearest j/k of the rows, after the previous one, leaving a ticker for each later part
         lo, hi = counts[-1] + 1, n_tickers - (k - j)
         target = j * len(index) / k
-        counts.append(lo + int(np.argmin(np.abs(cum[lo:hi + 1] - target))))
+        counts.append(lo + int(np.argmin(np.abs(cum[lo : hi + 1] - target))))
     counts.append(n_tickers)
     return [(int(cum[a]), int(cum[b])) for a, b in zip(counts[:-1], counts[1:])]
 
 
-def dask_frame_by_ticker(client: Any, X: "pd.DataFrame", y: np.ndarray | None = None,
-                         n_parts: int | None = None) -> tuple[Any, Any]:
+def dask_frame_by_ticker(
+    client: Any, X: "pd.DataFrame", y: np.ndarray | None = None, n_parts: int | None = None
+) -> tuple[Any, Any]:
     """``X`` (on the (ticker, date) index) and ``y`` as a Dask DataFrame and Series on the workers.
 
     Returns ``(X_dask, y_dask)`` (``y_dask`` None without ``y``) with the same partitions: the index
@@ -67,6 +68,11 @@ def dask_frame_by_ticker(client: Any, X: "pd.DataFrame", y: np.ndarray | None = 
         if y is not None:
             y_futures.append(client.scatter(pd.Series(np.asarray(y[a:b]), name="label"), workers=where))
     X_dask = dd.from_delayed(x_futures, meta=X.iloc[:0].reset_index(drop=True), verify_meta=False)
-    y_dask = (dd.from_delayed(y_futures, meta=pd.Series(np.zeros(0, dtype=np.asarray(y).dtype), name="label"),
-                              verify_meta=False) if y is not None else None)
+    y_dask = (
+        dd.from_delayed(
+            y_futures, meta=pd.Series(np.zeros(0, dtype=np.asarray(y).dtype), name="label"), verify_meta=False
+        )
+        if y is not None
+        else None
+    )
     return X_dask, y_dask

@@ -62,10 +62,10 @@ class SweepLayout:
         return self.root / self.STAGES_DIR
 
     def variant_run(self, variant_id: str, config_hash: str) -> Path:
-        return self.runs / f"{variant_id}-{config_hash[:self.HASH_CHARS]}"
+        return self.runs / f"{variant_id}-{config_hash[: self.HASH_CHARS]}"
 
     def stage_dir(self, stage: str, key: str) -> Path:
-        return self.stages / f"{stage}-{key[:self.KEY_CHARS]}"
+        return self.stages / f"{stage}-{key[: self.KEY_CHARS]}"
 
 
 def default_sweep_dir(runs_dir: str | Path, sweep_name: str) -> Path:

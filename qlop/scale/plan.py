@@ -74,8 +74,9 @@ def plan_keys(config: Any, manager: Any, *, salt: str | None = None) -> dict[str
     return keys
 
 
-def plan_sweep(variants: list[Variant], layout: SweepLayout, manager: Any, *,
-               share: bool = True) -> tuple[dict[str, StageTask], list[VariantPlan]]:
+def plan_sweep(
+    variants: list[Variant], layout: SweepLayout, manager: Any, *, share: bool = True
+) -> tuple[dict[str, StageTask], list[VariantPlan]]:
     """The stage tasks (by key, in a valid run order) and each variant's plan."""
     tasks: dict[str, StageTask] = {}
     plans: list[VariantPlan] = []
@@ -87,8 +88,9 @@ def plan_sweep(variants: list[Variant], layout: SweepLayout, manager: Any, *,
             task = tasks.get(key)
             if task is None:
                 deps = tuple(keys[d] for d in runs.STAGE_INPUTS[stage])
-                task = tasks[key] = StageTask(stage, key, deps, stage_config(dumped, stage),
-                                              layout.stage_dir(stage, key))
+                task = tasks[key] = StageTask(
+                    stage, key, deps, stage_config(dumped, stage), layout.stage_dir(stage, key)
+                )
             task.variants.append(variant.id)
         assert variant.config_hash is not None
         plans.append(VariantPlan(variant, layout.variant_run(variant.id, variant.config_hash), keys))

@@ -18,8 +18,17 @@ from qlop.scale.layout import SweepLayout
 from qlop.scale.sweepfile import value_text
 
 #: Metric columns of the results table, in order (labels and number styles: qlop.formatting).
-METRIC_COLUMNS = ("sharpe", "cagr", "max_drawdown", "total_return", "n_trades", "auc", "log_loss", "base_rate",
-                  "deflated_sharpe")
+METRIC_COLUMNS = (
+    "sharpe",
+    "cagr",
+    "max_drawdown",
+    "total_return",
+    "n_trades",
+    "auc",
+    "log_loss",
+    "base_rate",
+    "deflated_sharpe",
+)
 
 
 def _axis_column(values: list[Any]) -> list[Any]:
@@ -166,8 +175,14 @@ def _statistics_text(summary: dict[str, Any]) -> str:
         return "<p class='stats'>No variant has a backtest, so there are no Sharpe ratios to deflate.</p>"
     best = stats["best"]
     n_tried = ledger.get("n_tried")
-    tried = (f" Counting every distinct backtested config of <b>{html.escape(str(ledger.get('name')))}</b> ever run "
-             f"(its trials ledger), this is the <b>best of {n_tried} tried</b>.") if n_tried else ""
+    tried = (
+        (
+            f" Counting every distinct backtested config of <b>{html.escape(str(ledger.get('name')))}</b> ever run "
+            f"(its trials ledger), this is the <b>best of {n_tried} tried</b>."
+        )
+        if n_tried
+        else ""
+    )
     dsr = best.get("deflated_sharpe")
     dsr_text = "undefined" if dsr is None else format_metric("deflated_sharpe", dsr)
     return (
@@ -180,7 +195,8 @@ def _statistics_text(summary: dict[str, Any]) -> str:
         f"({stats['sr0']:.4f} per day; cross-trial variance {stats['sharpe_variance']:.3g} per day). "
         f"{counts.get('completed', 0)} of {summary['n_variants']} variants completed"
         f"{', ' + str(counts.get('failed')) + ' failed' if counts.get('failed') else ''}"
-        f"{', ' + str(counts.get('interrupted')) + ' interrupted' if counts.get('interrupted') else ''}.</p>")
+        f"{', ' + str(counts.get('interrupted')) + ' interrupted' if counts.get('interrupted') else ''}.</p>"
+    )
 
 
 def _finite(data: Any) -> Any:
@@ -204,16 +220,24 @@ def sweep_report(summary: dict[str, Any], frame: Any) -> str:
     metrics = [m for m in METRIC_COLUMNS if m in frame.columns and frame[m].notna().any()] or ["sharpe"]
     rows = []
     for variant in summary["variants"]:
-        row = {"id": variant["id"], "values": variant["values"],
-               "deflated_sharpe": variant.get("deflated_sharpe")}
+        row = {"id": variant["id"], "values": variant["values"], "deflated_sharpe": variant.get("deflated_sharpe")}
         row.update({m: (variant.get("metrics") or {}).get(m) for m in METRIC_COLUMNS if m != "deflated_sharpe"})
         rows.append(row)
     stats = summary.get("statistics") or {}
-    data = {"rows": rows, "axes": axes, "metrics": metrics,
-            "default_metric": "sharpe" if "sharpe" in metrics else metrics[0],
-            "sr0_annualized": stats.get("sr0_annualized")}
-    head = [("variant", ""), ("status", ""), *[(a, "") for a in axes],
-            *[(metric_label(m), metric_help(m)) for m in METRIC_COLUMNS], ("run", "")]
+    data = {
+        "rows": rows,
+        "axes": axes,
+        "metrics": metrics,
+        "default_metric": "sharpe" if "sharpe" in metrics else metrics[0],
+        "sr0_annualized": stats.get("sr0_annualized"),
+    }
+    head = [
+        ("variant", ""),
+        ("status", ""),
+        *[(a, "") for a in axes],
+        *[(metric_label(m), metric_help(m)) for m in METRIC_COLUMNS],
+        ("run", ""),
+    ]
     body = []
     for variant in summary["variants"]:
         cells = [_cell(variant["id"]), _cell(variant["status"])]
@@ -221,8 +245,10 @@ def sweep_report(summary: dict[str, Any], frame: Any) -> str:
         for m in METRIC_COLUMNS:
             value = variant.get("deflated_sharpe") if m == "deflated_sharpe" else (variant.get("metrics") or {}).get(m)
             cells.append(_cell(value, m))
-        tds = "".join(f"<td data-v='{html.escape(v, quote=True)}'{' class=n' if num else ''}>{html.escape(t)}</td>"
-                      for v, t, num in cells)
+        tds = "".join(
+            f"<td data-v='{html.escape(v, quote=True)}'{' class=n' if num else ''}>{html.escape(t)}</td>"
+            for v, t, num in cells
+        )
         run_dir = variant.get("run_dir") or ""
         if variant["status"] == "completed" and run_dir:
             name = run_dir.rstrip("/").rsplit("/", 1)[-1]
@@ -232,24 +258,31 @@ def sweep_report(summary: dict[str, Any], frame: Any) -> str:
             link = html.escape(variant.get("error") or "")
         cls = " class='failed'" if variant["status"] == "failed" else ""
         body.append(f"<tr{cls}>{tds}<td data-v='{html.escape(run_dir, quote=True)}'>{link}</td></tr>")
-    ths = "".join(f"<th title='{html.escape(tip, quote=True)}'>{html.escape(h)}</th>" if tip else
-                  f"<th>{html.escape(h)}</th>" for h, tip in head)
-    table = (f"<table class='res'><thead><tr>{ths}</tr></thead>"
-             f"<tbody>{''.join(body)}</tbody></table>")
+    ths = "".join(
+        f"<th title='{html.escape(tip, quote=True)}'>{html.escape(h)}</th>" if tip else f"<th>{html.escape(h)}</th>"
+        for h, tip in head
+    )
+    table = f"<table class='res'><thead><tr>{ths}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     title = f"Sweep {summary['name']}"
-    sub = (f"{summary['n_variants']} variants &middot; {summary['mode']} over {len(axes)} axes &middot; "
-           f"status {html.escape(summary['status'])} &middot; {summary.get('seconds', 0):.0f} s")
-    controls = ("<div class='controls'><label>metric <select id='hm-metric'></select></label>"
-                "<label>x axis <select id='hm-x'></select></label>"
-                "<label>y axis <select id='hm-y'></select></label></div>")
+    sub = (
+        f"{summary['n_variants']} variants &middot; {summary['mode']} over {len(axes)} axes &middot; "
+        f"status {html.escape(summary['status'])} &middot; {summary.get('seconds', 0):.0f} s"
+    )
+    controls = (
+        "<div class='controls'><label>metric <select id='hm-metric'></select></label>"
+        "<label>x axis <select id='hm-x'></select></label>"
+        "<label>y axis <select id='hm-y'></select></label></div>"
+    )
     payload = json.dumps(_finite(data), default=str, allow_nan=False).replace("</", "<\\/")
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
-            f"<script>{get_plotlyjs()}</script></head><body>"
-            f"<h1>{html.escape(title)}</h1><div class='sub'>{sub}</div>"
-            f"<h2>Trials</h2>{_statistics_text(summary)}"
-            f"<h2>Variants</h2><div class='sub'>click a column to sort</div>{table}"
-            f"<h2>Heatmap</h2>{controls}<div id='heatmap' class='plot'></div>"
-            f"<h2>Sharpe across variants</h2><div id='sharpe-dist' class='plot'></div>"
-            f"<script type='application/json' id='sweep-data'>{payload}</script>"
-            f"<script>{_JS}</script></body></html>")
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
+        f"<script>{get_plotlyjs()}</script></head><body>"
+        f"<h1>{html.escape(title)}</h1><div class='sub'>{sub}</div>"
+        f"<h2>Trials</h2>{_statistics_text(summary)}"
+        f"<h2>Variants</h2><div class='sub'>click a column to sort</div>{table}"
+        f"<h2>Heatmap</h2>{controls}<div id='heatmap' class='plot'></div>"
+        f"<h2>Sharpe across variants</h2><div id='sharpe-dist' class='plot'></div>"
+        f"<script type='application/json' id='sweep-data'>{payload}</script>"
+        f"<script>{_JS}</script></body></html>"
+    )

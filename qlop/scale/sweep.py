@@ -80,10 +80,22 @@ class VariantRecord:
     deflated_sharpe: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "values": self.values, "diff": self.diff, "config_hash": self.config_hash,
-                "run_dir": self.run_dir, "status": self.status, "error": self.error, "resumed": self.resumed,
-                "seconds": self.seconds, "cpu_seconds": self.cpu_seconds, "worker": self.worker, "stages": self.stages,
-                "metrics": self.metrics, "deflated_sharpe": self.deflated_sharpe}
+        return {
+            "id": self.id,
+            "values": self.values,
+            "diff": self.diff,
+            "config_hash": self.config_hash,
+            "run_dir": self.run_dir,
+            "status": self.status,
+            "error": self.error,
+            "resumed": self.resumed,
+            "seconds": self.seconds,
+            "cpu_seconds": self.cpu_seconds,
+            "worker": self.worker,
+            "stages": self.stages,
+            "metrics": self.metrics,
+            "deflated_sharpe": self.deflated_sharpe,
+        }
 
 
 @dataclass
@@ -176,9 +188,11 @@ class SweepRunner:
         self.started_utc = runs.utc_now()
         self.stage_results: dict[str, dict[str, Any]] = {}
         self.variant_results: dict[str, dict[str, Any]] = {}
-        self.cluster_info: dict[str, Any] = {"kind": "scheduler" if options.cluster.scheduler else "local",
-                                             "address": options.cluster.scheduler,
-                                             "workers": None if options.cluster.scheduler else options.cluster.local_workers}
+        self.cluster_info: dict[str, Any] = {
+            "kind": "scheduler" if options.cluster.scheduler else "local",
+            "address": options.cluster.scheduler,
+            "workers": None if options.cluster.scheduler else options.cluster.local_workers,
+        }
         self._last_write = 0.0
 
     # -- events ------------------------------------------------------------------------------
@@ -199,15 +213,21 @@ class SweepRunner:
 
     def plan(self) -> list[VariantPlan]:
         self.tasks, self.plans = plan_sweep(self.sweep.variants, self.layout, self.manager, share=self.options.share)
-        previous = {(r.get("id"), r.get("config_hash")): r
-                    for r in _read_json(self.layout.sweep_json).get("variants") or [] if isinstance(r, dict)}
+        previous = {
+            (r.get("id"), r.get("config_hash")): r
+            for r in _read_json(self.layout.sweep_json).get("variants") or []
+            if isinstance(r, dict)
+        }
         todo = []
         for plan in self.plans:
             v = plan.variant
-            diff = {p: {"base": _json_value(get_path(self.sweep.base, p)), "variant": _json_value(value)}
-                    for p, value in v.values.items()}
-            record = VariantRecord(v.id, {p: _json_value(x) for p, x in v.values.items()}, diff,
-                                   v.config_hash or "", str(plan.run_dir))
+            diff = {
+                p: {"base": _json_value(get_path(self.sweep.base, p)), "variant": _json_value(value)}
+                for p, value in v.values.items()
+            }
+            record = VariantRecord(
+                v.id, {p: _json_value(x) for p, x in v.values.items()}, diff, v.config_hash or "", str(plan.run_dir)
+            )
             self.records[v.id] = record
             if not self.options.force and _finished(plan):
                 record.status, record.resumed = "completed", True
@@ -225,14 +245,22 @@ class SweepRunner:
             keys.update(plan.stage_keys.values())
         return [task for key, task in self.tasks.items() if key in keys]  # insertion order: deps first
 
-    def _spec(self, *, run_dir: Path, config: dict[str, Any], variant: str, variants: list[str],
-              topic: str, task_suffix: str) -> dict[str, Any]:
+    def _spec(
+        self, *, run_dir: Path, config: dict[str, Any], variant: str, variants: list[str], topic: str, task_suffix: str
+    ) -> dict[str, Any]:
         from qlop.scale.tasks import selection_dict
 
         task_id = f"{self.task_id}.{task_suffix}"[:128]
-        return {"run_dir": str(run_dir), "config": config, "variant": variant, "variants": variants,
-                "topic": topic, "task_id": task_id, "selection": selection_dict(self.manager),
-                "command": self.options.command}
+        return {
+            "run_dir": str(run_dir),
+            "config": config,
+            "variant": variant,
+            "variants": variants,
+            "topic": topic,
+            "task_id": task_id,
+            "selection": selection_dict(self.manager),
+            "command": self.options.command,
+        }
 
     # -- running -----------------------------------------------------------------------------
 
@@ -254,12 +282,23 @@ class SweepRunner:
         try:
             shared = sum(1 for t in needed if len(t.variants) > 1)
             self.options.echo(f"sweep dir: {self.layout.root}")
-            self.options.echo(f"{len(self.plans)} variants ({len(self.plans) - len(todo)} already done), "
-                              f"{len(needed)} stage tasks ({shared} shared by several variants) on "
-                              f"{self.options.cluster.describe()}")
-            self.emit("status", {"status": "started", "sweep_dir": str(self.layout.root), "name": self.sweep.name,
-                                 "n_variants": len(self.plans), "resumed": len(self.plans) - len(todo),
-                                 "axes": self.sweep.axes, "variants": [r.id for r in self.records.values()]})
+            self.options.echo(
+                f"{len(self.plans)} variants ({len(self.plans) - len(todo)} already done), "
+                f"{len(needed)} stage tasks ({shared} shared by several variants) on "
+                f"{self.options.cluster.describe()}"
+            )
+            self.emit(
+                "status",
+                {
+                    "status": "started",
+                    "sweep_dir": str(self.layout.root),
+                    "name": self.sweep.name,
+                    "n_variants": len(self.plans),
+                    "resumed": len(self.plans) - len(todo),
+                    "axes": self.sweep.axes,
+                    "variants": [r.id for r in self.records.values()],
+                },
+            )
             self.write_sweep_json("running")
             if todo:
                 try:
@@ -268,8 +307,9 @@ class SweepRunner:
                     interrupted = exc
                 except Exception as exc:  # the cluster itself (unreachable, probe refused): nothing more runs
                     self.write_sweep_json("failed", error=_one_line(exc))
-                    self.emit("status", {"status": "failed", "sweep_dir": str(self.layout.root),
-                                         "error": _one_line(exc)})
+                    self.emit(
+                        "status", {"status": "failed", "sweep_dir": str(self.layout.root), "error": _one_line(exc)}
+                    )
                     raise
             outcome = self.finish(interrupted)
         finally:
@@ -301,22 +341,41 @@ class SweepRunner:
             all_futures: list[Any] = []
             try:
                 for task in needed:
-                    spec = self._spec(run_dir=task.run_dir, config=task.config, variant=task.variants[0],
-                                      variants=task.variants, topic=topic,
-                                      task_suffix=f"{task.stage}-{task.key[:12]}")
+                    spec = self._spec(
+                        run_dir=task.run_dir,
+                        config=task.config,
+                        variant=task.variants[0],
+                        variants=task.variants,
+                        topic=topic,
+                        task_suffix=f"{task.stage}-{task.key[:12]}",
+                    )
                     spec.update(stage=task.stage, key=task.key)
                     futures[task.key] = client.submit(
-                        run_stage_task, spec, *[futures[d] for d in task.deps],
-                        key=f"qlop-{task.stage}-{task.key[:20]}-{self.tag}", pure=False)
+                        run_stage_task,
+                        spec,
+                        *[futures[d] for d in task.deps],
+                        key=f"qlop-{task.stage}-{task.key[:20]}-{self.tag}",
+                        pure=False,
+                    )
                     all_futures.append(futures[task.key])
                 by_key: dict[str, VariantPlan] = {}
                 for plan in todo:
                     v = plan.variant
-                    spec = self._spec(run_dir=plan.run_dir, config=v.config.model_dump(mode="json"), variant=v.id,
-                                      variants=[v.id], topic=topic, task_suffix=v.id)
-                    future = client.submit(run_variant_task, spec, *[futures[k] for k in plan.stage_keys.values()],
-                                           key=f"qlop-variant-{v.id}-{(v.config_hash or '')[:12]}-{self.tag}",
-                                           pure=False)
+                    spec = self._spec(
+                        run_dir=plan.run_dir,
+                        config=v.config.model_dump(mode="json"),
+                        variant=v.id,
+                        variants=[v.id],
+                        topic=topic,
+                        task_suffix=v.id,
+                    )
+                    future = client.submit(
+                        run_variant_task,
+                        spec,
+                        *[futures[k] for k in plan.stage_keys.values()],
+                        key=f"qlop-variant-{v.id}-{(v.config_hash or '')[:12]}-{self.tag}",
+                        pure=False,
+                    )
                     by_key[future.key] = plan
                     all_futures.append(future)
                 done = sum(1 for r in self.records.values() if r.status == "completed")
@@ -327,9 +386,17 @@ class SweepRunner:
                     else:
                         self._variant_failed(plan, future.exception())
                     done += 1
-                    self.emit("progress", {"stage": "sweep", "kind": "advance", "step": done,
-                                           "total": len(self.plans), "unit": "variants",
-                                           "run_fraction": round(done / len(self.plans), 4)})
+                    self.emit(
+                        "progress",
+                        {
+                            "stage": "sweep",
+                            "kind": "advance",
+                            "step": done,
+                            "total": len(self.plans),
+                            "unit": "variants",
+                            "run_fraction": round(done / len(self.plans), 4),
+                        },
+                    )
                     if time.monotonic() - self._last_write > PROGRESS_WRITE_INTERVAL:
                         self.write_sweep_json("running")
             except BaseException:
@@ -347,8 +414,17 @@ class SweepRunner:
         record.metrics = read_variant_metrics(plan.run_dir)
         sharpe = record.metrics.get("sharpe")
         self.options.echo(f"{record.id} completed  Sharpe {format_metric('sharpe', sharpe)}  ({plan.variant.label()})")
-        self.emit("status", {"status": "variant_completed", "variant": record.id, "run_dir": record.run_dir,
-                             "values": record.values, "metrics": record.metrics, "seconds": record.seconds})
+        self.emit(
+            "status",
+            {
+                "status": "variant_completed",
+                "variant": record.id,
+                "run_dir": record.run_dir,
+                "values": record.values,
+                "metrics": record.metrics,
+                "seconds": record.seconds,
+            },
+        )
 
     def _variant_failed(self, plan: VariantPlan, exc: BaseException | None) -> None:
         record = self.records[plan.variant.id]
@@ -357,8 +433,9 @@ class SweepRunner:
         if not RunLayout(plan.run_dir).is_run():
             record.run_dir = ""  # it never started: the error names the stage that failed
         self.options.echo(f"{record.id} FAILED  {record.error}  ({plan.variant.label()})")
-        self.emit("status", {"status": "variant_failed", "variant": record.id, "error": record.error,
-                             "values": record.values})
+        self.emit(
+            "status", {"status": "variant_failed", "variant": record.id, "error": record.error, "values": record.values}
+        )
 
     # -- results -----------------------------------------------------------------------------
 
@@ -381,10 +458,18 @@ class SweepRunner:
                     stages[stage] = {"key": key, "status": "cached" if record.resumed else "not run"}
                     continue
                 seconds = float(res.get("compute_seconds") or 0.0)
-                status = "cached" if res.get("status") == "cached" else (
-                    "computed" if owner.get(key) == plan.variant.id else "shared")
-                stages[stage] = {"key": key, "status": status, "compute_seconds": round(seconds, 3),
-                                 "stage_dir": str(task.run_dir), "worker": res.get("worker")}
+                status = (
+                    "cached"
+                    if res.get("status") == "cached"
+                    else ("computed" if owner.get(key) == plan.variant.id else "shared")
+                )
+                stages[stage] = {
+                    "key": key,
+                    "status": status,
+                    "compute_seconds": round(seconds, 3),
+                    "stage_dir": str(task.run_dir),
+                    "worker": res.get("worker"),
+                }
             if not record.resumed:
                 record.stages = stages
         computed: dict[str, float] = {}  # key -> compute seconds, each distinct stage once
@@ -402,11 +487,15 @@ class SweepRunner:
             w["tasks"] += 1
             w["seconds"] = round(w["seconds"] + float(res.get("seconds") or 0), 3)
             w["cpu_seconds"] = round(w["cpu_seconds"] + float(res.get("cpu_seconds") or 0), 3)
-        return {"compute_seconds": round(total, 3), "one_by_one_seconds": round(alone, 3),
-                "saved_by_sharing_seconds": round(max(0.0, alone - total), 3),
-                "tasks": len(ran), "task_seconds": round(sum(float(r.get("seconds") or 0) for r in ran), 3),
-                "task_cpu_seconds": round(sum(float(r.get("cpu_seconds") or 0) for r in ran), 3),
-                "workers": workers}
+        return {
+            "compute_seconds": round(total, 3),
+            "one_by_one_seconds": round(alone, 3),
+            "saved_by_sharing_seconds": round(max(0.0, alone - total), 3),
+            "tasks": len(ran),
+            "task_seconds": round(sum(float(r.get("seconds") or 0) for r in ran), 3),
+            "task_cpu_seconds": round(sum(float(r.get("cpu_seconds") or 0) for r in ran), 3),
+            "workers": workers,
+        }
 
     def _statistics(self) -> dict[str, Any] | None:
         from qlop.metrics import deflated_sharpe_across_trials
@@ -428,13 +517,18 @@ class SweepRunner:
         # annualised with the trials' own periods per year (each run records what it inferred or was given)
         ppy = statistics.median([float(p) for p in periods if p]) if any(periods) else math.nan
         annual = math.sqrt(ppy)
-        best = max(trials, key=lambda t: t[0].metrics.get("sharpe") if t[0].metrics.get("sharpe") is not None
-                   else -math.inf)[0]
-        return {"n_trials": stats["n_trials"], "sharpe_variance": stats["sharpe_variance"],
-                "sr0": stats["sr0"], "sr0_annualized": stats["sr0"] * annual,
-                "sharpe_variance_annualized": stats["sharpe_variance"] * ppy, "periods_per_year": ppy,
-                "best": {"variant": best.id, "sharpe": best.metrics.get("sharpe"),
-                         "deflated_sharpe": best.deflated_sharpe}}
+        best = max(
+            trials, key=lambda t: t[0].metrics.get("sharpe") if t[0].metrics.get("sharpe") is not None else -math.inf
+        )[0]
+        return {
+            "n_trials": stats["n_trials"],
+            "sharpe_variance": stats["sharpe_variance"],
+            "sr0": stats["sr0"],
+            "sr0_annualized": stats["sr0"] * annual,
+            "sharpe_variance_annualized": stats["sharpe_variance"] * ppy,
+            "periods_per_year": ppy,
+            "best": {"variant": best.id, "sharpe": best.metrics.get("sharpe"), "deflated_sharpe": best.deflated_sharpe},
+        }
 
     def _record_trials(self) -> dict[str, Any] | None:
         from qlop.trials import count_trials, ledger_path, record_trials, trial_hash
@@ -446,8 +540,13 @@ class SweepRunner:
             if record.status != "completed" or config.backtest is None or record.resumed:
                 continue  # a resumed variant was counted when it ran
             groups.setdefault((config.runs_dir, config.name), []).append(
-                {"config_hash": trial_hash(config), "run_dir": record.run_dir, "source": f"sweep:{self.sweep.name}",
-                 "sharpe": record.metrics.get("sharpe")})
+                {
+                    "config_hash": trial_hash(config),
+                    "run_dir": record.run_dir,
+                    "source": f"sweep:{self.sweep.name}",
+                    "sharpe": record.metrics.get("sharpe"),
+                }
+            )
         for plan in self.plans:  # the ledgers of resumed variants are reported too
             config = plan.variant.config
             if config.backtest is not None:
@@ -458,30 +557,48 @@ class SweepRunner:
         for (runs_dir, name), trials in groups.items():
             n = record_trials(runs_dir, name, trials) if trials else count_trials(runs_dir, name)
             ledgers.append({"name": name, "path": str(ledger_path(runs_dir, name).resolve()), "n_tried": n})
-        return {"name": ledgers[0]["name"], "path": ledgers[0]["path"],
-                "n_tried": sum(g["n_tried"] for g in ledgers), "ledgers": ledgers}
+        return {
+            "name": ledgers[0]["name"],
+            "path": ledgers[0]["path"],
+            "n_tried": sum(g["n_tried"] for g in ledgers),
+            "ledgers": ledgers,
+        }
 
     def summary(self, status: str, timings: dict[str, Any], statistics: Any, ledger: Any) -> dict[str, Any]:
         spec = self.sweep.spec
-        counts = {s: sum(1 for r in self.records.values() if r.status == s)
-                  for s in ("completed", "failed", "interrupted", "pending")}
+        counts = {
+            s: sum(1 for r in self.records.values() if r.status == s)
+            for s in ("completed", "failed", "interrupted", "pending")
+        }
         return {
-            "format": SWEEP_FORMAT, "name": self.sweep.name, "status": status, "task_id": self.task_id,
+            "format": SWEEP_FORMAT,
+            "name": self.sweep.name,
+            "status": status,
+            "task_id": self.task_id,
             "sweep_file": str(self.sweep.path.resolve()),
             "base": spec.base if isinstance(spec.base, str) else "inline",
-            "mode": spec.mode, "samples": spec.samples, "seed": spec.seed if spec.mode == "random" else None,
+            "mode": spec.mode,
+            "samples": spec.samples,
+            "seed": spec.seed if spec.mode == "random" else None,
             "axes": [{"path": a.path, "values": _json_value(a.values)} for a in spec.axes],
-            "n_variants": len(self.records), "counts": counts,
-            "started_utc": self.started_utc, "finished_utc": runs.utc_now() if status != "running" else None,
-            "seconds": round(time.monotonic() - self.started, 3), "cluster": self.cluster_info,
-            "stage_tasks": len(self.tasks), "shared_stage_tasks": sum(1 for t in self.tasks.values() if len(t.variants) > 1),
-            "timings": timings, "statistics": statistics, "trials_ledger": ledger,
+            "n_variants": len(self.records),
+            "counts": counts,
+            "started_utc": self.started_utc,
+            "finished_utc": runs.utc_now() if status != "running" else None,
+            "seconds": round(time.monotonic() - self.started, 3),
+            "cluster": self.cluster_info,
+            "stage_tasks": len(self.tasks),
+            "shared_stage_tasks": sum(1 for t in self.tasks.values() if len(t.variants) > 1),
+            "timings": timings,
+            "statistics": statistics,
+            "trials_ledger": ledger,
             "command": self.options.command,
             "variants": [r.to_json() for r in self.records.values()],
         }
 
-    def write_sweep_json(self, status: str, timings: Any = None, statistics: Any = None, ledger: Any = None,
-                         error: str | None = None) -> dict[str, Any]:
+    def write_sweep_json(
+        self, status: str, timings: Any = None, statistics: Any = None, ledger: Any = None, error: str | None = None
+    ) -> dict[str, Any]:
         data = self.summary(status, timings or {}, statistics, ledger)
         if error is not None:
             data["error"] = error
@@ -512,13 +629,19 @@ class SweepRunner:
         with atomic_path(self.layout.results) as tmp:
             frame.to_parquet(tmp, index=False)
         write_text(self.layout.report, sweep_report(data, frame))
-        final: dict[str, Any] = {"status": "completed" if status == "completed" else "failed",
-                                 "sweep_dir": str(self.layout.root), "n_variants": len(self.records),
-                                 "n_failed": len(failed), "seconds": data["seconds"],
-                                 "results": str(self.layout.results), "report": str(self.layout.report)}
+        final: dict[str, Any] = {
+            "status": "completed" if status == "completed" else "failed",
+            "sweep_dir": str(self.layout.root),
+            "n_variants": len(self.records),
+            "n_failed": len(failed),
+            "seconds": data["seconds"],
+            "results": str(self.layout.results),
+            "report": str(self.layout.report),
+        }
         if status != "completed":
-            final["error"] = ("interrupted" if interrupted is not None
-                              else f"{len(failed)} of {len(self.records)} variants failed")
+            final["error"] = (
+                "interrupted" if interrupted is not None else f"{len(failed)} of {len(self.records)} variants failed"
+            )
             final["interrupted"] = interrupted is not None
         self.emit("status", final)
         return SweepOutcome(self.layout, list(self.records.values()), data)

@@ -57,11 +57,13 @@ class SweepSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    base: str | dict[str, Any] = Field(..., description="Base config: a path relative to the sweep file, "
-                                                        "or an inline table")
+    base: str | dict[str, Any] = Field(
+        ..., description="Base config: a path relative to the sweep file, or an inline table"
+    )
     mode: Literal["grid", "random"] = "grid"
-    samples: int | None = number(None, ge=1, le=10**6, unit="variants",
-                                 description="Variants drawn from the grid (random mode)")
+    samples: int | None = number(
+        None, ge=1, le=10**6, unit="variants", description="Variants drawn from the grid (random mode)"
+    )
     seed: int = seed_field(0, description="Seed of the random draw (random mode)")
     name: str | None = Field(None, description="The sweep's name (default: the sweep file's stem)")
     axes: list[SweepAxis] = Field(..., min_length=1)
@@ -69,9 +71,9 @@ class SweepSpec(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> SweepSpec:
         if self.mode == "random" and self.samples is None:
-            raise ValueError("mode = \"random\" needs samples = N")
+            raise ValueError('mode = "random" needs samples = N')
         if self.mode == "grid" and self.samples is not None:
-            raise ValueError("samples is for mode = \"random\" (a grid runs every combination)")
+            raise ValueError('samples is for mode = "random" (a grid runs every combination)')
         paths = [a.path for a in self.axes]
         for i, p in enumerate(paths):
             for q in paths[:i]:
@@ -134,6 +136,7 @@ class SweepValidationError(ConfigError):
 
 # -- dotted paths ------------------------------------------------------------------------------
 
+
 def get_path(data: Any, path: str) -> Any:
     """The value at ``path`` in nested dicts/lists, or ``None`` when it is not there."""
     node = data
@@ -174,6 +177,7 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
 
 # -- loading -----------------------------------------------------------------------------------
 
+
 def read_sweep_spec(path: str | Path) -> SweepSpec:
     from qlop.config import _read_text, parse_config_text
     from qlop.plugins.registry import format_validation_error
@@ -193,7 +197,7 @@ def read_base(spec: SweepSpec, sweep_path: Path) -> tuple[dict[str, Any], Path]:
 
     if isinstance(spec.base, dict):
         return copy.deepcopy(spec.base), sweep_path.parent
-    base_path = (sweep_path.parent / spec.base)
+    base_path = sweep_path.parent / spec.base
     if not base_path.is_file():
         raise ConfigError(f"{sweep_path}: base: {base_path} not found (a path is relative to the sweep file)")
     fmt = base_path.suffix.lstrip(".").lower() or "toml"

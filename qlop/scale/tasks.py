@@ -152,9 +152,16 @@ def _run(spec: dict[str, Any], sources: list[Path], stage: str | None) -> tuple[
         with session:
             assert session.recorder is not None
             session.recorder.sinks.append(_Forwarder(spec.get("topic"), spec["variant"], spec["variants"], stage))
-            result = run_pipeline(config, run_dir, observer=session, manager=pm,
-                                  search_dirs=[], cache_sources=sources, task_id=spec["task_id"],
-                                  command=spec.get("command"))
+            result = run_pipeline(
+                config,
+                run_dir,
+                observer=session,
+                manager=pm,
+                search_dirs=[],
+                cache_sources=sources,
+                task_id=spec["task_id"],
+                command=spec.get("command"),
+            )
     except Exception as exc:  # noqa: BLE001 - every failure becomes the variant's one line
         where = stage or _failed_stage(run_dir) or "run"
         raise TaskFailed(f"{where}: {error_text(exc)}") from None
@@ -173,14 +180,28 @@ def run_stage_task(spec: dict[str, Any], *upstream: dict[str, Any]) -> dict[str,
     stage = spec["stage"]
     result, (seconds, cpu), worker = _run(spec, [Path(u["run_dir"]) for u in upstream], stage)
     record = result.manifest["stages"].get(stage) or {}
-    return {"stage": stage, "key": spec["key"], "run_dir": spec["run_dir"], "status": result.stages.get(stage),
-            "compute_seconds": record.get("seconds") if result.stages.get(stage) == "completed" else 0.0,
-            "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3), "worker": worker}
+    return {
+        "stage": stage,
+        "key": spec["key"],
+        "run_dir": spec["run_dir"],
+        "status": result.stages.get(stage),
+        "compute_seconds": record.get("seconds") if result.stages.get(stage) == "completed" else 0.0,
+        "seconds": round(seconds, 3),
+        "cpu_seconds": round(cpu, 3),
+        "worker": worker,
+    }
 
 
 def run_variant_task(spec: dict[str, Any], *stage_results: dict[str, Any]) -> dict[str, Any]:
     """Assemble the variant's ordinary run directory from its stages' directories."""
     result, (seconds, cpu), worker = _run(spec, [Path(r["run_dir"]) for r in stage_results], None)
-    return {"variant": spec["variant"], "run_dir": spec["run_dir"], "status": result.status,
-            "stages": dict(result.stages), "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3), "worker": worker,
-            "stage_results": list(stage_results)}
+    return {
+        "variant": spec["variant"],
+        "run_dir": spec["run_dir"],
+        "status": result.status,
+        "stages": dict(result.stages),
+        "seconds": round(seconds, 3),
+        "cpu_seconds": round(cpu, 3),
+        "worker": worker,
+        "stage_results": list(stage_results),
+    }

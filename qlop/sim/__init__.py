@@ -10,9 +10,22 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS: dict[str, str] = {
-    **{name: "qlop.sim.engine" for name in (
-        "END", "HORIZON", "LIQUIDATION", "REASONS", "SIGNAL", "SL", "TP", "SimResult", "barrier_prices",
-        "liquidation_price", "simulate")},
+    **{
+        name: "qlop.sim.engine"
+        for name in (
+            "END",
+            "HORIZON",
+            "LIQUIDATION",
+            "REASONS",
+            "SIGNAL",
+            "SL",
+            "TP",
+            "SimResult",
+            "barrier_prices",
+            "liquidation_price",
+            "simulate",
+        )
+    },
     "PanelArrays": "qlop.sim.panel",
     "panel_arrays": "qlop.sim.panel",
     "TradeRules": "qlop.sim.rules",

@@ -235,21 +235,54 @@ def simulate(
     for s, sel in groups:
         size = sel.stop if isinstance(sel, slice) else sel.size
         for start in range(0, size, chunk):
-            part = slice(start, min(start + chunk, size)) if isinstance(sel, slice) else sel[start:start + chunk]
-            k, px, why, gap = _resolve(o, lo_eff, hi_eff, lo_win, hi_win, c, e[part], entry_price[part],
-                                       k_last[part], None if kx is None else kx[part],
-                                       hor if horizon is None else hor[part], s, rules)
+            part = slice(start, min(start + chunk, size)) if isinstance(sel, slice) else sel[start : start + chunk]
+            k, px, why, gap = _resolve(
+                o,
+                lo_eff,
+                hi_eff,
+                lo_win,
+                hi_win,
+                c,
+                e[part],
+                entry_price[part],
+                k_last[part],
+                None if kx is None else kx[part],
+                hor if horizon is None else hor[part],
+                s,
+                rules,
+            )
             exit_k[part], exit_price[part], reason[part], at_open[part] = k, px, why, gap
 
     if financing is None and m and isinstance(rules.financing_rate, RateSeries):
         financing = RateCurve.over(rules.financing_rate, d, "financing_rate")
-    return settle(e, e + exit_k, sgn, entry_price, exit_price, reason, at_open, d, rules,
-                  per_trade_side=side is not None, financing=financing)
+    return settle(
+        e,
+        e + exit_k,
+        sgn,
+        entry_price,
+        exit_price,
+        reason,
+        at_open,
+        d,
+        rules,
+        per_trade_side=side is not None,
+        financing=financing,
+    )
 
 
-def settle(e: np.ndarray, exit_idx: np.ndarray, sgn: np.ndarray, entry_price: np.ndarray,
-           exit_price: np.ndarray, reason: np.ndarray, at_open: np.ndarray, day: np.ndarray, rules: TradeRules,
-           per_trade_side: bool = True, financing: RateCurve | None = None) -> SimResult:
+def settle(
+    e: np.ndarray,
+    exit_idx: np.ndarray,
+    sgn: np.ndarray,
+    entry_price: np.ndarray,
+    exit_price: np.ndarray,
+    reason: np.ndarray,
+    at_open: np.ndarray,
+    day: np.ndarray,
+    rules: TradeRules,
+    per_trade_side: bool = True,
+    financing: RateCurve | None = None,
+) -> SimResult:
     """Returns, fees and financing of trades whose exit is known (the last step of :func:`simulate`).
 
     Also used directly for trades known to touch no level, whose exit needs no scan (the backtest's
@@ -286,14 +319,31 @@ def settle(e: np.ndarray, exit_idx: np.ndarray, sgn: np.ndarray, entry_price: np
     net -= financing_cost
     np.maximum(net, -1.0, out=net)
     return SimResult(
-        entry_idx=e, exit_idx=exit_idx, side=sgn, entry_price=entry_price, exit_price=exit_price,
-        reason=reason, exit_at_open=at_open, price_return=price_return, fees=fees, financing=financing_cost,
-        net_return=net, bars_held=exit_idx - e + 1,
+        entry_idx=e,
+        exit_idx=exit_idx,
+        side=sgn,
+        entry_price=entry_price,
+        exit_price=exit_price,
+        reason=reason,
+        exit_at_open=at_open,
+        price_return=price_return,
+        fees=fees,
+        financing=financing_cost,
+        net_return=net,
+        bars_held=exit_idx - e + 1,
     )
 
 
-def _first_touch(kb: np.ndarray, lo_win: np.ndarray, hi_win: np.ndarray, e: np.ndarray, k_last: np.ndarray,
-                 adv: np.ndarray | None, tp: np.ndarray | None, s: int) -> None:
+def _first_touch(
+    kb: np.ndarray,
+    lo_win: np.ndarray,
+    hi_win: np.ndarray,
+    e: np.ndarray,
+    k_last: np.ndarray,
+    adv: np.ndarray | None,
+    tp: np.ndarray | None,
+    s: int,
+) -> None:
     """Write into ``kb`` each trade's first bar offset (<= k_last) whose range reaches a level.
 
     Windows are scanned ``block`` bars at a time; only trades not yet touched go on to the next block.
@@ -312,13 +362,20 @@ def _first_touch(kb: np.ndarray, lo_win: np.ndarray, hi_win: np.ndarray, e: np.n
                 # Dense entries (labels: nearly every row): compare on the window views directly, one
                 # level per panel row, instead of copying every trade's window. Levels depend only on
                 # the entry bar here (one side, one set of rules), so repeated entries agree.
-                first, hit = _touch_rows(worst, best, slice(lo_row, hi_row + 1), e - lo_row, adv, tp, s,
-                                         hi_row - lo_row + 1)
+                first, hit = _touch_rows(
+                    worst, best, slice(lo_row, hi_row + 1), e - lo_row, adv, tp, s, hi_row - lo_row + 1
+                )
             else:
                 first, hit = _touch_trades(worst, best, e, adv, tp, s)
         else:
-            first, hit = _touch_trades(worst, best, e[active] + col, None if adv is None else adv[active],
-                                       None if tp is None else tp[active], s)
+            first, hit = _touch_trades(
+                worst,
+                best,
+                e[active] + col,
+                None if adv is None else adv[active],
+                None if tp is None else tp[active],
+                s,
+            )
         kb[active[hit]] = col + first[hit]
         col += block
         active = active[~hit & (k_last[active] >= col)]
@@ -334,8 +391,9 @@ def _first_true(touch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, touch.ravel()[np.arange(touch.shape[0]) * touch.shape[1] + first]
 
 
-def _touch_trades(worst: np.ndarray, best: np.ndarray, rows: np.ndarray, adv: np.ndarray | None,
-                  tp: np.ndarray | None, s: int) -> tuple[np.ndarray, np.ndarray]:
+def _touch_trades(
+    worst: np.ndarray, best: np.ndarray, rows: np.ndarray, adv: np.ndarray | None, tp: np.ndarray | None, s: int
+) -> tuple[np.ndarray, np.ndarray]:
     """First touch per trade, gathering each trade's block of bars (window rows ``rows``)."""
     touch = None
     if adv is not None:
@@ -346,8 +404,16 @@ def _touch_trades(worst: np.ndarray, best: np.ndarray, rows: np.ndarray, adv: np
     return _first_true(touch)
 
 
-def _touch_rows(worst: np.ndarray, best: np.ndarray, span: slice, offset: np.ndarray, adv: np.ndarray | None,
-                tp: np.ndarray | None, s: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _touch_rows(
+    worst: np.ndarray,
+    best: np.ndarray,
+    span: slice,
+    offset: np.ndarray,
+    adv: np.ndarray | None,
+    tp: np.ndarray | None,
+    s: int,
+    size: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """First touch per trade from per-row levels over a span of window rows (rows without a trade: NaN)."""
     touch = None
     for view, level, below in ((worst, adv, s > 0), (best, tp, s < 0)):
@@ -361,9 +427,21 @@ def _touch_rows(worst: np.ndarray, best: np.ndarray, span: slice, offset: np.nda
     return first[offset], hit[offset]
 
 
-def _resolve(o: np.ndarray, lo_eff: np.ndarray, hi_eff: np.ndarray, lo_win: np.ndarray, hi_win: np.ndarray,
-             c: np.ndarray, e: np.ndarray, entry: np.ndarray, k_last: np.ndarray, kx: np.ndarray | None,
-             hor: Any, s: int, rules: TradeRules) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _resolve(
+    o: np.ndarray,
+    lo_eff: np.ndarray,
+    hi_eff: np.ndarray,
+    lo_win: np.ndarray,
+    hi_win: np.ndarray,
+    c: np.ndarray,
+    e: np.ndarray,
+    entry: np.ndarray,
+    k_last: np.ndarray,
+    kx: np.ndarray | None,
+    hor: Any,
+    s: int,
+    rules: TradeRules,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Exit bar offset, price, reason and at-open flag for one chunk of same-side trades."""
     m = e.shape[0]
     tp, sl, liq = barrier_prices(entry, s, rules)

@@ -62,8 +62,10 @@ def panel_arrays(data: "pd.DataFrame", source: str = "panel") -> PanelArrays:
         back = ~change & (day[1:] <= day[:-1])
         if np.any(back):
             i = int(np.flatnonzero(back)[0]) + 1
-            raise DataError(f"{source}: ticker {index[i][0]}, date {index[i][1]:%Y-%m-%d}: "
-                            "dates not strictly increasing within the ticker (sort the panel)")
+            raise DataError(
+                f"{source}: ticker {index[i][0]}, date {index[i][1]:%Y-%m-%d}: "
+                "dates not strictly increasing within the ticker (sort the panel)"
+            )
         # Each ticker must form one block: as many blocks as distinct tickers.
         if int(change.sum()) + 1 != int(np.count_nonzero(np.bincount(codes))):
             block_start = np.r_[0, np.flatnonzero(change) + 1]
@@ -75,6 +77,11 @@ def panel_arrays(data: "pd.DataFrame", source: str = "panel") -> PanelArrays:
     ends = np.r_[starts[1:] - 1, n - 1] if n else starts
     lengths = ends - starts + 1
     return PanelArrays(
-        open=cols["open"], high=cols["high"], low=cols["low"], close=cols["close"], day=day,
-        seg_start=np.repeat(starts, lengths).astype(np.int64), seg_end=np.repeat(ends, lengths).astype(np.int64),
+        open=cols["open"],
+        high=cols["high"],
+        low=cols["low"],
+        close=cols["close"],
+        day=day,
+        seg_start=np.repeat(starts, lengths).astype(np.int64),
+        seg_end=np.repeat(ends, lengths).astype(np.int64),
     )

@@ -42,13 +42,16 @@ def load_rate_series(series: RateSeries, field: str) -> Any:
     from qlop.errors import PluginError
     from qlop.stages.data import load_panel
 
-    request = DataConfig(data_source_type=series.data_source_type, data_source_params=series.data_source_params,
-                         tickers=[series.ticker])
+    request = DataConfig(
+        data_source_type=series.data_source_type, data_source_params=series.data_source_params, tickers=[series.ticker]
+    )
     try:
         panel = load_panel(request)
     except (DataError, PluginError) as exc:
-        raise ConfigError(f"{field}: rate series {series.ticker!r} cannot be loaded from data source "
-                          f"{series.data_source_type!r} ({exc})") from None
+        raise ConfigError(
+            f"{field}: rate series {series.ticker!r} cannot be loaded from data source "
+            f"{series.data_source_type!r} ({exc})"
+        ) from None
     frame = panel.xs(panel.index.get_level_values(0)[0], level=0)
     values = frame[series.column].astype("float64")
     if series.units == "percent":
@@ -56,8 +59,10 @@ def load_rate_series(series: RateSeries, field: str) -> Any:
     bad = ~np.isfinite(values.to_numpy()) | (values.abs().to_numpy() > 1.0)
     if bad.any():
         when = values.index[int(np.flatnonzero(bad)[0])]
-        raise ConfigError(f"{field}: rate series {series.describe()} has {values[when] * (100 if series.units == 'percent' else 1):g} "
-                          f"on {when:%Y-%m-%d}, not an annual rate between -100 % and 100 % (check 'units')")
+        raise ConfigError(
+            f"{field}: rate series {series.describe()} has {values[when] * (100 if series.units == 'percent' else 1):g} "
+            f"on {when:%Y-%m-%d}, not an annual rate between -100 % and 100 % (check 'units')"
+        )
     values.index.name = "date"
     return values
 
@@ -87,9 +92,11 @@ class RateCurve:
         obs = values.index.to_numpy().astype("datetime64[D]").astype(np.int64)
         if obs.size == 0 or obs[0] > first_day or obs[-1] < last_day - STALE_DAYS:
             have = f"{_date(obs[0])}..{_date(obs[-1])}" if obs.size else "no observations"
-            raise ConfigError(f"{field}: rate series {rate.describe()} covers {have}, not the data's "
-                              f"{_date(first_day)}..{_date(last_day)} (it must start on or before the first date "
-                              f"and end at most {STALE_DAYS} days before the last)")
+            raise ConfigError(
+                f"{field}: rate series {rate.describe()} covers {have}, not the data's "
+                f"{_date(first_day)}..{_date(last_day)} (it must start on or before the first date "
+                f"and end at most {STALE_DAYS} days before the last)"
+            )
         days = np.arange(int(first_day), int(last_day) + 1, dtype=np.int64)
         pos = np.searchsorted(obs, days, side="right") - 1
         return cls(int(first_day), np.ascontiguousarray(values.to_numpy()[pos], dtype=np.float64))
@@ -111,8 +118,10 @@ class RateCurve:
         i = np.asarray(day, dtype=np.int64) - self.first_day
         assert self.rate is not None
         if i.size and (i.min() < 0 or i.max() > self.rate.size):
-            raise ValueError(f"rate curve covers days {self.first_day}..{self.first_day + self.rate.size}, "
-                             f"asked {int(np.asarray(day).min())}..{int(np.asarray(day).max())}")
+            raise ValueError(
+                f"rate curve covers days {self.first_day}..{self.first_day + self.rate.size}, "
+                f"asked {int(np.asarray(day).min())}..{int(np.asarray(day).max())}"
+            )
         return i
 
     def rate_days(self, day: Any) -> np.ndarray:

@@ -24,13 +24,27 @@ class TradeExits(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     side: Side = Field("long", description="Direction of the trade: long or short")
-    horizon: int = number(10, ge=1, le=5000, unit="bars",
-                          description="Bars examined, the entry bar included; exit at the close of the last one")
+    horizon: int = number(
+        10,
+        ge=1,
+        le=5000,
+        unit="bars",
+        description="Bars examined, the entry bar included; exit at the close of the last one",
+    )
     take_profit: float | None = number(
-        None, gt=0, le=100, unit="(price fraction)",
-        description="Take-profit distance from entry as a price fraction (None = no barrier)")
-    stop_loss: float | None = number(None, gt=0, le=100, unit="(price fraction)",
-                                     description="Stop-loss distance from entry as a price fraction (None = no barrier)")
+        None,
+        gt=0,
+        le=100,
+        unit="(price fraction)",
+        description="Take-profit distance from entry as a price fraction (None = no barrier)",
+    )
+    stop_loss: float | None = number(
+        None,
+        gt=0,
+        le=100,
+        unit="(price fraction)",
+        description="Stop-loss distance from entry as a price fraction (None = no barrier)",
+    )
 
 
 class TradeRules(TradeTerms, TradeExits):

@@ -48,9 +48,11 @@ class RateSeries(BaseModel):
     data_source_params: dict[str, Any] = Field(default_factory=dict, description="Params of that data source")
     ticker: str = Field(..., min_length=1, description="The series' ticker in that source")
     column: Literal["open", "high", "low", "close", "adj_close"] = Field(
-        "close", description="The column holding the rate")
+        "close", description="The column holding the rate"
+    )
     units: Literal["percent", "fraction"] = Field(
-        ..., description="How the rate is written: 'percent' (5.25 = 5.25 % a year) or 'fraction' (0.0525)")
+        ..., description="How the rate is written: 'percent' (5.25 = 5.25 % a year) or 'fraction' (0.0525)"
+    )
 
     def describe(self) -> str:
         """One line for reports: ``RATE.close from csv (percent)``."""
@@ -88,34 +90,69 @@ class TradeTerms(BaseModel):
 
     leverage: float = number(1.0, gt=0, le=100, unit="x margin", description="Notional / margin (1 = unlevered)")
     maintenance_margin: float = number(
-        0.25, ge=0, lt=1, unit="(fraction of the position's value)",
+        0.25,
+        ge=0,
+        lt=1,
+        unit="(fraction of the position's value)",
         validate_default=True,  # the solvency check also covers the default
         description="Equity must stay above this fraction of the position's current value; "
-                    "leverage x maintenance_margin must be below 1")
-    commission_bps: float = number(1.0, ge=0, le=1000, unit="bps",
-                                   description="Commission per leg, bps of that leg's notional")
+        "leverage x maintenance_margin must be below 1",
+    )
+    commission_bps: float = number(
+        1.0, ge=0, le=1000, unit="bps", description="Commission per leg, bps of that leg's notional"
+    )
     min_commission: float = number(
-        0.0, ge=0, le=1e9, unit="(money per leg)",
-        description="Minimum commission per leg, in money (backtest only: needs a position size)")
+        0.0,
+        ge=0,
+        le=1e9,
+        unit="(money per leg)",
+        description="Minimum commission per leg, in money (backtest only: needs a position size)",
+    )
     slippage_bps: float = number(
-        2.0, ge=0, le=1000, unit="bps", description="Slippage per leg, bps of that leg's notional (a cost, not a price shift)")
+        2.0,
+        ge=0,
+        le=1000,
+        unit="bps",
+        description="Slippage per leg, bps of that leg's notional (a cost, not a price shift)",
+    )
     financing_rate: _rate(0, 1) = Field(  # type: ignore[valid-type]
-        0.05, description="Annual interest on the borrowed part of a long, (leverage - 1) x margin: a constant or a "
-                    "[.financing_rate] series from a data source")
+        0.05,
+        description="Annual interest on the borrowed part of a long, (leverage - 1) x margin: a constant or a "
+        "[.financing_rate] series from a data source",
+    )
     day_count: DayCount = Field(
-        "act_360", description="Day count of every rate (financing, borrow fee, cash interest, risk-free): "
-                               "calendar days / 360 (act_360, US brokers) or / 365 (act_365)")
-    borrow_fee: float = number(0.0, ge=0, le=10, unit="(annual fraction of notional)", description="Annual stock-borrow fee of a short, on its notional")
-    liquidation_fee: float = number(0.0, ge=0, le=1, unit="(fraction of notional)", description="Fraction of notional charged on a liquidation")
+        "act_360",
+        description="Day count of every rate (financing, borrow fee, cash interest, risk-free): "
+        "calendar days / 360 (act_360, US brokers) or / 365 (act_365)",
+    )
+    borrow_fee: float = number(
+        0.0,
+        ge=0,
+        le=10,
+        unit="(annual fraction of notional)",
+        description="Annual stock-borrow fee of a short, on its notional",
+    )
+    liquidation_fee: float = number(
+        0.0, ge=0, le=1, unit="(fraction of notional)", description="Fraction of notional charged on a liquidation"
+    )
     stop_slippage_bps: float = number(
-        0.0, ge=0, le=1000, unit="bps", description="Extra adverse slippage of stop-loss and liquidation fills, bps "
-                                                    "of the exit notional (on top of slippage_bps)")
+        0.0,
+        ge=0,
+        le=1000,
+        unit="bps",
+        description="Extra adverse slippage of stop-loss and liquidation fills, bps "
+        "of the exit notional (on top of slippage_bps)",
+    )
     risk_free: _rate(-1, 1) = Field(  # type: ignore[valid-type]
-        0.0, description="Annual risk-free rate for Sharpe, Sortino, alpha and (by default) interest on idle cash: a "
-                    "constant or a [.risk_free] series from a data source")
+        0.0,
+        description="Annual risk-free rate for Sharpe, Sortino, alpha and (by default) interest on idle cash: a "
+        "constant or a [.risk_free] series from a data source",
+    )
     cash_rate: _rate(-1, 1) | None = Field(  # type: ignore[valid-type]
-        None, description="Annual interest on a book's idle cash (backtest only): a constant, a series, or unset = the "
-                    "risk-free rate")
+        None,
+        description="Annual interest on a book's idle cash (backtest only): a constant, a series, or unset = the "
+        "risk-free rate",
+    )
 
     @field_validator("maintenance_margin")
     @classmethod
@@ -134,8 +171,16 @@ class TradeTerms(BaseModel):
     def frictionless(cls, **fields: Any) -> Self:
         """Unlevered and free of every cost (the terms under which a net return is the price return),
         with ``fields`` on top: ``TradeRules.frictionless(horizon=5)``, ``frictionless(leverage=3)``."""
-        free = {"leverage": 1.0, "commission_bps": 0.0, "min_commission": 0.0, "slippage_bps": 0.0,
-                "financing_rate": 0.0, "borrow_fee": 0.0, "liquidation_fee": 0.0, "stop_slippage_bps": 0.0}
+        free = {
+            "leverage": 1.0,
+            "commission_bps": 0.0,
+            "min_commission": 0.0,
+            "slippage_bps": 0.0,
+            "financing_rate": 0.0,
+            "borrow_fee": 0.0,
+            "liquidation_fee": 0.0,
+            "stop_slippage_bps": 0.0,
+        }
         return cls(**{**free, **fields})
 
     @property

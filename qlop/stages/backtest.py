@@ -42,8 +42,10 @@ def read_inputs(config: "PipelineConfig", run_dir: Path, needs_predictions: bool
     if needs_predictions:
         path = layout.predictions
         if not path.is_file():
-            raise ArtifactError(f"{path} not found: run `qlop train` first (or `qlop run`); strategy "
-                                f"{config.backtest.strategy_type!r} trades model predictions")
+            raise ArtifactError(
+                f"{path} not found: run `qlop train` first (or `qlop run`); strategy "
+                f"{config.backtest.strategy_type!r} trades model predictions"
+            )
         try:
             predictions = pd.read_parquet(path)
         except Exception as exc:
@@ -51,8 +53,10 @@ def read_inputs(config: "PipelineConfig", run_dir: Path, needs_predictions: bool
         if not {"prob", "pred"} & set(predictions.columns):
             raise ArtifactError(f"{path}: no 'prob' or 'pred' column")
         if prediction_scheme(run_dir) == "purged_kfold":
-            raise ConfigError(f"model.validation.scheme: {path} holds purged_kfold predictions, made by models "
-                              "trained on later data; a backtest needs scheme = \"walk_forward\"")
+            raise ConfigError(
+                f"model.validation.scheme: {path} holds purged_kfold predictions, made by models "
+                'trained on later data; a backtest needs scheme = "walk_forward"'
+            )
     return panel, predictions
 
 
@@ -80,20 +84,25 @@ def exit_rules(config: "PipelineConfig", strategy: Any) -> "ExitRules":
     tp, sl, horizon = spec.get("take_profit"), spec.get("stop_loss"), spec.get("horizon")
     if spec.get("from_label"):
         if config.label is None:
-            raise ConfigError("backtest.strategy_params.barriers: 'label' needs a [label] section "
-                              "(or use barriers='custom' with take_profit/stop_loss/horizon)")
+            raise ConfigError(
+                "backtest.strategy_params.barriers: 'label' needs a [label] section "
+                "(or use barriers='custom' with take_profit/stop_loss/horizon)"
+            )
         label = create("label", config.label.label_type, config.label.label_params, "label.label_params")
         with component_errors("backtest", "label", config.label.label_type):
             rules = label.trade_rules()
         if rules is None:
-            raise ConfigError(f"backtest.strategy_params.barriers: label {config.label.label_type!r} defines "
-                              "no trade rules; use barriers='custom'")
+            raise ConfigError(
+                f"backtest.strategy_params.barriers: label {config.label.label_type!r} defines "
+                "no trade rules; use barriers='custom'"
+            )
         tp = tp if tp is not None else rules.take_profit
         sl = sl if sl is not None else rules.stop_loss
         horizon = horizon if horizon is not None else rules.horizon
         _warn_if_label_differs(config, rules)
-    return ExitRules(take_profit=tp, stop_loss=sl, horizon=horizon,
-                     exit_on_signal=bool(spec.get("exit_on_signal", True)))
+    return ExitRules(
+        take_profit=tp, stop_loss=sl, horizon=horizon, exit_on_signal=bool(spec.get("exit_on_signal", True))
+    )
 
 
 def _warn_if_label_differs(config: "PipelineConfig", rules: Any) -> None:
@@ -110,8 +119,11 @@ def _warn_if_label_differs(config: "PipelineConfig", rules: Any) -> None:
 
     diffs = [f"{name} {label[name]} vs {bt[name]}" for name in terms if differ(label[name], bt[name])]
     if diffs:
-        log.warning("backtest trades use the label's barriers but not its %s (label vs backtest): a label of 1 "
-                    "is not exactly a winning backtest trade", ", ".join(diffs))
+        log.warning(
+            "backtest trades use the label's barriers but not its %s (label vs backtest): a label of 1 "
+            "is not exactly a winning backtest trade",
+            ", ".join(diffs),
+        )
 
 
 def benchmark_returns(close: "pd.Series | None", dates: "pd.DatetimeIndex") -> Any:
@@ -161,20 +173,32 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
         with _rate_field_errors():
             rf = risk_free_returns(bt, dates)
         metrics = performance_metrics(
-            result.equity["equity"].to_numpy(), bt.initial_capital, dates=dates.to_numpy(),
-            gross_exposure=result.equity["gross_exposure"].to_numpy(), trades=result.trades,
-            benchmark_returns=bench_ret, n_trials=bt.n_trials, periods_per_year=bt.periods_per_year,
-            risk_free_returns=rf)
+            result.equity["equity"].to_numpy(),
+            bt.initial_capital,
+            dates=dates.to_numpy(),
+            gross_exposure=result.equity["gross_exposure"].to_numpy(),
+            trades=result.trades,
+            benchmark_returns=bench_ret,
+            n_trials=bt.n_trials,
+            periods_per_year=bt.periods_per_year,
+            risk_free_returns=rf,
+        )
         with component_errors("backtest", "strategy", bt.strategy_type):
             thresholds = {str(k): float(v) for k, v in (strategy.probability_thresholds() or {}).items()}
         about = bench.metrics() if bench is not None else {"benchmark": None}
-        metrics = {"strategy": bt.strategy_type, **about, "n_candidates": result.n_candidates, **metrics,
-                   **assumptions(bt)}
+        metrics = {
+            "strategy": bt.strategy_type,
+            **about,
+            "n_candidates": result.n_candidates,
+            **metrics,
+            **assumptions(bt),
+        }
         if thresholds:
             metrics["probability_thresholds"] = thresholds
         if len(result.trades) == 0:
-            metrics["no_trade_reason"] = no_trade_reason(strategy.needs_predictions, predictions, thresholds,
-                                                         signals, result.n_candidates)
+            metrics["no_trade_reason"] = no_trade_reason(
+                strategy.needs_predictions, predictions, thresholds, signals, result.n_candidates
+            )
         progress.advance(message="metrics")
         equity = result.equity.copy()
         equity["risk_free_return"] = rf  # what the book's Sharpe is in excess of, period by period
@@ -184,8 +208,13 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
     return {"equity": equity, "trades": result.trades, "metrics": metrics, "exits": exits}
 
 
-def no_trade_reason(needs_predictions: bool, predictions: "pd.DataFrame | None", thresholds: dict[str, float],
-                    signals: Any, n_candidates: int) -> str:
+def no_trade_reason(
+    needs_predictions: bool,
+    predictions: "pd.DataFrame | None",
+    thresholds: dict[str, float],
+    signals: Any,
+    n_candidates: int,
+) -> str:
     """Why a backtest entered no trade, in one clause the answer prints ("no trade was entered: ...").
 
     A zero-trade run is a valid result (a strict threshold, a quiet model), so it completes; saying why
@@ -197,15 +226,20 @@ def no_trade_reason(needs_predictions: bool, predictions: "pd.DataFrame | None",
 
     if needs_predictions:
         column = "prob" if predictions is not None and "prob" in predictions.columns else "pred"
-        scores = (predictions[column].to_numpy(dtype=np.float64, na_value=np.nan)
-                  if predictions is not None and column in predictions.columns else np.array([]))
+        scores = (
+            predictions[column].to_numpy(dtype=np.float64, na_value=np.nan)
+            if predictions is not None and column in predictions.columns
+            else np.array([])
+        )
         scores = scores[np.isfinite(scores)]
         if scores.size == 0:
             return "no trade was entered: the model made no out-of-sample prediction"
         entry, short = thresholds.get("entry"), thresholds.get("short_entry")
         if entry is not None:
-            text = (f"no trade was entered: the highest predicted probability was {scores.max():.2f}, "
-                    f"below the entry {entry:g}")
+            text = (
+                f"no trade was entered: the highest predicted probability was {scores.max():.2f}, "
+                f"below the entry {entry:g}"
+            )
             if short is not None:
                 text += f", and the lowest was {scores.min():.2f}, above the short entry {short:g}"
             if scores.max() < entry and (short is None or scores.min() > short):
@@ -216,10 +250,14 @@ def no_trade_reason(needs_predictions: bool, predictions: "pd.DataFrame | None",
     if entries == 0:
         return "no trade was entered: the strategy gave no entry signal"
     if n_candidates:
-        return (f"no trade was entered: the strategy's {count(n_candidates)} candidate trades could not be "
-                "sized (position size, cash, max_positions or the gross-leverage cap)")
-    return (f"no trade was entered: the strategy signalled on {count(entries)} rows, none of which could "
-            "enter (no next bar to enter at)")
+        return (
+            f"no trade was entered: the strategy's {count(n_candidates)} candidate trades could not be "
+            "sized (position size, cash, max_positions or the gross-leverage cap)"
+        )
+    return (
+        f"no trade was entered: the strategy signalled on {count(entries)} rows, none of which could "
+        "enter (no next bar to enter at)"
+    )
 
 
 def risk_free_returns(bt: Any, dates: "pd.DatetimeIndex") -> Any:
@@ -236,9 +274,13 @@ def assumptions(bt: Any) -> dict[str, Any]:
     """The conventions the numbers rest on, as metrics.json and the report state them."""
     from qlop.sim.terms import describe_rate
 
-    return {"day_count": bt.day_count, "risk_free": describe_rate(bt.risk_free),
-            "cash_rate": describe_rate(bt.effective_cash_rate), "financing_rate": describe_rate(bt.financing_rate),
-            "stop_slippage_bps": bt.stop_slippage_bps}
+    return {
+        "day_count": bt.day_count,
+        "risk_free": describe_rate(bt.risk_free),
+        "cash_rate": describe_rate(bt.effective_cash_rate),
+        "financing_rate": describe_rate(bt.financing_rate),
+        "stop_slippage_bps": bt.stop_slippage_bps,
+    }
 
 
 @contextmanager
@@ -272,11 +314,20 @@ def run(config: "PipelineConfig", run_dir: str | Path) -> dict[str, str]:
     layout = RunLayout(run_dir)
     out = compute(config, layout.root)
     # the report explains the whole run: it also reads the labels, folds and predictions beside it
-    report_input = load_run(layout.root, config=config.model_dump(mode="json"), metrics=out["metrics"],
-                            equity=out["equity"], trades=out["trades"])
+    report_input = load_run(
+        layout.root,
+        config=config.model_dump(mode="json"),
+        metrics=out["metrics"],
+        equity=out["equity"],
+        trades=out["trades"],
+    )
     report = backtest_report(report_input, title=f"{config.name}: {config.backtest.strategy_type}")
-    files = {"equity": RunLayout.EQUITY, "trades": RunLayout.TRADES, "metrics": RunLayout.BACKTEST_METRICS,
-             "report": RunLayout.REPORT}
+    files = {
+        "equity": RunLayout.EQUITY,
+        "trades": RunLayout.TRADES,
+        "metrics": RunLayout.BACKTEST_METRICS,
+        "report": RunLayout.REPORT,
+    }
     with atomic_dir(layout.backtest_dir) as tmp:
         write_parquet(out["equity"], tmp / files["equity"])
         write_parquet(out["trades"], tmp / files["trades"])

@@ -37,5 +37,6 @@ def component_errors(stage: str, kind: str, name: str, manager: Any = None) -> I
         except Exception:
             who = "unknown plugin"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise StageError(f"{stage}: {kind.replace('_', ' ')} {name!r} ({who}) failed: "
-                         f"{type(exc).__name__}: {first}") from exc
+        raise StageError(
+            f"{stage}: {kind.replace('_', ' ')} {name!r} ({who}) failed: {type(exc).__name__}: {first}"
+        ) from exc

@@ -30,8 +30,7 @@ log = logging.getLogger(__name__)
 #: Bumped when the canonical panel format changes, so old cache entries are never read back.
 CACHE_VERSION = 1
 
-_progress: contextvars.ContextVar[StageProgress | None] = contextvars.ContextVar("qlop_data_progress",
-                                                                                 default=None)
+_progress: contextvars.ContextVar[StageProgress | None] = contextvars.ContextVar("qlop_data_progress", default=None)
 
 
 @contextlib.contextmanager
@@ -65,16 +64,18 @@ def cache_key(data_cfg: "DataConfig", params: Any, token: str | None = None) -> 
     from qlop.atomic import sha256_json
 
     dumped = params.model_dump(mode="json") if isinstance(params, BaseModel) else params
-    return sha256_json({
-        "v": CACHE_VERSION,
-        "source": data_cfg.data_source_type,
-        "params": dumped,
-        "tickers": sorted(data_cfg.tickers),
-        "start": _iso(data_cfg.start_date),
-        "end": _iso(data_cfg.end_date),
-        "interval": data_cfg.interval,
-        "token": token,
-    })
+    return sha256_json(
+        {
+            "v": CACHE_VERSION,
+            "source": data_cfg.data_source_type,
+            "params": dumped,
+            "tickers": sorted(data_cfg.tickers),
+            "start": _iso(data_cfg.start_date),
+            "end": _iso(data_cfg.end_date),
+            "interval": data_cfg.interval,
+            "token": token,
+        }
+    )
 
 
 def cache_path(key: str) -> Path:
@@ -83,8 +84,13 @@ def cache_path(key: str) -> Path:
     return cache_dir() / "data" / f"{key}.parquet"
 
 
-def load_panel(data_cfg: "DataConfig", refresh: bool = False, manager: Any = None,
-               progress_stage: str = "data", field: str = "data") -> "pd.DataFrame":
+def load_panel(
+    data_cfg: "DataConfig",
+    refresh: bool = False,
+    manager: Any = None,
+    progress_stage: str = "data",
+    field: str = "data",
+) -> "pd.DataFrame":
     """The validated canonical panel for ``data_cfg``, from the cache when possible.
 
     ``progress_stage`` names its progress: another stage loading a panel (the backtest's benchmark)
@@ -113,8 +119,9 @@ def load_panel(data_cfg: "DataConfig", refresh: bool = False, manager: Any = Non
         reset = _progress.set(progress)
         try:
             with component_errors("data", "data_source", name, manager):
-                raw = source.load_data(list(data_cfg.tickers), data_cfg.start_date, data_cfg.end_date,
-                                       data_cfg.interval)
+                raw = source.load_data(
+                    list(data_cfg.tickers), data_cfg.start_date, data_cfg.end_date, data_cfg.interval
+                )
         finally:
             _progress.reset(reset)
         panel = validate_panel(raw, f"data source {name!r}")
@@ -146,13 +153,16 @@ def read_panel(path: str | Path) -> "pd.DataFrame":
     try:
         df = pd.read_parquet(path, engine="pyarrow")
     except Exception as exc:  # pyarrow raises several types for a damaged or non-Parquet file
-        raise DataError(f"{path}: not a readable Parquet file ({type(exc).__name__}: "
-                        f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        raise DataError(
+            f"{path}: not a readable Parquet file ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from None
     return validate_panel(df, str(path))
 
 
-def load_and_write(config: "PipelineConfig", run_dir: str | Path,
-                   refresh: bool = False) -> tuple["pd.DataFrame", dict[str, str]]:
+def load_and_write(
+    config: "PipelineConfig", run_dir: str | Path, refresh: bool = False
+) -> tuple["pd.DataFrame", dict[str, str]]:
     """Load the panel and write ``run_dir/data.parquet`` atomically; return both."""
     from qlop.atomic import write_parquet
 
@@ -168,6 +178,7 @@ def run(config: "PipelineConfig", run_dir: str | Path, refresh: bool = False) ->
 
 # -- the panel summary (``qlop data load`` / ``qlop data info`` print it) ----------------------------------------------
 
+
 def summarize_panel(panel: "pd.DataFrame", top_gaps: int = 10, max_dates: int = 5) -> dict[str, Any]:
     """What a user checks first about a panel: coverage, missing sessions and the biggest gaps.
 
@@ -180,8 +191,17 @@ def summarize_panel(panel: "pd.DataFrame", top_gaps: int = 10, max_dates: int = 
     import pandas as pd
 
     if not len(panel):
-        return {"tickers": 0, "rows": 0, "first": None, "last": None, "sessions": 0,
-                "missing_sessions": 0, "missing_volume": 0, "per_ticker": [], "gaps": []}
+        return {
+            "tickers": 0,
+            "rows": 0,
+            "first": None,
+            "last": None,
+            "sessions": 0,
+            "missing_sessions": 0,
+            "missing_volume": 0,
+            "per_ticker": [],
+            "gaps": [],
+        }
     tick = panel.index.get_level_values("ticker")
     dates = panel.index.get_level_values("date").to_numpy().astype("datetime64[D]")
     codes, names = pd.factorize(tick, sort=False)
@@ -195,13 +215,18 @@ def summarize_panel(panel: "pd.DataFrame", top_gaps: int = 10, max_dates: int = 
     nan_vol = np.add.reduceat(np.isnan(panel["volume"].to_numpy()).astype(np.int64), starts)
     per_ticker = []
     for k, name in enumerate(names):
-        entry: dict[str, Any] = {"ticker": str(name), "rows": int(rows[k]), "first": str(first[k]),
-                                 "last": str(last[k]), "missing_sessions": int(missing[k]),
-                                 "missing_volume": int(nan_vol[k])}
+        entry: dict[str, Any] = {
+            "ticker": str(name),
+            "rows": int(rows[k]),
+            "first": str(first[k]),
+            "last": str(last[k]),
+            "missing_sessions": int(missing[k]),
+            "missing_volume": int(nan_vol[k]),
+        }
         if missing[k]:
             lo, hi = np.searchsorted(union, [first[k], last[k]], side="left")
-            own = dates[starts[k]:ends[k] + 1]
-            entry["missing_dates"] = [str(d) for d in np.setdiff1d(union[lo:hi + 1], own)[:max_dates]]
+            own = dates[starts[k] : ends[k] + 1]
+            entry["missing_dates"] = [str(d) for d in np.setdiff1d(union[lo : hi + 1], own)[:max_dates]]
         per_ticker.append(entry)
     gaps: list[dict[str, Any]] = []
     if top_gaps and len(dates) > 1:
@@ -210,15 +235,34 @@ def summarize_panel(panel: "pd.DataFrame", top_gaps: int = 10, max_dates: int = 
         same = codes[1:] == codes[:-1]
         skipped = np.where(same, np.busday_count(dates[:-1], dates[1:]) - 1, 0)
         idx = np.flatnonzero(skipped > 0)
-        frame = pd.DataFrame({"after": dates[idx], "before": dates[idx + 1], "skipped": skipped[idx],
-                              "ticker": np.asarray(names)[codes[idx]]})
+        frame = pd.DataFrame(
+            {
+                "after": dates[idx],
+                "before": dates[idx + 1],
+                "skipped": skipped[idx],
+                "ticker": np.asarray(names)[codes[idx]],
+            }
+        )
         grouped = frame.groupby(["after", "before", "skipped"], sort=False)["ticker"].agg(list).reset_index()
         grouped["n"] = grouped["ticker"].str.len()
         grouped = grouped.sort_values(["skipped", "n", "after"], ascending=[False, False, True]).head(top_gaps)
-        gaps = [{"after": str(r.after.date()), "before": str(r.before.date()), "weekdays_skipped": int(r.skipped),
-                 "tickers": [str(t) for t in r.ticker]} for r in grouped.itertuples()]
+        gaps = [
+            {
+                "after": str(r.after.date()),
+                "before": str(r.before.date()),
+                "weekdays_skipped": int(r.skipped),
+                "tickers": [str(t) for t in r.ticker],
+            }
+            for r in grouped.itertuples()
+        ]
     return {
-        "tickers": len(names), "rows": int(len(panel)), "first": str(dates.min()), "last": str(dates.max()),
-        "sessions": int(len(union)), "missing_sessions": int(missing.sum()),
-        "missing_volume": int(nan_vol.sum()), "per_ticker": per_ticker, "gaps": gaps,
+        "tickers": len(names),
+        "rows": int(len(panel)),
+        "first": str(dates.min()),
+        "last": str(dates.max()),
+        "sessions": int(len(union)),
+        "missing_sessions": int(missing.sum()),
+        "missing_volume": int(nan_vol.sum()),
+        "per_ticker": per_ticker,
+        "gaps": gaps,
     }

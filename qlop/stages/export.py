@@ -160,8 +160,10 @@ def build_input(run_dir: str | Path, model: str = "final") -> ExportInput:
     if choice == "last_fold":
         folds = fold_ids(run_dir)
         if not folds:
-            raise ArtifactError(f"{RunLayout(run_dir).model_dir}: no fold models saved (trained before QLOP saved "
-                                "them): run `qlop train` again, or export model = \"final\"")
+            raise ArtifactError(
+                f"{RunLayout(run_dir).model_dir}: no fold models saved (trained before QLOP saved "
+                'them): run `qlop train` again, or export model = "final"'
+            )
         model, meta = load_fold_model(run_dir, folds[-1])
     else:
         model, meta = load_final_model(run_dir)
@@ -171,9 +173,18 @@ def build_input(run_dir: str | Path, model: str = "final") -> ExportInput:
     label = meta.get("label") or {}
     if label.get("label_type"):
         plugins["label"] = plugin_record("label", label["label_type"])
-    return ExportInput(model=model, meta=meta, run_dir=run_dir, feature_columns=list(meta["feature_columns"]),
-                       features=meta.get("features"), label=label, metrics=metrics,
-                       parity_rows=parity_rows(run_dir, meta, choice), plugins=plugins, model_choice=choice)
+    return ExportInput(
+        model=model,
+        meta=meta,
+        run_dir=run_dir,
+        feature_columns=list(meta["feature_columns"]),
+        features=meta.get("features"),
+        label=label,
+        metrics=metrics,
+        parity_rows=parity_rows(run_dir, meta, choice),
+        plugins=plugins,
+        model_choice=choice,
+    )
 
 
 def run(config: "PipelineConfig", run_dir: str | Path) -> dict[str, str]:
@@ -200,8 +211,12 @@ def export(config: "PipelineConfig", run_dir: str | Path) -> dict[str, Any]:
                 summary = exporter.export(artifact, str(tmp))
             if not isinstance(summary, dict):
                 raise ArtifactError(f"exporter {name!r} returned {type(summary).__name__}, not a summary dict")
-            summary = {"format_name": name, "model": artifact.model_choice,
-                       "parity_sample": artifact.parity_sample, **summary}
+            summary = {
+                "format_name": name,
+                "model": artifact.model_choice,
+                "parity_sample": artifact.parity_sample,
+                **summary,
+            }
             write_json(tmp / RunLayout.EXPORT_SUMMARY, summary)
         progress.advance(message=f"{name} export written")
     artifacts = {"export": str(target)}

@@ -64,8 +64,10 @@ def _check_names(names: list[str], who: str, produced: dict[str, str], panel_col
         if name in panel_columns:
             raise ConfigError(f"{who}: column {name!r} clashes with the panel column of the same name")
         if name in produced:
-            raise ConfigError(f"{who}: column {name!r} is also produced by {produced[name]}; "
-                              "change the parameters of one of the two steps")
+            raise ConfigError(
+                f"{who}: column {name!r} is also produced by {produced[name]}; "
+                "change the parameters of one of the two steps"
+            )
         if name in seen:
             raise ConfigError(f"{who}: produces column {name!r} twice")
         seen.add(name)
@@ -162,8 +164,7 @@ class FeaturesResult:
 def back_adjusted(config: "PipelineConfig", panel: "pd.DataFrame", manager: Any = None) -> bool | None:
     """Whether the data source says the panel's prices are back-adjusted (None: it does not know)."""
     data = config.data
-    source = create("data_source", data.data_source_type, data.data_source_params, "data.data_source_params",
-                    manager)
+    source = create("data_source", data.data_source_type, data.data_source_params, "data.data_source_params", manager)
     tickers = [str(t) for t in panel.index.get_level_values(0).unique()]
     with component_errors(STAGE, "data_source", data.data_source_type, manager):
         answer = source.back_adjusted(tickers)
@@ -175,11 +176,14 @@ def scale_warning(scale_dependent: dict[str, str], source: str) -> str:
     by_step: dict[str, list[str]] = {}
     for column, who in scale_dependent.items():
         by_step.setdefault(who, []).append(column)
-    named = "; ".join(f"{who}: {', '.join(cols[:3])}{', ...' if len(cols) > 3 else ''}"
-                      for who, cols in by_step.items())
-    return (f"features: data source {source!r} gives back-adjusted prices, whose level before a split or "
-            f"dividend depends on that later event, and these features are not scale-free ({named}): their "
-            "values encode future adjustments; use scale-free forms (docs/features.md, 'Scale-free features')")
+    named = "; ".join(
+        f"{who}: {', '.join(cols[:3])}{', ...' if len(cols) > 3 else ''}" for who, cols in by_step.items()
+    )
+    return (
+        f"features: data source {source!r} gives back-adjusted prices, whose level before a split or "
+        f"dividend depends on that later event, and these features are not scale-free ({named}): their "
+        "values encode future adjustments; use scale-free forms (docs/features.md, 'Scale-free features')"
+    )
 
 
 def build(config: "PipelineConfig", run_dir: str | Path, manager: Any = None) -> FeaturesResult:

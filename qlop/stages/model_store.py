@@ -39,8 +39,17 @@ def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for dist in ("qlop", "numpy", "pandas", "xgboost", "scikit-learn", "onnx", "onnxmltools", "skl2onnx",
-                 "onnxruntime"):
+    for dist in (
+        "qlop",
+        "numpy",
+        "pandas",
+        "xgboost",
+        "scikit-learn",
+        "onnx",
+        "onnxmltools",
+        "skl2onnx",
+        "onnxruntime",
+    ):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
@@ -116,8 +125,13 @@ def _files_meta(folder: Path, names: list[str]) -> dict[str, Any]:
     from qlop.atomic import sha256_file
 
     hashes = {name: sha256_file(folder / name) for name in names}
-    return {"model_file": names[0], "files": hashes, "sha256": hashes[names[0]], "versions": versions(),
-            "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "model_file": names[0],
+        "files": hashes,
+        "sha256": hashes[names[0]],
+        "versions": versions(),
+        "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def _write_fold(folder: Path, config: "PipelineConfig", ts: "TrainingSet", fold: FoldModel) -> None:
@@ -128,17 +142,33 @@ def _write_fold(folder: Path, config: "PipelineConfig", ts: "TrainingSet", fold:
     for name in names:
         write_bytes(folder / name, fold.files[name])
     r = fold.record
-    fit_info = {k: v for k, v in r.items() if k not in (
-        "fold", "train_start", "train_end", "test_start", "test_end", "n_train", "n_test")}
-    meta = {"role": "fold", "fold": fold.fold, **_common_meta(config, ts),
-            "training_window": {"start": r.get("train_start"), "end": r.get("train_end"), "n_rows": r.get("n_train")},
-            "test_window": {"start": r.get("test_start"), "end": r.get("test_end"), "n_rows": r.get("n_test")},
-            "model_params": fold.params, "fit_info": fit_info, **_files_meta(folder, names)}
+    fit_info = {
+        k: v
+        for k, v in r.items()
+        if k not in ("fold", "train_start", "train_end", "test_start", "test_end", "n_train", "n_test")
+    }
+    meta = {
+        "role": "fold",
+        "fold": fold.fold,
+        **_common_meta(config, ts),
+        "training_window": {"start": r.get("train_start"), "end": r.get("train_end"), "n_rows": r.get("n_train")},
+        "test_window": {"start": r.get("test_start"), "end": r.get("test_end"), "n_rows": r.get("n_test")},
+        "model_params": fold.params,
+        "fit_info": fit_info,
+        **_files_meta(folder, names),
+    }
     write_json(folder / RunLayout.MODEL_META, meta)
 
 
-def save_models(config: "PipelineConfig", ts: "TrainingSet", model: Any, info: dict[str, Any],
-                run_dir: str | Path, importance: dict[str, float], folds: list[FoldModel]) -> Path:
+def save_models(
+    config: "PipelineConfig",
+    ts: "TrainingSet",
+    model: Any,
+    info: dict[str, Any],
+    run_dir: str | Path,
+    importance: dict[str, float],
+    folds: list[FoldModel],
+) -> Path:
     """Write ``DIR/model/`` atomically: the final model's native files and ``meta.json`` with their
     sha256, and under ``folds/`` every walk-forward fold's model the same way, so each out-of-sample
     prediction can be reproduced from the model that made it (:func:`load_fold_model`)."""
@@ -156,7 +186,8 @@ def save_models(config: "PipelineConfig", ts: "TrainingSet", model: Any, info: d
             _write_fold(tmp / rel, config, ts, fold)
             fold_dirs[str(fold.fold)] = rel
         meta = {
-            "role": "final", **_common_meta(config, ts),
+            "role": "final",
+            **_common_meta(config, ts),
             "training_window": {"start": info["start"], "end": info["end"], "n_rows": info["n_rows"]},
             "model_params": info["params"],
             "final_params": info["params"],
@@ -194,8 +225,10 @@ def verify_model_files(model_dir: str | Path, meta: dict[str, Any]) -> None:
             raise ArtifactError(f"{path}: model file listed in {RunLayout.MODEL_META} is missing")
         actual = sha256_file(path)
         if actual != digest:
-            raise ArtifactError(f"{path}: sha256 {actual[:12]}... does not match {RunLayout.MODEL_META} "
-                                f"({digest[:12]}...); the model file was modified or corrupted")
+            raise ArtifactError(
+                f"{path}: sha256 {actual[:12]}... does not match {RunLayout.MODEL_META} "
+                f"({digest[:12]}...); the model file was modified or corrupted"
+            )
 
 
 def load_model_dir(model_dir: str | Path) -> tuple[Any, dict[str, Any]]:
@@ -230,7 +263,10 @@ def load_fold_model(run_dir: str | Path, fold: int) -> tuple[Any, dict[str, Any]
     layout = RunLayout(run_dir)
     saved = fold_ids(run_dir)
     if fold not in saved:
-        have = f"folds {saved[0]}..{saved[-1]}" if saved else "no fold models (trained before QLOP saved them: " \
-                                                              "run `qlop train` again)"
+        have = (
+            f"folds {saved[0]}..{saved[-1]}"
+            if saved
+            else "no fold models (trained before QLOP saved them: run `qlop train` again)"
+        )
         raise ArtifactError(f"{layout.model_dir}: no model of fold {fold} ({have})")
     return load_model_dir(layout.fold_model_dir(fold))

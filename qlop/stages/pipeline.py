@@ -30,6 +30,7 @@ log = logging.getLogger("qlop.run")
 
 StageRunner = Callable[[Any, Path], Mapping[str, Any]]
 
+
 class PipelineObserver:
     """Receives the life of a run; every method is optional (this base does nothing)."""
 
@@ -90,10 +91,19 @@ def error_text(error: BaseException) -> str:
     return text[0] if isinstance(error, QlopError) and text else f"{type(error).__name__}: {text[0] if text else ''}"
 
 
-def run_pipeline(config: Any, run_dir: str | Path, *, observer: PipelineObserver | None = None,
-                 force: bool = False, manager: Any = None, runners: Mapping[str, StageRunner] | None = None,
-                 search_dirs: list[Path] | None = None, task_id: str | None = None,
-                 command: list[str] | None = None, cache_sources: list[Path] | None = None) -> RunResult:
+def run_pipeline(
+    config: Any,
+    run_dir: str | Path,
+    *,
+    observer: PipelineObserver | None = None,
+    force: bool = False,
+    manager: Any = None,
+    runners: Mapping[str, StageRunner] | None = None,
+    search_dirs: list[Path] | None = None,
+    task_id: str | None = None,
+    command: list[str] | None = None,
+    cache_sources: list[Path] | None = None,
+) -> RunResult:
     """Run every configured stage of ``config`` into ``run_dir``; reuse cached stages unless ``force``.
 
     Cached stages are looked for in ``run_dir`` itself, then in the run dirs ``cache_sources`` names,
@@ -104,14 +114,33 @@ def run_pipeline(config: Any, run_dir: str | Path, *, observer: PipelineObserver
     from qlop.rundir import RunLock
 
     with RunLock(run_dir, " ".join(command) if command else None):
-        return _run_pipeline(config, Path(run_dir), observer=observer, force=force, manager=manager,
-                             runners=runners, search_dirs=search_dirs, task_id=task_id, command=command,
-                             cache_sources=cache_sources)
+        return _run_pipeline(
+            config,
+            Path(run_dir),
+            observer=observer,
+            force=force,
+            manager=manager,
+            runners=runners,
+            search_dirs=search_dirs,
+            task_id=task_id,
+            command=command,
+            cache_sources=cache_sources,
+        )
 
 
-def _run_pipeline(config: Any, run_dir: Path, *, observer: PipelineObserver | None, force: bool, manager: Any,
-                  runners: Mapping[str, StageRunner] | None, search_dirs: list[Path] | None,
-                  task_id: str | None, command: list[str] | None, cache_sources: list[Path] | None) -> RunResult:
+def _run_pipeline(
+    config: Any,
+    run_dir: Path,
+    *,
+    observer: PipelineObserver | None,
+    force: bool,
+    manager: Any,
+    runners: Mapping[str, StageRunner] | None,
+    search_dirs: list[Path] | None,
+    task_id: str | None,
+    command: list[str] | None,
+    cache_sources: list[Path] | None,
+) -> RunResult:
     from qlop.plugins.manager import get_plugin_manager
 
     pm = manager or get_plugin_manager()
@@ -125,12 +154,24 @@ def _run_pipeline(config: Any, run_dir: Path, *, observer: PipelineObserver | No
     planned = [s for s in runs.STAGES if runs.stage_enabled(config, s)]
     started = time.monotonic()
     manifest: dict[str, Any] = {
-        "format": runs.MANIFEST_FORMAT, "run_id": run_dir.name, "task_id": task_id or run_dir.name,
-        "name": config.name, "status": "running", "error": None,
-        "created_utc": previous.get("created_utc") or runs.utc_now(), "started_utc": runs.utc_now(),
-        "finished_utc": None, "seconds": None, "attempts": int(previous.get("attempts") or 0) + 1,
-        "command": command, "config_hash": runs.config_hash(config), **runs.environment(),
-        "plugins": pm.active_plugins(), "inputs": {}, "outputs": {}, "timings": {},
+        "format": runs.MANIFEST_FORMAT,
+        "run_id": run_dir.name,
+        "task_id": task_id or run_dir.name,
+        "name": config.name,
+        "status": "running",
+        "error": None,
+        "created_utc": previous.get("created_utc") or runs.utc_now(),
+        "started_utc": runs.utc_now(),
+        "finished_utc": None,
+        "seconds": None,
+        "attempts": int(previous.get("attempts") or 0) + 1,
+        "command": command,
+        "config_hash": runs.config_hash(config),
+        **runs.environment(),
+        "plugins": pm.active_plugins(),
+        "inputs": {},
+        "outputs": {},
+        "timings": {},
         "stages": {s: {"status": "pending"} for s in runs.STAGES},
     }
     runs.write_manifest(run_dir, manifest)
@@ -149,8 +190,9 @@ def _run_pipeline(config: Any, run_dir: Path, *, observer: PipelineObserver | No
                 result.stages[stage] = "skipped"
                 obs.stage_skipped(stage)
                 continue
-            inputs = {name: out["sha256"] for dep in runs.STAGE_INPUTS[stage]
-                      for name, out in produced.get(dep, {}).items()}
+            inputs = {
+                name: out["sha256"] for dep in runs.STAGE_INPUTS[stage] for name, out in produced.get(dep, {}).items()
+            }
             if stage == "data":
                 token = runs.data_source_token(config, pm)
                 if token is not None:
@@ -163,8 +205,7 @@ def _run_pipeline(config: Any, run_dir: Path, *, observer: PipelineObserver | No
             plugins = runs.stage_plugins(config, stage, pm)
             key = runs.cache_key(config, stage, inputs, plugins)
             record: dict[str, Any] = {"status": "running", "key": key, "inputs": inputs, "plugins": plugins}
-            hit = None if force else runs.find_cached(stage, key, run_dir, search, previous,
-                                                         cache_sources or ())
+            hit = None if force else runs.find_cached(stage, key, run_dir, search, previous, cache_sources or ())
             current, stage_t0 = stage, time.monotonic()
             if hit is not None:
                 source, cached = hit
@@ -172,8 +213,12 @@ def _run_pipeline(config: Any, run_dir: Path, *, observer: PipelineObserver | No
                 if source.resolve() != run_dir.resolve():
                     runs.import_outputs(source, run_dir, outputs)
                 runs.remove_outputs(run_dir, old.get("outputs") or {}, keep={o["path"] for o in outputs.values()})
-                record.update(status="cached", outputs=outputs, seconds=cached.get("seconds"),
-                              cached_from=None if source.resolve() == run_dir.resolve() else str(source))
+                record.update(
+                    status="cached",
+                    outputs=outputs,
+                    seconds=cached.get("seconds"),
+                    cached_from=None if source.resolve() == run_dir.resolve() else str(source),
+                )
                 manifest["stages"][stage] = record
                 produced[stage] = outputs
                 result.stages[stage] = "cached"
@@ -196,9 +241,13 @@ def _run_pipeline(config: Any, run_dir: Path, *, observer: PipelineObserver | No
                 produced[stage] = outputs
                 result.stages[stage] = "completed"
                 runs.write_manifest(run_dir, manifest)
-                _call_hook(pm.hook.qlop_after_stage, stage=stage, run_dir=str(run_dir),
-                           outputs=MappingProxyType({n: str(run_dir / o["path"]) for n, o in outputs.items()}),
-                           seconds=seconds)
+                _call_hook(
+                    pm.hook.qlop_after_stage,
+                    stage=stage,
+                    run_dir=str(run_dir),
+                    outputs=MappingProxyType({n: str(run_dir / o["path"]) for n, o in outputs.items()}),
+                    seconds=seconds,
+                )
                 log.info("%s: completed in %.1f s (%s)", stage, seconds, ", ".join(o["path"] for o in outputs.values()))
                 obs.stage_finished(stage, seconds)
             summary = _stage_summary(run_dir, stage)
@@ -234,10 +283,20 @@ def _run_pipeline(config: Any, run_dir: Path, *, observer: PipelineObserver | No
     return result
 
 
-def _finish(run_dir: Path, manifest: dict[str, Any], produced: Mapping[str, Any], started: float,
-            status: str, error: BaseException | None) -> None:
-    manifest.update(status=status, error=error_text(error) if error is not None else None,
-                    finished_utc=runs.utc_now(), seconds=round(time.monotonic() - started, 3))
+def _finish(
+    run_dir: Path,
+    manifest: dict[str, Any],
+    produced: Mapping[str, Any],
+    started: float,
+    status: str,
+    error: BaseException | None,
+) -> None:
+    manifest.update(
+        status=status,
+        error=error_text(error) if error is not None else None,
+        finished_utc=runs.utc_now(),
+        seconds=round(time.monotonic() - started, 3),
+    )
     manifest["inputs"] = {"config": manifest["config_hash"]}
     data_out = produced.get("data") or {}
     if data_out:

@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from qlop.config import PipelineConfig
 
 
-def score_features(model: Any, meta: dict[str, Any], features: "pd.DataFrame", dropna: bool = True,
-                   source: str = "features") -> "pd.DataFrame":
+def score_features(
+    model: Any, meta: dict[str, Any], features: "pd.DataFrame", dropna: bool = True, source: str = "features"
+) -> "pd.DataFrame":
     """Predictions of ``model`` for the rows of ``features`` it can score (complete rows with ``dropna``)."""
     import pandas as pd
 
@@ -37,8 +38,9 @@ def score_features(model: Any, meta: dict[str, Any], features: "pd.DataFrame", d
     if missing:
         raise ArtifactError(f"{source}: feature column {missing[0]!r} the model was trained on is missing")
     X = features[columns]
-    keep = ~np.isnan(X.to_numpy(dtype=np.float64, na_value=np.nan)).any(axis=1) if dropna else \
-        np.ones(len(X), dtype=bool)
+    keep = (
+        ~np.isnan(X.to_numpy(dtype=np.float64, na_value=np.nan)).any(axis=1) if dropna else np.ones(len(X), dtype=bool)
+    )
     X = X[keep]
     with component_errors("predict", "model", meta["model_type"]):
         pred = predict_values(model, X, where=source) if len(X) else np.zeros(0)
@@ -84,8 +86,10 @@ def fold_predictions(run_dir: str | Path, fold: int) -> "pd.DataFrame":
     rows_index = recorded.index[recorded["fold"].to_numpy() == fold]
     rows = X.index.get_indexer(rows_index)
     if (rows < 0).any():
-        raise ArtifactError(f"{layout.predictions}: rows of fold {fold} are not in {layout.features}; "
-                            "the features were rebuilt after training")
+        raise ArtifactError(
+            f"{layout.predictions}: rows of fold {fold} are not in {layout.features}; "
+            "the features were rebuilt after training"
+        )
     scorable = scorable_rows(X, bool((meta.get("features") or {}).get("dropna", True)))
     with component_errors("predict", "model", meta["model_type"]):
         pred = predict_values(model, X, rows, scorable, f"fold {fold}")

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from qlop.config import PipelineConfig
 
+
 @dataclass
 class TrainingSet:
     """Features and labels aligned on the panel index, with the rows a model may learn from."""
@@ -91,14 +92,20 @@ def load_training_set(config: "PipelineConfig", run_dir: str | Path) -> Training
     if infinite.any():
         row, col = np.argwhere(infinite)[0]
         ticker, date = X.index[row]
-        raise DataError(f"{layout.features}: column {X.columns[col]!r}, ticker {ticker}, date "
-                        f"{pd.Timestamp(date).date()}: infinite value ({int(infinite.sum())} in all); "
-                        "fix the feature step")
+        raise DataError(
+            f"{layout.features}: column {X.columns[col]!r}, ticker {ticker}, date "
+            f"{pd.Timestamp(date).date()}: infinite value ({int(infinite.sum())} in all); "
+            "fix the feature step"
+        )
     plugin = label_plugin(config)
     y = labels["label"].to_numpy(dtype=np.float64, na_value=np.nan)
     dropna = config.features.dropna if config.features is not None else True
-    info = {"label_type": config.label.label_type, "label_params": plugin.params.model_dump(mode="json"),
-            "task": plugin.task, "horizon": int(plugin.horizon)}
+    info = {
+        "label_type": config.label.label_type,
+        "label_params": plugin.params.model_dump(mode="json"),
+        "task": plugin.task,
+        "horizon": int(plugin.horizon),
+    }
     usable = usable_rows(X, y, dropna)
     if not usable.any():
         raise no_training_rows(X, y, int(plugin.horizon))
@@ -111,14 +118,23 @@ def no_training_rows(X: "pd.DataFrame", y: np.ndarray, horizon: int) -> ConfigEr
     labelled = ~np.isnan(y)
     if not labelled.any():
         longest = int(X.groupby(level=0, sort=False).size().max()) if len(X) else 0
-        why = (f"the label's horizon ({horizon} bars) leaves no day with a known outcome in the longest "
-               f"ticker history ({longest} bars)" if horizon >= longest else "the label plugin gave no label")
-        return ConfigError(f"label: every label is NaN ({len(y):,} rows): {why}; load more history or "
-                           "shorten the horizon")
+        why = (
+            f"the label's horizon ({horizon} bars) leaves no day with a known outcome in the longest "
+            f"ticker history ({longest} bars)"
+            if horizon >= longest
+            else "the label plugin gave no label"
+        )
+        return ConfigError(
+            f"label: every label is NaN ({len(y):,} rows): {why}; load more history or shorten the horizon"
+        )
     values = X.to_numpy(dtype=np.float64, na_value=np.nan)[labelled]
     empty = [str(c) for c, ok in zip(X.columns, (~np.isnan(values)).any(axis=0)) if not ok]
-    why = (f"feature {empty[0]!r} is NaN on every labelled row: a cross-sectional feature needs several "
-           "tickers, a rolling one enough history" if empty else "every labelled row has a NaN feature")
+    why = (
+        f"feature {empty[0]!r} is NaN on every labelled row: a cross-sectional feature needs several "
+        "tickers, a rolling one enough history"
+        if empty
+        else "every labelled row has a NaN feature"
+    )
     return ConfigError(f"features: no labelled row has every feature ({why}; features.dropna drops such rows)")
 
 
@@ -128,19 +144,22 @@ def embargo_bars(config: "PipelineConfig", horizon: int) -> int:
     if embargo is None:
         return horizon
     if embargo < horizon:
-        raise ConfigError(f"model.validation.embargo_days: {embargo} is shorter than the label horizon "
-                          f"({horizon}); test labels would leak into training")
+        raise ConfigError(
+            f"model.validation.embargo_days: {embargo} is shorter than the label horizon "
+            f"({horizon}); test labels would leak into training"
+        )
     return int(embargo)
 
 
 def make_model(config: "PipelineConfig", task: str, params: Any = None) -> Any:
     """A fresh model component for ``task``, seeded from the config."""
     mcfg = config.model
-    model = create("model", mcfg.model_type, params if params is not None else mcfg.model_params,
-                   "model.model_params")
+    model = create("model", mcfg.model_type, params if params is not None else mcfg.model_params, "model.model_params")
     if task not in model.tasks:
-        raise ConfigError(f"model.model_type: {mcfg.model_type!r} supports {', '.join(model.tasks)} labels, "
-                          f"but label {config.label.label_type!r} is a {task} label")
+        raise ConfigError(
+            f"model.model_type: {mcfg.model_type!r} supports {', '.join(model.tasks)} labels, "
+            f"but label {config.label.label_type!r} is a {task} label"
+        )
     model.task = task
     model.seed = config.seed
     return model
@@ -183,8 +202,7 @@ class FoldFit:
     cpu_seconds: float | None = None
 
 
-def fit_fold(config: "PipelineConfig", ts: TrainingSet, fold: Any, label_end: np.ndarray,
-             dates: np.ndarray) -> FoldFit:
+def fit_fold(config: "PipelineConfig", ts: TrainingSet, fold: Any, label_end: np.ndarray, dates: np.ndarray) -> FoldFit:
     """Train a fresh model on the fold's training rows and score its test rows (out of sample)."""
     from qlop.validation import validation_split
 
@@ -205,12 +223,19 @@ def fit_fold(config: "PipelineConfig", ts: TrainingSet, fold: Any, label_end: np
         timings.predict += time.perf_counter() - t1
     timings.library += float(model.library_seconds)
     val_start = str(np.datetime64(dates[val_idx].min(), "D")) if val_idx.size else None
-    return FoldFit(fold.fold, pred, fold_info(model, fit_idx.size, val_idx.size, val_start), timings,
-                   model_bytes(model, mcfg.model_type), model.params.model_dump(mode="json"))
+    return FoldFit(
+        fold.fold,
+        pred,
+        fold_info(model, fit_idx.size, val_idx.size, val_start),
+        timings,
+        model_bytes(model, mcfg.model_type),
+        model.params.model_dump(mode="json"),
+    )
 
 
-def _serial_fits(config: "PipelineConfig", ts: TrainingSet, folds: list[Any], label_end: np.ndarray,
-                 dates: np.ndarray) -> "Iterator[FoldFit]":
+def _serial_fits(
+    config: "PipelineConfig", ts: TrainingSet, folds: list[Any], label_end: np.ndarray, dates: np.ndarray
+) -> "Iterator[FoldFit]":
     for fold in folds:
         yield fit_fold(config, ts, fold, label_end, dates)
 
@@ -246,8 +271,10 @@ def train(config: "PipelineConfig", run_dir: str | Path) -> dict[str, Any]:
     outcomes: dict[int, dict[str, Any]] = {}
     # the counter is the folds (the number the answer and the fold table show); the final model
     # on every row is extra work: it weighs in the stage's fraction and ETA, not in "3/10 fold"
-    with stage_progress("train", total=len(folds), unit="fold", extra_work=1) as progress, \
-            contextlib.ExitStack() as stack:
+    with (
+        stage_progress("train", total=len(folds), unit="fold", extra_work=1) as progress,
+        contextlib.ExitStack() as stack,
+    ):
         fits, execution = _fold_fits(config, ts, folds, label_end, dates, stack, progress)
         for fit in fits:  # fold order when serial, completion order on a cluster
             fold = folds_by_id[fit.fold]
@@ -255,9 +282,11 @@ def train(config: "PipelineConfig", run_dir: str | Path) -> dict[str, Any]:
             outcome = _fold_outcome(ts, fold, fit, dates, threshold)
             outcomes[fold.fold] = outcome
             record = outcome["record"]
-            progress.advance(message=f"fold {fold.fold + 1}/{len(folds)} "
-                                     f"({record['test_start']} .. {record['test_end']})"
-                                     + (f" on {fit.worker}" if fit.worker else ""), metrics=outcome["metrics"])
+            progress.advance(
+                message=f"fold {fold.fold + 1}/{len(folds)} "
+                f"({record['test_start']} .. {record['test_end']})" + (f" on {fit.worker}" if fit.worker else ""),
+                metrics=outcome["metrics"],
+            )
         progress.advance(0, message="final model (every row)")
         ordered = [outcomes[f.fold] for f in folds]
         final_model, final_info = _fit_final(config, ts, [o["info"] for o in ordered], timings)
@@ -271,19 +300,28 @@ def train(config: "PipelineConfig", run_dir: str | Path) -> dict[str, Any]:
     idx = np.concatenate(rows)
     order = np.argsort(idx, kind="stable")
     idx = idx[order]
-    predictions = pd.DataFrame({col: np.concatenate(preds)[order], "fold": np.concatenate(fold_ids)[order]},
-                               index=ts.X.index[idx])
+    predictions = pd.DataFrame(
+        {col: np.concatenate(preds)[order], "fold": np.concatenate(fold_ids)[order]}, index=ts.X.index[idx]
+    )
     known = ~np.isnan(ts.y[idx])
     overall = task_metrics(ts.task, ts.y[idx][known], predictions[col].to_numpy()[known], threshold)
     importance = final_model.feature_importance() or {}
     metrics = {
-        "task": ts.task, "prediction_column": col, "scheme": config.model.validation.scheme,
-        "model_type": config.model.model_type, "n_folds": len(folds), "n_predictions": int(idx.size),
+        "task": ts.task,
+        "prediction_column": col,
+        "scheme": config.model.validation.scheme,
+        "model_type": config.model.model_type,
+        "n_folds": len(folds),
+        "n_predictions": int(idx.size),
         "overall": overall,
-        "folds": fold_metrics, "mean_over_folds": _mean_metrics(fold_metrics),
+        "folds": fold_metrics,
+        "mean_over_folds": _mean_metrics(fold_metrics),
         "feature_importance": importance,
-        "timings": {"model_fit_seconds": timings.fit, "model_predict_seconds": timings.predict,
-                    "library_seconds": timings.library},
+        "timings": {
+            "model_fit_seconds": timings.fit,
+            "model_predict_seconds": timings.predict,
+            "library_seconds": timings.library,
+        },
         "execution": execution,
     }
     layout = RunLayout(run_dir)
@@ -311,13 +349,27 @@ def _fold_outcome(ts: TrainingSet, fold: Any, fit: FoldFit, dates: np.ndarray, t
     record["n_test_unlabelled"] = int((~known).sum())
     m = task_metrics(ts.task, ts.y[test_rows][known], pred[known], threshold)
     metrics = {"fold": fold.fold, "test_start": record["test_start"], "test_end": record["test_end"], **m}
-    return {"fold": fold.fold, "rows": test_rows, "pred": pred, "info": fit.info, "record": record,
-            "metrics": metrics, "model_files": fit.model_files, "model_params": fit.model_params}
+    return {
+        "fold": fold.fold,
+        "rows": test_rows,
+        "pred": pred,
+        "info": fit.info,
+        "record": record,
+        "metrics": metrics,
+        "model_files": fit.model_files,
+        "model_params": fit.model_params,
+    }
 
 
-def _fold_fits(config: "PipelineConfig", ts: TrainingSet, folds: list[Any], label_end: np.ndarray,
-               dates: np.ndarray, stack: contextlib.ExitStack,
-               progress: Any) -> tuple["Iterator[FoldFit]", dict[str, Any]]:
+def _fold_fits(
+    config: "PipelineConfig",
+    ts: TrainingSet,
+    folds: list[Any],
+    label_end: np.ndarray,
+    dates: np.ndarray,
+    stack: contextlib.ExitStack,
+    progress: Any,
+) -> tuple["Iterator[FoldFit]", dict[str, Any]]:
     """Where the folds are fitted: one after another here, or as Dask tasks on the run's cluster.
 
     A model that spreads its own training over the cluster (``uses_cluster``, e.g. ``xgboost.dask``)
@@ -335,8 +387,11 @@ def _fold_fits(config: "PipelineConfig", ts: TrainingSet, folds: list[Any], labe
         if not session.started:
             progress.advance(0, message=f"starting Dask ({session.spec.describe()})")
         return _serial_fits(config, ts, folds, label_end, dates), {
-            "folds": "serial", "model": "distributed", "cluster": session.spec.describe(),
-            "workers": session.n_workers()}
+            "folds": "serial",
+            "model": "distributed",
+            "cluster": session.spec.describe(),
+            "workers": session.n_workers(),
+        }
     if session is None or len(folds) < 2:
         return _serial_fits(config, ts, folds, label_end, dates), {"folds": "serial"}
     from qlop.scale.folds import fit_folds
@@ -348,8 +403,14 @@ def _fold_fits(config: "PipelineConfig", ts: TrainingSet, folds: list[Any], labe
 
 
 def _mean_metrics(fold_metrics: list[dict[str, Any]]) -> dict[str, Any]:
-    keys = list(dict.fromkeys(k for m in fold_metrics for k, v in m.items()
-                              if isinstance(v, (int, float)) and k not in ("fold", "n", "threshold")))
+    keys = list(
+        dict.fromkeys(
+            k
+            for m in fold_metrics
+            for k, v in m.items()
+            if isinstance(v, (int, float)) and k not in ("fold", "n", "threshold")
+        )
+    )
     out = {}
     for k in keys:
         vals = [m[k] for m in fold_metrics if m.get(k) is not None]
@@ -357,8 +418,9 @@ def _mean_metrics(fold_metrics: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _fit_final(config: "PipelineConfig", ts: TrainingSet, infos: list[dict[str, Any]],
-               timings: FoldTimings) -> tuple[Any, dict[str, Any]]:
+def _fit_final(
+    config: "PipelineConfig", ts: TrainingSet, infos: list[dict[str, Any]], timings: FoldTimings
+) -> tuple[Any, dict[str, Any]]:
     """The deployable model: every usable row, with settings chosen by the folds (e.g. boosting rounds)."""
     probe = make_model(config, ts.task)
     with component_errors("train", "model", config.model.model_type):
@@ -371,9 +433,11 @@ def _fit_final(config: "PipelineConfig", ts: TrainingSet, infos: list[dict[str, 
         timings.fit += time.perf_counter() - t0
     timings.library += float(model.library_seconds)
     dates = ts.X.index.get_level_values(1)[rows]
-    info = {"n_rows": int(rows.size), "start": str(dates.min().date()), "end": str(dates.max().date()),
-            "params": model.params.model_dump(mode="json")}
+    info = {
+        "n_rows": int(rows.size),
+        "start": str(dates.min().date()),
+        "end": str(dates.max().date()),
+        "params": model.params.model_dump(mode="json"),
+    }
     info.update(model.fit_info)
     return model, info
-
-

@@ -36,18 +36,26 @@ from qlop.schema import INDEX_NAMES, OHLCV_COLUMNS
 from qlop.testing.data import make_ohlcv_panel, perturb_after, rescale_panel
 
 __all__ = [
-    "ComponentContract", "DataSourceContract", "FeatureStepContract", "LabelContract", "ModelContract",
-    "StrategyContract", "ExporterContract", "assert_same_values",
+    "ComponentContract",
+    "DataSourceContract",
+    "FeatureStepContract",
+    "LabelContract",
+    "ModelContract",
+    "StrategyContract",
+    "ExporterContract",
+    "assert_same_values",
 ]
 
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dill", ".pck")
 
 
-def assert_same_values(expected: pd.DataFrame, actual: pd.DataFrame, what: str, rtol: float = 1e-9,
-                       atol: float = 1e-12) -> None:
+def assert_same_values(
+    expected: pd.DataFrame, actual: pd.DataFrame, what: str, rtol: float = 1e-9, atol: float = 1e-12
+) -> None:
     """Equal frames (same index, columns, NaN where NaN); the failure names column, ticker and date."""
     assert list(actual.columns) == list(expected.columns), (
-        f"{what}: columns differ: {list(expected.columns)} vs {list(actual.columns)}")
+        f"{what}: columns differ: {list(expected.columns)} vs {list(actual.columns)}"
+    )
     assert actual.index.equals(expected.index), f"{what}: index differs"
     for col in expected.columns:
         a, b = expected[col].to_numpy(), actual[col].to_numpy()
@@ -60,9 +68,12 @@ def assert_same_values(expected: pd.DataFrame, actual: pd.DataFrame, what: str, 
         if not close.all():
             i = int(np.flatnonzero(~close)[0])
             key = expected.index[i]
-            where = ", ".join(f"{n} {v}" for n, v in zip(expected.index.names, key if isinstance(key, tuple) else (key,)))
-            raise AssertionError(f"{what}: column {col!r} at {where}: {a[i]!r} != {b[i]!r} "
-                                 f"({int((~close).sum())} value(s) differ)")
+            where = ", ".join(
+                f"{n} {v}" for n, v in zip(expected.index.names, key if isinstance(key, tuple) else (key,))
+            )
+            raise AssertionError(
+                f"{what}: column {col!r} at {where}: {a[i]!r} != {b[i]!r} ({int((~close).sum())} value(s) differ)"
+            )
 
 
 def _cutoff(panel: pd.DataFrame, fraction: float = 0.6) -> pd.Timestamp:
@@ -110,8 +121,11 @@ class ComponentContract:
         try:
             return manager.create(self.kind, self.component_name, dict(self.params), f"{self.kind}_params")
         except Exception as exc:
-            broken = [f"{r.name}: {r.status}: {r.error}" for r in manager.records.values()
-                      if r.status in ("failed", "incompatible")]
+            broken = [
+                f"{r.name}: {r.status}: {r.error}"
+                for r in manager.records.values()
+                if r.status in ("failed", "incompatible")
+            ]
             if broken:
                 raise AssertionError(f"{exc} (plugins that did not load: {'; '.join(broken)})") from exc
             raise
@@ -210,7 +224,9 @@ class DataSourceContract(ComponentContract):
         assert found == {}, f"unknown_tickers({list(self.tickers)}) names tickers load_data returns: {found}"
         if self.unknown_ticker is not None:
             missing = component.unknown_tickers([self.tickers[0], self.unknown_ticker])
-            assert list(missing or {}) == [self.unknown_ticker], f"unknown_tickers missed {self.unknown_ticker}: {missing}"
+            assert list(missing or {}) == [self.unknown_ticker], (
+                f"unknown_tickers missed {self.unknown_ticker}: {missing}"
+            )
             assert str(missing[self.unknown_ticker]).strip(), "unknown_tickers gave no reason"
 
     def test_deterministic(self, loaded: pd.DataFrame) -> None:
@@ -274,7 +290,8 @@ class FeatureStepContract(_PanelMixin, ComponentContract):
             values = features[col].to_numpy()
             assert not np.isinf(values).any(), f"column {col!r} has infinite values"
         assert features.notna().any().all(), (
-            f"columns entirely NaN: {[c for c in features.columns if features[c].isna().all()]}")
+            f"columns entirely NaN: {[c for c in features.columns if features[c].isna().all()]}"
+        )
 
     def test_stable_names(self, component: Any, features: pd.DataFrame) -> None:
         other = self._transform(component, self.make_panel(seed=7, n_days=self.panel_days + 40))
@@ -300,22 +317,35 @@ class FeatureStepContract(_PanelMixin, ComponentContract):
             pytest.skip("cross-sectional feature (per_ticker = False)")
         for ticker in panel.index.get_level_values(INDEX_NAMES[0]).unique():
             alone = self._transform(component, panel.loc[[ticker]])
-            assert_same_values(features.loc[[ticker]], alone,
-                               f"ticker {ticker} computed alone vs within the panel", self.rtol, self.atol)
+            assert_same_values(
+                features.loc[[ticker]],
+                alone,
+                f"ticker {ticker} computed alone vs within the panel",
+                self.rtol,
+                self.atol,
+            )
 
     def test_causal_truncation(self, component: Any, panel: pd.DataFrame, features: pd.DataFrame) -> None:
         cutoff = _cutoff(panel)
         truncated = self._transform(component, _upto(panel, cutoff))
-        assert_same_values(_upto(features, cutoff), truncated,
-                           f"look-ahead: features up to {cutoff.date()} change when later rows are removed",
-                           self.rtol, self.atol)
+        assert_same_values(
+            _upto(features, cutoff),
+            truncated,
+            f"look-ahead: features up to {cutoff.date()} change when later rows are removed",
+            self.rtol,
+            self.atol,
+        )
 
     def test_causal_perturbation(self, component: Any, panel: pd.DataFrame, features: pd.DataFrame) -> None:
         cutoff = _cutoff(panel, 0.5)
         changed = self._transform(component, perturb_after(panel, cutoff))
-        assert_same_values(_upto(features, cutoff), _upto(changed, cutoff),
-                           f"look-ahead: features up to {cutoff.date()} change when later rows change",
-                           self.rtol, self.atol)
+        assert_same_values(
+            _upto(features, cutoff),
+            _upto(changed, cutoff),
+            f"look-ahead: features up to {cutoff.date()} change when later rows change",
+            self.rtol,
+            self.atol,
+        )
 
     def test_scale_free(self, component: Any, panel: pd.DataFrame, features: pd.DataFrame) -> None:
         """A step that declares ``scale_free`` gives the same output when each ticker's prices are
@@ -324,9 +354,14 @@ class FeatureStepContract(_PanelMixin, ComponentContract):
         if not component.scale_free:
             pytest.skip("the step does not declare scale_free")
         rescaled = self._transform(component, rescale_panel(panel))
-        assert_same_values(features, rescaled,
-                           "scale_free: the output changes when each ticker's prices are multiplied by a "
-                           "constant (and its volumes by another)", self.scale_rtol, self.scale_atol)
+        assert_same_values(
+            features,
+            rescaled,
+            "scale_free: the output changes when each ticker's prices are multiplied by a "
+            "constant (and its volumes by another)",
+            self.scale_rtol,
+            self.scale_atol,
+        )
 
 
 # -- labels -------------------------------------------------------------------------------------
@@ -376,7 +411,8 @@ class LabelContract(_PanelMixin, ComponentContract):
             tail = rows.iloc[-horizon:]
             assert tail.isna().all(), (
                 f"ticker {ticker}: the last {horizon} bar(s) cannot know their future, but "
-                f"{tail.dropna().index.get_level_values(1)[0].date()} has label {tail.dropna().iloc[0]}")
+                f"{tail.dropna().index.get_level_values(1)[0].date()} has label {tail.dropna().iloc[0]}"
+            )
 
     def test_looks_no_further_than_horizon(self, component: Any, panel: pd.DataFrame, labels: pd.DataFrame) -> None:
         horizon = component.horizon
@@ -386,17 +422,23 @@ class LabelContract(_PanelMixin, ComponentContract):
         last_seen = dates.groupby(level=INDEX_NAMES[0], sort=False).shift(-horizon)
         settled = np.asarray(last_seen.notna() & (last_seen <= cutoff))
         assert settled.any(), "panel too short for this horizon; override make_panel"
-        assert_same_values(labels[settled], changed[settled],
-                           f"labels whose {horizon}-bar window ends by {cutoff.date()} change when later "
-                           "rows change (the label looks further ahead than its horizon)", self.rtol, self.atol)
+        assert_same_values(
+            labels[settled],
+            changed[settled],
+            f"labels whose {horizon}-bar window ends by {cutoff.date()} change when later "
+            "rows change (the label looks further ahead than its horizon)",
+            self.rtol,
+            self.atol,
+        )
 
     def test_no_ticker_bleed(self, component: Any, panel: pd.DataFrame, labels: pd.DataFrame) -> None:
         if not self.per_ticker:
             pytest.skip("cross-sectional label (per_ticker = False)")
         for ticker in panel.index.get_level_values(INDEX_NAMES[0]).unique():
             alone = component.make_labels(panel.loc[[ticker]].copy())
-            assert_same_values(labels.loc[[ticker]], alone, f"ticker {ticker} labelled alone vs within the panel",
-                               self.rtol, self.atol)
+            assert_same_values(
+                labels.loc[[ticker]], alone, f"ticker {ticker} labelled alone vs within the panel", self.rtol, self.atol
+            )
 
     def test_deterministic(self, panel: pd.DataFrame, labels: pd.DataFrame) -> None:
         again = self.make_component().make_labels(panel.copy())
@@ -423,16 +465,28 @@ class ModelContract(ComponentContract):
         rng = np.random.default_rng(seed)
         n = self.n_rows
         index = pd.MultiIndex.from_arrays(
-            [np.repeat(["AAA", "BBB"], n // 2 + 1)[:n],
-             np.tile(pd.bdate_range("2020-01-01", periods=n // 2 + 1), 2)[:n]], names=list(INDEX_NAMES))
-        X = pd.DataFrame(rng.normal(size=(n, self.n_features)), index=index,
-                         columns=[f"f{i}" for i in range(self.n_features)])
+            [
+                np.repeat(["AAA", "BBB"], n // 2 + 1)[:n],
+                np.tile(pd.bdate_range("2020-01-01", periods=n // 2 + 1), 2)[:n],
+            ],
+            names=list(INDEX_NAMES),
+        )
+        X = pd.DataFrame(
+            rng.normal(size=(n, self.n_features)), index=index, columns=[f"f{i}" for i in range(self.n_features)]
+        )
         signal = 1.5 * X["f0"] - 1.0 * X["f1"] + rng.normal(0, 0.5, n)
         y = (signal > 0).astype("float64") if self.task == "classification" else signal.astype("float64")
         y.name = "label"
         a, b = int(n * 0.6), int(n * 0.8)
-        return {"X_train": X.iloc[:a], "y_train": y.iloc[:a], "X_val": X.iloc[a:b], "y_val": y.iloc[a:b],
-                "X_test": X.iloc[b:], "y_test": y.iloc[b:], "X": X}
+        return {
+            "X_train": X.iloc[:a],
+            "y_train": y.iloc[:a],
+            "X_val": X.iloc[a:b],
+            "y_val": y.iloc[a:b],
+            "X_test": X.iloc[b:],
+            "y_test": y.iloc[b:],
+            "X": X,
+        }
 
     def make_component(self) -> Any:
         model = super().make_component()
@@ -492,9 +546,13 @@ class ModelContract(ComponentContract):
     def test_deterministic_under_seed(self, trained: Any, data: dict[str, Any]) -> None:
         other = self.make_component()
         self._fit(other, data)
-        np.testing.assert_allclose(self._test_pred(other, data), self._test_pred(trained, data),
-                                   rtol=self.rtol, atol=self.atol,
-                                   err_msg="two trainings with the same params and seed differ")
+        np.testing.assert_allclose(
+            self._test_pred(other, data),
+            self._test_pred(trained, data),
+            rtol=self.rtol,
+            atol=self.atol,
+            err_msg="two trainings with the same params and seed differ",
+        )
 
     def test_input_not_modified(self, component: Any, data: dict[str, Any]) -> None:
         before = {k: v.copy() for k, v in data.items()}
@@ -514,7 +572,8 @@ class ModelContract(ComponentContract):
         json.dumps(info)
         params = trained.final_params([info, info])
         assert isinstance(params, type(trained.params)), (
-            f"final_params returned {type(params).__name__}, not {type(trained.params).__name__}")
+            f"final_params returned {type(params).__name__}, not {type(trained.params).__name__}"
+        )
         final = type(trained)(trained.name, params)
         final.task = trained.task
         self._fit(final, data, validation=False)
@@ -529,9 +588,13 @@ class ModelContract(ComponentContract):
             assert (target / name).exists(), f"save_model listed {name!r} but it is not in {target}"
         fresh = self.make_component()
         fresh.load_model(str(target))
-        np.testing.assert_allclose(self._test_pred(fresh, data), self._test_pred(trained, data),
-                                   rtol=self.rtol, atol=self.atol,
-                                   err_msg="predictions after save_model/load_model differ")
+        np.testing.assert_allclose(
+            self._test_pred(fresh, data),
+            self._test_pred(trained, data),
+            rtol=self.rtol,
+            atol=self.atol,
+            err_msg="predictions after save_model/load_model differ",
+        )
 
     def test_no_pickle_written(self, trained: Any, tmp_path: Path) -> None:
         target = tmp_path / RunLayout.MODEL_DIR
@@ -554,9 +617,13 @@ class ModelContract(ComponentContract):
         X = data["X"]
         cutoff = _cutoff(X, 0.9)
         full = self._all_rows(trained, X)
-        assert_same_values(_upto(full, cutoff), self._all_rows(trained, _upto(X, cutoff)),
-                           f"look-ahead: predictions up to {cutoff.date()} change when later rows are removed",
-                           self.rtol, self.atol)
+        assert_same_values(
+            _upto(full, cutoff),
+            self._all_rows(trained, _upto(X, cutoff)),
+            f"look-ahead: predictions up to {cutoff.date()} change when later rows are removed",
+            self.rtol,
+            self.atol,
+        )
 
     def test_predictions_causal_perturbation(self, trained: Any, data: dict[str, Any]) -> None:
         X = data["X"]
@@ -564,17 +631,25 @@ class ModelContract(ComponentContract):
         later = np.asarray(X.index.get_level_values(INDEX_NAMES[1]) > cutoff)
         changed = X.copy()
         changed.iloc[later] = np.random.default_rng(5).normal(size=(int(later.sum()), X.shape[1])) * 3.0
-        assert_same_values(_upto(self._all_rows(trained, X), cutoff),
-                           _upto(self._all_rows(trained, changed), cutoff),
-                           f"look-ahead: predictions up to {cutoff.date()} change when later rows change",
-                           self.rtol, self.atol)
+        assert_same_values(
+            _upto(self._all_rows(trained, X), cutoff),
+            _upto(self._all_rows(trained, changed), cutoff),
+            f"look-ahead: predictions up to {cutoff.date()} change when later rows change",
+            self.rtol,
+            self.atol,
+        )
 
     def test_predictions_no_ticker_bleed(self, trained: Any, data: dict[str, Any]) -> None:
         X = data["X"]
         full = self._all_rows(trained, X)
         for ticker in X.index.get_level_values(INDEX_NAMES[0]).unique():
-            assert_same_values(full.loc[[ticker]], self._all_rows(trained, X.loc[[ticker]]),
-                               f"ticker {ticker} scored alone vs within the frame", self.rtol, self.atol)
+            assert_same_values(
+                full.loc[[ticker]],
+                self._all_rows(trained, X.loc[[ticker]]),
+                f"ticker {ticker} scored alone vs within the frame",
+                self.rtol,
+                self.atol,
+            )
 
     def test_feature_importance(self, trained: Any, data: dict[str, Any]) -> None:
         importance = trained.feature_importance()
@@ -595,8 +670,9 @@ class StrategyContract(_PanelMixin, ComponentContract):
     def make_predictions(self, panel: pd.DataFrame, seed: int = 3) -> pd.DataFrame:
         """Predictions as the train stage writes them (``prob``, ``fold``), here for every row."""
         rng = np.random.default_rng(seed)
-        return pd.DataFrame({"prob": rng.uniform(0, 1, len(panel)), "fold": np.zeros(len(panel), dtype="int64")},
-                            index=panel.index)
+        return pd.DataFrame(
+            {"prob": rng.uniform(0, 1, len(panel)), "fold": np.zeros(len(panel), dtype="int64")}, index=panel.index
+        )
 
     def make_oos_predictions(self, panel: pd.DataFrame, seed: int = 5) -> pd.DataFrame:
         """Predictions for a subset of the rows, shaped like a walk-forward's: none during the first
@@ -661,8 +737,10 @@ class StrategyContract(_PanelMixin, ComponentContract):
         except AssertionError:
             raise
         except Exception as exc:
-            raise AssertionError(f"generate_signals failed with predictions for only part of the rows (as a "
-                                 f"backtest passes them): {type(exc).__name__}: {exc}") from exc
+            raise AssertionError(
+                f"generate_signals failed with predictions for only part of the rows (as a "
+                f"backtest passes them): {type(exc).__name__}: {exc}"
+            ) from exc
         self._check_signals(data, signals)
 
     def test_weight_column(self, signals: pd.DataFrame) -> None:
@@ -671,13 +749,18 @@ class StrategyContract(_PanelMixin, ComponentContract):
         weight = signals["weight"].to_numpy(dtype="float64")
         assert np.isfinite(weight).all() and (weight >= 0).all(), "weight must be finite and >= 0"
 
-    def test_causal(self, component: Any, panel: pd.DataFrame, predictions: pd.DataFrame,
-                    signals: pd.DataFrame) -> None:
+    def test_causal(
+        self, component: Any, panel: pd.DataFrame, predictions: pd.DataFrame, signals: pd.DataFrame
+    ) -> None:
         cutoff = _cutoff(panel, 0.5)
         changed = self._signals(component, perturb_after(panel, cutoff), perturb_after(predictions, cutoff))
-        assert_same_values(_upto(signals, cutoff), _upto(changed, cutoff),
-                           f"look-ahead: signals up to {cutoff.date()} change when later data change",
-                           self.rtol, self.atol)
+        assert_same_values(
+            _upto(signals, cutoff),
+            _upto(changed, cutoff),
+            f"look-ahead: signals up to {cutoff.date()} change when later data change",
+            self.rtol,
+            self.atol,
+        )
 
     def test_deterministic(self, panel: pd.DataFrame, predictions: pd.DataFrame, signals: pd.DataFrame) -> None:
         again = self._signals(self.make_component(), panel, predictions)

@@ -36,7 +36,7 @@ def make_ohlcv_panel(
     calendar = pd.bdate_range(start, periods=n_days + 10 * len(tickers))
     frames = []
     for k, ticker in enumerate(tickers):
-        dates = calendar[k * 3: k * 3 + n_days] if ragged else calendar[:n_days]
+        dates = calendar[k * 3 : k * 3 + n_days] if ragged else calendar[:n_days]
         if ragged and k % 2 == 1 and len(dates) > 20:
             dates = dates.delete([7, 13])  # a ticker with holes in its calendar
         n = len(dates)
@@ -52,10 +52,20 @@ def make_ohlcv_panel(
         high = np.maximum(open_, close) * np.exp(spread_hi)
         low = np.minimum(open_, close) * np.exp(-spread_lo)
         volume = np.round(rng.lognormal(13.0, 0.4, n))
-        frames.append(pd.DataFrame({
-            "ticker": ticker, "date": dates, "open": open_, "high": high, "low": low, "close": close,
-            "adj_close": close, "volume": volume.astype("float64"),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "ticker": ticker,
+                    "date": dates,
+                    "open": open_,
+                    "high": high,
+                    "low": low,
+                    "close": close,
+                    "adj_close": close,
+                    "volume": volume.astype("float64"),
+                }
+            )
+        )
     stacked = pd.concat(frames, ignore_index=True)
     stacked["date"] = stacked["date"].astype("datetime64[ns]")  # the canonical unit, whatever pandas defaults to
     panel = stacked.set_index(list(INDEX_NAMES)).sort_index()
@@ -100,8 +110,7 @@ def perturb_after(panel: "pd.DataFrame", cutoff: Any, seed: int = 1) -> "pd.Data
         out.loc[after, col] = out.loc[after, col].to_numpy() * factor
     if "volume" in out.columns:
         out.loc[after, "volume"] = out.loc[after, "volume"].to_numpy() * factor[::-1]
-    extra = [c for c in out.columns if c not in price_cols and c != "volume"
-             and pd.api.types.is_float_dtype(out[c])]
+    extra = [c for c in out.columns if c not in price_cols and c != "volume" and pd.api.types.is_float_dtype(out[c])]
     for col in extra:
         out.loc[after, col] = rng.uniform(0.0, 1.0, int(after.sum()))  # valid as a probability too
     return out
@@ -116,8 +125,11 @@ VOLUME_FACTORS = (5.3, 0.021, 870.0)
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
 
 
-def rescale_panel(panel: "pd.DataFrame", price_factors: Sequence[float] = PRICE_FACTORS,
-                  volume_factors: Sequence[float] = VOLUME_FACTORS) -> "pd.DataFrame":
+def rescale_panel(
+    panel: "pd.DataFrame",
+    price_factors: Sequence[float] = PRICE_FACTORS,
+    volume_factors: Sequence[float] = VOLUME_FACTORS,
+) -> "pd.DataFrame":
     """A copy of ``panel`` whose k-th ticker has its prices multiplied by ``price_factors[k]`` and its
     volume by ``volume_factors[k]`` (both cycled); every other column is left as it is.
 

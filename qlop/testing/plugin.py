@@ -133,8 +133,7 @@ class FakeEntryPoints:
 
     def add(self, name: str, plugin: Any, distribution: str | None = None, version: str | None = "0.0.1") -> None:
         ep = _FakeEntryPoint(self, name, plugin)
-        info = self._discovery.EntryPointInfo(name, ep.value, distribution or f"fake-{name}", version,
-                                              ep)  # type: ignore[arg-type]
+        info = self._discovery.EntryPointInfo(name, ep.value, distribution or f"fake-{name}", version, ep)  # type: ignore[arg-type]
         self._infos.append(info)
 
     def add_broken(self, name: str, error: BaseException | None = None, **kw: Any) -> None:
@@ -169,8 +168,13 @@ class QlopCli:
 
         self.runner = CliRunner()
 
-    def invoke(self, args: list[str] | str, env: dict[str, str | None] | None = None, input: str | None = None,
-               catch_exceptions: bool = True) -> Any:
+    def invoke(
+        self,
+        args: list[str] | str,
+        env: dict[str, str | None] | None = None,
+        input: str | None = None,
+        catch_exceptions: bool = True,
+    ) -> Any:
         """``result = qlop_cli.invoke(["plugins", "list", "--json"])``; see ``result.exit_code``,
         ``result.stdout``, ``result.stderr``."""
         import shlex
@@ -182,8 +186,9 @@ class QlopCli:
             args = shlex.split(args)
         manager_mod.reset()
         try:
-            return self.runner.invoke(cli, args, env=env, input=input, catch_exceptions=catch_exceptions,
-                                      prog_name="qlop")
+            return self.runner.invoke(
+                cli, args, env=env, input=input, catch_exceptions=catch_exceptions, prog_name="qlop"
+            )
         finally:
             manager_mod.reset()
 

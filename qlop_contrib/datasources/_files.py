@@ -68,8 +68,9 @@ class FileSource(BaseDataSourcePlugin):
                 unknown[t] = f"no file {t}{self.suffixes[0]} in {path}{hint}"
         return unknown
 
-    def load_data(self, tickers: list[str] | None, start_date: Any = None, end_date: Any = None,
-                  interval: str = "1d") -> pd.DataFrame:
+    def load_data(
+        self, tickers: list[str] | None, start_date: Any = None, end_date: Any = None, interval: str = "1d"
+    ) -> pd.DataFrame:
         from qlop.api import require_daily
 
         require_daily(interval, self.name, FILE_INTERVALS)
@@ -100,8 +101,9 @@ class FileSource(BaseDataSourcePlugin):
                 f = available[stem]
                 frame = self._columns(self._read(f), str(f), need_ticker=False)
                 frame = frame.drop(columns="ticker", errors="ignore")
-                parts.append(to_panel(frame, str(f), ticker=stem, date_format=self.params.date_format,
-                                      start=start, end=end))
+                parts.append(
+                    to_panel(frame, str(f), ticker=stem, date_format=self.params.date_format, start=start, end=end)
+                )
                 progress.advance(message=stem)
         panel = concat_panels(parts)
         require_rows(panel, chosen, str(folder), start, end)

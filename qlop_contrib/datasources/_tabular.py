@@ -17,11 +17,18 @@ from qlop.api import OHLCV_COLUMNS, DataError, parse_date_column, validate_panel
 
 #: Normalised spelling (lower case, no spaces/underscores/dashes/dots) -> canonical column.
 ALIASES: dict[str, str] = {
-    "date": "date", "datetime": "date", "timestamp": "date",
-    "open": "open", "high": "high", "low": "low", "close": "close",
-    "adjclose": "adj_close", "adjustedclose": "adj_close",
+    "date": "date",
+    "datetime": "date",
+    "timestamp": "date",
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "adjclose": "adj_close",
+    "adjustedclose": "adj_close",
     "volume": "volume",
-    "ticker": "ticker", "symbol": "ticker",
+    "ticker": "ticker",
+    "symbol": "ticker",
 }
 REQUIRED = ("date", "open", "high", "low", "close", "volume")
 CANONICAL = frozenset(("date", "ticker", *OHLCV_COLUMNS))
@@ -31,8 +38,13 @@ def _key(name: Any) -> str:
     return re.sub(r"[\s_\-.]", "", str(name)).lower()
 
 
-def column_map(columns: list[Any], source: str, mapping: Mapping[str, str] | None = None,
-               ticker_column: str = "ticker", need_ticker: bool = False) -> dict[Any, str]:
+def column_map(
+    columns: list[Any],
+    source: str,
+    mapping: Mapping[str, str] | None = None,
+    ticker_column: str = "ticker",
+    need_ticker: bool = False,
+) -> dict[Any, str]:
     """Which of ``columns`` becomes which QLOP column; a missing required column names ``source``.
 
     ``mapping`` (your name -> QLOP name) wins over the case-insensitive defaults. Unknown columns are
@@ -41,8 +53,7 @@ def column_map(columns: list[Any], source: str, mapping: Mapping[str, str] | Non
     mapping = {_key(k): v for k, v in (mapping or {}).items()}
     for target in mapping.values():
         if target not in CANONICAL:
-            raise DataError(f"{source}: column mapping target {target!r} is not one of "
-                            f"{', '.join(sorted(CANONICAL))}")
+            raise DataError(f"{source}: column mapping target {target!r} is not one of {', '.join(sorted(CANONICAL))}")
     ticker_key = _key(ticker_column)
     rename: dict[Any, str] = {}
     taken: dict[str, Any] = {}
@@ -58,15 +69,27 @@ def column_map(columns: list[Any], source: str, mapping: Mapping[str, str] | Non
     required = REQUIRED + (("ticker",) if need_ticker else ())
     missing = [c for c in required if c not in taken]
     if missing:
-        pretty = {"date": "Date", "open": "Open", "high": "High", "low": "Low", "close": "Close",
-                  "volume": "Volume", "ticker": ticker_column}
+        pretty = {
+            "date": "Date",
+            "open": "Open",
+            "high": "High",
+            "low": "Low",
+            "close": "Close",
+            "volume": "Volume",
+            "ticker": ticker_column,
+        }
         found = ", ".join(map(str, columns)) or "none"
         raise DataError(f"{source}: missing required column {pretty[missing[0]]!r} (found: {found})")
     return rename
 
 
-def canonical_columns(df: pd.DataFrame, source: str, mapping: Mapping[str, str] | None = None,
-                      ticker_column: str = "ticker", need_ticker: bool = False) -> pd.DataFrame:
+def canonical_columns(
+    df: pd.DataFrame,
+    source: str,
+    mapping: Mapping[str, str] | None = None,
+    ticker_column: str = "ticker",
+    need_ticker: bool = False,
+) -> pd.DataFrame:
     """Rename ``df``'s columns to QLOP's names (:func:`column_map`); a missing ``Adj Close`` equals ``Close``."""
     rename = column_map(list(df.columns), source, mapping, ticker_column, need_ticker)
     out = df[list(rename)].rename(columns=rename)
@@ -75,8 +98,14 @@ def canonical_columns(df: pd.DataFrame, source: str, mapping: Mapping[str, str] 
     return out
 
 
-def to_panel(df: pd.DataFrame, source: str, ticker: str | None = None, date_format: str | None = None,
-             start: Any = None, end: Any = None) -> pd.DataFrame:
+def to_panel(
+    df: pd.DataFrame,
+    source: str,
+    ticker: str | None = None,
+    date_format: str | None = None,
+    start: Any = None,
+    end: Any = None,
+) -> pd.DataFrame:
     """Parse dates and validate every row in the file's own order, then keep ``start..end``.
 
     Validating the whole input (not just the window) keeps row numbers in errors true to the file.

@@ -35,8 +35,14 @@ from qlop_contrib.datasources.params import AlphaVantageParams
 
 FUNCTION = "TIME_SERIES_DAILY_ADJUSTED"
 SERIES_KEY = "Time Series (Daily)"
-FIELDS = {"open": "1. open", "high": "2. high", "low": "3. low", "close": "4. close",
-          "adjusted": "5. adjusted close", "volume": "6. volume"}
+FIELDS = {
+    "open": "1. open",
+    "high": "2. high",
+    "low": "3. low",
+    "close": "4. close",
+    "adjusted": "5. adjusted close",
+    "volume": "6. volume",
+}
 #: HTTP statuses worth retrying (throttling and server trouble); other non-200 answers fail at once.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -50,8 +56,9 @@ class AlphaVantageSource(BaseDataSourcePlugin):
 
     params_model = AlphaVantageParams
 
-    def __init__(self, name: str, params: Any = None, session: Any = None,
-                 sleep: Callable[[float], None] | None = None) -> None:
+    def __init__(
+        self, name: str, params: Any = None, session: Any = None, sleep: Callable[[float], None] | None = None
+    ) -> None:
         super().__init__(name, params)
         self._session = session
         self._sleep = sleep or time.sleep
@@ -67,23 +74,33 @@ class AlphaVantageSource(BaseDataSourcePlugin):
         env = self.params.api_key_env
         key = os.environ.get(env, "").strip()
         if not key:
-            raise ConfigError(f"data.data_source_params.api_key_env: environment variable {env} is not set; "
-                              f"put your Alpha Vantage API key in it (export {env}=...)")
+            raise ConfigError(
+                f"data.data_source_params.api_key_env: environment variable {env} is not set; "
+                f"put your Alpha Vantage API key in it (export {env}=...)"
+            )
         return key
 
-    def load_data(self, tickers: list[str] | None, start_date: Any = None, end_date: Any = None,
-                  interval: str = "1d") -> pd.DataFrame:
+    def load_data(
+        self, tickers: list[str] | None, start_date: Any = None, end_date: Any = None, interval: str = "1d"
+    ) -> pd.DataFrame:
         require_daily(interval, "alphavantage")
         if not tickers:
-            raise DataError("alphavantage: no tickers given (set data.tickers, e.g. [\"IBM\", \"MSFT\"])")
+            raise DataError('alphavantage: no tickers given (set data.tickers, e.g. ["IBM", "MSFT"])')
         tickers = list(tickers)
         key = self.api_key()
         parts = []
         with ticker_progress(len(tickers)) as progress:
             for ticker in tickers:
                 payload = self.fetch(ticker, key)
-                parts.append(to_panel(series_frame(payload, ticker), f"alphavantage {ticker}", ticker=ticker,
-                                      start=start_date, end=end_date))
+                parts.append(
+                    to_panel(
+                        series_frame(payload, ticker),
+                        f"alphavantage {ticker}",
+                        ticker=ticker,
+                        start=start_date,
+                        end=end_date,
+                    )
+                )
                 progress.advance(message=ticker)
         panel = concat_panels(parts)
         require_rows(panel, tickers, "alphavantage", start_date, end_date)
@@ -100,9 +117,10 @@ class AlphaVantageSource(BaseDataSourcePlugin):
             except _Retry as problem:
                 last = _hide(str(problem), key)
             if attempt + 1 < attempts:
-                self._sleep(p.backoff_seconds * 2 ** attempt)
-        raise DataError(f"alphavantage: ticker {ticker}: {last} (gave up after {attempts} "
-                        f"attempt{'s' if attempts > 1 else ''})")
+                self._sleep(p.backoff_seconds * 2**attempt)
+        raise DataError(
+            f"alphavantage: ticker {ticker}: {last} (gave up after {attempts} attempt{'s' if attempts > 1 else ''})"
+        )
 
     def _answer(self, ticker: str, query: dict[str, str]) -> dict[str, Any]:
         import requests
@@ -125,16 +143,20 @@ class AlphaVantageSource(BaseDataSourcePlugin):
         if SERIES_KEY in payload:
             return payload
         if "Error Message" in payload:
-            raise DataError(f"alphavantage: ticker {ticker}: unknown symbol or invalid request "
-                            f"({_hide(str(payload['Error Message']), key)})")
+            raise DataError(
+                f"alphavantage: ticker {ticker}: unknown symbol or invalid request "
+                f"({_hide(str(payload['Error Message']), key)})"
+            )
         for field in ("Note", "Information"):
             if field in payload:
                 text = _hide(" ".join(str(payload[field]).split()), key)
                 if "premium endpoint" in text.lower():
                     raise DataError(f"alphavantage: ticker {ticker}: {FUNCTION} needs a premium key ({text})")
                 raise _Retry(f"the service is throttling requests ({text})")
-        raise DataError(f"alphavantage: ticker {ticker}: unexpected answer without {SERIES_KEY!r} "
-                        f"(keys: {', '.join(map(str, payload)) or 'none'})")
+        raise DataError(
+            f"alphavantage: ticker {ticker}: unexpected answer without {SERIES_KEY!r} "
+            f"(keys: {', '.join(map(str, payload)) or 'none'})"
+        )
 
     def back_adjusted(self, tickers: list[str]) -> bool:
         """Always: prices are scaled by the adjusted-close factor (see the module docstring)."""
@@ -167,11 +189,17 @@ def series_frame(payload: dict[str, Any], ticker: str) -> pd.DataFrame:
     frame = pd.DataFrame(raw)
     factor = frame["adjusted"] / frame["close"]
     close = frame["close"] * factor
-    return pd.DataFrame({
-        "date": dates,
-        "open": frame["open"] * factor, "high": frame["high"] * factor, "low": frame["low"] * factor,
-        "close": close, "adj_close": close, "volume": frame["volume"] / factor,
-    })
+    return pd.DataFrame(
+        {
+            "date": dates,
+            "open": frame["open"] * factor,
+            "high": frame["high"] * factor,
+            "low": frame["low"] * factor,
+            "close": close,
+            "adj_close": close,
+            "volume": frame["volume"] / factor,
+        }
+    )
 
 
 def _hide(text: str, key: str) -> str:

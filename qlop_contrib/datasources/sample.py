@@ -22,14 +22,46 @@ from qlop_contrib.datasources.params import SampleParams
 
 #: The primary set, in PROVENANCE.md order: the default when no tickers are given.
 PRIMARY_TICKERS: tuple[str, ...] = (
-    "AAPL", "MSFT", "AMZN", "GOOGL", "NVDA", "INTC", "CSCO", "ORCL", "IBM", "AMD", "JPM", "BAC", "C",
-    "GS", "XOM", "CVX", "JNJ", "PFE", "MRK", "UNH", "PG", "KO", "WMT", "HD", "DIS", "GE", "BA",
-    "SPY", "QQQ",
+    "AAPL",
+    "MSFT",
+    "AMZN",
+    "GOOGL",
+    "NVDA",
+    "INTC",
+    "CSCO",
+    "ORCL",
+    "IBM",
+    "AMD",
+    "JPM",
+    "BAC",
+    "C",
+    "GS",
+    "XOM",
+    "CVX",
+    "JNJ",
+    "PFE",
+    "MRK",
+    "UNH",
+    "PG",
+    "KO",
+    "WMT",
+    "HD",
+    "DIS",
+    "GE",
+    "BA",
+    "SPY",
+    "QQQ",
 )
 BENCHMARK = "GSPC"
 COLLECTIONS = ("wiki_unadjusted", "index")
-_DTYPES = {"Open": "float64", "High": "float64", "Low": "float64", "Close": "float64",
-           "Adj Close": "float64", "Volume": "float64"}
+_DTYPES = {
+    "Open": "float64",
+    "High": "float64",
+    "Low": "float64",
+    "Close": "float64",
+    "Adj Close": "float64",
+    "Volume": "float64",
+}
 
 
 def data_dir() -> Path:
@@ -59,13 +91,17 @@ def resolve(ticker: str, collection: str = "primary") -> tuple[str, Path]:
     else:
         stem = name.upper().lstrip("^")
         order = ([root / "extra" / "wiki_unadjusted"] if collection == "wiki_unadjusted" else []) + [
-            root, root / "extra" / "index"]
+            root,
+            root / "extra" / "index",
+        ]
         for folder in order:
             path = folder / f"{stem}.csv"
             if path.is_file():
                 return stem, path
-    raise DataError(f"sample: ticker {ticker}: {not_in_dataset(name)} "
-                    f"(available: {', '.join(PRIMARY_TICKERS)}, {BENCHMARK}, IXIC, wiki_unadjusted/AAPL|MSFT|IBM|GOOG)")
+    raise DataError(
+        f"sample: ticker {ticker}: {not_in_dataset(name)} "
+        f"(available: {', '.join(PRIMARY_TICKERS)}, {BENCHMARK}, IXIC, wiki_unadjusted/AAPL|MSFT|IBM|GOOG)"
+    )
 
 
 def not_in_dataset(name: str) -> str:
@@ -95,8 +131,9 @@ class SampleSource(BaseDataSourcePlugin):
             return sorted(p.stem for p in (data_dir() / "extra" / "wiki_unadjusted").glob("*.csv"))
         return list(PRIMARY_TICKERS)
 
-    def load_data(self, tickers: list[str] | None, start_date: Any = None, end_date: Any = None,
-                  interval: str = "1d") -> pd.DataFrame:
+    def load_data(
+        self, tickers: list[str] | None, start_date: Any = None, end_date: Any = None, interval: str = "1d"
+    ) -> pd.DataFrame:
         from qlop.api import require_daily, ticker_progress
 
         require_daily(interval, "sample")
@@ -120,8 +157,10 @@ class SampleSource(BaseDataSourcePlugin):
         """True when any of ``tickers`` is a primary file (split- and dividend-adjusted back from
         2017-11-10, see PROVENANCE.md); the indexes and the ``wiki_unadjusted`` files are not adjusted."""
         root = data_dir()
-        return any(path.parent == root and path.stem in PRIMARY_TICKERS
-                   for path in (resolve(t, self.params.collection)[1] for t in tickers))
+        return any(
+            path.parent == root and path.stem in PRIMARY_TICKERS
+            for path in (resolve(t, self.params.collection)[1] for t in tickers)
+        )
 
     def unknown_tickers(self, tickers: list[str]) -> dict[str, str]:
         """The tickers no embedded file answers to, each with the closest names the dataset has."""

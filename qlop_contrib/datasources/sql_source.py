@@ -61,8 +61,9 @@ class SqlSource(BaseDataSourcePlugin):
         """How messages name the source: the query or table and the database (no password)."""
         return f"sql {self.what} at {sql_display_url(self.params.url)}"
 
-    def load_data(self, tickers: list[str] | None, start_date: Any = None, end_date: Any = None,
-                  interval: str = "1d") -> pd.DataFrame:
+    def load_data(
+        self, tickers: list[str] | None, start_date: Any = None, end_date: Any = None, interval: str = "1d"
+    ) -> pd.DataFrame:
         import sqlalchemy as sa
 
         require_daily(interval, "sql", SQL_INTERVALS)
@@ -97,8 +98,7 @@ class SqlSource(BaseDataSourcePlugin):
 
         p = self.params
         table = sa.Table(p.table, sa.MetaData(), autoload_with=conn, schema=p.db_schema)
-        cmap = column_map([c.name for c in table.columns], self.where, p.columns, p.ticker_column,
-                          need_ticker=True)
+        cmap = column_map([c.name for c in table.columns], self.where, p.columns, p.ticker_column, need_ticker=True)
         return table, {qlop: db for db, qlop in cmap.items()}
 
     def _read_table(self, conn: Any, tickers: list[str], start: Any, end: Any) -> pd.DataFrame:
@@ -131,8 +131,10 @@ class SqlSource(BaseDataSourcePlugin):
         if isinstance(kind, sa.Date):
             return (lo.date() if lo is not None else None, hi.date() if hi is not None else None)
         if isinstance(kind, sa.String) and self.params.date_format is None:  # ISO text sorts like dates
-            return (lo.strftime("%Y-%m-%d") if lo is not None else None,
-                    hi.strftime("%Y-%m-%d") if hi is not None else None)
+            return (
+                lo.strftime("%Y-%m-%d") if lo is not None else None,
+                hi.strftime("%Y-%m-%d") if hi is not None else None,
+            )
         return None, None
 
     # -- query mode -----------------------------------------------------------------------------
@@ -144,8 +146,10 @@ class SqlSource(BaseDataSourcePlugin):
         names = set(_BIND.findall(query))
         unknown = sorted(names - set(QUERY_BINDS))
         if unknown:
-            raise ConfigError(f"data.data_source_params.query: unknown bound parameter :{unknown[0]} "
-                              f"(QLOP binds {', '.join(':' + n for n in QUERY_BINDS)})")
+            raise ConfigError(
+                f"data.data_source_params.query: unknown bound parameter :{unknown[0]} "
+                f"(QLOP binds {', '.join(':' + n for n in QUERY_BINDS)})"
+            )
         binds: list[Any] = []
         values: dict[str, Any] = {}
         if "tickers" in names:
@@ -180,8 +184,13 @@ class SqlSource(BaseDataSourcePlugin):
                 frame[col] = pd.to_numeric(frame[col]).astype("float64")
             except (TypeError, ValueError):
                 raise DataError(f"{self.where}: column {col!r} holds values that are not numbers") from None
-        return to_panel(frame[["ticker", "date", *OHLCV_COLUMNS]], self.where,
-                        date_format=self.params.date_format, start=start, end=end)
+        return to_panel(
+            frame[["ticker", "date", *OHLCV_COLUMNS]],
+            self.where,
+            date_format=self.params.date_format,
+            start=start,
+            end=end,
+        )
 
     def cache_token(self) -> str:
         """What the cached panel depends on besides the params.
@@ -199,8 +208,9 @@ class SqlSource(BaseDataSourcePlugin):
             with engine.connect() as conn:
                 table, names = self._table(conn)
                 date_col, close_col = table.c[names["date"]], table.c[names["close"]]
-                row = conn.execute(sa.select(sa.func.count(), sa.func.min(date_col), sa.func.max(date_col),
-                                             sa.func.sum(close_col))).one()
+                row = conn.execute(
+                    sa.select(sa.func.count(), sa.func.min(date_col), sa.func.max(date_col), sa.func.sum(close_col))
+                ).one()
         except sa.exc.NoSuchTableError:
             raise DataError(f"{self.where}: no such table") from None
         except sa.exc.SQLAlchemyError as exc:

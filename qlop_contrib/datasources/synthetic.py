@@ -42,10 +42,10 @@ def ar1(shocks: np.ndarray, phi: float) -> np.ndarray:
     out = np.empty_like(shocks)
     state = np.zeros(shocks.shape[1:])
     for lo in range(0, n, seg):
-        block = shocks[lo:lo + seg]
+        block = shocks[lo : lo + seg]
         t = np.arange(len(block)).reshape((-1,) + (1,) * (shocks.ndim - 1))
-        acc = np.cumsum(block * phi ** -t, axis=0)
-        out[lo:lo + seg] = phi ** t * (phi * state + acc)
+        acc = np.cumsum(block * phi**-t, axis=0)
+        out[lo : lo + seg] = phi**t * (phi * state + acc)
         state = out[lo + len(block) - 1]
     return out
 
@@ -69,7 +69,7 @@ def generate_block(names: list[str], n_bars: int, p: SyntheticParams) -> dict[st
     sigma = np.exp(0.5 * log_var)
     del log_var, shocks
     a = p.overnight_share
-    mu = (p.drift * dt - 0.5 * sigma**2)
+    mu = p.drift * dt - 0.5 * sigma**2
     gap = a * mu + np.sqrt(a) * sigma * z[1] + jumps * p.jump_mean + np.sqrt(jumps) * p.jump_std * z[2]
     intra_sigma = np.sqrt(1.0 - a) * sigma
     intra = (1.0 - a) * mu + intra_sigma * z[3]
@@ -94,17 +94,21 @@ def synthetic_panel(names: list[str], dates: pd.DatetimeIndex, p: SyntheticParam
 
     with ticker_progress(n_t) as progress:
         for lo in range(0, n_t, BLOCK):
-            block = names[lo:lo + BLOCK]
+            block = names[lo : lo + BLOCK]
             arrays = generate_block(block, n_b, p)
             for c in OHLCV_COLUMNS:
                 # (n_bars, k) -> ticker-major rows: ticker lo's bars, then ticker lo+1's, ...
-                cols[c][lo * n_b:(lo + len(block)) * n_b] = arrays[c].T.ravel()
+                cols[c][lo * n_b : (lo + len(block)) * n_b] = arrays[c].T.ravel()
             del arrays
             progress.advance(len(block), message=block[-1])
     codes_t = np.repeat(np.arange(n_t, dtype=np.int32), n_b)
     codes_d = np.tile(np.arange(n_b, dtype=np.int32), n_t)
-    index = pd.MultiIndex(levels=[pd.Index(names, dtype="str"), dates.astype("datetime64[ns]")],
-                          codes=[codes_t, codes_d], names=["ticker", "date"], verify_integrity=False)
+    index = pd.MultiIndex(
+        levels=[pd.Index(names, dtype="str"), dates.astype("datetime64[ns]")],
+        codes=[codes_t, codes_d],
+        names=["ticker", "date"],
+        verify_integrity=False,
+    )
     return pd.DataFrame(cols, index=index, copy=False)
 
 
@@ -113,8 +117,9 @@ class SyntheticSource(BaseDataSourcePlugin):
 
     params_model = SyntheticParams
 
-    def load_data(self, tickers: list[str] | None, start_date: Any = None, end_date: Any = None,
-                  interval: str = "1d") -> pd.DataFrame:
+    def load_data(
+        self, tickers: list[str] | None, start_date: Any = None, end_date: Any = None, interval: str = "1d"
+    ) -> pd.DataFrame:
         from qlop.api import require_daily
 
         require_daily(interval, "synthetic")

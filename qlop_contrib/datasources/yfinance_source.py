@@ -51,22 +51,32 @@ class YFinanceSource(BaseDataSourcePlugin):
             self._download = yfinance_download(self.params.cache_dir or cache_dir() / "yfinance")
         return self._download
 
-    def load_data(self, tickers: list[str] | None, start_date: Any = None, end_date: Any = None,
-                  interval: str = "1d") -> pd.DataFrame:
+    def load_data(
+        self, tickers: list[str] | None, start_date: Any = None, end_date: Any = None, interval: str = "1d"
+    ) -> pd.DataFrame:
         from qlop.api import require_daily, ticker_progress
 
         require_daily(interval, "yfinance", YF_INTERVALS)
         if not tickers:
-            raise DataError("yfinance: no tickers given (set data.tickers, e.g. [\"AAPL\", \"^GSPC\"])")
+            raise DataError('yfinance: no tickers given (set data.tickers, e.g. ["AAPL", "^GSPC"])')
         tickers = list(tickers)
         p = self.params
         # yfinance's end is exclusive; QLOP's end_date is inclusive.
         end = pd.Timestamp(end_date).normalize() + pd.Timedelta(days=1) if end_date is not None else None
         start = pd.Timestamp(start_date).normalize() if start_date is not None else None
         kwargs: dict[str, Any] = dict(
-            tickers=tickers, start=_day(start), end=_day(end), interval=interval,
-            auto_adjust=p.auto_adjust, repair=p.repair, threads=p.threads, timeout=p.timeout,
-            group_by="column", actions=False, progress=False, multi_level_index=True,
+            tickers=tickers,
+            start=_day(start),
+            end=_day(end),
+            interval=interval,
+            auto_adjust=p.auto_adjust,
+            repair=p.repair,
+            threads=p.threads,
+            timeout=p.timeout,
+            group_by="column",
+            actions=False,
+            progress=False,
+            multi_level_index=True,
         )
         if start is None and end is None:
             kwargs["period"] = "max"
@@ -75,8 +85,10 @@ class YFinanceSource(BaseDataSourcePlugin):
                 warnings.filterwarnings("ignore", module=r"yfinance.*")
                 frame = self.download_fn()(**kwargs)
             if frame is None or len(frame) == 0:
-                raise DataError(f"yfinance: no data for {', '.join(tickers)} (offline, a wrong symbol, or "
-                                f"nothing between the dates)")
+                raise DataError(
+                    f"yfinance: no data for {', '.join(tickers)} (offline, a wrong symbol, or "
+                    f"nothing between the dates)"
+                )
             parts = []
             for t in tickers:
                 parts.append(self._one(frame, t, tickers, start_date, end_date))
@@ -91,8 +103,9 @@ class YFinanceSource(BaseDataSourcePlugin):
         prices = [c for c in sub.columns if str(c) in PRICE_FIELDS and str(c) != "Volume"]
         sub = sub.loc[sub[prices].notna().any(axis=1)] if prices else sub
         if not len(sub):
-            raise DataError(f"yfinance: ticker {ticker}: no data (delisted, a wrong symbol, or nothing "
-                            f"between the dates)")
+            raise DataError(
+                f"yfinance: ticker {ticker}: no data (delisted, a wrong symbol, or nothing between the dates)"
+            )
         sub = sub.rename_axis("Date").reset_index()
         cols = canonical_columns(sub, source)
         if not self.params.auto_adjust and "Adj Close" not in sub.columns:

@@ -29,12 +29,19 @@ class OnnxParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     target_opset: int = number(15, ge=9, le=21, unit="(ONNX opset)", description="ONNX opset of the exported graph")
-    parity_tolerance: float = number(1e-5, gt=0, le=1e-2, unit="(absolute difference)",
-                                     description="Largest allowed |onnxruntime - native| on the parity rows")
-    max_parity_rows: int = number(50_000, ge=1, le=10_000_000, unit="rows",
-                                  description="Parity rows compared at most")
-    check_features: bool = Field(True, description=f"Recompute the features from DIR/{RunLayout.DATA} with the "
-                                                   "bundle's feature config and require the trained-on values")
+    parity_tolerance: float = number(
+        1e-5,
+        gt=0,
+        le=1e-2,
+        unit="(absolute difference)",
+        description="Largest allowed |onnxruntime - native| on the parity rows",
+    )
+    max_parity_rows: int = number(50_000, ge=1, le=10_000_000, unit="rows", description="Parity rows compared at most")
+    check_features: bool = Field(
+        True,
+        description=f"Recompute the features from DIR/{RunLayout.DATA} with the "
+        "bundle's feature config and require the trained-on values",
+    )
 
 
 class OnnxExporter(BaseExportFormatPlugin):
@@ -58,8 +65,10 @@ class OnnxExporter(BaseExportFormatPlugin):
         columns = list(artifact.feature_columns)
         onx = model.to_onnx(len(columns), self.params.target_opset)
         if onx is None:
-            raise ArtifactError(f"model {meta['model_type']!r} has no ONNX converter (its to_onnx returns None); "
-                                "use format_name = 'native'")
+            raise ArtifactError(
+                f"model {meta['model_type']!r} has no ONNX converter (its to_onnx returns None); "
+                "use format_name = 'native'"
+            )
         blob = onx.SerializeToString()
         session = onnx_session(blob)
         output = output_spec(session, artifact.task)
@@ -68,8 +77,10 @@ class OnnxExporter(BaseExportFormatPlugin):
         sample = artifact.parity_sample.replace("_", "-")  # in-sample or out-of-sample, for this model
         parity = artifact.parity_rows
         if parity is None or len(parity) == 0:
-            raise ArtifactError(f"{artifact.run_dir}: no rows for the ONNX parity check "
-                                f"({RunLayout.PREDICTIONS} / {RunLayout.FEATURES} missing or empty)")
+            raise ArtifactError(
+                f"{artifact.run_dir}: no rows for the ONNX parity check "
+                f"({RunLayout.PREDICTIONS} / {RunLayout.FEATURES} missing or empty)"
+            )
         parity = parity[columns].iloc[: self.params.max_parity_rows]
         lookback = int(model.lookback)
         native = np.asarray(model.predict(parity), dtype=np.float64)
@@ -77,16 +88,20 @@ class OnnxExporter(BaseExportFormatPlugin):
         via_onnx = np.full(len(parity), np.nan)
         via_onnx[rows] = run_session(session, output, inputs, input_name)
         if lookback > 1 and not np.array_equal(np.isnan(native), np.isnan(via_onnx)):
-            raise ArtifactError(f"ONNX parity check failed: the native {meta['model_type']} model scores "
-                                f"{int((~np.isnan(native)).sum())} {sample} rows, its {lookback}-row windows "
-                                f"{rows.size}")
+            raise ArtifactError(
+                f"ONNX parity check failed: the native {meta['model_type']} model scores "
+                f"{int((~np.isnan(native)).sum())} {sample} rows, its {lookback}-row windows "
+                f"{rows.size}"
+            )
         compared = ~np.isnan(native) if lookback > 1 else np.ones(native.size, dtype=bool)
         native = native[compared]
         diff = float(np.max(np.abs(native - via_onnx[compared]))) if native.size else 0.0
         if not np.isfinite(diff) or diff > self.params.parity_tolerance:
-            raise ArtifactError(f"ONNX parity check failed: onnxruntime differs from the native "
-                                f"{meta['model_type']} model by {diff:.3g} (> {self.params.parity_tolerance:g}) "
-                                f"on {native.size} {sample} rows")
+            raise ArtifactError(
+                f"ONNX parity check failed: onnxruntime differs from the native "
+                f"{meta['model_type']} model by {diff:.3g} (> {self.params.parity_tolerance:g}) "
+                f"on {native.size} {sample} rows"
+            )
 
         feature_diff = self._feature_parity(artifact, parity) if self.params.check_features else None
 
@@ -127,11 +142,15 @@ class OnnxExporter(BaseExportFormatPlugin):
             "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
         bundle = json.loads(write_bundle(output_path, bundle).read_text(encoding="utf-8"))
-        return {"files": {"model": RunLayout.ONNX_MODEL, "bundle": RunLayout.BUNDLE}, "parity_evaluator": "onnxruntime",
-                "parity_max_abs_diff": diff,
-                "parity_rows": int(native.size), "feature_parity_max_abs_diff": feature_diff,
-                "onnx_sha256": bundle["hashes"][RunLayout.ONNX_MODEL],
-                "onnx_bytes": os.path.getsize(os.path.join(output_path, RunLayout.ONNX_MODEL))}
+        return {
+            "files": {"model": RunLayout.ONNX_MODEL, "bundle": RunLayout.BUNDLE},
+            "parity_evaluator": "onnxruntime",
+            "parity_max_abs_diff": diff,
+            "parity_rows": int(native.size),
+            "feature_parity_max_abs_diff": feature_diff,
+            "onnx_sha256": bundle["hashes"][RunLayout.ONNX_MODEL],
+            "onnx_bytes": os.path.getsize(os.path.join(output_path, RunLayout.ONNX_MODEL)),
+        }
 
     @staticmethod
     def _feature_parity(artifact: Any, parity: Any) -> float | None:
@@ -146,16 +165,20 @@ class OnnxExporter(BaseExportFormatPlugin):
             return None
         missing = [c for c in parity.columns if c not in recomputed.columns]
         if missing:
-            raise ArtifactError(f"the feature config recorded with the model does not produce column "
-                                f"{missing[0]!r}; rebuild features and retrain")
+            raise ArtifactError(
+                f"the feature config recorded with the model does not produce column "
+                f"{missing[0]!r}; rebuild features and retrain"
+            )
         a = parity.to_numpy(dtype=np.float64, na_value=np.nan)
         b = recomputed.reindex(parity.index)[list(parity.columns)].to_numpy(dtype=np.float64, na_value=np.nan)
         same = np.isclose(a, b, rtol=1e-9, atol=1e-12) | (np.isnan(a) & np.isnan(b))
         if not same.all():
             row, col = np.argwhere(~same)[0]
             ticker, date = parity.index[row]
-            raise ArtifactError(f"feature {parity.columns[col]!r} recomputed from {RunLayout.DATA} differs from "
-                                f"{RunLayout.FEATURES} at ticker {ticker}, date {date.date()}: the feature config "
-                                "changed after the features were built; rebuild features and retrain")
+            raise ArtifactError(
+                f"feature {parity.columns[col]!r} recomputed from {RunLayout.DATA} differs from "
+                f"{RunLayout.FEATURES} at ticker {ticker}, date {date.date()}: the feature config "
+                "changed after the features were built; rebuild features and retrain"
+            )
         both = ~np.isnan(a) & ~np.isnan(b)
         return float(np.max(np.abs(a[both] - b[both]))) if both.any() else 0.0

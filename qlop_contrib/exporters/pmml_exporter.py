@@ -54,12 +54,20 @@ JAVA_HINT = "install a Java runtime, 11 or newer (Debian: apt-get install defaul
 class PmmlParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    parity_tolerance: float = number(1e-6, gt=0, le=1e-2, unit="(absolute difference)",
-                                     description="Largest allowed |PMML evaluator - native| on the parity rows")
-    max_parity_rows: int = number(20_000, ge=1, le=10_000_000, unit="rows",
-                                  description="Held-out rows compared at most")
-    java_home: str | None = Field(None, description="Java installation to run the converter and the evaluator "
-                                                    "(default: $JAVA_HOME, else java on PATH)")
+    parity_tolerance: float = number(
+        1e-6,
+        gt=0,
+        le=1e-2,
+        unit="(absolute difference)",
+        description="Largest allowed |PMML evaluator - native| on the parity rows",
+    )
+    max_parity_rows: int = number(
+        20_000, ge=1, le=10_000_000, unit="rows", description="Held-out rows compared at most"
+    )
+    java_home: str | None = Field(
+        None,
+        description="Java installation to run the converter and the evaluator (default: $JAVA_HOME, else java on PATH)",
+    )
 
 
 class PmmlExporter(BaseExportFormatPlugin):
@@ -74,17 +82,23 @@ class PmmlExporter(BaseExportFormatPlugin):
         name = meta["model_type"]
         columns = [str(c) for c in artifact.feature_columns]
         if int(model.lookback) > 1:
-            raise ArtifactError(f"model {name!r} reads {model.lookback}-row windows, which PMML cannot express; "
-                                "use format_name = 'onnx' or 'native'")
+            raise ArtifactError(
+                f"model {name!r} reads {model.lookback}-row windows, which PMML cannot express; "
+                "use format_name = 'onnx' or 'native'"
+            )
         estimator = model.sklearn_estimator()
         if estimator is None:
-            raise ArtifactError(f"model {name!r} has no scikit-learn estimator to convert (its sklearn_estimator "
-                                "returns None); use format_name = 'onnx' or 'native'")
+            raise ArtifactError(
+                f"model {name!r} has no scikit-learn estimator to convert (its sklearn_estimator "
+                "returns None); use format_name = 'onnx' or 'native'"
+            )
         sample = artifact.parity_sample.replace("_", "-")  # in-sample or out-of-sample, for this model
         parity = artifact.parity_rows
         if parity is None or len(parity) == 0:
-            raise ArtifactError(f"{artifact.run_dir}: no rows for the PMML parity check "
-                                f"({RunLayout.PREDICTIONS} / {RunLayout.FEATURES} missing or empty)")
+            raise ArtifactError(
+                f"{artifact.run_dir}: no rows for the PMML parity check "
+                f"({RunLayout.PREDICTIONS} / {RunLayout.FEATURES} missing or empty)"
+            )
         java = self.java()
         with java_environment(java):
             t0 = time.perf_counter()
@@ -98,8 +112,10 @@ class PmmlExporter(BaseExportFormatPlugin):
             parity_seconds = time.perf_counter() - t0
         diff = float(np.max(np.abs(native - scored))) if native.size else 0.0
         if not np.isfinite(diff) or diff > self.params.parity_tolerance:
-            raise ArtifactError(f"PMML parity check failed: pypmml differs from the native {name} model by "
-                                f"{diff:.3g} (> {self.params.parity_tolerance:g}) on {native.size} {sample} rows")
+            raise ArtifactError(
+                f"PMML parity check failed: pypmml differs from the native {name} model by "
+                f"{diff:.3g} (> {self.params.parity_tolerance:g}) on {native.size} {sample} rows"
+            )
 
         pmml_path = write_bytes(os.path.join(output_path, PMML_FILE), document)
         dates = parity.index.get_level_values(1)
@@ -136,10 +152,17 @@ class PmmlExporter(BaseExportFormatPlugin):
             "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
         write_json(os.path.join(output_path, META_FILE), record)
-        return {"files": {"model": PMML_FILE, "meta": META_FILE}, "pmml_version": PMML_VERSION,
-                "parity_evaluator": "pypmml", "parity_max_abs_diff": diff, "parity_rows": int(native.size),
-                "pmml_sha256": record["hashes"][PMML_FILE], "pmml_bytes": len(document),
-                "convert_seconds": round(convert_seconds, 3), "parity_seconds": round(parity_seconds, 3)}
+        return {
+            "files": {"model": PMML_FILE, "meta": META_FILE},
+            "pmml_version": PMML_VERSION,
+            "parity_evaluator": "pypmml",
+            "parity_max_abs_diff": diff,
+            "parity_rows": int(native.size),
+            "pmml_sha256": record["hashes"][PMML_FILE],
+            "pmml_bytes": len(document),
+            "convert_seconds": round(convert_seconds, 3),
+            "parity_seconds": round(parity_seconds, 3),
+        }
 
     def java(self) -> str:
         """The java executable to use, checked to be Java 11 or newer."""
@@ -156,8 +179,9 @@ class PmmlExporter(BaseExportFormatPlugin):
         major = int(match.group(1)) if match else 0
         major = int(match.group(2) or 0) if major == 1 else major  # "1.8.0" is Java 8
         if done.returncode or major < 11:
-            raise ArtifactError(f"the pmml exporter needs Java 11 or newer ({java} is "
-                                f"{major or 'unknown'}): {JAVA_HINT}")
+            raise ArtifactError(
+                f"the pmml exporter needs Java 11 or newer ({java} is {major or 'unknown'}): {JAVA_HINT}"
+            )
         return java
 
 

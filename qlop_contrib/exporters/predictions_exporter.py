@@ -15,8 +15,10 @@ class PredictionsParams(BaseModel):
 
     file_format: Literal["csv", "parquet"] = Field("csv", description="Output file format")
     source: Literal["out_of_sample", "final"] = Field(
-        "out_of_sample", description=f"Walk-forward {RunLayout.PREDICTIONS}, or {RunLayout.FINAL_PREDICTIONS} "
-                                     "(in-sample scores of the final model, from `qlop predict`)")
+        "out_of_sample",
+        description=f"Walk-forward {RunLayout.PREDICTIONS}, or {RunLayout.FINAL_PREDICTIONS} "
+        "(in-sample scores of the final model, from `qlop predict`)",
+    )
 
 
 class PredictionsExporter(BaseExportFormatPlugin):

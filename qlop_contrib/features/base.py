@@ -69,8 +69,10 @@ class PanelStep(BaseFeatureStepPlugin):
         """What :meth:`transform` returns, as ``{name: float64 array}`` (the pipeline's fast path)."""
         missing = [c for c in self.input_columns() if c not in data.columns]
         if missing:
-            raise ConfigError(f"feature step {self.name!r}: column {missing[0]!r} not found "
-                              f"(available: {', '.join(map(str, data.columns))})")
+            raise ConfigError(
+                f"feature step {self.name!r}: column {missing[0]!r} not found "
+                f"(available: {', '.join(map(str, data.columns))})"
+            )
         return self.compute(data, ticker_groups(data.index))
 
     def inputs(self, data: "pd.DataFrame", names: list[str]) -> tuple[list[np.ndarray], bool]:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from qlop_contrib.features.base import PanelStep, reads_features_only
 from qlop.api import TickerGroups, number
+from qlop_contrib.features.base import PanelStep, reads_features_only
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,8 +64,9 @@ class XrankParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     columns: list[str] = Field(..., min_length=1, description="Columns to rank across tickers per date")
-    min_count: int = number(2, ge=2, le=100_000, unit="tickers",
-                            description="Fewest non-missing tickers on a date to rank it")
+    min_count: int = number(
+        2, ge=2, le=100_000, unit="tickers", description="Fewest non-missing tickers on a date to rank it"
+    )
 
     @field_validator("columns")
     @classmethod

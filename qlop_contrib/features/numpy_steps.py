@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from qlop.api import Number, TickerGroups, number, trailing_periods_per_year
 from qlop_contrib.features import rolling
 from qlop_contrib.features.base import PanelStep, col_tag, reads_features_only
-from qlop.api import Number, TickerGroups, number, trailing_periods_per_year
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,8 +42,9 @@ def _window(default: int, what: str, ge: int = 1) -> object:
 
 class ReturnsParams(_Params):
     windows: BarCounts = Field([1, 5, 20], min_length=1, description="Return horizons in bars (each >= 1)")
-    kinds: list[Literal["simple", "log"]] = Field(["simple"], min_length=1,
-                                                  description="simple: x[t]/x[t-k] - 1 (ret_k); log: ln(x[t]/x[t-k]) (logret_k)")
+    kinds: list[Literal["simple", "log"]] = Field(
+        ["simple"], min_length=1, description="simple: x[t]/x[t-k] - 1 (ret_k); log: ln(x[t]/x[t-k]) (logret_k)"
+    )
     column: str = Field("close", min_length=1, description="Price column (positive values)")
 
     _k = field_validator("kinds")(lambda cls, v: _unique(v))
@@ -104,8 +105,7 @@ class LagStep(PanelStep):
         return [f"{c}_lag_{k}" for c in self.params.columns for k in self.params.periods]
 
     def compute(self, data: "pd.DataFrame", groups: TickerGroups) -> dict[str, np.ndarray]:
-        out = [rolling.shift(self.column(data, c), k, groups)
-               for c in self.params.columns for k in self.params.periods]
+        out = [rolling.shift(self.column(data, c), k, groups) for c in self.params.columns for k in self.params.periods]
         return dict(zip(self.output_columns(), out))
 
 
@@ -113,9 +113,13 @@ class RvolParams(_Params):
     window: int = _window(20, "Number of daily log returns in the window", ge=2)
     annualize: bool = Field(True, description="Multiply by sqrt(periods_per_year)")
     periods_per_year: float | None = number(
-        None, gt=0, le=100_000, unit="bars a year",
+        None,
+        gt=0,
+        le=100_000,
+        unit="bars a year",
         description="Bars per year, for annualising; unset = read from each ticker's dates up to the row "
-                    "(bars in its last 365 days)")
+        "(bars in its last 365 days)",
+    )
     column: str = Field("close", min_length=1, description="Price column (positive values)")
 
 
@@ -183,7 +187,9 @@ class ZscoreStep(PanelStep):
 
 class DrawdownParams(_Params):
     windows: BarCounts = Field([252], description="Windows (bars) for the distance from the rolling high")
-    expanding: bool = Field(True, description="Also emit the drawdown from the highest value since the ticker's first bar")
+    expanding: bool = Field(
+        True, description="Also emit the drawdown from the highest value since the ticker's first bar"
+    )
     column: str = Field("close", min_length=1, description="Price column (positive values)")
 
     @model_validator(mode="after")
@@ -222,8 +228,13 @@ class DrawdownStep(PanelStep):
 
 class RelvolParams(_Params):
     window: int = _window(20, "Bars before the current one in the average", ge=1)
-    min_periods: int | None = number(None, ge=1, le=100_000, unit="bars",
-                                     description="Non-missing bars needed in the window (default: half the window, at least 1)")
+    min_periods: int | None = number(
+        None,
+        ge=1,
+        le=100_000,
+        unit="bars",
+        description="Non-missing bars needed in the window (default: half the window, at least 1)",
+    )
     column: str = Field("volume", min_length=1, description="Volume column (NaN = missing)")
 
     @model_validator(mode="after")
@@ -261,8 +272,11 @@ CalendarField = Literal["weekday", "month", "day_of_month", "day_of_year", "quar
 
 
 class CalendarParams(_Params):
-    fields: list[CalendarField] = Field(["weekday", "month"], min_length=1,
-                                        description="weekday (0 = Monday), month (1-12), day_of_month, day_of_year, quarter")
+    fields: list[CalendarField] = Field(
+        ["weekday", "month"],
+        min_length=1,
+        description="weekday (0 = Monday), month (1-12), day_of_month, day_of_year, quarter",
+    )
 
     _f = field_validator("fields")(lambda cls, v: _unique(v))
 
@@ -285,8 +299,9 @@ class CalendarStep(PanelStep):
             "weekday": lambda: ((days.astype(np.int64) + 3) % 7).astype(np.float64),  # 1970-01-01 was a Thursday
             "month": lambda: month,
             "day_of_month": lambda: (days - months.astype("datetime64[D]")).astype(np.int64).astype(np.float64) + 1,
-            "day_of_year": lambda: (days - dates.astype("datetime64[Y]").astype("datetime64[D]"))
-                                   .astype(np.int64).astype(np.float64) + 1,
+            "day_of_year": lambda: (
+                (days - dates.astype("datetime64[Y]").astype("datetime64[D]")).astype(np.int64).astype(np.float64) + 1
+            ),
             "quarter": lambda: np.floor((month - 1) / 3) + 1,
         }
         return {f: values[f]() for f in self.params.fields}

@@ -95,7 +95,7 @@ def rolling_mean_std(x: np.ndarray, w: int, groups: TickerGroups, ddof: int = 1)
         return mean, std
     view = sliding_window_view(x, w)
     for s in range(0, len(view), _CHUNK):
-        block = view[s:s + _CHUNK]
+        block = view[s : s + _CHUNK]
         rows = slice(s + w - 1, s + w - 1 + len(block))
         m = block.mean(axis=1)
         mean[rows] = m
@@ -129,7 +129,7 @@ def rolling_max(x: np.ndarray, w: int, groups: TickerGroups) -> np.ndarray:
         np.maximum(m[k:], m[:-k], out=nxt[k:])
         m, k = nxt, 2 * k
     # window [t-w+1, t] = [t-k+1, t] U [t-w+1, t-w+k]
-    np.maximum(m[w - 1:], m[k - 1:n - w + k], out=out[w - 1:])
+    np.maximum(m[w - 1 :], m[k - 1 : n - w + k], out=out[w - 1 :])
     out[head_rows(groups, w - 1)] = np.nan
     return out
 

@@ -25,14 +25,24 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, create_model, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from qlop_contrib.features.base import PanelStep, col_tag, fmt_param
 from qlop.api import TickerGroups, number
+from qlop_contrib.features.base import PanelStep, col_tag, fmt_param
 
 if TYPE_CHECKING:
     import pandas as pd
+
 
 def _talib() -> Any:
     import talib
@@ -51,7 +61,9 @@ def all_finite(arrays: Sequence[np.ndarray]) -> bool:
     return all(bool(np.isfinite(np.add.reduce(a))) for a in arrays)
 
 
-def gappy_blocks(inputs: Sequence[np.ndarray], groups: TickerGroups) -> Iterator[tuple[int, int, np.ndarray | None, tuple[np.ndarray, ...]]]:
+def gappy_blocks(
+    inputs: Sequence[np.ndarray], groups: TickerGroups
+) -> Iterator[tuple[int, int, np.ndarray | None, tuple[np.ndarray, ...]]]:
     """Yield ``(start, end, keep, args)`` per ticker, for inputs that have non-finite values.
 
     ``keep`` is None when the block's inputs are all finite (``args`` are views of the block), else
@@ -70,8 +82,13 @@ def gappy_blocks(inputs: Sequence[np.ndarray], groups: TickerGroups) -> Iterator
             yield s, e, keep, tuple(np.ascontiguousarray(a[keep]) for a in args)
 
 
-def for_each_block(inputs: Sequence[np.ndarray], groups: TickerGroups, finite: bool, outs: Sequence[np.ndarray],
-                   fn: Callable[..., None]) -> None:
+def for_each_block(
+    inputs: Sequence[np.ndarray],
+    groups: TickerGroups,
+    finite: bool,
+    outs: Sequence[np.ndarray],
+    fn: Callable[..., None],
+) -> None:
     """Call ``fn(*block_inputs, *block_outputs)`` per ticker; ``fn`` writes into the output views.
 
     With missing inputs a block is computed on its finite rows only, into temporaries that are put
@@ -94,8 +111,14 @@ def for_each_block(inputs: Sequence[np.ndarray], groups: TickerGroups, finite: b
                 o[s + keep] = t
 
 
-def run_by_ticker(func: Callable[..., Any], inputs: Sequence[np.ndarray], groups: TickerGroups,
-                  n_out: int, kwargs: dict[str, Any], finite: bool | None = None) -> list[np.ndarray]:
+def run_by_ticker(
+    func: Callable[..., Any],
+    inputs: Sequence[np.ndarray],
+    groups: TickerGroups,
+    n_out: int,
+    kwargs: dict[str, Any],
+    finite: bool | None = None,
+) -> list[np.ndarray]:
     """Call ``func`` on each ticker block of ``inputs``; return ``n_out`` full-length float64 arrays."""
     outs = [np.empty(groups.n, dtype=np.float64) for _ in range(n_out)]
     if finite is None:
@@ -107,11 +130,11 @@ def run_by_ticker(func: Callable[..., Any], inputs: Sequence[np.ndarray], groups
         return outs
 
     def block(*arrays: np.ndarray) -> None:
-        res = func(*arrays[:len(inputs)], **kwargs)
+        res = func(*arrays[: len(inputs)], **kwargs)
         if n_out == 1:
             arrays[-1][...] = res
         else:
-            for o, r in zip(arrays[len(inputs):], res):
+            for o, r in zip(arrays[len(inputs) :], res):
                 o[...] = r
 
     for_each_block(inputs, groups, finite, outs, block)
@@ -152,8 +175,14 @@ def _probe_prices() -> dict[str, np.ndarray]:
     """Small, valid OHLCV arrays for checking a parameter set against TA-Lib's own ranges."""
     t = np.arange(400, dtype=np.float64)
     close = 100.0 + 10.0 * np.sin(t / 7.0) + t / 50.0
-    return {"open": close * 0.998, "high": close * 1.01, "low": close * 0.99, "close": close,
-            "volume": 1e6 + 1e5 * np.cos(t / 5.0), "periods": np.full(400, 10.0)}
+    return {
+        "open": close * 0.998,
+        "high": close * 1.01,
+        "low": close * 0.99,
+        "close": close,
+        "volume": 1e6 + 1e5 * np.cos(t / 5.0),
+        "periods": np.full(400, 10.0),
+    }
 
 
 def _bad_param(title: str, pname: str, value: Any, message: str) -> ValidationError:
@@ -195,9 +224,14 @@ class TalibParams(BaseModel):
     inputs: dict[str, str] = Field(
         default_factory=dict,
         description="Map a TA-Lib input series (open, high, low, close, volume, periods) to another column, "
-                    "e.g. { close = \"adj_close\" } or an earlier step's feature")
-    prefix: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9_]+$",
-                               description="Column name prefix (default: the function name in lower case)")
+        'e.g. { close = "adj_close" } or an earlier step\'s feature',
+    )
+    prefix: str | None = Field(
+        None,
+        min_length=1,
+        pattern=r"^[A-Za-z0-9_]+$",
+        description="Column name prefix (default: the function name in lower case)",
+    )
 
     _values: dict[str, Any] = PrivateAttr(default_factory=dict)
 
@@ -222,14 +256,20 @@ class TalibParams(BaseModel):
         except ValidationError as exc:
             err = exc.errors()[0]
             pname = ".".join(map(str, err["loc"]))
-            msg = (f"not a parameter of TA-Lib {self.function} (parameters: "
-                   f"{', '.join(info['parameters']) or 'none'})" if err["type"] == "extra_forbidden" else err["msg"])
+            msg = (
+                f"not a parameter of TA-Lib {self.function} (parameters: {', '.join(info['parameters']) or 'none'})"
+                if err["type"] == "extra_forbidden"
+                else err["msg"]
+            )
             raise _bad_param("talib", pname, err.get("input"), msg) from None
         for series in self.inputs:
             if series not in info["inputs"]:
-                raise _bad_param("talib", f"inputs.{series}", self.inputs[series],
-                                 f"TA-Lib {self.function} has no input {series!r} "
-                                 f"(inputs: {', '.join(info['inputs'])})")
+                raise _bad_param(
+                    "talib",
+                    f"inputs.{series}",
+                    self.inputs[series],
+                    f"TA-Lib {self.function} has no input {series!r} (inputs: {', '.join(info['inputs'])})",
+                )
         _check_with_talib(self.function, values)
         self._values = values
         return self
@@ -296,9 +336,12 @@ class MacdParams(_Named):
     slowperiod: int = number(26, ge=2, unit="bars", **_PERIOD, description="Slow EMA period")
     signalperiod: int = number(9, ge=1, unit="bars", **_PERIOD, description="Signal EMA period")
     column: str = _COLUMN
-    normalize: bool = Field(False, description="Divide MACD, signal and histogram by the same bar's input value "
-                                               "(macd_norm_...: scale-free, comparable across tickers and "
-                                               "unaffected by back-adjustment); false: price units")
+    normalize: bool = Field(
+        False,
+        description="Divide MACD, signal and histogram by the same bar's input value "
+        "(macd_norm_...: scale-free, comparable across tickers and "
+        "unaffected by back-adjustment); false: price units",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> "MacdParams":
@@ -315,8 +358,9 @@ class MovingAverageParams(_Named):
 
 class BollingerParams(_Named):
     timeperiod: int = number(20, ge=2, unit="bars", **_PERIOD, description="Lookback in bars of the middle band (SMA)")
-    nbdev: float = number(2.0, gt=0, le=100, unit="standard deviations",
-                          description="Band half-width in standard deviations (population)")
+    nbdev: float = number(
+        2.0, gt=0, le=100, unit="standard deviations", description="Band half-width in standard deviations (population)"
+    )
     column: str = _COLUMN
     raw: bool = _RAW
 
@@ -353,8 +397,9 @@ class AtrStep(PanelStep):
 
     def compute(self, data: "pd.DataFrame", groups: TickerGroups) -> dict[str, np.ndarray]:
         arrays, finite = self.inputs(data, self.input_columns())
-        (out,) = run_by_ticker(raw_function(self.function), arrays, groups, 1,
-                               {"timeperiod": self.params.timeperiod}, finite)
+        (out,) = run_by_ticker(
+            raw_function(self.function), arrays, groups, 1, {"timeperiod": self.params.timeperiod}, finite
+        )
         return {self.output_columns()[0]: out}
 
 
@@ -389,9 +434,14 @@ class MacdStep(PanelStep):
     def compute(self, data: "pd.DataFrame", groups: TickerGroups) -> dict[str, np.ndarray]:
         p = self.params
         arrays, finite = self.inputs(data, self.input_columns())
-        outs = run_by_ticker(raw_function("MACD"), arrays, groups, 3,
-                             {"fastperiod": p.fastperiod, "slowperiod": p.slowperiod,
-                              "signalperiod": p.signalperiod}, finite)
+        outs = run_by_ticker(
+            raw_function("MACD"),
+            arrays,
+            groups,
+            3,
+            {"fastperiod": p.fastperiod, "slowperiod": p.slowperiod, "signalperiod": p.signalperiod},
+            finite,
+        )
         if p.normalize:
             with np.errstate(divide="ignore", invalid="ignore"):
                 for out in outs:

@@ -23,10 +23,12 @@ if TYPE_CHECKING:
 class ForwardReturnParams(BaseModel):
     model_config = ConfigDict(extra="forbid", title="forward_return")
 
-    horizon: int = number(10, ge=1, le=5000, unit="bars",
-                          description="Bars ahead: the return ends at the close of t+horizon")
+    horizon: int = number(
+        10, ge=1, le=5000, unit="bars", description="Bars ahead: the return ends at the close of t+horizon"
+    )
     basis: Literal["next_open", "close"] = Field(
-        "next_open", description="Start price: the next bar's open (tradeable) or today's close")
+        "next_open", description="Start price: the next bar's open (tradeable) or today's close"
+    )
     log: bool = Field(False, description="Log return instead of simple return")
 
 

@@ -27,19 +27,35 @@ class LeverageOpportunityParams(TradeRules):
     model_config = ConfigDict(extra="forbid", frozen=True, title="leverage_opportunity")
 
     take_profit: float | None = number(
-        0.05, gt=0, le=100, unit="(price fraction)",
-        description="Take-profit distance from entry as a price fraction (None = no barrier)")
-    stop_loss: float | None = number(0.03, gt=0, le=100, unit="(price fraction)",
-                                     description="Stop-loss distance from entry as a price fraction (None = no barrier)")
-    hurdle: float = number(0.0, ge=-1, le=100, unit="(net return on margin)",
-                           description="Label is 1 where the net return on margin is above this")
+        0.05,
+        gt=0,
+        le=100,
+        unit="(price fraction)",
+        description="Take-profit distance from entry as a price fraction (None = no barrier)",
+    )
+    stop_loss: float | None = number(
+        0.03,
+        gt=0,
+        le=100,
+        unit="(price fraction)",
+        description="Stop-loss distance from entry as a price fraction (None = no barrier)",
+    )
+    hurdle: float = number(
+        0.0,
+        ge=-1,
+        le=100,
+        unit="(net return on margin)",
+        description="Label is 1 where the net return on margin is above this",
+    )
 
     @field_validator("min_commission")
     @classmethod
     def _no_minimum(cls, value: float) -> float:
         if value:
-            raise ValueError("a label's return is per unit of margin, with no position size, so a minimum "
-                             "commission cannot apply: set it in [backtest]")
+            raise ValueError(
+                "a label's return is per unit of margin, with no position size, so a minimum "
+                "commission cannot apply: set it in [backtest]"
+            )
         return value
 
 
@@ -80,7 +96,11 @@ class LeverageOpportunityLabel(BaseLabelPlugin):
         bars = np.full(n, np.nan)
         bars[signal] = res.bars_held
         return pd.DataFrame(
-            {"label": label, "net_return": net, "exit_reason": pd.Series(reason, index=data.index, dtype=object),
-             "bars_held": bars},
+            {
+                "label": label,
+                "net_return": net,
+                "exit_reason": pd.Series(reason, index=data.index, dtype=object),
+                "bars_held": bars,
+            },
             index=data.index,
         )

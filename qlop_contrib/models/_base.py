@@ -46,8 +46,9 @@ class TabularModel(BaseModelPlugin):
 
     def check_task(self) -> None:
         if self.task not in self.tasks:
-            raise ConfigError(f"model.model_type: {self.name!r} supports {', '.join(self.tasks)} labels, "
-                              f"not {self.task}")
+            raise ConfigError(
+                f"model.model_type: {self.name!r} supports {', '.join(self.tasks)} labels, not {self.task}"
+            )
 
     def prepare(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         """Feature matrix and target for fitting; remembers the feature names."""
@@ -108,13 +109,13 @@ def constant_onnx(values: list[float], output_name: str, n_features: int, target
         helper.make_tensor("row", TensorProto.FLOAT, [1, width], [float(v) for v in values]),
     ]
     graph = helper.make_graph(
-        nodes, "qlop_constant",
+        nodes,
+        "qlop_constant",
         [helper.make_tensor_value_info(ONNX_INPUT, TensorProto.FLOAT, [None, n_features])],
         [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, [None, width])],
         initializer=inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", target_opset)],
-                              producer_name="qlop")
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", target_opset)], producer_name="qlop")
     model.ir_version = min(model.ir_version, 8)
     onnx.checker.check_model(model)
     return model

@@ -14,7 +14,6 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from qlop.api import number, seed_field
-
 from qlop_contrib.models._base import ONNX_INPUT, TabularModel, as_matrix, read_model_doc
 
 if TYPE_CHECKING:
@@ -27,8 +26,9 @@ FORMAT = "qlop.logistic_regression.v1"
 class LogisticRegressionParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    C: float = number(1.0, gt=0, le=1e6, unit="(inverse regularisation)",
-                      description="Inverse L2 regularisation strength")
+    C: float = number(
+        1.0, gt=0, le=1e6, unit="(inverse regularisation)", description="Inverse L2 regularisation strength"
+    )
     max_iter: int = number(1000, ge=10, le=100_000, unit="iterations", description="Solver iterations (lbfgs)")
     tol: float = number(1e-6, gt=0, le=1, description="Solver tolerance")
     class_weight: Literal["balanced"] | None = Field(None, description="'balanced' reweights rare labels")
@@ -41,8 +41,9 @@ def _pipeline(params: LogisticRegressionParams, seed: int) -> Any:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    lr = LogisticRegression(C=params.C, max_iter=params.max_iter, tol=params.tol,
-                            class_weight=params.class_weight, random_state=seed)
+    lr = LogisticRegression(
+        C=params.C, max_iter=params.max_iter, tol=params.tol, class_weight=params.class_weight, random_state=seed
+    )
     steps = ([("scale", StandardScaler())] if params.standardize else []) + [("lr", lr)]
     return Pipeline(steps)
 
@@ -87,8 +88,12 @@ class LogisticRegressionModel(TabularModel):
             "classes": [int(c) for c in lr.classes_],
             "coef": lr.coef_[0].tolist(),
             "intercept": float(lr.intercept_[0]),
-            "scaler": None if scaler is None else {
-                "mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(), "var": scaler.var_.tolist(),
+            "scaler": None
+            if scaler is None
+            else {
+                "mean": scaler.mean_.tolist(),
+                "scale": scaler.scale_.tolist(),
+                "var": scaler.var_.tolist(),
                 "n_samples_seen": int(np.asarray(scaler.n_samples_seen_).max()),
             },
         }
@@ -128,6 +133,9 @@ class LogisticRegressionModel(TabularModel):
         from skl2onnx.common.data_types import FloatTensorType
 
         model = self.require_artifact()
-        return convert_sklearn(model, initial_types=[(ONNX_INPUT, FloatTensorType([None, n_features]))],
-                               target_opset=target_opset,
-                               options={id(model.named_steps["lr"]): {"zipmap": False}})
+        return convert_sklearn(
+            model,
+            initial_types=[(ONNX_INPUT, FloatTensorType([None, n_features]))],
+            target_opset=target_opset,
+            options={id(model.named_steps["lr"]): {"zipmap": False}},
+        )

@@ -35,14 +35,20 @@ class RandomForestParams(BaseModel):
     max_depth: int | None = number(8, ge=1, le=64, unit="levels", description="Maximum tree depth (None: unlimited)")
     min_samples_leaf: int = number(50, ge=1, le=1_000_000, unit="rows", description="Minimum rows in a leaf")
     max_features: Literal["sqrt", "log2"] | float = number(
-        "sqrt", gt=0, le=1, unit="(fraction of features)",
-        description="Features tried per split: 'sqrt', 'log2' or a fraction in (0, 1]")
+        "sqrt",
+        gt=0,
+        le=1,
+        unit="(fraction of features)",
+        description="Features tried per split: 'sqrt', 'log2' or a fraction in (0, 1]",
+    )
     bootstrap: bool = Field(True, description="Sample rows with replacement for each tree")
-    max_samples: float | None = number(None, gt=0, le=1, unit="(fraction of rows)",
-                                       description="Fraction of rows drawn per tree")
+    max_samples: float | None = number(
+        None, gt=0, le=1, unit="(fraction of rows)", description="Fraction of rows drawn per tree"
+    )
     class_weight: Literal["balanced", "balanced_subsample"] | None = Field(None, description="Label reweighting")
-    n_jobs: int = number(2, ge=1, le=256, unit="threads",
-                         description="Parallel jobs for fitting (results do not depend on it)")
+    n_jobs: int = number(
+        2, ge=1, le=256, unit="threads", description="Parallel jobs for fitting (results do not depend on it)"
+    )
     random_state: int | None = seed_field(None, description="Seed (default: the config's seed)")
 
 
@@ -63,10 +69,16 @@ class RandomForestModel(TabularModel):
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
         p = self.params
-        kw: dict[str, Any] = dict(n_estimators=p.n_estimators, max_depth=p.max_depth,
-                                  min_samples_leaf=p.min_samples_leaf, max_features=p.max_features,
-                                  bootstrap=p.bootstrap, max_samples=p.max_samples if p.bootstrap else None,
-                                  n_jobs=p.n_jobs, random_state=self.effective_seed)
+        kw: dict[str, Any] = dict(
+            n_estimators=p.n_estimators,
+            max_depth=p.max_depth,
+            min_samples_leaf=p.min_samples_leaf,
+            max_features=p.max_features,
+            bootstrap=p.bootstrap,
+            max_samples=p.max_samples if p.bootstrap else None,
+            n_jobs=p.n_jobs,
+            random_state=self.effective_seed,
+        )
         if self.task == "classification":
             return RandomForestClassifier(class_weight=p.class_weight, **kw)
         return RandomForestRegressor(**kw)
@@ -118,10 +130,16 @@ class RandomForestModel(TabularModel):
         write_bytes(Path(path) / ARRAYS_FILE, buf.getvalue())
         classification = self.task == "classification"
         meta = {
-            "format": FORMAT, "task": self.task, "sklearn_version": sklearn.__version__,
-            "params": self.params.model_dump(mode="json"), "seed": self.effective_seed,
-            "feature_names": self.feature_names, "n_features": int(artifact.n_features_in_),
-            "n_outputs": int(artifact.n_outputs_), "n_trees": len(artifact.estimators_), "max_depths": depths,
+            "format": FORMAT,
+            "task": self.task,
+            "sklearn_version": sklearn.__version__,
+            "params": self.params.model_dump(mode="json"),
+            "seed": self.effective_seed,
+            "feature_names": self.feature_names,
+            "n_features": int(artifact.n_features_in_),
+            "n_outputs": int(artifact.n_outputs_),
+            "n_trees": len(artifact.estimators_),
+            "max_depths": depths,
             "classes": [int(c) for c in artifact.classes_] if classification else None,
             "max_features": [int(e.max_features_) for e in artifact.estimators_],
         }
@@ -153,12 +171,20 @@ class RandomForestModel(TabularModel):
                 if nodes.dtype != expected:
                     raise ArtifactError(
                         f"{arrays_file}: tree node layout from scikit-learn {meta.get('sklearn_version')} does "
-                        "not match the installed scikit-learn; retrain the model")
+                        "not match the installed scikit-learn; retrain the model"
+                    )
                 tree = Tree(n_features, n_classes, n_outputs)
-                tree.__setstate__({"max_depth": int(meta["max_depths"][k]), "node_count": nodes.shape[0],
-                                   "nodes": nodes, "values": data[f"values_{k}"]})
-                est = tree_cls(max_depth=model.max_depth, min_samples_leaf=model.min_samples_leaf,
-                               max_features=model.max_features)
+                tree.__setstate__(
+                    {
+                        "max_depth": int(meta["max_depths"][k]),
+                        "node_count": nodes.shape[0],
+                        "nodes": nodes,
+                        "values": data[f"values_{k}"],
+                    }
+                )
+                est = tree_cls(
+                    max_depth=model.max_depth, min_samples_leaf=model.min_samples_leaf, max_features=model.max_features
+                )
                 est.tree_ = tree
                 est.n_features_in_, est.n_outputs_ = n_features, n_outputs
                 est.max_features_ = int(meta["max_features"][k])
@@ -184,5 +210,9 @@ class RandomForestModel(TabularModel):
 
         model = self.require_artifact()
         options = {id(model): {"zipmap": False}} if self.task == "classification" else None
-        return convert_sklearn(model, initial_types=[(ONNX_INPUT, FloatTensorType([None, n_features]))],
-                               target_opset=target_opset, options=options)
+        return convert_sklearn(
+            model,
+            initial_types=[(ONNX_INPUT, FloatTensorType([None, n_features]))],
+            target_opset=target_opset,
+            options=options,
+        )

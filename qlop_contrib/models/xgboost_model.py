@@ -33,29 +33,40 @@ MODEL_FILE = "model.json"
 class XGBoostParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    n_estimators: int = number(200, ge=1, le=20_000, unit="trees",
-                               description="Boosting rounds (upper bound with early stopping)")
+    n_estimators: int = number(
+        200, ge=1, le=20_000, unit="trees", description="Boosting rounds (upper bound with early stopping)"
+    )
     max_depth: int = number(4, ge=1, le=20, unit="levels", description="Maximum tree depth")
     learning_rate: float = number(0.05, gt=0, le=1, description="Shrinkage per round")
     subsample: float = number(0.8, gt=0, le=1, unit="(fraction of rows)", description="Row fraction sampled per tree")
-    colsample_bytree: float = number(0.8, gt=0, le=1, unit="(fraction of features)",
-                                     description="Feature fraction sampled per tree")
-    min_child_weight: float = number(1.0, ge=0, le=1e6, unit="(hessian sum)",
-                                     description="Minimum hessian sum in a leaf")
+    colsample_bytree: float = number(
+        0.8, gt=0, le=1, unit="(fraction of features)", description="Feature fraction sampled per tree"
+    )
+    min_child_weight: float = number(
+        1.0, ge=0, le=1e6, unit="(hessian sum)", description="Minimum hessian sum in a leaf"
+    )
     reg_lambda: float = number(1.0, ge=0, le=1e6, description="L2 penalty on leaf weights")
     reg_alpha: float = number(0.0, ge=0, le=1e6, description="L1 penalty on leaf weights")
     gamma: float = number(0.0, ge=0, le=1e6, unit="(loss reduction)", description="Minimum loss reduction to split")
     max_bin: int = number(256, ge=2, le=4096, unit="bins", description="Histogram bins per feature (hist/approx)")
     tree_method: Literal["hist", "approx", "exact"] = Field("hist", description="Tree construction algorithm")
-    scale_pos_weight: float = number(1.0, gt=0, le=1e4, unit="(weight)",
-                                     description="Weight of positive rows (classification)")
-    early_stopping_rounds: int = number(20, ge=0, le=10_000, unit="rounds",
-                                        description="Stop after this many rounds without improvement on the "
-                                                   "validation slice (0: off)")
+    scale_pos_weight: float = number(
+        1.0, gt=0, le=1e4, unit="(weight)", description="Weight of positive rows (classification)"
+    )
+    early_stopping_rounds: int = number(
+        20,
+        ge=0,
+        le=10_000,
+        unit="rounds",
+        description="Stop after this many rounds without improvement on the validation slice (0: off)",
+    )
     nthread: int = number(2, ge=1, le=256, unit="threads", description="Threads; fixed so results are reproducible")
-    distributed: bool = Field(False, description="Train each fold and the final model with xgboost.dask across "
-                                                 "the run's Dask workers (--workers/--scheduler, else a local "
-                                                 "cluster of the cores) on a frame partitioned by ticker")
+    distributed: bool = Field(
+        False,
+        description="Train each fold and the final model with xgboost.dask across "
+        "the run's Dask workers (--workers/--scheduler, else a local "
+        "cluster of the cores) on a frame partitioned by ticker",
+    )
     random_state: int | None = seed_field(None, description="Seed (default: the config's seed)")
 
 
@@ -94,11 +105,19 @@ class XGBoostModel(TabularModel):
     def _kwargs(self) -> dict[str, Any]:
         p = self.params
         return {
-            "n_estimators": p.n_estimators, "max_depth": p.max_depth, "learning_rate": p.learning_rate,
-            "subsample": p.subsample, "colsample_bytree": p.colsample_bytree,
-            "min_child_weight": p.min_child_weight, "reg_lambda": p.reg_lambda, "reg_alpha": p.reg_alpha,
-            "gamma": p.gamma, "max_bin": p.max_bin, "tree_method": p.tree_method,
-            "n_jobs": p.nthread, "random_state": self.effective_seed,
+            "n_estimators": p.n_estimators,
+            "max_depth": p.max_depth,
+            "learning_rate": p.learning_rate,
+            "subsample": p.subsample,
+            "colsample_bytree": p.colsample_bytree,
+            "min_child_weight": p.min_child_weight,
+            "reg_lambda": p.reg_lambda,
+            "reg_alpha": p.reg_alpha,
+            "gamma": p.gamma,
+            "max_bin": p.max_bin,
+            "tree_method": p.tree_method,
+            "n_jobs": p.nthread,
+            "random_state": self.effective_seed,
             "eval_metric": "logloss" if self.task == "classification" else "rmse",
             **({"scale_pos_weight": p.scale_pos_weight} if self.task == "classification" else {}),
         }
@@ -135,8 +154,11 @@ class XGBoostModel(TabularModel):
         if use_val:
             rounds = int(model.best_iteration) + 1
             booster = booster[:rounds]  # keep exactly the best rounds: saved model == scored model == ONNX
-        self.fit_info = {"n_rounds": rounds, "early_stopped": bool(use_val and rounds < self.params.n_estimators),
-                         **info}
+        self.fit_info = {
+            "n_rounds": rounds,
+            "early_stopped": bool(use_val and rounds < self.params.n_estimators),
+            **info,
+        }
         self.artifact = self._wrap(booster)
         return self.artifact
 
@@ -159,8 +181,9 @@ class XGBoostModel(TabularModel):
             fit_kw: dict[str, Any] = {"verbose": False}
             if use_val:
                 kwargs["early_stopping_rounds"] = self.params.early_stopping_rounds
-                fit_kw["eval_set"] = [dask_frame_by_ticker(client, self._frame(X_val, as_matrix(X_val)),
-                                                           self._target(y_val))]
+                fit_kw["eval_set"] = [
+                    dask_frame_by_ticker(client, self._frame(X_val, as_matrix(X_val)), self._target(y_val))
+                ]
             cls = dxgb.DaskXGBClassifier if self.task == "classification" else dxgb.DaskXGBRegressor
             model = cls(**kwargs)
             model.client = client
@@ -255,5 +278,7 @@ class XGBoostModel(TabularModel):
         from onnxmltools.convert.common.data_types import FloatTensorType
 
         return onnxmltools.convert_xgboost(
-            self.require_artifact(), initial_types=[(ONNX_INPUT, FloatTensorType([None, n_features]))],
-            target_opset=target_opset)
+            self.require_artifact(),
+            initial_types=[(ONNX_INPUT, FloatTensorType([None, n_features]))],
+            target_opset=target_opset,
+        )

@@ -11,17 +11,21 @@ from qlop.api import ArtifactError, RunLayout
 def prediction_column(data: pd.DataFrame, predictions: pd.DataFrame | None, strategy: str) -> pd.Series:
     """The predicted probability (``prob``, else ``pred``) aligned on ``data``'s index; NaN = no prediction."""
     if predictions is None:
-        raise ArtifactError(f"strategy {strategy!r} needs model predictions ({RunLayout.PREDICTIONS}): "
-                            "run `qlop train` first")
+        raise ArtifactError(
+            f"strategy {strategy!r} needs model predictions ({RunLayout.PREDICTIONS}): run `qlop train` first"
+        )
     for column in ("prob", "pred"):
         if column in predictions.columns:
             return predictions[column].astype(np.float64).reindex(data.index)
-    raise ArtifactError(f"strategy {strategy!r}: predictions have no 'prob' or 'pred' column "
-                        f"(columns: {', '.join(map(str, predictions.columns)) or 'none'})")
+    raise ArtifactError(
+        f"strategy {strategy!r}: predictions have no 'prob' or 'pred' column "
+        f"(columns: {', '.join(map(str, predictions.columns)) or 'none'})"
+    )
 
 
-def signal_frame(index: pd.Index, signal: np.ndarray, weight: np.ndarray | None = None,
-                 score: np.ndarray | None = None) -> pd.DataFrame:
+def signal_frame(
+    index: pd.Index, signal: np.ndarray, weight: np.ndarray | None = None, score: np.ndarray | None = None
+) -> pd.DataFrame:
     """The strategy output: ``signal`` (int8 in {-1, 0, 1}) and optional ``weight`` / ``score``."""
     out = pd.DataFrame({"signal": np.asarray(signal, dtype=np.int8)}, index=index)
     if weight is not None:

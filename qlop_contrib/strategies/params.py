@@ -14,33 +14,61 @@ class ProbabilityThresholdParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    entry: float = number(0.6, gt=0, lt=1, unit="(probability)",
-                          description="Go long when the predicted probability is at least this")
-    short_entry: float | None = number(None, gt=0, lt=1, unit="(probability)",
-                                       description="Go short when the probability is at most this (None: long only)")
-    exit: float | None = number(None, gt=0, lt=1, unit="(probability)",
-                                description="Hold a long until the probability falls below this (None: "
-                                           "with barriers on, positions leave by their barriers only; with "
-                                           "barriers='none', `entry`)")
-    short_exit: float | None = number(None, gt=0, lt=1, unit="(probability)",
-                                      description="Hold a short until the probability rises above this "
-                                                 "(None: `short_entry` when signal exits are on)")
+    entry: float = number(
+        0.6, gt=0, lt=1, unit="(probability)", description="Go long when the predicted probability is at least this"
+    )
+    short_entry: float | None = number(
+        None,
+        gt=0,
+        lt=1,
+        unit="(probability)",
+        description="Go short when the probability is at most this (None: long only)",
+    )
+    exit: float | None = number(
+        None,
+        gt=0,
+        lt=1,
+        unit="(probability)",
+        description="Hold a long until the probability falls below this (None: "
+        "with barriers on, positions leave by their barriers only; with "
+        "barriers='none', `entry`)",
+    )
+    short_exit: float | None = number(
+        None,
+        gt=0,
+        lt=1,
+        unit="(probability)",
+        description="Hold a short until the probability rises above this "
+        "(None: `short_entry` when signal exits are on)",
+    )
     barriers: Literal["label", "custom", "none"] = Field(
         "label",
         description="Exit barriers: 'label' uses the label's take-profit, stop-loss and horizon, so each "
-                    "trade is exactly the labelled one; 'custom' uses the values below; 'none' holds "
-                    "positions while the signal lasts")
-    take_profit: float | None = number(None, gt=0, le=100, unit="(price fraction)",
-                                       description="Take-profit as a price fraction (overrides the label's)")
-    stop_loss: float | None = number(None, gt=0, le=100, unit="(price fraction)",
-                                     description="Stop-loss as a price fraction (overrides the label's)")
-    horizon: int | None = number(None, ge=1, le=5000, unit="bars",
-                                 description="Bars a trade is held at most, entry bar included (overrides "
-                                            "the label's)")
+        "trade is exactly the labelled one; 'custom' uses the values below; 'none' holds "
+        "positions while the signal lasts",
+    )
+    take_profit: float | None = number(
+        None,
+        gt=0,
+        le=100,
+        unit="(price fraction)",
+        description="Take-profit as a price fraction (overrides the label's)",
+    )
+    stop_loss: float | None = number(
+        None, gt=0, le=100, unit="(price fraction)", description="Stop-loss as a price fraction (overrides the label's)"
+    )
+    horizon: int | None = number(
+        None,
+        ge=1,
+        le=5000,
+        unit="bars",
+        description="Bars a trade is held at most, entry bar included (overrides the label's)",
+    )
     sizing: Literal["fixed", "probability"] = Field(
         "fixed",
         description="'fixed': every position gets position_size of equity; 'probability': scaled by the "
-                    "edge, (p - 0.5) / 0.5 for longs and (0.5 - p) / 0.5 for shorts")
+        "edge, (p - 0.5) / 0.5 for longs and (0.5 - p) / 0.5 for shorts",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> "ProbabilityThresholdParams":
@@ -54,12 +82,10 @@ class ProbabilityThresholdParams(BaseModel):
             if self.short_entry is None:
                 raise ValueError("short_exit needs short_entry")
             if self.short_exit < self.short_entry:
-                raise ValueError(f"short_exit ({self.short_exit}) must not be below short_entry "
-                                 f"({self.short_entry})")
+                raise ValueError(f"short_exit ({self.short_exit}) must not be below short_entry ({self.short_entry})")
             if self.short_exit >= self.entry:
                 raise ValueError(f"short_exit ({self.short_exit}) must be below entry ({self.entry})")
-        if self.barriers == "custom" and self.horizon is None and self.take_profit is None \
-                and self.stop_loss is None:
+        if self.barriers == "custom" and self.horizon is None and self.take_profit is None and self.stop_loss is None:
             raise ValueError("barriers='custom' needs at least one of take_profit, stop_loss, horizon")
         return self
 
@@ -70,12 +96,19 @@ class TopKParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     k: int = number(5, ge=1, le=10_000, unit="tickers", description="Tickers held after each rebalance")
-    rebalance_every: int = number(5, ge=1, le=10_000, unit="trading days",
-                                  description="Trading days between rebalances")
-    min_prob: float = number(0.0, ge=0, lt=1, unit="(probability)",
-                             description="Only tickers whose probability is at least this are eligible")
-    short_k: int = number(0, ge=0, le=10_000, unit="tickers",
-                          description="Also short the k lowest-probability tickers (0: long only)")
+    rebalance_every: int = number(
+        5, ge=1, le=10_000, unit="trading days", description="Trading days between rebalances"
+    )
+    min_prob: float = number(
+        0.0,
+        ge=0,
+        lt=1,
+        unit="(probability)",
+        description="Only tickers whose probability is at least this are eligible",
+    )
+    short_k: int = number(
+        0, ge=0, le=10_000, unit="tickers", description="Also short the k lowest-probability tickers (0: long only)"
+    )
 
 
 class SmaCrossoverParams(BaseModel):
@@ -99,5 +132,4 @@ class BuyAndHoldParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    tickers: list[str] = Field(default_factory=list,
-                               description="Tickers to hold (empty: every ticker in the data)")
+    tickers: list[str] = Field(default_factory=list, description="Tickers to hold (empty: every ticker in the data)")

@@ -38,21 +38,22 @@ class TopK(BaseStrategyPlugin):
 
         # selection on the rebalance dates
         on_reb = known & np.isin(dates, rebalances)
-        frame = pd.DataFrame({"ticker": tickers[on_reb], "date": dates[on_reb],
-                              "prob": prob.to_numpy()[on_reb]})
+        frame = pd.DataFrame({"ticker": tickers[on_reb], "date": dates[on_reb], "prob": prob.to_numpy()[on_reb]})
         frame = frame[frame["prob"] >= p.min_prob] if p.min_prob > 0 else frame
         frame = frame.sort_values(["date", "prob", "ticker"], ascending=[True, False, True], kind="mergesort")
         rank_hi = frame.groupby("date", sort=False).cumcount().to_numpy()
         chosen = np.where(rank_hi < p.k, 1, 0).astype(np.int8)
         if p.short_k:
             frame_lo = frame.assign(_pos=np.arange(len(frame))).sort_values(
-                ["date", "prob", "ticker"], ascending=[True, True, True], kind="mergesort")
+                ["date", "prob", "ticker"], ascending=[True, True, True], kind="mergesort"
+            )
             eligible = chosen[frame_lo["_pos"].to_numpy()] == 0
             rank_lo = frame_lo[eligible].groupby("date", sort=False).cumcount().to_numpy()
             short_pos = frame_lo["_pos"].to_numpy()[eligible][rank_lo < p.short_k]
             chosen[short_pos] = -1
-        selected = pd.Series(chosen, index=pd.MultiIndex.from_arrays(
-            [frame["ticker"].to_numpy(), frame["date"].to_numpy()]))
+        selected = pd.Series(
+            chosen, index=pd.MultiIndex.from_arrays([frame["ticker"].to_numpy(), frame["date"].to_numpy()])
+        )
 
         # every row inherits the selection of the last rebalance at or before its date
         idx = np.searchsorted(rebalances, dates, side="right") - 1

@@ -23,7 +23,7 @@ def _hand_moments(x):
     m2 = sum((v - mu) ** 2 for v in x) / len(x)
     m3 = sum((v - mu) ** 3 for v in x) / len(x)
     m4 = sum((v - mu) ** 4 for v in x) / len(x)
-    return m3 / m2 ** 1.5, m4 / m2 ** 2
+    return m3 / m2**1.5, m4 / m2**2
 
 
 # ------------------------------------------------------------------------------ hand-computed cases
@@ -67,14 +67,16 @@ def test_psr_and_dsr_by_hand():
     n = len(x)
     sr = statistics.mean(x) / statistics.stdev(x)
     skew, kurt = _hand_moments(x)
-    se = math.sqrt((1 - skew * sr + (kurt - 1) / 4 * sr ** 2) / (n - 1))
+    se = math.sqrt((1 - skew * sr + (kurt - 1) / 4 * sr**2) / (n - 1))
     assert m.probabilistic_sharpe_ratio(x) == pytest.approx(NormalDist().cdf(sr / se), rel=1e-12)
     assert m.probabilistic_sharpe_ratio(x, 0.05) == pytest.approx(NormalDist().cdf((sr - 0.05) / se), rel=1e-12)
     # expected maximum Sharpe of N skill-less trials, Bailey & Lopez de Prado (2014) eq. for SR0
     g = 0.5772156649015329
     n_trials = 100
-    sr0 = se * ((1 - g) * NormalDist().inv_cdf(1 - 1 / n_trials) + g * NormalDist().inv_cdf(1 - 1 / (n_trials * math.e)))
-    assert m.expected_max_sharpe(n_trials, se ** 2) == pytest.approx(sr0, rel=1e-12)
+    sr0 = se * (
+        (1 - g) * NormalDist().inv_cdf(1 - 1 / n_trials) + g * NormalDist().inv_cdf(1 - 1 / (n_trials * math.e))
+    )
+    assert m.expected_max_sharpe(n_trials, se**2) == pytest.approx(sr0, rel=1e-12)
     assert m.deflated_sharpe_ratio(x, n_trials) == pytest.approx(NormalDist().cdf((sr - sr0) / se), rel=1e-12)
     assert m.deflated_sharpe_ratio(x, 1) == pytest.approx(m.probabilistic_sharpe_ratio(x), rel=1e-12)
     assert m.deflated_sharpe_ratio(x, 50) < m.deflated_sharpe_ratio(x, 2) < m.deflated_sharpe_ratio(x, 1)
@@ -85,7 +87,7 @@ def test_alpha_beta_correlation_by_hand():
     r = [2 * v + 0.001 for v in b]
     alpha, beta = m.alpha_beta(r, b, periods_per_year=252)
     assert beta == pytest.approx(2.0, rel=1e-12)
-    assert alpha == pytest.approx(1.001 ** 252 - 1, rel=1e-9)
+    assert alpha == pytest.approx(1.001**252 - 1, rel=1e-9)
     assert m.correlation(r, b) == pytest.approx(1.0, rel=1e-12)
     noisy = [v + e for v, e in zip(r, [0.003, -0.001, 0.0, 0.002, -0.004, 0.001])]
     mb, mr = statistics.mean(b), statistics.mean(noisy)
@@ -145,13 +147,28 @@ def test_performance_metrics_is_json_safe_and_consistent(returns):
     r, b = returns
     equity = 1000.0 * np.cumprod(1 + r)
     dates = pd.bdate_range("2010-01-01", periods=r.size)
-    trades = pd.DataFrame({"pnl": [10.0, -5.0, 3.0], "return": [0.1, -0.05, 0.03], "fees": [1.0, 1.0, 1.0],
-                           "financing": [0.5, 0.0, 0.2], "exit_reason": ["tp", "liquidation", "signal"],
-                           "entry_notional": [100.0, 100.0, 100.0], "exit_notional": [110.0, 95.0, 103.0]})
+    trades = pd.DataFrame(
+        {
+            "pnl": [10.0, -5.0, 3.0],
+            "return": [0.1, -0.05, 0.03],
+            "fees": [1.0, 1.0, 1.0],
+            "financing": [0.5, 0.0, 0.2],
+            "exit_reason": ["tp", "liquidation", "signal"],
+            "entry_notional": [100.0, 100.0, 100.0],
+            "exit_notional": [110.0, 95.0, 103.0],
+        }
+    )
     b_with_gap = b.copy()
     b_with_gap[0] = np.nan
-    out = m.performance_metrics(equity, 1000.0, dates=dates, gross_exposure=np.full(r.size, 500.0), trades=trades,
-                                benchmark_returns=b_with_gap, n_trials=10)
+    out = m.performance_metrics(
+        equity,
+        1000.0,
+        dates=dates,
+        gross_exposure=np.full(r.size, 500.0),
+        trades=trades,
+        benchmark_returns=b_with_gap,
+        n_trials=10,
+    )
     json.dumps(out, allow_nan=False)
     # a business-day calendar without holidays: 261 bars in each full calendar year
     assert (out["periods_per_year"], out["periods_per_year_source"]) == (261.0, "inferred")

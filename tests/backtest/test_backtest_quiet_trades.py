@@ -33,20 +33,38 @@ def _panel(rng: np.random.Generator, n_tickers: int, n_bars: int) -> dict[str, n
     open_[odd] *= np.where(rng.random(odd.sum()) < 0.5, 1.03, 0.97)
     starts = np.repeat(np.arange(n_tickers) * n_bars, n_bars)
     day = np.tile(np.arange(n_bars) * 7 // 5, n_tickers).astype(np.int64)
-    return {"open": open_.ravel(), "high": high.ravel(), "low": low.ravel(), "close": close.ravel(),
-            "day": day, "seg_start": starts, "seg_end": starts + n_bars - 1}
+    return {
+        "open": open_.ravel(),
+        "high": high.ravel(),
+        "low": low.ravel(),
+        "close": close.ravel(),
+        "day": day,
+        "seg_start": starts,
+        "seg_end": starts + n_bars - 1,
+    }
 
 
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("take_profit, stop_loss, leverage", [(None, None, 3.0), (0.05, 0.04, 2.0),
-                                                              (0.2, None, 1.0), (None, 0.1, 4.0)])
+@pytest.mark.parametrize(
+    "take_profit, stop_loss, leverage", [(None, None, 3.0), (0.05, 0.04, 2.0), (0.2, None, 1.0), (None, 0.1, 4.0)]
+)
 def test_quiet_and_loud_trades_equal_the_simulator(seed, take_profit, stop_loss, leverage):
     rng = np.random.default_rng(seed)
     p = _panel(rng, n_tickers=5, n_bars=300)
     n, m = p["open"].size, 400
-    rules = TradeRules(side="long", leverage=leverage, horizon=1, take_profit=take_profit, stop_loss=stop_loss,
-                       maintenance_margin=0.2, liquidation_fee=0.01, commission_bps=2.0, slippage_bps=3.0,
-                       financing_rate=0.05, borrow_fee=0.02)
+    rules = TradeRules(
+        side="long",
+        leverage=leverage,
+        horizon=1,
+        take_profit=take_profit,
+        stop_loss=stop_loss,
+        maintenance_margin=0.2,
+        liquidation_fee=0.01,
+        commission_bps=2.0,
+        slippage_bps=3.0,
+        financing_rate=0.05,
+        borrow_fee=0.02,
+    )
     e = rng.integers(0, n, size=m)
     end = p["seg_end"][e]
     side = np.where(rng.random(m) < 0.5, 1, -1).astype(np.int8)
@@ -63,10 +81,20 @@ def test_quiet_and_loud_trades_equal_the_simulator(seed, take_profit, stop_loss,
     for where, res in parts:
         for name in got:
             got[name][where] = getattr(res, name)
-    ref = simulate(p["open"], p["high"], p["low"], p["close"], p["day"], p["seg_end"], e, rules, side=side,
-                   horizon=hor, exit_open_idx=xo)
+    ref = simulate(
+        p["open"],
+        p["high"],
+        p["low"],
+        p["close"],
+        p["day"],
+        p["seg_end"],
+        e,
+        rules,
+        side=side,
+        horizon=hor,
+        exit_open_idx=xo,
+    )
     for name in got:
         np.testing.assert_array_equal(got[name], getattr(ref, name), err_msg=name)
     # both paths are exercised
     assert len(parts) == 2 and min(len(w) for w, _ in parts) > 0
-

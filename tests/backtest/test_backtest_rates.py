@@ -37,13 +37,22 @@ def write_rates(folder: Path, ticker: str, prints: dict[pd.Timestamp, float]) ->
     lines = ["Date,Open,High,Low,Close,Volume"]
     lines += [f"{d:%Y-%m-%d},{r},{r},{r},{r},0" for d, r in sorted(prints.items())]
     (folder / f"{ticker}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return RateSeries(data_source_type="csv", data_source_params={"path": str(folder)}, ticker=ticker,
-                      units="percent")
+    return RateSeries(data_source_type="csv", data_source_params={"path": str(folder)}, ticker=ticker, units="percent")
 
 
 def flat_panel(dates: pd.DatetimeIndex, ticker: str = "X") -> pd.DataFrame:
-    return pd.DataFrame({"ticker": ticker, "date": dates, "open": 100.0, "high": 100.0, "low": 100.0,
-                         "close": 100.0, "adj_close": 100.0, "volume": 1.0}).set_index(["ticker", "date"])
+    return pd.DataFrame(
+        {
+            "ticker": ticker,
+            "date": dates,
+            "open": 100.0,
+            "high": 100.0,
+            "low": 100.0,
+            "close": 100.0,
+            "adj_close": 100.0,
+            "volume": 1.0,
+        }
+    ).set_index(["ticker", "date"])
 
 
 # ------------------------------------------------------------------------------------- calendars
@@ -93,8 +102,7 @@ def test_the_risk_free_return_enters_sharpe_sortino_the_sharpe_inference_and_alp
     r = 1.3 * b + rng.normal(0.0001, 0.004, dates.size)
     rf = np.where(np.arange(dates.size) < dates.size // 2, 0.0, 0.0002)  # a rate that changes half way
     equity = 1000 * np.cumprod(1 + r)
-    out = m.performance_metrics(equity, 1000.0, dates=dates.to_numpy(), benchmark_returns=b,
-                                risk_free_returns=rf)
+    out = m.performance_metrics(equity, 1000.0, dates=dates.to_numpy(), benchmark_returns=b, risk_free_returns=rf)
     ppy = out["periods_per_year"]
     x = r - rf
     assert out["sharpe"] == pytest.approx(x.mean() / x.std(ddof=1) * math.sqrt(ppy), rel=1e-12)
@@ -121,8 +129,7 @@ def test_a_book_in_cash_earns_the_cash_rate_and_has_no_excess_return(tmp_path):
     np.testing.assert_allclose(res.equity["cash"].to_numpy(), 100_000 * (1 + 0.05 / 360) ** days, rtol=1e-12)
     bt = config_from_data({"backtest": {"risk_free": 0.05}}).backtest
     rf = stage.risk_free_returns(bt, res.equity.index)
-    out = m.performance_metrics(res.equity["equity"].to_numpy(), 100_000, dates=dates.to_numpy(),
-                                risk_free_returns=rf)
+    out = m.performance_metrics(res.equity["equity"].to_numpy(), 100_000, dates=dates.to_numpy(), risk_free_returns=rf)
     assert out["sharpe"] is None and out["total_return"] == pytest.approx(out["risk_free_return"], rel=1e-12)
     # cash_rate = 0: idle cash earns nothing even with a risk-free rate
     res0 = run_engine(panel, signals, EngineSettings(risk_free=0.05, cash_rate=0.0))
@@ -136,15 +143,18 @@ def test_a_time_varying_cash_rate_is_applied_on_the_right_days(tmp_path):
     prints = {d: (2.0 if d <= pd.Timestamp("2021-03-12") else 8.0) for d in pd.bdate_range(start, "2021-04-30")}
     series = write_rates(tmp_path / "rates", "TBILL", prints)
     dates = pd.bdate_range("2021-03-01", "2021-03-31")
-    day_rates = [0.02 if d <= pd.Timestamp("2021-03-14") else 0.08
-                 for d in pd.date_range(dates[0], dates[-1] - pd.Timedelta(days=1))]
+    day_rates = [
+        0.02 if d <= pd.Timestamp("2021-03-14") else 0.08
+        for d in pd.date_range(dates[0], dates[-1] - pd.Timedelta(days=1))
+    ]
     expected = 100_000 * np.cumprod([1.0] + [1 + r / 360 for r in day_rates])
     expected = pd.Series(expected, index=pd.date_range(dates[0], dates[-1])).reindex(dates).to_numpy()
     one = flat_panel(dates)
     two = pd.concat([one, flat_panel(dates, "Y")]).sort_index()
     for panel, books in ((one, None), (two, "ticker"), (two, None)):
-        res = run_engine(panel, pd.DataFrame({"signal": 0}, index=panel.index),
-                         EngineSettings(cash_rate=series), books=books)
+        res = run_engine(
+            panel, pd.DataFrame({"signal": 0}, index=panel.index), EngineSettings(cash_rate=series), books=books
+        )
         cash = res.equity["cash"]
         cash = cash.loc["X"] if books == "ticker" else cash
         np.testing.assert_allclose(cash.to_numpy(), expected, rtol=1e-12)
@@ -174,8 +184,12 @@ def test_cash_left_beside_a_position_earns_interest_while_the_position_is_open()
 # ---------------------------------------------------------------------------- config and stage
 BASE = {
     "name": "rates",
-    "data": {"data_source_type": "sample", "tickers": ["AAPL", "KO"], "start_date": "2012-01-01",
-             "end_date": "2013-06-30"},
+    "data": {
+        "data_source_type": "sample",
+        "tickers": ["AAPL", "KO"],
+        "start_date": "2012-01-01",
+        "end_date": "2013-06-30",
+    },
     "backtest": {"strategy_type": "sma_crossover", "strategy_params": {"fast": 5, "slow": 20}, "leverage": 2.0},
 }
 
@@ -197,8 +211,16 @@ def test_metrics_json_and_the_report_state_the_conventions(tmp_path):
     span = (pd.Timestamp(metrics["end"]) - pd.Timestamp(metrics["start"])).days + 1  # + one bar's spacing
     assert metrics["years"] == pytest.approx(span / 365.25, rel=1e-12)
     report = Path(written["report"]).read_text()
-    for text in ("Day count", "act_360", "Periods per year (inferred)", "250.00", "Risk-free rate", "2% a year",
-                 "Interest on idle cash", "Stop slippage (bps)"):
+    for text in (
+        "Day count",
+        "act_360",
+        "Periods per year (inferred)",
+        "250.00",
+        "Risk-free rate",
+        "2% a year",
+        "Interest on idle cash",
+        "Stop slippage (bps)",
+    ):
         assert text in report
     over = stage.compute(_config(periods_per_year=260), tmp_path)["metrics"]
     assert (over["periods_per_year"], over["periods_per_year_source"]) == (260.0, "config")
@@ -207,8 +229,12 @@ def test_metrics_json_and_the_report_state_the_conventions(tmp_path):
 def test_a_rate_series_in_the_config_is_loaded_through_the_data_source(tmp_path):
     prints = {d: (0.25 if d.year == 2012 else 4.0) for d in pd.bdate_range("2011-12-01", "2013-07-31")}
     write_rates(tmp_path / "rates", "TB3MS", prints)
-    table = {"data_source_type": "csv", "data_source_params": {"path": str(tmp_path / "rates")},
-             "ticker": "TB3MS", "units": "percent"}
+    table = {
+        "data_source_type": "csv",
+        "data_source_params": {"path": str(tmp_path / "rates")},
+        "ticker": "TB3MS",
+        "units": "percent",
+    }
     out = stage.compute(_config(risk_free=table), tmp_path)
     metrics = out["metrics"]
     assert metrics["risk_free"] == "TB3MS.close from csv (percent)"
@@ -217,22 +243,32 @@ def test_a_rate_series_in_the_config_is_loaded_through_the_data_source(tmp_path)
     # each period's risk-free return is that of the calendar days in between, at that year's rate
     jump = days.get_loc(days[days >= "2013-01-02"][0])
     gap = (days[jump] - days[jump - 1]).days
-    assert rf[jump] == pytest.approx((1 + 0.0025 / 360) ** ((pd.Timestamp("2013-01-01") - days[jump - 1]).days)
-                                     * (1 + 0.04 / 360) ** (gap - (pd.Timestamp("2013-01-01") - days[jump - 1]).days) - 1,
-                                     rel=1e-12)
+    assert rf[jump] == pytest.approx(
+        (1 + 0.0025 / 360) ** ((pd.Timestamp("2013-01-01") - days[jump - 1]).days)
+        * (1 + 0.04 / 360) ** (gap - (pd.Timestamp("2013-01-01") - days[jump - 1]).days)
+        - 1,
+        rel=1e-12,
+    )
     # a series that does not cover the backtest: one line naming the field and both ranges
     short = {d: 1.0 for d in pd.bdate_range("2012-06-01", "2013-07-31")}
     write_rates(tmp_path / "late", "LATE", short)
-    with pytest.raises(ConfigError, match=r"^backtest\.(cash_rate|risk_free): rate series LATE\.close .* covers "
-                                          r"2012-06-01\.\.2013-07-31, not the data's"):
-        stage.compute(_config(risk_free={**table, "ticker": "LATE", "data_source_params": {"path": str(tmp_path / "late")}}),
-                      tmp_path)
+    with pytest.raises(
+        ConfigError,
+        match=r"^backtest\.(cash_rate|risk_free): rate series LATE\.close .* covers "
+        r"2012-06-01\.\.2013-07-31, not the data's",
+    ):
+        stage.compute(
+            _config(risk_free={**table, "ticker": "LATE", "data_source_params": {"path": str(tmp_path / "late")}}),
+            tmp_path,
+        )
 
 
 def test_config_rate_fields_validate_with_one_line_errors():
     bt = _config(risk_free=0.02).backtest
     assert bt.risk_free == 0.02 and bt.cash_rate is None and bt.effective_cash_rate == 0.02
-    with pytest.raises(ConfigError, match=r"backtest\.risk_free: must be between -1 and 1 \(annual fraction\) \(got 2.0\)$"):
+    with pytest.raises(
+        ConfigError, match=r"backtest\.risk_free: must be between -1 and 1 \(annual fraction\) \(got 2.0\)$"
+    ):
         _config(risk_free=2.0)
     with pytest.raises(ConfigError, match=r"backtest\.financing_rate\.series\.units: Field required$"):
         _config(financing_rate={"data_source_type": "csv", "ticker": "X"})
@@ -246,8 +282,12 @@ def test_a_changed_rate_file_changes_the_backtest_cache_key(tmp_path):
     from qlop.plugins.manager import get_plugin_manager
 
     write_rates(tmp_path / "rates", "RF", {pd.Timestamp("2011-12-01"): 1.0, pd.Timestamp("2013-07-01"): 1.0})
-    table = {"data_source_type": "csv", "data_source_params": {"path": str(tmp_path / "rates")}, "ticker": "RF",
-             "units": "percent"}
+    table = {
+        "data_source_type": "csv",
+        "data_source_params": {"path": str(tmp_path / "rates")},
+        "ticker": "RF",
+        "units": "percent",
+    }
     config = _config(risk_free=table)
     before = runs.rate_series_tokens(config, "backtest", get_plugin_manager())
     assert set(before) == {"rate:backtest.risk_free"}

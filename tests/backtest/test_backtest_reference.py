@@ -53,8 +53,9 @@ def rate_file() -> Path:
 
 
 def rate_series() -> RateSeries:
-    return RateSeries(data_source_type="csv", data_source_params={"path": str(rate_file().parent)},
-                      ticker="RATE", units="percent")
+    return RateSeries(
+        data_source_type="csv", data_source_params={"path": str(rate_file().parent)}, ticker="RATE", units="percent"
+    )
 
 
 @cache
@@ -125,16 +126,19 @@ def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSe
         data[t] = {
             "dates": list(p.index),
             "day": [int(d.value // 86_400_000_000_000) for d in p.index],
-            "o": p["open"].tolist(), "h": p["high"].tolist(), "l": p["low"].tolist(), "c": p["close"].tolist(),
+            "o": p["open"].tolist(),
+            "h": p["high"].tolist(),
+            "l": p["low"].tolist(),
+            "c": p["close"].tolist(),
             "sig": [int(x) if x == x else 0 for x in s.get("signal", pd.Series(0, index=p.index)).tolist()],
             "w": [float(x) if x == x else 1.0 for x in s.get("weight", pd.Series(1.0, index=p.index)).tolist()],
             "sc": [float(x) for x in s.get("score", pd.Series(np.nan, index=p.index)).tolist()],
         }
     calendar = sorted(set().union(*[set(d["dates"]) for d in data.values()]))
     pos = {t: {d: i for i, d in enumerate(data[t]["dates"])} for t in tickers}
-    cur = {t: None for t in tickers}         # open candidate per ticker
-    last_exit = {t: -1 for t in tickers}     # bar of the last exit
-    last_row = {t: -1 for t in tickers}      # last bar seen (for marks on dates without a bar)
+    cur = {t: None for t in tickers}  # open candidate per ticker
+    last_exit = {t: -1 for t in tickers}  # bar of the last exit
+    last_row = {t: -1 for t in tickers}  # last bar seen (for marks on dates without a bar)
     cash = cfg.initial_capital
     open_taken: list[_Cand] = []
     trades, marks = [], []
@@ -157,10 +161,21 @@ def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSe
         pnl = max(c.margin * net - c.te - tx, -c.margin)
         cash += c.margin + pnl
         open_taken.remove(c)
-        trades.append({"ticker": c.ticker, "entry_date": d["dates"][c.entry_row], "exit_date": d["dates"][row],
-                       "side": "long" if c.side > 0 else "short", "entry_price": c.entry, "exit_price": price,
-                       "exit_reason": reason, "margin": c.margin, "pnl": pnl,
-                       "fees": c.margin * fees + c.te + tx, "financing": c.margin * fin})
+        trades.append(
+            {
+                "ticker": c.ticker,
+                "entry_date": d["dates"][c.entry_row],
+                "exit_date": d["dates"][row],
+                "side": "long" if c.side > 0 else "short",
+                "entry_price": c.entry,
+                "exit_price": price,
+                "exit_reason": reason,
+                "margin": c.margin,
+                "pnl": pnl,
+                "fees": c.margin * fees + c.te + tx,
+                "financing": c.margin * fin,
+            }
+        )
 
     prev_day = None
     for date in calendar:
@@ -197,8 +212,20 @@ def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSe
             run_start = i - 1 == 0 or d["sig"][i - 2] != d["sig"][i - 1]
             if not (last_exit[t] < i or (exits.exit_on_signal and run_start)):
                 continue
-            c = _Cand(t, i, d["sig"][i - 1], d["o"][i], d["day"][i], lev, mm, exits.take_profit, exits.stop_loss,
-                      exits.horizon, d["w"][i - 1], d["sc"][i - 1])
+            c = _Cand(
+                t,
+                i,
+                d["sig"][i - 1],
+                d["o"][i],
+                d["day"][i],
+                lev,
+                mm,
+                exits.take_profit,
+                exits.stop_loss,
+                exits.horizon,
+                d["w"][i - 1],
+                d["sc"][i - 1],
+            )
             cur[t] = c
             new.append(c)
         if new:
@@ -250,8 +277,16 @@ def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSe
             expo = c.margin * lev / c.entry * price
             gross += expo
             net += c.side * expo
-        marks.append({"date": date, "equity": equity, "cash": cash, "gross_exposure": gross,
-                      "net_exposure": net, "n_positions": len(open_taken)})
+        marks.append(
+            {
+                "date": date,
+                "equity": equity,
+                "cash": cash,
+                "gross_exposure": gross,
+                "net_exposure": net,
+                "n_positions": len(open_taken),
+            }
+        )
     return pd.DataFrame(marks).set_index("date"), pd.DataFrame(trades)
 
 
@@ -280,18 +315,22 @@ def books(draw):
             price = c
             if draw(st.integers(0, 3)) == 0:
                 hold = draw(st.integers(-1, 1))
-            sig_rows.append((f"T{j}", d, hold, draw(st.sampled_from([1.0, 0.5, 2.0, 0.0])),
-                             draw(st.floats(0, 1))))
+            sig_rows.append((f"T{j}", d, hold, draw(st.sampled_from([1.0, 0.5, 2.0, 0.0])), draw(st.floats(0, 1))))
     panel = pd.DataFrame(rows, columns=["ticker", "date", "open", "high", "low", "close"])
     panel["adj_close"] = panel["close"]
     panel["volume"] = 1000.0
     panel = panel.set_index(["ticker", "date"]).sort_index()
-    signals = pd.DataFrame(sig_rows, columns=["ticker", "date", "signal", "weight", "score"]) \
-        .set_index(["ticker", "date"]).sort_index()
+    signals = (
+        pd.DataFrame(sig_rows, columns=["ticker", "date", "signal", "weight", "score"])
+        .set_index(["ticker", "date"])
+        .sort_index()
+    )
     lev = draw(st.sampled_from([0.5, 1.0, 2.0, 3.0, 5.0]))
     mm = draw(st.sampled_from([0.05, 0.1, 0.15]))
     terms = dict(
-        initial_capital=10_000.0, leverage=lev, maintenance_margin=mm,
+        initial_capital=10_000.0,
+        leverage=lev,
+        maintenance_margin=mm,
         position_size=draw(st.sampled_from([0.1, 0.3, 0.5, 1.0])),
         max_positions=draw(st.integers(1, 4)),
         max_gross_leverage=draw(st.sampled_from([0.5, 1.5, 3.0, 10.0])),
@@ -331,8 +370,9 @@ def _assert_equal(eq, trades, ref_eq, ref_tr):
     assert list(eq.index) == list(ref_eq.index)
     scale = 10_000.0
     for col in ("equity", "cash", "gross_exposure", "net_exposure"):
-        np.testing.assert_allclose(eq[col].to_numpy(), ref_eq[col].to_numpy(), rtol=1e-9, atol=1e-9 * scale,
-                                   err_msg=col)
+        np.testing.assert_allclose(
+            eq[col].to_numpy(), ref_eq[col].to_numpy(), rtol=1e-9, atol=1e-9 * scale, err_msg=col
+        )
     np.testing.assert_array_equal(eq["n_positions"].to_numpy(), ref_eq["n_positions"].to_numpy())
     assert len(trades) == len(ref_tr)
     if len(ref_tr):
@@ -341,8 +381,9 @@ def _assert_equal(eq, trades, ref_eq, ref_tr):
         for col in ("ticker", "side", "entry_date", "exit_date", "exit_reason"):
             assert got[col].tolist() == ref[col].tolist(), col
         for col in ("entry_price", "exit_price", "margin", "pnl", "fees", "financing"):
-            np.testing.assert_allclose(got[col].to_numpy(), ref[col].to_numpy(), rtol=1e-9, atol=1e-9 * scale,
-                                       err_msg=col)
+            np.testing.assert_allclose(
+                got[col].to_numpy(), ref[col].to_numpy(), rtol=1e-9, atol=1e-9 * scale, err_msg=col
+            )
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -371,13 +412,23 @@ def test_reference_sees_liquidations_and_every_exit_reason():
                 c = o * (1 + rng.normal(0, 0.04))
                 rows.append((f"T{j}", d, o, max(o, c) * 1.02, min(o, c) * 0.98, c))
                 p = c
-        panel = pd.DataFrame(rows, columns=["ticker", "date", "open", "high", "low", "close"]) \
-            .set_index(["ticker", "date"])
+        panel = pd.DataFrame(rows, columns=["ticker", "date", "open", "high", "low", "close"]).set_index(
+            ["ticker", "date"]
+        )
         sig = pd.DataFrame({"signal": rng.choice([-1, 0, 1], size=len(panel))}, index=panel.index)
         for exits in (ExitRules(0.05, 0.04, 4, False), ExitRules(None, None, None, True)):
-            cfg = EngineSettings(leverage=4.0, maintenance_margin=0.1, position_size=0.5, max_positions=2,
-                                 commission_bps=5, min_commission=2, slippage_bps=5, financing_rate=0.1,
-                                 borrow_fee=0.05, liquidation_fee=0.01)
+            cfg = EngineSettings(
+                leverage=4.0,
+                maintenance_margin=0.1,
+                position_size=0.5,
+                max_positions=2,
+                commission_bps=5,
+                min_commission=2,
+                slippage_bps=5,
+                financing_rate=0.1,
+                borrow_fee=0.05,
+                liquidation_fee=0.01,
+            )
             res = run_engine(panel, sig, cfg, exits)
             ref_eq, ref_tr = reference_backtest(panel, sig, cfg, exits)
             _assert_equal(res.equity, res.trades, ref_eq, ref_tr)

@@ -17,11 +17,23 @@ from qlop.stages import backtest as stage
 
 BASE = {
     "name": "bt-test",
-    "data": {"data_source_type": "sample", "tickers": ["AAPL", "MSFT", "KO"],
-             "start_date": "2012-01-01", "end_date": "2013-12-31"},
-    "backtest": {"strategy_type": "sma_crossover", "strategy_params": {"fast": 5, "slow": 20},
-                 "leverage": 2.0, "position_size": 0.3, "max_positions": 3, "commission_bps": 1.0,
-                 "min_commission": 1.0, "slippage_bps": 2.0, "financing_rate": 0.05},
+    "data": {
+        "data_source_type": "sample",
+        "tickers": ["AAPL", "MSFT", "KO"],
+        "start_date": "2012-01-01",
+        "end_date": "2013-12-31",
+    },
+    "backtest": {
+        "strategy_type": "sma_crossover",
+        "strategy_params": {"fast": 5, "slow": 20},
+        "leverage": 2.0,
+        "position_size": 0.3,
+        "max_positions": 3,
+        "commission_bps": 1.0,
+        "min_commission": 1.0,
+        "slippage_bps": 2.0,
+        "financing_rate": 0.05,
+    },
 }
 
 
@@ -32,7 +44,8 @@ def _config(**backtest):
 
 
 def _write_toml(path: Path, backtest_extra: str = "", label: str = "") -> Path:
-    path.write_text(f"""
+    path.write_text(
+        f"""
 name = "bt-cli"
 [data]
 data_source_type = "sample"
@@ -44,7 +57,9 @@ end_date = 2012-12-31
 leverage = 2.0
 maintenance_margin = 0.2
 {backtest_extra}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -52,11 +67,25 @@ def test_stage_writes_every_artefact(tmp_path):
     written = stage.run(_config(), tmp_path)
     assert set(written) == {"equity", "trades", "metrics", "report"}
     eq = pd.read_parquet(written["equity"])
-    assert {"equity", "cash", "gross_exposure", "net_exposure", "leverage", "n_positions", "benchmark"} <= set(eq.columns)
+    assert {"equity", "cash", "gross_exposure", "net_exposure", "leverage", "n_positions", "benchmark"} <= set(
+        eq.columns
+    )
     assert eq.index.name == "date" and eq.index.is_monotonic_increasing
     trades = pd.read_parquet(written["trades"])
-    for col in ("ticker", "side", "entry_date", "entry_price", "exit_date", "exit_price", "leverage", "margin",
-                "exit_reason", "pnl", "fees", "financing"):
+    for col in (
+        "ticker",
+        "side",
+        "entry_date",
+        "entry_price",
+        "exit_date",
+        "exit_price",
+        "leverage",
+        "margin",
+        "exit_reason",
+        "pnl",
+        "fees",
+        "financing",
+    ):
         assert col in trades.columns
     assert len(trades) > 10
     metrics = json.loads(Path(written["metrics"]).read_text())
@@ -68,8 +97,14 @@ def test_stage_writes_every_artefact(tmp_path):
     html = Path(written["report"]).read_text(encoding="utf-8")
     assert "plotly.js" in html[:200_000] or "Plotly" in html
     assert not re.search(r"<script[^>]+src=", html), "the report must not load scripts from anywhere"
-    for heading in ("Equity against the benchmark", "Drawdown", "Monthly returns", "Exposure and leverage",
-                    "Trade results by exit reason", "Metrics"):
+    for heading in (
+        "Equity against the benchmark",
+        "Drawdown",
+        "Monthly returns",
+        "Exposure and leverage",
+        "Trade results by exit reason",
+        "Metrics",
+    ):
         assert heading in html
     assert not list(tmp_path.glob(".backtest*")), "no temporary directory left behind"
 
@@ -77,17 +112,25 @@ def test_stage_writes_every_artefact(tmp_path):
 def test_probability_threshold_with_label_barriers_from_predictions(tmp_path):
     from qlop.stages.data import load_panel
 
-    cfg = config_from_data({
-        **json.loads(json.dumps(BASE)),
-        "label": {"label_type": "leverage_opportunity",
-                  "label_params": {"leverage": 2.0, "horizon": 5, "take_profit": 0.03, "stop_loss": 0.02}},
-        "backtest": {"strategy_type": "probability_threshold", "strategy_params": {"entry": 0.7},
-                     "leverage": 2.0, "benchmark": None},
-    })
+    cfg = config_from_data(
+        {
+            **json.loads(json.dumps(BASE)),
+            "label": {
+                "label_type": "leverage_opportunity",
+                "label_params": {"leverage": 2.0, "horizon": 5, "take_profit": 0.03, "stop_loss": 0.02},
+            },
+            "backtest": {
+                "strategy_type": "probability_threshold",
+                "strategy_params": {"entry": 0.7},
+                "leverage": 2.0,
+                "benchmark": None,
+            },
+        }
+    )
     panel = load_panel(cfg.data)
     rng = np.random.default_rng(0)
     preds = pd.DataFrame({"prob": rng.random(len(panel)), "fold": 0}, index=panel.index)
-    preds = preds.iloc[20: len(preds) // 3]  # AAPL only, from its 21st day
+    preds = preds.iloc[20 : len(preds) // 3]  # AAPL only, from its 21st day
     preds.to_parquet(tmp_path / "predictions.parquet")
     written = stage.run(cfg, tmp_path)
     trades = pd.read_parquet(written["trades"])
@@ -105,12 +148,17 @@ def test_nan_predictions_are_no_signal(tmp_path):
     trades as when that row has no prediction at all."""
     from qlop.stages.data import load_panel
 
-    cfg = config_from_data({
-        **json.loads(json.dumps(BASE)),
-        "backtest": {"strategy_type": "probability_threshold",
-                     "strategy_params": {"entry": 0.6, "barriers": "custom", "horizon": 5},
-                     "leverage": 2.0, "benchmark": None},
-    })
+    cfg = config_from_data(
+        {
+            **json.loads(json.dumps(BASE)),
+            "backtest": {
+                "strategy_type": "probability_threshold",
+                "strategy_params": {"entry": 0.6, "barriers": "custom", "horizon": 5},
+                "leverage": 2.0,
+                "benchmark": None,
+            },
+        }
+    )
     panel = load_panel(cfg.data)
     prob = np.random.default_rng(1).random(len(panel))
     prob[::3] = np.nan
@@ -155,8 +203,10 @@ def test_metrics_table_renders_as_text():
 def test_cli_backtest_prints_metrics_table(tmp_path):
     from qlop.cli.main import cli
 
-    cfg = _write_toml(tmp_path / "c.toml", 'strategy_type = "buy_and_hold"\nposition_size = 0.5\n'
-                                           'max_positions = 2\nmax_gross_leverage = 2.0')
+    cfg = _write_toml(
+        tmp_path / "c.toml",
+        'strategy_type = "buy_and_hold"\nposition_size = 0.5\nmax_positions = 2\nmax_gross_leverage = 2.0',
+    )
     result = CliRunner().invoke(cli, ["backtest", "-c", str(cfg), "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert "Total return" in result.output and "Sharpe" in result.output
@@ -173,8 +223,9 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path):
     assert result.exit_code == 2
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: ") and "predictions.parquet" in lines[0]
-    bad = _write_toml(tmp_path / "bad.toml", 'strategy_type = "sma_crossover"\n'
-                                             '[backtest.strategy_params]\nfast = 30\nslow = 10')
+    bad = _write_toml(
+        tmp_path / "bad.toml", 'strategy_type = "sma_crossover"\n[backtest.strategy_params]\nfast = 30\nslow = 10'
+    )
     result = CliRunner().invoke(cli, ["backtest", "-c", str(bad), "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 2 and "backtest.strategy_params" in result.output
     assert not (tmp_path / "run" / "backtest").exists()

@@ -41,8 +41,9 @@ class TestBuyAndHoldContract(StrategyContract):
 def _panel_and_probs(probs: dict[str, list[float]]):
     dates = pd.bdate_range("2021-01-04", periods=len(next(iter(probs.values()))))
     idx = pd.MultiIndex.from_product([sorted(probs), dates], names=["ticker", "date"])
-    panel = pd.DataFrame({"open": 10.0, "high": 11.0, "low": 9.0, "close": 10.0, "adj_close": 10.0,
-                          "volume": 1.0}, index=idx)
+    panel = pd.DataFrame(
+        {"open": 10.0, "high": 11.0, "low": 9.0, "close": 10.0, "adj_close": 10.0, "volume": 1.0}, index=idx
+    )
     preds = pd.DataFrame({"prob": np.concatenate([probs[t] for t in sorted(probs)]), "fold": 0}, index=idx)
     return panel, preds
 
@@ -53,15 +54,34 @@ def test_probability_threshold_entry_rows_with_label_barriers():
     out = s.generate_signals(panel, preds.drop(index=preds.index[3]))  # a date without prediction
     assert out["signal"].tolist() == [1, 0, 1, 0, -1, 1]
     np.testing.assert_allclose(out["score"].to_numpy(), [0.7, 0.5, 0.61, 0.5, 0.8, 0.6])
-    assert s.barriers() == {"from_label": True, "take_profit": None, "stop_loss": None, "horizon": None,
-                            "exit_on_signal": False}
+    assert s.barriers() == {
+        "from_label": True,
+        "take_profit": None,
+        "stop_loss": None,
+        "horizon": None,
+        "exit_on_signal": False,
+    }
 
 
 def test_probability_threshold_latched_exit_and_probability_sizing():
-    panel, preds = _panel_and_probs({"A": [0.5, 0.65, 0.55, 0.45, 0.58, 0.7, 0.1, 0.35, 0.41, 0.9],
-                                     "B": [0.9, np.nan, 0.9, 0.52, 0.49, 0.6, 0.6, 0.6, 0.6, 0.6]})
-    s = ProbabilityThreshold("p", {"entry": 0.6, "exit": 0.5, "short_entry": 0.2, "short_exit": 0.4,
-                                   "barriers": "custom", "horizon": 3, "sizing": "probability"})
+    panel, preds = _panel_and_probs(
+        {
+            "A": [0.5, 0.65, 0.55, 0.45, 0.58, 0.7, 0.1, 0.35, 0.41, 0.9],
+            "B": [0.9, np.nan, 0.9, 0.52, 0.49, 0.6, 0.6, 0.6, 0.6, 0.6],
+        }
+    )
+    s = ProbabilityThreshold(
+        "p",
+        {
+            "entry": 0.6,
+            "exit": 0.5,
+            "short_entry": 0.2,
+            "short_exit": 0.4,
+            "barriers": "custom",
+            "horizon": 3,
+            "sizing": "probability",
+        },
+    )
     out = s.generate_signals(panel, preds)
     # A: enters at .65, holds at .55, leaves at .45, stays out at .58, in at .7, short at .1, holds .35, out .41
     assert out.loc["A", "signal"].tolist() == [0, 1, 1, 0, 0, 1, -1, -1, 0, 1]
@@ -92,12 +112,14 @@ def test_needs_predictions_error_names_the_file():
 
 
 def test_top_k_selects_highest_and_holds_between_rebalances():
-    panel, preds = _panel_and_probs({
-        "A": [0.9, 0.1, 0.1, 0.1, 0.1, 0.9],
-        "B": [0.8, 0.9, 0.9, 0.2, 0.2, 0.2],
-        "C": [0.1, 0.8, 0.8, 0.9, 0.9, 0.1],
-        "D": [0.5, 0.5, 0.5, 0.8, 0.8, 0.5],
-    })
+    panel, preds = _panel_and_probs(
+        {
+            "A": [0.9, 0.1, 0.1, 0.1, 0.1, 0.9],
+            "B": [0.8, 0.9, 0.9, 0.2, 0.2, 0.2],
+            "C": [0.1, 0.8, 0.8, 0.9, 0.9, 0.1],
+            "D": [0.5, 0.5, 0.5, 0.8, 0.8, 0.5],
+        }
+    )
     out = TopK("top_k", {"k": 2, "rebalance_every": 3, "short_k": 1}).generate_signals(panel, preds)
     sig = out["signal"].unstack("ticker")
     # rebalance on days 0 and 3: day 0 -> A, B long, C short; day 3 -> C, D long, A short (lowest .1)

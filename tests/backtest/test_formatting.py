@@ -24,9 +24,17 @@ def test_rounding_to_zero_drops_the_sign():
     assert f.ret(-0.00001) == "0.00%" and f.ratio(-0.001) == "0.00" and f.pct(0.00004) == "0.00%"
 
 
-@pytest.mark.parametrize("value", ["2017-11-10", "2017-11-10T00:00:00", pd.Timestamp("2017-11-10"),
-                                   np.datetime64("2017-11-10"), dt.date(2017, 11, 10),
-                                   dt.datetime(2017, 11, 10)])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2017-11-10",
+        "2017-11-10T00:00:00",
+        pd.Timestamp("2017-11-10"),
+        np.datetime64("2017-11-10"),
+        dt.date(2017, 11, 10),
+        dt.datetime(2017, 11, 10),
+    ],
+)
 def test_dates_are_iso_days_without_a_time(value):
     assert f.iso_date(value) == "2017-11-10"
 
@@ -52,7 +60,10 @@ def test_the_deflated_sharpe_names_its_trials():
 def test_metric_rows_follow_the_table_order_and_skip_absent_metrics():
     rows = f.metric_rows({"sharpe": 0.5209, "total_return": 0.01739, "n_trials": 1, "deflated_sharpe": 0.7})
     assert [(label, value) for label, value, _ in rows] == [
-        ("Total return", "+1.74%"), ("Sharpe", "0.52"), ("Deflated Sharpe (1 trial)", "0.700")]
+        ("Total return", "+1.74%"),
+        ("Sharpe", "0.52"),
+        ("Deflated Sharpe (1 trial)", "0.700"),
+    ]
     assert "idle days included" in f.metric_help("avg_gross_leverage")
 
 

@@ -12,20 +12,34 @@ from qlop import report_data as rd
 
 
 def _labels():
-    idx = pd.MultiIndex.from_product([["AAA", "BBB"], pd.bdate_range("2020-01-01", periods=6)], names=["ticker", "date"])
-    return pd.DataFrame({"label": [1, 0, 1, 1, np.nan, 0, 0, 0, 1, 0, 0, np.nan],
-                         "exit_reason": ["tp", "sl", "tp", "horizon", None, "sl", "sl", "sl", "tp", "horizon", "sl", None]},
-                        index=idx)
+    idx = pd.MultiIndex.from_product(
+        [["AAA", "BBB"], pd.bdate_range("2020-01-01", periods=6)], names=["ticker", "date"]
+    )
+    return pd.DataFrame(
+        {
+            "label": [1, 0, 1, 1, np.nan, 0, 0, 0, 1, 0, 0, np.nan],
+            "exit_reason": ["tp", "sl", "tp", "horizon", None, "sl", "sl", "sl", "tp", "horizon", "sl", None],
+        },
+        index=idx,
+    )
 
 
 def _trades():
-    return pd.DataFrame({
-        "ticker": ["AAA", "BBB", "AAA", "BBB"], "side": ["long"] * 4,
-        "entry_date": pd.to_datetime(["2020-01-02", "2020-01-03", "2020-03-02", "2021-02-01"]),
-        "exit_date": pd.to_datetime(["2020-01-08", "2020-01-09", "2020-03-05", "2021-02-05"]),
-        "entry_price": [10.0, 20.0, 11.0, 21.0], "exit_price": [10.5, 19.0, 11.2, 21.5],
-        "exit_reason": ["tp", "sl", "horizon", "tp"], "pnl": [50.0, -100.0, 20.0, 40.0],
-        "return": [0.05, -0.1, 0.02, 0.04], "fees": [1.0, 1.0, 1.0, 1.0], "financing": [0.5, 0.5, 0.5, 0.5]})
+    return pd.DataFrame(
+        {
+            "ticker": ["AAA", "BBB", "AAA", "BBB"],
+            "side": ["long"] * 4,
+            "entry_date": pd.to_datetime(["2020-01-02", "2020-01-03", "2020-03-02", "2021-02-01"]),
+            "exit_date": pd.to_datetime(["2020-01-08", "2020-01-09", "2020-03-05", "2021-02-05"]),
+            "entry_price": [10.0, 20.0, 11.0, 21.0],
+            "exit_price": [10.5, 19.0, 11.2, 21.5],
+            "exit_reason": ["tp", "sl", "horizon", "tp"],
+            "pnl": [50.0, -100.0, 20.0, 40.0],
+            "return": [0.05, -0.1, 0.02, 0.04],
+            "fees": [1.0, 1.0, 1.0, 1.0],
+            "financing": [0.5, 0.5, 0.5, 0.5],
+        }
+    )
 
 
 def test_label_stats_per_ticker_and_overall():
@@ -53,8 +67,10 @@ def _equity():
     steps = np.where(positions > 0, 0.001, 0.0)
     equity = 1000 * np.cumprod(1 + steps)
     gross = equity * 0.5 * positions
-    return pd.DataFrame({"equity": equity, "gross_exposure": gross, "net_exposure": -gross / 2,
-                         "n_positions": positions}, index=pd.Index(dates, name="date"))
+    return pd.DataFrame(
+        {"equity": equity, "gross_exposure": gross, "net_exposure": -gross / 2, "n_positions": positions},
+        index=pd.Index(dates, name="date"),
+    )
 
 
 def test_monthly_returns_leave_months_without_a_position_blank():
@@ -74,8 +90,9 @@ def test_leverage_path_is_exposure_over_equity():
 
 
 def test_idle_by_year_shows_why_a_strategy_did_not_trade():
-    idx = pd.MultiIndex.from_product([["AAA", "BBB"], pd.to_datetime(["2020-06-01", "2020-06-02", "2021-06-01"])],
-                                     names=["ticker", "date"])
+    idx = pd.MultiIndex.from_product(
+        [["AAA", "BBB"], pd.to_datetime(["2020-06-01", "2020-06-02", "2021-06-01"])], names=["ticker", "date"]
+    )
     preds = pd.DataFrame({"prob": [0.4, 0.6, 0.5, 0.56, 0.3, 0.52]}, index=idx)
     table = rd.idle_by_year(preds, {"entry": 0.55}, _trades(), None)
     assert table.loc[2020, "highest_prob"] == 0.6 and table.loc[2021, "highest_prob"] == 0.52
@@ -86,8 +103,21 @@ def test_idle_by_year_shows_why_a_strategy_did_not_trade():
 
 
 def test_fold_skill_numbers_folds_from_one_and_adds_the_base_rates_log_loss():
-    table = rd.fold_skill({"folds": [{"fold": 0, "test_start": "2008-01-02", "test_end": "2008-12-31", "n": 10,
-                                      "auc": 0.55, "log_loss": 0.68, "base_rate": 0.4}]})
+    table = rd.fold_skill(
+        {
+            "folds": [
+                {
+                    "fold": 0,
+                    "test_start": "2008-01-02",
+                    "test_end": "2008-12-31",
+                    "n": 10,
+                    "auc": 0.55,
+                    "log_loss": 0.68,
+                    "base_rate": 0.4,
+                }
+            ]
+        }
+    )
     assert table.loc[0, "fold"] == 1
     assert table.loc[0, "base_rate_log_loss"] == pytest.approx(-(0.4 * math.log(0.4) + 0.6 * math.log(0.6)))
     shown = rd.display(table)
@@ -96,8 +126,9 @@ def test_fold_skill_numbers_folds_from_one_and_adds_the_base_rates_log_loss():
 
 
 def test_price_with_trades_marks_the_tickers_own_entries_and_exits():
-    idx = pd.MultiIndex.from_product([["AAA", "BBB"], pd.bdate_range("2019-12-30", "2020-03-31")],
-                                     names=["ticker", "date"])
+    idx = pd.MultiIndex.from_product(
+        [["AAA", "BBB"], pd.bdate_range("2019-12-30", "2020-03-31")], names=["ticker", "date"]
+    )
     panel = pd.DataFrame({"close": np.arange(len(idx), dtype=float)}, index=idx)
     view = rd.price_with_trades(panel, _trades(), "AAA", start="2020-01-01")
     assert view["close"].index[0] == pd.Timestamp("2020-01-01")
@@ -107,17 +138,48 @@ def test_price_with_trades_marks_the_tickers_own_entries_and_exits():
 
 
 def test_config_summary_names_leverage_barriers_costs_rates_and_folds():
-    config = {"data": {"tickers": ["AAA"], "start_date": "2010-01-01", "end_date": None, "data_source_type": "sample"},
-              "label": {"label_type": "leverage_opportunity",
-                        "label_params": {"side": "long", "leverage": 2.5, "horizon": 10, "take_profit": 0.05,
-                                         "stop_loss": 0.03, "commission_bps": 1.0, "slippage_bps": 2.0,
-                                         "financing_rate": 0.05, "maintenance_margin": 0.25, "hurdle": 0.0}},
-              "model": {"model_type": "xgboost", "validation": {"scheme": "walk_forward", "window": "expanding",
-                                                                 "train_years": 4.0, "test_months": 12, "embargo_days": 10}},
-              "backtest": {"strategy_type": "probability_threshold", "strategy_params": {"entry": 0.55},
-                           "initial_capital": 100000.0, "leverage": 2.5, "max_gross_leverage": 2.5,
-                           "position_size": 0.1, "max_positions": 8, "commission_bps": 1.0, "slippage_bps": 2.0,
-                           "financing_rate": 0.05, "maintenance_margin": 0.25, "benchmark": "GSPC"}}
+    config = {
+        "data": {"tickers": ["AAA"], "start_date": "2010-01-01", "end_date": None, "data_source_type": "sample"},
+        "label": {
+            "label_type": "leverage_opportunity",
+            "label_params": {
+                "side": "long",
+                "leverage": 2.5,
+                "horizon": 10,
+                "take_profit": 0.05,
+                "stop_loss": 0.03,
+                "commission_bps": 1.0,
+                "slippage_bps": 2.0,
+                "financing_rate": 0.05,
+                "maintenance_margin": 0.25,
+                "hurdle": 0.0,
+            },
+        },
+        "model": {
+            "model_type": "xgboost",
+            "validation": {
+                "scheme": "walk_forward",
+                "window": "expanding",
+                "train_years": 4.0,
+                "test_months": 12,
+                "embargo_days": 10,
+            },
+        },
+        "backtest": {
+            "strategy_type": "probability_threshold",
+            "strategy_params": {"entry": 0.55},
+            "initial_capital": 100000.0,
+            "leverage": 2.5,
+            "max_gross_leverage": 2.5,
+            "position_size": 0.1,
+            "max_positions": 8,
+            "commission_bps": 1.0,
+            "slippage_bps": 2.0,
+            "financing_rate": 0.05,
+            "maintenance_margin": 0.25,
+            "benchmark": "GSPC",
+        },
+    }
     rows = {(s, k): v for s, k, v in rd.config_summary(config, n_folds=10)}
     assert rows[("Label", "Trade")] == "long at 2.50x, held up to 10 bars"
     assert rows[("Label", "Barriers")] == "take-profit 5%, stop-loss 3%"

@@ -40,10 +40,19 @@ def from_sample(ticker: str) -> bytes:
     if not path.is_file():
         return recorded("invalid_symbol.json")
     df = pd.read_csv(path)
-    series = {r.Date: {"1. open": f"{r.Open}", "2. high": f"{r.High}", "3. low": f"{r.Low}",
-                       "4. close": f"{r.Close}", "5. adjusted close": f"{r.Close}", "6. volume": f"{r.Volume}",
-                       "7. dividend amount": "0.0000", "8. split coefficient": "1.0"}
-              for r in df.iloc[::-1].itertuples()}
+    series = {
+        r.Date: {
+            "1. open": f"{r.Open}",
+            "2. high": f"{r.High}",
+            "3. low": f"{r.Low}",
+            "4. close": f"{r.Close}",
+            "5. adjusted close": f"{r.Close}",
+            "6. volume": f"{r.Volume}",
+            "7. dividend amount": "0.0000",
+            "8. split coefficient": "1.0",
+        }
+        for r in df.iloc[::-1].itertuples()
+    }
     return json.dumps({"Meta Data": {"2. Symbol": ticker}, "Time Series (Daily)": series}).encode()
 
 
@@ -102,8 +111,9 @@ def test_one_full_adjusted_request_per_ticker_and_the_sample_comes_back_unchange
     src, replay, waits = source()
     panel = src.load_data(["AAPL", "KO"], "2011-02-01", "2011-02-28", "1d")
     assert replay.requests == [
-        {"function": "TIME_SERIES_DAILY_ADJUSTED", "symbol": t, "outputsize": "full", "datatype": "json",
-         "apikey": KEY} for t in ("AAPL", "KO")]
+        {"function": "TIME_SERIES_DAILY_ADJUSTED", "symbol": t, "outputsize": "full", "datatype": "json", "apikey": KEY}
+        for t in ("AAPL", "KO")
+    ]
     assert waits == []
     pd.testing.assert_frame_equal(panel, sample(["AAPL", "KO"], "2011-02-01", "2011-02-28"))
 
@@ -168,15 +178,19 @@ def test_a_rate_limit_that_persists_is_one_line_naming_the_ticker() -> None:
         "alphavantage: ticker MSFT: the service is throttling requests (Thank you for using Alpha Vantage! Our "
         "standard API call frequency is 5 calls per minute and 500 calls per day. Please visit "
         "https://www.alphavantage.co/premium/ if you would like to target a higher API call frequency.) "
-        "(gave up after 4 attempts)")
+        "(gave up after 4 attempts)"
+    )
     assert [r["symbol"] for r in replay.requests] == ["IBM", "MSFT", "MSFT", "MSFT", "MSFT"]
     assert waits == [15, 30, 60]
 
 
 def test_an_unknown_symbol_fails_at_once_naming_it() -> None:
     src, replay, waits = source({"NOSUCHCO": [(200, recorded("invalid_symbol.json"))]})
-    with pytest.raises(DataError, match=r"^alphavantage: ticker NOSUCHCO: unknown symbol or invalid request "
-                                        r"\(Invalid API call\. Please retry"):
+    with pytest.raises(
+        DataError,
+        match=r"^alphavantage: ticker NOSUCHCO: unknown symbol or invalid request "
+        r"\(Invalid API call\. Please retry",
+    ):
         src.load_data(["NOSUCHCO"], None, None, "1d")
     assert len(replay.requests) == 1 and waits == []
 
@@ -198,13 +212,19 @@ def test_malformed_answers() -> None:
     """A cut-off body or an HTML error page is retried, then named; a bad value names day and field."""
     for body in (recorded("truncated.json"), recorded("bad_gateway.html")):
         src, replay, waits = source({"IBM": [(200, body)]}, max_retries=2)
-        with pytest.raises(DataError, match=r"^alphavantage: ticker IBM: the answer is not JSON \(cut off or an "
-                                            r"error page\) \(gave up after 3 attempts\)$"):
+        with pytest.raises(
+            DataError,
+            match=r"^alphavantage: ticker IBM: the answer is not JSON \(cut off or an "
+            r"error page\) \(gave up after 3 attempts\)$",
+        ):
             src.load_data(["IBM"], None, None, "1d")
         assert len(replay.requests) == 3 and len(waits) == 2
     src, _, _ = source({"IBM": [(200, recorded("bad_values.json"))]})
-    with pytest.raises(DataError, match=r"^alphavantage: ticker IBM, date 2012-09-14, field '4. close': "
-                                        r"not a number: 'None'$"):
+    with pytest.raises(
+        DataError,
+        match=r"^alphavantage: ticker IBM, date 2012-09-14, field '4. close': "
+        r"not a number: 'None'$",
+    ):
         src.load_data(["IBM"], None, None, "1d")
     src, _, _ = source({"IBM": [(200, b'{"Meta Data": {}, "Series": []}')]})
     with pytest.raises(DataError, match=r"answer without 'Time Series \(Daily\)' \(keys: Meta Data, Series\)"):
@@ -234,13 +254,16 @@ def test_a_missing_key_is_one_line_exit_2_and_no_request(tmp_path: Path, monkeyp
         src.load_data(["IBM"], None, None, "1d")
     assert replay.requests == []
     cfg = tmp_path / "av.toml"
-    cfg.write_text('[data]\ndata_source_type = "alphavantage"\ntickers = ["IBM"]\n'
-                   'data_source_params = { api_key_env = "MY_AV_KEY" }\n')
+    cfg.write_text(
+        '[data]\ndata_source_type = "alphavantage"\ntickers = ["IBM"]\n'
+        'data_source_params = { api_key_env = "MY_AV_KEY" }\n'
+    )
     result = CliRunner().invoke(cli, ["data", "load", "-c", str(cfg), "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
         "Error: data.data_source_params.api_key_env: environment variable MY_AV_KEY is not set; put your "
-        "Alpha Vantage API key in it (export MY_AV_KEY=...)"]
+        "Alpha Vantage API key in it (export MY_AV_KEY=...)"
+    ]
     assert not (tmp_path / "run" / "data.parquet").exists()
 
 

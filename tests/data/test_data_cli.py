@@ -40,8 +40,9 @@ def csv_folder(tmp_path: Path, lines: list[str], header: str = HEADER, name: str
 def test_load_good_csv_writes_panel_and_summary(tmp_path: Path) -> None:
     folder = csv_folder(tmp_path, GOOD)
     run_dir = tmp_path / "run"
-    result = run("data", "load", "-c", str(write_config(tmp_path, "csv", {"path": str(folder)})),
-                 "--run-dir", str(run_dir))
+    result = run(
+        "data", "load", "-c", str(write_config(tmp_path, "csv", {"path": str(folder)})), "--run-dir", str(run_dir)
+    )
     assert result.exit_code == 0, result.output
     panel = pd.read_parquet(run_dir / "data.parquet")
     assert len(panel) == 4 and panel["volume"].isna().sum() == 1  # zero volume is missing volume
@@ -51,30 +52,45 @@ def test_load_good_csv_writes_panel_and_summary(tmp_path: Path) -> None:
 
 BAD_CASES = {
     "duplicated date": (
-        GOOD[:2] + ["2020-01-03,10.5,11.5,10.0,11.0,11.0,1200"] + GOOD[2:], HEADER,
-        "ticker XYZ, date 2020-01-03, column date, row 3: duplicated date"),
+        GOOD[:2] + ["2020-01-03,10.5,11.5,10.0,11.0,11.0,1200"] + GOOD[2:],
+        HEADER,
+        "ticker XYZ, date 2020-01-03, column date, row 3: duplicated date",
+    ),
     "dates out of order": (
-        [GOOD[0], GOOD[2], GOOD[1], GOOD[3]], HEADER,
-        "ticker XYZ, date 2020-01-03, column date, row 3: dates out of order (comes after 2020-01-06)"),
+        [GOOD[0], GOOD[2], GOOD[1], GOOD[3]],
+        HEADER,
+        "ticker XYZ, date 2020-01-03, column date, row 3: dates out of order (comes after 2020-01-06)",
+    ),
     "high below max(open, close)": (
-        GOOD[:1] + ["2020-01-03,10.5,10.9,10.0,11.0,11.0,1200"] + GOOD[2:], HEADER,
-        "ticker XYZ, date 2020-01-03, column high, row 2: high 10.9 is below max(open, close) 11"),
+        GOOD[:1] + ["2020-01-03,10.5,10.9,10.0,11.0,11.0,1200"] + GOOD[2:],
+        HEADER,
+        "ticker XYZ, date 2020-01-03, column high, row 2: high 10.9 is below max(open, close) 11",
+    ),
     "low above min(open, close)": (
-        GOOD[:3] + ["2020-01-07,10.2,10.9,10.3,10.8,10.8,900"], HEADER,
-        "ticker XYZ, date 2020-01-07, column low, row 4: low 10.3 is above min(open, close) 10.2"),
+        GOOD[:3] + ["2020-01-07,10.2,10.9,10.3,10.8,10.8,900"],
+        HEADER,
+        "ticker XYZ, date 2020-01-07, column low, row 4: low 10.3 is above min(open, close) 10.2",
+    ),
     "non-positive price": (
-        GOOD[:1] + ["2020-01-03,10.5,11.5,10.0,11.0,-11.0,1200"] + GOOD[2:], HEADER,
-        "ticker XYZ, date 2020-01-03, column adj_close, row 2: non-positive price -11"),
+        GOOD[:1] + ["2020-01-03,10.5,11.5,10.0,11.0,-11.0,1200"] + GOOD[2:],
+        HEADER,
+        "ticker XYZ, date 2020-01-03, column adj_close, row 2: non-positive price -11",
+    ),
     "zero price": (
-        GOOD[:2] + ["2020-01-06,0,11.2,0,10.2,10.2,10"] + GOOD[3:], HEADER,
-        "ticker XYZ, date 2020-01-06, column open, row 3: non-positive price 0"),
+        GOOD[:2] + ["2020-01-06,0,11.2,0,10.2,10.2,10"] + GOOD[3:],
+        HEADER,
+        "ticker XYZ, date 2020-01-06, column open, row 3: non-positive price 0",
+    ),
     "missing required column": (
         [",".join(line.split(",")[:4] + line.split(",")[5:]) for line in GOOD],
         "Date,Open,High,Low,Adj Close,Volume",
-        "missing required column 'Close' (found: Date, Open, High, Low, Adj Close, Volume)"),
+        "missing required column 'Close' (found: Date, Open, High, Low, Adj Close, Volume)",
+    ),
     "unparsable date": (
-        GOOD[:1] + ["2020-01-32,10.5,11.5,10.0,11.0,11.0,1200"] + GOOD[2:], HEADER,
-        "ticker XYZ, column date, row 2: unparsable date '2020-01-32'"),
+        GOOD[:1] + ["2020-01-32,10.5,11.5,10.0,11.0,11.0,1200"] + GOOD[2:],
+        HEADER,
+        "ticker XYZ, column date, row 2: unparsable date '2020-01-32'",
+    ),
 }
 
 
@@ -84,8 +100,9 @@ def test_bad_csv_exits_2_with_one_line_and_writes_nothing(tmp_path: Path, case: 
     folder = csv_folder(tmp_path, lines, header)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    result = run("data", "load", "-c", str(write_config(tmp_path, "csv", {"path": str(folder)})),
-                 "--run-dir", str(run_dir))
+    result = run(
+        "data", "load", "-c", str(write_config(tmp_path, "csv", {"path": str(folder)})), "--run-dir", str(run_dir)
+    )
     assert result.exit_code == 2, result.output
     err = result.stderr.strip()
     assert err.count("\n") == 0, err
@@ -97,11 +114,21 @@ def test_bad_csv_exits_2_with_one_line_and_writes_nothing(tmp_path: Path, case: 
 
 def test_bad_row_in_a_long_file_names_the_ticker(tmp_path: Path) -> None:
     path = tmp_path / "long.csv"
-    rows = ["Ticker," + HEADER] + [f"AAA,{line}" for line in GOOD] + [f"BBB,{line}" for line in GOOD[:2]] + [
-        "BBB,2020-01-06,11.0,10.0,10.1,10.2,10.2,5"]
+    rows = (
+        ["Ticker," + HEADER]
+        + [f"AAA,{line}" for line in GOOD]
+        + [f"BBB,{line}" for line in GOOD[:2]]
+        + ["BBB,2020-01-06,11.0,10.0,10.1,10.2,10.2,5"]
+    )
     path.write_text("\n".join(rows) + "\n")
-    result = run("data", "load", "-c", str(write_config(tmp_path, "csv", {"path": str(path)})),
-                 "--run-dir", str(tmp_path / "run"))
+    result = run(
+        "data",
+        "load",
+        "-c",
+        str(write_config(tmp_path, "csv", {"path": str(path)})),
+        "--run-dir",
+        str(tmp_path / "run"),
+    )
     assert result.exit_code == 2
     assert f"{path}: ticker BBB, date 2020-01-06, column high, row 7: high 10 is below" in result.stderr
     assert not (tmp_path / "run" / "data.parquet").exists()

@@ -33,10 +33,14 @@ class TestParquetLongFileContract(DataSourceContract):
     params = {"path": str(FIXTURES / "long.parquet"), "ticker_column": "Symbol"}
 
 
-def load(source: str, tickers: list[str] | None = None, start: str | None = None, end: str | None = None,
-         **params: object) -> pd.DataFrame:
-    return load_panel(DataConfig(data_source_type=source, data_source_params=params, tickers=tickers or [],
-                                 start_date=start, end_date=end))
+def load(
+    source: str, tickers: list[str] | None = None, start: str | None = None, end: str | None = None, **params: object
+) -> pd.DataFrame:
+    return load_panel(
+        DataConfig(
+            data_source_type=source, data_source_params=params, tickers=tickers or [], start_date=start, end_date=end
+        )
+    )
 
 
 def sample_panel(tickers: list[str], start: str, end: str) -> pd.DataFrame:
@@ -60,16 +64,30 @@ def test_missing_ticker_file_lists_what_is_there() -> None:
 
 def test_long_csv_with_mapping_and_date_format(tmp_path: Path) -> None:
     src = sample_panel(["IBM", "KO"], "2016-01-01", "2016-03-31").reset_index()
-    out = pd.DataFrame({
-        "sym": src["ticker"], "Trade Date": src["date"].dt.strftime("%d/%m/%Y"), "PX_OPEN": src["open"],
-        "px_high": src["high"], "PX_LOW": src["low"], "px_last": src["close"], "Adj. Close": src["adj_close"],
-        "Volume": src["volume"].fillna(0), "Comment": "x",
-    })
+    out = pd.DataFrame(
+        {
+            "sym": src["ticker"],
+            "Trade Date": src["date"].dt.strftime("%d/%m/%Y"),
+            "PX_OPEN": src["open"],
+            "px_high": src["high"],
+            "PX_LOW": src["low"],
+            "px_last": src["close"],
+            "Adj. Close": src["adj_close"],
+            "Volume": src["volume"].fillna(0),
+            "Comment": "x",
+        }
+    )
     path = tmp_path / "long.csv"
     out.to_csv(path, index=False, sep=";")
-    got = load("csv", ["ko"], path=str(path), delimiter=";", date_format="%d/%m/%Y", ticker_column="sym",
-               columns={"trade date": "date", "PX_OPEN": "open", "PX_HIGH": "high", "px_low": "low",
-                        "PX_LAST": "close"})
+    got = load(
+        "csv",
+        ["ko"],
+        path=str(path),
+        delimiter=";",
+        date_format="%d/%m/%Y",
+        ticker_column="sym",
+        columns={"trade date": "date", "PX_OPEN": "open", "PX_HIGH": "high", "px_low": "low", "PX_LAST": "close"},
+    )
     pd.testing.assert_frame_equal(got, sample_panel(["KO"], "2016-01-01", "2016-03-31"))
 
 

@@ -22,8 +22,11 @@ class TestSampleContract(DataSourceContract):
 
 
 def load(tickers: list[str], start: str | None = None, end: str | None = None, **params: str) -> pd.DataFrame:
-    return load_panel(DataConfig(data_source_type="sample", data_source_params=params, tickers=tickers,
-                                 start_date=start, end_date=end))
+    return load_panel(
+        DataConfig(
+            data_source_type="sample", data_source_params=params, tickers=tickers, start_date=start, end_date=end
+        )
+    )
 
 
 def test_data_dir_is_the_package_data() -> None:
@@ -54,7 +57,11 @@ def test_known_quirks_go_through_the_general_rules() -> None:
     panel = load(["C", "SPY"], "2009-01-01", "2011-12-31")
     c_missing_volume = panel.loc["C"].index[panel.loc["C", "volume"].isna()]
     assert [d.strftime("%Y-%m-%d") for d in c_missing_volume] == [
-        "2009-08-05", "2009-12-17", "2009-12-18", "2010-04-26"]
+        "2009-08-05",
+        "2009-12-17",
+        "2009-12-18",
+        "2010-04-26",
+    ]
     # SPY lacks 2011-02-17: no fake bar is made up for it
     assert pd.Timestamp("2011-02-17") not in panel.loc["SPY"].index
     assert pd.Timestamp("2011-02-17") in panel.loc["C"].index

@@ -16,10 +16,20 @@ def long_frame(n: int = 6, tickers: tuple[str, ...] = ("AAA",), start: str = "20
     parts = []
     for k, t in enumerate(tickers):
         close = 10.0 * (k + 1) + np.arange(n, dtype=float)
-        parts.append(pd.DataFrame({
-            "ticker": t, "date": dates.strftime("%Y-%m-%d"), "open": close - 0.5, "high": close + 1.0,
-            "low": close - 1.0, "close": close, "adj_close": close, "volume": 1000.0 + np.arange(n),
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "ticker": t,
+                    "date": dates.strftime("%Y-%m-%d"),
+                    "open": close - 0.5,
+                    "high": close + 1.0,
+                    "low": close - 1.0,
+                    "close": close,
+                    "adj_close": close,
+                    "volume": 1000.0 + np.arange(n),
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -83,8 +93,9 @@ def test_duplicated_date() -> None:
 def test_dates_out_of_order_checked_on_raw_order() -> None:
     raw = long_frame(6).iloc[[0, 1, 3, 2, 4, 5]]
     msg = error_of(raw)
-    assert msg == ("f.csv: ticker AAA, date 2020-01-03, column date, row 4: "
-                   "dates out of order (comes after 2020-01-06)")
+    assert msg == (
+        "f.csv: ticker AAA, date 2020-01-03, column date, row 4: dates out of order (comes after 2020-01-06)"
+    )
 
 
 def test_out_of_order_in_a_long_file_names_the_ticker() -> None:
@@ -170,7 +181,7 @@ def test_large_panel_checks_are_vectorised() -> None:
     """Correct on a larger shuffled-by-ticker input (sort is by ticker then date, rows travel intact)."""
     raw = long_frame(300, tuple(f"T{i:03d}" for i in range(40)))
     order = np.random.default_rng(0).permutation(40)
-    blocks = [raw.iloc[k * 300:(k + 1) * 300] for k in order]
+    blocks = [raw.iloc[k * 300 : (k + 1) * 300] for k in order]
     panel = validate_panel(pd.concat(blocks))
     pd.testing.assert_frame_equal(panel, validate_panel(raw))
     assert len(panel) == 12_000

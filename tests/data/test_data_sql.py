@@ -24,17 +24,21 @@ from qlop_contrib.datasources.sql_source import SqlSource
 
 TICKERS = ["AAPL", "MSFT", "KO"]
 START, END = "2014-01-01", "2016-12-31"
-INJECTIONS = ["AAPL' OR '1'='1", "x'); DROP TABLE ohlcv; --", "AAPL\" OR 1=1 --", "KO' UNION SELECT * FROM ohlcv --"]
+INJECTIONS = ["AAPL' OR '1'='1", "x'); DROP TABLE ohlcv; --", 'AAPL" OR 1=1 --', "KO' UNION SELECT * FROM ohlcv --"]
 
 
 def sample(tickers: list[str] = TICKERS, start: str | None = START, end: str | None = END) -> pd.DataFrame:
     return load_panel(DataConfig(data_source_type="sample", tickers=tickers, start_date=start, end_date=end))
 
 
-def load(tickers: list[str] | None = None, start: str | None = None, end: str | None = None,
-         **params: Any) -> pd.DataFrame:
-    return load_panel(DataConfig(data_source_type="sql", data_source_params=params, tickers=tickers or [],
-                                 start_date=start, end_date=end))
+def load(
+    tickers: list[str] | None = None, start: str | None = None, end: str | None = None, **params: Any
+) -> pd.DataFrame:
+    return load_panel(
+        DataConfig(
+            data_source_type="sql", data_source_params=params, tickers=tickers or [], start_date=start, end_date=end
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,14 +68,18 @@ class TestSqliteQueryContract(DataSourceContract):
 
     @pytest.fixture(autouse=True)
     def _database(self, sample_db: str) -> None:
-        self.params = {"url": sample_db, "query": "SELECT * FROM ohlcv WHERE ticker IN :tickers "
-                                                   "AND date BETWEEN :start AND :end ORDER BY ticker, date"}
+        self.params = {
+            "url": sample_db,
+            "query": "SELECT * FROM ohlcv WHERE ticker IN :tickers "
+            "AND date BETWEEN :start AND :end ORDER BY ticker, date",
+        }
 
 
 def test_table_round_trip_equals_the_source_panel_exactly(sample_db: str) -> None:
     pd.testing.assert_frame_equal(load(TICKERS, START, END, url=sample_db), sample())
-    pd.testing.assert_frame_equal(load(["KO"], "2015-03-02", "2015-03-31", url=sample_db),
-                                  sample(["KO"], "2015-03-02", "2015-03-31"))
+    pd.testing.assert_frame_equal(
+        load(["KO"], "2015-03-02", "2015-03-31", url=sample_db), sample(["KO"], "2015-03-02", "2015-03-31")
+    )
 
 
 def test_no_tickers_loads_every_ticker_of_the_table(sample_db: str) -> None:
@@ -79,8 +87,10 @@ def test_no_tickers_loads_every_ticker_of_the_table(sample_db: str) -> None:
 
 
 def test_query_mode_binds_tickers_start_and_end(sample_db: str) -> None:
-    query = ("SELECT ticker, date, open, high, low, close, adj_close, volume FROM ohlcv "
-             "WHERE ticker IN :tickers AND date >= :start AND date <= :end")
+    query = (
+        "SELECT ticker, date, open, high, low, close, adj_close, volume FROM ohlcv "
+        "WHERE ticker IN :tickers AND date >= :start AND date <= :end"
+    )
     got = load(["MSFT", "KO"], "2015-01-01", "2015-02-27", url=sample_db, query=query)
     pd.testing.assert_frame_equal(got, sample(["KO", "MSFT"], "2015-01-01", "2015-02-27"))
 
@@ -89,14 +99,23 @@ def test_column_mapping_text_dates_and_missing_adj_close(tmp_path: Path) -> None
     """A table of another layout: other names, dates as text in another format, no adjusted close."""
     db = tmp_path / "other.sqlite"
     panel = sample(["AAPL"], "2015-06-01", "2015-06-30")
-    rows = [("AAPL", d.strftime("%d/%m/%Y"), *r) for (_, d), r in
-            zip(panel.index, panel[["open", "high", "low", "close", "volume"]].itertuples(index=False))]
+    rows = [
+        ("AAPL", d.strftime("%d/%m/%Y"), *r)
+        for (_, d), r in zip(panel.index, panel[["open", "high", "low", "close", "volume"]].itertuples(index=False))
+    ]
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE bars (sym TEXT, day TEXT, o REAL, h REAL, l REAL, px_last REAL, qty REAL)")
         conn.executemany("INSERT INTO bars VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-    got = load(["AAPL"], "2015-06-10", "2015-06-19", url=f"sqlite:///{db}", table="bars", ticker_column="sym",
-               columns={"day": "date", "o": "open", "h": "high", "l": "low", "px_last": "close", "qty": "volume"},
-               date_format="%d/%m/%Y")
+    got = load(
+        ["AAPL"],
+        "2015-06-10",
+        "2015-06-19",
+        url=f"sqlite:///{db}",
+        table="bars",
+        ticker_column="sym",
+        columns={"day": "date", "o": "open", "h": "high", "l": "low", "px_last": "close", "qty": "volume"},
+        date_format="%d/%m/%Y",
+    )
     pd.testing.assert_frame_equal(got, sample(["AAPL"], "2015-06-10", "2015-06-19"))
 
 
@@ -150,8 +169,16 @@ def test_query_parameters_are_checked(sample_db: str) -> None:
     with pytest.raises(DataError, match="sql query at sqlite:///.*: no such column: nope"):
         load(["AAPL"], url=sample_db, query="SELECT nope FROM ohlcv WHERE ticker IN :tickers")
     # ::casts and times like 10:30 in the SQL are not parameters
-    assert load(["KO"], "2016-12-01", "2016-12-31", url=sample_db,
-                query="SELECT * FROM ohlcv WHERE ticker IN :tickers AND '10:30' = '10:30'").shape[0] == 21
+    assert (
+        load(
+            ["KO"],
+            "2016-12-01",
+            "2016-12-31",
+            url=sample_db,
+            query="SELECT * FROM ohlcv WHERE ticker IN :tickers AND '10:30' = '10:30'",
+        ).shape[0]
+        == 21
+    )
 
 
 def test_the_cache_follows_the_table(tmp_path: Path) -> None:
@@ -190,14 +217,14 @@ def test_to_sql_writes_a_table_the_source_reads_back(panel_file: Path, tmp_path:
     pd.testing.assert_frame_equal(load(url=url, table="prices"), pd.read_parquet(panel_file))
 
 
-def test_to_sql_refuses_an_existing_table_then_replaces_or_appends_atomically(panel_file: Path,
-                                                                              tmp_path: Path) -> None:
+def test_to_sql_refuses_an_existing_table_then_replaces_or_appends_atomically(panel_file: Path, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'out.sqlite'}"
     assert to_sql(str(panel_file), url, "--table", "prices").exit_code == 0
     again = to_sql(str(panel_file), url, "--table", "prices")
     assert again.exit_code == 2
     assert again.output.strip().splitlines() == [
-        f"Error: table 'prices' already exists in {url} (--if-exists replace drops it first, append adds rows)"]
+        f"Error: table 'prices' already exists in {url} (--if-exists replace drops it first, append adds rows)"
+    ]
     dup = to_sql(str(panel_file), url, "--table", "prices", "--if-exists", "append")
     assert dup.exit_code == 2 and "rows already there (ticker, date)" in dup.output
     assert len(dup.output.strip().splitlines()) == 1 and "Traceback" not in dup.output

@@ -37,8 +37,10 @@ def pg(postgres_server: dict[str, str], tmp_path_factory: pytest.TempPathFactory
     sample().to_parquet(panel_file)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("QLOP_SQL_PASSWORD", postgres_server["password"])
-        result = CliRunner().invoke(cli, ["data", "to-sql", str(panel_file), postgres_server["url"],
-                                          "--table", "ohlcv", "--if-exists", "replace"])
+        result = CliRunner().invoke(
+            cli,
+            ["data", "to-sql", str(panel_file), postgres_server["url"], "--table", "ohlcv", "--if-exists", "replace"],
+        )
     assert result.exit_code == 0, result.output
     assert "postgresql+psycopg://qlop@127.0.0.1:" in result.output
     return postgres_server
@@ -57,18 +59,26 @@ class TestPostgresTableContract(DataSourceContract):
         self.params = {"url": pg["url"]}
 
 
-def load(tickers: list[str] | None = None, start: str | None = None, end: str | None = None,
-         **params: Any) -> pd.DataFrame:
-    return load_panel(DataConfig(data_source_type="sql", data_source_params=params, tickers=tickers or [],
-                                 start_date=start, end_date=end))
+def load(
+    tickers: list[str] | None = None, start: str | None = None, end: str | None = None, **params: Any
+) -> pd.DataFrame:
+    return load_panel(
+        DataConfig(
+            data_source_type="sql", data_source_params=params, tickers=tickers or [], start_date=start, end_date=end
+        )
+    )
 
 
 def test_postgres_round_trip_equals_the_sample_exactly(pg: dict[str, str]) -> None:
     pd.testing.assert_frame_equal(load(TICKERS, "2014-01-01", "2016-12-31", url=pg["url"]), sample())
-    query = ("SELECT ticker, date, open, high, low, close, adj_close, volume FROM ohlcv "
-             "WHERE ticker IN :tickers AND date BETWEEN :start AND :end")
-    pd.testing.assert_frame_equal(load(["MSFT", "KO"], "2015-01-01", "2015-03-31", url=pg["url"], query=query),
-                                  sample(["KO", "MSFT"], "2015-01-01", "2015-03-31"))
+    query = (
+        "SELECT ticker, date, open, high, low, close, adj_close, volume FROM ohlcv "
+        "WHERE ticker IN :tickers AND date BETWEEN :start AND :end"
+    )
+    pd.testing.assert_frame_equal(
+        load(["MSFT", "KO"], "2015-01-01", "2015-03-31", url=pg["url"], query=query),
+        sample(["KO", "MSFT"], "2015-01-01", "2015-03-31"),
+    )
 
 
 @pytest.mark.parametrize("evil", INJECTIONS)
@@ -79,8 +89,9 @@ def test_an_injection_attempt_is_inert_on_postgres(pg: dict[str, str], evil: str
     assert len(load(url=pg["url"])) == len(sample())
 
 
-def test_a_wrong_or_missing_password_is_one_line_without_the_password(pg: dict[str, str],
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_or_missing_password_is_one_line_without_the_password(
+    pg: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("QLOP_SQL_PASSWORD", "not-the-password")
     with pytest.raises(DataError) as info:
         load(["KO"], url=pg["url"])

@@ -56,8 +56,9 @@ def test_cache_lives_under_qlop_cache_dir(tmp_path: Path, monkeypatch: pytest.Mo
     assert len(entries) == 1 and len(entries[0].stem) == 64
 
 
-def test_damaged_cache_entry_is_rebuilt(count_loads: list[list[str]], tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_damaged_cache_entry_is_rebuilt(
+    count_loads: list[list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("QLOP_CACHE_DIR", str(tmp_path))
     good = stage.load_panel(CFG)
     entry = next((tmp_path / "data").glob("*.parquet"))
@@ -83,10 +84,13 @@ def test_progress_per_ticker() -> None:
     finally:
         remove_listener(updates.append)
     kinds = [(u.kind, u.stage, u.step, u.total, u.message) for u in updates]
-    assert kinds[:4] == [("start", "data", 0, 2, None), ("advance", "data", 1, 2, "AAPL"),
-                         ("advance", "data", 2, 2, "KO"), ("end", "data", 2, 2, None)]
-    assert kinds[4:] == [("start", "data", 0, 2, None), ("advance", "data", 2, 2, "cache"),
-                         ("end", "data", 2, 2, None)]
+    assert kinds[:4] == [
+        ("start", "data", 0, 2, None),
+        ("advance", "data", 1, 2, "AAPL"),
+        ("advance", "data", 2, 2, "KO"),
+        ("end", "data", 2, 2, None),
+    ]
+    assert kinds[4:] == [("start", "data", 0, 2, None), ("advance", "data", 2, 2, "cache"), ("end", "data", 2, 2, None)]
     assert all(u.unit == "ticker" for u in updates)
 
 
@@ -96,9 +100,18 @@ class BadSource(BaseDataSourcePlugin):
     def load_data(self, tickers: list[str], start_date: Any, end_date: Any, interval: str) -> pd.DataFrame:
         if tickers == ["CRASH"]:
             raise ZeroDivisionError("oops")
-        return pd.DataFrame({"ticker": ["Z", "Z"], "date": ["2020-01-02", "2020-01-03"], "open": [1.0, 1.0],
-                             "high": [1.2, 0.9], "low": [0.9, 0.8], "close": [1.1, 0.95],
-                             "adj_close": [1.1, 0.95], "volume": [1.0, 2.0]})
+        return pd.DataFrame(
+            {
+                "ticker": ["Z", "Z"],
+                "date": ["2020-01-02", "2020-01-03"],
+                "open": [1.0, 1.0],
+                "high": [1.2, 0.9],
+                "low": [0.9, 0.8],
+                "close": [1.1, 0.95],
+                "adj_close": [1.1, 0.95],
+                "volume": [1.0, 2.0],
+            }
+        )
 
 
 class BadPlugin:
@@ -141,5 +154,6 @@ def test_summary_counts_missing_sessions_against_the_union_calendar() -> None:
     # B starts later (not missing), then lacks one session inside its span
     assert by["B"]["missing_sessions"] == 1 and by["B"]["missing_dates"] == [str(dates[5].date())]
     assert summary["sessions"] == 10 and summary["rows"] == 17
-    assert summary["gaps"] == [{"after": str(dates[4].date()), "before": str(dates[6].date()),
-                                "weekdays_skipped": 1, "tickers": ["B"]}]
+    assert summary["gaps"] == [
+        {"after": str(dates[4].date()), "before": str(dates[6].date()), "weekdays_skipped": 1, "tickers": ["B"]}
+    ]

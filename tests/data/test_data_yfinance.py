@@ -28,14 +28,23 @@ def make_fake(files: dict[str, Path] | None = None, omit: tuple[str, ...] = ()) 
     """A stand-in for ``yfinance.download`` built from the sample CSVs; records its calls."""
     calls: list[dict[str, Any]] = []
 
-    def download(tickers: Any, start: str | None = None, end: str | None = None, interval: str = "1d",
-                 auto_adjust: bool = True, group_by: str = "column", multi_level_index: bool = True,
-                 **kwargs: Any) -> pd.DataFrame:
-        calls.append(dict(tickers=tickers, start=start, end=end, interval=interval, auto_adjust=auto_adjust,
-                          **kwargs))
+    def download(
+        tickers: Any,
+        start: str | None = None,
+        end: str | None = None,
+        interval: str = "1d",
+        auto_adjust: bool = True,
+        group_by: str = "column",
+        multi_level_index: bool = True,
+        **kwargs: Any,
+    ) -> pd.DataFrame:
+        calls.append(dict(tickers=tickers, start=start, end=end, interval=interval, auto_adjust=auto_adjust, **kwargs))
         names = tickers.split() if isinstance(tickers, str) else list(tickers)
-        fields = ["Close", "High", "Low", "Open", "Volume"] if auto_adjust else [
-            "Adj Close", "Close", "High", "Low", "Open", "Volume"]
+        fields = (
+            ["Close", "High", "Low", "Open", "Volume"]
+            if auto_adjust
+            else ["Adj Close", "Close", "High", "Low", "Open", "Volume"]
+        )
         frames = {}
         for t in names:
             if t in omit:
@@ -160,8 +169,9 @@ def restore_yfinance_cache() -> Any:
     cache.set_cache_location(before)
 
 
-def test_real_download_function_keeps_yfinance_caches_in_the_given_folder(tmp_path: Path,
-                                                                          restore_yfinance_cache: Any) -> None:
+def test_real_download_function_keeps_yfinance_caches_in_the_given_folder(
+    tmp_path: Path, restore_yfinance_cache: Any
+) -> None:
     import yfinance
     from yfinance import cache
 

@@ -45,7 +45,7 @@ format_name = "onnx"
 """
 
 #: A feature step that sleeps for $QLOP_E2E_SLEEP seconds, so a test can interrupt a run mid-stage.
-SLEEPY_PLUGIN = '''
+SLEEPY_PLUGIN = """
 import os, time
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
@@ -65,7 +65,7 @@ class Sleepy(BaseFeatureStepPlugin):
 @hookimpl
 def qlop_register_feature_step():
     return ComponentSpec(name="sleepy", factory=Sleepy, params_model=SleepyParams, summary="test: sleeps")
-'''
+"""
 
 
 def write_config(path: Path, extra_steps: str = "") -> Path:
@@ -80,13 +80,25 @@ def qlop_env(**extra: str) -> dict[str, str]:
 
 
 def qlop(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", QLOP_MAIN, *args], cwd=cwd, env=env or qlop_env(),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", QLOP_MAIN, *args],
+        cwd=cwd,
+        env=env or qlop_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def qlop_popen(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", QLOP_MAIN, *args], cwd=cwd, env=env or qlop_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", QLOP_MAIN, *args],
+        cwd=cwd,
+        env=env or qlop_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -6,7 +6,6 @@ import json
 import math
 
 import pandas as pd
-
 from e2e_helpers import qlop, write_config
 
 
@@ -52,11 +51,14 @@ def test_opportunities_come_from_the_labels_frame_and_the_labels_trade_rules(tmp
     from qlop.answer import answer_lines
 
     index = pd.MultiIndex.from_product([["A"], pd.date_range("2020-01-01", periods=4)], names=["ticker", "date"])
-    trades = pd.DataFrame({"label": [1.0, 0.0, 0.0, float("nan")], "exit_reason": ["tp", "sl", "horizon", None]},
-                          index=index)
+    trades = pd.DataFrame(
+        {"label": [1.0, 0.0, 0.0, float("nan")], "exit_reason": ["tp", "sl", "horizon", None]}, index=index
+    )
     known = answer_lines(_labels_run(tmp_path, "leverage_opportunity", trades))
-    assert known == ["Opportunities: the 2.00x long, take-profit 4%, stop -, 5 bars paid off on 33.33% of 3 "
-                     "labelled days (exits: tp 33%, sl 33%, liquidation 0%, horizon 33%)."]
+    assert known == [
+        "Opportunities: the 2.00x long, take-profit 4%, stop -, 5 bars paid off on 33.33% of 3 "
+        "labelled days (exits: tp 33%, sl 33%, liquidation 0%, horizon 33%)."
+    ]
     other = answer_lines(_labels_run(tmp_path, "someone_elses_trade_label", trades))
     assert other == [known[0].replace("2.00x long, take-profit 4%, stop -, 5 bars", "labelled trade")]
     returns = answer_lines(_labels_run(tmp_path, "forward_return", trades[["label"]] * 0.01))

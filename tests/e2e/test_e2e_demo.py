@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from e2e_helpers import qlop  # noqa: E402
 
 pytestmark = pytest.mark.slow

@@ -45,7 +45,7 @@ def _write(tmp_path: Path, strategy: str) -> Path:
     text = QUICKSTART.read_text(encoding="utf-8").replace('scheme = "walk_forward"', 'scheme = "purged_kfold"')
     text = text.replace('strategy_type = "probability_threshold"', f'strategy_type = "{strategy}"')
     if strategy != "probability_threshold":
-        text = text.split("[backtest.strategy_params]")[0] + "[export]\nformat_name = \"onnx\"\n"
+        text = text.split("[backtest.strategy_params]")[0] + '[export]\nformat_name = "onnx"\n'
     path = tmp_path / f"{strategy}.toml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -10,10 +10,9 @@ import json
 from pathlib import Path
 
 import pandas as pd
-
 from e2e_helpers import qlop  # noqa: E402  (tests/e2e, on sys.path via conftest)
 
-PLUGIN = '''
+PLUGIN = """
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 from qlop import hookimpl
@@ -31,7 +30,7 @@ class Const(BaseFeatureStepPlugin):
 @hookimpl
 def qlop_register_feature_step():
     return ComponentSpec(name="local_const", factory=Const, params_model=P, summary="test: a constant")
-'''
+"""
 
 CONFIG = """
 [data]

@@ -12,11 +12,10 @@ import json
 
 import numpy as np
 import pandas as pd
-
 from e2e_helpers import qlop, qlop_env
 
 #: A third-party data source, written against the public API only.
-TOY_SOURCE = '''
+TOY_SOURCE = """
 import zlib
 
 import numpy as np
@@ -57,7 +56,7 @@ class ToySource(BaseDataSourcePlugin):
 @hookimpl
 def qlop_register_data_source():
     return ComponentSpec(name="toy", factory=ToySource, summary="test: seeded random walks")
-'''
+"""
 
 CONFIG = """
 name = "toy"
@@ -80,8 +79,9 @@ def run_toy(tmp_path, benchmark: str, name: str):
     config.write_text(CONFIG.format(benchmark=benchmark), encoding="utf-8")
     env = qlop_env(QLOP_DISABLE_PLUGINS="qlop_contrib.datasources", QLOP_CACHE_DIR=str(tmp_path / "cache"))
     run_dir = tmp_path / "runs" / name
-    done = qlop("--plugins-dir", str(plugins), "run", "-c", str(config), "--run-dir", str(run_dir),
-                cwd=tmp_path, env=env)
+    done = qlop(
+        "--plugins-dir", str(plugins), "run", "-c", str(config), "--run-dir", str(run_dir), cwd=tmp_path, env=env
+    )
     return done, run_dir
 
 
@@ -95,8 +95,9 @@ def toy_closes(tmp_path, ticker: str, start: str, end: str) -> pd.Series:
 
 def test_benchmark_from_the_plugins_own_source_with_bundled_sources_disabled(tmp_path):
     # the toy source does not say whether its prices include dividends, so the config says which
-    done, run_dir = run_toy(tmp_path, '[backtest.benchmark]\ndata_source_type = "toy"\nticker = "BENCH"\n'
-                            'kind = "price"', "bench")
+    done, run_dir = run_toy(
+        tmp_path, '[backtest.benchmark]\ndata_source_type = "toy"\nticker = "BENCH"\nkind = "price"', "bench"
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((run_dir / "backtest" / "metrics.json").read_text())
     assert metrics["benchmark"] == "BENCH" and metrics["beta"] is not None and metrics["benchmark_kind"] == "price"
@@ -107,7 +108,11 @@ def test_benchmark_from_the_plugins_own_source_with_bundled_sources_disabled(tmp
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert "qlop_contrib.datasources" not in {p["name"] for p in manifest["plugins"]}
     assert json.loads((run_dir / "config.json").read_text())["backtest"]["benchmark"] == {
-        "data_source_type": "toy", "data_source_params": {}, "ticker": "BENCH", "kind": "price"}
+        "data_source_type": "toy",
+        "data_source_params": {},
+        "ticker": "BENCH",
+        "kind": "price",
+    }
 
 
 def test_benchmark_off_and_the_default_needing_the_disabled_sample_source(tmp_path):

@@ -49,7 +49,7 @@ def test_quick_start_makes_a_venv_and_installs_the_core_only():
 #: The dev extras (pyproject's [project.optional-dependencies] dev) by import name.
 DEV_ONLY = ("pytest", "_pytest", "pytest_timeout", "hypothesis", "empyrical", "playwright")
 
-BLOCKER = f'''
+BLOCKER = f"""
 import importlib.abc, sys
 
 class _DevOnly(importlib.abc.MetaPathFinder):
@@ -59,7 +59,7 @@ class _DevOnly(importlib.abc.MetaPathFinder):
         return None
 
 sys.meta_path.insert(0, _DevOnly())
-'''
+"""
 
 
 @pytest.mark.slow
@@ -75,7 +75,8 @@ def test_a_whole_run_needs_none_of_the_dev_extras(tmp_path: Path):
     env = qlop_env(PYTHONPATH=os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p))
     blocked = subprocess.run([sys.executable, "-c", "import hypothesis"], env=env, capture_output=True, text=True)
     assert "is a dev extra" in blocked.stderr  # the blocker is in effect
-    done = qlop("run", "-c", str(write_config(tmp_path / "small.toml")), "--run-dir", str(tmp_path / "r"),
-                cwd=tmp_path, env=env)
+    done = qlop(
+        "run", "-c", str(write_config(tmp_path / "small.toml")), "--run-dir", str(tmp_path / "r"), cwd=tmp_path, env=env
+    )
     assert done.returncode == 0, done.stderr
     assert "The answer" in done.stdout and (tmp_path / "r" / "backtest" / "report.html").is_file()

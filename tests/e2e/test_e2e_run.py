@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from e2e_helpers import (  # noqa: E402  (tests/e2e, on sys.path via conftest)
     SLEEPY_PLUGIN,
     qlop,
@@ -26,10 +25,22 @@ from relayproc import RelayProcess  # noqa: E402  (tests/live, put on sys.path b
 pytestmark = pytest.mark.slow
 
 TOKEN = "e2e-token-abcdef"
-ARTEFACTS = ("config.json", "manifest.json", "events.jsonl", "data.parquet", "features.parquet",
-             "labels.parquet", "predictions.parquet", "folds.json", "train_metrics.json", "model",
-             "backtest/metrics.json", "backtest/report.html", "backtest/equity.parquet",
-             "backtest/trades.parquet")
+ARTEFACTS = (
+    "config.json",
+    "manifest.json",
+    "events.jsonl",
+    "data.parquet",
+    "features.parquet",
+    "labels.parquet",
+    "predictions.parquet",
+    "folds.json",
+    "train_metrics.json",
+    "model",
+    "backtest/metrics.json",
+    "backtest/report.html",
+    "backtest/equity.parquet",
+    "backtest/trades.parquet",
+)
 
 
 def _closed_port() -> int:
@@ -75,14 +86,19 @@ def test_a_run_writes_every_artefact_reruns_from_cache_and_from_a_changed_stage(
     assert set(_stage_statuses(run_dir).values()) == {"cached"}
     assert "cached" in again.stderr
 
-    changed = write_config(tmp_path / "changed.toml",
-                           extra_steps='\n  { step_type = "rvol", step_params = { window = 20 } },')
+    changed = write_config(
+        tmp_path / "changed.toml", extra_steps='\n  { step_type = "rvol", step_params = { window = 20 } },'
+    )
     third = qlop("run", "-c", str(changed), cwd=tmp_path)  # a new run dir under the same runs folder
     assert third.returncode == 0, third.stderr
-    new_dir = Path(tmp_path / "runs").joinpath(
-        next(p.name for p in (tmp_path / "runs").iterdir() if p.name != "one"))
-    assert _stage_statuses(new_dir) == {"data": "cached", "features": "completed", "train": "completed",
-                                        "backtest": "completed", "export": "completed"}
+    new_dir = Path(tmp_path / "runs").joinpath(next(p.name for p in (tmp_path / "runs").iterdir() if p.name != "one"))
+    assert _stage_statuses(new_dir) == {
+        "data": "cached",
+        "features": "completed",
+        "train": "completed",
+        "backtest": "completed",
+        "export": "completed",
+    }
 
     listed = qlop("runs", "list", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
     assert listed.returncode == 0 and "one" in listed.stdout and new_dir.name in listed.stdout
@@ -100,9 +116,15 @@ def test_an_interrupted_run_leaves_no_partial_artefact_and_the_rerun_resumes(tmp
     args = ("--plugins-dir", str(plugins), "run", "-c", str(config), "--run-dir", str(run_dir))
     proc = qlop_popen(*args, cwd=tmp_path, env=qlop_env(QLOP_E2E_SLEEP="60"))
     try:
-        wait_for_event(run_dir / "events.jsonl",
-                       lambda e: e["type"] == "status" and e["payload"].get("status") == "stage_started"
-                       and e["payload"].get("stage") == "features", proc=proc)
+        wait_for_event(
+            run_dir / "events.jsonl",
+            lambda e: (
+                e["type"] == "status"
+                and e["payload"].get("status") == "stage_started"
+                and e["payload"].get("stage") == "features"
+            ),
+            proc=proc,
+        )
         time.sleep(0.3)
         proc.send_signal(sig)
         assert proc.wait(60) == code
@@ -132,9 +154,13 @@ def test_an_interrupt_during_training_leaves_no_partial_model(tmp_path, small_co
     args = ("run", "-c", str(small_config), "--run-dir", str(run_dir))
     proc = qlop_popen(*args, cwd=tmp_path)
     try:
-        wait_for_event(run_dir / "events.jsonl",
-                       lambda e: e["type"] == "progress" and e["payload"]["stage"] == "train"
-                       and e["payload"]["kind"] == "advance", proc=proc)
+        wait_for_event(
+            run_dir / "events.jsonl",
+            lambda e: (
+                e["type"] == "progress" and e["payload"]["stage"] == "train" and e["payload"]["kind"] == "advance"
+            ),
+            proc=proc,
+        )
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 130
     finally:
@@ -156,8 +182,19 @@ def test_a_streamed_run_reaches_a_subscriber_whole_and_in_order(tmp_path, small_
     try:
         tail = qlop_popen("ws", "tail", "job-1", "--ws-url", relay.url, cwd=tmp_path, env=env)
         run_dir = tmp_path / "runs" / "r"
-        result = qlop("--stream-to-ws", "job-1", "--ws-url", relay.url, "run", "-c", str(small_config),
-                      "--run-dir", str(run_dir), cwd=tmp_path, env=env)
+        result = qlop(
+            "--stream-to-ws",
+            "job-1",
+            "--ws-url",
+            relay.url,
+            "run",
+            "-c",
+            str(small_config),
+            "--run-dir",
+            str(run_dir),
+            cwd=tmp_path,
+            env=env,
+        )
         assert result.returncode == 0, result.stderr
         try:
             out, err = tail.communicate(timeout=30)
@@ -187,10 +224,26 @@ def test_a_relay_restarted_mid_run_loses_nothing_for_a_resuming_subscriber(tmp_p
     second = None
     try:
         tail = qlop_popen("ws", "tail", "job-2", "--ws-url", relay.url, "--wait", "60", cwd=tmp_path, env=env)
-        run = qlop_popen("--plugins-dir", str(plugins), "--stream-to-ws", "job-2", "--ws-url", relay.url, "run",
-                         "-c", str(config), "--run-dir", str(run_dir), cwd=tmp_path, env=env)
-        wait_for_event(run_dir / "events.jsonl",
-                       lambda e: e["type"] == "status" and e["payload"].get("stage") == "features", proc=run)
+        run = qlop_popen(
+            "--plugins-dir",
+            str(plugins),
+            "--stream-to-ws",
+            "job-2",
+            "--ws-url",
+            relay.url,
+            "run",
+            "-c",
+            str(config),
+            "--run-dir",
+            str(run_dir),
+            cwd=tmp_path,
+            env=env,
+        )
+        wait_for_event(
+            run_dir / "events.jsonl",
+            lambda e: e["type"] == "status" and e["payload"].get("stage") == "features",
+            proc=run,
+        )
         relay.kill()  # SIGKILL: the relay forgets everything
         time.sleep(0.5)
         second = RelayProcess(TOKEN, port=relay.port).start()
@@ -210,14 +263,33 @@ def test_a_relay_restarted_mid_run_loses_nothing_for_a_resuming_subscriber(tmp_p
 def test_without_a_relay_the_exit_code_and_artefacts_are_unchanged(tmp_path, small_config):
     plain_dir, streamed_dir = tmp_path / "a" / "runs" / "r", tmp_path / "b" / "runs" / "r"
     plain = qlop("run", "-c", str(small_config), "--run-dir", str(plain_dir), cwd=tmp_path)
-    streamed = qlop("--stream-to-ws", "nobody-listens", "--ws-url", f"ws://127.0.0.1:{_closed_port()}",
-                    "run", "-c", str(small_config), "--run-dir", str(streamed_dir), cwd=tmp_path,
-                    env=qlop_env(QLOP_WS_TOKEN=TOKEN))
+    streamed = qlop(
+        "--stream-to-ws",
+        "nobody-listens",
+        "--ws-url",
+        f"ws://127.0.0.1:{_closed_port()}",
+        "run",
+        "-c",
+        str(small_config),
+        "--run-dir",
+        str(streamed_dir),
+        cwd=tmp_path,
+        env=qlop_env(QLOP_WS_TOKEN=TOKEN),
+    )
     assert plain.returncode == streamed.returncode == 0, streamed.stderr
     assert "unreachable" in streamed.stderr
     # Same results byte for byte (timings, timestamps and the exporter's random graph name aside).
-    for rel in ("data.parquet", "features.parquet", "labels.parquet", "predictions.parquet", "folds.json",
-                "model/model.json", "backtest/trades.parquet", "backtest/equity.parquet", "backtest/metrics.json"):
+    for rel in (
+        "data.parquet",
+        "features.parquet",
+        "labels.parquet",
+        "predictions.parquet",
+        "folds.json",
+        "model/model.json",
+        "backtest/trades.parquet",
+        "backtest/equity.parquet",
+        "backtest/metrics.json",
+    ):
         assert (plain_dir / rel).read_bytes() == (streamed_dir / rel).read_bytes(), rel
     import onnx
 
@@ -227,6 +299,7 @@ def test_without_a_relay_the_exit_code_and_artefacts_are_unchanged(tmp_path, sma
         graph.name = ""
         graphs.append(graph.SerializeToString())
     assert graphs[0] == graphs[1]
-    assert sorted(p.relative_to(plain_dir) for p in plain_dir.rglob("*") if p.name != "events.jsonl") == \
-        sorted(p.relative_to(streamed_dir) for p in streamed_dir.rglob("*") if p.name != "events.jsonl")
+    assert sorted(p.relative_to(plain_dir) for p in plain_dir.rglob("*") if p.name != "events.jsonl") == sorted(
+        p.relative_to(streamed_dir) for p in streamed_dir.rglob("*") if p.name != "events.jsonl"
+    )
     assert len(read_jsonl(streamed_dir / "events.jsonl")) > 10

@@ -7,10 +7,8 @@ import html
 import io
 import json
 import re
-from pathlib import Path
 
 import pytest
-
 from e2e_helpers import qlop, write_config
 
 pytestmark = pytest.mark.slow
@@ -29,13 +27,22 @@ def run(tmp_path_factory) -> dict:
     train = json.loads((run_dir / "train_metrics.json").read_text(encoding="utf-8"))
     # the one style, written out independently of qlop.formatting
     expected = {
-        "Total return": f"{metrics['total_return']:+.2%}", "CAGR": f"{metrics['cagr']:+.2%}",
-        "Sharpe": f"{metrics['sharpe']:.2f}", "Max drawdown": f"{metrics['max_drawdown']:.2%}",
+        "Total return": f"{metrics['total_return']:+.2%}",
+        "CAGR": f"{metrics['cagr']:+.2%}",
+        "Sharpe": f"{metrics['sharpe']:.2f}",
+        "Max drawdown": f"{metrics['max_drawdown']:.2%}",
         "Trades": f"{metrics['n_trades']:,}",
     }
-    return {"dir": run_dir, "answer": " ".join(done.stdout.split()), "stderr": done.stderr, "list": listed.stdout,
-            "report": (run_dir / "backtest" / "report.html").read_text(encoding="utf-8"),
-            "expected": expected, "n_folds": train["n_folds"], "metrics": metrics}
+    return {
+        "dir": run_dir,
+        "answer": " ".join(done.stdout.split()),
+        "stderr": done.stderr,
+        "list": listed.stdout,
+        "report": (run_dir / "backtest" / "report.html").read_text(encoding="utf-8"),
+        "expected": expected,
+        "n_folds": train["n_folds"],
+        "metrics": metrics,
+    }
 
 
 def test_the_cli_answer_shows_the_figures_in_the_one_style(run):
@@ -48,8 +55,8 @@ def test_runs_list_shows_the_same_figures_and_the_config_name(run):
     header, *rows = run["list"].splitlines()
     row = next(r for r in rows if r.startswith("one "))
     columns = ["Total return", "CAGR", "Sharpe", "Max drawdown", "Trades"]
-    assert header.split()[-len(columns) - 2:] == ["Total", "return", "CAGR", "Sharpe", "Max", "drawdown", "Trades"]
-    assert row.split()[-len(columns):] == [run["expected"][c] for c in columns]
+    assert header.split()[-len(columns) - 2 :] == ["Total", "return", "CAGR", "Sharpe", "Max", "drawdown", "Trades"]
+    assert row.split()[-len(columns) :] == [run["expected"][c] for c in columns]
     assert " e2e " in row  # the config's name
     assert not re.search(r"\s-?0\.\d{4,}\b", row)  # no raw fractions
 

@@ -31,16 +31,29 @@ def test_quickstart_from_postgres_gives_the_sample_predictions(tmp_path: Path, p
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
 
-    first = qlop("run", "-c", str(quickstart(tmp_path / "a" / "sample.json")), "--run-dir", "run", cwd=tmp_path / "a",
-                 env=env)
+    first = qlop(
+        "run", "-c", str(quickstart(tmp_path / "a" / "sample.json")), "--run-dir", "run", cwd=tmp_path / "a", env=env
+    )
     assert first.returncode == 0, first.stderr
-    seeded = qlop("data", "to-sql", str(tmp_path / "a" / "run" / "data.parquet"), url, "--table", "quickstart",
-                  "--if-exists", "replace", cwd=tmp_path, env=env)
+    seeded = qlop(
+        "data",
+        "to-sql",
+        str(tmp_path / "a" / "run" / "data.parquet"),
+        url,
+        "--table",
+        "quickstart",
+        "--if-exists",
+        "replace",
+        cwd=tmp_path,
+        env=env,
+    )
     assert seeded.returncode == 0, seeded.stderr
     assert "Wrote 44,914 rows (12 tickers, 2003-01-02 .. 2017-11-10) to table 'quickstart'" in seeded.stdout
 
-    sql_config = quickstart(tmp_path / "b" / "sql.json",
-                            {"data_source_type": "sql", "data_source_params": {"url": url, "table": "quickstart"}})
+    sql_config = quickstart(
+        tmp_path / "b" / "sql.json",
+        {"data_source_type": "sql", "data_source_params": {"url": url, "table": "quickstart"}},
+    )
     second = qlop("run", "-c", str(sql_config), "--run-dir", "run", cwd=tmp_path / "b", env=env)
     assert second.returncode == 0, second.stderr
 

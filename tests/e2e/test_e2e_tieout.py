@@ -32,12 +32,18 @@ ENTRY, SHORT_ENTRY = 0.47, 0.43
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> dict:
     raw = load_config(ROOT / "examples" / "quickstart.toml").model_dump(mode="json")
-    raw["data"].update(tickers=["AAPL", "JPM", "KO", "XOM", "INTC"], start_date="2006-01-01",
-                       end_date="2013-12-31")
+    raw["data"].update(tickers=["AAPL", "JPM", "KO", "XOM", "INTC"], start_date="2006-01-01", end_date="2013-12-31")
     raw["model"]["model_params"].update(n_estimators=40, nthread=1)
     raw["model"]["validation"].update(train_years=3.0, test_months=12)
-    raw["backtest"].update(initial_capital=CAPITAL, leverage=3.5, position_size=0.25, max_positions=4,
-                           max_gross_leverage=4.0, borrow_fee=0.02, liquidation_fee=0.01)
+    raw["backtest"].update(
+        initial_capital=CAPITAL,
+        leverage=3.5,
+        position_size=0.25,
+        max_positions=4,
+        max_gross_leverage=4.0,
+        borrow_fee=0.02,
+        liquidation_fee=0.01,
+    )
     raw["backtest"]["strategy_params"].update(entry=ENTRY, short_entry=SHORT_ENTRY)
     raw["export"] = None
     config = PipelineConfig.model_validate(raw)

@@ -23,7 +23,9 @@ def _sample(tickers: tuple[str, ...], start: str, end: str) -> pd.DataFrame:
     return validate_panel(raw, "sample slice")
 
 
-def sample_panel(tickers: tuple[str, ...] = TICKERS, start: str = "2004-01-01", end: str = "2010-12-31") -> pd.DataFrame:
+def sample_panel(
+    tickers: tuple[str, ...] = TICKERS, start: str = "2004-01-01", end: str = "2010-12-31"
+) -> pd.DataFrame:
     """A canonical panel from the sample CSVs (a fresh copy: tests may change it)."""
     return _sample(tuple(tickers), start, end).copy()
 
@@ -49,12 +51,14 @@ def per_ticker(panel: pd.DataFrame, fn: Any) -> dict[str, np.ndarray]:
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
-def assert_columns_equal(actual: pd.DataFrame, expected: dict[str, np.ndarray], rtol: float = 0.0,
-                         atol: float = 0.0) -> None:
+def assert_columns_equal(
+    actual: pd.DataFrame, expected: dict[str, np.ndarray], rtol: float = 0.0, atol: float = 0.0
+) -> None:
     assert list(actual.columns) == list(expected), f"columns {list(actual.columns)} != {list(expected)}"
     for name, values in expected.items():
-        np.testing.assert_allclose(actual[name].to_numpy(), values, rtol=rtol, atol=atol, equal_nan=True,
-                                   err_msg=f"column {name}")
+        np.testing.assert_allclose(
+            actual[name].to_numpy(), values, rtol=rtol, atol=atol, equal_nan=True, err_msg=f"column {name}"
+        )
 
 
 class Kit:

@@ -15,8 +15,13 @@ import pytest
 
 #: Parameters that exercise each bundled step (every registered step must have an entry).
 EXAMPLES: dict[str, list[dict[str, Any]]] = {
-    "talib": [{"function": "ADX"}, {"function": "STOCH"}, {"function": "OBV"}, {"function": "MAMA"},
-              {"function": "CDLHAMMER"}],
+    "talib": [
+        {"function": "ADX"},
+        {"function": "STOCH"},
+        {"function": "OBV"},
+        {"function": "MAMA"},
+        {"function": "CDLHAMMER"},
+    ],
     "rsi": [{}],
     "atr": [{}],
     "natr": [{}],
@@ -115,8 +120,11 @@ def test_causal_when_later_rows_change(kit, base_panel, name, params):
         _assert_same(_upto(full, cut), _upto(changed, cut), f"{name}: rows after {cutoff} changed")
 
 
-@pytest.mark.parametrize("name,params", [c for c in CASES if c[0] not in CROSS_SECTIONAL],
-                         ids=[i for i, c in zip(IDS, CASES) if c[0] not in CROSS_SECTIONAL])
+@pytest.mark.parametrize(
+    "name,params",
+    [c for c in CASES if c[0] not in CROSS_SECTIONAL],
+    ids=[i for i, c in zip(IDS, CASES) if c[0] not in CROSS_SECTIONAL],
+)
 def test_no_ticker_bleed(kit, base_panel, name, params):
     step = kit.make_step(name, params)
     full = step.transform(base_panel.copy())

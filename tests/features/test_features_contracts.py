@@ -137,6 +137,9 @@ def test_every_bundled_step_has_a_contract_class():
 
     registry = get_plugin_manager().registry("feature_step")
     bundled = {e.spec.name for e in registry.entries() if e.plugin == "qlop_contrib.features"}
-    covered = {cls.component_name for cls in globals().values()
-               if isinstance(cls, type) and issubclass(cls, FeatureStepContract) and cls.component_name}
+    covered = {
+        cls.component_name
+        for cls in globals().values()
+        if isinstance(cls, type) and issubclass(cls, FeatureStepContract) and cls.component_name
+    }
     assert covered == bundled

@@ -17,15 +17,18 @@ def test_returns_simple_and_log(kit, panel):
     out = kit.make_step("returns", {"windows": [1, 5], "kinds": ["simple", "log"]}).transform(panel)
     c = panel["close"]
     prev = {k: _by_ticker(c).shift(k) for k in (1, 5)}
-    expected = {"ret_1": c / prev[1] - 1, "ret_5": c / prev[5] - 1,
-                "logret_1": np.log(c / prev[1]), "logret_5": np.log(c / prev[5])}
+    expected = {
+        "ret_1": c / prev[1] - 1,
+        "ret_5": c / prev[5] - 1,
+        "logret_1": np.log(c / prev[1]),
+        "logret_5": np.log(c / prev[5]),
+    }
     kit.assert_columns_equal(out, {k: v.to_numpy() for k, v in expected.items()}, rtol=1e-15)
 
 
 def test_lag_of_any_column(kit, panel):
     out = kit.make_step("lag", {"columns": ["volume", "close"], "periods": [1, 3]}).transform(panel)
-    expected = {f"{c}_lag_{k}": _by_ticker(panel[c]).shift(k).to_numpy()
-                for c in ("volume", "close") for k in (1, 3)}
+    expected = {f"{c}_lag_{k}": _by_ticker(panel[c]).shift(k).to_numpy() for c in ("volume", "close") for k in (1, 3)}
     kit.assert_columns_equal(out, expected)
 
 
@@ -44,11 +47,25 @@ def test_realised_volatility_reads_each_tickers_calendar(kit):
 
     rng = np.random.default_rng(5)
     frames = []
-    for ticker, dates in (("BTC", pd.date_range("2018-01-01", "2020-12-31", freq="D")),
-                          ("SPY", pd.bdate_range("2018-01-01", "2020-12-31"))):
+    for ticker, dates in (
+        ("BTC", pd.date_range("2018-01-01", "2020-12-31", freq="D")),
+        ("SPY", pd.bdate_range("2018-01-01", "2020-12-31")),
+    ):
         close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, dates.size)))
-        frames.append(pd.DataFrame({"ticker": ticker, "date": dates, "open": close, "high": close, "low": close,
-                                    "close": close, "adj_close": close, "volume": 1.0}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "ticker": ticker,
+                    "date": dates,
+                    "open": close,
+                    "high": close,
+                    "low": close,
+                    "close": close,
+                    "adj_close": close,
+                    "volume": 1.0,
+                }
+            )
+        )
     panel = pd.concat(frames).set_index(["ticker", "date"]).sort_index()
     out = kit.make_step("rvol", {"window": 20}).transform(panel)["rvol_20"]
     logret = np.log(panel["close"] / _by_ticker(panel["close"]).shift(1))
@@ -122,8 +139,13 @@ def test_calendar_fields(kit, panel):
     fields = ["weekday", "month", "day_of_month", "day_of_year", "quarter"]
     out = kit.make_step("calendar", {"fields": fields}).transform(panel)
     d = panel.index.get_level_values("date")
-    expected = {"weekday": d.day_of_week, "month": d.month, "day_of_month": d.day, "day_of_year": d.day_of_year,
-                "quarter": d.quarter}
+    expected = {
+        "weekday": d.day_of_week,
+        "month": d.month,
+        "day_of_month": d.day,
+        "day_of_year": d.day_of_year,
+        "quarter": d.quarter,
+    }
     kit.assert_columns_equal(out, {k: np.asarray(v, dtype=float) for k, v in expected.items()})
 
 
@@ -153,16 +175,19 @@ def test_cross_sectional_rank_needs_min_count(kit, panel):
     assert only_two.isna().all()
 
 
-@pytest.mark.parametrize("name,params,field", [
-    ("returns", {"windows": [0]}, "step_params.windows.0"),
-    ("returns", {"windows": [5, 5]}, "step_params.windows"),
-    ("lag", {}, "step_params.columns"),
-    ("zscore", {"columns": ["close"], "window": 1}, "step_params.window"),
-    ("relvol", {"window": 5, "min_periods": 6}, "step_params"),
-    ("calendar", {"fields": ["weekday", "hour"]}, "step_params.fields.1"),
-    ("xrank", {"columns": ["close"], "min_count": 1}, "step_params.min_count"),
-    ("drawdown", {"windows": [], "expanding": False}, "step_params"),
-])
+@pytest.mark.parametrize(
+    "name,params,field",
+    [
+        ("returns", {"windows": [0]}, "step_params.windows.0"),
+        ("returns", {"windows": [5, 5]}, "step_params.windows"),
+        ("lag", {}, "step_params.columns"),
+        ("zscore", {"columns": ["close"], "window": 1}, "step_params.window"),
+        ("relvol", {"window": 5, "min_periods": 6}, "step_params"),
+        ("calendar", {"fields": ["weekday", "hour"]}, "step_params.fields.1"),
+        ("xrank", {"columns": ["close"], "min_count": 1}, "step_params.min_count"),
+        ("drawdown", {"windows": [], "expanding": False}, "step_params"),
+    ],
+)
 def test_bad_params_are_one_line_config_errors_naming_the_field(kit, name, params, field):
     with pytest.raises(ConfigError) as info:
         kit.make_step(name, params)

@@ -20,8 +20,12 @@ def _cfg(*steps: tuple[str, dict]) -> FeaturesConfig:
 
 
 def test_steps_run_in_order_and_see_earlier_columns(panel):
-    out = compute_features(panel, _cfg(("rsi", {}), ("zscore", {"columns": ["rsi_14"], "window": 10}),
-                                       ("lag", {"columns": ["zscore_10_rsi_14"]})))
+    out = compute_features(
+        panel,
+        _cfg(
+            ("rsi", {}), ("zscore", {"columns": ["rsi_14"], "window": 10}), ("lag", {"columns": ["zscore_10_rsi_14"]})
+        ),
+    )
     assert list(out.columns) == ["rsi_14", "zscore_10_rsi_14", "zscore_10_rsi_14_lag_1"]
     assert out.index is panel.index
     assert (out.dtypes == np.float64).all()
@@ -51,8 +55,10 @@ def test_compute_features_matches_talib_directly_per_ticker(panel):
 def test_column_collision_names_both_steps(panel):
     with pytest.raises(ConfigError) as info:
         compute_features(panel, _cfg(("rsi", {}), ("returns", {}), ("talib", {"function": "RSI"})))
-    assert str(info.value) == ("features.steps.2 (talib): column 'rsi_14' is also produced by features.steps.0 "
-                               "(rsi); change the parameters of one of the two steps")
+    assert str(info.value) == (
+        "features.steps.2 (talib): column 'rsi_14' is also produced by features.steps.0 "
+        "(rsi); change the parameters of one of the two steps"
+    )
 
 
 def test_collision_with_a_panel_column_is_refused(panel):
@@ -67,7 +73,9 @@ def test_missing_input_column_names_the_step_field(panel):
 
 
 def test_unknown_step_and_bad_params_name_the_field(panel):
-    with pytest.raises(ConfigError, match=r"^features.steps.0.step_type: unknown feature step 'rsii'. Did you mean 'rsi'"):
+    with pytest.raises(
+        ConfigError, match=r"^features.steps.0.step_type: unknown feature step 'rsii'. Did you mean 'rsi'"
+    ):
         compute_features(panel, _cfg(("rsii", {})))
     with pytest.raises(ConfigError, match=r"^features.steps.1.step_params.timeperiod:"):
         compute_features(panel, _cfg(("rsi", {}), ("atr", {"timeperiod": 0})))
@@ -110,8 +118,13 @@ class _Plugin:
             def compute(self, data, groups):
                 return {"b": np.zeros(len(data))}
 
-        return [ComponentSpec("broken", Broken), ComponentSpec("shorter", Shorter), ComponentSpec("gap", Gap),
-                ComponentSpec("text", Text), ComponentSpec("liar", Liar)]
+        return [
+            ComponentSpec("broken", Broken),
+            ComponentSpec("shorter", Shorter),
+            ComponentSpec("gap", Gap),
+            ComponentSpec("text", Text),
+            ComponentSpec("liar", Liar),
+        ]
 
 
 @pytest.fixture
@@ -131,12 +144,15 @@ def test_third_party_steps_join_the_pipeline_as_float64(panel, manager):
     assert set(np.unique(out["up"])) <= {0.0, 1.0}
 
 
-@pytest.mark.parametrize("step,message", [
-    ("broken", r"^features: feature step 'broken' \(plugin 'thirdparty' 0.1\) failed: ZeroDivisionError"),
-    ("shorter", r"^features: features.steps.0 \(shorter\) returned a frame whose index differs"),
-    ("text", r"^features: features.steps.0 \(text\) column 't' is not numeric"),
-    ("liar", r"^features: features.steps.0 \(liar\) returned \['b'\] but declared \['a'\]"),
-])
+@pytest.mark.parametrize(
+    "step,message",
+    [
+        ("broken", r"^features: feature step 'broken' \(plugin 'thirdparty' 0.1\) failed: ZeroDivisionError"),
+        ("shorter", r"^features: features.steps.0 \(shorter\) returned a frame whose index differs"),
+        ("text", r"^features: features.steps.0 \(text\) column 't' is not numeric"),
+        ("liar", r"^features: features.steps.0 \(liar\) returned \['b'\] but declared \['a'\]"),
+    ],
+)
 def test_a_failing_third_party_step_is_a_stage_error_naming_it(panel, manager, step, message):
     with pytest.raises(StageError, match=message):
         compute_features(panel, _cfg((step, {})), manager=manager)
@@ -246,13 +262,15 @@ def test_cli_build_prints_the_label_table(tmp_path, run_dir):
 def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, run_dir):
     from qlop.cli.main import cli
 
-    res = CliRunner().invoke(cli, ["features", "build", "-c", str(_write(tmp_path, zcol="nope")),
-                                   "--run-dir", str(run_dir)])
+    res = CliRunner().invoke(
+        cli, ["features", "build", "-c", str(_write(tmp_path, zcol="nope")), "--run-dir", str(run_dir)]
+    )
     assert res.exit_code == 2
     assert res.output.startswith("Error: features.steps.2.step_params: column 'nope' not found")
     assert len(res.output.strip().splitlines()) == 1
-    res = CliRunner().invoke(cli, ["features", "build", "-c", str(_write(tmp_path)), "--run-dir",
-                                   str(tmp_path / "nothing")])
+    res = CliRunner().invoke(
+        cli, ["features", "build", "-c", str(_write(tmp_path)), "--run-dir", str(tmp_path / "nothing")]
+    )
     assert res.exit_code == 2 and "run `qlop data load` first" in res.output
 
 
@@ -260,8 +278,15 @@ def test_tickers_shorter_than_the_warm_up_and_empty_panels(kit):
     """A ticker with fewer bars than a step's lookback gets NaN, never an error or another ticker's bars."""
     panel = kit.sample_panel(("AAPL", "SPY"), "2005-02-01", "2005-03-02")  # SPY starts 2005-02-25: 4 bars
     assert len(panel.loc["SPY"]) == 4
-    cfg = _cfg(("rsi", {}), ("macd", {}), ("bollinger", {}), ("rvol", {}), ("drawdown", {"windows": [20]}),
-               ("returns", {"windows": [1, 5]}), ("xrank", {"columns": ["ret_1"]}))
+    cfg = _cfg(
+        ("rsi", {}),
+        ("macd", {}),
+        ("bollinger", {}),
+        ("rvol", {}),
+        ("drawdown", {"windows": [20]}),
+        ("returns", {"windows": [1, 5]}),
+        ("xrank", {"columns": ["ret_1"]}),
+    )
     out = compute_features(panel, cfg)
     spy = out.loc["SPY"]
     assert spy.drop(columns=["ret_1", "drawdown", "xrank_ret_1"]).isna().all().all()

@@ -7,9 +7,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qlop.grouping import ticker_groups
 from qlop_contrib.features import rolling
 from qlop_contrib.features.cross_section import cross_rank
-from qlop.grouping import ticker_groups
 
 
 @st.composite
@@ -46,8 +46,9 @@ def test_shift_and_rolling_sums_match_pandas(case):
     np.testing.assert_array_equal(rolling.shift(x, w, groups), _g(s).shift(w).to_numpy())
     mp = max(1, w // 2)
     ref = _roll(s, w, mp).mean().droplevel(0).to_numpy()
-    np.testing.assert_allclose(rolling.rolling_mean(x, w, groups, min_periods=mp), ref, rtol=1e-9, atol=1e-9,
-                               equal_nan=True)
+    np.testing.assert_allclose(
+        rolling.rolling_mean(x, w, groups, min_periods=mp), ref, rtol=1e-9, atol=1e-9, equal_nan=True
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -65,7 +66,7 @@ def test_rolling_mean_std_and_max_match_pandas(case):
     for _, part in _g(pd.Series(np.arange(len(x)), index=s.index)):
         rows = part.to_numpy()
         for k in range(w - 1, len(rows)) if w >= 2 else ():
-            ref[rows[k]] = np.std(x[rows[k - w + 1:k + 1]], ddof=1)
+            ref[rows[k]] = np.std(x[rows[k - w + 1 : k + 1]], ddof=1)
     np.testing.assert_allclose(std, ref, rtol=1e-12, atol=1e-12, equal_nan=True)
     np.testing.assert_array_equal(rolling.rolling_max(x, w, groups), roll.max().droplevel(0).to_numpy())
     # expanding max skips NaN (pandas' cummax does too) and is NaN where x is NaN
@@ -81,5 +82,6 @@ def test_cross_rank_matches_pandas(case, min_count):
     by_date = s.groupby(level="date")
     count = by_date.transform("count")
     ref = ((by_date.rank(method="average") - 1) / (count - 1)).where(count >= min_count)
-    np.testing.assert_allclose(cross_rank(s.to_numpy(), groups.date_codes, min_count), ref.to_numpy(),
-                               rtol=1e-15, equal_nan=True)
+    np.testing.assert_allclose(
+        cross_rank(s.to_numpy(), groups.date_codes, min_count), ref.to_numpy(), rtol=1e-15, equal_nan=True
+    )

@@ -31,8 +31,13 @@ def test_default_set_is_unchanged_on_a_rescaled_panel():
     panel = make_ohlcv_panel(("AAA", "BBB", "CCC"), n_days=400, seed=3)
     rescaled = rescale_panel(panel)
     cfg = FeaturesConfig.model_validate(default_features_config())
-    assert_same_values(compute_features(panel, cfg), compute_features(rescaled, cfg),
-                       "default features on a rescaled panel", rtol=1e-7, atol=1e-10)
+    assert_same_values(
+        compute_features(panel, cfg),
+        compute_features(rescaled, cfg),
+        "default features on a rescaled panel",
+        rtol=1e-7,
+        atol=1e-10,
+    )
     raw = FeaturesConfig.model_validate({"steps": [{"step_type": "macd"}]})
     before, after = compute_features(panel, raw), compute_features(rescaled, raw)
     hist = "macd_hist_12_26_9"
@@ -41,12 +46,14 @@ def test_default_set_is_unchanged_on_a_rescaled_panel():
 
 def test_normalised_macd_is_raw_macd_over_the_close():
     panel = make_ohlcv_panel(("AAA", "BBB"), n_days=200, seed=1)
-    cfg = FeaturesConfig.model_validate({"steps": [{"step_type": "macd"},
-                                                   {"step_type": "macd", "step_params": {"normalize": True}}]})
+    cfg = FeaturesConfig.model_validate(
+        {"steps": [{"step_type": "macd"}, {"step_type": "macd", "step_params": {"normalize": True}}]}
+    )
     out = compute_features(panel, cfg)
     for kind in ("macd", "macd_signal", "macd_hist"):
-        np.testing.assert_allclose(out[f"{kind}_norm_12_26_9"], out[f"{kind}_12_26_9"] / panel["close"],
-                                   rtol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(
+            out[f"{kind}_norm_12_26_9"], out[f"{kind}_12_26_9"] / panel["close"], rtol=1e-12, equal_nan=True
+        )
 
 
 def test_quickstart_spells_out_the_default_set():
@@ -90,8 +97,13 @@ steps = [
 """
 
 
-def _run_dir(tmp_path: Path, source: str = "sample", tickers: str = '["AAPL", "GSPC"]', params: str = "",
-             steps: list | None = None) -> tuple[Path, Path]:
+def _run_dir(
+    tmp_path: Path,
+    source: str = "sample",
+    tickers: str = '["AAPL", "GSPC"]',
+    params: str = "",
+    steps: list | None = None,
+) -> tuple[Path, Path]:
     from qlop.stages import data
 
     path = tmp_path / "c.toml"
@@ -145,6 +157,10 @@ def test_no_warning_when_scale_free_or_not_adjusted(tmp_path, case):
     elif case == "index_and_unadjusted":
         path, run_dir = _run_dir(tmp_path, tickers='["GSPC", "wiki_unadjusted/AAPL"]')
     else:
-        path, run_dir = _run_dir(tmp_path, source="synthetic", tickers='["S1", "S2"]',
-                                 params="data_source_params = { n_bars = 400, start = \"2009-01-01\" }")
+        path, run_dir = _run_dir(
+            tmp_path,
+            source="synthetic",
+            tickers='["S1", "S2"]',
+            params='data_source_params = { n_bars = 400, start = "2009-01-01" }',
+        )
     assert build(load_config(path), run_dir).warnings == []

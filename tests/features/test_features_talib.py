@@ -57,8 +57,13 @@ def test_bollinger_pctb_and_width_from_talib_bands(kit, panel):
     def ref(f):
         (c,) = _cols(f, "close")
         up, mid, lo = talib.BBANDS(c, timeperiod=20, nbdevup=2.5, nbdevdn=2.5, matype=0)
-        return {"bb_pctb_20_2p5": (c - lo) / (up - lo), "bb_width_20_2p5": (up - lo) / mid,
-                "bb_upper_20_2p5": up, "bb_middle_20_2p5": mid, "bb_lower_20_2p5": lo}
+        return {
+            "bb_pctb_20_2p5": (c - lo) / (up - lo),
+            "bb_width_20_2p5": (up - lo) / mid,
+            "bb_upper_20_2p5": up,
+            "bb_middle_20_2p5": mid,
+            "bb_lower_20_2p5": lo,
+        }
 
     kit.assert_columns_equal(out, kit.per_ticker(panel, ref), rtol=1e-12)
 
@@ -78,16 +83,21 @@ def test_each_ticker_warms_up_from_its_own_first_bar(kit, panel):
         assert np.isnan(v[:14]).all() and not np.isnan(v[14:]).any(), ticker
 
 
-@pytest.mark.parametrize("params,outputs", [
-    ({"function": "ADX", "timeperiod": 14}, ["adx_14"]),
-    ({"function": "adx"}, ["adx_14"]),
-    ({"function": "STOCH", "fastk_period": 7}, ["stoch_slowk_7_3_0_3_0", "stoch_slowd_7_3_0_3_0"]),
-    ({"function": "OBV"}, ["obv"]),
-    ({"function": "CDLENGULFING"}, ["cdlengulfing"]),
-    ({"function": "BBANDS", "nbdevup": 1.5, "prefix": "bb"}, ["bb_upperband_20_1p5_2_0", "bb_middleband_20_1p5_2_0",
-                                                             "bb_lowerband_20_1p5_2_0"]),
-    ({"function": "SAR", "acceleration": 0.03}, ["sar_0p03_0p2"]),
-])
+@pytest.mark.parametrize(
+    "params,outputs",
+    [
+        ({"function": "ADX", "timeperiod": 14}, ["adx_14"]),
+        ({"function": "adx"}, ["adx_14"]),
+        ({"function": "STOCH", "fastk_period": 7}, ["stoch_slowk_7_3_0_3_0", "stoch_slowd_7_3_0_3_0"]),
+        ({"function": "OBV"}, ["obv"]),
+        ({"function": "CDLENGULFING"}, ["cdlengulfing"]),
+        (
+            {"function": "BBANDS", "nbdevup": 1.5, "prefix": "bb"},
+            ["bb_upperband_20_1p5_2_0", "bb_middleband_20_1p5_2_0", "bb_lowerband_20_1p5_2_0"],
+        ),
+        ({"function": "SAR", "acceleration": 0.03}, ["sar_0p03_0p2"]),
+    ],
+)
 def test_generic_talib_equals_talib_per_ticker(kit, params, outputs):
     # Volume is complete in this slice (the NaN-volume days are handled in their own test).
     panel = kit.sample_panel(("AAPL", "GOOGL", "SPY"), "2005-01-01", "2007-12-31")
@@ -107,8 +117,9 @@ def test_generic_talib_equals_talib_per_ticker(kit, params, outputs):
 
 
 def test_generic_talib_inputs_map_series_to_other_columns(kit, panel):
-    out = kit.make_step("talib", {"function": "ROC", "timeperiod": 3, "inputs": {"close": "open"},
-                                  "prefix": "roc_open"}).transform(panel)
+    out = kit.make_step(
+        "talib", {"function": "ROC", "timeperiod": 3, "inputs": {"close": "open"}, "prefix": "roc_open"}
+    ).transform(panel)
     expected = kit.per_ticker(panel, lambda f: {"roc_open_3": talib.ROC(*_cols(f, "open"), timeperiod=3)})
     kit.assert_columns_equal(out, expected)
 
@@ -148,10 +159,15 @@ def test_talib_unknown_input_series_names_the_field(kit):
     assert message.startswith("step_params.inputs.high: TA-Lib RSI has no input 'high'")
 
 
-@pytest.mark.parametrize("name,params", [
-    ("rsi", {"timeperiod": 1}), ("macd", {"fastperiod": 30, "slowperiod": 26}), ("bollinger", {"nbdev": 0}),
-    ("sma", {"window": 20}),
-])
+@pytest.mark.parametrize(
+    "name,params",
+    [
+        ("rsi", {"timeperiod": 1}),
+        ("macd", {"fastperiod": 30, "slowperiod": 26}),
+        ("bollinger", {"nbdev": 0}),
+        ("sma", {"window": 20}),
+    ],
+)
 def test_named_step_params_are_validated(kit, name, params):
     with pytest.raises(ConfigError, match=r"^step_params"):
         kit.make_step(name, params)

@@ -20,26 +20,60 @@ def make_run_dir(root: Path, name: str, finished: str) -> Path:
     equity = 100_000 * np.cumprod(1 + rng.normal(0.0004, 0.01, len(dates)))
     bench = 1500 * np.cumprod(1 + rng.normal(0.0003, 0.009, len(dates)))
     gross = equity * rng.uniform(0, 3, len(dates))
-    pd.DataFrame({"equity": equity, "cash": equity * 0.5, "gross_exposure": gross, "net_exposure": gross * 0.5,
-                  "leverage": gross / equity, "n_positions": rng.integers(0, 5, len(dates)), "benchmark": bench},
-                 index=pd.Index(dates, name="date")).to_parquet(run / "backtest" / "equity.parquet")
-    pd.DataFrame({"ticker": ["AAPL", "MSFT", "AAPL", "JPM"], "side": ["long", "long", "short", "long"],
-                  "entry_date": dates[[3, 10, 40, 90]], "exit_date": dates[[8, 20, 50, 99]],
-                  "leverage": [3.0] * 4, "exit_reason": ["tp", "sl", "horizon", "tp"],
-                  "pnl": [120.0, -80.0, 15.0, 200.0]}).to_parquet(run / "backtest" / "trades.parquet")
-    (run / "backtest" / "metrics.json").write_text(json.dumps(
-        {"cagr": 0.081, "sharpe": 0.93, "max_drawdown": -0.12, "n_trades": 4,
-         "benchmark": {"cagr": 0.05, "sharpe": 0.6}}))
+    pd.DataFrame(
+        {
+            "equity": equity,
+            "cash": equity * 0.5,
+            "gross_exposure": gross,
+            "net_exposure": gross * 0.5,
+            "leverage": gross / equity,
+            "n_positions": rng.integers(0, 5, len(dates)),
+            "benchmark": bench,
+        },
+        index=pd.Index(dates, name="date"),
+    ).to_parquet(run / "backtest" / "equity.parquet")
+    pd.DataFrame(
+        {
+            "ticker": ["AAPL", "MSFT", "AAPL", "JPM"],
+            "side": ["long", "long", "short", "long"],
+            "entry_date": dates[[3, 10, 40, 90]],
+            "exit_date": dates[[8, 20, 50, 99]],
+            "leverage": [3.0] * 4,
+            "exit_reason": ["tp", "sl", "horizon", "tp"],
+            "pnl": [120.0, -80.0, 15.0, 200.0],
+        }
+    ).to_parquet(run / "backtest" / "trades.parquet")
+    (run / "backtest" / "metrics.json").write_text(
+        json.dumps(
+            {
+                "cagr": 0.081,
+                "sharpe": 0.93,
+                "max_drawdown": -0.12,
+                "n_trades": 4,
+                "benchmark": {"cagr": 0.05, "sharpe": 0.6},
+            }
+        )
+    )
     (run / "backtest" / "report.html").write_text("<html><body>report</body></html>")
     idx = pd.MultiIndex.from_product([["AAPL", "MSFT"], dates[:50]], names=["ticker", "date"])
-    labels = pd.DataFrame({"label": np.r_[np.tile([1.0, 0.0, 0.0, 1.0, 0.0], 19), [np.nan] * 5],
-                           "exit_reason": np.r_[np.tile(["tp", "sl", "horizon", "tp", "sl"], 19), [None] * 5]},
-                          index=idx)
+    labels = pd.DataFrame(
+        {
+            "label": np.r_[np.tile([1.0, 0.0, 0.0, 1.0, 0.0], 19), [np.nan] * 5],
+            "exit_reason": np.r_[np.tile(["tp", "sl", "horizon", "tp", "sl"], 19), [None] * 5],
+        },
+        index=idx,
+    )
     labels.to_parquet(run / "labels.parquet")
     pd.DataFrame({"prob": rng.uniform(size=len(idx)), "fold": 0}, index=idx).to_parquet(run / "predictions.parquet")
-    (run / "train_metrics.json").write_text(json.dumps({
-        "folds": [{"fold": 0, "auc": 0.55, "log_loss": 0.68}, {"fold": 1, "auc": 0.57, "log_loss": 0.67}],
-        "overall": {"auc": 0.56}, "feature_importance": {"rsi_14": 0.4, "ret_5": 0.6}}))
+    (run / "train_metrics.json").write_text(
+        json.dumps(
+            {
+                "folds": [{"fold": 0, "auc": 0.55, "log_loss": 0.68}, {"fold": 1, "auc": 0.57, "log_loss": 0.67}],
+                "overall": {"auc": 0.56},
+                "feature_importance": {"rsi_14": 0.4, "ret_5": 0.6},
+            }
+        )
+    )
     (run / "export" / "model.onnx").write_bytes(b"onnx-bytes")
     (run / "export" / "bundle.json").write_text("{}")
     (run / "config.json").write_text(json.dumps({"name": f"cfg-{name}"}))
@@ -80,12 +114,30 @@ def example_plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("gui-plugin-install")
     source = root / "src"
-    shutil.copytree(EXAMPLE_PLUGIN, source, ignore=shutil.ignore_patterns(
-        "__pycache__", "*.egg-info", "build", "tests", ".pytest_cache"))
+    shutil.copytree(
+        EXAMPLE_PLUGIN,
+        source,
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "tests", ".pytest_cache"),
+    )
     site = root / "site"
-    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                           "--no-deps", "--no-compile", "--target", str(site), str(source)],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--no-compile",
+            "--target",
+            str(site),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, f"pip install of the example plugin failed:\n{proc.stdout}\n{proc.stderr}"
     return site
 

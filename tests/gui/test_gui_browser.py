@@ -66,8 +66,13 @@ def gui(tmp_path_factory: pytest.TempPathFactory, example_plugin_site: Path) -> 
     env["QLOP_CACHE_DIR"] = str(root / "cache")
     port = free_port()
     log = open(root / "gui.log", "wb")
-    process = subprocess.Popen([*QLOP_ARGV, "gui", "--port", str(port), "--runs-dir", str(root / "runs")],
-                               env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [*QLOP_ARGV, "gui", "--port", str(port), "--runs-dir", str(root / "runs")],
+        env=env,
+        cwd=root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while not is_up(f"{base}/_stcore/health"):
@@ -84,8 +89,11 @@ def gui(tmp_path_factory: pytest.TempPathFactory, example_plugin_site: Path) -> 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 0
     time.sleep(0.5)
-    alive = [c for c in children if Path(f"/proc/{c}").exists() and
-             "zombie" not in Path(f"/proc/{c}/status").read_text().lower()]
+    alive = [
+        c
+        for c in children
+        if Path(f"/proc/{c}").exists() and "zombie" not in Path(f"/proc/{c}/status").read_text().lower()
+    ]
     assert not alive, f"children of qlop gui still running after SIGTERM: {alive}"
     log.close()
 
@@ -106,8 +114,10 @@ def open_app(pg, url: str) -> None:  # type: ignore[no-untyped-def]
 
 def snap(pg, name: str) -> None:  # type: ignore[no-untyped-def]
     """A screenshot of the whole page (Streamlit scrolls inside its main block, so grow the viewport)."""
-    height = pg.evaluate("() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
-                         "[data-testid=\"stAppViewContainer\"]')].map(e => e.scrollHeight), 1000)")
+    height = pg.evaluate(
+        '() => Math.max(...[...document.querySelectorAll(\'[data-testid="stMain"], '
+        '[data-testid="stAppViewContainer"]\')].map(e => e.scrollHeight), 1000)'
+    )
     size = pg.viewport_size
     pg.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 12_000)})
     pg.wait_for_timeout(500)  # let plotly re-layout to the new size
@@ -136,8 +146,11 @@ def choose(pg, label: str, option: str) -> None:  # type: ignore[no-untyped-def]
             if attempt == 2:
                 raise
             pg.keyboard.press("Escape")
-    pg.wait_for_function("([label, option]) => [...document.querySelectorAll('input[role=combobox]')]"
-                         ".some(e => e.getAttribute('aria-label') === label && e.value === option)", arg=[label, option])
+    pg.wait_for_function(
+        "([label, option]) => [...document.querySelectorAll('input[role=combobox]')]"
+        ".some(e => e.getAttribute('aria-label') === label && e.value === option)",
+        arg=[label, option],
+    )
 
 
 def status_text(pg) -> str:  # type: ignore[no-untyped-def]
@@ -177,8 +190,11 @@ def log_text(pg) -> str:  # type: ignore[no-untyped-def]
 
 def wait_log_complete(pg) -> str:  # type: ignore[no-untyped-def]
     """The log once its final line is drawn (the status line can arrive a delta before the log block)."""
-    pg.wait_for_function("() => { const c = document.querySelector('[data-testid=\"stCode\"]');"
-                         " return c && /STATUS +run (completed|failed)/.test(c.innerText); }", timeout=WAIT_MS)
+    pg.wait_for_function(
+        "() => { const c = document.querySelector('[data-testid=\"stCode\"]');"
+        " return c && /STATUS +run (completed|failed)/.test(c.innerText); }",
+        timeout=WAIT_MS,
+    )
     return log_text(pg)
 
 
@@ -191,8 +207,11 @@ def expected_log(run_dir: Path) -> list[str]:
 
 def wait_value(pg, label: str, value: str) -> None:  # type: ignore[no-untyped-def]
     """Wait until the input labelled ``label`` holds ``value``."""
-    pg.wait_for_function("([label, value]) => [...document.querySelectorAll('input')].some("
-                         "e => e.getAttribute('aria-label') === label && e.value === value)", arg=[label, value])
+    pg.wait_for_function(
+        "([label, value]) => [...document.querySelectorAll('input')].some("
+        "e => e.getAttribute('aria-label') === label && e.value === value)",
+        arg=[label, value],
+    )
 
 
 def load_example(pg, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -284,15 +303,20 @@ format_name = "onnx"
 
 def log_scroll(pg) -> dict:  # type: ignore[no-untyped-def]
     """The log panel's scroll position: top, visible height, whole height (pixels)."""
-    return pg.evaluate("() => { const p = document.querySelector('.st-key-log_panel');"
-                       " return {top: p.scrollTop, height: p.clientHeight, total: p.scrollHeight}; }")
+    return pg.evaluate(
+        "() => { const p = document.querySelector('.st-key-log_panel');"
+        " return {top: p.scrollTop, height: p.clientHeight, total: p.scrollHeight}; }"
+    )
 
 
 def wait_log_at_newest_line(pg) -> None:  # type: ignore[no-untyped-def]
     """Wait until the log panel overflows and shows its newest line (scrolled to the bottom)."""
-    pg.wait_for_function("() => { const p = document.querySelector('.st-key-log_panel');"
-                         " return p && p.scrollHeight > p.clientHeight + 40"
-                         " && p.scrollHeight - p.scrollTop - p.clientHeight <= 4; }", timeout=RUN_TIMEOUT * 1000)
+    pg.wait_for_function(
+        "() => { const p = document.querySelector('.st-key-log_panel');"
+        " return p && p.scrollHeight > p.clientHeight + 40"
+        " && p.scrollHeight - p.scrollTop - p.clientHeight <= 4; }",
+        timeout=RUN_TIMEOUT * 1000,
+    )
 
 
 def launch_pasted(pg, gui: Gui, text: str) -> None:  # type: ignore[no-untyped-def]
@@ -319,8 +343,10 @@ def test_reload_and_second_tab_mid_run_see_the_whole_log(page, gui: Gui, browser
     assert log_text(page) == frozen and log_scroll(page)["top"] == 0, "a paused log moved"
     snap(page, "gui-live-log-paused.png")
     page.get_by_text("Follow the newest line", exact=True).click()
-    page.wait_for_function("(n) => document.querySelector('.st-key-log_panel').innerText.split('\\n').length > n",
-                           arg=len(frozen.splitlines()))
+    page.wait_for_function(
+        "(n) => document.querySelector('.st-key-log_panel').innerText.split('\\n').length > n",
+        arg=len(frozen.splitlines()),
+    )
     before_reload = status_text(page)
     page.reload()
     page.wait_for_selector(CONNECTED, timeout=WAIT_MS)
@@ -413,8 +439,9 @@ def test_sweep_launched_from_the_page_fills_its_grid_and_opens_a_variant(page, g
     assert len(final) == 6 and final[0] == "0.5" and final[3] == "0.52", final  # row labels: the entry
     sharpe = [c for i, c in enumerate(final) if i % 3]
     assert all(c.replace("-", "").replace(".", "").isdigit() for c in sharpe), final
-    assert any(any(c in ("pending", "running...") for c in grid) for grid in seen), \
+    assert any(any(c in ("pending", "running...") for c in grid) for grid in seen), (
         f"the grid never showed an unfinished cell: {seen}"
+    )
     assert_no_token(page, gui)
     import json
 
@@ -450,8 +477,10 @@ def test_a_failed_run_shows_its_error_and_stage_and_no_results_link(page, gui: G
     assert "failed" in final
     error = page.get_by_test_id("stAlertContentError").filter(has_text="The run failed")
     error.wait_for()
-    assert "The run failed in stage data: sample: ticker AAPL: no rows between 1990-01-01 and 1990-12-31" in \
-        error.inner_text()
+    assert (
+        "The run failed in stage data: sample: ticker AAPL: no rows between 1990-01-01 and 1990-12-31"
+        in error.inner_text()
+    )
     assert not page.get_by_text("Open the results").count()
     assert not page.get_by_text("The answer").count()
     snap(page, "gui-live-failed.png")

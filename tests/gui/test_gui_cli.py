@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from qlop.cli.gui import free_port, is_up
-from qlop.live.protocol import healthz_url
 from qlop.gui.launcher import QLOP_ARGV
+from qlop.live.protocol import healthz_url
 
 pytestmark = pytest.mark.slow
 
@@ -42,8 +42,14 @@ def gone(pid: int) -> bool:
 def start_gui(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
     full_env = {**{k: v for k, v in os.environ.items() if not k.startswith("QLOP_")}, **(env or {})}
-    proc = subprocess.Popen([*QLOP_ARGV, "gui", "--port", str(port), "--runs-dir", str(tmp_path / "runs"), *args],
-                            env=full_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*QLOP_ARGV, "gui", "--port", str(port), "--runs-dir", str(tmp_path / "runs"), *args],
+        env=full_env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
@@ -81,8 +87,11 @@ def test_gui_starts_its_own_relay_on_loopback_and_stops_it(tmp_path: Path):
     assert len(token) >= 32 and token not in " ".join(relay_cmd + app_cmd)  # not on any command line
     assert environ(apps[0])["QLOP_WS_TOKEN"] == token  # the app's server side subscribes with it
     assert relay_cmd[relay_cmd.index("--host") + 1] == "127.0.0.1"
-    for flag, value in (("--server.address", "127.0.0.1"), ("--server.headless", "true"),
-                        ("--browser.gatherUsageStats", "false")):
+    for flag, value in (
+        ("--server.address", "127.0.0.1"),
+        ("--server.headless", "true"),
+        ("--browser.gatherUsageStats", "false"),
+    ):
         assert app_cmd[app_cmd.index(flag) + 1] == value
     ws_url = environ(apps[0])["QLOP_GUI_WS_URL"]
     assert is_up(healthz_url(ws_url))
@@ -93,15 +102,15 @@ def test_gui_starts_its_own_relay_on_loopback_and_stops_it(tmp_path: Path):
 def test_gui_uses_a_running_relay_given_with_ws_url(tmp_path: Path):
     port = free_port()
     env = {**os.environ, "QLOP_WS_TOKEN": "shared-token-for-the-test-0123456789"}
-    relay = subprocess.Popen([*QLOP_ARGV, "ws", "serve", "--port", str(port)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    relay = subprocess.Popen(
+        [*QLOP_ARGV, "ws", "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 30
         while not is_up(f"http://127.0.0.1:{port}/healthz"):
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        proc, _ = start_gui(tmp_path, "--ws-url", f"ws://127.0.0.1:{port}",
-                            env={"QLOP_WS_TOKEN": env["QLOP_WS_TOKEN"]})
+        proc, _ = start_gui(tmp_path, "--ws-url", f"ws://127.0.0.1:{port}", env={"QLOP_WS_TOKEN": env["QLOP_WS_TOKEN"]})
         kids = children(proc.pid)
         assert [k for k in kids if "serve" in cmdline(k)] == []  # no relay of its own
         app = next(k for k in kids if "streamlit" in cmdline(k))

@@ -23,11 +23,14 @@ label_params = {horizon = 5}
 """
 
 BAD = [
-    ('[data]\ndata_source_type = "sampel"\n', "data.data_source_type: unknown data source 'sampel'. Did you mean 'sample'?"),
+    (
+        '[data]\ndata_source_type = "sampel"\n',
+        "data.data_source_type: unknown data source 'sampel'. Did you mean 'sample'?",
+    ),
     ('[data]\nstart_date = "2012-01-01"\nend_date = "2010-01-01"\n', "start_date 2012-01-01 is after end_date"),
-    ('[label]\nlabel_params = {horizon = 0}\n', "label.label_params.horizon: must be between 1 and 5000 bars (got 0)"),
-    ('[label]\nlabel_params = {horizn = 5}\n', "label.label_params.horizn: unknown field"),
-    ('bogus = 1\n', "bogus: unknown field"),
+    ("[label]\nlabel_params = {horizon = 0}\n", "label.label_params.horizon: must be between 1 and 5000 bars (got 0)"),
+    ("[label]\nlabel_params = {horizn = 5}\n", "label.label_params.horizn: unknown field"),
+    ("bogus = 1\n", "bogus: unknown field"),
 ]
 
 
@@ -41,7 +44,7 @@ def cli_error(tmp_path: Path, text: str, suffix: str = ".toml") -> str:
     line = result.output.strip().splitlines()[-1]
     prefix = f"Error: {path}: "
     assert line.startswith(prefix)
-    return line[len(prefix):]
+    return line[len(prefix) :]
 
 
 def test_valid_config_passes():
@@ -87,4 +90,10 @@ def test_plugins_dir_is_refused_from_the_gui(tmp_path: Path):
 
 
 def test_format_from_file_name():
-    assert [format_of(n) for n in ("a.toml", "b.YML", "c.yaml", "d.json", None)] == ["toml", "yaml", "yaml", "json", "toml"]
+    assert [format_of(n) for n in ("a.toml", "b.YML", "c.yaml", "d.json", None)] == [
+        "toml",
+        "yaml",
+        "yaml",
+        "json",
+        "toml",
+    ]

@@ -140,6 +140,11 @@ def test_the_backtest_benchmark_field_takes_the_shorthand_false_or_a_table():
     assert benchmark(forms.text_of(spec, spec.default)) == BacktestConfig().benchmark
     assert benchmark("IXIC").ticker == "IXIC" and benchmark('"IXIC"').data_source_type == "sample"
     assert benchmark("false") is None and benchmark("") is None
-    assert benchmark('{"data_source_type": "csv", "data_source_params": {"path": "spx.csv"}, "ticker": "SPX"}'
-                     ).model_dump() == {"data_source_type": "csv", "data_source_params": {"path": "spx.csv"},
-                                        "ticker": "SPX", "kind": None}
+    assert benchmark(
+        '{"data_source_type": "csv", "data_source_params": {"path": "spx.csv"}, "ticker": "SPX"}'
+    ).model_dump() == {
+        "data_source_type": "csv",
+        "data_source_params": {"path": "spx.csv"},
+        "ticker": "SPX",
+        "kind": None,
+    }

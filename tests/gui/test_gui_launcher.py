@@ -35,8 +35,19 @@ def start(tmp_path: Path, mode: str) -> Task:
 
 def test_run_command_streams_to_the_relay_without_the_token(tmp_path: Path):
     argv = run_command(tmp_path / "c.json", tmp_path / "run", "abc", "ws://127.0.0.1:9", ("-p", "mod"))
-    assert argv[3:] == ["-p", "mod", "--stream-to-ws", "abc", "--ws-url", "ws://127.0.0.1:9",
-                        "run", "-c", str(tmp_path / "c.json"), "--run-dir", str(tmp_path / "run")]
+    assert argv[3:] == [
+        "-p",
+        "mod",
+        "--stream-to-ws",
+        "abc",
+        "--ws-url",
+        "ws://127.0.0.1:9",
+        "run",
+        "-c",
+        str(tmp_path / "c.json"),
+        "--run-dir",
+        str(tmp_path / "run"),
+    ]
     assert new_run_dir(tmp_path, "0123456789abcdef").name.endswith("-01234567")
 
 

@@ -29,8 +29,12 @@ class Relay:
 
     def start(self) -> "Relay":
         env = {**os.environ, "QLOP_WS_TOKEN": TOKEN}
-        self.process = subprocess.Popen([*QLOP_ARGV, "ws", "serve", "--port", str(self.port)], env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [*QLOP_ARGV, "ws", "serve", "--port", str(self.port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 30
         while not is_up(f"http://127.0.0.1:{self.port}/healthz"):
             assert self.process.poll() is None and time.monotonic() < deadline, "relay did not start"
@@ -52,27 +56,46 @@ def relay() -> Iterator[Relay]:
 
 def run_events(task_id: str, n_folds: int = 4) -> list[dict]:
     """The event sequence of a small run, shaped as `qlop run` emits it."""
-    payloads = [("status", {"status": "started", "run_dir": "/runs/x", "stages": ["data", "train"]}),
-                ("status", {"status": "stage_started", "stage": "data"}),
-                ("log", {"level": "INFO", "logger": "qlop", "message": "loaded 2 tickers"}),
-                ("status", {"status": "stage_completed", "stage": "data", "seconds": 0.5}),
-                ("status", {"status": "stage_started", "stage": "train"})]
+    payloads = [
+        ("status", {"status": "started", "run_dir": "/runs/x", "stages": ["data", "train"]}),
+        ("status", {"status": "stage_started", "stage": "data"}),
+        ("log", {"level": "INFO", "logger": "qlop", "message": "loaded 2 tickers"}),
+        ("status", {"status": "stage_completed", "stage": "data", "seconds": 0.5}),
+        ("status", {"status": "stage_started", "stage": "train"}),
+    ]
     for i in range(1, n_folds + 1):
-        payloads.append(("progress", {"stage": "train", "kind": "advance", "step": i, "total": n_folds,
-                                      "unit": "fold", "eta_stage_s": 2.0 * (n_folds - i),
-                                      "run_fraction": 0.2 + 0.8 * i / n_folds, "eta_run_s": 2.0 * (n_folds - i)}))
+        payloads.append(
+            (
+                "progress",
+                {
+                    "stage": "train",
+                    "kind": "advance",
+                    "step": i,
+                    "total": n_folds,
+                    "unit": "fold",
+                    "eta_stage_s": 2.0 * (n_folds - i),
+                    "run_fraction": 0.2 + 0.8 * i / n_folds,
+                    "eta_run_s": 2.0 * (n_folds - i),
+                },
+            )
+        )
         payloads.append(("log", {"level": "INFO", "logger": "qlop", "message": f"fold {i} done"}))
-    payloads += [("metric", {"stage": "train", "name": "overall.auc", "value": 0.56}),
-                 ("status", {"status": "stage_completed", "stage": "train", "seconds": 3.0}),
-                 ("status", {"status": "completed", "run_dir": "/runs/x", "seconds": 4.0})]
+    payloads += [
+        ("metric", {"stage": "train", "name": "overall.auc", "value": 0.56}),
+        ("status", {"status": "stage_completed", "stage": "train", "seconds": 3.0}),
+        ("status", {"status": "completed", "run_dir": "/runs/x", "seconds": 4.0}),
+    ]
     return [make_event(task_id, seq, t, p) for seq, (t, p) in enumerate(payloads, start=1)]
 
 
 def publish(relay: Relay, events: list[dict]) -> None:
     from websockets.sync.client import connect
 
-    with connect(f"{relay.url}/publish/{events[0]['task_id']}", proxy=None,
-                 additional_headers={"Authorization": f"Bearer {TOKEN}"}) as ws:
+    with connect(
+        f"{relay.url}/publish/{events[0]['task_id']}",
+        proxy=None,
+        additional_headers={"Authorization": f"Bearer {TOKEN}"},
+    ) as ws:
         for event in events:
             ws.send(json.dumps(event))
         time.sleep(0.2)  # let the relay take them in before closing
@@ -132,15 +155,18 @@ def test_summary_of_a_run():
     view = summarize(run_events("t"))
     assert view.status == "completed" and view.finished and view.overall == 1.0
     assert [(s.name, s.state, s.step, s.total) for s in view.stages.values()] == [
-        ("data", "completed", 0, None), ("train", "completed", 4, 4)]
+        ("data", "completed", 0, None),
+        ("train", "completed", 4, 4),
+    ]
     assert view.log[0].endswith("STATUS   run started")
     assert view.log[-1].endswith("STATUS   run completed in 4.0s")
     assert any(line.endswith("METRIC   overall.auc = 0.56") for line in view.log)
     partial = summarize(run_events("t")[:8])
     assert partial.status == "running: train" and not partial.finished
     assert partial.overall == pytest.approx(0.6) and partial.eta == 4.0
-    failed = run_events("t")[:-1] + [make_event("t", 99, "status", {"status": "failed", "error": "StageError: x",
-                                                                       "interrupted": True})]
+    failed = run_events("t")[:-1] + [
+        make_event("t", 99, "status", {"status": "failed", "error": "StageError: x", "interrupted": True})
+    ]
     assert summarize(failed).status == "cancelled" and summarize(failed).error == "StageError: x"
 
 
@@ -250,8 +276,9 @@ def test_cancel_button_stops_a_real_run_cleanly(relay: Relay, monkeypatch, tmp_p
     assert not at.get("button") or all(b.key != "cancel" for b in at.button)
 
 
-def test_live_page_reads_a_finished_task_from_its_run_dir_when_the_relay_forgot_it(relay: Relay, monkeypatch,
-                                                                                     tmp_path: Path):
+def test_live_page_reads_a_finished_task_from_its_run_dir_when_the_relay_forgot_it(
+    relay: Relay, monkeypatch, tmp_path: Path
+):
     """After a GUI restart the relay may have dropped the task: the run's events.jsonl still has it."""
     from qlop.gui.launcher import find_run_dir
 

@@ -36,10 +36,14 @@ def test_the_form_starts_from_the_quickstart_without_its_runs_folder():
 
 
 def test_every_problem_names_its_field():
-    _, problems = config_problems({"data": {"data_source_type": "sampel"},
-                                   "label": {"label_params": {"horizon": 0, "leverage": -1}}})
-    assert [p.path for p in problems] == ["data.data_source_type", "label.label_params.horizon",
-                                          "label.label_params.leverage"]
+    _, problems = config_problems(
+        {"data": {"data_source_type": "sampel"}, "label": {"label_params": {"horizon": 0, "leverage": -1}}}
+    )
+    assert [p.path for p in problems] == [
+        "data.data_source_type",
+        "label.label_params.horizon",
+        "label.label_params.leverage",
+    ]
     assert problems[1].message == "must be between 1 and 5000 bars (got 0)"
     config, problems = config_problems({"data": {"tickers": ["AAPL"]}})
     assert problems == [] and config.data.tickers == ["AAPL"]
@@ -62,8 +66,10 @@ def test_a_problem_is_shown_at_the_most_specific_field_that_holds_it():
 def test_paths_and_messages_in_plain_words():
     assert human_path("features.steps.2.step_params.window") == "Features › Step 3 › Window"
     assert human_path("model.validation.embargo_days") == "Model › Validation › Embargo days"
-    assert plain("start_date 2015-01-01 is after end_date 2010-01-01", ["start_date", "end_date"]) == \
-        "start date 2015-01-01 is after end date 2010-01-01"
+    assert (
+        plain("start_date 2015-01-01 is after end_date 2010-01-01", ["start_date", "end_date"])
+        == "start date 2015-01-01 is after end date 2010-01-01"
+    )
     problem = Problem("label.label_params.take_profit", "must be greater than 0 (got -1.0)")
     assert relative_message(problem, "label.label_params.take_profit") == "Must be greater than 0 (got -1.0)"
     assert relative_message(problem, "label.label_params") == "Take profit: must be greater than 0 (got -1.0)"
@@ -73,8 +79,10 @@ def test_a_source_that_lists_its_tickers_names_the_missing_ones_with_the_closest
     found = listed_ticker_problems("sample", {}, ["AAPL", "APPL", "ZZZZ"])
     assert found == {"APPL": "not in the embedded dataset; did you mean AAPL?", "ZZZZ": "not in the embedded dataset"}
     assert ticker_problem(found, "sample") == Problem(
-        "data.tickers", "not available from sample: APPL (not in the embedded dataset; did you mean AAPL?), "
-                        "ZZZZ (not in the embedded dataset)")
+        "data.tickers",
+        "not available from sample: APPL (not in the embedded dataset; did you mean AAPL?), "
+        "ZZZZ (not in the embedded dataset)",
+    )
     assert ticker_problem({}, "sample") is None
     assert listed_ticker_problems("synthetic", {}, ["ANYTHING"]) == {}
 
@@ -82,8 +90,17 @@ def test_a_source_that_lists_its_tickers_names_the_missing_ones_with_the_closest
 def test_a_source_that_cannot_list_is_probed_by_loading_each_ticker(tmp_path: Path):
     long = tmp_path / "long.csv"
     dates = pd.bdate_range("2015-01-01", periods=30)
-    pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "ticker": "KO", "open": 10.0, "high": 11.0, "low": 9.0,
-                  "close": 10.5, "volume": 1000.0}).to_csv(long, index=False)
+    pd.DataFrame(
+        {
+            "date": dates.strftime("%Y-%m-%d"),
+            "ticker": "KO",
+            "open": 10.0,
+            "high": 11.0,
+            "low": 9.0,
+            "close": 10.5,
+            "volume": 1000.0,
+        }
+    ).to_csv(long, index=False)
     params = {"path": str(long)}
     assert listed_ticker_problems("csv", params, ["KO"]) is None  # one long file: it cannot tell cheaply
     found = probed_ticker_problems("csv", params, ["KO", "PEP"], "2015-01-01", "2015-03-01")

@@ -98,7 +98,8 @@ def test_load_example_starts_the_form_over_from_that_file(tmp_path: Path, monkey
     (folder / "small.toml").write_text(
         '# A small study\nname = "small"\n[data]\ntickers = ["KO", "PG"]\nstart_date = 2010-01-01\n'
         'end_date = 2012-12-31\n[label]\nlabel_type = "leverage_opportunity"\n'
-        '[label.label_params]\nleverage = 1.5\nhorizon = 5\n')
+        "[label.label_params]\nleverage = 1.5\nhorizon = 5\n"
+    )
     (folder / "sweep.toml").write_text('base = "quickstart.toml"\n[[axes]]\npath = "seed"\nvalues = [1, 2]\n')
     monkeypatch.setattr(examples, "examples_dir", lambda: folder)
     at = page(new_run_page).run()
@@ -135,8 +136,9 @@ def test_problems_are_shown_at_their_field_in_plain_words():
     messages = [e.value for e in at.error]
     assert "Start date 2015-01-01 is after end date 2010-01-01" in messages, messages
     assert not any("<form>" in m or "start_date" in m for m in messages), messages
-    assert any(m.startswith("1 problem to fix") and "**Data**: start date 2015-01-01 is after end date" in m
-               for m in messages), messages
+    assert any(
+        m.startswith("1 problem to fix") and "**Data**: start date 2015-01-01 is after end date" in m for m in messages
+    ), messages
     assert at.button(key="form.launch").disabled
 
 
@@ -144,8 +146,13 @@ def test_unknown_tickers_are_caught_before_launch():
     at = page(new_run_page).run()
     at.text_input(key="form.data.tickers").input("AAPL, APPL, ZZZZ").run()
     messages = [e.value for e in at.error]
-    assert any(m.startswith("Not available from sample: APPL (not in the embedded dataset; did you mean AAPL?), "
-                            "ZZZZ (not in the embedded dataset)") for m in messages), messages
+    assert any(
+        m.startswith(
+            "Not available from sample: APPL (not in the embedded dataset; did you mean AAPL?), "
+            "ZZZZ (not in the embedded dataset)"
+        )
+        for m in messages
+    ), messages
     assert at.button(key="form.launch").disabled
     at.text_input(key="form.data.tickers").input("AAPL, MSFT").run()
     assert not at.error and not at.button(key="form.launch").disabled

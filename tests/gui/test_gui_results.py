@@ -26,17 +26,31 @@ def test_run_names_from_the_url_cannot_escape_the_runs_folder(runs_root):
 def test_metrics_table_flattens_benchmark(runs_root):
     table = results.metrics_table(runs_root / "20240101-000000-aaaa")
     rows = dict(zip(table["metric"], table["value"]))
-    assert rows == {"CAGR": "+8.10%", "Sharpe": "0.93", "Max drawdown": "-12.00%", "Trades": "4",
-                    "Benchmark: CAGR": "+5.00%", "Benchmark: Sharpe": "0.60"}
+    assert rows == {
+        "CAGR": "+8.10%",
+        "Sharpe": "0.93",
+        "Max drawdown": "-12.00%",
+        "Trades": "4",
+        "Benchmark: CAGR": "+5.00%",
+        "Benchmark: Sharpe": "0.60",
+    }
     meaning = dict(zip(table["metric"], table["meaning"]))
     assert meaning["Max drawdown"] == "Largest fall of equity from a previous peak."
-    assert [results.format_value(v) for v in (102965.2945, -0.0071239, 1511, None)] == \
-        ["102,965.29", "-0.0071", "1,511", "None"]
+    assert [results.format_value(v) for v in (102965.2945, -0.0071239, 1511, None)] == [
+        "102,965.29",
+        "-0.0071",
+        "1,511",
+        "None",
+    ]
 
 
 def test_headline_figures(runs_root):
     assert results.headline(runs_root / "20240101-000000-aaaa") == [
-        ("CAGR", "+8.10%"), ("Sharpe", "0.93"), ("Max drawdown", "-12.00%"), ("Trades", "4")]
+        ("CAGR", "+8.10%"),
+        ("Sharpe", "0.93"),
+        ("Max drawdown", "-12.00%"),
+        ("Trades", "4"),
+    ]
 
 
 def test_monthly_returns_compound_daily_equity(runs_root):
@@ -48,7 +62,9 @@ def test_monthly_returns_compound_daily_equity(runs_root):
     assert np.isclose(table.loc[2012, 2], feb_2012)
     assert np.isclose(table.loc[2012, 1], jan_2012)
     # compounding the months gives the whole period's return
-    assert np.isclose(np.prod(1 + table.to_numpy()[~np.isnan(table.to_numpy())]) - 1, series.iloc[-1] / series.iloc[0] - 1)
+    assert np.isclose(
+        np.prod(1 + table.to_numpy()[~np.isnan(table.to_numpy())]) - 1, series.iloc[-1] / series.iloc[0] - 1
+    )
 
 
 def test_figures_are_built(runs_root):
@@ -130,9 +146,10 @@ def test_report_and_gui_draw_the_same_monthly_returns(runs_root):
     frame.to_parquet(run.equity)
 
     report = load_run(run.root)  # what report.html reads
-    report_z = np.asarray(monthly_figure(monthly_returns(report.equity, initial_capital(report.metrics,
-                                                                                         report.equity))).data[0].z,
-                          dtype=float)
+    report_z = np.asarray(
+        monthly_figure(monthly_returns(report.equity, initial_capital(report.metrics, report.equity))).data[0].z,
+        dtype=float,
+    )
     equity = results.equity_frame(run.root)  # what the Runs page reads
     gui_z = np.asarray(results.monthly_heatmap(equity, results.initial_capital(run.root)).data[0].z, dtype=float)
     np.testing.assert_allclose(gui_z / 100, report_z, rtol=1e-12, equal_nan=True)

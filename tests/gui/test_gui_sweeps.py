@@ -50,8 +50,14 @@ def runs_page() -> None:
 
 
 def _event(seq: int, type_: str, payload: dict) -> dict:
-    return {"v": 1, "task_id": "sweep-t1", "seq": seq, "timestamp_utc": f"2026-01-01T00:00:{seq:02d}Z",
-            "type": type_, "payload": payload}
+    return {
+        "v": 1,
+        "task_id": "sweep-t1",
+        "seq": seq,
+        "timestamp_utc": f"2026-01-01T00:00:{seq:02d}Z",
+        "type": type_,
+        "payload": payload,
+    }
 
 
 def write_sweep_dir(runs_dir: Path, make_run_dir, name: str = "lev") -> Path:
@@ -61,23 +67,55 @@ def write_sweep_dir(runs_dir: Path, make_run_dir, name: str = "lev") -> Path:
     (root / "runs").mkdir(parents=True)
     variants = []
     for i, (lev, entry) in enumerate([(1.5, 0.52), (1.5, 0.55), (2.0, 0.52), (2.0, 0.55)], 1):
-        variants.append({"id": f"v00{i}", "values": {"label.label_params.leverage": lev,
-                                                      "backtest.strategy_params.entry": entry},
-                         "run_dir": str(root / "runs" / f"v00{i}-abc"), "status": "pending", "metrics": {}})
-    summary = {"name": name, "status": "running", "task_id": "sweep-t1", "n_variants": 4,
-               "axes": [{"path": "label.label_params.leverage", "values": [1.5, 2.0]},
-                        {"path": "backtest.strategy_params.entry", "values": [0.52, 0.55]}],
-               "counts": {"completed": 0, "failed": 0, "interrupted": 0, "pending": 4}, "variants": variants}
+        variants.append(
+            {
+                "id": f"v00{i}",
+                "values": {"label.label_params.leverage": lev, "backtest.strategy_params.entry": entry},
+                "run_dir": str(root / "runs" / f"v00{i}-abc"),
+                "status": "pending",
+                "metrics": {},
+            }
+        )
+    summary = {
+        "name": name,
+        "status": "running",
+        "task_id": "sweep-t1",
+        "n_variants": 4,
+        "axes": [
+            {"path": "label.label_params.leverage", "values": [1.5, 2.0]},
+            {"path": "backtest.strategy_params.entry", "values": [0.52, 0.55]},
+        ],
+        "counts": {"completed": 0, "failed": 0, "interrupted": 0, "pending": 4},
+        "variants": variants,
+    }
     (root / "sweep.json").write_text(json.dumps(summary))
     make_run_dir(root / "runs", "v001-abc", "2026-01-01T00:00:00+00:00")
     events = [
-        _event(1, "status", {"variant": None, "status": "started", "n_variants": 4,
-                             "variants": ["v001", "v002", "v003", "v004"]}),
+        _event(
+            1,
+            "status",
+            {"variant": None, "status": "started", "n_variants": 4, "variants": ["v001", "v002", "v003", "v004"]},
+        ),
         _event(2, "status", {"variant": "v001", "status": "stage_started", "stage": "data"}),
-        _event(3, "status", {"variant": None, "status": "variant_completed", "variant": "v001",
-                             "run_dir": str(root / "runs" / "v001-abc"), "metrics": {"sharpe": 1.234, "auc": 0.56}}),
-        _event(4, "status", {"variant": None, "status": "variant_failed", "variant": "v002",
-                             "error": "data: sample: ticker NOPE: not in the embedded dataset"}),
+        _event(
+            3,
+            "status",
+            {
+                "status": "variant_completed",
+                "variant": "v001",
+                "run_dir": str(root / "runs" / "v001-abc"),
+                "metrics": {"sharpe": 1.234, "auc": 0.56},
+            },
+        ),
+        _event(
+            4,
+            "status",
+            {
+                "status": "variant_failed",
+                "variant": "v002",
+                "error": "data: sample: ticker NOPE: not in the embedded dataset",
+            },
+        ),
         _event(5, "status", {"variant": "v003", "status": "stage_started", "stage": "train"}),
     ]
     (root / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
@@ -88,11 +126,25 @@ def finish(root: Path) -> None:
     """The rest of the sweep: v003 and v004 complete, the final status arrives, sweep.json is final."""
     with (root / "events.jsonl").open("a") as fh:
         for seq, vid, sharpe in ((6, "v003", 0.5), (7, "v004", -0.25)):
-            fh.write(json.dumps(_event(seq, "status", {"variant": None, "status": "variant_completed", "variant": vid,
-                                                       "run_dir": str(root / "runs" / f"{vid}-abc"),
-                                                       "metrics": {"sharpe": sharpe}})) + "\n")
-        fh.write(json.dumps(_event(8, "status", {"variant": None, "status": "failed",
-                                                 "error": "1 of 4 variants failed"})) + "\n")
+            fh.write(
+                json.dumps(
+                    _event(
+                        seq,
+                        "status",
+                        {
+                            "status": "variant_completed",
+                            "variant": vid,
+                            "run_dir": str(root / "runs" / f"{vid}-abc"),
+                            "metrics": {"sharpe": sharpe},
+                        },
+                    )
+                )
+                + "\n"
+            )
+        fh.write(
+            json.dumps(_event(8, "status", {"variant": None, "status": "failed", "error": "1 of 4 variants failed"}))
+            + "\n"
+        )
     summary = json.loads((root / "sweep.json").read_text())
     summary["status"] = "some_failed"
     sharpe = {"v001": 1.234, "v003": 0.5, "v004": -0.25}
@@ -109,6 +161,7 @@ def grid_cells(at: AppTest) -> dict[tuple[str, str], str]:
 
 
 # -- the pure part --------------------------------------------------------------------------------
+
 
 def test_axes_values_are_toml_arrays_and_plugins_dir_is_refused():
     assert sweeps.parse_values("x", "[1.5, 2]") == [1.5, 2]
@@ -131,8 +184,12 @@ def test_the_grid_fills_in_from_events_over_sweep_json(tmp_path, run_dir_factory
     assert [v.status for v in view.variants] == ["completed", "failed", "running", "pending"]
     assert not view.finished and view.done == 2
     ra, ca, rows, cols, cells = sweeps.grid(view)
-    assert (ra, ca, rows, cols) == ("label.label_params.leverage", "backtest.strategy_params.entry",
-                                    ["1.5", "2.0"], ["0.52", "0.55"])
+    assert (ra, ca, rows, cols) == (
+        "label.label_params.leverage",
+        "backtest.strategy_params.entry",
+        ["1.5", "2.0"],
+        ["0.52", "0.55"],
+    )
     assert cells == [["1.23", "failed"], ["running...", "pending"]]
     finish(root)
     view = sweeps.sweep_view(sweeps.read_sweep_json(root), read_events(root / "events.jsonl"))
@@ -144,6 +201,7 @@ def test_the_grid_fills_in_from_events_over_sweep_json(tmp_path, run_dir_factory
 
 # -- the page -------------------------------------------------------------------------------------
 
+
 def test_launch_form_validates_every_variant_like_qlop_sweep(tmp_path, monkeypatch):
     monkeypatch.setenv("QLOP_GUI_RUNS_DIR", str(tmp_path / "runs"))
     at = AppTest.from_function(sweeps_page, default_timeout=TIMEOUT).run()
@@ -153,7 +211,12 @@ def test_launch_form_validates_every_variant_like_qlop_sweep(tmp_path, monkeypat
     assert not at.error, [e.value for e in at.error]
     assert at.success[0].value.startswith("4 variant(s) valid")
     assert not at.button(key="sweep_launch").disabled
-    assert len(at.dataframe[0].value) == 4 and list(at.dataframe[0].value["variant"]) == ["v001", "v002", "v003", "v004"]
+    assert len(at.dataframe[0].value) == 4 and list(at.dataframe[0].value["variant"]) == [
+        "v001",
+        "v002",
+        "v003",
+        "v004",
+    ]
     # a bad value is reported per variant, naming the axis, and blocks the launch
     at.text_area(key="sweep_axes").input("backtest.strategy_params.entry = [0.55, 1.5]").run()
     messages = [e.value for e in at.error]
@@ -173,15 +236,24 @@ def test_watching_a_sweep_the_grid_fills_in_and_a_variant_opens(tmp_path, monkey
     at.query_params["sweep"] = "lev"
     at.run()
     assert not at.exception, at.exception
-    assert grid_cells(at) == {("1.5", "0.52"): "1.23", ("1.5", "0.55"): "failed",
-                              ("2.0", "0.52"): "running...", ("2.0", "0.55"): "pending"}
+    assert grid_cells(at) == {
+        ("1.5", "0.52"): "1.23",
+        ("1.5", "0.55"): "failed",
+        ("2.0", "0.52"): "running...",
+        ("2.0", "0.55"): "pending",
+    }
     assert "2/4 variants done" in at.get("progress")[0].proto.text
     assert list(at.selectbox(key="sweep_open").options) == [
-        "v001: label.label_params.leverage=1.5, backtest.strategy_params.entry=0.52"]
+        "v001: label.label_params.leverage=1.5, backtest.strategy_params.entry=0.52"
+    ]
     finish(root)
     at.run()  # the fragment's next poll
-    assert grid_cells(at) == {("1.5", "0.52"): "1.23", ("1.5", "0.55"): "failed",
-                              ("2.0", "0.52"): "0.50", ("2.0", "0.55"): "-0.25"}
+    assert grid_cells(at) == {
+        ("1.5", "0.52"): "1.23",
+        ("1.5", "0.55"): "failed",
+        ("2.0", "0.52"): "0.50",
+        ("2.0", "0.55"): "-0.25",
+    }
     assert "`some_failed`" in at.markdown[0].value or any("some_failed" in m.value for m in at.markdown)
     assert [o.split(":")[0] for o in at.selectbox(key="sweep_open").options] == ["v001", "v003", "v004"]
     link = next(p for p in at.get("page_link") if p.label == "Open v001's run page")

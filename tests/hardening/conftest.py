@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -24,9 +23,14 @@ def run_qlop(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     cache = tmp_path / "qlop-cache"
 
     def run(*args: str, cwd: Path | None = None, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-c", QLOP_MAIN, *map(str, args)], capture_output=True, text=True,
-                              cwd=cwd or tmp_path, timeout=timeout,
-                              env=qlop_env(QLOP_CACHE_DIR=str(cache), **env))
+        return subprocess.run(
+            [sys.executable, "-c", QLOP_MAIN, *map(str, args)],
+            capture_output=True,
+            text=True,
+            cwd=cwd or tmp_path,
+            timeout=timeout,
+            env=qlop_env(QLOP_CACHE_DIR=str(cache), **env),
+        )
 
     return run
 

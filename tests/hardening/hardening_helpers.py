@@ -56,14 +56,18 @@ format_name = "onnx"
 """
 
 
-def small_pipeline(entry: float = 0.55, tickers: str = '["AAPL", "MSFT", "KO"]', train_years: float = 3.0,
-                   test_months: int = 12) -> str:
+def small_pipeline(
+    entry: float = 0.55, tickers: str = '["AAPL", "MSFT", "KO"]', train_years: float = 3.0, test_months: int = 12
+) -> str:
     return SMALL_PIPELINE.format(entry=entry, tickers=tickers, train_years=train_years, test_months=test_months)
 
 
 def qlop_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k.lower() not in ("http_proxy", "https_proxy", "all_proxy") and not k.startswith("QLOP_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k.lower() not in ("http_proxy", "https_proxy", "all_proxy") and not k.startswith("QLOP_")
+    }
     env.update(extra)
     return env
 
@@ -86,16 +90,17 @@ def tmpfs(path: Path, size: str, read_only: bool = False) -> Iterator[Path]:
     """A small tmpfs mounted at ``path`` for the block (root only; the caller skips otherwise)."""
     path.mkdir(parents=True, exist_ok=True)
     options = f"size={size},mode=0777" + (",ro" if read_only else "")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, f"qlop-test-{uuid.uuid4().hex[:8]}",
-                              str(path)], capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, f"qlop-test-{uuid.uuid4().hex[:8]}", str(path)],
+        capture_output=True,
+        text=True,
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
         yield path
     finally:
         subprocess.run(["umount", "-l", str(path)], capture_output=True)
-
-
 
 
 def assert_complete_or_none(run_dir: Path) -> None:

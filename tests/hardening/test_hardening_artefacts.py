@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from hardening_helpers import QLOP_MAIN, one_error_line, qlop_env, small_pipeline
+
 from qlop.bundle import SIGNATURE_KEY, load_bundle, spec_digest
 from qlop.errors import ArtifactError
 from qlop.layout import RunLayout
@@ -27,9 +27,14 @@ def exported_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("exported")
     config = root / "c.toml"
     config.write_text(small_pipeline())
-    proc = subprocess.run([sys.executable, "-c", QLOP_MAIN, "run", "-c", str(config), "--run-dir", str(root / "run")],
-                          capture_output=True, text=True, cwd=root, timeout=600,
-                          env=qlop_env(QLOP_CACHE_DIR=str(root / "cache")))
+    proc = subprocess.run(
+        [sys.executable, "-c", QLOP_MAIN, "run", "-c", str(config), "--run-dir", str(root / "run")],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=600,
+        env=qlop_env(QLOP_CACHE_DIR=str(root / "cache")),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root / "run"
 
@@ -58,20 +63,34 @@ def test_a_fresh_export_is_signed_and_loads(bundle_copy):
     assert bundle.feature_columns == spec["feature_columns"]
 
 
-@pytest.mark.parametrize(("change", "resign", "message"), [
-    (lambda s: s["feature_columns"].pop(), False, "bundle.json: edited after export"),
-    (lambda s: s["feature_columns"].reverse(), False, "bundle.json: edited after export"),
-    (lambda s: s.update(threshold=0.9), False, "bundle.json: edited after export"),
-    (lambda s: s.pop(SIGNATURE_KEY), False, "bundle.json: not signed"),
-    (lambda s: s["feature_columns"].reverse(), True,
-     "model.onnx: bundle.json lists the feature columns in another order than the ones the model was exported for"),
-    (lambda s: s["feature_columns"].pop(), True, "model.onnx: the graph takes 3 features, bundle.json lists 2 feature_columns"),
-    (lambda s: s.update(feature_columns="ret_1"), True, "bundle.json: feature_columns must be a non-empty list"),
-    (lambda s: s.update(lookback=5), True, "model.onnx: the graph's input has 2 dimensions, the bundle's lookback 5"),
-    (lambda s: s.update(model_file="../../etc/passwd"), True, "bundle.json: model_file must be a file name"),
-    (lambda s: s.update(output={"name": "nope", "column": 1}), True, "model.onnx: the graph has no output 'nope'"),
-    (lambda s: s.update(input_name="x"), True, "model.onnx: the graph has no input 'x'"),
-])
+@pytest.mark.parametrize(
+    ("change", "resign", "message"),
+    [
+        (lambda s: s["feature_columns"].pop(), False, "bundle.json: edited after export"),
+        (lambda s: s["feature_columns"].reverse(), False, "bundle.json: edited after export"),
+        (lambda s: s.update(threshold=0.9), False, "bundle.json: edited after export"),
+        (lambda s: s.pop(SIGNATURE_KEY), False, "bundle.json: not signed"),
+        (
+            lambda s: s["feature_columns"].reverse(),
+            True,
+            "model.onnx: bundle.json lists the feature columns in another order than the ones the model was exported for",
+        ),
+        (
+            lambda s: s["feature_columns"].pop(),
+            True,
+            "model.onnx: the graph takes 3 features, bundle.json lists 2 feature_columns",
+        ),
+        (lambda s: s.update(feature_columns="ret_1"), True, "bundle.json: feature_columns must be a non-empty list"),
+        (
+            lambda s: s.update(lookback=5),
+            True,
+            "model.onnx: the graph's input has 2 dimensions, the bundle's lookback 5",
+        ),
+        (lambda s: s.update(model_file="../../etc/passwd"), True, "bundle.json: model_file must be a file name"),
+        (lambda s: s.update(output={"name": "nope", "column": 1}), True, "model.onnx: the graph has no output 'nope'"),
+        (lambda s: s.update(input_name="x"), True, "model.onnx: the graph has no input 'x'"),
+    ],
+)
 def test_an_edited_bundle_is_refused_naming_the_file(bundle_copy, change, resign, message):
     _edit(bundle_copy, change, resign)
     with pytest.raises(ArtifactError) as info:
@@ -92,14 +111,24 @@ def test_a_swapped_or_damaged_model_file_is_refused(bundle_copy):
 def test_predict_with_a_tampered_bundle_is_one_line(run_qlop, exported_run, bundle_copy):
     _edit(bundle_copy, lambda s: s["feature_columns"].reverse())
     line = one_error_line(run_qlop("predict", "--bundle", bundle_copy, "--data", RunLayout(exported_run).data))
-    assert line == (f"Error: {bundle_copy / RunLayout.BUNDLE}: edited after export (its content no longer matches "
-                    f"its {SIGNATURE_KEY}); re-export the run with `qlop export`")
-    fresh = run_qlop("predict", "--bundle", RunLayout(exported_run).export_dir, "--data", RunLayout(exported_run).data,
-                     "--output", bundle_copy.parent / "p.parquet")
+    assert line == (
+        f"Error: {bundle_copy / RunLayout.BUNDLE}: edited after export (its content no longer matches "
+        f"its {SIGNATURE_KEY}); re-export the run with `qlop export`"
+    )
+    fresh = run_qlop(
+        "predict",
+        "--bundle",
+        RunLayout(exported_run).export_dir,
+        "--data",
+        RunLayout(exported_run).data,
+        "--output",
+        bundle_copy.parent / "p.parquet",
+    )
     assert fresh.returncode == 0, fresh.stderr[-2000:]
 
 
 # -- the run manifest ------------------------------------------------------------------------
+
 
 @pytest.fixture
 def run_copy(exported_run: Path, tmp_path: Path) -> Path:
@@ -122,15 +151,24 @@ def test_a_written_manifest_is_signed_and_intact(exported_run):
     assert read.trusted and read.data[MANIFEST_SIGNATURE]
 
 
-@pytest.mark.parametrize(("change", "problem"), [
-    (lambda d: d.update(status="completed!"), "damaged: edited after QLOP wrote it"),
-    (lambda d: d.update(stages=["data"]), "damaged: edited after QLOP wrote it (its content no longer matches its "
-                                          "manifest_sha256); malformed stages"),
-    (lambda d: (d.pop("manifest_sha256"), d["stages"]["train"].update(outputs={"model": "model"})),
-     "damaged: malformed stages.train.outputs"),
-    (lambda d: (d.pop("manifest_sha256"), d.update(plugins=["x", 3], seconds="fast")),
-     "damaged: malformed seconds, plugins"),
-])
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda d: d.update(status="completed!"), "damaged: edited after QLOP wrote it"),
+        (
+            lambda d: d.update(stages=["data"]),
+            "damaged: edited after QLOP wrote it (its content no longer matches its manifest_sha256); malformed stages",
+        ),
+        (
+            lambda d: (d.pop("manifest_sha256"), d["stages"]["train"].update(outputs={"model": "model"})),
+            "damaged: malformed stages.train.outputs",
+        ),
+        (
+            lambda d: (d.pop("manifest_sha256"), d.update(plugins=["x", 3], seconds="fast")),
+            "damaged: malformed seconds, plugins",
+        ),
+    ],
+)
 def test_runs_show_and_list_report_a_damaged_manifest(qlop_cli, run_copy, change, problem):
     _rewrite(run_copy, change)
     shown = qlop_cli.invoke(["runs", "show", str(run_copy)])
@@ -143,12 +181,15 @@ def test_runs_show_and_list_report_a_damaged_manifest(qlop_cli, run_copy, change
     assert row["status"] == "damaged" and row["error"].startswith(f"manifest.json: {problem}")
 
 
-@pytest.mark.parametrize(("content", "problem"), [
-    ("{}", None),
-    ('{"stages": {"data": {}}}', None),
-    ("{not json", "damaged: not valid JSON"),
-    ("[1, 2]", "damaged: not a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("{}", None),
+        ('{"stages": {"data": {}}}', None),
+        ("{not json", "damaged: not valid JSON"),
+        ("[1, 2]", "damaged: not a JSON object"),
+    ],
+)
 def test_runs_show_with_a_missing_or_unreadable_manifest(qlop_cli, run_copy, content, problem):
     RunLayout(run_copy).manifest.write_text(content)
     shown = qlop_cli.invoke(["runs", "show", str(run_copy)])
@@ -157,8 +198,10 @@ def test_runs_show_with_a_missing_or_unreadable_manifest(qlop_cli, run_copy, con
         assert "status   -\n" in shown.stdout and "None" not in shown.stdout
     else:
         assert shown.exit_code == 2 and isinstance(shown.exception, SystemExit), shown.output
-        assert shown.stderr.strip() == f"Error: {RunLayout(run_copy).manifest}: {problem}" + \
-            shown.stderr.strip().split(problem, 1)[1]
+        assert (
+            shown.stderr.strip()
+            == f"Error: {RunLayout(run_copy).manifest}: {problem}" + shown.stderr.strip().split(problem, 1)[1]
+        )
     assert "Traceback" not in shown.output
 
 
@@ -186,5 +229,6 @@ def test_the_gui_reports_a_damaged_manifest(run_copy, monkeypatch):
     at.query_params["run"] = run_copy.name
     at.run()
     assert not at.exception
-    assert any("manifest.json damaged: edited after QLOP wrote it" in e.value for e in at.error), \
-        [e.value for e in at.error]
+    assert any("manifest.json damaged: edited after QLOP wrote it" in e.value for e in at.error), [
+        e.value for e in at.error
+    ]

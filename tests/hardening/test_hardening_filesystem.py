@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import errno
 import json
-from pathlib import Path
 
 import pytest
-
 from hardening_helpers import (
     DATA_ONLY,
     assert_complete_or_none,
@@ -21,25 +19,48 @@ from hardening_helpers import (
     small_pipeline,
     tmpfs,
 )
+
 from qlop import atomic
 from qlop.errors import FileSystemError, file_error, is_environmental
 
-
 # -- the one translation ---------------------------------------------------------------------
 
-@pytest.mark.parametrize(("exc", "path", "action", "message"), [
-    (PermissionError(errno.EACCES, "Permission denied", "/ro/.data.parquet.x1.tmp"), "/ro/data.parquet", "write",
-     "/ro/data.parquet: cannot write: permission denied (check the permissions, or use another directory)"),
-    (OSError(errno.EROFS, "Read-only file system"), "/ro/run", "write",
-     "/ro/run: cannot write: the file system is read-only (use another directory)"),
-    (OSError("Error writing bytes to file. Detail: [errno 28] No space left on device"), "/full/x.parquet",
-     "write", "/full/x.parquet: cannot write: no space left on the device (free some space, or use another "
-              "directory)"),
-    (IsADirectoryError(errno.EISDIR, "Is a directory", "/r/config.json"), "/r/config.json", "read",
-     "/r/config.json: cannot read: it is a directory, not a file"),
-    (NotADirectoryError(errno.ENOTDIR, "Not a directory", "/r/file"), "/r/file/run/manifest.json", "write",
-     "/r/file/run/manifest.json: cannot write: a part of the path is a file, not a directory (/r/file)"),
-])
+
+@pytest.mark.parametrize(
+    ("exc", "path", "action", "message"),
+    [
+        (
+            PermissionError(errno.EACCES, "Permission denied", "/ro/.data.parquet.x1.tmp"),
+            "/ro/data.parquet",
+            "write",
+            "/ro/data.parquet: cannot write: permission denied (check the permissions, or use another directory)",
+        ),
+        (
+            OSError(errno.EROFS, "Read-only file system"),
+            "/ro/run",
+            "write",
+            "/ro/run: cannot write: the file system is read-only (use another directory)",
+        ),
+        (
+            OSError("Error writing bytes to file. Detail: [errno 28] No space left on device"),
+            "/full/x.parquet",
+            "write",
+            "/full/x.parquet: cannot write: no space left on the device (free some space, or use another directory)",
+        ),
+        (
+            IsADirectoryError(errno.EISDIR, "Is a directory", "/r/config.json"),
+            "/r/config.json",
+            "read",
+            "/r/config.json: cannot read: it is a directory, not a file",
+        ),
+        (
+            NotADirectoryError(errno.ENOTDIR, "Not a directory", "/r/file"),
+            "/r/file/run/manifest.json",
+            "write",
+            "/r/file/run/manifest.json: cannot write: a part of the path is a file, not a directory (/r/file)",
+        ),
+    ],
+)
 def test_os_errors_become_one_line_naming_path_and_reason(exc, path, action, message):
     assert is_environmental(exc)
     error = file_error(exc, path, action)
@@ -53,6 +74,7 @@ def test_a_bug_shaped_os_error_is_not_hidden():
 
 
 # -- atomic writes ---------------------------------------------------------------------------
+
 
 def test_atomic_write_into_a_read_only_directory(read_only_dir):
     target = read_only_dir / "data.parquet"
@@ -90,13 +112,15 @@ def test_atomic_write_onto_a_directory_or_through_a_file(tmp_path):
 
 # -- through the CLI -------------------------------------------------------------------------
 
+
 def test_run_into_a_read_only_directory_is_one_line(run_qlop, tmp_path, read_only_dir):
     config = tmp_path / "c.toml"
     config.write_text(DATA_ONLY)
     proc = run_qlop("run", "-c", config, "--run-dir", read_only_dir / "run")
     line = one_error_line(proc)
     assert line.startswith(f"Error: {read_only_dir / 'run'}") and (
-        "read-only" in line or "permission denied" in line), line
+        "read-only" in line or "permission denied" in line
+    ), line
     assert list(read_only_dir.iterdir()) == []
 
 
@@ -147,5 +171,6 @@ def test_a_run_artefact_that_is_a_directory_is_one_line(run_qlop, tmp_path):
     (run_dir / "data.parquet").mkdir(parents=True)
     line = one_error_line(run_qlop("run", "-c", config, "--run-dir", run_dir))
     assert line.startswith(f"Error: {run_dir / 'data.parquet'}: cannot write: it is a directory, not a file") or (
-        "data.parquet" in line and "is a directory" in line), line
+        "data.parquet" in line and "is a directory" in line
+    ), line
     assert_complete_or_none(run_dir)

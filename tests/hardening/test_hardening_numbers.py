@@ -39,23 +39,26 @@ def error(**data: typing.Any) -> str:
     return format_validation_error(exc.value)
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"bps": float("inf")}, "bps: must be a finite number (got inf)"),
-    ({"bps": float("-inf")}, "bps: must be a finite number (got -inf)"),
-    ({"bps": float("nan")}, "bps: must be a finite number (got nan)"),
-    ({"bps": "inf"}, "bps: must be a finite number (got 'inf')"),
-    ({"barrier": float("nan")}, "barrier: must be a finite number (got nan)"),
-    ({"bps": 5000}, "bps: must be between 0 and 1000 bps (got 5000)"),
-    ({"barrier": 0}, "barrier: must be greater than 0 and at most 100 (price fraction) (got 0)"),
-    ({"bps": True}, "bps: must be a number, not true/false (got true)"),
-    ({"seed": 10**30}, f"seed: must be between 0 and {SEED_MAX} (got {10**30})"),
-    ({"seed": 1e30}, f"seed: must be between 0 and {SEED_MAX} (got 1e+30)"),
-    ({"seed": -1}, f"seed: must be between 0 and {SEED_MAX} (got -1)"),
-    ({"seed": float("inf")}, "seed: must be a finite number (got inf)"),
-    ({"lags": [0, 2]}, "lags.0: must be between 1 and 100 bars (got 0)"),
-    ({"lags": [1, float("nan")]}, "lags.1: must be a finite number (got nan)"),
-    ({"choice": 2.0}, "choice: must be greater than 0 and at most 1 (got 2.0)"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"bps": float("inf")}, "bps: must be a finite number (got inf)"),
+        ({"bps": float("-inf")}, "bps: must be a finite number (got -inf)"),
+        ({"bps": float("nan")}, "bps: must be a finite number (got nan)"),
+        ({"bps": "inf"}, "bps: must be a finite number (got 'inf')"),
+        ({"barrier": float("nan")}, "barrier: must be a finite number (got nan)"),
+        ({"bps": 5000}, "bps: must be between 0 and 1000 bps (got 5000)"),
+        ({"barrier": 0}, "barrier: must be greater than 0 and at most 100 (price fraction) (got 0)"),
+        ({"bps": True}, "bps: must be a number, not true/false (got true)"),
+        ({"seed": 10**30}, f"seed: must be between 0 and {SEED_MAX} (got {10**30})"),
+        ({"seed": 1e30}, f"seed: must be between 0 and {SEED_MAX} (got 1e+30)"),
+        ({"seed": -1}, f"seed: must be between 0 and {SEED_MAX} (got -1)"),
+        ({"seed": float("inf")}, "seed: must be a finite number (got inf)"),
+        ({"lags": [0, 2]}, "lags.0: must be between 1 and 100 bars (got 0)"),
+        ({"lags": [1, float("nan")]}, "lags.1: must be a finite number (got nan)"),
+        ({"choice": 2.0}, "choice: must be greater than 0 and at most 1 (got 2.0)"),
+    ],
+)
 def test_number_messages_say_what_is_wrong(data, message):
     assert error(**data) == message
 
@@ -69,7 +72,11 @@ def test_valid_numbers_pass_and_none_stays_allowed():
 def test_bounds_and_unit_reach_the_json_schema():
     props = Demo.model_json_schema()["properties"]
     assert {k: props["bps"][k] for k in ("type", "minimum", "maximum", "unit")} == {
-        "type": "number", "minimum": 0, "maximum": 1000, "unit": "bps"}
+        "type": "number",
+        "minimum": 0,
+        "maximum": 1000,
+        "unit": "bps",
+    }
     number_branch = [b for b in props["barrier"]["anyOf"] if b.get("type") == "number"][0]
     assert number_branch == {"type": "number", "exclusiveMinimum": 0, "maximum": 100}
     assert props["barrier"]["unit"] == "(price fraction)"
@@ -86,6 +93,7 @@ def test_plugins_show_prints_the_unit(qlop_cli):
 
 # -- every number QLOP reads uses the shared type -------------------------------------------------
 
+
 def _numeric(annotation: typing.Any) -> bool:
     args = typing.get_args(annotation)
     if annotation in (int, float):
@@ -93,7 +101,8 @@ def _numeric(annotation: typing.Any) -> bool:
     if typing.get_origin(annotation) is typing.Annotated:
         return _numeric(args[0])
     return typing.get_origin(annotation) in (typing.Union, __import__("types").UnionType) and any(
-        a in (int, float) for a in args)
+        a in (int, float) for a in args
+    )
 
 
 def _missing_numbers(model: type[BaseModel], prefix: str, seen: set[type]) -> list[str]:
@@ -155,21 +164,44 @@ def test_every_shipped_plugin_declares_its_numbers_with_the_shared_type(qlop_plu
 
 # -- through the CLI: TOML, YAML and JSON spellings of non-finite and absurd values ----------------
 
-@pytest.mark.parametrize(("name", "text", "message"), [
-    ("inf.toml", "[backtest]\ninitial_capital = inf\n", "backtest.initial_capital: must be a finite number (got inf)"),
-    ("nan.toml", "[model]\n[model.validation]\ntrain_years = nan\n",
-     "model.validation.train_years: must be a finite number (got nan)"),
-    ("inf.yaml", "model:\n  validation:\n    train_years: .inf\n",
-     "model.validation.train_years: must be a finite number (got inf)"),
-    ("inf.json", json.dumps({"backtest": {"min_commission": "Infinity"}}).replace('"Infinity"', "Infinity"),
-     "backtest.min_commission: must be a finite number (got inf)"),
-    ("seed.toml", f"seed = {10**30}\n", f"seed: must be between 0 and {SEED_MAX} (got {10**30})"),
-    ("bps.toml", "[backtest]\ncommission_bps = 5000\n", "backtest.commission_bps: must be between 0 and 1000 bps"),
-    ("params.toml", "[model]\nmodel_params = {learning_rate = inf}\n",
-     "model.model_params.learning_rate: must be a finite number (got inf)"),
-    ("rs.toml", f"[model]\nmodel_params = {{random_state = {2**40}}}\n",
-     f"model.model_params.random_state: must be between 0 and {SEED_MAX} (got {2**40})"),
-])
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        (
+            "inf.toml",
+            "[backtest]\ninitial_capital = inf\n",
+            "backtest.initial_capital: must be a finite number (got inf)",
+        ),
+        (
+            "nan.toml",
+            "[model]\n[model.validation]\ntrain_years = nan\n",
+            "model.validation.train_years: must be a finite number (got nan)",
+        ),
+        (
+            "inf.yaml",
+            "model:\n  validation:\n    train_years: .inf\n",
+            "model.validation.train_years: must be a finite number (got inf)",
+        ),
+        (
+            "inf.json",
+            json.dumps({"backtest": {"min_commission": "Infinity"}}).replace('"Infinity"', "Infinity"),
+            "backtest.min_commission: must be a finite number (got inf)",
+        ),
+        ("seed.toml", f"seed = {10**30}\n", f"seed: must be between 0 and {SEED_MAX} (got {10**30})"),
+        ("bps.toml", "[backtest]\ncommission_bps = 5000\n", "backtest.commission_bps: must be between 0 and 1000 bps"),
+        (
+            "params.toml",
+            "[model]\nmodel_params = {learning_rate = inf}\n",
+            "model.model_params.learning_rate: must be a finite number (got inf)",
+        ),
+        (
+            "rs.toml",
+            f"[model]\nmodel_params = {{random_state = {2**40}}}\n",
+            f"model.model_params.random_state: must be between 0 and {SEED_MAX} (got {2**40})",
+        ),
+    ],
+)
 def test_config_numbers_are_refused_in_one_line(qlop_cli, tmp_path, name, text, message):
     path = tmp_path / name
     path.write_text(text)

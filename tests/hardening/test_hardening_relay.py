@@ -57,8 +57,12 @@ def _raw_subscriber(port: int, task: str) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET /subscribe/{task}?token={TOKEN} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    sock.sendall(
+        (
+            f"GET /subscribe/{task}?token={TOKEN} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
     head = b""
     while b"\r\n\r\n" not in head:
         head += sock.recv(1)
@@ -84,8 +88,7 @@ def test_a_subscriber_that_never_reads_is_cut_after_the_grace_period():
         received: list[int] = []
 
         def fast() -> None:
-            with connect(f"ws://127.0.0.1:{server.port}/subscribe/bulk?token={TOKEN}", proxy=None,
-                         max_size=None) as ws:
+            with connect(f"ws://127.0.0.1:{server.port}/subscribe/bulk?token={TOKEN}", proxy=None, max_size=None) as ws:
                 for message in ws:
                     received.append(json.loads(message)["seq"])
 

@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
-
 from hardening_helpers import DATA_ONLY, QLOP_MAIN, assert_complete_or_none, one_error_line, qlop_env
+
 from qlop.layout import RunLayout
 from qlop.rundir import Holder, RunDirBusy, RunDirError, RunLock, check_run_dir
 
-SLEEPY_PLUGIN = '''
+SLEEPY_PLUGIN = """
 import os, time
 import pandas as pd
 from qlop.api import BaseFeatureStepPlugin, ComponentSpec, NoParams, hookimpl
@@ -34,17 +34,22 @@ class Sleepy(BaseFeatureStepPlugin):
 @hookimpl
 def qlop_register_feature_step():
     return ComponentSpec(name="sleepy", factory=Sleepy, params_model=NoParams, summary="test: sleeps")
-'''
+"""
 
 
 # -- where a run may write -------------------------------------------------------------------
+
 
 def test_root_home_and_their_parents_are_refused(tmp_path, monkeypatch):
     home = tmp_path / "home" / "me"
     home.mkdir(parents=True)
     monkeypatch.setenv("HOME", str(home))
-    for path, what in (("/", "the file system root"), (home, "the home directory"),
-                       (home.parent, "a parent of the home directory"), (home / ".", "the home directory")):
+    for path, what in (
+        ("/", "the file system root"),
+        (home, "the home directory"),
+        (home.parent, "a parent of the home directory"),
+        (home / ".", "the home directory"),
+    ):
         with pytest.raises(RunDirError, match=f"--run-dir: {str(path)}.* is {what}; a run writes"):
             check_run_dir(path, allow_foreign=True)
     assert check_run_dir(home / "runs" / "r1") == home / "runs" / "r1"
@@ -55,8 +60,11 @@ def test_foreign_non_empty_directory_needs_force(tmp_path):
     project.mkdir()
     for name in ("notes.txt", "src", "data.csv", "setup.py"):
         (project / name).write_text("x")
-    with pytest.raises(RunDirError, match=r"is not empty and is not a QLOP run \(it holds data.csv, notes.txt, "
-                                          r"setup.py and 1 more\); use an empty or new directory, or --force"):
+    with pytest.raises(
+        RunDirError,
+        match=r"is not empty and is not a QLOP run \(it holds data.csv, notes.txt, "
+        r"setup.py and 1 more\); use an empty or new directory, or --force",
+    ):
         check_run_dir(project)
     assert check_run_dir(project, allow_foreign=True) == project
     # a run directory, or one holding only QLOP artefacts (stage commands, a run killed early), is fine
@@ -76,8 +84,10 @@ def test_cli_refuses_root_home_and_foreign_dirs_in_one_line(run_qlop, tmp_path):
     (home / "stuff").mkdir(parents=True)
     assert "is the file system root" in one_error_line(run_qlop("run", "-c", config, "--run-dir", "/"))
     line = one_error_line(run_qlop("run", "-c", config, "--run-dir", home, HOME=str(home)))
-    assert line == (f"Error: --run-dir: {home} is the home directory; a run writes and deletes files by name in "
-                    "its directory: give it a directory of its own (e.g. runs/my-run)")
+    assert line == (
+        f"Error: --run-dir: {home} is the home directory; a run writes and deletes files by name in "
+        "its directory: give it a directory of its own (e.g. runs/my-run)"
+    )
     assert "is the file system root" in one_error_line(run_qlop("data", "load", "-c", config, "--run-dir", "/"))
     line = one_error_line(run_qlop("run", "-c", config, "--run-dir", home, HOME="/nonexistent"))
     assert "is not empty and is not a QLOP run (it holds stuff)" in line
@@ -101,8 +111,9 @@ time.sleep(120)
 
 
 def hold_lock(run_dir: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(run_dir)], stdout=subprocess.PIPE, text=True,
-                            env=qlop_env())
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(run_dir)], stdout=subprocess.PIPE, text=True, env=qlop_env()
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
     return proc
 
@@ -114,11 +125,16 @@ def test_a_second_writer_is_refused_and_a_dead_holder_is_stale(run_qlop, tmp_pat
     holder = hold_lock(run_dir)
     try:
         held = json.loads((run_dir / RunLayout.LOCK).read_text())
-        assert (held["pid"], held["host"], held["command"]) == (holder.pid, socket.gethostname(),
-                                                               "qlop run -c holder.toml")
+        assert (held["pid"], held["host"], held["command"]) == (
+            holder.pid,
+            socket.gethostname(),
+            "qlop run -c holder.toml",
+        )
         line = one_error_line(run_qlop("run", "-c", config, "--run-dir", run_dir))
-        assert line.startswith(f"Error: {run_dir}: another QLOP run is writing into this directory (pid "
-                               f"{holder.pid} on {socket.gethostname()} since ")
+        assert line.startswith(
+            f"Error: {run_dir}: another QLOP run is writing into this directory (pid "
+            f"{holder.pid} on {socket.gethostname()} since "
+        )
         assert line.endswith("): wait for it to finish or use another run directory")
         assert "another QLOP run" in one_error_line(run_qlop("data", "load", "-c", config, "--run-dir", run_dir))
         assert sorted(p.name for p in run_dir.iterdir()) == [RunLayout.LOCK]  # the refused runs wrote nothing
@@ -142,9 +158,25 @@ def test_two_concurrent_runs_into_one_directory(run_qlop, tmp_path):
     config.write_text(DATA_ONLY + '[features]\nsteps = [{ step_type = "sleepy" }]\n')
     run_dir = tmp_path / "run"
     env = qlop_env(QLOP_CACHE_DIR=str(tmp_path / "cache"), QLOP_TEST_SLEEP="6")
-    first = subprocess.Popen([sys.executable, "-c", QLOP_MAIN, "--plugins-dir", str(plugins), "run", "-c",
-                              str(config), "--run-dir", str(run_dir)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            QLOP_MAIN,
+            "--plugins-dir",
+            str(plugins),
+            "run",
+            "-c",
+            str(config),
+            "--run-dir",
+            str(run_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     try:
         deadline = time.monotonic() + 60
         while not (run_dir / "data.parquet").exists() and time.monotonic() < deadline:

@@ -21,7 +21,9 @@ TEST_TOKEN = "test-token-0123456789"
 class RelayProcess:
     """Start ``qlop ws serve`` and read the port it bound from its first line of output."""
 
-    def __init__(self, token: str, port: int = 0, extra: list[str] | None = None, cwd: str | Path | None = None) -> None:
+    def __init__(
+        self, token: str, port: int = 0, extra: list[str] | None = None, cwd: str | Path | None = None
+    ) -> None:
         self.token, self.requested_port, self.extra, self.cwd = token, port, list(extra or []), cwd
         self.proc: subprocess.Popen[str] | None = None
         self.port = port
@@ -33,8 +35,9 @@ class RelayProcess:
         cmd = [sys.executable, "-c", QLOP_MAIN, "ws", "serve", "--port", str(self.requested_port), *self.extra]
         deadline = time.monotonic() + timeout
         while True:
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                         cwd=self.cwd)
+            self.proc = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=self.cwd
+            )
             line = self.proc.stdout.readline() if self.proc.stdout else ""
             match = re.search(r"listening on ws://[^:]+:(\d+)", line)
             if match:
@@ -42,7 +45,9 @@ class RelayProcess:
                 return self
             self.proc.wait(5)
             if time.monotonic() > deadline:  # e.g. the port of a killed relay not yet free
-                raise RuntimeError(f"relay did not start: {line!r} {self.proc.stderr.read() if self.proc.stderr else ''}")
+                raise RuntimeError(
+                    f"relay did not start: {line!r} {self.proc.stderr.read() if self.proc.stderr else ''}"
+                )
             time.sleep(0.2)
 
     @property

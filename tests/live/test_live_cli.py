@@ -8,11 +8,10 @@ import subprocess
 import sys
 
 from click.testing import CliRunner
+from relayproc import QLOP_MAIN, TEST_TOKEN  # noqa: E402
 
 from qlop.cli.main import cli
 from qlop.live.protocol import read_events
-
-from relayproc import QLOP_MAIN, TEST_TOKEN  # noqa: E402
 
 DATA_ONLY = """
 name = "data-only"
@@ -79,9 +78,13 @@ def test_runs_show_of_a_non_run_dir_is_a_one_line_error(tmp_path):
 
 
 def test_ws_tail_with_a_wrong_token_exits_non_zero(relay):
-    proc = subprocess.run([sys.executable, "-c", QLOP_MAIN, "ws", "tail", "t", "--ws-url", relay.url],
-                          capture_output=True, text=True, env={"QLOP_WS_TOKEN": "wrong", "PATH": "/usr/bin"},
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", QLOP_MAIN, "ws", "tail", "t", "--ws-url", relay.url],
+        capture_output=True,
+        text=True,
+        env={"QLOP_WS_TOKEN": "wrong", "PATH": "/usr/bin"},
+        timeout=60,
+    )
     assert proc.returncode == 2 and "401" in proc.stderr
 
 
@@ -91,15 +94,24 @@ def test_ws_tail_gives_up_when_no_relay_answers(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.run([sys.executable, "-c", QLOP_MAIN, "ws", "tail", "t", "--ws-url",
-                           f"ws://127.0.0.1:{port}", "--wait", "0.5"], capture_output=True, text=True,
-                          env={"QLOP_WS_TOKEN": TEST_TOKEN, "PATH": "/usr/bin"}, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", QLOP_MAIN, "ws", "tail", "t", "--ws-url", f"ws://127.0.0.1:{port}", "--wait", "0.5"],
+        capture_output=True,
+        text=True,
+        env={"QLOP_WS_TOKEN": TEST_TOKEN, "PATH": "/usr/bin"},
+        timeout=60,
+    )
     assert proc.returncode == 1 and "unreachable" in proc.stderr
 
 
 def test_ws_serve_generates_and_prints_a_token_when_none_is_set():
-    proc = subprocess.Popen([sys.executable, "-c", QLOP_MAIN, "ws", "serve", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={"PATH": "/usr/bin"})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", QLOP_MAIN, "ws", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"PATH": "/usr/bin"},
+    )
     try:
         first = proc.stdout.readline()
         second = proc.stdout.readline()
@@ -115,8 +127,18 @@ def test_ws_serve_generates_and_prints_a_token_when_none_is_set():
 def test_stage_summary_says_where_a_run_stopped():
     from qlop.cli.tables import stages_summary
 
-    assert stages_summary({"data": "cached", "features": "completed", "train": "interrupted",
-                           "backtest": "pending", "export": "skipped"}) == "2/4 done (1 cached), train interrupted"
+    assert (
+        stages_summary(
+            {
+                "data": "cached",
+                "features": "completed",
+                "train": "interrupted",
+                "backtest": "pending",
+                "export": "skipped",
+            }
+        )
+        == "2/4 done (1 cached), train interrupted"
+    )
     assert stages_summary({"data": "completed", "features": "skipped"}) == "1/1 done"
 
 
@@ -125,8 +147,11 @@ def _publish(url: str, events: list[dict]) -> None:
 
     from websockets.sync.client import connect
 
-    with connect(f"{url}/publish/{events[0]['task_id']}", proxy=None,
-                 additional_headers={"Authorization": f"Bearer {TEST_TOKEN}"}) as ws:
+    with connect(
+        f"{url}/publish/{events[0]['task_id']}",
+        proxy=None,
+        additional_headers={"Authorization": f"Bearer {TEST_TOKEN}"},
+    ) as ws:
         for event in events:
             ws.send(json.dumps(event))
         time.sleep(0.2)
@@ -135,13 +160,27 @@ def _publish(url: str, events: list[dict]) -> None:
 def _tail_events(task: str) -> list[dict]:
     from qlop.live.protocol import make_event
 
-    payloads = [("status", {"status": "started", "run_dir": "/runs/r", "stages": ["data", "train"]}),
-                ("status", {"status": "stage_completed", "stage": "data", "seconds": 0.4, "run_fraction": 0.1}),
-                ("status", {"status": "stage_started", "stage": "train"}),
-                ("progress", {"stage": "train", "kind": "advance", "step": 3, "total": 3, "unit": "fold",
-                              "stage_fraction": 0.75, "run_fraction": 0.8, "eta_run_s": 1.0, "eta_stage_s": 1.0}),
-                ("log", {"level": "INFO", "logger": "qlop", "message": "final model"}),
-                ("status", {"status": "completed", "run_dir": "/runs/r", "seconds": 5.0})]
+    payloads = [
+        ("status", {"status": "started", "run_dir": "/runs/r", "stages": ["data", "train"]}),
+        ("status", {"status": "stage_completed", "stage": "data", "seconds": 0.4, "run_fraction": 0.1}),
+        ("status", {"status": "stage_started", "stage": "train"}),
+        (
+            "progress",
+            {
+                "stage": "train",
+                "kind": "advance",
+                "step": 3,
+                "total": 3,
+                "unit": "fold",
+                "stage_fraction": 0.75,
+                "run_fraction": 0.8,
+                "eta_run_s": 1.0,
+                "eta_stage_s": 1.0,
+            },
+        ),
+        ("log", {"level": "INFO", "logger": "qlop", "message": "final model"}),
+        ("status", {"status": "completed", "run_dir": "/runs/r", "seconds": 5.0}),
+    ]
     return [make_event(task, i, t, p) for i, (t, p) in enumerate(payloads, start=1)]
 
 

@@ -25,12 +25,17 @@ def test_envelope_has_the_protocol_fields_and_roundtrips():
     assert decode(encode(event)) == event
 
 
-@pytest.mark.parametrize("bad", [
-    "not json", "[]", '{"v":1}',
-    '{"v":1,"task_id":"t","seq":0,"timestamp_utc":"x","type":"log","payload":{}}',
-    '{"v":1,"task_id":"t","seq":1,"timestamp_utc":"x","type":"chat","payload":{}}',
-    '{"v":1,"task_id":"t","seq":true,"timestamp_utc":"x","type":"log","payload":{}}',
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not json",
+        "[]",
+        '{"v":1}',
+        '{"v":1,"task_id":"t","seq":0,"timestamp_utc":"x","type":"log","payload":{}}',
+        '{"v":1,"task_id":"t","seq":1,"timestamp_utc":"x","type":"chat","payload":{}}',
+        '{"v":1,"task_id":"t","seq":true,"timestamp_utc":"x","type":"log","payload":{}}',
+    ],
+)
 def test_decode_rejects_malformed_events(bad):
     with pytest.raises(ValueError):
         decode(bad)
@@ -50,8 +55,9 @@ def test_oversized_event_is_cut_to_fit_the_relay_limit():
     assert back["seq"] == 1
 
 
-@pytest.mark.parametrize("task_id,ok", [("abc-1_2.x", True), ("", False), ("a/b", False), ("..", False),
-                                        ("x" * 129, False), ("a b", False)])
+@pytest.mark.parametrize(
+    "task_id,ok", [("abc-1_2.x", True), ("", False), ("a/b", False), ("..", False), ("x" * 129, False), ("a b", False)]
+)
 def test_task_ids_are_url_and_file_safe(task_id, ok):
     assert valid_task_id(task_id) is ok
 
@@ -101,8 +107,9 @@ def test_a_resumed_task_continues_its_sequence_after_a_torn_line(tmp_path):
     other.close()
     events = read_events(path, "t")
     assert [e["seq"] for e in events] == [1, 2, 3]
-    assert all(line.startswith("{") for line in path.read_text().splitlines() if line.strip()
-               and '"seq":3,"timest' not in line)
+    assert all(
+        line.startswith("{") for line in path.read_text().splitlines() if line.strip() and '"seq":3,"timest' not in line
+    )
 
 
 def test_nothing_is_recorded_after_close(tmp_path):

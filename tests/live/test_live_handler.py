@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import socket
 
+from relayproc import TEST_TOKEN as TOKEN  # noqa: E402
+
 from qlop.live.client import subscribe
 from qlop.live.events import EventRecorder
-from qlop.live.protocol import read_events
 from qlop.live.handler import EventLogHandler, RelayPublisher
+from qlop.live.protocol import read_events
 from qlop.live.session import RunSession
 from qlop.progress import stage_progress
-
-from relayproc import TEST_TOKEN as TOKEN  # noqa: E402
 
 
 def _closed_port() -> int:

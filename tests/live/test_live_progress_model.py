@@ -85,9 +85,18 @@ def test_stage_costs_are_measured_from_earlier_runs_of_the_same_config_first(tmp
     def manifest(name, config_hash, train_seconds, status="completed"):
         run = tmp_path / name
         run.mkdir()
-        (run / "manifest.json").write_text(json.dumps({
-            "name": "quick", "config_hash": config_hash,
-            "stages": {"train": {"status": status, "seconds": train_seconds}, "data": {"status": "cached", "seconds": 9}}}))
+        (run / "manifest.json").write_text(
+            json.dumps(
+                {
+                    "name": "quick",
+                    "config_hash": config_hash,
+                    "stages": {
+                        "train": {"status": status, "seconds": train_seconds},
+                        "data": {"status": "cached", "seconds": 9},
+                    },
+                }
+            )
+        )
 
     manifest("a", "same", 42.0)
     manifest("b", "other", 7.0)
@@ -102,15 +111,49 @@ def _events(task="t"):
     payloads = [
         ("status", {"status": "started", "run_dir": "/runs/x", "stages": ["data", "train"]}),
         ("status", {"status": "stage_started", "stage": "data", "run_fraction": 0.0, "eta_run_s": 9.0}),
-        ("progress", {"stage": "data", "kind": "end", "step": 3, "total": 3, "unit": "ticker", "run_fraction": 0.1,
-                      "eta_run_s": 8.0, "eta_stage_s": 0.0}),
+        (
+            "progress",
+            {
+                "stage": "data",
+                "kind": "end",
+                "step": 3,
+                "total": 3,
+                "unit": "ticker",
+                "run_fraction": 0.1,
+                "eta_run_s": 8.0,
+                "eta_stage_s": 0.0,
+            },
+        ),
         ("status", {"status": "stage_completed", "stage": "data", "seconds": 0.5, "run_fraction": 0.1}),
         ("status", {"status": "stage_started", "stage": "train"}),
-        ("progress", {"stage": "train", "kind": "advance", "step": 2, "total": 4, "unit": "fold",
-                      "stage_fraction": 0.4, "run_fraction": 0.5, "eta_run_s": 4.0, "eta_stage_s": 4.0,
-                      "message": "fold 2/4 (2009-01-02 .. 2009-12-31)"}),
-        ("progress", {"stage": "train.rounds", "kind": "advance", "step": 10, "total": 30, "unit": "round",
-                      "run_fraction": 0.55, "eta_run_s": 3.5, "eta_stage_s": 0.4}),
+        (
+            "progress",
+            {
+                "stage": "train",
+                "kind": "advance",
+                "step": 2,
+                "total": 4,
+                "unit": "fold",
+                "stage_fraction": 0.4,
+                "run_fraction": 0.5,
+                "eta_run_s": 4.0,
+                "eta_stage_s": 4.0,
+                "message": "fold 2/4 (2009-01-02 .. 2009-12-31)",
+            },
+        ),
+        (
+            "progress",
+            {
+                "stage": "train.rounds",
+                "kind": "advance",
+                "step": 10,
+                "total": 30,
+                "unit": "round",
+                "run_fraction": 0.55,
+                "eta_run_s": 3.5,
+                "eta_stage_s": 0.4,
+            },
+        ),
     ]
     return [make_event(task, seq, t, p) for seq, (t, p) in enumerate(payloads, start=1)]
 
@@ -150,7 +193,8 @@ def test_between_events_the_run_moves_on_at_the_pace_its_eta_implies():
 def test_a_failed_run_names_its_stage_and_error():
     events = _events() + [
         make_event("t", 8, "status", {"status": "stage_failed", "stage": "train", "error": "DataError: x"}),
-        make_event("t", 9, "status", {"status": "failed", "error": "DataError: x", "seconds": 3.0})]
+        make_event("t", 9, "status", {"status": "failed", "error": "DataError: x", "seconds": 3.0}),
+    ]
     state = RunState()
     for event in events:
         state.apply(event)

@@ -79,15 +79,18 @@ def test_fields_beyond_the_envelope_are_kept_by_encode_and_decode():
 
 
 def test_the_relay_and_the_ws_commands_import_no_pandas_or_numpy():
-    code = ("import json, sys\n"
-            "import qlop.live.server, qlop.live.client, qlop.live.handler, qlop.live.protocol\n"
-            "from qlop.cli.main import cli\n"
-            "for args in (['ws', '--help'], ['ws', 'serve', '--help'], ['ws', 'tail', '--help']):\n"
-            "    try:\n        cli.main(args, prog_name='qlop')\n    except SystemExit:\n        pass\n"
-            "print(json.dumps(sorted(m for m in ('pandas', 'numpy', 'pyarrow', 'streamlit', 'websockets')"
-            " if m in sys.modules)), file=sys.stderr)\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ),
-                          timeout=120)
+    code = (
+        "import json, sys\n"
+        "import qlop.live.server, qlop.live.client, qlop.live.handler, qlop.live.protocol\n"
+        "from qlop.cli.main import cli\n"
+        "for args in (['ws', '--help'], ['ws', 'serve', '--help'], ['ws', 'tail', '--help']):\n"
+        "    try:\n        cli.main(args, prog_name='qlop')\n    except SystemExit:\n        pass\n"
+        "print(json.dumps(sorted(m for m in ('pandas', 'numpy', 'pyarrow', 'streamlit', 'websockets')"
+        " if m in sys.modules)), file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ), timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stderr.strip().splitlines()[-1]) == []
     assert "ws://127.0.0.1:8765" in proc.stdout  # the default, as the help shows it

@@ -31,9 +31,13 @@ class Tail:
         env = {**os.environ, TOKEN_ENV: token}
         for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
             env.pop(proxy, None)
-        self.proc = subprocess.Popen([sys.executable, "-c", QLOP_MAIN, "ws", "tail", task_id, "--ws-url", url,
-                                      "--wait", str(wait)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", QLOP_MAIN, "ws", "tail", task_id, "--ws-url", url, "--wait", str(wait)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -79,8 +83,10 @@ def send(publisher: RelayPublisher, event: dict[str, Any], text: str | None = No
 
 @pytest.mark.parametrize("case", ["wrong token", "unknown route"])
 def test_a_refusing_relay_stops_every_user_at_once(relay, case):
-    base, token, status = {"wrong token": (relay.url, "wrong-token", 401),
-                           "unknown route": (relay.url + "/not-a-relay-path", TEST_TOKEN, 404)}[case]
+    base, token, status = {
+        "wrong token": (relay.url, "wrong-token", 401),
+        "unknown route": (relay.url + "/not-a-relay-path", TEST_TOKEN, 404),
+    }[case]
     tail = Tail(base, "refused", token)
     warnings: list[str] = []
     publisher = RelayPublisher(base, "refused", token, warn=warnings.append)
@@ -149,8 +155,9 @@ def test_a_relay_restart_mid_task_loses_nothing_for_any_user():
     publisher = RelayPublisher(first.url, task, TEST_TOKEN)
     tail = Tail(first.url, task, TEST_TOKEN)
     gui = Subscriber(first.url, task, TEST_TOKEN).start()
-    events = [make_event(task, seq, "progress", {"stage": "train", "step": seq, "total": 150})
-              for seq in range(1, 150)] + [make_event(task, 150, "status", {"status": "completed"})]
+    events = [
+        make_event(task, seq, "progress", {"stage": "train", "step": seq, "total": 150}) for seq in range(1, 150)
+    ] + [make_event(task, 150, "status", {"status": "completed"})]
     try:
         for event in events[:50]:
             send(publisher, event)

@@ -8,16 +8,15 @@ import json
 import threading
 
 import pytest
+from relayproc import TEST_TOKEN as TOKEN  # noqa: E402
+from relayproc import RelayProcess  # noqa: E402
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from qlop.live.client import RelayRefused, subscribe
-from qlop.live.protocol import CLOSE_TOO_SLOW, encode, make_event
 from qlop.live.handler import RelayPublisher
+from qlop.live.protocol import CLOSE_TOO_SLOW, encode, make_event
 from qlop.live.server import Relay, Subscriber
-
-from relayproc import TEST_TOKEN as TOKEN  # noqa: E402
-from relayproc import RelayProcess  # noqa: E402
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -45,12 +44,15 @@ def test_healthz_answers_200_without_a_token(relay):
     assert _http_get(relay.port, "/healthz") == (200, b"ok\n")
 
 
-@pytest.mark.parametrize("path,headers", [
-    ("/publish/t1", {"Authorization": "Bearer wrong"}),
-    ("/subscribe/t1", {"Authorization": "Bearer wrong"}),
-    ("/subscribe/t1?token=wrong", {}),
-    ("/publish/t1", {}),
-])
+@pytest.mark.parametrize(
+    "path,headers",
+    [
+        ("/publish/t1", {"Authorization": "Bearer wrong"}),
+        ("/subscribe/t1", {"Authorization": "Bearer wrong"}),
+        ("/subscribe/t1?token=wrong", {}),
+        ("/publish/t1", {}),
+    ],
+)
 def test_a_wrong_or_missing_token_gets_401_before_the_handshake(relay, path, headers):
     with pytest.raises(InvalidStatus) as info:
         _connect(relay.url, path, headers=headers)
@@ -131,8 +133,7 @@ def test_publisher_resends_what_a_restarted_relay_lost(tmp_path):
     got: list[int] = []
     try:
         for seq in range(1, 201):
-            publisher.publish(make_event("restart", seq, "log", {"message": f"m{seq}"}),
-                              _event("restart", seq))
+            publisher.publish(make_event("restart", seq, "log", {"message": f"m{seq}"}), _event("restart", seq))
         for event in subscribe(first.url, "restart", TOKEN, stop_at_final=False):
             got.append(event["seq"])
             if event["seq"] == 120:
@@ -167,6 +168,7 @@ def test_sigterm_stops_the_relay_cleanly():
 
 
 # -- the hub in-process: slow subscribers and the TTL ------------------------------------------
+
 
 class _StuckWs:
     """A viewer whose socket never drains."""

@@ -66,21 +66,27 @@ class FakeStages:
         self._enter("features")
         base = (run_dir / "data.txt").read_text()
         steps = json.dumps(config.model_dump(mode="json")["features"])
-        return {"features": write_text(run_dir / "features.txt", base + steps),
-                "labels": write_text(run_dir / "labels.txt", base + "label")}
+        return {
+            "features": write_text(run_dir / "features.txt", base + steps),
+            "labels": write_text(run_dir / "labels.txt", base + "label"),
+        }
 
     def train(self, config, run_dir):
         self._enter("train")
         with atomic_dir(run_dir / "model") as tmp:
             (tmp / "model.bin").write_text((run_dir / "features.txt").read_text())
-        return {"model": run_dir / "model",
-                "train_metrics": write_json(run_dir / "train_metrics.json", {"overall": {"auc": 0.61}})}
+        return {
+            "model": run_dir / "model",
+            "train_metrics": write_json(run_dir / "train_metrics.json", {"overall": {"auc": 0.61}}),
+        }
 
     def backtest(self, config, run_dir):
         self._enter("backtest")
         metrics = {"sharpe": 1.25, "cagr": 0.1, "nested": {"win_rate": 0.5}, "label": "text is ignored"}
-        return {"metrics": write_json(run_dir / "backtest" / "metrics.json", metrics),
-                "report": write_text(run_dir / "backtest" / "report.html", f"<p>{config.backtest.leverage}</p>")}
+        return {
+            "metrics": write_json(run_dir / "backtest" / "metrics.json", metrics),
+            "report": write_text(run_dir / "backtest" / "report.html", f"<p>{config.backtest.leverage}</p>"),
+        }
 
     def export(self, config, run_dir):
         self._enter("export")
@@ -108,7 +114,8 @@ def test_a_full_run_writes_every_artefact_a_manifest_and_its_events(tmp_path):
     assert manifest["status"] == "completed" and manifest["qlop_version"]
     assert manifest["libraries"]["pandas"] and manifest["libraries"]["websockets"]
     assert {"name": "qlop_contrib.models", "source": "builtin"}.items() <= {
-        **next(p for p in manifest["plugins"] if p["name"] == "qlop_contrib.models")}.items()
+        **next(p for p in manifest["plugins"] if p["name"] == "qlop_contrib.models")
+    }.items()
     assert set(manifest["timings"]) == {"data", "features", "train", "backtest", "export"}
     features = manifest["stages"]["features"]
     assert features["inputs"] == {"data": manifest["stages"]["data"]["outputs"]["data"]["sha256"]}
@@ -133,10 +140,15 @@ def test_a_full_run_writes_every_artefact_a_manifest_and_its_events(tmp_path):
     assert ("stage_started", "train") in statuses and ("stage_completed", "export") in statuses
     artefacts = {e["payload"]["name"]: e["payload"]["path"] for e in events if e["type"] == "artifact_path"}
     assert Path(artefacts["report"]) == (run_dir / "backtest" / "report.html").resolve()
-    metrics = {(e["payload"]["stage"], e["payload"]["name"]): e["payload"]["value"]
-               for e in events if e["type"] == "metric"}
-    assert metrics == {("train", "overall.auc"): 0.61, ("backtest", "sharpe"): 1.25, ("backtest", "cagr"): 0.1,
-                       ("backtest", "nested.win_rate"): 0.5}
+    metrics = {
+        (e["payload"]["stage"], e["payload"]["name"]): e["payload"]["value"] for e in events if e["type"] == "metric"
+    }
+    assert metrics == {
+        ("train", "overall.auc"): 0.61,
+        ("backtest", "sharpe"): 1.25,
+        ("backtest", "cagr"): 0.1,
+        ("backtest", "nested.win_rate"): 0.5,
+    }
     progress = [e["payload"] for e in events if e["type"] == "progress"]
     assert progress[0]["kind"] == "start" and progress[-1]["kind"] == "end"
     assert {"stage", "step", "total", "unit", "eta_stage_s", "eta_run_s", "run_fraction"} <= set(progress[-1])
@@ -202,8 +214,13 @@ def test_a_changed_feature_config_reruns_from_features_on(tmp_path):
     run_dir = tmp_path / "runs" / "r"
     run(cfg(), run_dir, fake)
     result = run(cfg(features={"steps": [{"step_type": "returns", "step_params": {"windows": [5]}}]}), run_dir, fake)
-    assert result.stages == {"data": "cached", "features": "completed", "train": "completed",
-                             "backtest": "completed", "export": "completed"}
+    assert result.stages == {
+        "data": "cached",
+        "features": "completed",
+        "train": "completed",
+        "backtest": "completed",
+        "export": "completed",
+    }
     assert "[5]" in (run_dir / "export" / "model.onnx").read_text()
 
 
@@ -213,8 +230,13 @@ def test_a_changed_backtest_reruns_only_the_backtest(tmp_path):
     run(cfg(), run_dir, fake)
     backtest = dict(BASE["backtest"], leverage=3.0)
     result = run(cfg(backtest=backtest), run_dir, fake)
-    assert result.stages == {"data": "cached", "features": "cached", "train": "cached",
-                             "backtest": "completed", "export": "cached"}
+    assert result.stages == {
+        "data": "cached",
+        "features": "cached",
+        "train": "cached",
+        "backtest": "completed",
+        "export": "cached",
+    }
     assert (run_dir / "backtest" / "report.html").read_text() == "<p>3.0</p>"
 
 
@@ -227,10 +249,16 @@ def test_absent_sections_are_skipped_and_their_stale_artefacts_removed(tmp_path)
     assert not (run_dir / "export" / "model.onnx").exists()
     assert not (run_dir / "backtest" / "report.html").exists()
     assert (run_dir / "model" / "model.bin").exists()
-    only_data = run(cfg(features=None, label=None, model=None, backtest=None, export=None),
-                   tmp_path / "runs" / "d", fake)
-    assert only_data.stages == {"data": "cached", "features": "skipped", "train": "skipped",
-                                "backtest": "skipped", "export": "skipped"}
+    only_data = run(
+        cfg(features=None, label=None, model=None, backtest=None, export=None), tmp_path / "runs" / "d", fake
+    )
+    assert only_data.stages == {
+        "data": "cached",
+        "features": "skipped",
+        "train": "skipped",
+        "backtest": "skipped",
+        "export": "skipped",
+    }
 
 
 def test_a_tampered_artefact_is_not_trusted(tmp_path):
@@ -312,10 +340,14 @@ def test_observer_hooks_see_executed_stages_and_errors(tmp_path):
     with pytest.raises(StageError):
         run(cfg(export=None), tmp_path / "r", fake)
     assert observer.calls == [
-        ("before", "data", "t"), ("after", "data", ["data"]),
-        ("before", "features", "t"), ("after", "features", ["features", "labels"]),
-        ("before", "train", "t"), ("after", "train", ["model", "train_metrics"]),
-        ("before", "backtest", "t"), ("error", "backtest", "backtest: no trades"),
+        ("before", "data", "t"),
+        ("after", "data", ["data"]),
+        ("before", "features", "t"),
+        ("after", "features", ["features", "labels"]),
+        ("before", "train", "t"),
+        ("after", "train", ["model", "train_metrics"]),
+        ("before", "backtest", "t"),
+        ("error", "backtest", "backtest: no trades"),
     ]
 
 

@@ -32,8 +32,11 @@ def test_without_a_tty_only_stage_lines_and_warnings_are_printed(tmp_path):
     view = TerminalView(out)
     assert view.live is False
     _run_session(tmp_path, view)
-    assert out.getvalue().splitlines() == ["warning: few positive labels in fold 2", "train     done in 1m05s",
-                                           "export    cached"]
+    assert out.getvalue().splitlines() == [
+        "warning: few positive labels in fold 2",
+        "train     done in 1m05s",
+        "export    cached",
+    ]
 
 
 def test_on_a_tty_bars_are_drawn_and_cleared(tmp_path):

@@ -24,8 +24,12 @@ DIR_NAMES = {RunLayout.MODEL_DIR, RunLayout.BACKTEST_DIR, RunLayout.EXPORT_DIR}
 def _docstrings(tree: ast.AST) -> set[int]:
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body \
-                and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant):
+        if (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        ):
             found.add(id(node.body[0].value))
     return found
 
@@ -42,21 +46,44 @@ def test_artefact_names_are_written_only_in_the_layout_module():
         docs = _docstrings(tree)
         where = path.relative_to(REPO)
         for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs \
-                    and name.search(node.value):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docs
+                and name.search(node.value)
+            ):
                 offenders.append(f"{where}:{node.lineno}: {node.value[:60]!r}")
-            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) \
-                    and isinstance(node.right, ast.Constant) and node.right.value in DIR_NAMES:
+            if (
+                isinstance(node, ast.BinOp)
+                and isinstance(node.op, ast.Div)
+                and isinstance(node.right, ast.Constant)
+                and node.right.value in DIR_NAMES
+            ):
                 offenders.append(f"{where}:{node.lineno}: / {node.right.value!r}")
     assert not offenders, "use qlop.layout.RunLayout:\n" + "\n".join(offenders)
 
 
 def test_the_scan_catches_a_literal():
     """The check above is not vacuous: the names it looks for are the files a real run writes."""
-    assert {"config.json", "manifest.json", "events.jsonl", "data.parquet", "features.parquet", "labels.parquet",
-            "predictions.parquet", "folds.json", "train_metrics.json", "meta.json", "equity.parquet",
-            "trades.parquet", "metrics.json", "report.html", "export_summary.json", "bundle.json",
-            "model.onnx"} <= set(FILE_NAMES)
+    assert {
+        "config.json",
+        "manifest.json",
+        "events.jsonl",
+        "data.parquet",
+        "features.parquet",
+        "labels.parquet",
+        "predictions.parquet",
+        "folds.json",
+        "train_metrics.json",
+        "meta.json",
+        "equity.parquet",
+        "trades.parquet",
+        "metrics.json",
+        "report.html",
+        "export_summary.json",
+        "bundle.json",
+        "model.onnx",
+    } <= set(FILE_NAMES)
 
 
 def test_paths_of_a_run(tmp_path):

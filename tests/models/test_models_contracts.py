@@ -62,8 +62,7 @@ class _RunExporter(ExporterContract):
         X, lab = synthetic_frames(n_tickers=2, start="2010-01-01", end="2013-06-30")
         X.to_parquet(run_dir / "features.parquet")
         lab.to_parquet(run_dir / "labels.parquet")
-        cfg = write_config(tmp_path / "cfg.json", model_params={"n_estimators": 20},
-                           validation={"test_months": 12})
+        cfg = write_config(tmp_path / "cfg.json", model_params={"n_estimators": 20}, validation={"test_months": 12})
         train.run(load_config(cfg), run_dir)
         predict(load_config(cfg), run_dir)
         return build_input(run_dir)

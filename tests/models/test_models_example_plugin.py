@@ -40,11 +40,14 @@ def test_example_plugin_model_trains_through_a_config(example_config: Path, tmp_
     assert meta["model_type"] == "numpy_logistic" and meta["plugin"]["plugin"] == "qlop_example_plugin"
     preds = pd.read_parquet(run_dir / "predictions.parquet")
     assert len(preds) > 1000 and preds["prob"].between(0, 1).all()
-    assert (run_dir / "export" / meta["model_file"]).read_bytes() == (run_dir / "model" / meta["model_file"]).read_bytes()
+    assert (run_dir / "export" / meta["model_file"]).read_bytes() == (
+        run_dir / "model" / meta["model_file"]
+    ).read_bytes()
     # the example model has no ONNX converter: the onnx exporter says so in one line
     cfg = example_config.read_text().replace('format_name = "native"', 'format_name = "onnx"')
     example_config.write_text(cfg)
-    result = CliRunner().invoke(cli, ["-p", "qlop_example_plugin", "export", "-c", str(example_config),
-                                      "--run-dir", str(run_dir)])
+    result = CliRunner().invoke(
+        cli, ["-p", "qlop_example_plugin", "export", "-c", str(example_config), "--run-dir", str(run_dir)]
+    )
     assert result.exit_code == 2 and "no ONNX converter" in result.output
     assert json.loads((run_dir / "export" / "export_summary.json").read_text())["format_name"] == "native"

@@ -22,15 +22,30 @@ from qlop.errors import ArtifactError
 from qlop.layout import RunLayout
 
 CONFIG = {
-    "name": "folds", "seed": 11,
-    "data": {"data_source_type": "sample", "tickers": ["AAPL", "MSFT", "KO"],
-             "start_date": "2009-01-01", "end_date": "2013-12-31"},
-    "features": {"steps": [{"step_type": "returns", "step_params": {"windows": [1, 5, 20]}},
-                           {"step_type": "rsi"}, {"step_type": "natr"}]},
-    "label": {"label_type": "leverage_opportunity",
-              "label_params": {"leverage": 2.0, "horizon": 5, "take_profit": 0.03, "stop_loss": 0.02}},
-    "model": {"model_type": "xgboost", "model_params": {"n_estimators": 25, "max_depth": 3, "nthread": 1},
-              "validation": {"scheme": "walk_forward", "train_years": 2.0, "test_months": 6}},
+    "name": "folds",
+    "seed": 11,
+    "data": {
+        "data_source_type": "sample",
+        "tickers": ["AAPL", "MSFT", "KO"],
+        "start_date": "2009-01-01",
+        "end_date": "2013-12-31",
+    },
+    "features": {
+        "steps": [
+            {"step_type": "returns", "step_params": {"windows": [1, 5, 20]}},
+            {"step_type": "rsi"},
+            {"step_type": "natr"},
+        ]
+    },
+    "label": {
+        "label_type": "leverage_opportunity",
+        "label_params": {"leverage": 2.0, "horizon": 5, "take_profit": 0.03, "stop_loss": 0.02},
+    },
+    "model": {
+        "model_type": "xgboost",
+        "model_params": {"n_estimators": 25, "max_depth": 3, "nthread": 1},
+        "validation": {"scheme": "walk_forward", "train_years": 2.0, "test_months": 6},
+    },
 }
 
 
@@ -68,8 +83,11 @@ def test_every_fold_model_is_saved_with_its_windows_and_hashes(trained):
     for record in folds:
         model, meta = load_fold_model(trained, record["fold"])  # hashes checked
         assert meta["role"] == "fold" and meta["fold"] == record["fold"]
-        assert meta["training_window"] == {"start": record["train_start"], "end": record["train_end"],
-                                           "n_rows": record["n_train"]}
+        assert meta["training_window"] == {
+            "start": record["train_start"],
+            "end": record["train_end"],
+            "n_rows": record["n_train"],
+        }
         assert meta["test_window"]["start"] == record["test_start"] > meta["training_window"]["end"]
         assert (layout.fold_model_dir(record["fold"]) / meta["model_file"]).is_file()
     final = json.loads(layout.model_meta.read_text())
@@ -123,11 +141,17 @@ def test_last_fold_export_checks_parity_on_rows_that_model_never_saw(trained, tm
     assert (bundle["model"], bundle["model_fold"], bundle["parity_sample"]) == ("last_fold", last, "out_of_sample")
     assert bundle["parity_rows"] == len(rows) and bundle["parity_max_abs_diff"] <= 1e-5
     assert bundle["training_window"]["end"] < bundle["parity_window"][0]
-    assert bundle["test_window"]["start"] <= bundle["parity_window"][0] <= bundle["parity_window"][1] \
+    assert (
+        bundle["test_window"]["start"]
+        <= bundle["parity_window"][0]
+        <= bundle["parity_window"][1]
         <= bundle["test_window"]["end"]
+    )
     train_metrics = json.loads(RunLayout(run).train_metrics.read_text())
-    assert bundle["metrics"] == {"walk_forward_out_of_sample": train_metrics["overall"],
-                                 "this_model_out_of_sample": train_metrics["folds"][-1]}
+    assert bundle["metrics"] == {
+        "walk_forward_out_of_sample": train_metrics["overall"],
+        "this_model_out_of_sample": train_metrics["folds"][-1],
+    }
     native = (RunLayout(run).export_dir / bundle["native_model"]).resolve()
     assert native.parent == RunLayout(run).fold_model_dir(last).resolve()
 
@@ -154,8 +178,18 @@ def test_qlop_predict_bundle_scores_with_either_model(trained, tmp_path, choice)
     run = _copy(trained, tmp_path)
     export.run(_config(model=choice), run)
     out = tmp_path / "scored.parquet"
-    res = CliRunner().invoke(cli, ["predict", "--bundle", str(RunLayout(run).export_dir),
-                                   "--data", str(RunLayout(run).data), "--output", str(out)])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "predict",
+            "--bundle",
+            str(RunLayout(run).export_dir),
+            "--data",
+            str(RunLayout(run).data),
+            "--output",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     scored = pd.read_parquet(out)
     if choice == "final":
@@ -175,6 +209,9 @@ def test_last_fold_export_of_a_run_without_fold_models_says_what_to_do(trained, 
     meta = json.loads(meta_path.read_text())
     meta.pop("fold_models")
     meta_path.write_text(json.dumps(meta))
-    with pytest.raises(ArtifactError, match=r"no fold models saved .*run `qlop train` again, or export "
-                                            r'model = "final"'):
+    with pytest.raises(
+        ArtifactError,
+        match=r"no fold models saved .*run `qlop train` again, or export "
+        r'model = "final"',
+    ):
         build_input(run, "last_fold")

@@ -28,8 +28,10 @@ def thread_cluster(monkeypatch):
 
     @contextlib.contextmanager
     def in_process(spec=None, **kw):
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as lc, \
-                Client(lc, set_as_default=False) as client:
+        with (
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as lc,
+            Client(lc, set_as_default=False) as client,
+        ):
             yield client
 
     monkeypatch.setattr(cluster, "dask_client", in_process)
@@ -67,8 +69,9 @@ def test_fold_tasks_give_the_serial_runs_outputs(make_run, tmp_path, thread_clus
     assert execution["task_cpu_seconds"] > 0
     assert serial["metrics"]["execution"] == {"folds": "serial"}
     # every fold is reported as it completes, counted 1..n, naming the worker that fitted it
-    advances = [u for u in updates if u.stage == "train" and u.kind == "advance" and u.message
-                and u.message.startswith("fold ")]
+    advances = [
+        u for u in updates if u.stage == "train" and u.kind == "advance" and u.message and u.message.startswith("fold ")
+    ]
     assert [u.step for u in advances] == list(range(1, n_folds + 1))
     assert all(" on " in u.message for u in advances)
     assert sorted(int(u.message.split()[1].split("/")[0]) for u in advances) == list(range(1, n_folds + 1))

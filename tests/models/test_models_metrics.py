@@ -47,6 +47,7 @@ def test_regression_metrics_match_scipy():
 
 # -- the plain-numpy formulas ml_metrics used before it called scikit-learn: the outputs must not move --
 
+
 def _rank(x):
     order = np.argsort(x, kind="mergesort")
     xs = x[order]
@@ -66,12 +67,19 @@ def _reference_classification(y, p, threshold):
     yb = y.astype(bool)
     n_pos, n_hit = int(yb.sum()), int((p >= threshold).sum())
     tp = int(((p >= threshold) & yb).sum())
-    auc = None if n_pos in (0, y.size) else \
-        float((_rank(p)[yb].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * (y.size - n_pos)))
+    auc = (
+        None
+        if n_pos in (0, y.size)
+        else float((_rank(p)[yb].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * (y.size - n_pos)))
+    )
     q = np.clip(p, 1e-15, 1 - 1e-15)
-    return {"auc": auc, "log_loss": float(-np.mean(y * np.log(q) + (1 - y) * np.log1p(-q))),
-            "brier": float(np.mean((p - y) ** 2)), "precision": tp / n_hit if n_hit else None,
-            "recall": tp / n_pos if n_pos else None}
+    return {
+        "auc": auc,
+        "log_loss": float(-np.mean(y * np.log(q) + (1 - y) * np.log1p(-q))),
+        "brier": float(np.mean((p - y) ** 2)),
+        "precision": tp / n_hit if n_hit else None,
+        "recall": tp / n_pos if n_pos else None,
+    }
 
 
 @pytest.mark.parametrize("seed", range(6))

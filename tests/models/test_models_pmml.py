@@ -25,8 +25,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("java_runtime")]
 NS = "{http://www.dmg.org/PMML-4_4}"
 
 
-def trained_run(root: Path, model_type: str = "xgboost", task: str = "classification",
-                model_params: dict[str, Any] | None = None, integer_feature: bool = False) -> Any:
+def trained_run(
+    root: Path,
+    model_type: str = "xgboost",
+    task: str = "classification",
+    model_params: dict[str, Any] | None = None,
+    integer_feature: bool = False,
+) -> Any:
     """A trained run directory (walk-forward predictions + final model) and its export input."""
     from qlop.config import load_config
     from qlop.stages import predict, train
@@ -40,8 +45,13 @@ def trained_run(root: Path, model_type: str = "xgboost", task: str = "classifica
         lab.loc[X["f3"] >= 3, "label"] = lab.loc[X["f3"] >= 3, "label"].where(lab["label"].isna(), 1.0)
     X.to_parquet(run_dir / "features.parquet")
     lab.to_parquet(run_dir / "labels.parquet")
-    cfg = write_config(root / f"{run_dir.name}.json", model_type=model_type, task=task,
-                       model_params=model_params, validation={"test_months": 12})
+    cfg = write_config(
+        root / f"{run_dir.name}.json",
+        model_type=model_type,
+        task=task,
+        model_params=model_params,
+        validation={"test_months": 12},
+    )
     train.run(load_config(cfg), run_dir)
     predict.predict(load_config(cfg), run_dir)
     return build_input(run_dir)
@@ -64,8 +74,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("model_type,task,params", CASES, ids=[f"{m}-{t}" for m, t, _ in CASES])
-def test_each_model_exports_pmml_4_4_matching_the_native_model(tmp_path: Path, model_type: str, task: str,
-                                                              params: dict[str, Any]) -> None:
+def test_each_model_exports_pmml_4_4_matching_the_native_model(
+    tmp_path: Path, model_type: str, task: str, params: dict[str, Any]
+) -> None:
     artifact = trained_run(tmp_path, model_type, task, params)
     out = tmp_path / "export"
     out.mkdir()
@@ -108,8 +119,11 @@ def test_a_parity_failure_writes_nothing(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(artifact.model, "predict", lambda X: real(X) + 1e-5)
     out = tmp_path / "export"
     out.mkdir()
-    with pytest.raises(ArtifactError, match=r"^PMML parity check failed: pypmml differs from the native "
-                                            r"logistic_regression model by 1e-05 \(> 1e-06\) on \d+ in-sample rows$"):
+    with pytest.raises(
+        ArtifactError,
+        match=r"^PMML parity check failed: pypmml differs from the native "
+        r"logistic_regression model by 1e-05 \(> 1e-06\) on \d+ in-sample rows$",
+    ):
         PmmlExporter("pmml", {}).export(artifact, str(out))
     assert list(out.iterdir()) == []
 
@@ -122,8 +136,10 @@ def test_without_java_the_export_says_what_to_install(tmp_path: Path, monkeypatc
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     with pytest.raises(ArtifactError) as info:
         PmmlExporter("pmml", {}).export(artifact, str(out))
-    assert str(info.value) == ("the pmml exporter needs Java (java on PATH not found): install a Java runtime, 11 "
-                               "or newer (Debian: apt-get install default-jre-headless), or set JAVA_HOME")
+    assert str(info.value) == (
+        "the pmml exporter needs Java (java on PATH not found): install a Java runtime, 11 "
+        "or newer (Debian: apt-get install default-jre-headless), or set JAVA_HOME"
+    )
     with pytest.raises(ArtifactError, match=r"needs Java \(/nowhere/bin/java not found\)"):
         PmmlExporter("pmml", {"java_home": "/nowhere"}).export(artifact, str(out))
     assert list(out.iterdir()) == []
@@ -131,16 +147,20 @@ def test_without_java_the_export_says_what_to_install(tmp_path: Path, monkeypatc
 
 def test_models_without_an_estimator_or_with_windows_are_refused(tmp_path: Path) -> None:
     artifact = trained_run(tmp_path, "baseline")
-    with pytest.raises(ArtifactError, match="model 'baseline' has no scikit-learn estimator to convert .*"
-                                            "use format_name = 'onnx' or 'native'"):
+    with pytest.raises(
+        ArtifactError,
+        match="model 'baseline' has no scikit-learn estimator to convert .*use format_name = 'onnx' or 'native'",
+    ):
         PmmlExporter("pmml", {}).export(artifact, str(tmp_path))
 
 
 def test_release_series_and_converter_messages() -> None:
     assert release_series("1.9.1") == "1.9.0"
     assert release_series("1.10.0rc1") == "1.10.0"
-    output = ("SEVERE: Failed to convert PKL to PMML\norg.jpmml.sklearn.SkLearnException: Failed to convert\n"
-              "\tat sklearn.Estimator.encode(Estimator.java:152)\nCaused by\n"
-              "org.jpmml.xgboost.XGBoostException: Conflicting XGBoost options\n")
+    output = (
+        "SEVERE: Failed to convert PKL to PMML\norg.jpmml.sklearn.SkLearnException: Failed to convert\n"
+        "\tat sklearn.Estimator.encode(Estimator.java:152)\nCaused by\n"
+        "org.jpmml.xgboost.XGBoostException: Conflicting XGBoost options\n"
+    )
     assert converter_problem(output) == "XGBoostException: Conflicting XGBoost options"
     assert converter_problem("nothing useful") is None

@@ -22,20 +22,29 @@ pytestmark = pytest.mark.slow  # the real data, features, labels and 8 walk-forw
 HORIZON = 10
 
 CONFIG = {
-    "name": "models-sample", "seed": 11,
+    "name": "models-sample",
+    "seed": 11,
     "data": {"data_source_type": "sample", "start_date": "2005-01-01", "end_date": "2017-12-31"},
-    "features": {"dropna": True, "steps": [
-        {"step_type": "returns", "step_params": {"windows": [1, 5, 20]}},
-        {"step_type": "rsi", "step_params": {"timeperiod": 14}},
-        {"step_type": "natr", "step_params": {"timeperiod": 14}},
-        {"step_type": "macd", "step_params": {"fastperiod": 12, "slowperiod": 26, "signalperiod": 9}},
-        {"step_type": "bollinger", "step_params": {"timeperiod": 20, "nbdev": 2.0}},
-        {"step_type": "xrank", "step_params": {"columns": ["ret_20"]}},
-    ]},
-    "label": {"label_type": "leverage_opportunity",
-              "label_params": {"leverage": 2.0, "horizon": HORIZON, "take_profit": 0.05, "stop_loss": 0.03}},
-    "model": {"model_type": "xgboost", "model_params": {"n_estimators": 200, "max_depth": 4, "nthread": 2},
-              "validation": {"train_years": 4, "test_months": 12}},
+    "features": {
+        "dropna": True,
+        "steps": [
+            {"step_type": "returns", "step_params": {"windows": [1, 5, 20]}},
+            {"step_type": "rsi", "step_params": {"timeperiod": 14}},
+            {"step_type": "natr", "step_params": {"timeperiod": 14}},
+            {"step_type": "macd", "step_params": {"fastperiod": 12, "slowperiod": 26, "signalperiod": 9}},
+            {"step_type": "bollinger", "step_params": {"timeperiod": 20, "nbdev": 2.0}},
+            {"step_type": "xrank", "step_params": {"columns": ["ret_20"]}},
+        ],
+    },
+    "label": {
+        "label_type": "leverage_opportunity",
+        "label_params": {"leverage": 2.0, "horizon": HORIZON, "take_profit": 0.05, "stop_loss": 0.03},
+    },
+    "model": {
+        "model_type": "xgboost",
+        "model_params": {"n_estimators": 200, "max_depth": 4, "nthread": 2},
+        "validation": {"train_years": 4, "test_months": 12},
+    },
     "export": {"format_name": "onnx"},
 }
 

@@ -91,7 +91,7 @@ def test_test_rows_are_scored_with_history_and_unwindowed_rows_are_dropped(make_
     Xs = X[scorable]
     pos = Xs.index.get_indexer(preds.index[:50])
     f = (Xs["f0"] - Xs["f1"]).to_numpy()
-    manual = [1 / (1 + np.exp(-2.0 * f[i - 7:i + 1].mean())) for i in pos]
+    manual = [1 / (1 + np.exp(-2.0 * f[i - 7 : i + 1].mean())) for i in pos]
     np.testing.assert_allclose(preds["prob"].to_numpy()[:50], manual, rtol=1e-6)
 
     # the final model scores every scorable row that has a full window: the first 7 of each ticker have none

@@ -78,8 +78,9 @@ def test_same_config_twice_gives_identical_predictions(make_run, model_type, par
     cfg_b, run_b = make_run("b", model_type=model_type, model_params=params)
     for cfg, run in ((cfg_a, run_a), (cfg_b, run_b)):
         train_stage.run(load_config(cfg), run)
-    pd.testing.assert_frame_equal(pd.read_parquet(run_a / "predictions.parquet"),
-                                  pd.read_parquet(run_b / "predictions.parquet"), check_exact=True)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(run_a / "predictions.parquet"), pd.read_parquet(run_b / "predictions.parquet"), check_exact=True
+    )
     meta_a = json.loads((run_a / "model" / "meta.json").read_text())
     meta_b = json.loads((run_b / "model" / "meta.json").read_text())
     assert meta_a["sha256"] == meta_b["sha256"]
@@ -160,18 +161,26 @@ def test_predict_scores_features_with_the_final_model(make_run):
     np.testing.assert_array_equal(final["prob"].to_numpy(), model.predict(X.dropna()))
 
 
-@pytest.mark.parametrize("model_type, task, params", [
-    ("xgboost", "classification", {"n_estimators": 30}),
-    ("xgboost", "regression", {"n_estimators": 30}),
-    ("logistic_regression", "classification", {}),
-    ("random_forest", "classification", {"n_estimators": 20}),
-    ("random_forest", "regression", {"n_estimators": 20}),
-    ("baseline", "classification", {}),
-    ("baseline", "regression", {}),
-])
+@pytest.mark.parametrize(
+    "model_type, task, params",
+    [
+        ("xgboost", "classification", {"n_estimators": 30}),
+        ("xgboost", "regression", {"n_estimators": 30}),
+        ("logistic_regression", "classification", {}),
+        ("random_forest", "classification", {"n_estimators": 20}),
+        ("random_forest", "regression", {"n_estimators": 20}),
+        ("baseline", "classification", {}),
+        ("baseline", "regression", {}),
+    ],
+)
 def test_onnx_parity_for_every_bundled_model(make_run, model_type, task, params):
-    cfg, run_dir = make_run(task=task, model_type=model_type, model_params=params,
-                            validation={"test_months": 12}, export={"format_name": "onnx"})
+    cfg, run_dir = make_run(
+        task=task,
+        model_type=model_type,
+        model_params=params,
+        validation={"test_months": 12},
+        export={"format_name": "onnx"},
+    )
     config = load_config(cfg)
     train_stage.run(config, run_dir)
     result = _invoke("export", "-c", str(cfg), "--run-dir", str(run_dir))
@@ -228,7 +237,8 @@ def test_user_errors_are_one_line_exit_2(make_run, tmp_path):
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
         "Error: model.model_type: 'logistic_regression' supports classification labels, but label "
-        "'forward_return' is a regression label"]
+        "'forward_return' is a regression label"
+    ]
     empty = tmp_path / "empty"
     empty.mkdir()
     result = CliRunner().invoke(cli, ["train", "-c", str(cfg), "--run-dir", str(empty)])

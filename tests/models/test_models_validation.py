@@ -28,7 +28,7 @@ def panel():
     parts = []
     days = pd.bdate_range("2010-01-01", "2014-12-31")
     for k in range(3):
-        d = days[k * 7:]
+        d = days[k * 7 :]
         d = d[rng.uniform(size=d.size) > 0.05]
         parts.append(pd.MultiIndex.from_product([[f"T{k}"], d], names=["ticker", "date"]))
     index = parts[0].append(parts[1:])
@@ -147,15 +147,19 @@ def test_make_folds_dispatches_on_scheme(panel):
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 10_000), horizon=st.integers(1, 15), n_tickers=st.integers(1, 4),
-       scheme=st.sampled_from(["expanding", "rolling", "kfold"]))
+@given(
+    seed=st.integers(0, 10_000),
+    horizon=st.integers(1, 15),
+    n_tickers=st.integers(1, 4),
+    scheme=st.sampled_from(["expanding", "rolling", "kfold"]),
+)
 def test_no_training_label_window_overlaps_a_test_period(seed, horizon, n_tickers, scheme):
     """Random calendars (late starts, gaps), random horizons: the purge holds for every fold."""
     rng = np.random.default_rng(seed)
     days = pd.bdate_range("2012-01-01", "2015-12-31")
     parts = []
     for k in range(n_tickers):
-        d = days[int(rng.integers(0, 200)):]
+        d = days[int(rng.integers(0, 200)) :]
         d = d[rng.uniform(size=d.size) > rng.uniform(0, 0.3)]
         parts.append(pd.MultiIndex.from_product([[f"T{k}"], d], names=["ticker", "date"]))
     index = parts[0].append(parts[1:])

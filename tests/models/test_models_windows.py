@@ -15,8 +15,13 @@ def _frame(lengths: dict[str, int], n_features: int = 3, seed: int = 0, holes: i
     parts = []
     for ticker, n in lengths.items():
         dates = pd.bdate_range("2021-01-01", periods=n)
-        parts.append(pd.DataFrame(rng.normal(size=(n, n_features)), columns=[f"f{i}" for i in range(n_features)],
-                                  index=pd.MultiIndex.from_product([[ticker], dates], names=["ticker", "date"])))
+        parts.append(
+            pd.DataFrame(
+                rng.normal(size=(n, n_features)),
+                columns=[f"f{i}" for i in range(n_features)],
+                index=pd.MultiIndex.from_product([[ticker], dates], names=["ticker", "date"]),
+            )
+        )
     X = pd.concat(parts)
     if holes:
         flat = X.to_numpy().copy()
@@ -35,7 +40,7 @@ def _reference_rows(X: pd.DataFrame, lookback: int) -> list[int]:
         lo = i - lookback + 1
         if lo < 0 or any(tickers[j] != tickers[i] for j in range(lo, i + 1)):
             continue
-        if np.isfinite(values[lo:i + 1]).all():
+        if np.isfinite(values[lo : i + 1]).all():
             out.append(i)
     return out
 
@@ -53,7 +58,7 @@ def test_gather_windows_hold_the_rows_up_to_t_oldest_first() -> None:
     windows = gather_windows(X.to_numpy(), rows, 4)
     assert windows.shape == (rows.size, 4, 3) and windows.dtype == np.float32
     for k, i in enumerate(rows):
-        np.testing.assert_array_equal(windows[k], X.to_numpy(dtype=np.float32)[i - 3:i + 1])
+        np.testing.assert_array_equal(windows[k], X.to_numpy(dtype=np.float32)[i - 3 : i + 1])
 
 
 def test_group_codes_refuse_frames_a_window_would_misread() -> None:
@@ -104,7 +109,7 @@ def test_predict_rows_hands_a_sequence_model_the_history_of_the_test_rows() -> N
     pred = predict_rows(model, X, test)
     assert np.isfinite(pred).all(), "every test row has four earlier rows of its ticker"
     f0 = X["f0"].to_numpy()
-    np.testing.assert_allclose(pred, [f0[i - 4:i + 1].mean() for i in test], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(pred, [f0[i - 4 : i + 1].mean() for i in test], rtol=1e-5, atol=1e-6)
     assert model.seen == [test.size + 2 * 4], "only the four rows before each ticker's test window are added"
     # without that history the first four test rows of each ticker could not be scored
     assert np.isnan(model.predict(X.iloc[test])).sum() == 8

@@ -58,8 +58,10 @@ def test_no_cluster_no_client_and_never_from_inside_a_worker_task():
     refuse_nested_cluster("model")  # not on a worker: nothing to refuse
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as lc, \
-            Client(lc, set_as_default=False) as client:
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as lc,
+        Client(lc, set_as_default=False) as client,
+    ):
         future = client.submit(refuse_nested_cluster, "model.model_type 'xgboost'", pure=False)
         with pytest.raises(QlopError) as info:
             future.result()
@@ -69,8 +71,9 @@ def test_no_cluster_no_client_and_never_from_inside_a_worker_task():
 @pytest.mark.slow
 def test_distributed_training_matches_single_process_auc_and_exports_to_onnx(make_run, tmp_path):
     params = {"n_estimators": 60, "max_depth": 3, "nthread": 1}
-    cfg_path, single_dir = make_run("single", model_params=params, export={"format_name": "onnx"},
-                                    frames_kw={"n_tickers": 4})
+    cfg_path, single_dir = make_run(
+        "single", model_params=params, export={"format_name": "onnx"}, frames_kw={"n_tickers": 4}
+    )
     single = train_stage.train(load_config(cfg_path), single_dir)
     dist_dir = tmp_path / "distributed"
     dist_dir.mkdir()
@@ -91,8 +94,12 @@ def test_distributed_training_matches_single_process_auc_and_exports_to_onnx(mak
     assert b["n_folds"] == a["n_folds"] >= 3
     for fa, fb in zip(a["folds"], b["folds"]):  # the same folds: same test windows and rows
         assert (fa["test_start"], fa["test_end"], fa["n"]) == (fb["test_start"], fb["test_end"], fb["n"])
-    assert b["execution"] == {"folds": "serial", "model": "distributed", "cluster": "local cluster, 2 worker(s)",
-                              "workers": 2}
+    assert b["execution"] == {
+        "folds": "serial",
+        "model": "distributed",
+        "cluster": "local cluster, 2 worker(s)",
+        "workers": 2,
+    }
     folds = json.loads((dist_dir / "folds.json").read_text())
     assert all(f["dask_workers"] == 2 and f["dask_partitions"] == 4 for f in folds)  # 4 tickers, 2 per worker
     meta = json.loads((dist_dir / "model" / "meta.json").read_text())
@@ -124,8 +131,9 @@ def test_without_a_cluster_the_train_stage_opens_a_local_one(make_run, monkeypat
             yield client
 
     monkeypatch.setattr(cluster, "dask_client", recording)
-    cfg_path, run_dir = make_run(model_params={"n_estimators": 15, "nthread": 1, "distributed": True},
-                                 validation={"test_months": 12})
+    cfg_path, run_dir = make_run(
+        model_params={"n_estimators": 15, "nthread": 1, "distributed": True}, validation={"test_months": 12}
+    )
     result = train_stage.train(load_config(cfg_path), run_dir)
     assert len(opened) == 1 and opened[0].workers is None  # one cluster for every fold and the final model
     workers = os.cpu_count() or 1

@@ -46,8 +46,19 @@ class Installed:
 
 
 def _pip_install(source: Path, site: Path) -> None:
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-           "--no-compile", "--target", str(site), str(source)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--no-compile",
+        "--target",
+        str(site),
+        str(source),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"pip install of {source.name} failed:\n{proc.stdout}\n{proc.stderr}"
 
@@ -77,17 +88,25 @@ class QlopProcess:
     cache: Path
     markers: Path
 
-    def __call__(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-                 python_args: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, python_args: tuple[str, ...] = ()
+    ) -> subprocess.CompletedProcess[str]:
         """Run the real CLI (``python -m qlop.cli.main ARGS``) in a subprocess."""
         full_env = self.installed.env(markers=self.markers, cache=self.cache, **(env or {}))
-        return subprocess.run([sys.executable, *python_args, "-m", "qlop.cli.main", *args], capture_output=True,
-                              text=True, env=full_env, cwd=cwd or self.cache, timeout=300)
+        return subprocess.run(
+            [sys.executable, *python_args, "-m", "qlop.cli.main", *args],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            cwd=cwd or self.cache,
+            timeout=300,
+        )
 
     def python(self, code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         full_env = self.installed.env(markers=self.markers, cache=self.cache, **(env or {}))
-        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env,
-                              cwd=self.cache, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=full_env, cwd=self.cache, timeout=300
+        )
 
     def imported(self) -> set[str]:
         """Fixture plugin modules whose import started (they leave a marker file)."""

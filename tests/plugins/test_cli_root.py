@@ -12,8 +12,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _qlop(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "qlop.cli.main", *args], capture_output=True, text=True,
-                          env=full, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "qlop.cli.main", *args], capture_output=True, text=True, env=full, timeout=120
+    )
 
 
 def test_bare_qlop_prints_the_help_and_exits_0():

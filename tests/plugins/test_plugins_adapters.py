@@ -72,12 +72,16 @@ class SpyModel(BaseModelPlugin):
 class SpyStrategy(BaseStrategyPlugin):
     def generate_signals(self, data, model_predictions):
         first = model_predictions.index.get_level_values("date").min()
-        SEEN["strategy"].append((
-            _kind(data), _kind(model_predictions), tuple(sorted(model_predictions.columns)),
-            len(model_predictions) < len(data),  # predictions for a subset of the rows
-            bool(model_predictions.index.isin(data.index).all()),
-            data.index.get_level_values("date").min() == first,  # data starts at the first prediction
-        ))
+        SEEN["strategy"].append(
+            (
+                _kind(data),
+                _kind(model_predictions),
+                tuple(sorted(model_predictions.columns)),
+                len(model_predictions) < len(data),  # predictions for a subset of the rows
+                bool(model_predictions.index.isin(data.index).all()),
+                data.index.get_level_values("date").min() == first,  # data starts at the first prediction
+            )
+        )
         prob = model_predictions["prob"].reindex(data.index)
         return pd.DataFrame({"signal": np.where(prob > 0.6, 1, 0).astype("int8")}, index=data.index)
 
@@ -94,15 +98,21 @@ def _stage_records(tmp_path: Path) -> dict[str, set]:
     from qlop.config import PipelineConfig
     from qlop.stages import backtest, data, features, train
 
-    config = PipelineConfig.model_validate({
-        "seed": 3,
-        "data": {"data_source_type": "synthetic", "tickers": ["AAA", "BBB", "CCC"],
-                 "start_date": "2010-01-01", "end_date": "2013-12-31"},
-        "features": {"steps": [{"step_type": "spy_step"}], "dropna": True},
-        "label": {"label_type": "leverage_opportunity", "label_params": {"horizon": 5}},
-        "model": {"model_type": "spy_model", "validation": {"train_years": 1.0, "test_months": 6}},
-        "backtest": {"strategy_type": "spy_strategy", "benchmark": None},
-    })
+    config = PipelineConfig.model_validate(
+        {
+            "seed": 3,
+            "data": {
+                "data_source_type": "synthetic",
+                "tickers": ["AAA", "BBB", "CCC"],
+                "start_date": "2010-01-01",
+                "end_date": "2013-12-31",
+            },
+            "features": {"steps": [{"step_type": "spy_step"}], "dropna": True},
+            "label": {"label_type": "leverage_opportunity", "label_params": {"horizon": 5}},
+            "model": {"model_type": "spy_model", "validation": {"train_years": 1.0, "test_months": 6}},
+            "backtest": {"strategy_type": "spy_strategy", "benchmark": None},
+        }
+    )
     for stage in (data, features, train, backtest):
         stage.run(config, tmp_path)
     return {k: set(v) for k, v in SEEN.items()}
@@ -148,8 +158,9 @@ def test_contracts_feed_components_what_the_stages_feed_them(qlop_register, tmp_
     y = ("ndarray", "float64", 1)
     assert in_run["train"] == {(frame, y, frame, y), (frame, y, ("None",), ("None",))}
     assert in_run["step"] == {(frame, ("close",), True)}
-    assert in_run["strategy"] == {(frame, ("DataFrame", ("float64", "int64"), ("ticker", "date")), ("fold", "prob"),
-                                   True, True, True)}
+    assert in_run["strategy"] == {
+        (frame, ("DataFrame", ("float64", "int64"), ("ticker", "date")), ("fold", "prob"), True, True, True)
+    }
 
 
 def test_model_fed_a_series_fails_the_contract_as_it_would_fail_the_run():

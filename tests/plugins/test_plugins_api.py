@@ -28,8 +28,7 @@ def private_qlop_imports(root: Path, allowed: tuple[str, ...]) -> list[str]:
             if isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                modules = ([f"qlop.{alias.name}" for alias in node.names] if node.module == "qlop"
-                           else [node.module])
+                modules = [f"qlop.{alias.name}" for alias in node.names] if node.module == "qlop" else [node.module]
             else:
                 continue
             for module in modules:
@@ -45,12 +44,16 @@ def test_scanner_catches_every_import_form(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     pkg = tmp_path / "pkg"
     pkg.mkdir()
-    (pkg / "a.py").write_text("import qlop.stages.data\nfrom qlop import hookimpl\nfrom qlop.api import DataError\n"
-                              "def f():\n    from qlop.sim.engine import simulate\n"
-                              "from . import sibling\nimport qlop_contrib.x\nimport qlopx\n")
+    (pkg / "a.py").write_text(
+        "import qlop.stages.data\nfrom qlop import hookimpl\nfrom qlop.api import DataError\n"
+        "def f():\n    from qlop.sim.engine import simulate\n"
+        "from . import sibling\nimport qlop_contrib.x\nimport qlopx\n"
+    )
     assert private_qlop_imports(pkg, ("qlop.api",)) == [
-        "pkg/a.py:1 imports qlop.stages.data", "pkg/a.py:2 imports qlop.hookimpl",
-        "pkg/a.py:5 imports qlop.sim.engine"]
+        "pkg/a.py:1 imports qlop.stages.data",
+        "pkg/a.py:2 imports qlop.hookimpl",
+        "pkg/a.py:5 imports qlop.sim.engine",
+    ]
 
 
 def test_bundled_plugins_import_only_the_public_api():
@@ -83,10 +86,12 @@ def test_api_page_lists_exactly_the_exports():
 
 
 def test_registering_through_the_api_imports_no_heavy_library():
-    code = ("import json, sys\n"
-            "from qlop.api import BaseFeatureStepPlugin, BaseModelPlugin, ComponentSpec, DataError, hookimpl\n"
-            "print(json.dumps(sorted(m for m in ('pandas', 'numpy', 'pyarrow', 'xgboost', 'qlop.stages')"
-            " if m in sys.modules)))\n")
+    code = (
+        "import json, sys\n"
+        "from qlop.api import BaseFeatureStepPlugin, BaseModelPlugin, ComponentSpec, DataError, hookimpl\n"
+        "print(json.dumps(sorted(m for m in ('pandas', 'numpy', 'pyarrow', 'xgboost', 'qlop.stages')"
+        " if m in sys.modules)))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert json.loads(out.stdout) == []
 
@@ -126,7 +131,7 @@ def test_the_core_never_imports_the_bundled_plugins():
 
 
 #: Imports every ``qlop`` module with ``qlop_contrib`` unimportable; prints the failures as JSON.
-BLOCKED_IMPORTS = r'''
+BLOCKED_IMPORTS = r"""
 import importlib, importlib.abc, json, pkgutil, sys
 
 class BlockBundled(importlib.abc.MetaPathFinder):
@@ -148,7 +153,7 @@ for name in names:
 import qlop.runs
 print(json.dumps({"modules": names, "failed": failed, "fingerprint": qlop.runs.code_fingerprint(),
                   "contrib_loaded": sorted(m for m in sys.modules if m.startswith("qlop_contrib"))}))
-'''
+"""
 
 
 def test_every_qlop_module_imports_with_the_bundled_plugins_unimportable():
@@ -156,7 +161,8 @@ def test_every_qlop_module_imports_with_the_bundled_plugins_unimportable():
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(report["modules"]) > 50 and {"qlop.api", "qlop.stages.backtest", "qlop.testing.data"} <= set(
-        report["modules"])
+        report["modules"]
+    )
     assert report["failed"] == {}
     assert report["contrib_loaded"] == []
     assert len(report["fingerprint"]) == 64  # the code hash is computed without the bundled package

@@ -33,8 +33,11 @@ def test_installed_plugin_is_listed_with_provenance(qlop_proc):
     assert rec["module"] == "qlop_example_plugin"
     assert rec["path"].endswith("qlop_example_plugin/__init__.py")
     assert rec["provides"] == {
-        "command": ["example-info"], "feature_step": ["range_position"], "label": ["forward_return_sign"],
-        "model": ["numpy_logistic"], "strategy": ["probability_band"],
+        "command": ["example-info"],
+        "feature_step": ["range_position"],
+        "label": ["forward_return_sign"],
+        "model": ["numpy_logistic"],
+        "strategy": ["probability_band"],
     }
     assert "qlop_register_model" in rec["hooks"]
 
@@ -44,7 +47,8 @@ def test_broken_typo_and_bad_signature_are_isolated(qlop_proc):
     records = _records(proc)
     assert records["broken"]["status"] == "failed"
     assert records["broken"]["error"] == (
-        "ModuleNotFoundError: No module named 'qlop_broken_plugin_missing_dependency'")
+        "ModuleNotFoundError: No module named 'qlop_broken_plugin_missing_dependency'"
+    )
     assert records["typo"]["status"] == "incompatible"
     assert "unknown hook qlop_register_modle" in records["typo"]["error"]
     assert records["badsig"]["status"] == "incompatible"
@@ -125,8 +129,15 @@ def test_disable_autoload(qlop_proc):
         assert "autoload" in records[name]["error"]
     assert qlop_proc.imported() == set()
     # autoload off + named in QLOP_LOAD_PLUGINS: only that one loads
-    records = _records(qlop_proc("plugins", "list", "--all", "--json",
-                                 env={"QLOP_DISABLE_PLUGIN_AUTOLOAD": "1", "QLOP_LOAD_PLUGINS": "clash"}))
+    records = _records(
+        qlop_proc(
+            "plugins",
+            "list",
+            "--all",
+            "--json",
+            env={"QLOP_DISABLE_PLUGIN_AUTOLOAD": "1", "QLOP_LOAD_PLUGINS": "clash"},
+        )
+    )
     assert records["clash"]["status"] == "active" and records["example"]["status"] == "disabled"
 
 
@@ -139,7 +150,9 @@ def test_no_plugins_flag(qlop_proc):
 
 
 def test_bundled_plugin_can_be_disabled(qlop_proc):
-    records = _records(qlop_proc("plugins", "list", "--all", "--json", env={"QLOP_DISABLE_PLUGINS": "qlop_contrib.models"}))
+    records = _records(
+        qlop_proc("plugins", "list", "--all", "--json", env={"QLOP_DISABLE_PLUGINS": "qlop_contrib.models"})
+    )
     assert records["qlop_contrib.models"]["status"] == "disabled"
     assert "model" not in records["qlop_contrib.models"]["provides"]
 
@@ -153,11 +166,13 @@ def test_p_module_and_plugins_dir(qlop_proc, tmp_path):
         "from qlop_example_plugin.strategies import ProbabilityBand\n"
         "@hookimpl\n"
         "def qlop_register_strategy():\n"
-        "    return ComponentSpec(name='local_band', factory=ProbabilityBand, summary='local copy')\n")
+        "    return ComponentSpec(name='local_band', factory=ProbabilityBand, summary='local copy')\n"
+    )
     (plugins_dir / "_private.py").write_text("raise RuntimeError('private files are not plugins')\n")
     env = {"QLOP_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    records = _records(qlop_proc("-p", "qlop_example_plugin", "--plugins-dir", str(plugins_dir),
-                                 "plugins", "list", "--json", env=env))
+    records = _records(
+        qlop_proc("-p", "qlop_example_plugin", "--plugins-dir", str(plugins_dir), "plugins", "list", "--json", env=env)
+    )
     assert records["qlop_example_plugin"]["source"] == "cli"
     assert records["qlop_example_plugin"]["status"] == "active"
     assert records["my_local"]["source"] == "plugins-dir"
@@ -167,7 +182,9 @@ def test_p_module_and_plugins_dir(qlop_proc, tmp_path):
     assert "my_local" not in _records(qlop_proc("plugins", "list", "--all", "--json", env=env))
     assert "broken" not in _records(qlop_proc("plugins", "list", "--json"))  # without --all: active ones only
     # QLOP_PLUGINS_DIR is the same as --plugins-dir
-    via_env = _records(qlop_proc("plugins", "list", "--all", "--json", env={**env, "QLOP_PLUGINS_DIR": str(plugins_dir)}))
+    via_env = _records(
+        qlop_proc("plugins", "list", "--all", "--json", env={**env, "QLOP_PLUGINS_DIR": str(plugins_dir)})
+    )
     assert via_env["my_local"]["status"] == "active"
 
 
@@ -193,14 +210,20 @@ def test_clash_fails_only_when_asked_for(qlop_proc, tmp_path):
     proc = qlop_proc("config", "validate", str(config))
     assert proc.returncode == 2
     error = proc.stderr.strip().splitlines()[-1]
-    assert error.startswith("Error: ") and "model.model_type: model 'numpy_logistic' is provided by several plugins" in error
+    assert (
+        error.startswith("Error: ")
+        and "model.model_type: model 'numpy_logistic' is provided by several plugins" in error
+    )
     assert "clash (0.0.3)" in error and "example (0.1.0)" in error
     # the clashing plugin's other component, and configs not naming the clash, are fine
     other = tmp_path / "other.toml"
-    other.write_text(EXAMPLE_CONFIG.read_text().replace('"numpy_logistic"', '"logistic_regression"')
-                     .replace("model_params = { l2 = 1.0, max_iter = 50 }", "")
-                     .replace('"probability_band"', '"always_long"')
-                     .replace("strategy_params = { upper = 0.55, lower = 0.45, allow_short = true }", ""))
+    other.write_text(
+        EXAMPLE_CONFIG.read_text()
+        .replace('"numpy_logistic"', '"logistic_regression"')
+        .replace("model_params = { l2 = 1.0, max_iter = 50 }", "")
+        .replace('"probability_band"', '"always_long"')
+        .replace("strategy_params = { upper = 0.55, lower = 0.45, allow_short = true }", "")
+    )
     assert qlop_proc("config", "validate", str(other)).returncode == 0
     # doctor reports it, naming both providers, and exits non-zero
     doctor = qlop_proc("plugins", "doctor")
@@ -279,8 +302,7 @@ def test_help_lists_only_commands_that_run_under_the_same_options(qlop_proc):
     assert qlop_proc("example-info").returncode == 0
     assert qlop_proc("example-info", env=disabled).returncode == 2
     assert qlop_proc("--no-plugins", "-p", "qlop_example_plugin", "plugins", "list").returncode == 0
-    assert _help_plugin_commands(qlop_proc("--no-plugins", "-p", "qlop_example_plugin", "--help")) == [
-        "example-info"]
+    assert _help_plugin_commands(qlop_proc("--no-plugins", "-p", "qlop_example_plugin", "--help")) == ["example-info"]
     for marker in qlop_proc.markers.iterdir():
         marker.unlink()
     assert _help_plugin_commands(qlop_proc("--help")) == ["example-info"]
@@ -331,13 +353,30 @@ def test_help_after_installing_and_uninstalling_a_plugin(qlop_proc, tmp_path):
     assert _help_plugin_commands(qlop_proc("--help")) == ["example-info"]
 
     site = tmp_path / "greeter-site"
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                          "--no-deps", "--no-compile", "--target", str(site), str(source)],
-                         capture_output=True, text=True, timeout=600)
+    pip = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--no-compile",
+            "--target",
+            str(site),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert pip.returncode == 0, pip.stdout + pip.stderr
     import os
 
-    installed = {"PYTHONPATH": os.pathsep.join([str(site), qlop_proc.installed.env(cache=qlop_proc.cache)["PYTHONPATH"]])}
+    installed = {
+        "PYTHONPATH": os.pathsep.join([str(site), qlop_proc.installed.env(cache=qlop_proc.cache)["PYTHONPATH"]])
+    }
     assert _help_plugin_commands(qlop_proc("--help", env=installed)) is None  # not indexed since the install
     assert qlop_proc("plugins", "list", env=installed).returncode == 0
     assert _help_plugin_commands(qlop_proc("--help", env=installed)) == ["example-info", "greet"]
@@ -358,8 +397,14 @@ def test_example_plugin_own_test_suite_passes(qlop_proc, tmp_path):
     tests = tmp_path / "example-tests"
     shutil.copytree(Path(EXAMPLE_CONFIG).parent, tests, ignore=shutil.ignore_patterns("__pycache__", "src"))
     env = qlop_proc.installed.env(cache=qlop_proc.cache, QLOP_LOAD_PLUGINS="example")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-o", "addopts=", "-q", "-p", "no:cacheprovider", "tests"],
-                          cwd=tests, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-o", "addopts=", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=tests,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     import re
 
@@ -372,16 +417,23 @@ def test_example_components_run_a_whole_pipeline(qlop_proc, tmp_path):
     """Feature step, label, model and strategy of a third-party package, used by name from a config:
     QLOP's core is unchanged, the model saves as JSON, and the manifest records the plugin."""
     config = tmp_path / "example.toml"
-    config.write_text(EXAMPLE_CONFIG.read_text().replace('tickers = ["AAPL", "MSFT", "JPM"]', 'tickers = ["AAPL", "MSFT"]')
-                      .replace('start_date = "2010-01-01"', 'start_date = "2011-01-01"')
-                      .replace('end_date = "2016-12-31"', 'end_date = "2015-12-31"'))
+    config.write_text(
+        EXAMPLE_CONFIG.read_text()
+        .replace('tickers = ["AAPL", "MSFT", "JPM"]', 'tickers = ["AAPL", "MSFT"]')
+        .replace('start_date = "2010-01-01"', 'start_date = "2011-01-01"')
+        .replace('end_date = "2016-12-31"', 'end_date = "2015-12-31"')
+    )
     run_dir = tmp_path / "run"
     proc = qlop_proc("run", "-c", str(config), "--run-dir", str(run_dir), env={"QLOP_DISABLE_PLUGINS": "clash"})
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "completed"
-    assert {"name": "example", "version": "0.1.0", "source": "entry-point",
-            "distribution": "qlop-example-plugin"} in manifest["plugins"]
+    assert {
+        "name": "example",
+        "version": "0.1.0",
+        "source": "entry-point",
+        "distribution": "qlop-example-plugin",
+    } in manifest["plugins"]
     for stage in ("features", "train"):
         assert manifest["stages"][stage]["plugins"] == {"example": "0.1.0"}, stage
     # the backtest also depends on the benchmark's data source (the bundled sample, by default)

@@ -71,8 +71,9 @@ def cfg_plugin(monkeypatch):
     """A plugin module loadable with ``-p qlop_cfgtest_plugin`` (components: toy_model, toy_label, weeks_label)."""
     module = types.ModuleType(PLUGIN)
     module.qlop_register_model = hookimpl(lambda: ComponentSpec("toy_model", ToyModel))
-    module.qlop_register_label = hookimpl(lambda: [ComponentSpec("toy_label", ToyLabel),
-                                                   ComponentSpec("weeks_label", WeeksLabel)])
+    module.qlop_register_label = hookimpl(
+        lambda: [ComponentSpec("toy_label", ToyLabel), ComponentSpec("weeks_label", WeeksLabel)]
+    )
     monkeypatch.setitem(sys.modules, PLUGIN, module)
     return module
 
@@ -125,8 +126,10 @@ def test_valid_config_in_every_format(qlop_cli, cfg_plugin, tmp_path, name):
     result = qlop_cli.invoke(["-p", PLUGIN, "config", "validate", path])
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == f"{path}: valid (data, label, model)"
-    assert load_config(path, validate=False).model_dump() == load_config(write(tmp_path, "ref.toml", TOML),
-                                                                         validate=False).model_dump()
+    assert (
+        load_config(path, validate=False).model_dump()
+        == load_config(write(tmp_path, "ref.toml", TOML), validate=False).model_dump()
+    )
 
 
 def error_of(qlop_cli, path: str, *extra: str) -> str:
@@ -135,7 +138,7 @@ def error_of(qlop_cli, path: str, *extra: str) -> str:
     lines = result.stderr.strip().splitlines()
     assert "Traceback" not in result.stderr
     assert lines[-1].startswith("Error: ")
-    return lines[-1][len("Error: "):]
+    return lines[-1][len("Error: ") :]
 
 
 def test_file_not_found(qlop_cli, tmp_path):
@@ -147,12 +150,19 @@ def test_unknown_format(qlop_cli, tmp_path):
     assert error_of(qlop_cli, path) == f"{path}: unknown config format 'ini' (use .toml, .json or .yaml)"
 
 
-@pytest.mark.parametrize("name, text, message", [
-    ("c.toml", "[data\n", "cannot parse TOML: Expected ']' at the end of a table declaration (at line 1, column 6)"),
-    ("c.json", "{\"data\": }", "cannot parse JSON: Expecting value: line 1 column 10 (char 9)"),
-    ("c.yaml", "data: [1, 2\n", "cannot parse YAML: while parsing a flow sequence"),
-    ("c.json", "[1, 2]", "the top level must be a table/mapping"),
-])
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        (
+            "c.toml",
+            "[data\n",
+            "cannot parse TOML: Expected ']' at the end of a table declaration (at line 1, column 6)",
+        ),
+        ("c.json", '{"data": }', "cannot parse JSON: Expecting value: line 1 column 10 (char 9)"),
+        ("c.yaml", "data: [1, 2\n", "cannot parse YAML: while parsing a flow sequence"),
+        ("c.json", "[1, 2]", "the top level must be a table/mapping"),
+    ],
+)
 def test_parse_errors_name_file_and_position(qlop_cli, tmp_path, name, text, message):
     path = write(tmp_path, name, text)
     assert error_of(qlop_cli, path) == f"{path}: {message}"
@@ -169,7 +179,8 @@ def test_section_errors_are_reported_field_by_field(qlop_cli, tmp_path):
         f"{path}: model.validation.test_months: must be between 1 and 1200 months (got 0); "
         "backtest.leverage: must be greater than 0 and at most 100 x margin (got 500); "
         "backtest.commission_bps: must be between 0 and 1000 bps (got -1); "
-        "colour: unknown field")
+        "colour: unknown field"
+    )
 
 
 def test_cross_field_rules(qlop_cli, tmp_path):
@@ -178,8 +189,10 @@ def test_cross_field_rules(qlop_cli, tmp_path):
     data["backtest"] = {"leverage": 5, "maintenance_margin": 0.25}
     message = error_of(qlop_cli, write(tmp_path, "c.json", data))
     assert "data: start_date 2015-01-01 is after end_date 2014-01-01" in message
-    assert ("backtest.maintenance_margin: leverage 5 x maintenance_margin 0.25 = 1.25 >= 1: "
-            "the position would be liquidated at entry") in message
+    assert (
+        "backtest.maintenance_margin: leverage 5 x maintenance_margin 0.25 = 1.25 >= 1: "
+        "the position would be liquidated at entry"
+    ) in message
     assert "Value error" not in message  # pydantic's prefix is dropped: the message is the validator's own
 
 
@@ -191,7 +204,8 @@ def test_plugin_params_errors_with_paths(qlop_cli, cfg_plugin, tmp_path):
     assert message.endswith(
         "c.yaml: label.label_params.horizon: Input should be a valid integer, unable to parse string as an "
         "integer (got 'soon'); model.model_params.max_depth: Input should be greater than 0 (got 0); "
-        "model.model_params.min_child: unknown field")
+        "model.model_params.min_child: unknown field"
+    )
 
 
 def test_unknown_component_did_you_mean(qlop_cli, cfg_plugin, tmp_path):
@@ -205,8 +219,9 @@ def test_embargo_shorter_than_label_horizon(qlop_cli, cfg_plugin, tmp_path):
     data = as_data()
     data["model"]["validation"]["embargo_days"] = 2
     message = error_of(qlop_cli, write(tmp_path, "c.json", data), "-p", PLUGIN)
-    assert message.endswith("model.validation.embargo_days: 2 is shorter than the label horizon (5); "
-                            "test labels would leak into training")
+    assert message.endswith(
+        "model.validation.embargo_days: 2 is shorter than the label horizon (5); test labels would leak into training"
+    )
 
 
 def test_embargo_is_checked_against_the_labels_own_horizon(qlop_cli, cfg_plugin, tmp_path):
@@ -215,8 +230,9 @@ def test_embargo_is_checked_against_the_labels_own_horizon(qlop_cli, cfg_plugin,
     data["label"] = {"label_type": "weeks_label", "label_params": {"weeks": 2}}
     data["model"]["validation"]["embargo_days"] = 9
     message = error_of(qlop_cli, write(tmp_path, "c.json", data), "-p", PLUGIN)
-    assert message.endswith("model.validation.embargo_days: 9 is shorter than the label horizon (10); "
-                            "test labels would leak into training")
+    assert message.endswith(
+        "model.validation.embargo_days: 9 is shorter than the label horizon (10); test labels would leak into training"
+    )
 
 
 def test_verbose_shows_the_traceback(qlop_cli, tmp_path):
@@ -232,7 +248,8 @@ def test_plugins_dir_from_the_config_is_relative_to_it(qlop_cli, tmp_path):
         "from qlop import hookimpl\nfrom qlop.plugins.specs import ComponentSpec\n"
         "from qlop.interfaces import BaseLabelPlugin\n"
         "class L(BaseLabelPlugin):\n    def make_labels(self, data):\n        return data\n"
-        "@hookimpl\ndef qlop_register_label():\n    return ComponentSpec('dir_label', L)\n")
+        "@hookimpl\ndef qlop_register_label():\n    return ComponentSpec('dir_label', L)\n"
+    )
     data = as_data()
     del data["model"]
     data["label"] = {"label_type": "dir_label"}
@@ -251,7 +268,8 @@ def test_a_plugins_dir_named_twice_loads_once(qlop_cli, tmp_path):
         "from qlop import hookimpl\nfrom qlop.plugins.specs import ComponentSpec\n"
         "from qlop.interfaces import BaseLabelPlugin\n"
         "class L(BaseLabelPlugin):\n    def make_labels(self, data):\n        return data\n"
-        "@hookimpl\ndef qlop_register_label():\n    return ComponentSpec('twice_label', L)\n")
+        "@hookimpl\ndef qlop_register_label():\n    return ComponentSpec('twice_label', L)\n"
+    )
     data = as_data()
     del data["model"]
     data["label"] = {"label_type": "twice_label"}

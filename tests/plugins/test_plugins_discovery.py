@@ -58,18 +58,27 @@ def test_discovery_order_is_documented_order(qlop_fake_entry_points, tmp_path, m
     expected_third_party = ["beta", "zeta", "alpha", "aa_local", "zz_local", "qlop_test_cli_module"]
     assert names == [*BUILTIN_PLUGINS, *expected_third_party]  # entry points sorted by (distribution, name)
     assert [pm.records[n].source for n in expected_third_party] == [
-        "entry-point", "entry-point", "entry-point", "plugins-dir", "plugins-dir", "cli"]
+        "entry-point",
+        "entry-point",
+        "entry-point",
+        "plugins-dir",
+        "plugins-dir",
+        "cli",
+    ]
     # registries collect in discovery order, so providers are always named in that order
     assert pm.registry("model").conflicts()["shared"] == ["beta", "zeta", "alpha"]
 
 
-@pytest.mark.parametrize("selection, env_name", [
-    ({"disabled": {"victim"}}, "QLOP_DISABLE_PLUGINS"),
-    ({"disabled": {"victim-dist"}}, "QLOP_DISABLE_PLUGINS"),
-    ({"only": {"other"}}, "QLOP_LOAD_PLUGINS"),
-    ({"autoload": False}, "QLOP_DISABLE_PLUGIN_AUTOLOAD"),
-    ({"no_plugins": True}, "--no-plugins"),
-])
+@pytest.mark.parametrize(
+    "selection, env_name",
+    [
+        ({"disabled": {"victim"}}, "QLOP_DISABLE_PLUGINS"),
+        ({"disabled": {"victim-dist"}}, "QLOP_DISABLE_PLUGINS"),
+        ({"only": {"other"}}, "QLOP_LOAD_PLUGINS"),
+        ({"autoload": False}, "QLOP_DISABLE_PLUGIN_AUTOLOAD"),
+        ({"no_plugins": True}, "--no-plugins"),
+    ],
+)
 def test_selection_blocks_before_import(qlop_fake_entry_points, selection, env_name):
     qlop_fake_entry_points.add_broken("victim", distribution="victim-dist")
     qlop_fake_entry_points.add("other", model_plugin("other_model"))
@@ -114,7 +123,13 @@ def test_selection_from_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("QLOP_PLUGINS_DIR", str(tmp_path))
     sel = Selection.from_env(no_plugins=True, modules=["m"])
     assert (sel.disabled, sel.only, sel.autoload, sel.plugins_dir, sel.no_plugins, sel.modules) == (
-        {"a", "b"}, {"c"}, False, str(tmp_path), True, ["m"])
+        {"a", "b"},
+        {"c"},
+        False,
+        str(tmp_path),
+        True,
+        ["m"],
+    )
 
 
 def test_misspelled_hook_is_incompatible(qlop_fake_entry_points):
@@ -147,11 +162,14 @@ def test_bad_signature_is_incompatible_and_fully_unregistered(qlop_fake_entry_po
     assert calls == []  # the valid hookimpl registered before the bad one was removed too
 
 
-@pytest.mark.parametrize("result, message", [
-    ("not a spec", "expected ComponentSpec or an iterable of them, got str"),
-    ([ComponentSpec("ok", Dummy), 3], "expected ComponentSpec, got int"),
-    (42, "expected ComponentSpec or an iterable of them, got int"),
-])
+@pytest.mark.parametrize(
+    "result, message",
+    [
+        ("not a spec", "expected ComponentSpec or an iterable of them, got str"),
+        ([ComponentSpec("ok", Dummy), 3], "expected ComponentSpec, got int"),
+        (42, "expected ComponentSpec or an iterable of them, got int"),
+    ],
+)
 def test_invalid_specs_fail_only_that_plugin(qlop_fake_entry_points, result, message):
     qlop_fake_entry_points.add("bad_specs", plugin(qlop_register_model=lambda: result))
     qlop_fake_entry_points.add("good", model_plugin("good_model"))
@@ -166,8 +184,9 @@ def test_raising_registration_hook_is_isolated(qlop_fake_entry_points):
     def explode():
         raise ValueError("cannot register")
 
-    qlop_fake_entry_points.add("explodes", plugin(qlop_register_model=explode,
-                                                  qlop_register_strategy=lambda: ComponentSpec("s1", Dummy)))
+    qlop_fake_entry_points.add(
+        "explodes", plugin(qlop_register_model=explode, qlop_register_strategy=lambda: ComponentSpec("s1", Dummy))
+    )
     qlop_fake_entry_points.add("good", model_plugin("good_model"))
     pm = qlop_fake_entry_points.manager()
     assert "good_model" in pm.registry("model")
@@ -180,8 +199,9 @@ def test_plugin_failing_in_a_later_registry_leaves_the_earlier_ones(qlop_fake_en
     def explode():
         raise ValueError("cannot register")
 
-    qlop_fake_entry_points.add("late", plugin(qlop_register_strategy=lambda: ComponentSpec("s1", Dummy),
-                                              qlop_register_model=explode))
+    qlop_fake_entry_points.add(
+        "late", plugin(qlop_register_strategy=lambda: ComponentSpec("s1", Dummy), qlop_register_model=explode)
+    )
     pm = qlop_fake_entry_points.manager()
     assert "s1" in pm.registry("strategy")  # built first, while the plugin still looked fine
     pm.registry("model")  # building this registry calls the failing hook
@@ -261,7 +281,8 @@ def test_real_entry_points_are_read_sorted_without_import(monkeypatch):
 def test_plugins_dir_isolates_broken_files(tmp_path):
     (tmp_path / "good.py").write_text(
         "from qlop import hookimpl\nfrom qlop.plugins.specs import ComponentSpec\n"
-        "@hookimpl\ndef qlop_register_label():\n    return ComponentSpec('dir_label', 'x.y:Z')\n")
+        "@hookimpl\ndef qlop_register_label():\n    return ComponentSpec('dir_label', 'x.y:Z')\n"
+    )
     (tmp_path / "bad.py").write_text("raise SystemError('bad file')\n")
     pm = PluginManager(Selection(autoload=False, plugins_dir=str(tmp_path)), warn=None).load()
     assert pm.records["bad"].status == "failed" and pm.records["bad"].error == "SystemError: bad file"

@@ -36,7 +36,7 @@ editable_probe = "qlop_editable_probe"
 where = ["src"]
 """
 
-PLUGIN = '''
+PLUGIN = """
 from qlop import hookimpl
 from qlop.plugins.specs import ComponentSpec
 
@@ -47,11 +47,11 @@ __version__ = "0.1.0"
 def qlop_register_feature_step():
     return ComponentSpec(name="probe_momentum", factory="qlop_editable_probe.steps:Momentum",
                          summary="test: close over close N bars ago")
-'''
+"""
 
 # The formula lives in a helper module the plugin module does not import at registration: editing
 # any file of the package must count, not only the entry-point module.
-STEPS = '''
+STEPS = """
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 from qlop.interfaces import BaseFeatureStepPlugin
@@ -70,7 +70,7 @@ class Momentum(BaseFeatureStepPlugin):
         close = data["close"]
         past = close.groupby(level="ticker", sort=False).shift(LAG)
         return pd.DataFrame({"probe_momentum": (close / past - 1.0).astype("float64")}, index=data.index)
-'''
+"""
 
 CONFIG = """
 seed = 3
@@ -95,9 +95,14 @@ leverage = 2.0
 
 
 def _run(python: Path, cwd: Path, env: dict[str, str]) -> dict:
-    proc = subprocess.run([str(python), "-c", "from qlop.cli.main import main; main()",
-                           "run", "-c", "c.toml", "--run-dir", "run"],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [str(python), "-c", "from qlop.cli.main import main; main()", "run", "-c", "c.toml", "--run-dir", "run"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return json.loads((cwd / "run" / "manifest.json").read_text())
 
@@ -117,12 +122,27 @@ def test_editing_an_editable_plugin_recomputes_the_stages_it_feeds(tmp_path):
     steps.write_text(STEPS)
 
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-                   check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True, timeout=120
+    )
     python = venv / "bin" / "python"
-    pip = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                          "--no-deps", "--no-build-isolation", "-e", str(project)],
-                         capture_output=True, text=True, timeout=600)
+    pip = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--no-build-isolation",
+            "-e",
+            str(project),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert pip.returncode == 0, pip.stdout + pip.stderr
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("QLOP_")}
@@ -131,14 +151,24 @@ def test_editing_an_editable_plugin_recomputes_the_stages_it_feeds(tmp_path):
     work.mkdir()
     (work / "c.toml").write_text(CONFIG)
     try:
-        listed = subprocess.run([str(python), "-c", "from qlop.cli.main import main; main()", "plugins", "list",
-                                 "--json"], cwd=work, env=env, capture_output=True, text=True, timeout=300)
+        listed = subprocess.run(
+            [str(python), "-c", "from qlop.cli.main import main; main()", "plugins", "list", "--json"],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         record = {r["name"]: r for r in json.loads(listed.stdout)}["editable_probe"]
         assert record["path"] == str(project / "src" / "qlop_editable_probe" / "__init__.py")  # the source tree
 
         first = _run(python, work, env)
         assert _statuses(first) == {
-            "data": "completed", "features": "completed", "train": "completed", "backtest": "completed"}
+            "data": "completed",
+            "features": "completed",
+            "train": "completed",
+            "backtest": "completed",
+        }
         key = first["stages"]["features"]["plugins"]["editable_probe"]
         assert key.startswith("0.1.0+sha256:")
         values = pd.read_parquet(work / "run" / "features.parquet")["probe_momentum"]
@@ -149,8 +179,12 @@ def test_editing_an_editable_plugin_recomputes_the_stages_it_feeds(tmp_path):
 
         steps.write_text(STEPS.replace("LAG = 5", "LAG = 10"))  # same version, new formula
         edited = _run(python, work, env)
-        assert _statuses(edited) == {"data": "cached", "features": "completed", "train": "completed",
-                            "backtest": "completed"}
+        assert _statuses(edited) == {
+            "data": "cached",
+            "features": "completed",
+            "train": "completed",
+            "backtest": "completed",
+        }
         assert edited["stages"]["features"]["plugins"]["editable_probe"] not in (key, None)
         new_values = pd.read_parquet(work / "run" / "features.parquet")["probe_momentum"]
         assert not new_values.equals(values)
@@ -159,6 +193,9 @@ def test_editing_an_editable_plugin_recomputes_the_stages_it_feeds(tmp_path):
         pd.testing.assert_series_equal(new_values, expected.reindex(new_values.index), check_names=False)
         assert not pd.read_parquet(work / "run" / "predictions.parquet")["prob"].equals(probs)
     finally:
-        subprocess.run([str(python), "-m", "pip", "uninstall", "--quiet", "--yes",
-                        "qlop-editable-cache-probe"], capture_output=True, timeout=300)
+        subprocess.run(
+            [str(python), "-m", "pip", "uninstall", "--quiet", "--yes", "qlop-editable-cache-probe"],
+            capture_output=True,
+            timeout=300,
+        )
         shutil.rmtree(venv, ignore_errors=True)

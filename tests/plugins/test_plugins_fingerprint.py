@@ -79,8 +79,9 @@ def test_an_editable_install_is_keyed_by_its_package_files(site):
 def test_a_plugins_dir_file_and_a_p_module_are_keyed_by_their_files(site, tmp_path):
     plugin_file = tmp_path / "local_thing.py"
     plugin_file.write_text("A = 1\n")
-    local = PluginRecord("local_thing", SOURCE_PLUGINS_DIR, module="qlop_local_plugins.local_thing",
-                         path=str(plugin_file))
+    local = PluginRecord(
+        "local_thing", SOURCE_PLUGINS_DIR, module="qlop_local_plugins.local_thing", path=str(plugin_file)
+    )
     before = code_id(local)
     assert before is not None and before.startswith("sha256:")
     plugin_file.write_text("A = 2\n")

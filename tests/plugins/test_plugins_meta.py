@@ -105,8 +105,12 @@ def _capability_table() -> set[str]:
 def test_every_base_class_capability_is_documented():
     """A capability a stage relies on is useless to plugin authors unless the hook reference lists it."""
     declared = _capabilities()
-    assert {"BaseModelPlugin.final_params", "BaseFeatureStepPlugin.transform_arrays",
-            "BaseDataSourcePlugin.cache_token", "BaseLabelPlugin.trade_rules"} <= set(declared)
+    assert {
+        "BaseModelPlugin.final_params",
+        "BaseFeatureStepPlugin.transform_arrays",
+        "BaseDataSourcePlugin.cache_token",
+        "BaseLabelPlugin.trade_rules",
+    } <= set(declared)
     documented = _capability_table()
     assert sorted(set(declared) - documented) == [], f"declared on a base class but not in {HOOKS_DOC.name}"
     assert sorted(documented - set(declared)) == [], f"listed in {HOOKS_DOC.name} but not declared"
@@ -127,10 +131,13 @@ def test_every_base_class_capability_says_why():
             if not (doc or "").strip():
                 undocumented.append(qualname)
             continue
-        line = next(n.lineno for n in classes[cls_name].body
-                    if isinstance(n, (ast.Assign, ast.AnnAssign))
-                    and member in [t.id for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
-                                   if isinstance(t, ast.Name)])
+        line = next(
+            n.lineno
+            for n in classes[cls_name].body
+            if isinstance(n, (ast.Assign, ast.AnnAssign))
+            and member
+            in [t.id for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)]
+        )
         if not source[line - 2].strip().startswith("#:"):
             undocumented.append(qualname)
     assert undocumented == []
@@ -139,9 +146,12 @@ def test_every_base_class_capability_says_why():
 def test_stages_call_capabilities_directly():
     """No stage looks a component's capability up by name: they are declared on the base classes."""
     stages = REPO / "qlop" / "stages"
-    probes = [f"{path.name}:{n}: {line.strip()}" for path in sorted(stages.glob("*.py"))
-              for n, line in enumerate(path.read_text().splitlines(), 1)
-              if re.search(r"\b(getattr|hasattr)\(", line)]
+    probes = [
+        f"{path.name}:{n}: {line.strip()}"
+        for path in sorted(stages.glob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\b(getattr|hasattr)\(", line)
+    ]
     assert probes == []
 
 
@@ -170,8 +180,9 @@ def test_plugin_command_via_lazy_group(qlop_fake_entry_points, qlop_cli):
         """Say hello."""
         click.echo(f"hello {who}")
 
-    plugin = types.SimpleNamespace(qlop_register_commands=hookimpl(
-        lambda: CommandSpec("hello-meta", hello, summary="Say hello from a plugin")))
+    plugin = types.SimpleNamespace(
+        qlop_register_commands=hookimpl(lambda: CommandSpec("hello-meta", hello, summary="Say hello from a plugin"))
+    )
     qlop_fake_entry_points.add("greeter", plugin)
     help_before = qlop_cli.invoke(["--help"])
     assert "hello-meta" not in help_before.stdout
@@ -183,13 +194,17 @@ def test_plugin_command_via_lazy_group(qlop_fake_entry_points, qlop_cli):
 
 
 def test_plugin_command_that_fails_to_load_is_a_one_line_error(qlop_fake_entry_points, qlop_cli):
-    plugin = types.SimpleNamespace(qlop_register_commands=hookimpl(
-        lambda: [CommandSpec("broken-cmd", "qlop_no_such_module:cmd"), CommandSpec("not-click", "json:dumps")]))
+    plugin = types.SimpleNamespace(
+        qlop_register_commands=hookimpl(
+            lambda: [CommandSpec("broken-cmd", "qlop_no_such_module:cmd"), CommandSpec("not-click", "json:dumps")]
+        )
+    )
     qlop_fake_entry_points.add("cmds", plugin)
     result = qlop_cli.invoke(["broken-cmd"])
     assert result.exit_code == 2
-    assert result.stderr.strip() == ("Error: command 'broken-cmd' of plugin 'cmds' failed to load: "
-                                     "No module named 'qlop_no_such_module'")
+    assert result.stderr.strip() == (
+        "Error: command 'broken-cmd' of plugin 'cmds' failed to load: No module named 'qlop_no_such_module'"
+    )
     result = qlop_cli.invoke(["not-click"])
     assert result.exit_code == 2 and result.stderr.strip() == "Error: command 'not-click' is not a click command"
 
@@ -197,8 +212,11 @@ def test_plugin_command_that_fails_to_load_is_a_one_line_error(qlop_fake_entry_p
 def test_builtin_command_names_cannot_be_taken_by_plugins(qlop_fake_entry_points, qlop_cli):
     import click
 
-    plugin = types.SimpleNamespace(qlop_register_commands=hookimpl(
-        lambda: CommandSpec("config", click.command("config")(lambda: click.echo("hijacked")))))
+    plugin = types.SimpleNamespace(
+        qlop_register_commands=hookimpl(
+            lambda: CommandSpec("config", click.command("config")(lambda: click.echo("hijacked")))
+        )
+    )
     qlop_fake_entry_points.add("hijack", plugin)
     result = qlop_cli.invoke(["config", "schema"])
     assert result.exit_code == 0 and "hijacked" not in result.stdout
@@ -238,10 +256,15 @@ def test_observer_hooks_through_the_pipeline(qlop_register, qlop_plugin_manager,
 
     config = PipelineConfig.model_validate({"seed": 9, "features": {"steps": []}})
     with pytest.raises(StageError):
-        run_pipeline(config, tmp_path / "run", manager=qlop_plugin_manager,
-                     runners={"data": data_runner, "features": features_runner})
+        run_pipeline(
+            config,
+            tmp_path / "run",
+            manager=qlop_plugin_manager,
+            runners={"data": data_runner, "features": features_runner},
+        )
     assert seen == [
-        ("before", "data", 9), ("after", "data", ["data"], True),
+        ("before", "data", 9),
+        ("after", "data", ["data"], True),
         ("before", "features", 9),
         ("error", "features", "features: feature step 'x' (plugin 'p' 1.0) failed: ValueError: bad"),
     ]
@@ -249,8 +272,23 @@ def test_observer_hooks_through_the_pipeline(qlop_register, qlop_plugin_manager,
     assert recorder.calls_of("qlop_after_stage")[0]["run_dir"] == str(tmp_path / "run")
 
 
-HEAVY = ("pandas", "numpy", "pyarrow", "xgboost", "sklearn", "onnx", "onnxruntime", "streamlit", "talib",
-         "yfinance", "plotly", "qlop_contrib", "qlop_example_plugin", "rich", "pydantic")
+HEAVY = (
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "xgboost",
+    "sklearn",
+    "onnx",
+    "onnxruntime",
+    "streamlit",
+    "talib",
+    "yfinance",
+    "plotly",
+    "qlop_contrib",
+    "qlop_example_plugin",
+    "rich",
+    "pydantic",
+)
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["plugins", "--help"], ["config", "--help"]])
@@ -317,8 +355,11 @@ def test_misspelled_command_gets_did_you_mean(qlop_cli):
 def test_any_command_that_loads_plugins_refreshes_the_help_index(qlop_fake_entry_points, qlop_cli, tmp_path):
     import click
 
-    plugin = types.SimpleNamespace(qlop_register_commands=hookimpl(
-        lambda: CommandSpec("indexed-cmd", click.command("indexed-cmd")(lambda: None), summary="Indexed")))
+    plugin = types.SimpleNamespace(
+        qlop_register_commands=hookimpl(
+            lambda: CommandSpec("indexed-cmd", click.command("indexed-cmd")(lambda: None), summary="Indexed")
+        )
+    )
     qlop_fake_entry_points.add("indexer", plugin)
     assert "indexed-cmd" not in qlop_cli.invoke(["--help"]).stdout
     config = tmp_path / "c.toml"

@@ -49,15 +49,22 @@ def test_unknown_name_lists_available_and_suggests():
 
 
 def test_conflict_fails_only_when_asked_for_naming_every_provider():
-    reg = Registry("feature_step", [Entry(ComponentSpec("rsi", Model), "first", "1.0"),
-                                    Entry(ComponentSpec("rsi", Model), "second", None),
-                                    Entry(ComponentSpec("sma", Model), "first", "1.0")])
+    reg = Registry(
+        "feature_step",
+        [
+            Entry(ComponentSpec("rsi", Model), "first", "1.0"),
+            Entry(ComponentSpec("rsi", Model), "second", None),
+            Entry(ComponentSpec("sma", Model), "first", "1.0"),
+        ],
+    )
     assert reg.get("sma").name == "sma"  # unaffected
     assert reg.conflicts() == {"rsi": ["first", "second"]}
     with pytest.raises(ComponentConflictError) as err:
         reg.get("rsi")
-    assert str(err.value) == ("feature step 'rsi' is provided by several plugins: first (1.0), "
-                              "second (unknown version); disable all but one with QLOP_DISABLE_PLUGINS")
+    assert str(err.value) == (
+        "feature step 'rsi' is provided by several plugins: first (1.0), "
+        "second (unknown version); disable all but one with QLOP_DISABLE_PLUGINS"
+    )
     assert reg.names() == ["rsi", "sma"] and len(reg) == 2 and "rsi" in reg
 
 
@@ -110,8 +117,9 @@ def test_params_errors_name_the_full_field_path():
     spec = ComponentSpec("m", Model)
     with pytest.raises(ConfigError) as err:
         validate_params(spec, {"depth": 0, "color": "red"}, "model.model_params")
-    assert str(err.value) == ("model.model_params.depth: Input should be greater than 0 (got 0); "
-                              "model.model_params.color: unknown field")
+    assert str(err.value) == (
+        "model.model_params.depth: Input should be greater than 0 (got 0); model.model_params.color: unknown field"
+    )
 
 
 def test_make_component_constructs_with_validated_params():
@@ -127,7 +135,8 @@ def test_format_validation_error_without_prefix():
     with pytest.raises(ValidationError) as err:
         Params.model_validate({"depth": "x"})
     assert format_validation_error(err.value) == (
-        "depth: Input should be a valid integer, unable to parse string as an integer (got 'x')")
+        "depth: Input should be a valid integer, unable to parse string as an integer (got 'x')"
+    )
 
 
 def test_manager_create_and_provider(qlop_register, qlop_plugin_manager):

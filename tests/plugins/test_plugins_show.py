@@ -47,18 +47,30 @@ def test_describe_params_reads_types_defaults_bounds_and_help():
     w = docs["window"]
     assert (w.type, w.default, w.allowed, w.description) == ("integer", "20", ">= 2, <= 500", "Bars in the window")
     assert (docs["mode"].type, docs["mode"].default, docs["mode"].allowed) == (
-        "string", '"fast"', 'one of "fast", "slow"')
-    assert (docs["lags"].type, docs["lags"].default, docs["lags"].allowed) == ("list of integer", "(computed)",
-                                                                               "non-empty")
+        "string",
+        '"fast"',
+        'one of "fast", "slow"',
+    )
+    assert (docs["lags"].type, docs["lags"].default, docs["lags"].allowed) == (
+        "list of integer",
+        "(computed)",
+        "non-empty",
+    )
     assert (docs["seed"].type, docs["seed"].default, docs["seed"].allowed) == ("integer or none", "none", ">= 0")
     assert docs["mix"].type == "integer | string" and docs["mix"].default == "3"
     assert (docs["path"].default, docs["path"].required, docs["path"].allowed) == ("(required)", True, "non-empty")
     assert (docs["inner.alpha"].type, docs["inner.alpha"].default, docs["inner.alpha"].allowed) == (
-        "number", "0.5", "> 0, < 1")
+        "number",
+        "0.5",
+        "> 0, < 1",
+    )
     assert (docs["tiny"].default, docs["tiny"].allowed) == ("1e-08", "> 0, <= 1000000")
     periods = _by_name(WithItems.model_json_schema())["periods"]
-    assert (periods.type, periods.default, periods.allowed) == ("list of integer", "[1, 5]",
-                                                                "each >= 1, <= 250, 1..4 items")
+    assert (periods.type, periods.default, periods.allowed) == (
+        "list of integer",
+        "[1, 5]",
+        "each >= 1, <= 250, 1..4 items",
+    )
     assert describe_params(None) == []
 
 
@@ -91,16 +103,19 @@ def test_show_json_carries_each_components_params_schema(qlop_cli):
     props = comp["params_schema"]["properties"]
     assert props["max_depth"]["default"] == 4 and props["max_depth"]["maximum"] == 20
     whole = json.loads(qlop_cli.invoke(["plugins", "show", "qlop_contrib.models", "--json"]).stdout)
-    assert {c["name"] for c in whole["components"]} == {"xgboost", "logistic_regression", "random_forest",
-                                                        "baseline"}
+    assert {c["name"] for c in whole["components"]} == {"xgboost", "logistic_regression", "random_forest", "baseline"}
 
 
 def test_show_a_third_party_component_and_its_failures(qlop_fake_entry_points, qlop_cli):
-    plugin = types.SimpleNamespace(qlop_register_model=hookimpl(lambda: [
-        ComponentSpec("demo_model", types.SimpleNamespace, "A demo", params_model=Demo),
-        ComponentSpec("no_params", types.SimpleNamespace, "Takes a plain dict"),
-        ComponentSpec("broken_params", types.SimpleNamespace, "Bad", params_model="qlop_no_such_mod:P"),
-    ]))
+    plugin = types.SimpleNamespace(
+        qlop_register_model=hookimpl(
+            lambda: [
+                ComponentSpec("demo_model", types.SimpleNamespace, "A demo", params_model=Demo),
+                ComponentSpec("no_params", types.SimpleNamespace, "Takes a plain dict"),
+                ComponentSpec("broken_params", types.SimpleNamespace, "Bad", params_model="qlop_no_such_mod:P"),
+            ]
+        )
+    )
     qlop_fake_entry_points.add("demo", plugin, distribution="qlop-demo", version="2.0")
     out = qlop_cli.invoke(["plugins", "show", "demo"])
     assert out.exit_code == 0, out.output
@@ -120,8 +135,11 @@ def test_show_a_third_party_component_and_its_failures(qlop_fake_entry_points, q
 
 
 def test_show_a_disabled_plugin_says_so(qlop_fake_entry_points, qlop_cli):
-    plugin = types.SimpleNamespace(qlop_register_model=hookimpl(
-        lambda: ComponentSpec("demo_model", types.SimpleNamespace, "A demo", params_model=Demo)))
+    plugin = types.SimpleNamespace(
+        qlop_register_model=hookimpl(
+            lambda: ComponentSpec("demo_model", types.SimpleNamespace, "A demo", params_model=Demo)
+        )
+    )
     qlop_fake_entry_points.add("demo", plugin)
     out = qlop_cli.invoke(["plugins", "show", "demo"], env={"QLOP_DISABLE_PLUGINS": "demo"})
     assert out.exit_code == 0, out.output
@@ -136,6 +154,12 @@ def test_a_rate_term_shows_as_a_number_or_a_table_with_its_bounds():
     from qlop_contrib.labels.leverage import LeverageOpportunityParams
 
     docs = _by_name(LeverageOpportunityParams.model_json_schema())
-    assert (docs["financing_rate"].type, docs["financing_rate"].allowed) == ("number | table", ">= 0, <= 1 (annual fraction)")
-    assert (docs["cash_rate"].type, docs["cash_rate"].allowed) == ("number | table or none", ">= -1, <= 1 (annual fraction)")
+    assert (docs["financing_rate"].type, docs["financing_rate"].allowed) == (
+        "number | table",
+        ">= 0, <= 1 (annual fraction)",
+    )
+    assert (docs["cash_rate"].type, docs["cash_rate"].allowed) == (
+        "number | table or none",
+        ">= -1, <= 1 (annual fraction)",
+    )
     assert docs["day_count"].default == '"act_360"'

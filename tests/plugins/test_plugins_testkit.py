@@ -40,6 +40,7 @@ C = _load_components()
 
 # -- correct components pass every contract (this is also how an author uses them) ------------
 
+
 class TestMomentumContract(FeatureStepContract):
     component_class = C.Momentum
     params = {"window": 3}
@@ -86,7 +87,9 @@ class TestRegisteredByPluginAttribute(FeatureStepContract):
         __name__="inline_plugin",
         qlop_register_feature_step=hookimpl(
             lambda: __import__("qlop.plugins.specs", fromlist=["ComponentSpec"]).ComponentSpec(
-                "inline_momentum", C.Momentum)),
+                "inline_momentum", C.Momentum
+            )
+        ),
     )
     component_name = "inline_momentum"
 
@@ -107,8 +110,7 @@ EXPECTED_FAILURES = {
     "TestLossyCentroid::test_save_load_round_trip": "predictions after save_model/load_model differ",
     "TestTomorrowsProbability::test_causal": "look-ahead: signals up to",
     "TestDoubleSignal::test_signal_column": "signal must be -1, 0 or 1; got [-2.0, 2.0]",
-    "TestPositionalProbability::test_predictions_for_a_subset_of_rows":
-        "generate_signals failed with predictions for only part of the rows",
+    "TestPositionalProbability::test_predictions_for_a_subset_of_rows": "generate_signals failed with predictions for only part of the rows",
     "TestIgnoresDates::test_honours_requested_dates": "rows before 2015-03-01",
     "TestLittersExporter::test_writes_under_output_path": "files written outside output_path",
 }
@@ -131,9 +133,25 @@ def violation_report(tmp_path_factory) -> dict[str, tuple[str, str]]:
     (work / "test_violations.py").write_text((CASES / "violations.py").read_text())
     report = work / "report.xml"
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", str(work),
-         f"--junitxml={report}", "test_violations.py"],
-        cwd=work, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "addopts=",
+            "--rootdir",
+            str(work),
+            f"--junitxml={report}",
+            "test_violations.py",
+        ],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert report.exists(), proc.stdout + proc.stderr
     outcomes = {}
     for case in ET.parse(report).getroot().iter("testcase"):
@@ -159,14 +177,18 @@ def test_contract_catches_the_mistake(violation_report, test_id):
 
 def test_mistakes_are_caught_only_where_they_are(violation_report):
     """Everything not listed above passes: each contract check is specific."""
-    unexpected = {k: v for k, v in violation_report.items()
-                  if v[0] in ("failed", "error") and k not in EXPECTED_FAILURES and k not in ALSO_CAUGHT}
+    unexpected = {
+        k: v
+        for k, v in violation_report.items()
+        if v[0] in ("failed", "error") and k not in EXPECTED_FAILURES and k not in ALSO_CAUGHT
+    }
     assert unexpected == {}
     assert all(violation_report[k][0] == "failed" for k in ALSO_CAUGHT)
     assert len(violation_report) > 60
 
 
 # -- fixtures ----------------------------------------------------------------------------------
+
 
 def test_plugin_manager_fixture_is_isolated_and_strict(qlop_plugin_manager, qlop_fake_entry_points):
     from qlop.plugins.manager import get_plugin_manager
@@ -200,7 +222,9 @@ def test_fake_entry_points_reach_the_cli(qlop_fake_entry_points, qlop_cli):
 def test_cli_runner_resets_the_manager(qlop_cli, qlop_plugin_manager):
     from qlop.plugins import manager
 
-    result = qlop_cli.invoke(["plugins", "list", "--all", "--json"], env={"QLOP_DISABLE_PLUGINS": "qlop_contrib.labels"})
+    result = qlop_cli.invoke(
+        ["plugins", "list", "--all", "--json"], env={"QLOP_DISABLE_PLUGINS": "qlop_contrib.labels"}
+    )
     assert result.exit_code == 0
     assert '"status": "disabled"' in result.stdout
     assert manager._default is None  # reset after the call; the next invoke starts fresh
@@ -208,8 +232,10 @@ def test_cli_runner_resets_the_manager(qlop_cli, qlop_plugin_manager):
 
 def test_hook_recorder_sees_observer_hooks(qlop_register, qlop_plugin_manager, qlop_hook_recorder):
     seen = []
-    qlop_register(types.SimpleNamespace(qlop_before_stage=hookimpl(lambda stage, run_dir, config: seen.append(stage))),
-                  name="observer")
+    qlop_register(
+        types.SimpleNamespace(qlop_before_stage=hookimpl(lambda stage, run_dir, config: seen.append(stage))),
+        name="observer",
+    )
     rec = qlop_hook_recorder(qlop_plugin_manager)
     qlop_plugin_manager.hook.qlop_before_stage(stage="data", run_dir="/tmp/r", config={"seed": 1})
     assert rec.names() == ["qlop_before_stage"]
@@ -262,8 +288,10 @@ def test_fixture_module_has_no_autouse_fixtures_and_imports_nothing_heavy():
     for node in ast.walk(tree):
         if isinstance(node, ast.keyword) and node.arg == "autouse":
             pytest.fail("qlop.testing.plugin must not define autouse fixtures")
-    code = ("import sys, qlop.testing.plugin, qlop.testing\n"
-            "print(sorted(m for m in ('pandas', 'numpy', 'pyarrow') if m in sys.modules))")
+    code = (
+        "import sys, qlop.testing.plugin, qlop.testing\n"
+        "print(sorted(m for m in ('pandas', 'numpy', 'pyarrow') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "[]", out.stderr
 

@@ -54,9 +54,21 @@ def start_dask_processes(tmp: Path, n_workers: int = 2, timeout: float = 90.0) -
     logs = tmp / "dask-logs"
     logs.mkdir(exist_ok=True)
     scheduler = subprocess.Popen(
-        [*_dask_cli(), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-         "--scheduler-file", str(sched_file)],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(logs / "scheduler.log", "wb"))
+        [
+            *_dask_cli(),
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(sched_file),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(logs / "scheduler.log", "wb"),
+    )
     procs = DaskProcesses(address="", scheduler=scheduler)
     try:
         deadline = time.monotonic() + timeout
@@ -73,10 +85,26 @@ def start_dask_processes(tmp: Path, n_workers: int = 2, timeout: float = 90.0) -
             except (ValueError, KeyError):
                 time.sleep(0.2)
         for i in range(n_workers):
-            procs.workers.append(subprocess.Popen(
-                [*_dask_cli(), "worker", procs.address, "--host", "127.0.0.1", "--nthreads", "1",
-                 "--no-nanny", "--no-dashboard", "--name", f"w{i}"],
-                env=env, stdout=subprocess.DEVNULL, stderr=open(logs / f"worker{i}.log", "wb")))
+            procs.workers.append(
+                subprocess.Popen(
+                    [
+                        *_dask_cli(),
+                        "worker",
+                        procs.address,
+                        "--host",
+                        "127.0.0.1",
+                        "--nthreads",
+                        "1",
+                        "--no-nanny",
+                        "--no-dashboard",
+                        "--name",
+                        f"w{i}",
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=open(logs / f"worker{i}.log", "wb"),
+                )
+            )
         with Client(procs.address, timeout=timeout, set_as_default=False) as client:
             client.wait_for_workers(n_workers, timeout=max(1.0, deadline - time.monotonic() + 30))
         return procs

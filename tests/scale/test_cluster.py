@@ -106,8 +106,10 @@ def test_a_sweep_whose_scheduler_is_unreachable_says_so_and_records_it(tmp_path:
     import dask
 
     with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
-        result = CliRunner().invoke(cli, ["sweep", "-c", str(path), "--scheduler", f"tcp://127.0.0.1:{port}",
-                                          "--sweep-dir", str(tmp_path / "out")])
+        result = CliRunner().invoke(
+            cli,
+            ["sweep", "-c", str(path), "--scheduler", f"tcp://127.0.0.1:{port}", "--sweep-dir", str(tmp_path / "out")],
+        )
     assert result.exit_code == 2
     assert result.output.splitlines()[-1].startswith(f"Error: cannot reach the scheduler at tcp://127.0.0.1:{port}")
     sweep = json.loads((tmp_path / "out" / "sweep.json").read_text())

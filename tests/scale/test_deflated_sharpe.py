@@ -21,7 +21,9 @@ GAMMA = 0.5772156649015329
 
 
 def reference_sr0(n: int, variance: float) -> float:
-    return math.sqrt(variance) * ((1 - GAMMA) * stats.norm.ppf(1 - 1 / n) + GAMMA * stats.norm.ppf(1 - 1 / (n * math.e)))
+    return math.sqrt(variance) * (
+        (1 - GAMMA) * stats.norm.ppf(1 - 1 / n) + GAMMA * stats.norm.ppf(1 - 1 / (n * math.e))
+    )
 
 
 def reference_dsr_from_moments(sr: float, sr0: float, t: int, skew: float, kurt: float) -> float:
@@ -32,8 +34,12 @@ def reference(trials: list[np.ndarray]) -> tuple[float, float, list[float]]:
     srs = [float(np.mean(r) / np.std(r, ddof=1)) for r in trials]
     variance = float(np.var(srs, ddof=1))
     sr0 = reference_sr0(len(trials), variance)
-    dsr = [reference_dsr_from_moments(sr, sr0, len(r), float(stats.skew(r, bias=True)),
-                                      float(stats.kurtosis(r, fisher=False, bias=True))) for sr, r in zip(srs, trials)]
+    dsr = [
+        reference_dsr_from_moments(
+            sr, sr0, len(r), float(stats.skew(r, bias=True)), float(stats.kurtosis(r, fisher=False, bias=True))
+        )
+        for sr, r in zip(srs, trials)
+    ]
     return variance, sr0, dsr
 
 

@@ -48,8 +48,9 @@ values = [30]
 
 def _sweep(tmp_path: Path, name: str, *cluster: str) -> pd.DataFrame:
     out = tmp_path / name
-    result = qlop("sweep", "-c", str(tmp_path / "qs.toml"), *cluster, "--sweep-dir", str(out), cwd=tmp_path,
-                  timeout=1500)
+    result = qlop(
+        "sweep", "-c", str(tmp_path / "qs.toml"), *cluster, "--sweep-dir", str(out), cwd=tmp_path, timeout=1500
+    )
     assert result.returncode == 0, result.stderr
     sweep = json.loads((out / "sweep.json").read_text())
     assert sweep["counts"]["completed"] == 9 and sweep["status"] == "completed"
@@ -57,7 +58,8 @@ def _sweep(tmp_path: Path, name: str, *cluster: str) -> pd.DataFrame:
 
 
 def test_quickstart_3x3_same_results_on_one_worker_two_workers_and_an_existing_scheduler(
-        tmp_path: Path, dask_processes) -> None:
+    tmp_path: Path, dask_processes
+) -> None:
     (tmp_path / "qs.toml").write_text(QUICKSTART_SWEEP)
     serial = _sweep(tmp_path, "w1", "--workers", "1")
     assert len(serial) == 9 and serial["sharpe"].notna().all() and serial["auc"].notna().all()
@@ -79,14 +81,28 @@ def test_a_worker_killed_mid_sweep_loses_no_variant(tmp_path: Path, dask_process
     plugins.mkdir()
     (plugins / "sleepy.py").write_text(SLEEPY_PLUGIN)
     write_base(tmp_path / "base.toml", tmp_path / "runs", extra_steps='\n  { step_type = "sleepy" },')
-    path = write_sweep(tmp_path / "s.toml", "base.toml", [("label.label_params.leverage", "[1.5, 2.0]"),
-                                                          ("backtest.strategy_params.entry", "[0.52, 0.55]")])
+    path = write_sweep(
+        tmp_path / "s.toml",
+        "base.toml",
+        [("label.label_params.leverage", "[1.5, 2.0]"), ("backtest.strategy_params.entry", "[0.52, 0.55]")],
+    )
     with Client(dask_processes.address, set_as_default=False) as client:
         pids = client.run(os.getpid)  # worker address -> the PID of its `dask worker` process
     assert sorted(pids.values()) == sorted(w.pid for w in dask_processes.workers)
     out = tmp_path / "out"
-    proc = qlop_popen("--plugins-dir", str(plugins), "sweep", "-c", str(path), "--scheduler", dask_processes.address,
-                      "--sweep-dir", str(out), cwd=tmp_path, env=qlop_env(QLOP_E2E_SLEEP="5"))
+    proc = qlop_popen(
+        "--plugins-dir",
+        str(plugins),
+        "sweep",
+        "-c",
+        str(path),
+        "--scheduler",
+        dask_processes.address,
+        "--sweep-dir",
+        str(out),
+        cwd=tmp_path,
+        env=qlop_env(QLOP_E2E_SLEEP="5"),
+    )
     killed = None
     try:
         deadline = time.monotonic() + 600

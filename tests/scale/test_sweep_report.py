@@ -18,19 +18,50 @@ def _summary() -> dict:
             n += 1
             failed = lev == 3.0 and entry == 0.55
             sharpe = None if failed else round(lev * 0.3 - entry, 4)
-            variants.append({
-                "id": f"v{n:03d}", "values": {"label.lev": lev, "entry": entry, "universe": ["A", "B"]},
-                "status": "failed" if failed else "completed", "error": "data: ticker NOPE" if failed else None,
-                "run_dir": "" if failed else f"/x/runs/v{n:03d}-abc", "deflated_sharpe": None if failed else 0.5,
-                "metrics": {} if failed else {"sharpe": sharpe, "cagr": 0.01 * n, "max_drawdown": -0.1, "total_return": 0.2,
-                                               "n_trades": 10 * n, "auc": 0.51, "log_loss": 0.69, "base_rate": 0.48}})
-    return {"name": "demo", "mode": "grid", "status": "some_failed", "seconds": 12.0, "n_variants": len(variants),
-            "axes": [{"path": "label.lev", "values": [1.5, 2.0, 3.0]}, {"path": "entry", "values": [0.52, 0.55]},
-                     {"path": "universe", "values": [["A", "B"]]}],
-            "counts": {"completed": 5, "failed": 1},
-            "statistics": {"n_trials": 5, "sharpe_variance": 1e-4, "sr0": 0.01, "sr0_annualized": 0.16,
-                           "best": {"variant": "v005", "sharpe": 0.38, "deflated_sharpe": 0.5}},
-            "trials_ledger": {"name": "demo", "n_tried": 17}, "variants": variants}
+            variants.append(
+                {
+                    "id": f"v{n:03d}",
+                    "values": {"label.lev": lev, "entry": entry, "universe": ["A", "B"]},
+                    "status": "failed" if failed else "completed",
+                    "error": "data: ticker NOPE" if failed else None,
+                    "run_dir": "" if failed else f"/x/runs/v{n:03d}-abc",
+                    "deflated_sharpe": None if failed else 0.5,
+                    "metrics": {}
+                    if failed
+                    else {
+                        "sharpe": sharpe,
+                        "cagr": 0.01 * n,
+                        "max_drawdown": -0.1,
+                        "total_return": 0.2,
+                        "n_trades": 10 * n,
+                        "auc": 0.51,
+                        "log_loss": 0.69,
+                        "base_rate": 0.48,
+                    },
+                }
+            )
+    return {
+        "name": "demo",
+        "mode": "grid",
+        "status": "some_failed",
+        "seconds": 12.0,
+        "n_variants": len(variants),
+        "axes": [
+            {"path": "label.lev", "values": [1.5, 2.0, 3.0]},
+            {"path": "entry", "values": [0.52, 0.55]},
+            {"path": "universe", "values": [["A", "B"]]},
+        ],
+        "counts": {"completed": 5, "failed": 1},
+        "statistics": {
+            "n_trials": 5,
+            "sharpe_variance": 1e-4,
+            "sr0": 0.01,
+            "sr0_annualized": 0.16,
+            "best": {"variant": "v005", "sharpe": 0.38, "deflated_sharpe": 0.5},
+        },
+        "trials_ledger": {"name": "demo", "n_tried": 17},
+        "variants": variants,
+    }
 
 
 def test_results_frame_has_one_typed_column_per_axis_and_the_metrics() -> None:
@@ -44,7 +75,9 @@ def test_results_frame_has_one_typed_column_per_axis_and_the_metrics() -> None:
 
 def test_report_is_self_contained_and_says_best_of_n_tried() -> None:
     html = sweep_report(_summary(), results_frame(_summary()))
-    assert "best of 17 tried" in html and "<script src=" not in html and "https://" not in html.split("<body>")[1][:2000]
+    assert (
+        "best of 17 tried" in html and "<script src=" not in html and "https://" not in html.split("<body>")[1][:2000]
+    )
     assert "data: ticker NOPE" in html and "runs/v001-abc/backtest/report.html" in html
 
 

@@ -64,8 +64,21 @@ def test_sweep_shares_stages_writes_every_output_and_a_rerun_recomputes_only_wha
 
     # results.parquet: the axis values and the headline metrics, equal to each run's own files
     frame = pd.read_parquet(out / "results.parquet")
-    assert list(frame.columns) == ["variant", "status", LEVERAGE, ENTRY, "sharpe", "cagr", "max_drawdown",
-                                   "total_return", "n_trades", "auc", "log_loss", "base_rate", "deflated_sharpe"]
+    assert list(frame.columns) == [
+        "variant",
+        "status",
+        LEVERAGE,
+        ENTRY,
+        "sharpe",
+        "cagr",
+        "max_drawdown",
+        "total_return",
+        "n_trades",
+        "auc",
+        "log_loss",
+        "base_rate",
+        "deflated_sharpe",
+    ]
     assert len(frame) == 6 and set(frame["status"]) == {"completed"}
     for row, v in zip(frame.itertuples(index=False), sweep["variants"]):
         metrics = json.loads((Path(v["run_dir"]) / "backtest" / "metrics.json").read_text())
@@ -104,8 +117,12 @@ def test_sweep_shares_stages_writes_every_output_and_a_rerun_recomputes_only_wha
     assert len(new) == 2 and not any(v["resumed"] for v in new)
     assert sum(v["resumed"] for v in sweep["variants"]) == 4
     for v in new:
-        assert {s: v["stages"][s]["status"] for s in ("data", "features", "train", "backtest")} == \
-            {"data": "cached", "features": "cached", "train": "cached", "backtest": "computed"}
+        assert {s: v["stages"][s]["status"] for s in ("data", "features", "train", "backtest")} == {
+            "data": "cached",
+            "features": "cached",
+            "train": "cached",
+            "backtest": "computed",
+        }
     assert sweep["trials_ledger"]["n_tried"] == 8  # six, then two more distinct configs
 
 
@@ -114,15 +131,32 @@ def test_a_variant_failing_on_its_own_is_recorded_and_the_rest_complete_with_liv
 
     token = "sweep-test-token"
     write_base(tmp_path / "base.toml", tmp_path / "runs")
-    path = write_sweep(tmp_path / "uni.toml", "base.toml",
-                       [("data.tickers", '[["AAPL", "MSFT", "KO"], ["AAPL", "NOPE"]]'), (ENTRY, "[0.52, 0.55]")])
+    path = write_sweep(
+        tmp_path / "uni.toml",
+        "base.toml",
+        [("data.tickers", '[["AAPL", "MSFT", "KO"], ["AAPL", "NOPE"]]'), (ENTRY, "[0.52, 0.55]")],
+    )
     out = tmp_path / "out"
     env = qlop_env(QLOP_WS_TOKEN=token)
     relay = RelayProcess(token).start()
     try:
         tail = qlop_popen("ws", "tail", "sweep-1", "--ws-url", relay.url, "--wait", "120", cwd=tmp_path, env=env)
-        result = qlop("--stream-to-ws", "sweep-1", "--ws-url", relay.url, "sweep", "-c", str(path), "--workers", "1",
-                      "--sweep-dir", str(out), cwd=tmp_path, env=env, timeout=900)
+        result = qlop(
+            "--stream-to-ws",
+            "sweep-1",
+            "--ws-url",
+            relay.url,
+            "sweep",
+            "-c",
+            str(path),
+            "--workers",
+            "1",
+            "--sweep-dir",
+            str(out),
+            cwd=tmp_path,
+            env=env,
+            timeout=900,
+        )
         tail_out, _ = tail.communicate(timeout=60)
     finally:
         relay.stop()
@@ -145,8 +179,11 @@ def test_a_variant_failing_on_its_own_is_recorded_and_the_rest_complete_with_liv
     events = [json.loads(line) for line in tail_out.splitlines() if line.strip()]
     assert events and all(e["task_id"] == "sweep-1" and "variant" in e["payload"] for e in events)
     assert events[-1]["payload"]["status"] == "failed" and events[-1]["payload"]["n_failed"] == 2
-    ends = {e["payload"]["variant"]: e["payload"]["status"] for e in events
-            if e["payload"].get("status") in ("variant_completed", "variant_failed")}
+    ends = {
+        e["payload"]["variant"]: e["payload"]["status"]
+        for e in events
+        if e["payload"].get("status") in ("variant_completed", "variant_failed")
+    }
     assert ends == {v["id"]: f"variant_{v['status']}" for v in sweep["variants"]}
     worked = {e["payload"]["variant"] for e in events if e["type"] == "progress" and e["payload"]["variant"]}
     assert worked >= {v["id"] for v in sweep["variants"] if v["status"] == "completed"} - {None}
@@ -176,8 +213,19 @@ def test_ctrl_c_keeps_finished_variants_and_a_rerun_resumes(tmp_path: Path) -> N
     write_base(tmp_path / "base.toml", tmp_path / "runs", extra_steps='\n  { step_type = "sleepy" },')
     path = write_sweep(tmp_path / "s.toml", "base.toml", [(LEVERAGE, "[1.5, 2.0, 2.5]")])
     out = tmp_path / "out"
-    proc = qlop_popen("--plugins-dir", str(plugins), "sweep", "-c", str(path), "--workers", "1", "--sweep-dir", str(out),
-                      cwd=tmp_path, env=qlop_env(QLOP_E2E_SLEEP="6"))
+    proc = qlop_popen(
+        "--plugins-dir",
+        str(plugins),
+        "sweep",
+        "-c",
+        str(path),
+        "--workers",
+        "1",
+        "--sweep-dir",
+        str(out),
+        cwd=tmp_path,
+        env=qlop_env(QLOP_E2E_SLEEP="6"),
+    )
     try:
         deadline = time.monotonic() + 600
         while not any(e["payload"].get("status") == "variant_completed" for e in read_jsonl(out / "events.jsonl")):
@@ -201,15 +249,31 @@ def test_ctrl_c_keeps_finished_variants_and_a_rerun_resumes(tmp_path: Path) -> N
         assert read_manifest(Path(v["run_dir"]))["status"] == "completed"
         stamps[v["id"]] = os.stat(Path(v["run_dir"]) / "manifest.json").st_mtime_ns
 
-    rerun = qlop("--plugins-dir", str(plugins), "sweep", "-c", str(path), "--workers", "1", "--sweep-dir", str(out),
-                 cwd=tmp_path, env=qlop_env(QLOP_E2E_SLEEP="0"), timeout=900)
+    rerun = qlop(
+        "--plugins-dir",
+        str(plugins),
+        "sweep",
+        "-c",
+        str(path),
+        "--workers",
+        "1",
+        "--sweep-dir",
+        str(out),
+        cwd=tmp_path,
+        env=qlop_env(QLOP_E2E_SLEEP="0"),
+        timeout=900,
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert f"3 variants ({len(done)} already done)" in rerun.stderr
     sweep = json.loads((out / "sweep.json").read_text())
     assert sweep["status"] == "completed" and sweep["counts"]["completed"] == 3
     assert {v["id"] for v in sweep["variants"] if v["resumed"]} == set(stamps)
-    assert stamps == {i: os.stat(Path(v["run_dir"]) / "manifest.json").st_mtime_ns
-                      for v in sweep["variants"] for i in [v["id"]] if i in stamps}
+    assert stamps == {
+        i: os.stat(Path(v["run_dir"]) / "manifest.json").st_mtime_ns
+        for v in sweep["variants"]
+        for i in [v["id"]]
+        if i in stamps
+    }
     assert all(math.isfinite(x) for x in pd.read_parquet(out / "results.parquet")["sharpe"])
     for v in sweep["variants"]:
         assert not leftover_temp_files(Path(v["run_dir"]))
@@ -222,8 +286,9 @@ def test_force_recomputes_every_stage_once_still_shared(tmp_path: Path) -> None:
     out = tmp_path / "out"
     first = qlop("sweep", "-c", str(path), "--workers", "1", "--sweep-dir", str(out), cwd=tmp_path, timeout=900)
     assert first.returncode == 0, first.stderr
-    forced = qlop("sweep", "-c", str(path), "--workers", "1", "--sweep-dir", str(out), "--force", cwd=tmp_path,
-                  timeout=900)
+    forced = qlop(
+        "sweep", "-c", str(path), "--workers", "1", "--sweep-dir", str(out), "--force", cwd=tmp_path, timeout=900
+    )
     assert forced.returncode == 0, forced.stderr
     assert "2 variants (0 already done)" in forced.stderr
     sweep = json.loads((out / "sweep.json").read_text())

@@ -24,11 +24,16 @@ def base(tmp_path: Path) -> Path:
 
 
 def test_grid_is_every_combination_with_each_value_at_its_path(tmp_path: Path, base: Path) -> None:
-    path = write_sweep(tmp_path / "s.toml", "base.toml", [("label.label_params.leverage", "[1.5, 2.0, 3.0]"),
-                                                          ("backtest.strategy_params.entry", "[0.52, 0.55]")])
+    path = write_sweep(
+        tmp_path / "s.toml",
+        "base.toml",
+        [("label.label_params.leverage", "[1.5, 2.0, 3.0]"), ("backtest.strategy_params.entry", "[0.52, 0.55]")],
+    )
     sweep = load_sweep(path)
     assert [v.id for v in sweep.variants] == ["v001", "v002", "v003", "v004", "v005", "v006"]
-    seen = {(v.config.label.label_params["leverage"], v.config.backtest.strategy_params["entry"]) for v in sweep.variants}
+    seen = {
+        (v.config.label.label_params["leverage"], v.config.backtest.strategy_params["entry"]) for v in sweep.variants
+    }
     assert seen == {(a, b) for a in (1.5, 2.0, 3.0) for b in (0.52, 0.55)}
     assert len({v.config_hash for v in sweep.variants}) == 6
     # everything else is the base's
@@ -56,16 +61,25 @@ def test_inline_base_and_list_indices(tmp_path: Path, base: Path) -> None:
     path = tmp_path / "inline.json"
     import json
 
-    path.write_text(json.dumps({"base": json.loads(json.dumps(inline, default=str)),
-                                "axes": [{"path": "features.steps.1.step_params.timeperiod", "values": [7, 21]}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "base": json.loads(json.dumps(inline, default=str)),
+                "axes": [{"path": "features.steps.1.step_params.timeperiod", "values": [7, 21]}],
+            }
+        )
+    )
     sweep = load_sweep(path)
     assert [v.config.features.steps[1].step_params["timeperiod"] for v in sweep.variants] == [7, 21]
     assert sweep.variants[0].config.features.steps[0].step_type == "returns"
 
 
 def test_every_bad_variant_is_one_line_naming_its_axis_and_value_and_nothing_runs(tmp_path: Path, base: Path) -> None:
-    path = write_sweep(tmp_path / "s.toml", "base.toml", [("label.label_params.leverage", "[2.0, 50.0]"),
-                                                          ("backtest.strategy_params.entry", "[0.55, 1.5]")])
+    path = write_sweep(
+        tmp_path / "s.toml",
+        "base.toml",
+        [("label.label_params.leverage", "[2.0, 50.0]"), ("backtest.strategy_params.entry", "[0.55, 1.5]")],
+    )
     with pytest.raises(SweepValidationError) as info:
         load_sweep(path)
     lines = info.value.lines
@@ -84,8 +98,10 @@ def test_sweep_file_errors_name_the_field(tmp_path: Path, base: Path) -> None:
     bad.write_text('base = "base.toml"\n[[axes]]\npath = "seed"\nvalues = []\n')
     with pytest.raises(ConfigError, match=r"axes\.0\.values"):
         read_sweep_spec(bad)
-    bad.write_text('base = "base.toml"\n[[axes]]\npath = "label.label_params"\nvalues = [{}]\n'
-                   '[[axes]]\npath = "label.label_params.leverage"\nvalues = [2.0]\n')
+    bad.write_text(
+        'base = "base.toml"\n[[axes]]\npath = "label.label_params"\nvalues = [{}]\n'
+        '[[axes]]\npath = "label.label_params.leverage"\nvalues = [2.0]\n'
+    )
     with pytest.raises(ConfigError, match="overlap"):
         read_sweep_spec(bad)
     bad.write_text('base = "missing.toml"\n[[axes]]\npath = "seed"\nvalues = [1]\n')
@@ -111,7 +127,9 @@ def test_dotted_paths() -> None:
 def test_grid_points_order() -> None:
     from qlop.scale.sweepfile import SweepSpec
 
-    spec = SweepSpec.model_validate({"base": {}, "axes": [{"path": "a", "values": [1, 2]}, {"path": "b", "values": [1, 2, 3]}]})
+    spec = SweepSpec.model_validate(
+        {"base": {}, "axes": [{"path": "a", "values": [1, 2]}, {"path": "b", "values": [1, 2, 3]}]}
+    )
     assert grid_points(spec) == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
 
 

@@ -29,7 +29,9 @@ def test_trial_hash_follows_what_shapes_the_backtest_only(tmp_path: Path) -> Non
 def test_ledger_counts_distinct_hashes_and_survives_repeats(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     assert count_trials(runs, "exp") == 0
-    assert record_trials(runs, "exp", [{"config_hash": "a", "run_dir": "r1"}, {"config_hash": "b", "run_dir": "r2"}]) == 2
+    assert (
+        record_trials(runs, "exp", [{"config_hash": "a", "run_dir": "r1"}, {"config_hash": "b", "run_dir": "r2"}]) == 2
+    )
     assert record_trials(runs, "exp", [{"config_hash": "a", "run_dir": "r3", "sharpe": 0.5}]) == 2
     assert record_trials(runs, "other", [{"config_hash": "a", "run_dir": "r4"}]) == 1
     data = json.loads(ledger_path(runs, "exp").read_text())

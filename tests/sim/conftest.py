@@ -103,13 +103,22 @@ def reference_trade(o, h, l, c, day, seg_end, e, rules, side, horizon, exit_open
     else:
         financing = rules.borrow_fee * L * days / year
     net = max(pnl - fees - financing, -1.0)
-    return dict(exit_idx=exit_bar, entry_price=E, exit_price=exit_price, reason=why, exit_at_open=at_open,
-                price_return=price_ret, fees=fees, financing=financing, net_return=net,
-                bars_held=exit_bar - e + 1, side=1 if long else -1)
+    return dict(
+        exit_idx=exit_bar,
+        entry_price=E,
+        exit_price=exit_price,
+        reason=why,
+        exit_at_open=at_open,
+        price_return=price_ret,
+        fees=fees,
+        financing=financing,
+        net_return=net,
+        bars_held=exit_bar - e + 1,
+        side=1 if long else -1,
+    )
 
 
-def reference_simulate(o, h, l, c, day, seg_end, entries, rules, side=None, horizon=None, exit_open=None,
-                       rate_on=None):
+def reference_simulate(o, h, l, c, day, seg_end, entries, rules, side=None, horizon=None, exit_open=None, rate_on=None):
     """Per-trade loop over ``entries``; returns a dict of arrays keyed like SimResult."""
     rows = []
     for j, e in enumerate(entries):
@@ -117,8 +126,19 @@ def reference_simulate(o, h, l, c, day, seg_end, entries, rules, side=None, hori
         hz = rules.horizon if horizon is None else int(horizon[j])
         xo = None if exit_open is None else int(exit_open[j])
         rows.append(reference_trade(o, h, l, c, day, seg_end, int(e), rules, s, hz, xo, rate_on))
-    keys = ("exit_idx", "entry_price", "exit_price", "reason", "exit_at_open", "price_return", "fees",
-            "financing", "net_return", "bars_held", "side")
+    keys = (
+        "exit_idx",
+        "entry_price",
+        "exit_price",
+        "reason",
+        "exit_at_open",
+        "price_return",
+        "fees",
+        "financing",
+        "net_return",
+        "bars_held",
+        "side",
+    )
     return {k: np.array([r[k] for r in rows]) for k in keys}
 
 
@@ -131,8 +151,7 @@ def assert_matches_reference(result, ref):
     np.testing.assert_array_equal(result.exit_at_open, ref["exit_at_open"].astype(bool))
     np.testing.assert_array_equal(result.side, ref["side"].astype(np.int8))
     for key in ("entry_price", "exit_price", "price_return", "fees", "financing", "net_return"):
-        np.testing.assert_allclose(getattr(result, key), ref[key].astype(float), rtol=1e-9, atol=1e-12,
-                                   err_msg=key)
+        np.testing.assert_allclose(getattr(result, key), ref[key].astype(float), rtol=1e-9, atol=1e-12, err_msg=key)
 
 
 def segments(lengths):
@@ -159,14 +178,24 @@ def simref():
     """The reference implementation and helpers, as a fixture (test modules are not importable)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(simulate=reference_simulate, trade=reference_trade, check=assert_matches_reference,
-                           segments=segments)
+    return SimpleNamespace(
+        simulate=reference_simulate, trade=reference_trade, check=assert_matches_reference, segments=segments
+    )
 
 
 @pytest.fixture(scope="session")
 def canonical_panel(sample_panel):
     """The sample tickers as a canonical (ticker, date) panel, 2012-2017 only (small and fast)."""
-    frame = sample_panel.rename(columns={"Date": "date", "Open": "open", "High": "high", "Low": "low",
-                                         "Close": "close", "Adj Close": "adj_close", "Volume": "volume"})
+    frame = sample_panel.rename(
+        columns={
+            "Date": "date",
+            "Open": "open",
+            "High": "high",
+            "Low": "low",
+            "Close": "close",
+            "Adj Close": "adj_close",
+            "Volume": "volume",
+        }
+    )
     frame = frame[frame["date"] >= "2012-01-01"].astype({"volume": float})
     return frame.set_index(["ticker", "date"]).sort_index()

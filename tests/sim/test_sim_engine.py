@@ -27,10 +27,17 @@ def run(bars, rules, entry=0, days=None, **overrides):
 def one(result):
     """The single trade of ``result`` as a dict with the reason as a string."""
     assert len(result) == 1
-    return {"reason": REASONS[result.reason[0]], "exit_idx": int(result.exit_idx[0]),
-            "price": float(result.exit_price[0]), "at_open": bool(result.exit_at_open[0]),
-            "ret": float(result.price_return[0]), "net": float(result.net_return[0]),
-            "fees": float(result.fees[0]), "fin": float(result.financing[0]), "bars": int(result.bars_held[0])}
+    return {
+        "reason": REASONS[result.reason[0]],
+        "exit_idx": int(result.exit_idx[0]),
+        "price": float(result.exit_price[0]),
+        "at_open": bool(result.exit_at_open[0]),
+        "ret": float(result.price_return[0]),
+        "net": float(result.net_return[0]),
+        "fees": float(result.fees[0]),
+        "fin": float(result.financing[0]),
+        "bars": int(result.bars_held[0]),
+    }
 
 
 FLAT = [100, 100.5, 99.5, 100]
@@ -158,8 +165,9 @@ def test_day_count_act_360_is_the_default_and_act_365_divides_by_365():
 
 
 def test_costs_arithmetic_short_pay_borrow_fee_not_financing():
-    rules = free(side="short", leverage=2, horizon=2, commission_bps=1, slippage_bps=2,
-                       financing_rate=0.05, borrow_fee=0.1)
+    rules = free(
+        side="short", leverage=2, horizon=2, commission_bps=1, slippage_bps=2, financing_rate=0.05, borrow_fee=0.1
+    )
     t = one(run([FLAT, [95, 96, 89, 90], FLAT], rules, days=[0, 7, 8]))
     assert (t["reason"], t["price"]) == ("horizon", 90.0)
     assert t["ret"] == pytest.approx(0.10)

@@ -8,8 +8,8 @@ import pytest
 
 from qlop.errors import ConfigError, DataError
 from qlop.plugins.manager import get_plugin_manager
-from qlop.sim import REASONS, TradeRules, simulate
 from qlop.report_data import summarize_labels
+from qlop.sim import REASONS, TradeRules, simulate
 from qlop.testing import LabelContract
 
 
@@ -68,11 +68,21 @@ def test_the_last_horizon_rows_of_each_ticker_get_no_label(canonical_panel):
 def test_hand_made_panel_labels():
     """Ticker A: day-2 entry at 100 reaches +5% on its entry bar; the next row's trade is stopped."""
     idx = pd.MultiIndex.from_product([["A"], pd.date_range("2020-01-01", periods=5)], names=["ticker", "date"])
-    bars = np.array([[99, 100, 98, 99], [100, 106, 99.5, 104], [104, 104.5, 99, 100], [100, 101, 99, 100],
-                     [100, 101, 99, 100]], dtype=float)
+    bars = np.array(
+        [[99, 100, 98, 99], [100, 106, 99.5, 104], [104, 104.5, 99, 100], [100, 101, 99, 100], [100, 101, 99, 100]],
+        dtype=float,
+    )
     panel = pd.DataFrame(bars, index=idx, columns=["open", "high", "low", "close"])
-    out = make("leverage_opportunity", leverage=2, horizon=2, take_profit=0.05, stop_loss=0.03,
-               commission_bps=0, slippage_bps=0, financing_rate=0).make_labels(panel)
+    out = make(
+        "leverage_opportunity",
+        leverage=2,
+        horizon=2,
+        take_profit=0.05,
+        stop_loss=0.03,
+        commission_bps=0,
+        slippage_bps=0,
+        financing_rate=0,
+    ).make_labels(panel)
     assert out["label"].tolist()[:2] == [1.0, 0.0]
     assert out["exit_reason"].tolist() == ["tp", "sl", "horizon", None, None]
     assert out["net_return"].iloc[0] == pytest.approx(2 * 0.05)
@@ -81,7 +91,9 @@ def test_hand_made_panel_labels():
 
 
 def test_hurdle_and_costs_move_the_base_rate(canonical_panel):
-    cheap = make("leverage_opportunity", commission_bps=0, slippage_bps=0, financing_rate=0).make_labels(canonical_panel)
+    cheap = make("leverage_opportunity", commission_bps=0, slippage_bps=0, financing_rate=0).make_labels(
+        canonical_panel
+    )
     dear = make("leverage_opportunity", commission_bps=20, slippage_bps=20).make_labels(canonical_panel)
     high = make("leverage_opportunity", hurdle=0.1).make_labels(canonical_panel)
     known = cheap["label"].notna()
@@ -105,8 +117,10 @@ def test_insolvent_label_params_are_refused_with_the_field_path():
         make("leverage_opportunity", leverage=5, maintenance_margin=0.25)
     message = str(err.value)
     assert "\n" not in message
-    assert message == ("label.label_params.maintenance_margin: leverage 5 x maintenance_margin 0.25 = 1.25 >= 1: "
-                       "the position would be liquidated at entry")
+    assert message == (
+        "label.label_params.maintenance_margin: leverage 5 x maintenance_margin 0.25 = 1.25 >= 1: "
+        "the position would be liquidated at entry"
+    )
     with pytest.raises(ConfigError, match="label.label_params.min_commission: a label's return is per unit of margin"):
         make("leverage_opportunity", min_commission=1.0)
     with pytest.raises(ConfigError, match="label.label_params.stop_los"):
@@ -150,17 +164,22 @@ def test_forward_return_is_the_price_return_of_its_trade(canonical_panel):
     sizes = p.groupby(level="ticker", sort=False).size().to_numpy()
     seg_end = np.repeat(np.cumsum(sizes) - 1, sizes)
     rows = np.flatnonzero(out["label"].notna().to_numpy())
-    res = simulate(p["open"], p["high"], p["low"], p["close"], np.zeros(len(p), np.int64), seg_end, rows + 1,
-                   label.trade_rules())
+    res = simulate(
+        p["open"], p["high"], p["low"], p["close"], np.zeros(len(p), np.int64), seg_end, rows + 1, label.trade_rules()
+    )
     np.testing.assert_allclose(out["label"].to_numpy()[rows], res.price_return, rtol=1e-12)
 
 
 def test_summarize_labels_counts_by_hand():
     idx = pd.MultiIndex.from_tuples([("A", 1), ("A", 2), ("A", 3), ("B", 1), ("B", 2)], names=["ticker", "date"])
-    labels = pd.DataFrame({"label": [1.0, 0.0, np.nan, 1.0, np.nan],
-                           "net_return": [0.1, -0.05, np.nan, 0.2, np.nan],
-                           "exit_reason": pd.Series(["tp", "sl", None, "horizon", None], index=idx, dtype=object)},
-                          index=idx)
+    labels = pd.DataFrame(
+        {
+            "label": [1.0, 0.0, np.nan, 1.0, np.nan],
+            "net_return": [0.1, -0.05, np.nan, 0.2, np.nan],
+            "exit_reason": pd.Series(["tp", "sl", None, "horizon", None], index=idx, dtype=object),
+        },
+        index=idx,
+    )
     out = summarize_labels(labels)
     assert out.index.tolist() == ["A", "B", "ALL"]
     assert out.loc["A", ["n_rows", "n_labelled"]].tolist() == [3, 2]

@@ -54,8 +54,15 @@ def random_panel(draw):
     n = int(lengths.sum())
     m = draw(st.integers(1, 40))
     entries = rng.integers(0, n, size=m)
-    panel = dict(o=np.array(opens), h=np.array(highs), l=np.array(lows), c=np.array(closes),
-                 day=np.array(days, dtype=np.int64), lengths=lengths, entries=entries)
+    panel = dict(
+        o=np.array(opens),
+        h=np.array(highs),
+        l=np.array(lows),
+        c=np.array(closes),
+        day=np.array(days, dtype=np.int64),
+        lengths=lengths,
+        entries=entries,
+    )
     overrides = {}
     if draw(st.booleans()):
         overrides["side"] = rng.choice([-1, 1], size=m)
@@ -108,8 +115,14 @@ def test_simulate_equals_per_trade_loop(simref, data, rules, block):
         result = simulate(*args, rules, **overrides, financing=curve)
     finally:
         engine._BLOCK = saved
-    ref = simref.simulate(*args, rules, side=overrides.get("side"), horizon=overrides.get("horizon"),
-                          exit_open=overrides.get("exit_open_idx"), rate_on=rate_on)
+    ref = simref.simulate(
+        *args,
+        rules,
+        side=overrides.get("side"),
+        horizon=overrides.get("horizon"),
+        exit_open=overrides.get("exit_open_idx"),
+        rate_on=rate_on,
+    )
     simref.check(result, ref)
     assert np.all(result.net_return >= -1.0)
     # No trade reads past its own ticker's last bar.

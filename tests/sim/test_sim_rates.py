@@ -26,8 +26,7 @@ def write_rates(folder: Path, ticker: str, prints: dict[str, float]) -> RateSeri
     lines = ["Date,Open,High,Low,Close,Volume"]
     lines += [f"{d},{r},{r},{r},{r},0" for d, r in sorted(prints.items())]
     (folder / f"{ticker}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return RateSeries(data_source_type="csv", data_source_params={"path": str(folder)}, ticker=ticker,
-                      units="percent")
+    return RateSeries(data_source_type="csv", data_source_params={"path": str(folder)}, ticker=ticker, units="percent")
 
 
 def _days(*dates: str) -> np.ndarray:
@@ -52,9 +51,20 @@ def test_a_time_varying_financing_rate_is_applied_on_the_right_days(tmp_path):
     Wednesday the 6th to Wednesday the 13th pays 1 % for the nights of the 6th to the 10th (Friday's
     print holds over the weekend) and 10 % for the nights of the 11th and 12th; held to the 8th only,
     it never sees the 10 %."""
-    series = write_rates(tmp_path / "rates", "FEDFUNDS", {
-        "2021-01-04": 1.0, "2021-01-05": 1.0, "2021-01-06": 1.0, "2021-01-07": 1.0, "2021-01-08": 1.0,
-        "2021-01-11": 10.0, "2021-01-12": 10.0, "2021-01-13": 10.0})
+    series = write_rates(
+        tmp_path / "rates",
+        "FEDFUNDS",
+        {
+            "2021-01-04": 1.0,
+            "2021-01-05": 1.0,
+            "2021-01-06": 1.0,
+            "2021-01-07": 1.0,
+            "2021-01-08": 1.0,
+            "2021-01-11": 10.0,
+            "2021-01-12": 10.0,
+            "2021-01-13": 10.0,
+        },
+    )
     dates = _days("2021-01-06", "2021-01-13")
     rules = TradeRules.frictionless(side="long", leverage=3, horizon=2, financing_rate=series)
     fin = _trade(rules, dates).financing[0]
@@ -93,8 +103,11 @@ def test_a_rate_in_the_wrong_units_is_an_error(tmp_path):
     series = write_rates(tmp_path / "rates", "PCT", {"2021-01-04": 5.0, "2021-01-20": 5.0})
     wrong = series.model_copy(update={"units": "fraction"})  # 5.0 read as 500 % a year
     rules = TradeRules.frictionless(side="long", leverage=2, horizon=2, financing_rate=wrong)
-    with pytest.raises(ConfigError, match=r"financing_rate: rate series PCT.close from csv \(fraction\) has 5 on "
-                                          r"2021-01-04, not an annual rate .*check 'units'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"financing_rate: rate series PCT.close from csv \(fraction\) has 5 on "
+        r"2021-01-04, not an annual rate .*check 'units'",
+    ):
         _trade(rules, _days("2021-01-06", "2021-01-13"))
 
 
@@ -104,9 +117,9 @@ def test_stop_slippage_costs_stop_and_liquidation_fills_only():
     base = TradeRules.frictionless(side="long", leverage=2, horizon=3, stop_loss=0.05, take_profit=0.05)
     slip = base.model_copy(update={"stop_slippage_bps": 30.0})
     days = _days("2021-01-04", "2021-01-05", "2021-01-06")
-    stop = [FLAT, [100, 101, 94, 95], FLAT]          # touches the stop at 95 inside bar 2
-    gap = [FLAT, [93, 94, 92, 93], FLAT]             # opens below the stop: fills at 93
-    tp = [FLAT, [100, 106, 99, 105], FLAT]           # touches the take-profit at 105
+    stop = [FLAT, [100, 101, 94, 95], FLAT]  # touches the stop at 95 inside bar 2
+    gap = [FLAT, [93, 94, 92, 93], FLAT]  # opens below the stop: fills at 93
+    tp = [FLAT, [100, 106, 99, 105], FLAT]  # touches the take-profit at 105
     for bars, reason, price in ((stop, 2, 95.0), (gap, 2, 93.0), (tp, 1, 105.0)):
         a, b = _trade(base, days, bars), _trade(slip, days, bars)
         assert a.reason[0] == b.reason[0] == reason and b.exit_price[0] == price
@@ -116,8 +129,7 @@ def test_stop_slippage_costs_stop_and_liquidation_fills_only():
         if reason == 2:
             worse = 2 * (price * (1 - 30e-4) / 100 - 1)
             assert b.net_return[0] == pytest.approx(worse, rel=1e-12)
-    liq = TradeRules.frictionless(side="long", leverage=5, horizon=3, maintenance_margin=0.1,
-                                  stop_slippage_bps=30.0)
+    liq = TradeRules.frictionless(side="long", leverage=5, horizon=3, maintenance_margin=0.1, stop_slippage_bps=30.0)
     r = _trade(liq, days, [FLAT, [100, 100, 80, 85], FLAT])
     assert r.reason_names[0] == "liquidation"
     assert r.fees[0] == pytest.approx(30e-4 * 5 * r.exit_price[0] / 100, rel=1e-12)
@@ -133,11 +145,31 @@ def test_the_label_takes_its_financing_series_from_its_params(tmp_path):
     start = dt.date(2021, 1, 1)
     write_rates(folder, "RATE", {str(start + dt.timedelta(days=k)): (0.5 if k < 20 else 9.0) for k in range(60)})
     dates = pd.bdate_range("2021-01-04", periods=30)
-    panel = pd.DataFrame({"ticker": "X", "date": dates, "open": 100.0, "high": 100.0, "low": 100.0, "close": 100.0,
-                          "adj_close": 100.0, "volume": 1.0}).set_index(["ticker", "date"])
-    params = {"leverage": 3.0, "horizon": 2, "hurdle": -1.0, "commission_bps": 0, "slippage_bps": 0,
-              "financing_rate": {"data_source_type": "csv", "data_source_params": {"path": str(folder)},
-                                 "ticker": "RATE", "units": "percent"}}
+    panel = pd.DataFrame(
+        {
+            "ticker": "X",
+            "date": dates,
+            "open": 100.0,
+            "high": 100.0,
+            "low": 100.0,
+            "close": 100.0,
+            "adj_close": 100.0,
+            "volume": 1.0,
+        }
+    ).set_index(["ticker", "date"])
+    params = {
+        "leverage": 3.0,
+        "horizon": 2,
+        "hurdle": -1.0,
+        "commission_bps": 0,
+        "slippage_bps": 0,
+        "financing_rate": {
+            "data_source_type": "csv",
+            "data_source_params": {"path": str(folder)},
+            "ticker": "RATE",
+            "units": "percent",
+        },
+    }
     label = LeverageOpportunityLabel("leverage_opportunity", params)
     assert isinstance(label.trade_rules().financing_rate, RateSeries)
     net = label.make_labels(panel)["net_return"]

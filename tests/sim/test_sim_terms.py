@@ -27,8 +27,12 @@ def _users() -> dict[str, type]:
     from qlop.sim.rules import TradeRules
     from qlop_contrib.labels.leverage import LeverageOpportunityParams
 
-    return {"simulator": TradeRules, "label": LeverageOpportunityParams, "config": BacktestConfig,
-            "engine": EngineSettings}
+    return {
+        "simulator": TradeRules,
+        "label": LeverageOpportunityParams,
+        "config": BacktestConfig,
+        "engine": EngineSettings,
+    }
 
 
 @pytest.mark.parametrize("user", ["simulator", "label", "config", "engine"])
@@ -55,9 +59,19 @@ def test_the_defaults_reach_the_simulator_the_label_and_the_engine_unchanged():
     assert sim_rules(settings.terms, ExitRules()).terms == default
     # what the defaults are (docs/simulator.md and docs/backtest.md state them)
     assert default.model_dump() == {
-        "leverage": 1.0, "maintenance_margin": 0.25, "commission_bps": 1.0, "min_commission": 0.0,
-        "slippage_bps": 2.0, "financing_rate": 0.05, "day_count": "act_360", "borrow_fee": 0.0,
-        "liquidation_fee": 0.0, "stop_slippage_bps": 0.0, "risk_free": 0.0, "cash_rate": None}
+        "leverage": 1.0,
+        "maintenance_margin": 0.25,
+        "commission_bps": 1.0,
+        "min_commission": 0.0,
+        "slippage_bps": 2.0,
+        "financing_rate": 0.05,
+        "day_count": "act_360",
+        "borrow_fee": 0.0,
+        "liquidation_fee": 0.0,
+        "stop_slippage_bps": 0.0,
+        "risk_free": 0.0,
+        "cash_rate": None,
+    }
 
 
 def test_terms_are_declared_in_one_module_only():
@@ -82,9 +96,12 @@ def test_default_label_and_default_backtest_trade_the_same_trade(caplog):
     from qlop.testing.data import load_sample_panel
     from qlop_contrib.labels.leverage import LeverageOpportunityLabel
 
-    config = PipelineConfig.model_validate({
-        "label": {"label_type": "leverage_opportunity"},
-        "backtest": {"strategy_type": "probability_threshold", "strategy_params": {"barriers": "label"}}})
+    config = PipelineConfig.model_validate(
+        {
+            "label": {"label_type": "leverage_opportunity"},
+            "backtest": {"strategy_type": "probability_threshold", "strategy_params": {"barriers": "label"}},
+        }
+    )
     strategy = create("strategy", "probability_threshold", config.backtest.strategy_params, "backtest.strategy_params")
     with caplog.at_level(logging.WARNING, logger="qlop.stages.backtest"):
         exits = exit_rules(config, strategy)
@@ -92,11 +109,13 @@ def test_default_label_and_default_backtest_trade_the_same_trade(caplog):
 
     panel = load_sample_panel(["AAPL", "JPM"], "2008-01-01", "2009-12-31")
     labels = LeverageOpportunityLabel("leverage_opportunity", {}).make_labels(panel)
-    signals = pd.DataFrame({"signal": (np.random.default_rng(1).random(len(panel)) < 0.3).astype(np.int8)},
-                           index=panel.index)
+    signals = pd.DataFrame(
+        {"signal": (np.random.default_rng(1).random(len(panel)) < 0.3).astype(np.int8)}, index=panel.index
+    )
     settings = EngineSettings.from_config(config.backtest).model_copy(update={"max_gross_leverage": 10.0})
-    res = run_engine(panel, signals, settings, ExitRules(exits.take_profit, exits.stop_loss, exits.horizon,
-                                                         exit_on_signal=False))
+    res = run_engine(
+        panel, signals, settings, ExitRules(exits.take_profit, exits.stop_loss, exits.horizon, exit_on_signal=False)
+    )
     trades = res.trades
     lab = labels.reindex(pd.MultiIndex.from_arrays([trades["ticker"], trades["signal_date"]]))
     known = lab["label"].notna().to_numpy()
@@ -110,27 +129,49 @@ def test_insolvent_terms_are_refused_in_one_line_naming_the_field():
             model(leverage=5)
         (problem,) = err.value.errors()
         assert problem["loc"] == ("maintenance_margin",)
-        assert problem["msg"].endswith("leverage 5 x maintenance_margin 0.25 = 1.25 >= 1: the position would be "
-                                       "liquidated at entry")
+        assert problem["msg"].endswith(
+            "leverage 5 x maintenance_margin 0.25 = 1.25 >= 1: the position would be liquidated at entry"
+        )
 
 
-@pytest.mark.parametrize(("section", "value", "message"), [
-    ("backtest", {"leverage": 8, "maintenance_margin": 0.2},
-     "backtest.maintenance_margin: leverage 8 x maintenance_margin 0.2 = 1.6 >= 1: the position would be "
-     "liquidated at entry"),
-    ("backtest", {"day_count": "act_366"},
-     "backtest.day_count: Input should be 'act_365' or 'act_360' (got 'act_366')"),
-    ("backtest", {"financing_rate": 5},
-     "backtest.financing_rate: must be between 0 and 1 (annual fraction) (got 5)"),
-    ("label", {"leverage": 200},
-     "label.label_params.leverage: must be greater than 0 and at most 100 x margin (got 200)"),
-    ("label", {"leverage": 5},
-     "label.label_params.maintenance_margin: leverage 5 x maintenance_margin 0.25 = 1.25 >= 1: the position "
-     "would be liquidated at entry"),
-])
+@pytest.mark.parametrize(
+    ("section", "value", "message"),
+    [
+        (
+            "backtest",
+            {"leverage": 8, "maintenance_margin": 0.2},
+            "backtest.maintenance_margin: leverage 8 x maintenance_margin 0.2 = 1.6 >= 1: the position would be "
+            "liquidated at entry",
+        ),
+        (
+            "backtest",
+            {"day_count": "act_366"},
+            "backtest.day_count: Input should be 'act_365' or 'act_360' (got 'act_366')",
+        ),
+        (
+            "backtest",
+            {"financing_rate": 5},
+            "backtest.financing_rate: must be between 0 and 1 (annual fraction) (got 5)",
+        ),
+        (
+            "label",
+            {"leverage": 200},
+            "label.label_params.leverage: must be greater than 0 and at most 100 x margin (got 200)",
+        ),
+        (
+            "label",
+            {"leverage": 5},
+            "label.label_params.maintenance_margin: leverage 5 x maintenance_margin 0.25 = 1.25 >= 1: the position "
+            "would be liquidated at entry",
+        ),
+    ],
+)
 def test_config_errors_in_the_terms_name_the_field(qlop_cli, tmp_path, section, value, message):
-    data = {"data": {"tickers": ["AAPL"]}, "label": {"label_type": "leverage_opportunity"},
-            "backtest": {"strategy_type": "buy_and_hold", "benchmark": None}}
+    data = {
+        "data": {"tickers": ["AAPL"]},
+        "label": {"label_type": "leverage_opportunity"},
+        "backtest": {"strategy_type": "buy_and_hold", "benchmark": None},
+    }
     if section == "label":
         data["label"]["label_params"] = value
     else:
@@ -143,7 +184,9 @@ def test_config_errors_in_the_terms_name_the_field(qlop_cli, tmp_path, section, 
 
 
 def test_terms_and_configs_validate_without_numpy():
-    code = ("import sys, qlop.sim.terms, qlop.sim.rules, qlop.config\n"
-            "print(sorted(m for m in ('numpy', 'pandas') if m in sys.modules))")
+    code = (
+        "import sys, qlop.sim.terms, qlop.sim.rules, qlop.config\n"
+        "print(sorted(m for m in ('numpy', 'pandas') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "[]", out.stderr

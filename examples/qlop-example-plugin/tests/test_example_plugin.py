@@ -10,8 +10,11 @@ def test_registers_every_component(qlop_register, qlop_plugin_manager):
     qlop_plugin_manager.load_all_registries()
     assert record.status == "active"
     assert record.provides == {
-        "command": ["example-info"], "feature_step": ["range_position"], "label": ["forward_return_sign"],
-        "model": ["numpy_logistic"], "strategy": ["probability_band"],
+        "command": ["example-info"],
+        "feature_step": ["range_position"],
+        "label": ["forward_return_sign"],
+        "model": ["numpy_logistic"],
+        "strategy": ["probability_band"],
     }
 
 
@@ -26,7 +29,8 @@ def test_invalid_params_name_the_field(qlop_register, qlop_plugin_manager):
 
 
 def test_command_through_the_cli(qlop_cli):
-    result = qlop_cli.invoke(["-p", "qlop_example_plugin", "example-info", "--json"],
-                             env={"QLOP_DISABLE_PLUGINS": "example"})
+    result = qlop_cli.invoke(
+        ["-p", "qlop_example_plugin", "example-info", "--json"], env={"QLOP_DISABLE_PLUGINS": "example"}
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["provides"]["model"] == ["numpy_logistic"]

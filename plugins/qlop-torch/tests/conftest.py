@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 try:
-    import qlop_torch  # noqa: F401
     import torch  # noqa: F401
+
+    import qlop_torch  # noqa: F401
 
     MISSING = None
 except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -36,24 +37,48 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 
 #: a tiny LSTM: enough to learn the synthetic signal, fast enough for every test
-TINY_LSTM = {"lookback": 5, "hidden_size": 8, "epochs": 4, "batch_size": 64, "learning_rate": 0.02,
-             "early_stopping_patience": 2}
+TINY_LSTM = {
+    "lookback": 5,
+    "hidden_size": 8,
+    "epochs": 4,
+    "batch_size": 64,
+    "learning_rate": 0.02,
+    "early_stopping_patience": 2,
+}
 
 
-def _run_config(tmp_path: Path, name: str = "torch-e2e", model_type: str = "lstm",
-                model_params: dict[str, Any] | None = None, **extra: Any) -> Path:
+def _run_config(
+    tmp_path: Path,
+    name: str = "torch-e2e",
+    model_type: str = "lstm",
+    model_params: dict[str, Any] | None = None,
+    **extra: Any,
+) -> Path:
     """A small real pipeline: three sample tickers, two cheap feature steps, the leverage label,
     walk-forward over 2011-2016, the ONNX exporter (written as JSON, which QLOP reads like TOML)."""
     cfg = {
-        "name": name, "seed": 11, "runs_dir": str(tmp_path / "runs"),
-        "data": {"data_source_type": "sample", "tickers": ["AAPL", "MSFT", "JPM"],
-                 "start_date": "2011-01-01", "end_date": "2016-12-31"},
-        "features": {"dropna": True, "steps": [
-            {"step_type": "returns", "step_params": {"windows": [1, 5]}},
-            {"step_type": "rsi", "step_params": {"timeperiod": 14}}]},
+        "name": name,
+        "seed": 11,
+        "runs_dir": str(tmp_path / "runs"),
+        "data": {
+            "data_source_type": "sample",
+            "tickers": ["AAPL", "MSFT", "JPM"],
+            "start_date": "2011-01-01",
+            "end_date": "2016-12-31",
+        },
+        "features": {
+            "dropna": True,
+            "steps": [
+                {"step_type": "returns", "step_params": {"windows": [1, 5]}},
+                {"step_type": "rsi", "step_params": {"timeperiod": 14}},
+            ],
+        },
         "label": {"label_type": "leverage_opportunity", "label_params": {"horizon": 5, "leverage": 2.0}},
-        "model": {"model_type": model_type, "model_params": model_params or TINY_LSTM,
-                  "validation": {"train_years": 2, "test_months": 12}},
+        "model": {
+            "model_type": model_type,
+            "model_params": model_params or TINY_LSTM,
+            "validation": {"train_years": 2, "test_months": 12},
+        },
         "export": {"format_name": "onnx"},
         **extra,
     }
@@ -62,13 +87,18 @@ def _run_config(tmp_path: Path, name: str = "torch-e2e", model_type: str = "lstm
     return path
 
 
-def _qlop(*args: str, env: dict[str, str] | None = None, code: str | None = None,
-          timeout: float = 900) -> subprocess.CompletedProcess:
+def _qlop(
+    *args: str, env: dict[str, str] | None = None, code: str | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess:
     """``qlop ARGS`` in a fresh interpreter (``code`` runs first, e.g. to patch discovery)."""
-    script = (f"{code or ''}\nimport sys\nfrom qlop.cli.main import main\n"
-              f"sys.argv = ['qlop', *{list(args)!r}]\nmain()\n")
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=timeout)
+    script = f"{code or ''}\nimport sys\nfrom qlop.cli.main import main\nsys.argv = ['qlop', *{list(args)!r}]\nmain()\n"
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,14 @@ import pytest
 
 from qlop_torch import _deps
 
-HIDE_TORCH = ("import importlib.util as _u\n_real = _u.find_spec\n"
-              "_u.find_spec = lambda name, *a, **k: None if name == 'torch' else _real(name, *a, **k)\n")
-HIDE_PACKAGE = ("import qlop.plugins.discovery as _d\n_real = _d.iter_entry_points\n"
-                "_d.iter_entry_points = lambda: [e for e in _real() if e.distribution != 'qlop-torch']\n")
+HIDE_TORCH = (
+    "import importlib.util as _u\n_real = _u.find_spec\n"
+    "_u.find_spec = lambda name, *a, **k: None if name == 'torch' else _real(name, *a, **k)\n"
+)
+HIDE_PACKAGE = (
+    "import qlop.plugins.discovery as _d\n_real = _d.iter_entry_points\n"
+    "_d.iter_entry_points = lambda: [e for e in _real() if e.distribution != 'qlop-torch']\n"
+)
 
 
 def _records(proc) -> dict[str, dict]:
@@ -24,8 +28,7 @@ def _records(proc) -> dict[str, dict]:
 
 
 def test_listing_plugins_registers_both_models_without_importing_torch(run_qlop) -> None:
-    probe = ("import atexit, sys\natexit.register(lambda: sys.stderr.write('TORCH=%s\\n' % ('torch' in "
-             "sys.modules)))\n")
+    probe = "import atexit, sys\natexit.register(lambda: sys.stderr.write('TORCH=%s\\n' % ('torch' in sys.modules)))\n"
     proc = run_qlop("plugins", "list", "--all", "--json", code=probe)
     record = _records(proc)["torch"]
     assert record["status"] == "active" and record["distribution"] == "qlop-torch"
@@ -58,8 +61,9 @@ def test_broken_torch_fails_the_plugin_with_a_reinstall_hint(run_qlop, tmp_path:
 def test_an_unsupported_torch_release_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _deps.torch_problem() is None, "the installed torch is the supported one"
     monkeypatch.setattr(_deps, "version", lambda name: "2.9.1+cpu")
-    assert _deps.torch_problem() == ("PyTorch 2.9.1+cpu is installed, qlop-torch needs torch>=2.13,<2.14: "
-                                     "pip install torch==2.13.0")
+    assert _deps.torch_problem() == (
+        "PyTorch 2.9.1+cpu is installed, qlop-torch needs torch>=2.13,<2.14: pip install torch==2.13.0"
+    )
 
 
 def test_without_the_package_nothing_else_changes(run_qlop, make_config, tmp_path: Path) -> None:

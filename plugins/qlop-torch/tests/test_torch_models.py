@@ -16,8 +16,9 @@ from qlop_torch.models import LSTMModel, MLPModel
 TINY = {"hidden_size": 8, "epochs": 5, "batch_size": 32, "learning_rate": 0.02, "early_stopping_patience": 2}
 
 
-def frames(n_days: int = 160, tickers: tuple[str, ...] = ("AAA", "BBB", "CCC"), task: str = "classification",
-           seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+def frames(
+    n_days: int = 160, tickers: tuple[str, ...] = ("AAA", "BBB", "CCC"), task: str = "classification", seed: int = 0
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Features whose last three rows (per ticker) carry the signal, so a window model can learn it."""
     rng = np.random.default_rng(seed)
     parts, ys = [], []
@@ -27,13 +28,19 @@ def frames(n_days: int = 160, tickers: tuple[str, ...] = ("AAA", "BBB", "CCC"), 
         smooth = pd.Series(f[:, 0]).rolling(3, min_periods=1).mean().to_numpy()
         target = smooth - 0.5 * f[:, 1] + rng.normal(0, 0.3, n_days)
         ys.append((target > 0).astype(float) if task == "classification" else target)
-        parts.append(pd.DataFrame(f, columns=["a", "b", "c"],
-                                  index=pd.MultiIndex.from_product([[ticker], dates], names=["ticker", "date"])))
+        parts.append(
+            pd.DataFrame(
+                f,
+                columns=["a", "b", "c"],
+                index=pd.MultiIndex.from_product([[ticker], dates], names=["ticker", "date"]),
+            )
+        )
     return pd.concat(parts), np.concatenate(ys)
 
 
-def trained(cls=LSTMModel, params: dict | None = None, task: str = "classification", seed: int = 3,
-            val: bool = True) -> tuple[object, pd.DataFrame, np.ndarray]:
+def trained(
+    cls=LSTMModel, params: dict | None = None, task: str = "classification", seed: int = 3, val: bool = True
+) -> tuple[object, pd.DataFrame, np.ndarray]:
     X, y = frames(task=task)
     dates = X.index.get_level_values("date")
     cut = dates.unique()[110]
@@ -105,8 +112,9 @@ def test_early_stopping_keeps_the_best_epoch_and_the_final_model_reuses_it() -> 
     info = model.fit_info
     assert info["early_stopped"] and info["epochs_run"] == info["epochs"] + 2 < 30
     assert info["val_loss"] is not None and info["n_val_windows"] > 0
-    final = model.final_params([{"epochs": 3, "n_val_windows": 5}, {"epochs": 7, "n_val_windows": 5},
-                                {"epochs": 4, "n_val_windows": 5}])
+    final = model.final_params(
+        [{"epochs": 3, "n_val_windows": 5}, {"epochs": 7, "n_val_windows": 5}, {"epochs": 4, "n_val_windows": 5}]
+    )
     assert final.epochs == 4 and final.lookback == 4
     assert model.final_params([{"epochs": 3, "n_val_windows": 0}]) == model.params
 
@@ -152,8 +160,10 @@ def test_loading_refuses_mismatched_or_foreign_files(tmp_path: Path) -> None:
         LSTMModel("lstm", TINY).load_model(str(tmp_path / "lstm"))
 
 
-@pytest.mark.parametrize("cls, task", [(LSTMModel, "classification"), (LSTMModel, "regression"),
-                                       (MLPModel, "classification"), (MLPModel, "regression")])
+@pytest.mark.parametrize(
+    "cls, task",
+    [(LSTMModel, "classification"), (LSTMModel, "regression"), (MLPModel, "classification"), (MLPModel, "regression")],
+)
 def test_onnx_export_matches_the_native_model(cls, task) -> None:
     model, X, _ = trained(cls, task=task)
     graph = model.to_onnx(X.shape[1], 15)

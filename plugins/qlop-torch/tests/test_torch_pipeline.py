@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from qlop.api import ArtifactError
 
 pytestmark = pytest.mark.slow  # one real walk-forward run (about 10 s)
@@ -57,11 +58,21 @@ def test_onnx_parity_and_the_bundle_declares_lookback(run_dir: Path) -> None:
 
 def test_predict_bundle_scores_raw_ohlcv_without_importing_torch(run_dir: Path, tmp_path: Path, run_qlop) -> None:
     out = tmp_path / "scores.parquet"
-    probe = ("import atexit, sys\n"
-             "atexit.register(lambda: sys.stderr.write('TORCH_MODULES=%d\\n' % sum(1 for m in sys.modules "
-             "if m == 'torch' or m.startswith('torch.'))))\n")
-    proc = run_qlop("predict", "--bundle", str(run_dir / "export"), "--data", str(run_dir / "data.parquet"),
-                "--output", str(out), code=probe)
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('TORCH_MODULES=%d\\n' % sum(1 for m in sys.modules "
+        "if m == 'torch' or m.startswith('torch.'))))\n"
+    )
+    proc = run_qlop(
+        "predict",
+        "--bundle",
+        str(run_dir / "export"),
+        "--data",
+        str(run_dir / "data.parquet"),
+        "--output",
+        str(out),
+        code=probe,
+    )
     assert proc.returncode == 0, proc.stderr + proc.stdout
     assert "TORCH_MODULES=0" in proc.stderr, "qlop predict --bundle imported torch"
     scores = pd.read_parquet(out)

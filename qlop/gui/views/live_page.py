@@ -35,8 +35,14 @@ LOG_HEIGHT = 360
 #: before falling back to the run's own ``events.jsonl``.
 FALLBACK_AFTER = 3.0
 
-STATE_WORDS = {"completed": "done", "cached": "cached", "skipped": "skipped", "pending": "waiting",
-               "failed": "failed", "interrupted": "interrupted"}
+STATE_WORDS = {
+    "completed": "done",
+    "cached": "cached",
+    "skipped": "skipped",
+    "pending": "waiting",
+    "failed": "failed",
+    "interrupted": "interrupted",
+}
 
 
 def console_tail(task: Any, lines: int = 30) -> str:
@@ -84,16 +90,21 @@ def draw_progress(view: LiveView, status: str) -> None:
 def draw_log(view: LiveView) -> None:
     """The log in a scrolling panel that follows the newest line, unless paused."""
     state = st.session_state
-    follow = st.toggle("Follow the newest line", value=True, key="follow_log",
-                       help="Untick to pause the log where it is and read it; new lines are kept")
+    follow = st.toggle(
+        "Follow the newest line",
+        value=True,
+        key="follow_log",
+        help="Untick to pause the log where it is and read it; new lines are kept",
+    )
     lines = view.log
     if follow:
         state.pop("log_paused_at", None)
     else:
         paused_at = state.setdefault("log_paused_at", len(lines))
         if len(lines) > paused_at:
-            st.caption(f"Paused: {len(lines) - paused_at} newer lines are waiting; tick "
-                       "'Follow the newest line' to see them.")
+            st.caption(
+                f"Paused: {len(lines) - paused_at} newer lines are waiting; tick 'Follow the newest line' to see them."
+            )
         lines = lines[:paused_at]
     if len(lines) > MAX_LOG_LINES:
         st.caption(f"Showing the last {MAX_LOG_LINES} of {len(lines)} log lines; all are in {RunLayout.EVENTS}.")
@@ -112,8 +123,10 @@ def draw_outcome(view: LiveView, task: Any, run_dir: Path | None) -> None:
         answer_and_metrics(run_dir)
         return
     if view.status == "cancelled":
-        st.warning("The run was cancelled" + (f" during stage **{view.failed_stage}**." if view.failed_stage else "."),
-                   icon=":material/cancel:")
+        st.warning(
+            "The run was cancelled" + (f" during stage **{view.failed_stage}**." if view.failed_stage else "."),
+            icon=":material/cancel:",
+        )
     else:
         where = f"in stage **{view.failed_stage}**" if view.failed_stage else "before any stage finished"
         st.error(f"The run failed {where}: {view.error or 'no error message was recorded'}", icon=":material/error:")
@@ -145,8 +158,7 @@ def answer_and_metrics(run_dir: Path | None) -> None:
             col.metric(label, value)
     from qlop.gui.app import page
 
-    st.page_link(page("runs"), label="Open the results", icon=":material/insights:",
-                 query_params={"run": run_dir.name})
+    st.page_link(page("runs"), label="Open the results", icon=":material/insights:", query_params={"run": run_dir.name})
 
 
 def folded(task_id: str, events: list[dict[str, Any]]) -> LiveView:
@@ -201,8 +213,12 @@ def live_panel(task_id: str, subscriber: Any, task: Any) -> None:
         if task is not None and task.cancel_requested and not view.finished:
             status = "cancelling"
         if task is not None and task.running and not task.cancel_requested and not view.finished:
-            if st.button("Cancel run", key="cancel", icon=":material/stop_circle:",
-                         help="Stop the run cleanly: SIGINT, then SIGTERM"):
+            if st.button(
+                "Cancel run",
+                key="cancel",
+                icon=":material/stop_circle:",
+                help="Stop the run cleanly: SIGINT, then SIGTERM",
+            ):
                 threading.Thread(target=task.cancel, name=f"qlop-cancel-{task_id[:8]}", daemon=True).start()
                 task.cancel_requested = True
         draw_progress(view, status)

@@ -42,7 +42,6 @@ from qlop.gui.new_run import (
 )
 
 
-
 def key_prefix() -> str:
     """Prefix of every widget key of the form. Loading an example moves the form to fresh keys
     (``form.``, ``form1.``, ``form2.``...): a browser keeps a widget's value under its key, so only a
@@ -50,12 +49,21 @@ def key_prefix() -> str:
     gen = st.session_state.get("qlop_form_gen", 0)
     return f"form{gen or ''}."
 
+
 #: (section, plugin kind, type field, params field) of the plugin-backed sections after the data.
-SECTIONS = (("label", "label", "label_type", "label_params"), ("model", "model", "model_type", "model_params"),
-            ("backtest", "strategy", "strategy_type", "strategy_params"),
-            ("export", "exporter", "format_name", "format_params"))
-KIND_LABELS = {"data_source": "Data source", "label": "Label", "model": "Model", "strategy": "Strategy",
-               "exporter": "Exporter"}
+SECTIONS = (
+    ("label", "label", "label_type", "label_params"),
+    ("model", "model", "model_type", "model_params"),
+    ("backtest", "strategy", "strategy_type", "strategy_params"),
+    ("export", "exporter", "format_name", "format_params"),
+)
+KIND_LABELS = {
+    "data_source": "Data source",
+    "label": "Label",
+    "model": "Model",
+    "strategy": "Strategy",
+    "exporter": "Exporter",
+}
 
 
 def _names(kind: str) -> list[str]:
@@ -81,7 +89,9 @@ def _spec_fields(kind: str, name: str) -> list[forms.FieldSpec]:
     return forms.schema_fields(forms.params_schema(spec))
 
 
-def _section_fields(model: type, names: tuple[str, ...] | None = None, exclude: frozenset[str] = frozenset()) -> list[forms.FieldSpec]:
+def _section_fields(
+    model: type, names: tuple[str, ...] | None = None, exclude: frozenset[str] = frozenset()
+) -> list[forms.FieldSpec]:
     fields = forms.schema_fields(model.model_json_schema(), exclude=exclude)
     if names is None:
         return fields
@@ -124,13 +134,21 @@ class Form:
     def include(self, section: str) -> bool:
         return bool(self.start.get(section)) if section != "data" else True
 
-    def fields(self, fields: list[forms.FieldSpec], key: str, path: str, box: Any,
-               current: dict[str, Any] | None = None, columns: int = 3) -> dict[str, Any]:
+    def fields(
+        self,
+        fields: list[forms.FieldSpec],
+        key: str,
+        path: str,
+        box: Any,
+        current: dict[str, Any] | None = None,
+        columns: int = 3,
+    ) -> dict[str, Any]:
         """Draw ``fields``; their values, leaving out those at the params model's own default that
         the starting config did not set (so an example launched unchanged is exactly that file)."""
         current = current or {}
-        values, errs = forms.render_fields(fields, key_prefix() + key, path, box, current=current, columns=columns,
-                                           anchors=self.anchors)
+        values, errs = forms.render_fields(
+            fields, key_prefix() + key, path, box, current=current, columns=columns, anchors=self.anchors
+        )
         self.problems += [Problem.parse(e) for e in errs]
         defaults = {f.name: f.default for f in fields}
         return {k: v for k, v in values.items() if k in current or not _same(v, defaults.get(k, forms.NO_DEFAULT))}
@@ -141,8 +159,9 @@ class Form:
         value = st.session_state.get(key_prefix() + key, default)
         return value if value in names else (default if default in names else (names[0] if names else None))
 
-    def plugin_select(self, kind: str, key: str, default: str | None, box: Any, type_path: str,
-                      caption: bool = True) -> str | None:
+    def plugin_select(
+        self, kind: str, key: str, default: str | None, box: Any, type_path: str, caption: bool = True
+    ) -> str | None:
         names = _names(kind)
         if not names:
             box.warning(f"No {kind.replace('_', ' ')} plugin is installed.")
@@ -150,16 +169,28 @@ class Form:
             return None
         index = names.index(default) if default in names else 0
         chosen = st.session_state.get(key_prefix() + key, names[index])
-        name = box.selectbox(KIND_LABELS.get(kind, kind), names, index=index, key=key_prefix() + key,
-                             help=f"Installed {kind.replace('_', ' ')} plugins. "
-                                  f"{'' if caption else _summary(kind, chosen)}".strip())
+        name = box.selectbox(
+            KIND_LABELS.get(kind, kind),
+            names,
+            index=index,
+            key=key_prefix() + key,
+            help=f"Installed {kind.replace('_', ' ')} plugins. {'' if caption else _summary(kind, chosen)}".strip(),
+        )
         self.anchors[type_path] = box.empty()
         if caption:
             box.caption(_summary(kind, name))
         return name
 
-    def plugin_params(self, kind: str, name: str | None, key: str, box: Any, path: str,
-                      current: dict[str, Any], exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    def plugin_params(
+        self,
+        kind: str,
+        name: str | None,
+        key: str,
+        box: Any,
+        path: str,
+        current: dict[str, Any],
+        exclude: tuple[str, ...] = (),
+    ) -> dict[str, Any]:
         """The chosen plugin's params form (without the fields drawn up front)."""
         if name is None:
             return {}
@@ -204,16 +235,33 @@ def essentials(form: Form, data: dict[str, Any]) -> None:
     box = st.container(border=True)
     start = form.start
     top = box.columns([3, 1])
-    data["name"] = top[0].text_input("Run name", value=str(start.get("name") or "gui-run"), key=key_prefix() + "run_name",
-                                     help="A label for the run (shown in the Runs list and the report)")
-    data["seed"] = int(top[1].number_input("Seed", value=int(start.get("seed", 42)), step=1, key=key_prefix() + "seed",
-                                           help="Seed for every random step"))
+    data["name"] = top[0].text_input(
+        "Run name",
+        value=str(start.get("name") or "gui-run"),
+        key=key_prefix() + "run_name",
+        help="A label for the run (shown in the Runs list and the report)",
+    )
+    data["seed"] = int(
+        top[1].number_input(
+            "Seed",
+            value=int(start.get("seed", 42)),
+            step=1,
+            key=key_prefix() + "seed",
+            help="Seed for every random step",
+        )
+    )
 
     box.markdown("**Universe**")
     cols = box.columns([1, 2, 1, 1])
     src = form.section("data")
-    source = form.plugin_select("data_source", "data_source", src.get("data_source_type", "sample"), cols[0],
-                                "data.data_source_type", caption=False)
+    source = form.plugin_select(
+        "data_source",
+        "data_source",
+        src.get("data_source_type", "sample"),
+        cols[0],
+        "data.data_source_type",
+        caption=False,
+    )
     current = {k: src[k] for k in ("tickers", "start_date", "end_date") if k in src}
     values = {}
     for col, spec in zip(cols[1:], _section_fields(DataConfig, ("tickers", "start_date", "end_date"))):
@@ -224,8 +272,14 @@ def essentials(form: Form, data: dict[str, Any]) -> None:
     trade_box = box.container()
     data["_essential_label"] = trade(form, trade_box)
     model_row = box.columns([2, 1, 1])
-    model = form.plugin_select("model", "model", form.section("model").get("model_type", "xgboost"), model_row[0],
-                               "model.model_type", caption=False)
+    model = form.plugin_select(
+        "model",
+        "model",
+        form.section("model").get("model_type", "xgboost"),
+        model_row[0],
+        "model.model_type",
+        caption=False,
+    )
     data["_model_type"] = model
     data["_essential_strategy"] = entry(form, model_row[1])
 
@@ -251,7 +305,9 @@ def trade(form: Form, box: Any) -> dict[str, Any]:
     box.markdown("**The trade**" + (f" (label {label_name})" if label_name else ""))
     current = _plugin_current(lab, "label_type", "label_params", label_name)
     bt_current = form.section("backtest")
-    cols = box.columns(max(len(fields), 1) + (1 if bt_spec is not None and not any(f.name == "leverage" for f in fields) else 0))
+    cols = box.columns(
+        max(len(fields), 1) + (1 if bt_spec is not None and not any(f.name == "leverage" for f in fields) else 0)
+    )
     i = 0
     for spec in fields:
         col = cols[i]
@@ -260,16 +316,23 @@ def trade(form: Form, box: Any) -> dict[str, Any]:
             for part, values in leverage(form, col, spec, current, bt_spec, bt_current).items():
                 out[part].update(values)
             continue
-        out["label"].update(form.fields([spec], f"label.{label_name}", "label.label_params", col, current=current,
-                                        columns=1))
+        out["label"].update(
+            form.fields([spec], f"label.{label_name}", "label.label_params", col, current=current, columns=1)
+        )
     if bt_spec is not None and not any(f.name == "leverage" for f in fields):
         bt_spec.title = "Backtest leverage"
         out["backtest"].update(form.fields([bt_spec], "backtest", "backtest", cols[i], current=bt_current, columns=1))
     return out
 
 
-def leverage(form: Form, col: Any, spec: forms.FieldSpec, current: dict[str, Any], bt_spec: forms.FieldSpec,
-             bt_current: dict[str, Any]) -> dict[str, Any]:
+def leverage(
+    form: Form,
+    col: Any,
+    spec: forms.FieldSpec,
+    current: dict[str, Any],
+    bt_spec: forms.FieldSpec,
+    bt_current: dict[str, Any],
+) -> dict[str, Any]:
     """One leverage for the label and the backtest, or two once the user unlinks them."""
     label_value = current.get("leverage", spec.default)
     bt_value = bt_current.get("leverage", bt_spec.default)
@@ -280,8 +343,12 @@ def leverage(form: Form, col: Any, spec: forms.FieldSpec, current: dict[str, Any
     raw = forms.render_field(spec, key_prefix() + "leverage", col, current=label_value)
     slot = col.empty()
     form.anchors[LABEL_LEVERAGE] = slot
-    linked = col.checkbox("Same in the backtest", value=linked_default, key=key_prefix() + "link_leverage",
-                          help="Trade the backtest at the leverage the label scores; untick to set it apart")
+    linked = col.checkbox(
+        "Same in the backtest",
+        value=linked_default,
+        key=key_prefix() + "link_leverage",
+        help="Trade the backtest at the leverage the label scores; untick to set it apart",
+    )
     out: dict[str, Any] = {"label": {}, "backtest": {}}
     try:
         value = forms.coerce_value(spec, raw, "label.label_params")
@@ -297,8 +364,9 @@ def leverage(form: Form, col: Any, spec: forms.FieldSpec, current: dict[str, Any
         return out
     bt_spec.title = "Backtest leverage"
     start_bt = value if value is not forms.NO_DEFAULT else bt_value
-    out["backtest"].update(form.fields([bt_spec], "backtest_unlinked", "backtest", col,
-                                       current={"leverage": start_bt}, columns=1))
+    out["backtest"].update(
+        form.fields([bt_spec], "backtest_unlinked", "backtest", col, current={"leverage": start_bt}, columns=1)
+    )
     return out
 
 
@@ -328,8 +396,9 @@ def feature_steps(form: Form, box: Any) -> list[dict[str, Any]]:
     if "qlop_steps" not in state:
         start = [s for s in (form.section("features").get("steps") or []) if isinstance(s, dict)]
         state.qlop_step_counter = itertools.count()
-        state.qlop_steps = [(next(state.qlop_step_counter), s.get("step_type"), dict(s.get("step_params") or {}))
-                            for s in start]
+        state.qlop_steps = [
+            (next(state.qlop_step_counter), s.get("step_type"), dict(s.get("step_params") or {})) for s in start
+        ]
     steps = []
     for position, (step_id, default, params) in enumerate(list(state.qlop_steps)):
         path = f"features.steps.{position}"
@@ -338,18 +407,28 @@ def feature_steps(form: Form, box: Any) -> list[dict[str, Any]]:
         if not names:
             break
         index = names.index(default) if default in names else 0
-        name = head.selectbox(f"Step {position + 1}", names, index=index, key=f"{key_prefix()}step{step_id}",
-                              help="Installed feature-step plugins")
+        name = head.selectbox(
+            f"Step {position + 1}",
+            names,
+            index=index,
+            key=f"{key_prefix()}step{step_id}",
+            help="Installed feature-step plugins",
+        )
         form.slot(f"{path}.step_type", head)
         head.caption(_summary("feature_step", name))
         if remove.button("Remove", key=f"{key_prefix()}remove{step_id}", help="Remove this feature step"):
             state.qlop_steps = [s for s in state.qlop_steps if s[0] != step_id]
             st.rerun()
-        values = form.plugin_params("feature_step", name, f"step{step_id}", step, f"{path}.step_params",
-                                    params if name == default else {})
+        values = form.plugin_params(
+            "feature_step", name, f"step{step_id}", step, f"{path}.step_params", params if name == default else {}
+        )
         steps.append({"step_type": name, "step_params": values})
-    if box.button("Add feature step", key=key_prefix() + "add_step", disabled=not names,
-                  help=None if names else "No feature-step plugin is installed"):
+    if box.button(
+        "Add feature step",
+        key=key_prefix() + "add_step",
+        disabled=not names,
+        help=None if names else "No feature-step plugin is installed",
+    ):
         state.qlop_steps = [*state.qlop_steps, (next(state.qlop_step_counter), names[0] if names else "", {})]
         st.rerun()
     return steps
@@ -363,27 +442,38 @@ def sections(form: Form, data: dict[str, Any]) -> None:
     with st.expander("Data: source parameters and interval", expanded="data" in open_):
         source = data["data"]["data_source_type"]
         data["data"]["data_source_params"] = form.plugin_params(
-            "data_source", source, "data_source", st, "data.data_source_params",
-            _plugin_current(src, "data_source_type", "data_source_params", source))
-        data["data"].update(form.fields(_section_fields(DataConfig, ("interval",)), "data", "data", st,
-                                        current=src))
+            "data_source",
+            source,
+            "data_source",
+            st,
+            "data.data_source_params",
+            _plugin_current(src, "data_source_type", "data_source_params", source),
+        )
+        data["data"].update(form.fields(_section_fields(DataConfig, ("interval",)), "data", "data", st, current=src))
     feats = form.section("features")
     form.in_section("features")
     with st.expander("Features: steps and their parameters", expanded="features" in open_):
         steps = feature_steps(form, st)
-        values = form.fields(_section_fields(FeaturesConfig, exclude=frozenset({"steps"})), "features", "features",
-                             st, current=feats)
+        values = form.fields(
+            _section_fields(FeaturesConfig, exclude=frozenset({"steps"})), "features", "features", st, current=feats
+        )
         data["features"] = {"steps": steps, **values}
     essential_label = data.pop("_essential_label")
     essential_strategy = data.pop("_essential_strategy")
     model_type = data.pop("_model_type")
-    titles = {"label": "Label: type and other parameters", "model": "Model: parameters and walk-forward validation",
-              "backtest": "Backtest: strategy, capital, sizing and costs", "export": "Export"}
+    titles = {
+        "label": "Label: type and other parameters",
+        "model": "Model: parameters and walk-forward validation",
+        "backtest": "Backtest: strategy, capital, sizing and costs",
+        "export": "Export",
+    }
     for section, kind, type_key, params_key in SECTIONS:
         start = form.section(section)
         form.in_section(section)
         with st.expander(titles[section], expanded=section in open_):
-            if not st.checkbox(f"Include the {section} stage", value=form.include(section), key=f"{key_prefix()}include_{section}"):
+            if not st.checkbox(
+                f"Include the {section} stage", value=form.include(section), key=f"{key_prefix()}include_{section}"
+            ):
                 continue
             if section == "model":
                 name = model_type
@@ -392,8 +482,11 @@ def sections(form: Form, data: dict[str, Any]) -> None:
             else:
                 name = form.plugin_select(kind, kind, start.get(type_key), st, f"{section}.{type_key}")
             if name is None:
-                form.problems.append(Problem(f"{section}.{type_key}",
-                                             f"no {kind} plugin is installed; untick 'Include the {section} stage'"))
+                form.problems.append(
+                    Problem(
+                        f"{section}.{type_key}", f"no {kind} plugin is installed; untick 'Include the {section} stage'"
+                    )
+                )
                 continue
             exclude: tuple[str, ...] = ()
             shown: dict[str, Any] = {}
@@ -401,22 +494,40 @@ def sections(form: Form, data: dict[str, Any]) -> None:
                 exclude, shown = ESSENTIAL_LABEL_PARAMS, essential_label["label"]
             elif section == "backtest":
                 exclude, shown = ESSENTIAL_STRATEGY_PARAMS, essential_strategy
-            params = form.plugin_params(kind, name, kind, st, f"{section}.{params_key}",
-                                        _plugin_current(start, type_key, params_key, name), exclude=exclude)
+            params = form.plugin_params(
+                kind,
+                name,
+                kind,
+                st,
+                f"{section}.{params_key}",
+                _plugin_current(start, type_key, params_key, name),
+                exclude=exclude,
+            )
             section_data: dict[str, Any] = {type_key: name, params_key: {**shown, **params}}
             if section == "model":
                 st.markdown("**Walk-forward validation**")
-                section_data["validation"] = form.fields(forms.schema_fields(ValidationConfig.model_json_schema()),
-                                                         "validation", "model.validation", st,
-                                                         current=start.get("validation") or {})
-                section_data.update(form.fields(
-                    _section_fields(ModelConfig, exclude=frozenset({"model_type", "model_params", "validation"})),
-                    "model", "model", st, current=start))
+                section_data["validation"] = form.fields(
+                    forms.schema_fields(ValidationConfig.model_json_schema()),
+                    "validation",
+                    "model.validation",
+                    st,
+                    current=start.get("validation") or {},
+                )
+                section_data.update(
+                    form.fields(
+                        _section_fields(ModelConfig, exclude=frozenset({"model_type", "model_params", "validation"})),
+                        "model",
+                        "model",
+                        st,
+                        current=start,
+                    )
+                )
             elif section == "backtest":
                 st.markdown("**Capital, sizing, trade terms and benchmark**")
                 exclude_bt = frozenset({"strategy_type", "strategy_params", "leverage"})
-                values = form.fields(_section_fields(BacktestConfig, exclude=exclude_bt), "backtest", "backtest", st,
-                                     current=start)
+                values = form.fields(
+                    _section_fields(BacktestConfig, exclude=exclude_bt), "backtest", "backtest", st, current=start
+                )
                 section_data.update({**values, **essential_label["backtest"]})
             data[section] = section_data
     form.in_section(None)
@@ -446,8 +557,9 @@ def probe_before_launch(data: dict[str, Any], config: Any) -> bool:
     if listed_ticker_problems(d.data_source_type, d.data_source_params, list(d.tickers)) is not None or not d.tickers:
         return True
     with st.spinner(f"Checking {len(d.tickers)} tickers with {d.data_source_type}..."):
-        found = probed_ticker_problems(d.data_source_type, d.data_source_params, list(d.tickers), d.start_date,
-                                       d.end_date, d.interval)
+        found = probed_ticker_problems(
+            d.data_source_type, d.data_source_params, list(d.tickers), d.start_date, d.end_date, d.interval
+        )
     st.session_state.qlop_probed = {**(st.session_state.get("qlop_probed") or {}), _data_key(data): found}
     return not found
 
@@ -474,10 +586,13 @@ def verdict(box: Any, config: Any, problems: list[Problem], names: list[str] | N
     """Beside the Launch button: valid, or every problem with the field it concerns."""
     if problems:
         noun = "problem" if len(problems) == 1 else "problems"
-        lines = "\n".join(f"- **{human_path(p.path)}**: {plain(p.message, [*(names or []), *p.path.split('.')])}"
-                          for p in problems)
-        box.error(f"{len(problems)} {noun} to fix before launching (each is also shown at its field):\n{lines}",
-                  icon=":material/error:")
+        lines = "\n".join(
+            f"- **{human_path(p.path)}**: {plain(p.message, [*(names or []), *p.path.split('.')])}" for p in problems
+        )
+        box.error(
+            f"{len(problems)} {noun} to fix before launching (each is also shown at its field):\n{lines}",
+            icon=":material/error:",
+        )
     else:
         stages = [s for s in ("data", "features", "label", "model", "backtest", "export") if getattr(config, s)]
         box.success(f"Config valid ({', '.join(stages)})", icon=":material/check_circle:")
@@ -501,8 +616,9 @@ def launch(config: Any) -> None:
     st.switch_page(page("live"), query_params={"task": task_id})
 
 
-def launch_area(box: Any, data: dict[str, Any], config: Any, problems: list[Problem], key: str,
-                names: list[str] | None = None) -> None:
+def launch_area(
+    box: Any, data: dict[str, Any], config: Any, problems: list[Problem], key: str, names: list[str] | None = None
+) -> None:
     verdict(box, config, problems, names)
     if box.button("Launch run", type="primary", disabled=bool(problems), key=key, icon=":material/rocket_launch:"):
         if probe_before_launch(data, config):
@@ -530,9 +646,14 @@ def load_example(name: str) -> None:
 def example_outline(data: dict[str, Any]) -> str:
     """``12 tickers, 2003-01-01 to 2017-11-10; leverage_opportunity label; xgboost; probability_threshold``."""
     d = data.get("data") or {}
-    parts = [f"{len(d.get('tickers') or [])} tickers, {d.get('start_date') or 'first'} to {d.get('end_date') or 'last'}"]
-    for section, key, what in (("label", "label_type", "label"), ("model", "model_type", "model"),
-                               ("backtest", "strategy_type", "strategy")):
+    parts = [
+        f"{len(d.get('tickers') or [])} tickers, {d.get('start_date') or 'first'} to {d.get('end_date') or 'last'}"
+    ]
+    for section, key, what in (
+        ("label", "label_type", "label"),
+        ("model", "model_type", "model"),
+        ("backtest", "strategy_type", "strategy"),
+    ):
         if isinstance(data.get(section), dict):
             parts.append(f"{data[section].get(key, 'default')} {what}")
     return "; ".join(parts)
@@ -543,19 +664,34 @@ def example_picker() -> None:
 
     examples = {e.name: e for e in example_configs()}
     if not examples:
-        st.caption("No example configs found (QLOP runs outside its source tree): the form starts from the "
-                   "quickstart's settings.")
+        st.caption(
+            "No example configs found (QLOP runs outside its source tree): the form starts from the "
+            "quickstart's settings."
+        )
         return
     loaded = st.session_state.get("qlop_loaded", QUICKSTART)
     cols = st.columns([3, 2, 5], vertical_alignment="bottom")
     names = list(examples)
-    name = cols[0].selectbox("Start from an example", names, index=names.index(loaded) if loaded in names else 0,
-                             key="example", help="The shipped examples/*.toml; loading one resets the form to it")
-    cols[1].button("Load example", key="load_example", on_click=load_example, args=(name,),
-                   icon=":material/restart_alt:", width="stretch")
+    name = cols[0].selectbox(
+        "Start from an example",
+        names,
+        index=names.index(loaded) if loaded in names else 0,
+        key="example",
+        help="The shipped examples/*.toml; loading one resets the form to it",
+    )
+    cols[1].button(
+        "Load example",
+        key="load_example",
+        on_click=load_example,
+        args=(name,),
+        icon=":material/restart_alt:",
+        width="stretch",
+    )
     chosen = examples[name]
-    cols[2].caption(f"**{name}**: {example_outline(chosen.data())}" + (" (loaded)" if name == loaded else ""),
-                    help=chosen.summary or None)
+    cols[2].caption(
+        f"**{name}**: {example_outline(chosen.data())}" + (" (loaded)" if name == loaded else ""),
+        help=chosen.summary or None,
+    )
 
 
 def form_mode() -> None:
@@ -577,7 +713,9 @@ def form_mode() -> None:
     if config is not None:
         with st.expander("Config as JSON"):
             st.json(config.model_dump(mode="json"), expanded=False)
-    launch_area(launch_box, data, config, problems, key_prefix() + "launch", [p.rsplit(".", 1)[-1] for p in form.anchors])
+    launch_area(
+        launch_box, data, config, problems, key_prefix() + "launch", [p.rsplit(".", 1)[-1] for p in form.anchors]
+    )
 
 
 def pasted_config() -> tuple[str | None, str, str]:
@@ -612,8 +750,13 @@ def paste_mode() -> None:
 
 def render() -> None:
     st.title("New run")
-    mode = st.radio("Config", ["Build with the form", "Paste or upload a file"], horizontal=True, key="mode",
-                    label_visibility="collapsed")
+    mode = st.radio(
+        "Config",
+        ["Build with the form", "Paste or upload a file"],
+        horizontal=True,
+        key="mode",
+        label_visibility="collapsed",
+    )
     if mode == "Build with the form":
         form_mode()
     else:

@@ -12,11 +12,16 @@ def plugin_rows(manager: Any) -> list[dict[str, Any]]:
     manager.load_all_registries()
     rows = []
     for r in manager.records.values():
-        rows.append({
-            "name": r.name, "version": r.version or "-", "source": r.source, "status": r.status,
-            "reason": r.error or "",
-            "provides": "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(r.provides.items())) or "-",
-        })
+        rows.append(
+            {
+                "name": r.name,
+                "version": r.version or "-",
+                "source": r.source,
+                "status": r.status,
+                "reason": r.error or "",
+                "provides": "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(r.provides.items())) or "-",
+            }
+        )
     return rows
 
 
@@ -26,8 +31,7 @@ def component_rows(manager: Any) -> list[dict[str, Any]]:
     rows = []
     for kind in KINDS:
         for entry in manager.registry(kind).entries():
-            rows.append({"kind": kind, "name": entry.spec.name, "plugin": entry.plugin,
-                         "summary": entry.spec.summary})
+            rows.append({"kind": kind, "name": entry.spec.name, "plugin": entry.plugin, "summary": entry.spec.summary})
     return rows
 
 

@@ -22,9 +22,16 @@ def _chart(fig: Any, key: str) -> None:
 def run_table(runs: list[RunSummary]) -> None:
     import pandas as pd
 
-    rows = [{"run": r.run_id, "name": r.name or "", "status": r.status,
-             "started (UTC)": dt.datetime.fromtimestamp(r.started, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
-             "stages": ", ".join(r.stages)} for r in runs]
+    rows = [
+        {
+            "run": r.run_id,
+            "name": r.name or "",
+            "status": r.status,
+            "started (UTC)": dt.datetime.fromtimestamp(r.started, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+            "stages": ", ".join(r.stages),
+        }
+        for r in runs
+    ]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 
@@ -96,9 +103,14 @@ def model_section(run_dir: Path) -> None:
         st.markdown("**Out-of-sample metrics**")
         from qlop.formatting import format_metric, metric_help, metric_label
 
-        st.dataframe([{"metric": metric_label(k), "value": format_metric(k, v), "meaning": metric_help(k)}
-                      for k, v in overall.items()],
-                     hide_index=True, key="model_overall")
+        st.dataframe(
+            [
+                {"metric": metric_label(k), "value": format_metric(k, v), "meaning": metric_help(k)}
+                for k, v in overall.items()
+            ],
+            hide_index=True,
+            key="model_overall",
+        )
     if folds is not None:
         st.markdown("**Per-fold metrics**")
         st.dataframe(folds, hide_index=True, key="fold_metrics")
@@ -116,13 +128,26 @@ def downloads_section(run_dir: Path) -> None:
     i = 0
     for label, path, mime in offers:
         if path.suffix in (".html", ".parquet"):
-            cols[i % 4].download_button(label, path.read_bytes(), file_name=path.name, mime=mime,
-                                        key=f"dl_{label}", on_click="ignore", icon=":material/download:")
+            cols[i % 4].download_button(
+                label,
+                path.read_bytes(),
+                file_name=path.name,
+                mime=mime,
+                key=f"dl_{label}",
+                on_click="ignore",
+                icon=":material/download:",
+            )
             i += 1
     if bundle is not None:
-        cols[i % 4].download_button("ONNX bundle (zip)", bundle, file_name=f"{run_dir.name}-export.zip",
-                                    mime="application/zip", key="dl_bundle", on_click="ignore",
-                                    icon=":material/download:")
+        cols[i % 4].download_button(
+            "ONNX bundle (zip)",
+            bundle,
+            file_name=f"{run_dir.name}-export.zip",
+            mime="application/zip",
+            key="dl_bundle",
+            on_click="ignore",
+            icon=":material/download:",
+        )
 
 
 def run_detail(run_dir: Path) -> None:
@@ -162,8 +187,12 @@ def runs_folder() -> Path | None:
         return None
     from qlop.gui.app import page
 
-    st.page_link(page("sweeps"), label=f"Variant runs of sweep {sweep}: back to the sweep",
-                 icon=":material/grid_view:", query_params={"sweep": sweep})
+    st.page_link(
+        page("sweeps"),
+        label=f"Variant runs of sweep {sweep}: back to the sweep",
+        icon=":material/grid_view:",
+        query_params={"sweep": sweep},
+    )
     return SweepLayout(root).runs
 
 

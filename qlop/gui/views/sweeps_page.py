@@ -27,9 +27,14 @@ from qlop.gui import sweeps
 POLL_SECONDS = 1.0
 #: The axes offered in a fresh form (the quickstart's leverage and entry threshold).
 DEFAULT_AXES = "label.label_params.leverage = [1.5, 2.0]\nbacktest.strategy_params.entry = [0.52, 0.55]"
-STATUS_ICONS = {"completed": ":material/check_circle:", "some_failed": ":material/error:",
-                "failed": ":material/error:", "interrupted": ":material/cancel:",
-                "running": ":material/pending:", "starting": ":material/hourglass_top:"}
+STATUS_ICONS = {
+    "completed": ":material/check_circle:",
+    "some_failed": ":material/error:",
+    "failed": ":material/error:",
+    "interrupted": ":material/cancel:",
+    "running": ":material/pending:",
+    "starting": ":material/hourglass_top:",
+}
 
 
 def _runs_dir() -> Path:
@@ -39,6 +44,7 @@ def _runs_dir() -> Path:
 
 
 # -- launching ------------------------------------------------------------------------------------
+
 
 def base_config(errors: list[str]) -> dict[str, Any] | None:
     """The base config's data: a finished run's resolved config, or a pasted/uploaded one (validated)."""
@@ -54,19 +60,25 @@ def base_config(errors: list[str]) -> dict[str, Any] | None:
             if not runs:
                 st.info("No run with a config under the runs folder yet: paste or upload a base config.")
                 return None
-            choice = st.selectbox("Run", list(runs), key="sweep_base_run",
-                                  format_func=lambda n: f"{n} ({runs[n].name or '-'})")
+            choice = st.selectbox(
+                "Run", list(runs), key="sweep_base_run", format_func=lambda n: f"{n} ({runs[n].name or '-'})"
+            )
             data = read_json(RunLayout(runs[choice].run_dir).config) or {}
             config = validate_data(data, f"run {choice}: {RunLayout.CONFIG}")
         else:
-            upload = st.file_uploader("Upload a base config", type=["toml", "json", "yaml", "yml"],
-                                      key="sweep_upload")
+            upload = st.file_uploader("Upload a base config", type=["toml", "json", "yaml", "yml"], key="sweep_upload")
             if upload is not None:
-                text, fmt, source = (upload.getvalue().decode("utf-8", errors="replace"), format_of(upload.name),
-                                     upload.name)
+                text, fmt, source = (
+                    upload.getvalue().decode("utf-8", errors="replace"),
+                    format_of(upload.name),
+                    upload.name,
+                )
             else:
                 fmt = st.selectbox("Format", FORMATS, key="sweep_paste_format")
-                text, source = st.text_area("Paste a base config", height=220, key="sweep_paste_text"), "<pasted config>"
+                text, source = (
+                    st.text_area("Paste a base config", height=220, key="sweep_paste_text"),
+                    "<pasted config>",
+                )
             if not text:
                 st.info("Paste a base config or upload a file.")
                 return None
@@ -98,19 +110,32 @@ def launch_form() -> None:
     base = base_config(errors)
     top = st.columns([2, 1, 1])
     default_name = f"{(base or {}).get('name') or 'sweep'}-sweep"
-    name = top[0].text_input("Sweep name", value=default_name, key="sweep_name",
-                             help="Its folder: <runs folder>/sweeps/NAME (the same name again resumes it)")
+    name = top[0].text_input(
+        "Sweep name",
+        value=default_name,
+        key="sweep_name",
+        help="Its folder: <runs folder>/sweeps/NAME (the same name again resumes it)",
+    )
     mode = top[1].radio("Mode", ["grid", "random"], horizontal=True, key="sweep_mode")
-    workers = int(top[2].number_input("Local workers", min_value=1, max_value=256, value=os.cpu_count() or 1,
-                                      step=1, key="sweep_workers",
-                                      help="Dask worker processes, one thread each"))
+    workers = int(
+        top[2].number_input(
+            "Local workers",
+            min_value=1,
+            max_value=256,
+            value=os.cpu_count() or 1,
+            step=1,
+            key="sweep_workers",
+            help="Dask worker processes, one thread each",
+        )
+    )
     samples, seed = None, 0
     if mode == "random":
         cols = st.columns(2)
         samples = int(cols[0].number_input("Samples", min_value=1, value=4, step=1, key="sweep_samples"))
         seed = int(cols[1].number_input("Seed", min_value=0, value=0, step=1, key="sweep_seed"))
-    axes_text = st.text_area("Axes: one per line, dotted.config.path = [values]", value=DEFAULT_AXES,
-                             height=120, key="sweep_axes")
+    axes_text = st.text_area(
+        "Axes: one per line, dotted.config.path = [values]", value=DEFAULT_AXES, height=120, key="sweep_axes"
+    )
     sweep = data = None
     if base is not None and not errors:
         try:
@@ -123,10 +148,15 @@ def launch_form() -> None:
     if sweep is not None:
         target = sweeps.sweep_dir(_runs_dir(), name)
         again = " (it exists: finished variants are kept, the rest run)" if target.exists() else ""
-        st.success(f"{len(sweep.variants)} variant(s) valid; they go to {target}{again}", icon=":material/check_circle:")
+        st.success(
+            f"{len(sweep.variants)} variant(s) valid; they go to {target}{again}", icon=":material/check_circle:"
+        )
         with st.expander("Variants"):
-            st.dataframe([{"variant": v.id, **{p: sweeps.value_label(x) for p, x in v.values.items()}}
-                          for v in sweep.variants], hide_index=True, key="sweep_variants")
+            st.dataframe(
+                [{"variant": v.id, **{p: sweeps.value_label(x) for p, x in v.values.items()}} for v in sweep.variants],
+                hide_index=True,
+                key="sweep_variants",
+            )
     if st.button("Launch sweep", type="primary", disabled=sweep is None, key="sweep_launch"):
         launch(data, name, workers)
 
@@ -158,11 +188,16 @@ def sweep_list() -> None:
         return
     for s in found:
         counts = ", ".join(f"{n} {k}" for k, n in s.counts.items() if n)
-        st.page_link(page("sweeps"), label=f"{s.name}: {s.status}, {s.n_variants} variants ({counts or '-'})",
-                     icon=STATUS_ICONS.get(s.status, ":material/grid_view:"), query_params={"sweep": s.name})
+        st.page_link(
+            page("sweeps"),
+            label=f"{s.name}: {s.status}, {s.n_variants} variants ({counts or '-'})",
+            icon=STATUS_ICONS.get(s.status, ":material/grid_view:"),
+            query_params={"sweep": s.name},
+        )
 
 
 # -- watching -------------------------------------------------------------------------------------
+
 
 def _task_for(root: Path) -> Any:
     from qlop.gui.state import task_registry
@@ -178,16 +213,20 @@ def draw(view: sweeps.SweepView, name: str, root: Path, metric: str) -> None:
 
     st.markdown(f"**Status:** `{view.status}`")
     total = max(1, view.total)
-    st.progress(min(1.0, view.done / total),
-                text=f"{view.done}/{view.total} variants done ({view.count('completed')} completed, "
-                     f"{view.count('failed')} failed, {view.count('running')} running)")
+    st.progress(
+        min(1.0, view.done / total),
+        text=f"{view.done}/{view.total} variants done ({view.count('completed')} completed, "
+        f"{view.count('failed')} failed, {view.count('running')} running)",
+    )
     if view.error:
         st.error(view.error)
     shaped = sweeps.grid(view, metric)
     if shaped is not None:
         ra, ca, rlabels, clabels, cells = shaped
-        st.markdown(f"**{metric_label(metric)}** by `{ra}` (rows) and `{ca}` (columns)"
-                    + (" - mean over the other axes" if len(view.axes) > 2 else ""))
+        st.markdown(
+            f"**{metric_label(metric)}** by `{ra}` (rows) and `{ca}` (columns)"
+            + (" - mean over the other axes" if len(view.axes) > 2 else "")
+        )
         frame = pd.DataFrame(cells, index=pd.Index(rlabels, name=ra), columns=clabels)
         st.table(frame)  # a plain HTML table: small, and its cells are text a reader (or a test) can find
     st.markdown("**Variants**")
@@ -196,12 +235,17 @@ def draw(view: sweeps.SweepView, name: str, root: Path, metric: str) -> None:
     if finished:
         from qlop.gui.app import page
 
-        labels = {v.id: f"{v.id}: " + ", ".join(f"{k}={sweeps.value_label(x)}" for k, x in v.values.items())
-                  for v in finished}
+        labels = {
+            v.id: f"{v.id}: " + ", ".join(f"{k}={sweeps.value_label(x)}" for k, x in v.values.items()) for v in finished
+        }
         choice = st.selectbox("Open a variant's run", list(labels), format_func=labels.get, key="sweep_open")
         run_dir = Path(next(v.run_dir for v in finished if v.id == choice) or "")
-        st.page_link(page("runs"), label=f"Open {choice}'s run page", icon=":material/insights:",
-                     query_params={"sweep": name, "run": run_dir.name})
+        st.page_link(
+            page("runs"),
+            label=f"Open {choice}'s run page",
+            icon=":material/insights:",
+            query_params={"sweep": name, "run": run_dir.name},
+        )
 
 
 def watch(name: str) -> None:
@@ -243,8 +287,12 @@ def watch(name: str) -> None:
         view = sweeps.sweep_view(sweeps.read_sweep_json(root), events)
         process_ended = task is not None and not task.running
         if task is not None and task.running and not task.cancel_requested and not view.finished:
-            if st.button("Cancel sweep", key="sweep_cancel", icon=":material/stop_circle:",
-                         help="Stop the sweep cleanly (finished variants are kept; launching it again resumes)"):
+            if st.button(
+                "Cancel sweep",
+                key="sweep_cancel",
+                icon=":material/stop_circle:",
+                help="Stop the sweep cleanly (finished variants are kept; launching it again resumes)",
+            ):
                 threading.Thread(target=task.cancel, name=f"qlop-cancel-{task.task_id[:8]}", daemon=True).start()
                 task.cancel_requested = True
         draw(view, name, root, metric)
@@ -254,8 +302,15 @@ def watch(name: str) -> None:
             st.error(f"qlop sweep exited with code {task.returncode}")
             st.code(console_tail(task) or "(empty)", language=None)
         if view.finished and layout.report.is_file():
-            st.download_button("Sweep report (HTML)", layout.report.read_bytes(), file_name=f"{name}-report.html",
-                               mime="text/html", key="sweep_report", on_click="ignore", icon=":material/download:")
+            st.download_button(
+                "Sweep report (HTML)",
+                layout.report.read_bytes(),
+                file_name=f"{name}-report.html",
+                mime="text/html",
+                key="sweep_report",
+                on_click="ignore",
+                icon=":material/download:",
+            )
         if live and (view.finished or process_ended):
             if subscriber is not None:
                 subscriber.stop()

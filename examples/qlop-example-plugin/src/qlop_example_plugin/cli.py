@@ -13,8 +13,13 @@ def info(as_json: bool) -> None:
 
     from qlop_example_plugin import __version__
 
-    provides = {"feature_step": ["range_position"], "label": ["forward_return_sign"],
-                "model": ["numpy_logistic"], "strategy": ["probability_band"], "command": ["example-info"]}
+    provides = {
+        "feature_step": ["range_position"],
+        "label": ["forward_return_sign"],
+        "model": ["numpy_logistic"],
+        "strategy": ["probability_band"],
+        "command": ["example-info"],
+    }
     if as_json:
         click.echo(json.dumps({"version": __version__, "provides": provides}))
         return

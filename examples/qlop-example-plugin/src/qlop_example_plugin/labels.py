@@ -28,5 +28,6 @@ class ForwardReturnSign(BaseLabelPlugin):
         future = data.groupby(level="ticker", sort=False)["close"].shift(-p.horizon)
         ret = future / data["close"] - 1.0
         label = np.where(ret.isna(), np.nan, (ret > p.threshold).astype("float64"))
-        return pd.DataFrame({"label": label.astype("float64"), "forward_return": ret.astype("float64")},
-                            index=data.index)
+        return pd.DataFrame(
+            {"label": label.astype("float64"), "forward_return": ret.astype("float64")}, index=data.index
+        )

@@ -39,8 +39,13 @@ class NumpyLogistic(BaseModelPlugin):
     params_model = NumpyLogisticParams
     tasks = ("classification",)
 
-    def train(self, X_train: pd.DataFrame, y_train: np.ndarray, X_val: pd.DataFrame | None = None,
-              y_val: np.ndarray | None = None) -> dict[str, Any]:
+    def train(
+        self,
+        X_train: pd.DataFrame,
+        y_train: np.ndarray,
+        X_val: pd.DataFrame | None = None,
+        y_val: np.ndarray | None = None,
+    ) -> dict[str, Any]:
         p = self.model_params
         X = X_train.to_numpy(dtype="float64")
         y = np.asarray(y_train, dtype="float64")
@@ -60,9 +65,14 @@ class NumpyLogistic(BaseModelPlugin):
             w -= step
             if np.max(np.abs(step)) < p.tol:
                 break
-        self.artifact = {"format": FORMAT, "features": list(map(str, X_train.columns)),
-                         "mean": mean.tolist(), "scale": scale.tolist(),
-                         "intercept": float(w[0]), "coef": w[1:].tolist()}
+        self.artifact = {
+            "format": FORMAT,
+            "features": list(map(str, X_train.columns)),
+            "mean": mean.tolist(),
+            "scale": scale.tolist(),
+            "intercept": float(w[0]),
+            "coef": w[1:].tolist(),
+        }
         return self.artifact
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -70,8 +80,9 @@ class NumpyLogistic(BaseModelPlugin):
         missing = [c for c in art["features"] if c not in X.columns]
         if missing:
             raise ValueError(f"features missing from X: {missing}")
-        Z = np.nan_to_num((X[art["features"]].to_numpy(dtype="float64") - np.asarray(art["mean"]))
-                          / np.asarray(art["scale"]))
+        Z = np.nan_to_num(
+            (X[art["features"]].to_numpy(dtype="float64") - np.asarray(art["mean"])) / np.asarray(art["scale"])
+        )
         return _sigmoid(art["intercept"] + Z @ np.asarray(art["coef"]))
 
     def save_model(self, artifact: Any, path: str) -> list[str]:

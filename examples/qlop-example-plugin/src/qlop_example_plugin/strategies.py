@@ -13,8 +13,9 @@ class ProbabilityBandParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     upper: float = number(0.6, ge=0.5, le=1.0, unit="(probability)", description="Go long when prob is above this")
-    lower: float = number(0.4, ge=0.0, le=0.5, unit="(probability)",
-                          description="Go short (if allowed) when prob is below this")
+    lower: float = number(
+        0.4, ge=0.0, le=0.5, unit="(probability)", description="Go short (if allowed) when prob is below this"
+    )
     allow_short: bool = Field(False, description="Take short positions below `lower`")
 
     @model_validator(mode="after")

@@ -22,11 +22,15 @@ if _problem is not None:
 def qlop_register_model() -> list[ComponentSpec]:
     return [
         ComponentSpec(
-            name="lstm", factory="qlop_torch.models:LSTMModel", params_model="qlop_torch.params:LSTMParams",
+            name="lstm",
+            factory="qlop_torch.models:LSTMModel",
+            params_model="qlop_torch.params:LSTMParams",
             summary="LSTM over each ticker's last `lookback` feature rows (PyTorch, CPU); ONNX export",
         ),
         ComponentSpec(
-            name="mlp", factory="qlop_torch.models:MLPModel", params_model="qlop_torch.params:MLPParams",
+            name="mlp",
+            factory="qlop_torch.models:MLPModel",
+            params_model="qlop_torch.params:MLPParams",
             summary="Multi-layer perceptron over one feature row (PyTorch, CPU); ONNX export",
         ),
     ]

@@ -42,8 +42,7 @@ def torch_problem() -> str | None:
         return f"PyTorch at {where} has no package metadata (a broken install); reinstall it: {REINSTALL}"
     lo, hi = SUPPORTED
     if not lo <= _release(installed)[:2] < hi:
-        return (f"PyTorch {installed} is installed, qlop-torch needs torch>={lo[0]}.{lo[1]},<{hi[0]}.{hi[1]}: "
-                f"{INSTALL}")
+        return f"PyTorch {installed} is installed, qlop-torch needs torch>={lo[0]}.{lo[1]},<{hi[0]}.{hi[1]}: {INSTALL}"
     if not any(where.glob("_C.*so")) and not any(where.glob("_C.*pyd")):
         return f"PyTorch at {where} is broken (its compiled core torch._C is missing); reinstall it: {REINSTALL}"
     return None

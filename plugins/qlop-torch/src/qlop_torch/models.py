@@ -92,16 +92,19 @@ class TorchModel(BaseModelPlugin):
 
     def train(self, X_train: Any, y_train: Any, X_val: Any = None, y_val: Any = None) -> Any:
         if self.task not in self.tasks:
-            raise ConfigError(f"model.model_type: {self.name!r} supports {', '.join(self.tasks)} labels, "
-                              f"not {self.task}")
+            raise ConfigError(
+                f"model.model_type: {self.name!r} supports {', '.join(self.tasks)} labels, not {self.task}"
+            )
         self.arch = None
         self.feature_names = [str(c) for c in X_train.columns]
         values = self._matrix(X_train)
         y = self._targets(y_train, values.shape[0])
         rows, index = self._examples(X_train, values)
         if rows.size == 0:
-            raise DataError(f"model {self.name!r}: no training row has a complete {self.lookback}-row window "
-                            "of its ticker; lower lookback or give it more history")
+            raise DataError(
+                f"model {self.name!r}: no training row has a complete {self.lookback}-row window "
+                "of its ticker; lower lookback or give it more history"
+            )
         arch = self._architecture(values, y[rows])
         y_std = (y - arch["scaler"]["target_mean"]) / arch["scaler"]["target_scale"]
         train = Batches(as_tensor(values), torch.from_numpy(index), as_tensor(y_std[rows]))
@@ -121,10 +124,15 @@ class TorchModel(BaseModelPlugin):
         self.library_seconds += watch.seconds
         self.library_cpu_seconds += watch.cpu_seconds
         self.fit_info = {
-            "epochs": result.best_epoch, "epochs_run": result.epochs_run, "early_stopped": result.early_stopped,
-            "train_loss": result.train_loss, "val_loss": result.val_loss,
-            "n_windows": len(train), "n_val_windows": len(val) if val is not None else 0,
-            "torch_seconds": watch.seconds, "torch_cpu_seconds": watch.cpu_seconds,
+            "epochs": result.best_epoch,
+            "epochs_run": result.epochs_run,
+            "early_stopped": result.early_stopped,
+            "train_loss": result.train_loss,
+            "val_loss": result.val_loss,
+            "n_windows": len(train),
+            "n_val_windows": len(val) if val is not None else 0,
+            "torch_seconds": watch.seconds,
+            "torch_cpu_seconds": watch.cpu_seconds,
         }
         arch["fit_info"] = dict(self.fit_info)
         self.arch = arch
@@ -148,11 +156,20 @@ class TorchModel(BaseModelPlugin):
         f32 = lambda a: [float(v) for v in np.asarray(a, dtype=np.float32)]  # noqa: E731
         p = self.params
         return {
-            "kind": self.kind, "task": self.task, "n_features": int(values.shape[1]),
-            "feature_names": list(self.feature_names), "lookback": self.lookback,
-            "hidden_size": p.hidden_size, "num_layers": p.num_layers, "dropout": p.dropout,
-            "scaler": {"mean": f32(mean), "scale": f32(scale), "target_mean": f32([t_mean])[0],
-                       "target_scale": f32([t_scale])[0]},
+            "kind": self.kind,
+            "task": self.task,
+            "n_features": int(values.shape[1]),
+            "feature_names": list(self.feature_names),
+            "lookback": self.lookback,
+            "hidden_size": p.hidden_size,
+            "num_layers": p.num_layers,
+            "dropout": p.dropout,
+            "scaler": {
+                "mean": f32(mean),
+                "scale": f32(scale),
+                "target_mean": f32([t_mean])[0],
+                "target_scale": f32([t_scale])[0],
+            },
         }
 
     def final_params(self, fold_infos: list[dict[str, Any]]) -> Any:
@@ -173,8 +190,9 @@ class TorchModel(BaseModelPlugin):
         net = self._net()
         values = self._matrix(X)
         if values.shape[1] != self.arch["n_features"]:
-            raise DataError(f"model {self.name!r}: got {values.shape[1]} feature columns, trained on "
-                            f"{self.arch['n_features']}")
+            raise DataError(
+                f"model {self.name!r}: got {values.shape[1]} feature columns, trained on {self.arch['n_features']}"
+            )
         out = np.full(values.shape[0], np.nan)
         rows, index = self._examples(X, values)
         if rows.size:
@@ -197,8 +215,9 @@ class TorchModel(BaseModelPlugin):
         net, doc = persistence.load(path)
         if doc["kind"] != self.kind:
             raise DataError(f"{path}: holds a {doc['kind']} network, not {self.kind}")
-        self.arch = {k: v for k, v in doc.items() if k not in ("format", "weights_file", "weights_sha256",
-                                                                "torch_version")}
+        self.arch = {
+            k: v for k, v in doc.items() if k not in ("format", "weights_file", "weights_sha256", "torch_version")
+        }
         self.task = str(doc["task"])
         self.feature_names = list(doc.get("feature_names") or [])
         self.fit_info = dict(doc.get("fit_info") or {})
@@ -215,17 +234,22 @@ class TorchModel(BaseModelPlugin):
 
         net = self._net()
         if n_features != self.arch["n_features"]:
-            raise ValueError(f"model {self.name!r} was trained on {self.arch['n_features']} features, "
-                             f"not {n_features}")
+            raise ValueError(f"model {self.name!r} was trained on {self.arch['n_features']} features, not {n_features}")
         output = "probabilities" if self.arch["task"] == "classification" else "prediction"
         shape = (2, self.lookback, n_features) if self.lookback > 1 else (2, n_features)
         buffer = io.BytesIO()
         with torch_runtime(self.params.threads), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and LSTM batch notes
-            torch.onnx.export(OnnxOutput(net, self.arch["task"]).eval(), (torch.zeros(shape),), buffer,
-                              input_names=["input"], output_names=[output],
-                              dynamic_axes={"input": {0: "n"}, output: {0: "n"}},
-                              opset_version=target_opset, dynamo=False)
+            torch.onnx.export(
+                OnnxOutput(net, self.arch["task"]).eval(),
+                (torch.zeros(shape),),
+                buffer,
+                input_names=["input"],
+                output_names=[output],
+                dynamic_axes={"input": {0: "n"}, output: {0: "n"}},
+                opset_version=target_opset,
+                dynamo=False,
+            )
         return onnx.load_from_string(buffer.getvalue())
 
 

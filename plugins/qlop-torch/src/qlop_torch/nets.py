@@ -22,10 +22,12 @@ class ScaledNet(nn.Module):
         super().__init__()
         self.register_buffer("x_mean", torch.tensor(scaler["mean"], dtype=torch.float32), persistent=False)
         self.register_buffer("x_scale", torch.tensor(scaler["scale"], dtype=torch.float32), persistent=False)
-        self.register_buffer("y_mean", torch.tensor(float(scaler.get("target_mean", 0.0)), dtype=torch.float32),
-                             persistent=False)
-        self.register_buffer("y_scale", torch.tensor(float(scaler.get("target_scale", 1.0)), dtype=torch.float32),
-                             persistent=False)
+        self.register_buffer(
+            "y_mean", torch.tensor(float(scaler.get("target_mean", 0.0)), dtype=torch.float32), persistent=False
+        )
+        self.register_buffer(
+            "y_scale", torch.tensor(float(scaler.get("target_scale", 1.0)), dtype=torch.float32), persistent=False
+        )
 
     def standardise(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.x_mean) / self.x_scale
@@ -40,11 +42,13 @@ class ScaledNet(nn.Module):
 class LSTMNet(ScaledNet):
     """LSTM over ``[N, lookback, n_features]``; the last step's state feeds one linear output."""
 
-    def __init__(self, n_features: int, hidden_size: int, num_layers: int, dropout: float,
-                 scaler: dict[str, Any]) -> None:
+    def __init__(
+        self, n_features: int, hidden_size: int, num_layers: int, dropout: float, scaler: dict[str, Any]
+    ) -> None:
         super().__init__(scaler)
-        self.lstm = nn.LSTM(n_features, hidden_size, num_layers=num_layers, batch_first=True,
-                            dropout=dropout if num_layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            n_features, hidden_size, num_layers=num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0
+        )
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, 1)
 
@@ -56,8 +60,9 @@ class LSTMNet(ScaledNet):
 class MLPNet(ScaledNet):
     """ReLU layers over ``[N, n_features]``; a missing feature reads as its training mean."""
 
-    def __init__(self, n_features: int, hidden_size: int, num_layers: int, dropout: float,
-                 scaler: dict[str, Any]) -> None:
+    def __init__(
+        self, n_features: int, hidden_size: int, num_layers: int, dropout: float, scaler: dict[str, Any]
+    ) -> None:
         super().__init__(scaler)
         layers: list[nn.Module] = []
         width = n_features
@@ -78,8 +83,13 @@ NETS: dict[str, type[ScaledNet]] = {"lstm": LSTMNet, "mlp": MLPNet}
 
 def build_net(arch: dict[str, Any]) -> ScaledNet:
     """The network described by an architecture document (see :mod:`qlop_torch.persistence`)."""
-    return NETS[arch["kind"]](int(arch["n_features"]), int(arch["hidden_size"]), int(arch["num_layers"]),
-                              float(arch["dropout"]), arch["scaler"])
+    return NETS[arch["kind"]](
+        int(arch["n_features"]),
+        int(arch["hidden_size"]),
+        int(arch["num_layers"]),
+        float(arch["dropout"]),
+        arch["scaler"],
+    )
 
 
 class OnnxOutput(nn.Module):

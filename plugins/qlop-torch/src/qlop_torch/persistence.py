@@ -31,8 +31,13 @@ def save(net: ScaledNet, arch: dict[str, Any], path: str | Path) -> list[str]:
     state = {name: tensor.detach().contiguous() for name, tensor in net.state_dict().items()}
     blob = to_bytes(state, metadata={"format": FORMAT})
     write_bytes(Path(path) / WEIGHTS_FILE, blob)
-    doc = {**arch, "format": FORMAT, "weights_file": WEIGHTS_FILE,
-           "weights_sha256": hashlib.sha256(blob).hexdigest(), "torch_version": torch.__version__}
+    doc = {
+        **arch,
+        "format": FORMAT,
+        "weights_file": WEIGHTS_FILE,
+        "weights_sha256": hashlib.sha256(blob).hexdigest(),
+        "torch_version": torch.__version__,
+    }
     write_json(Path(path) / ARCH_FILE, doc)
     return [WEIGHTS_FILE, ARCH_FILE]
 
@@ -46,8 +51,10 @@ def read_arch(path: str | Path) -> dict[str, Any]:
     except ValueError as exc:
         raise ArtifactError(f"{file}: not valid JSON ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ArtifactError(f"{file}: not a qlop-torch model (format "
-                            f"{doc.get('format') if isinstance(doc, dict) else None!r}, expected {FORMAT!r})")
+        raise ArtifactError(
+            f"{file}: not a qlop-torch model (format "
+            f"{doc.get('format') if isinstance(doc, dict) else None!r}, expected {FORMAT!r})"
+        )
     if doc.get("kind") not in NETS:
         raise ArtifactError(f"{file}: unknown network kind {doc.get('kind')!r}")
     return doc
@@ -64,8 +71,9 @@ def load(path: str | Path) -> tuple[ScaledNet, dict[str, Any]]:
         raise ArtifactError(f"{weights}: weights file of the torch model not found")
     blob = weights.read_bytes()
     if hashlib.sha256(blob).hexdigest() != doc.get("weights_sha256"):
-        raise ArtifactError(f"{weights}: sha256 does not match {ARCH_FILE}; the weights were modified or "
-                            "belong to another model")
+        raise ArtifactError(
+            f"{weights}: sha256 does not match {ARCH_FILE}; the weights were modified or belong to another model"
+        )
     try:
         state = from_bytes(blob)
     except SafetensorError as exc:
@@ -74,7 +82,8 @@ def load(path: str | Path) -> tuple[ScaledNet, dict[str, Any]]:
         net = build_net(doc)
         net.load_state_dict(state, strict=True)
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:
-        raise ArtifactError(f"{weights}: weights do not fit the network in {ARCH_FILE} "
-                            f"({str(exc).splitlines()[0]})") from None
+        raise ArtifactError(
+            f"{weights}: weights do not fit the network in {ARCH_FILE} ({str(exc).splitlines()[0]})"
+        ) from None
     net.eval()
     return net, doc

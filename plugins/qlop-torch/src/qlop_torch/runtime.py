@@ -62,14 +62,14 @@ def score(net: torch.nn.Module, X: torch.Tensor, index: torch.Tensor, output: st
     out = np.empty(n, dtype=np.float32)
     forward = net.forward_std if output == "standardised" else net.forward
     for start in range(0, n, CHUNK):
-        part = index[start:start + CHUNK]
+        part = index[start : start + CHUNK]
         m = part.shape[0]
         if m < CHUNK:
             part = torch.cat([part, part[:1].expand(CHUNK - m, *part.shape[1:])])
         result = forward(batch_inputs(X, part))
         if output == "probability":
             result = torch.sigmoid(result)
-        out[start:start + m] = result[:m].numpy()
+        out[start : start + m] = result[:m].numpy()
     return out
 
 

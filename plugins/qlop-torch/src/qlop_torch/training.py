@@ -53,8 +53,9 @@ def _val_loss(net: torch.nn.Module, task: str, val: Batches) -> float:
     return float(_loss(task, out, val.y))
 
 
-def fit(net: torch.nn.Module, task: str, params: Any, train: Batches, val: Batches | None, seed: int,
-        watch: Stopwatch) -> FitResult:
+def fit(
+    net: torch.nn.Module, task: str, params: Any, train: Batches, val: Batches | None, seed: int, watch: Stopwatch
+) -> FitResult:
     """Train ``net`` in place (inside :func:`qlop_torch.runtime.torch_runtime`, which seeds the weights
     and dropout; ``seed`` also orders the mini-batches)."""
     optimiser = torch.optim.AdamW(net.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay)
@@ -71,7 +72,7 @@ def fit(net: torch.nn.Module, task: str, params: Any, train: Batches, val: Batch
                 order = torch.randperm(n, generator=generator)
                 total = 0.0
                 for start in range(0, n, bs):
-                    pick = order[start:start + bs]
+                    pick = order[start : start + bs]
                     optimiser.zero_grad(set_to_none=True)
                     loss = _loss(task, net.forward_std(batch_inputs(train.X, train.index[pick])), train.y[pick])
                     loss.backward()
@@ -101,8 +102,14 @@ def fit(net: torch.nn.Module, task: str, params: Any, train: Batches, val: Batch
     net.eval()
     stopped = bool(patience and bad >= patience)
     kept = history[best_epoch - 1]
-    return FitResult(best_epoch=best_epoch, epochs_run=len(history), early_stopped=stopped,
-                     train_loss=float(kept["train_loss"]), val_loss=kept.get("val_loss"), history=history)
+    return FitResult(
+        best_epoch=best_epoch,
+        epochs_run=len(history),
+        early_stopped=stopped,
+        train_loss=float(kept["train_loss"]),
+        val_loss=kept.get("val_loss"),
+        history=history,
+    )
 
 
 def as_tensor(values: np.ndarray) -> torch.Tensor:
