@@ -123,6 +123,7 @@ def _completed(client: Any, futures: list[Any], keep: list[Any], info: dict[str,
     from qlop.progress import check_stop
 
     task_seconds = cpu_seconds = 0.0
+    per_worker: dict[str, float] = {}  # CPU seconds of the fold tasks each worker ran
     done = False
     try:
         pending = as_completed(futures, loop=client.loop)
@@ -136,7 +137,9 @@ def _completed(client: Any, futures: list[Any], keep: list[Any], info: dict[str,
                 fit = future.result()  # a fold's error is re-raised here, naming the model's plugin
                 task_seconds += fit.seconds or 0.0
                 cpu_seconds += fit.cpu_seconds or 0.0
-                info.update(task_seconds=round(task_seconds, 3), task_cpu_seconds=round(cpu_seconds, 3))
+                per_worker[fit.worker or "?"] = per_worker.get(fit.worker or "?", 0.0) + (fit.cpu_seconds or 0.0)
+                info.update(task_seconds=round(task_seconds, 3), task_cpu_seconds=round(cpu_seconds, 3),
+                            worker_cpu_seconds={w: round(c, 3) for w, c in sorted(per_worker.items())})
                 yield fit
         done = True
     finally:

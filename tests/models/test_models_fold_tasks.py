@@ -67,6 +67,8 @@ def test_fold_tasks_give_the_serial_runs_outputs(make_run, tmp_path, thread_clus
     execution = parallel["metrics"]["execution"]
     assert execution["folds"] == "tasks" and execution["tasks"] == n_folds and execution["workers"] == 2
     assert execution["task_cpu_seconds"] > 0
+    per_worker = execution["worker_cpu_seconds"]  # what each worker spent: the parallel critical path
+    assert 1 <= len(per_worker) <= 2 and abs(sum(per_worker.values()) - execution["task_cpu_seconds"]) < 0.01
     assert serial["metrics"]["execution"] == {"folds": "serial"}
     # every fold is reported as it completes, counted 1..n, naming the worker that fitted it
     advances = [
