@@ -57,13 +57,20 @@ def main() -> None:
     parser.add_argument("--config", default=str(REPO / "examples" / "quickstart.toml"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--tickers", type=int, default=None,
-                        help="the first N tickers of the embedded sample instead of the config's (heavier folds)")
+    parser.add_argument(
+        "--tickers",
+        type=int,
+        default=None,
+        help="the first N tickers of the embedded sample instead of the config's (heavier folds)",
+    )
     parser.add_argument("--trees", type=int, default=None, help="n_estimators (default: the config's)")
-    parser.add_argument("--early-stopping", type=int, default=None,
-                        help="early_stopping_rounds (0: every fold fits all trees; default: the config's)")
+    parser.add_argument(
+        "--early-stopping",
+        type=int,
+        default=None,
+        help="early_stopping_rounds (0: every fold fits all trees; default: the config's)",
+    )
     args = parser.parse_args()
-
 
     from qlop import progress
     from qlop.config import config_from_data, load_config
@@ -80,7 +87,7 @@ def main() -> None:
     if args.tickers is not None:
         from qlop_contrib.datasources.sample import PRIMARY_TICKERS
 
-        spec["data"]["tickers"] = list(PRIMARY_TICKERS[:args.tickers])
+        spec["data"]["tickers"] = list(PRIMARY_TICKERS[: args.tickers])
     with tempfile.TemporaryDirectory(prefix="qlop-bench-folds-") as tmp:
         root = Path(tmp)
         spec["runs_dir"] = str(root / "runs")
@@ -89,9 +96,11 @@ def main() -> None:
         run_dir.mkdir()
 
         mp = config.model.model_params
-        print(f"one run on Dask: {args.config} with nthread = 1 ({len(config.data.tickers)} tickers, "
-              f"{config.data.start_date} .. {config.data.end_date}, {mp.get('n_estimators')} trees, early stopping "
-              f"{mp.get('early_stopping_rounds')})")
+        print(
+            f"one run on Dask: {args.config} with nthread = 1 ({len(config.data.tickers)} tickers, "
+            f"{config.data.start_date} .. {config.data.end_date}, {mp.get('n_estimators')} trees, early stopping "
+            f"{mp.get('early_stopping_rounds')})"
+        )
         costs: dict[str, tuple[float, float]] = {}
         _, wall, cpu = _timed(data.run, config, run_dir)
         costs["data"] = (wall, cpu)
@@ -141,17 +150,21 @@ def main() -> None:
                 same = parallel["predictions"].equals(serial["predictions"])
                 label = "cold (cluster starts)" if i == 0 else f"warm #{i}"
                 busiest = max(ex["worker_cpu_seconds"].values())
-                print(f"   {label:<22} wall {wall:7.2f} s   fold-task CPU {ex['task_cpu_seconds']:7.2f} s "
-                      f"(busiest worker {busiest:.2f} s)   speedup {best_serial / wall:.2f}x   "
-                      f"predictions bit-identical: {same}")
+                print(
+                    f"   {label:<22} wall {wall:7.2f} s   fold-task CPU {ex['task_cpu_seconds']:7.2f} s "
+                    f"(busiest worker {busiest:.2f} s)   speedup {best_serial / wall:.2f}x   "
+                    f"predictions bit-identical: {same}"
+                )
                 assert same, "fold tasks must reproduce the serial predictions exactly"
                 warm.append(busiest)
         # the CPU critical path: the busiest worker's folds, then the final model (here, after them)
         busiest = min(warm[1:] or warm)
         rest = costs["train"][1] - serial_fold_cpu
-        print(f"   CPU-bound speedup (what {args.workers} free cores would give): serial train CPU "
-              f"{costs['train'][1]:.2f} s / (busiest worker's fold CPU {busiest:.2f} s + final model and the "
-              f"rest {rest:.2f} s) = {costs['train'][1] / (busiest + rest):.2f}x")
+        print(
+            f"   CPU-bound speedup (what {args.workers} free cores would give): serial train CPU "
+            f"{costs['train'][1]:.2f} s / (busiest worker's fold CPU {busiest:.2f} s + final model and the "
+            f"rest {rest:.2f} s) = {costs['train'][1] / (busiest + rest):.2f}x"
+        )
 
         print(f"\n3. distributed XGBoost (xgboost.dask, {args.workers} workers) on the same folds")
         dist_spec = copy.deepcopy(spec)
@@ -161,21 +174,29 @@ def main() -> None:
             target = _copy_inputs(run_dir, root / "distributed")
             dist, wall, cpu = _timed(train.train, dist_config, target)
         a, b = serial["metrics"]["overall"]["auc"], dist["metrics"]["overall"]["auc"]
-        fold_diffs = [abs(x["auc"] - y["auc"]) for x, y in zip(serial["metrics"]["folds"], dist["metrics"]["folds"])
-                      if x.get("auc") is not None and y.get("auc") is not None]
-        print(f"   AUC single-process {a:.4f}, distributed {b:.4f}: |difference| {abs(a - b):.4f} (goal <= 0.01); "
-              f"largest per-fold difference {max(fold_diffs):.4f}")
+        fold_diffs = [
+            abs(x["auc"] - y["auc"])
+            for x, y in zip(serial["metrics"]["folds"], dist["metrics"]["folds"])
+            if x.get("auc") is not None and y.get("auc") is not None
+        ]
+        print(
+            f"   AUC single-process {a:.4f}, distributed {b:.4f}: |difference| {abs(a - b):.4f} (goal <= 0.01); "
+            f"largest per-fold difference {max(fold_diffs):.4f}"
+        )
         print(f"   wall {wall:.2f} s (cluster start included; client CPU {cpu:.2f} s)")
 
         from qlop.stages.pipeline import run_pipeline
 
         first = root / "pipeline" / "first"
         _, full_wall, full_cpu = _timed(lambda: run_pipeline(config, first, search_dirs=[]))
-        _, fixed_wall, fixed_cpu = _timed(lambda: run_pipeline(config, root / "pipeline" / "second", search_dirs=[],
-                                                               cache_sources=[first]))
-        print(f"\n4. a whole run through the pipeline: wall {full_wall:.2f} s, CPU {full_cpu:.2f} s; the same run "
-              f"assembled from cached stages (what a sweep's variant task does once its stages exist): "
-              f"wall {fixed_wall:.2f} s, CPU {fixed_cpu:.2f} s")
+        _, fixed_wall, fixed_cpu = _timed(
+            lambda: run_pipeline(config, root / "pipeline" / "second", search_dirs=[], cache_sources=[first])
+        )
+        print(
+            f"\n4. a whole run through the pipeline: wall {full_wall:.2f} s, CPU {full_cpu:.2f} s; the same run "
+            f"assembled from cached stages (what a sweep's variant task does once its stages exist): "
+            f"wall {fixed_wall:.2f} s, CPU {fixed_cpu:.2f} s"
+        )
 
         sys.path.insert(0, str(REPO / "benchmarks"))
         from sweep import (
@@ -183,8 +204,10 @@ def main() -> None:
         )
 
         batch, chain = scheduling_overhead(200)
-        print(f"\n5. Dask scheduling overhead per task (200 no-op tasks, 1 worker): {batch:.2f} ms independent, "
-              f"{chain:.2f} ms chained")
+        print(
+            f"\n5. Dask scheduling overhead per task (200 no-op tasks, 1 worker): {batch:.2f} ms independent, "
+            f"{chain:.2f} ms chained"
+        )
 
 
 if __name__ == "__main__":

@@ -138,8 +138,11 @@ def _completed(client: Any, futures: list[Any], keep: list[Any], info: dict[str,
                 task_seconds += fit.seconds or 0.0
                 cpu_seconds += fit.cpu_seconds or 0.0
                 per_worker[fit.worker or "?"] = per_worker.get(fit.worker or "?", 0.0) + (fit.cpu_seconds or 0.0)
-                info.update(task_seconds=round(task_seconds, 3), task_cpu_seconds=round(cpu_seconds, 3),
-                            worker_cpu_seconds={w: round(c, 3) for w, c in sorted(per_worker.items())})
+                info.update(
+                    task_seconds=round(task_seconds, 3),
+                    task_cpu_seconds=round(cpu_seconds, 3),
+                    worker_cpu_seconds={w: round(c, 3) for w, c in sorted(per_worker.items())},
+                )
                 yield fit
         done = True
     finally:
