@@ -224,7 +224,7 @@ class PipelineConfig(_Section):
         return {s: dumped.get(s) for s in sections}
 
 
-def _read_text(path: Path) -> str:
+def read_config_file(path: Path) -> str:
     """The config file's text: one line naming the file when it is missing, unreadable or not UTF-8."""
     from qlop.errors import file_errors
 
@@ -284,7 +284,7 @@ def load_config(path: str | Path, validate: bool = True) -> PipelineConfig:
     """Read and validate a config file, including each chosen plugin's params."""
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower() or "toml"
-    config = config_from_data(parse_config_text(_read_text(path), fmt, str(path)), str(path))
+    config = config_from_data(parse_config_text(read_config_file(path), fmt, str(path)), str(path))
     if config.plugins_dir and not Path(config.plugins_dir).is_absolute():
         config.plugins_dir = str((path.parent / config.plugins_dir).resolve())
     if validate:

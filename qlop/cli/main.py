@@ -209,7 +209,7 @@ def ensure_plugin_manager(ctx: click.Context | None = None) -> Any:
     """The process-wide plugin manager, configured from the global options on first use."""
     from qlop.plugins import manager as manager_mod
 
-    if manager_mod._default is None:
+    if manager_mod.configured() is None:
         state = _cli_state(ctx)
         from qlop.plugins.discovery import Selection
 

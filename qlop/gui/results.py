@@ -13,7 +13,6 @@ from typing import Any
 from qlop.artifacts import read_json
 from qlop.layout import RunLayout
 
-EXIT_REASON_COLUMNS = ("reason", "exit_reason")
 
 
 # -- artefact loaders ----------------------------------------------------------------------------
@@ -80,13 +79,6 @@ def headline(run_dir: Path) -> list[tuple[str, str]]:
     ]
 
 
-def _column(df: Any, *names: str) -> str | None:
-    for name in names:
-        if name in df.columns:
-            return name
-    return None
-
-
 def equity_frame(run_dir: Path) -> Any:
     """``backtest/equity.parquet`` with a ``date`` column (index reset if needed)."""
     df = read_parquet(RunLayout(run_dir).equity)
@@ -104,15 +96,11 @@ def equity_figure(equity: Any) -> Any:
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    col = _column(equity, "equity", "portfolio", "value")
-    if col is None:
-        return None
-    fig.add_trace(go.Scatter(x=equity["date"], y=equity[col], name="strategy", mode="lines"))
-    bench = _column(equity, "benchmark", "benchmark_equity", "bench")
-    if bench is not None and equity[bench].notna().any():
-        series = equity[bench]
+    fig.add_trace(go.Scatter(x=equity["date"], y=equity["equity"], name="strategy", mode="lines"))
+    if "benchmark" in equity.columns and equity["benchmark"].notna().any():
+        series = equity["benchmark"]
         first = series.dropna().iloc[0]
-        start = equity[col].iloc[0]
+        start = equity["equity"].iloc[0]
         scaled = series / first * start if first and not math.isclose(float(first), float(start)) else series
         fig.add_trace(go.Scatter(x=equity["date"], y=scaled, name="benchmark", mode="lines"))
     fig.update_layout(
@@ -128,11 +116,7 @@ def equity_figure(equity: Any) -> Any:
 def drawdown_figure(equity: Any) -> Any:
     import plotly.graph_objects as go
 
-    col = _column(equity, "equity", "portfolio", "value")
-    if col is None:
-        return None
-    dd_col = _column(equity, "drawdown")
-    dd = equity[dd_col] if dd_col else equity[col] / equity[col].cummax() - 1.0
+    dd = equity["equity"] / equity["equity"].cummax() - 1.0
     fig = go.Figure(go.Scatter(x=equity["date"], y=dd, fill="tozeroy", mode="lines", name="drawdown"))
     fig.update_layout(title="Drawdown", yaxis_tickformat=".1%", margin=dict(l=10, r=10, t=40, b=10), height=260)
     return fig
@@ -151,10 +135,7 @@ def monthly_returns(equity: Any, initial_capital: float | None = None) -> Any:
     the first equity value), months without a position blank."""
     from qlop import report_data
 
-    col = _column(equity, "equity", "portfolio", "value")
-    if col is None:
-        return None
-    frame = equity.set_index("date").rename(columns={col: "equity"})
+    frame = equity.set_index("date")
     frame.index = frame.index.astype("datetime64[ns]")
     capital = report_data.initial_capital({"initial_capital": initial_capital}, frame)
     return report_data.monthly_returns(frame, capital)
@@ -185,21 +166,11 @@ def monthly_heatmap(equity: Any, initial_capital: float | None = None) -> Any:
 
 
 def exposure_series(equity: Any) -> dict[str, Any]:
-    """Gross and net exposure as multiples of equity, and the open-position count, when present."""
-    out: dict[str, Any] = {}
-    eq = equity["equity"] if "equity" in equity.columns else None
-    if "leverage" in equity.columns:
-        out["gross leverage"] = equity["leverage"]
-    elif "gross_exposure" in equity.columns and eq is not None:
-        out["gross leverage"] = equity["gross_exposure"] / eq.where(eq > 0)
-    if "net_exposure" in equity.columns and eq is not None:
-        out["net leverage"] = equity["net_exposure"] / eq.where(eq > 0)
-    for col in ("exposure", "gross_leverage"):
-        if col in equity.columns and col.replace("_", " ") not in out:
-            out[col.replace("_", " ")] = equity[col]
-    if "n_positions" in equity.columns:
-        out["open positions"] = equity["n_positions"]
-    return out
+    """Gross and net exposure as multiples of equity, and the open-position count (the backtest engine's
+    ``leverage``, ``net_exposure`` and ``n_positions`` columns)."""
+    eq = equity["equity"]
+    return {"gross leverage": equity["leverage"], "net leverage": equity["net_exposure"] / eq.where(eq > 0),
+            "open positions": equity["n_positions"]}
 
 
 def exposure_figure(equity: Any) -> Any:
@@ -249,9 +220,8 @@ def filter_trades(
         mask &= trades["ticker"].astype(str).isin(tickers)
     if sides and "side" in trades.columns:
         mask &= trades["side"].astype(str).isin(sides)
-    reason = _column(trades, *EXIT_REASON_COLUMNS)
-    if reasons and reason:
-        mask &= trades[reason].astype(str).isin(reasons)
+    if reasons and "exit_reason" in trades.columns:
+        mask &= trades["exit_reason"].astype(str).isin(reasons)
     return trades[mask]
 
 
@@ -286,18 +256,11 @@ def label_stats(run_dir: Path) -> tuple[Any, Any]:
 
 
 def fold_metrics(run_dir: Path) -> Any:
-    """Per-fold model metrics from ``train_metrics.json`` (whatever list of fold dicts it holds)."""
+    """Per-fold model metrics (the ``folds`` list of ``train_metrics.json``)."""
     import pandas as pd
 
     data = read_json(RunLayout(run_dir).train_metrics)
-    folds = None
-    if isinstance(data, dict):
-        folds = data.get("folds") or data.get("per_fold")
-    elif isinstance(data, list):
-        folds = data
-    if not folds:
-        folds_json = read_json(RunLayout(run_dir).folds)
-        folds = folds_json.get("folds") if isinstance(folds_json, dict) else folds_json
+    folds = data.get("folds") if isinstance(data, dict) else None
     if not isinstance(folds, list) or not folds:
         return None
     rows = [{k: v for k, v in f.items() if not isinstance(v, (dict, list))} for f in folds if isinstance(f, dict)]
@@ -308,10 +271,8 @@ def overall_model_metrics(run_dir: Path) -> dict[str, Any] | None:
     data = read_json(RunLayout(run_dir).train_metrics)
     if not isinstance(data, dict):
         return None
-    overall = data.get("overall") or data.get("oos") or data.get("out_of_sample")
-    if isinstance(overall, dict):
-        return overall
-    return {k: v for k, v in data.items() if isinstance(v, (int, float, str))} or None
+    overall = data.get("overall")
+    return overall if isinstance(overall, dict) and overall else None
 
 
 def feature_importance(run_dir: Path) -> Any:

@@ -411,7 +411,18 @@ def get_plugin_manager() -> PluginManager:
     return _default.load()
 
 
+def configured() -> PluginManager | None:
+    """The process-wide manager if one was configured or created, else None (nothing is created)."""
+    return _default
+
+
+def install(manager: PluginManager | None) -> PluginManager | None:
+    """Make ``manager`` the process-wide one (None forgets it); return the previous one, to restore."""
+    global _default
+    previous, _default = _default, manager
+    return previous
+
+
 def reset() -> None:
     """Forget the process-wide manager (tests)."""
-    global _default
-    _default = None
+    install(None)

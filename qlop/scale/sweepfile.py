@@ -179,12 +179,12 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
 
 
 def read_sweep_spec(path: str | Path) -> SweepSpec:
-    from qlop.config import _read_text, parse_config_text
+    from qlop.config import parse_config_text, read_config_file
     from qlop.plugins.registry import format_validation_error
 
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower() or "toml"
-    raw = parse_config_text(_read_text(path), fmt, str(path))
+    raw = parse_config_text(read_config_file(path), fmt, str(path))
     try:
         return SweepSpec.model_validate(raw)
     except ValidationError as exc:
@@ -193,7 +193,7 @@ def read_sweep_spec(path: str | Path) -> SweepSpec:
 
 def read_base(spec: SweepSpec, sweep_path: Path) -> tuple[dict[str, Any], Path]:
     """The base config's data and the folder its relative paths are read from."""
-    from qlop.config import _read_text, parse_config_text
+    from qlop.config import parse_config_text, read_config_file
 
     if isinstance(spec.base, dict):
         return copy.deepcopy(spec.base), sweep_path.parent
@@ -201,7 +201,7 @@ def read_base(spec: SweepSpec, sweep_path: Path) -> tuple[dict[str, Any], Path]:
     if not base_path.is_file():
         raise ConfigError(f"{sweep_path}: base: {base_path} not found (a path is relative to the sweep file)")
     fmt = base_path.suffix.lstrip(".").lower() or "toml"
-    return parse_config_text(_read_text(base_path), fmt, str(base_path)), base_path.parent
+    return parse_config_text(read_config_file(base_path), fmt, str(base_path)), base_path.parent
 
 
 def grid_points(spec: SweepSpec) -> list[tuple[int, ...]]:

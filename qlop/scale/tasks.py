@@ -47,15 +47,15 @@ def worker_manager(selection: dict[str, Any]) -> Any:
     from qlop.plugins import manager as manager_mod
     from qlop.plugins.discovery import Selection
 
+    values = dict(selection)
+    values["disabled"] = set(values.get("disabled") or ())
+    if values.get("only") is not None:
+        values["only"] = set(values["only"])
+    wanted = Selection(**values)
     with _manager_lock:
-        current = manager_mod._default
-        if current is None or getattr(current, "_sweep_selection", None) != selection:
-            values = dict(selection)
-            values["disabled"] = set(values.get("disabled") or ())
-            if values.get("only") is not None:
-                values["only"] = set(values["only"])
-            current = manager_mod.configure(Selection(**values), warn=None)
-            current._sweep_selection = selection
+        current = manager_mod.configured()
+        if current is None or current.selection != wanted:
+            manager_mod.configure(wanted, warn=None)
         return manager_mod.get_plugin_manager()
 
 

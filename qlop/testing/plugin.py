@@ -27,9 +27,8 @@ def _install_default(manager: Any) -> Callable[[], None]:
     """Make ``manager`` the process-wide one; return the undo."""
     from qlop.plugins import manager as manager_mod
 
-    previous = manager_mod._default
-    manager_mod._default = manager
-    return lambda: setattr(manager_mod, "_default", previous)
+    previous = manager_mod.install(manager)
+    return lambda: manager_mod.install(previous)
 
 
 @pytest.fixture
@@ -198,9 +197,9 @@ def qlop_cli() -> Iterator[QlopCli]:
     """In-process CLI runner: ``qlop_cli.invoke("config validate my.toml")``."""
     from qlop.plugins import manager as manager_mod
 
-    previous = manager_mod._default
+    previous = manager_mod.configured()
     yield QlopCli()
-    manager_mod._default = previous
+    manager_mod.install(previous)
 
 
 class HookRecorder:

@@ -227,7 +227,7 @@ def test_cli_runner_resets_the_manager(qlop_cli, qlop_plugin_manager):
     )
     assert result.exit_code == 0
     assert '"status": "disabled"' in result.stdout
-    assert manager._default is None  # reset after the call; the next invoke starts fresh
+    assert manager.configured() is None  # reset after the call; the next invoke starts fresh
 
 
 def test_hook_recorder_sees_observer_hooks(qlop_register, qlop_plugin_manager, qlop_hook_recorder):

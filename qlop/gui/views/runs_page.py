@@ -65,10 +65,9 @@ def backtest_section(run_dir: Path) -> None:
         def choices(column: str) -> list[str]:
             return sorted(trades[column].dropna().astype(str).unique()) if column in trades.columns else []
 
-        reason_col = next((c for c in results.EXIT_REASON_COLUMNS if c in trades.columns), "reason")
         tickers = cols[0].multiselect("Ticker", choices("ticker"), key="f_ticker")
         sides = cols[1].multiselect("Side", choices("side"), key="f_side")
-        reasons = cols[2].multiselect("Exit reason", choices(reason_col), key="f_reason")
+        reasons = cols[2].multiselect("Exit reason", choices("exit_reason"), key="f_reason")
         shown = results.filter_trades(trades, tickers, sides, reasons)
         st.dataframe(shown, hide_index=True, height=320, key="trades_table")
 
