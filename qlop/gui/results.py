@@ -14,7 +14,6 @@ from qlop.artifacts import read_json
 from qlop.layout import RunLayout
 
 
-
 # -- artefact loaders ----------------------------------------------------------------------------
 
 
@@ -169,8 +168,11 @@ def exposure_series(equity: Any) -> dict[str, Any]:
     """Gross and net exposure as multiples of equity, and the open-position count (the backtest engine's
     ``leverage``, ``net_exposure`` and ``n_positions`` columns)."""
     eq = equity["equity"]
-    return {"gross leverage": equity["leverage"], "net leverage": equity["net_exposure"] / eq.where(eq > 0),
-            "open positions": equity["n_positions"]}
+    return {
+        "gross leverage": equity["leverage"],
+        "net leverage": equity["net_exposure"] / eq.where(eq > 0),
+        "open positions": equity["n_positions"],
+    }
 
 
 def exposure_figure(equity: Any) -> Any:
