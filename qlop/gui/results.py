@@ -13,7 +13,6 @@ from typing import Any
 from qlop.artifacts import read_json
 from qlop.layout import RunLayout
 
-
 # -- artefact loaders ----------------------------------------------------------------------------
 
 
