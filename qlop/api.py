@@ -103,6 +103,7 @@ _EXPORTS: dict[str, str] = {
     "load_bundle": "qlop.bundle:load_bundle",
     "write_bundle": "qlop.bundle:write_bundle",
     "versions": "qlop.stages.model_store:versions",
+    "load_final_model": "qlop.stages.model_store:load_final_model",
     # artefacts: their names, atomic writes and hashes
     "RunLayout": "qlop.layout:RunLayout",
     "atomic_path": "qlop.atomic:atomic_path",
@@ -113,6 +114,8 @@ _EXPORTS: dict[str, str] = {
     "sha256_file": "qlop.atomic:sha256_file",
     # progress (terminal bar, live events, safe points for Ctrl-C)
     "stage_progress": "qlop.progress:stage_progress",
+    "add_progress_listener": "qlop.progress:add_listener",
+    "remove_progress_listener": "qlop.progress:remove_listener",
     # models that train across the run's Dask cluster (BaseModelPlugin.uses_cluster)
     "cluster_client": "qlop.scale.cluster:cluster_client",
     "dask_frame_by_ticker": "qlop.scale.frames:dask_frame_by_ticker",
@@ -170,6 +173,8 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from qlop.paths import cache_dir
     from qlop.plugins.markers import hookimpl
     from qlop.plugins.specs import PLUGIN_API_VERSION, CommandSpec, ComponentSpec
+    from qlop.progress import add_listener as add_progress_listener
+    from qlop.progress import remove_listener as remove_progress_listener
     from qlop.progress import stage_progress
     from qlop.scale.cluster import cluster_client
     from qlop.scale.frames import dask_frame_by_ticker
@@ -185,5 +190,5 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from qlop.stages.data import read_panel, require_daily, ticker_progress
     from qlop.stages.export import ExportInput
     from qlop.stages.export import build_input as build_export_input
-    from qlop.stages.model_store import versions
+    from qlop.stages.model_store import load_final_model, versions
     from qlop.windows import gather_windows, group_codes, window_index, window_rows

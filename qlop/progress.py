@@ -90,11 +90,13 @@ class ProgressUpdate:
 
 
 def add_listener(listener: Listener) -> None:
+    """Send every progress update to ``listener`` (the terminal bar, live events, or a test's list)."""
     with _lock:
         _listeners.append(listener)
 
 
 def remove_listener(listener: Listener) -> None:
+    """Stop sending updates to ``listener``; a listener that was never added is ignored."""
     with _lock:
         if listener in _listeners:
             _listeners.remove(listener)

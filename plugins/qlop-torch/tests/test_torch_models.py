@@ -120,7 +120,8 @@ def test_early_stopping_keeps_the_best_epoch_and_the_final_model_reuses_it() -> 
 
 
 def test_every_epoch_reports_progress_with_the_validation_loss() -> None:
-    from qlop.progress import add_listener, remove_listener
+    from qlop.api import add_progress_listener as add_listener
+    from qlop.api import remove_progress_listener as remove_listener
 
     updates = []
     add_listener(updates.append)

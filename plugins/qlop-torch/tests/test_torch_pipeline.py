@@ -78,7 +78,7 @@ def test_predict_bundle_scores_raw_ohlcv_without_importing_torch(run_dir: Path, 
     scores = pd.read_parquet(out)
 
     # the same rows and values as the native model scoring the run's features
-    from qlop.stages.model_store import load_final_model
+    from qlop.api import load_final_model
 
     model, meta = load_final_model(run_dir)
     X = pd.read_parquet(run_dir / "features.parquet")[meta["feature_columns"]]
@@ -99,7 +99,7 @@ def test_a_modified_weights_file_is_refused(run_dir: Path, tmp_path: Path) -> No
     blob = bytearray(weights.read_bytes())
     blob[-1] ^= 0x01
     weights.write_bytes(bytes(blob))
-    from qlop.stages.model_store import load_final_model
+    from qlop.api import load_final_model
 
     with pytest.raises(ArtifactError, match="sha256"):
         load_final_model(copy)
