@@ -163,7 +163,7 @@ def _answer(stdout: str) -> str:
 
 @pytest.mark.slow
 def test_zero_trade_quickstart_variant_completes_with_an_honest_answer(run_qlop, tmp_path):
-    from qlop.cli.run import quickstart_path
+    from qlop.examples import quickstart_path
 
     text = quickstart_path().read_text(encoding="utf-8").replace("entry = 0.55", "entry = 0.99")
     text = re.sub(r"tickers = \[.*?\]", 'tickers = ["AAPL", "MSFT", "KO", "XOM"]', text)
