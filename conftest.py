@@ -182,3 +182,20 @@ def java_runtime() -> str:
             pytest.fail(reason)
         pytest.skip(reason)
     return java
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """Restore ``__main__`` after each test: Streamlit's AppTest runs a page as ``__main__`` from a temporary
+    script, and a Dask worker started later by spawn would re-run that script and fail to start."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    attrs = {k: getattr(main, k) for k in ("__file__", "__spec__") if hasattr(main, k)}
+    yield
+    sys.modules["__main__"] = main
+    for key in ("__file__", "__spec__"):
+        if key in attrs:
+            setattr(main, key, attrs[key])
+        elif hasattr(main, key):
+            delattr(main, key)
