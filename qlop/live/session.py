@@ -69,6 +69,7 @@ class RunSession(PipelineObserver):
         self._stop_beat = threading.Event()
         self._beat: threading.Thread | None = None
         self._last_emit: dict[str, float] = {}
+        self._last_step: dict[str, int] = {}  # the counter each stage's last sent event showed
         self._last_progress = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -232,15 +233,26 @@ class RunSession(PipelineObserver):
         now = time.monotonic()
         with self._lock:
             self.clock.observe(update)
-            if update.kind == "advance":
+            if update.kind == "advance" and not self._milestone(update):
                 last = self._last_emit.get(update.stage, 0.0)
-                at_end = update.total is not None and update.step >= update.total and not update.extra_total
-                if now - last < self.progress_interval and not at_end:
+                if now - last < self.progress_interval:
                     return
             self._last_emit[update.stage] = now
+            self._last_step[update.stage] = update.step
             self._last_progress = now
             payload = self._progress_payload(update, update.kind, now)
         self.emit("progress", payload)
+
+    def _milestone(self, update: ProgressUpdate) -> bool:
+        """An advance never dropped by the throttle: the counter reaching its total (``5/5 fold``, even
+        when the folds complete together on a cluster and extra work follows) and the extra work done."""
+        reached_total = (
+            update.total is not None
+            and update.step >= update.total
+            and self._last_step.get(update.stage) != update.step
+        )
+        extra_done = bool(update.extra_total) and update.extra_done >= update.extra_total
+        return reached_total or extra_done
 
     def _progress_payload(self, update: ProgressUpdate, kind: str, now: float) -> dict[str, Any]:
         snap = self.clock.snapshot(now)

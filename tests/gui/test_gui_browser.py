@@ -32,6 +32,8 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 CONNECTED = '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
 WAIT_MS = 60_000
+#: The test-only plugin whose feature step holds a run until the test releases it (qlop_gui_gate.py).
+GATE_PLUGIN = Path(__file__).parent / "gate_plugin"
 RUN_TIMEOUT = 240.0
 
 
@@ -62,12 +64,14 @@ def gui(tmp_path_factory: pytest.TempPathFactory, example_plugin_site: Path) -> 
     """`qlop gui` on a free port, with its own relay, seeing the pip-installed example plugin."""
     root = tmp_path_factory.mktemp("gui")
     env = {k: v for k, v in os.environ.items() if not k.startswith("QLOP_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(example_plugin_site), os.environ.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(example_plugin_site), str(GATE_PLUGIN), os.environ.get("PYTHONPATH")])
+    )
     env["QLOP_CACHE_DIR"] = str(root / "cache")
     port = free_port()
     log = open(root / "gui.log", "wb")
     process = subprocess.Popen(
-        [*QLOP_ARGV, "gui", "--port", str(port), "--runs-dir", str(root / "runs")],
+        [*QLOP_ARGV, "-p", "qlop_gui_gate", "gui", "--port", str(port), "--runs-dir", str(root / "runs")],
         env=env,
         cwd=root,
         stdout=log,
@@ -278,14 +282,19 @@ def test_quickstart_from_the_example_picker_with_a_third_party_step_completes(pa
     assert_no_token(page, gui)
 
 
-PASTED = """
+def pasted_config(release_file: Path) -> str:
+    """A run that holds in its features stage until ``release_file`` exists (see qlop_gui_gate.py)."""
+    return f"""
 name = "reload-test"
 [data]
 tickers = ["AAPL", "MSFT", "JPM", "KO", "XOM", "IBM"]
 start_date = "2002-01-01"
 end_date = "2016-12-31"
 [features]
-steps = [{step_type = "returns"}, {step_type = "rsi"}, {step_type = "atr"}]
+steps = [
+  {{step_type = "returns"}}, {{step_type = "rsi"}}, {{step_type = "atr"}},
+  {{step_type = "hold_until_released", step_params = {{release_file = "{release_file}"}}}},
+]
 [label]
 label_type = "leverage_opportunity"
 [model]
@@ -330,8 +339,9 @@ def launch_pasted(pg, gui: Gui, text: str) -> None:  # type: ignore[no-untyped-d
     pg.wait_for_url("**/live?task=*")
 
 
-def test_reload_and_second_tab_mid_run_see_the_whole_log(page, gui: Gui, browser):
-    launch_pasted(page, gui, PASTED)
+def test_reload_and_second_tab_mid_run_see_the_whole_log(page, gui: Gui, browser, tmp_path: Path):
+    release = tmp_path / "release"
+    launch_pasted(page, gui, pasted_config(release))
     url = page.url
     page.get_by_text("STATUS   data started").wait_for()
     # paused, the log stays where it is while new lines wait; ticked again, it catches up
@@ -356,6 +366,9 @@ def test_reload_and_second_tab_mid_run_see_the_whole_log(page, gui: Gui, browser
     open_app(second, url)
     second.get_by_text("STATUS   run started").wait_for()
     snap(page, "gui-live-after-reload.png")
+    for tab in (page, second):  # both tabs see the run still running: the reload really was mid-run
+        tab.locator('[data-testid="stMarkdown"]', has_text="Status: running").first.wait_for()
+    release.touch()  # the run was held in its features stage until now: let it finish
     _, final = watch_run(page)
     _, final_second = watch_run(second)
     assert "completed" in final and "completed" in final_second, log_text(page)

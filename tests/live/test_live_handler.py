@@ -110,3 +110,19 @@ def test_progress_events_are_throttled_but_keep_start_last_step_and_end(tmp_path
     assert [(p["kind"], p["step"]) for p in progress] == [("start", 0), ("advance", 1000), ("end", 1000)]
     assert progress[-1]["run_fraction"] == 1.0 and progress[-1]["eta_run_s"] == 0.0
     assert progress[-1]["unit"] == "tree" and progress[-1]["pipeline_stage"] == "train"
+
+
+def test_the_counter_reaching_its_total_is_sent_even_with_extra_work_following(tmp_path):
+    """Folds that complete together on a cluster, then a quick final model: the events still show 5/5."""
+    with RunSession(tmp_path / "run", progress_interval=60.0) as session:
+        session.run_started(tmp_path / "run", ["train"], {})
+        session.stage_started("train")
+        with stage_progress("train", total=5, unit="fold", extra_work=1) as p:
+            for _ in range(5):
+                p.advance()
+            p.advance(0, message="final model (every row)")
+            p.work(message="final model done")
+        session.stage_finished("train", 1.0)
+    progress = [e["payload"] for e in read_events(tmp_path / "run" / "events.jsonl") if e["type"] == "progress"]
+    advances = [(p["step"], p.get("message")) for p in progress if p["kind"] == "advance"]
+    assert advances == [(5, None), (5, "final model done")]

@@ -64,11 +64,6 @@ def _same_training(run_dir: Path, serial: Path) -> dict:
     return json.loads((run_dir / "train_metrics.json").read_text())
 
 
-@pytest.mark.xfail(
-    reason="known bug: fold-task runs record train progress steps up to 1 in events.jsonl instead of n_folds "
-    "(the bit-identity checks before it pass); open under issue 12",
-    strict=False,
-)
 def test_folds_as_tasks_on_a_local_cluster_and_a_scheduler_match_the_serial_run(tmp_path: Path, dask_processes) -> None:
     (tmp_path / "folds.toml").write_text(CONFIG)
     serial = _run(tmp_path, "serial")
