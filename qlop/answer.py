@@ -13,7 +13,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qlop.artifacts import read_json
-from qlop.formatting import benchmark_text, count, format_metric, leverage, pct, rate
+from qlop.formatting import (
+    BENCHMARK_KINDS,
+    annual_rate,
+    benchmark_text,
+    bps,
+    count,
+    format_metric,
+    iso_date,
+    leverage,
+    money,
+    pct,
+    plain,
+    rate,
+)
 from qlop.layout import RunLayout
 
 if TYPE_CHECKING:
@@ -168,3 +181,216 @@ def answer_lines(run_dir: str | Path) -> list[str]:
 
         labels = pd.read_parquet(layout.labels)
     return answer_from(config, labels, read_json(layout.train_metrics), read_json(layout.backtest_metrics))
+
+
+# ------------------------------------------------------------------------------- assumptions
+
+#: The margin mode of a config that names none: the engine's per-position isolated margin (a position
+#: loses at most its margin), its only mode until ``[backtest] margin_mode`` exists.
+DEFAULT_MARGIN_MODE = "isolated"
+
+
+def assumptions_from(
+    config: dict[str, Any], metrics: dict[str, Any] | None, ledger_trials: int | None = None
+) -> list[tuple[str, str]]:
+    """``(item, text)`` rows: what the answer's numbers assume, from the run's resolved config and its
+    backtest's metrics.json, never from defaults written here.
+
+    With a backtest: its leverage, exits, costs, margin, financing and day count, rates, periods per
+    year, benchmark and the trials the deflated Sharpe counts. A run that only labelled states its
+    label's trade. ``ledger_trials`` (the experiment's trials ledger, known to the CLI and the GUI after
+    the run was recorded; report.html is written before) adds a warning when the ledger holds more
+    trials than the deflated Sharpe counted. The one home of the block: the CLI, report.html and the
+    GUI render these rows.
+    """
+    bt = config.get("backtest") or {}
+    rules = label_trade_rules(config.get("label") or {})
+    if bt and metrics:
+        return _backtest_assumptions(config, bt, metrics, rules, ledger_trials)
+    if rules is None:
+        return []
+    terms = rules.model_dump()
+    return [
+        ("Leverage", f"{leverage(rules.leverage)} {rules.side} (the label's trade)"),
+        ("Exits", _exits_text(rules.take_profit, rules.stop_loss, rules.horizon, False)),
+        ("Costs", _costs_text(terms)),
+        ("Margin", _margin_text(terms, None)),
+        ("Financing", _financing_text(terms.get("financing_rate"), terms)),
+    ]
+
+
+def _backtest_assumptions(
+    config: dict[str, Any],
+    bt: dict[str, Any],
+    m: dict[str, Any],
+    rules: Any,
+    ledger_trials: int | None,
+) -> list[tuple[str, str]]:
+    rows = [
+        (
+            "Leverage",
+            f"{leverage(bt.get('leverage'))} per position, at most {leverage(bt.get('max_gross_leverage'))} gross",
+        )
+    ]
+    exits = m.get("exits")
+    if isinstance(exits, dict):
+        tp, sl, horizon = exits.get("take_profit"), exits.get("stop_loss"), exits.get("horizon")
+        text = _exits_text(tp, sl, horizon, bool(exits.get("exit_on_signal")))
+        if rules is not None and (tp, sl, horizon) == (rules.take_profit, rules.stop_loss, rules.horizon):
+            text += " (the label's barriers)"
+        rows.append(("Exits", text))
+    rows += [
+        ("Costs", _costs_text({**bt, "stop_slippage_bps": m.get("stop_slippage_bps", bt.get("stop_slippage_bps"))})),
+        ("Margin", _margin_text(bt, bt.get("margin_mode") or DEFAULT_MARGIN_MODE)),
+        ("Financing", _financing_text(m.get("financing_rate"), {**bt, "day_count": m.get("day_count")})),
+        ("Rates", _rates_text(bt, m)),
+    ]
+    if m.get("periods_per_year") is not None:
+        source = m.get("periods_per_year_source")
+        why = {"inferred": "inferred: median bars per calendar year", "config": "set in the config"}.get(
+            str(source), str(source or "")
+        )
+        rows.append(
+            (
+                "Annualisation",
+                f"{plain(m['periods_per_year'])} periods per year"
+                + (f" ({why})" if why else "")
+                + f"; CAGR over {plain(m.get('years'))} calendar years",
+            )
+        )
+    rows.append(("Benchmark", _benchmark_assumption(bt, m)))
+    rows.append(("Trials", _trials_text(config, m, ledger_trials)))
+    if rules is not None:
+        from qlop.sim.terms import trade_term_differences
+
+        diffs = trade_term_differences(rules, bt)
+        if diffs:
+            listed = ", ".join(f"{name} {_term_value(a)}" for name, a, _ in diffs)
+            rows.append(
+                ("Label", f"scored its trades with {listed}: a label of 1 is not exactly a winning backtest trade")
+            )
+    return rows
+
+
+def _exits_text(tp: Any, sl: Any, horizon: Any, on_signal: bool) -> str:
+    parts = []
+    if tp is not None:
+        parts.append(f"take-profit {rate(tp)}")
+    if sl is not None:
+        parts.append(f"stop-loss {rate(sl)}")
+    if horizon is not None:
+        parts.append(f"horizon {count(horizon)} bars")
+    if on_signal:
+        parts.append("when the signal ends")
+    return ", ".join(parts) if parts else "none but liquidation and the end of the data"
+
+
+def _costs_text(p: dict[str, Any]) -> str:
+    text = (
+        f"commission {bps(p.get('commission_bps'))} + slippage {bps(p.get('slippage_bps'))} per leg, "
+        f"{bps(p.get('stop_slippage_bps'))} more on stop and liquidation fills"
+    )
+    if p.get("min_commission"):
+        text += f", at least {money(p['min_commission'])} commission per leg"
+    if p.get("liquidation_fee"):
+        text += f", liquidation fee {rate(p['liquidation_fee'])} of notional"
+    return text
+
+
+def _margin_text(p: dict[str, Any], mode: str | None) -> str:
+    text = (
+        f"liquidation when a position's equity falls to {rate(p.get('maintenance_margin'))} of its value (maintenance)"
+    )
+    if mode == DEFAULT_MARGIN_MODE:
+        return f"{mode} (a position loses at most its margin); {text}"
+    return f"{mode}; {text}" if mode else text
+
+
+def _rate_term(value: Any) -> str:
+    """A constant rate as ``constant 5% a year``; a rate series (described as text) as ``series ...``."""
+    return f"series {value}" if isinstance(value, str) else f"constant {annual_rate(value)}"
+
+
+def _financing_text(value: Any, p: dict[str, Any]) -> str:
+    text = f"{_rate_term(value)} on the borrowed part of a long"
+    if p.get("borrow_fee"):
+        text += f", borrow fee {rate(p['borrow_fee'])} a year on a short's notional"
+    from qlop.sim.terms import DAYS_PER_YEAR
+
+    day_count = p.get("day_count")
+    if day_count in DAYS_PER_YEAR:
+        text += f"; day count {day_count} (calendar days / {plain(DAYS_PER_YEAR[day_count])}, every rate)"
+    return text
+
+
+def _rates_text(bt: dict[str, Any], m: dict[str, Any]) -> str:
+    cash = _rate_term(m.get("cash_rate"))
+    unset = bt.get("cash_rate") is None
+    return f"risk-free {_rate_term(m.get('risk_free'))} (in Sharpe, Sortino and alpha); idle cash earns {cash}" + (
+        " (cash_rate unset: the risk-free rate)" if unset else ""
+    )
+
+
+def _benchmark_assumption(bt: dict[str, Any], m: dict[str, Any]) -> str:
+    if not m.get("benchmark"):
+        return "none"
+    ref = bt.get("benchmark") if isinstance(bt.get("benchmark"), dict) else {}
+    source = ref.get("data_source_type")
+    kind = BENCHMARK_KINDS.get(str(m.get("benchmark_kind")), str(m.get("benchmark_kind") or "kind unknown"))
+    kind_from = "set in the config" if ref.get("kind") else "as its data source states"
+    text = f"{m['benchmark']}" + (f" from {source}" if source else "") + f", {kind} ({kind_from})"
+    cov = m.get("benchmark_coverage") or {}
+    if cov:
+        span = f"{iso_date(cov.get('first'))} to {iso_date(cov.get('last'))}"
+        if cov.get("complete", True):
+            text += f"; its data ({span}) covers the whole backtest"
+        else:
+            text += (
+                f"; its data ({span}) covers only {iso_date(cov.get('overlap_start'))} to "
+                f"{iso_date(cov.get('overlap_end'))} of the backtest: compared over that overlap"
+            )
+    return text
+
+
+def _trials_text(config: dict[str, Any], m: dict[str, Any], ledger_trials: int | None) -> str:
+    n = m.get("n_trials")
+    if n is None:
+        return "not recorded"
+    text = f"the deflated Sharpe counts {count(n)} trial{'' if n == 1 else 's'} (backtest.n_trials)"
+    if ledger_trials is not None and ledger_trials > n:
+        text += (
+            f"; the trials ledger holds {count(ledger_trials)} distinct configs named "
+            f"{config.get('name')!r}: set backtest.n_trials = {ledger_trials} to deflate for all of them"
+        )
+    return text
+
+
+def _term_value(value: Any) -> str:
+    if isinstance(value, dict):  # a rate series
+        return f"series {value.get('ticker')}.{value.get('column', 'close')}"
+    return str(value)
+
+
+def ledger_trials(run_dir: str | Path, config: dict[str, Any]) -> int | None:
+    """Trials the run's experiment ledger holds (``<runs_dir>/trials/<name>.json``), or None without one.
+
+    A relative ``runs_dir`` is the run folder's parent when the ledger is there (the default run
+    directory ``<runs_dir>/<id>``), else taken from the current directory, as ``qlop run`` does."""
+    from qlop.trials import count_trials, ledger_path
+
+    name, runs_dir = config.get("name"), config.get("runs_dir")
+    if not name or not runs_dir:
+        return None
+    candidates = [Path(runs_dir)] if Path(runs_dir).is_absolute() else [Path(run_dir).parent, Path(runs_dir)]
+    for folder in candidates:
+        if ledger_path(folder, name).is_file():
+            return count_trials(folder, name)
+    return None
+
+
+def assumption_rows(run_dir: str | Path) -> list[tuple[str, str]]:
+    """The assumptions of the run in ``run_dir`` (from its config.json and backtest/metrics.json), with
+    the trials ledger's count: what ``qlop run`` prints and the GUI can show."""
+    layout = RunLayout(Path(run_dir))
+    config = read_json(layout.config) or {}
+    return assumptions_from(config, read_json(layout.backtest_metrics), ledger_trials(run_dir, config))

@@ -61,6 +61,24 @@ def annual_rate(value: Any) -> str:
     return MISSING if v is None else f"{rate(v)} a year"
 
 
+def bps(value: Any) -> str:
+    """Basis points as configured, shortest form: ``1.0`` -> ``1 bp``, ``2`` -> ``2 bps``, ``0`` -> ``0 bps``."""
+    v = _number(value)
+    if v is None:
+        return MISSING
+    return f"{plain(v)} {'bp' if 0 < abs(v) <= 1 else 'bps'}"
+
+
+def plain(value: Any, digits: int = 2) -> str:
+    """A configured or inferred number in its shortest form, up to ``digits`` decimals, with thousands
+    separators: ``252.0`` -> ``252``, ``365.25`` -> ``365.25``, ``1e-9`` -> ``0``."""
+    v = _number(value)
+    if v is None:
+        return MISSING
+    text = f"{v:,.{digits}f}".rstrip("0").rstrip(".") if digits else f"{v:,.0f}"
+    return "0" if text in ("-0", "") else text
+
+
 def ret(value: Any) -> str:
     """A return: signed percent with two decimals (``+1.74%``, ``-5.82%``)."""
     return pct(value, 2, signed=True)
@@ -342,6 +360,15 @@ METRICS: dict[str, Metric] = dict(
         _m("ic", "IC", "prob", "Rank correlation of predictions with realised outcomes (regression)."),
         _m("n", "Out-of-sample rows", "count", "Labelled rows scored by a model that never saw them."),
         _m("n_folds", "Folds", "count", "Walk-forward folds that produced out-of-sample predictions."),
+        # the exits the backtest used (backtest/metrics.json "exits")
+        _m(
+            "take_profit",
+            "Take-profit",
+            "pct",
+            "Distance of the take-profit from the entry price, as a fraction of it.",
+        ),
+        _m("stop_loss", "Stop-loss", "pct", "Distance of the stop from the entry price, as a fraction of it."),
+        _m("horizon", "Horizon (bars)", "count", "Bars a position is held at most, the entry bar included."),
     ]
 )
 

@@ -46,6 +46,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:32px 0 6px;border-bott
 p.note{color:#52606d;font-size:13px;margin:2px 0 8px;max-width:900px}
 .sub{color:#616e7c;font-size:13px;margin-bottom:16px}
 ol.answer{font-size:14px;line-height:1.5;max-width:1000px;padding-left:22px}ol.answer li{margin-bottom:6px}
+p.assume{font-size:14px;font-weight:600;margin:10px 0 2px}table.assume td{vertical-align:top;max-width:900px}
 table.t{border-collapse:collapse;font-size:13px;margin:4px 0 8px}
 table.t th{text-align:left;font-weight:600;padding:3px 10px;border-bottom:2px solid #cbd2d9;white-space:nowrap}
 table.t td{padding:3px 10px;border-bottom:1px solid #e4e7eb}
@@ -350,11 +351,20 @@ def _idle_note(table: Any, thresholds: dict[str, float]) -> str:
     )
 
 
+def _assumptions_html(rows: list[tuple[str, str]]) -> str:
+    """The answer's "Assumptions:" block (:func:`qlop.answer.assumptions_from`): the rows and words the
+    CLI prints. The trials ledger is not read: the report is written before the run is recorded in it."""
+    if not rows:
+        return ""
+    body = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    return f"<p class='assume'>Assumptions:</p><table class='t assume'>{body}</table>"
+
+
 def backtest_report(run: RunData, title: str = "Backtest") -> str:
     """The whole report as one HTML string (plotly.js embedded once)."""
     import plotly.io as pio
 
-    from qlop.answer import answer_from
+    from qlop.answer import answer_from, assumptions_from
 
     metrics = run.metrics or {}
     equity, trades = run.equity, run.trades
@@ -382,7 +392,10 @@ def backtest_report(run: RunData, title: str = "Backtest") -> str:
     if answer:
         section(
             "The answer",
-            "<ol class='answer'>" + "".join(f"<li>{html.escape(a)}</li>" for a in answer) + "</ol>",
+            "<ol class='answer'>"
+            + "".join(f"<li>{html.escape(a)}</li>" for a in answer)
+            + "</ol>"
+            + _assumptions_html(assumptions_from(run.config, metrics)),
             "Out of sample, after leverage, margin, financing and costs.",
         )
     n_folds = (run.train_metrics or {}).get("n_folds")

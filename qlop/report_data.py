@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qlop.formatting import count, format_value, leverage, money, rate
+from qlop.formatting import bps, count, format_value, leverage, money, rate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -203,7 +203,7 @@ def _terms_rows(section: str, p: dict[str, Any]) -> list[tuple[str, str, str]]:
             (
                 section,
                 "Costs",
-                f"commission {p.get('commission_bps', 0)} bp + slippage {p.get('slippage_bps', 0)} bp per side",
+                f"commission {bps(p.get('commission_bps', 0))} + slippage {bps(p.get('slippage_bps', 0))} per leg",
             )
         )
     if "financing_rate" in p or "maintenance_margin" in p:

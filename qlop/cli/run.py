@@ -244,16 +244,27 @@ def demo_cmd(ctx: click.Context, run_dir: str | None) -> None:
 
 
 def print_answer(run_dir: Path) -> None:
-    """The run's three-part answer (see :mod:`qlop.answer`), for the stages it ran."""
+    """The run's three-part answer (see :mod:`qlop.answer`), for the stages it ran, and under it what
+    the answer assumes (the same rows report.html shows)."""
     import textwrap
 
-    from qlop.answer import answer_lines
+    from qlop.answer import answer_lines, assumption_rows
 
     lines = answer_lines(run_dir)
     if lines:
         click.echo("\nThe answer (out of sample, after leverage, margin, financing and costs):")
         for i, line in enumerate(lines, 1):
             click.echo(textwrap.fill(line, width=100, initial_indent=f"  {i}. ", subsequent_indent="     "))
+        rows = assumption_rows(run_dir)
+        if rows:
+            width = max(len(item) for item, _ in rows) + 2
+            click.echo("\nAssumptions:")
+            for item, text in rows:
+                click.echo(
+                    textwrap.fill(
+                        text, width=100, initial_indent=f"  {item:<{width}}", subsequent_indent=" " * (width + 2)
+                    )
+                )
 
 
 def show_results(run_dir: Path) -> None:

@@ -211,3 +211,33 @@ class TradeTerms(BaseModel):
 
 #: The names of the terms, in declaration order (for comparisons and dumps).
 TERM_FIELDS: tuple[str, ...] = tuple(TradeTerms.model_fields)
+
+#: Terms of a book, not of a trade: ``min_commission`` is money (a label never pays it), the risk-free
+#: and cash rates are the book's (metrics, idle cash). A label's trade and a backtest's can only
+#: differ in the other terms.
+BOOK_TERMS: tuple[str, ...] = ("min_commission", "risk_free", "cash_rate")
+
+
+def trade_term_differences(label: Any, book: Any) -> list[tuple[str, Any, Any]]:
+    """``(name, label's value, book's value)`` for each trade term (not :data:`BOOK_TERMS`) on which a
+    label's trade rules and a backtest's terms differ: then a label of 1 is not exactly a winning
+    backtest trade. Both sides are anything with the fields (models or dicts); numbers compare with
+    ``math.isclose``."""
+    import math
+
+    def value(source: Any, name: str) -> Any:
+        return source.get(name) if isinstance(source, dict) else getattr(source, name, None)
+
+    out = []
+    for name in TERM_FIELDS:
+        if name in BOOK_TERMS:
+            continue
+        a, b = value(label, name), value(book, name)
+        if isinstance(a, RateSeries):
+            a = a.model_dump()
+        if isinstance(b, RateSeries):
+            b = b.model_dump()
+        numbers = isinstance(a, (int, float)) and isinstance(b, (int, float))
+        if (not math.isclose(a, b)) if numbers else a != b:
+            out.append((name, a, b))
+    return out

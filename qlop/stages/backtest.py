@@ -9,7 +9,6 @@ failed run leaves the previous directory, or none): ``equity.parquet``, ``trades
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -106,18 +105,9 @@ def exit_rules(config: "PipelineConfig", strategy: Any) -> "ExitRules":
 
 
 def _warn_if_label_differs(config: "PipelineConfig", rules: Any) -> None:
-    from qlop.sim.terms import TERM_FIELDS
+    from qlop.sim.terms import trade_term_differences
 
-    # min_commission is money: only a sized trade pays it, a label never does; the risk-free and cash
-    # rates are the book's (metrics, idle cash), not a trade's
-    terms = [name for name in TERM_FIELDS if name not in ("min_commission", "risk_free", "cash_rate")]
-    label, bt = rules.model_dump(include=set(terms)), config.backtest.model_dump(include=set(terms))
-
-    def differ(a: Any, b: Any) -> bool:
-        numbers = isinstance(a, (int, float)) and isinstance(b, (int, float))
-        return not math.isclose(a, b) if numbers else a != b
-
-    diffs = [f"{name} {label[name]} vs {bt[name]}" for name in terms if differ(label[name], bt[name])]
+    diffs = [f"{name} {a} vs {b}" for name, a, b in trade_term_differences(rules, config.backtest)]
     if diffs:
         log.warning(
             "backtest trades use the label's barriers but not its %s (label vs backtest): a label of 1 "
@@ -191,7 +181,7 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
             **about,
             "n_candidates": result.n_candidates,
             **metrics,
-            **assumptions(bt),
+            **assumptions(bt, exits),
         }
         if thresholds:
             metrics["probability_thresholds"] = thresholds
@@ -270,17 +260,27 @@ def risk_free_returns(bt: Any, dates: "pd.DatetimeIndex") -> Any:
     return RateCurve.over(bt.risk_free, days, "risk_free").period_returns(days, bt.days_per_year)
 
 
-def assumptions(bt: Any) -> dict[str, Any]:
-    """The conventions the numbers rest on, as metrics.json and the report state them."""
+def assumptions(bt: Any, exits: "ExitRules | None" = None) -> dict[str, Any]:
+    """The conventions the numbers rest on, as metrics.json and the report state them: the rates and
+    their day count, stop slippage, and the exits the engine actually used (the strategy's barriers,
+    completed from the label's when it asks for them)."""
     from qlop.sim.terms import describe_rate
 
-    return {
+    out: dict[str, Any] = {
         "day_count": bt.day_count,
         "risk_free": describe_rate(bt.risk_free),
         "cash_rate": describe_rate(bt.effective_cash_rate),
         "financing_rate": describe_rate(bt.financing_rate),
         "stop_slippage_bps": bt.stop_slippage_bps,
     }
+    if exits is not None:
+        out["exits"] = {
+            "take_profit": exits.take_profit,
+            "stop_loss": exits.stop_loss,
+            "horizon": exits.horizon,
+            "exit_on_signal": exits.exit_on_signal,
+        }
+    return out
 
 
 @contextmanager

@@ -76,3 +76,15 @@ def test_unknown_keys_and_kinds():
 def test_durations():
     assert [f.duration(s) for s in (0.04, 4.24, 75, 3725, None)] == ["0.0s", "4.2s", "1m15s", "1h02m", f.MISSING]
     assert f.timestamp("2026-12-02T15:24:14.123+00:00") == "2026-12-02 15:24"
+
+
+def test_configured_numbers_print_in_their_shortest_form():
+    assert [f.bps(v) for v in (1.0, 2, 0.5, 0, 1500, None)] == ["1 bp", "2 bps", "0.5 bp", "0 bps", "1,500 bps", "-"]
+    assert [f.plain(v) for v in (252.0, 365.25, 1e-9, -0.001, 1234.5, float("nan"))] == [
+        "252",
+        "365.25",
+        "0",
+        "0",
+        "1,234.5",
+        "-",
+    ]

@@ -184,7 +184,7 @@ def test_config_summary_names_leverage_barriers_costs_rates_and_folds():
     assert rows[("Label", "Trade")] == "long at 2.50x, held up to 10 bars"
     assert rows[("Label", "Barriers")] == "take-profit 5%, stop-loss 3%"
     assert rows[("Backtest", "Leverage")] == "2.50x per position, at most 2.50x gross"
-    assert rows[("Backtest", "Costs")] == "commission 1.0 bp + slippage 2.0 bp per side"
+    assert rows[("Backtest", "Costs")] == "commission 1 bp + slippage 2 bps per leg"
     assert rows[("Backtest", "Rates")] == "financing 5% a year on the borrowed part, maintenance margin 25%"
     assert rows[("Model", "Folds")] == "10" and rows[("Backtest", "Capital")] == "100,000.00"
     assert rows[("Backtest", "Strategy")] == "probability_threshold (entry 0.55)"

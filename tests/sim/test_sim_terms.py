@@ -123,6 +123,22 @@ def test_default_label_and_default_backtest_trade_the_same_trade(caplog):
     np.testing.assert_allclose(trades["return"].to_numpy()[known], lab["net_return"].to_numpy()[known], rtol=1e-12)
 
 
+def test_trade_term_differences_leave_the_book_terms_out():
+    """A label's trade and a backtest's differ only in trade terms: money minimums and the book's rates
+    are the book's (the warning and the answer's assumptions read the same differences)."""
+    from qlop.sim.terms import BOOK_TERMS, RateSeries, trade_term_differences
+
+    label = TradeTerms(leverage=2.5, day_count="act_360")
+    book = {**TradeTerms().model_dump(), "leverage": 2.0, "day_count": "act_365", "min_commission": 1.0}
+    book["risk_free"] = 0.03
+    assert trade_term_differences(label, book) == [("leverage", 2.5, 2.0), ("day_count", "act_360", "act_365")]
+    assert set(BOOK_TERMS) <= set(TERM_FIELDS)
+    assert trade_term_differences(label, {**label.model_dump(), "commission_bps": 1.0 + 1e-12}) == []
+    series = RateSeries(ticker="FF", units="percent")
+    diff = trade_term_differences(TradeTerms(financing_rate=series), TradeTerms())
+    assert diff == [("financing_rate", series.model_dump(), 0.05)]
+
+
 def test_insolvent_terms_are_refused_in_one_line_naming_the_field():
     for model in _users().values():
         with pytest.raises(ValidationError) as err:
