@@ -3,7 +3,9 @@
 ``qlop run`` and ``qlop demo`` print it above the metrics table, and report.html and the GUI's run
 page open with it, so a researcher reads the result without opening any file: how often the leveraged
 trade paid off, whether the model beats the best constant guess out of sample, and what trading the
-predictions earned after every cost. Every number goes through :mod:`qlop.formatting`.
+predictions earned after every cost. Under it, an "Assumptions:" block states what those numbers rest
+on (:func:`assumptions_from`), read from the run's resolved config and metrics.json. Every number goes
+through :mod:`qlop.formatting`.
 """
 
 from __future__ import annotations
@@ -307,8 +309,8 @@ def _margin_text(p: dict[str, Any], mode: str | None) -> str:
 
 
 def _rate_term(value: Any) -> str:
-    """A constant rate as ``constant 5% a year``; a rate series (described as text) as ``series ...``."""
-    return f"series {value}" if isinstance(value, str) else f"constant {annual_rate(value)}"
+    """A constant rate as ``5% a year (constant)``; a rate series (described as text) as ``series ...``."""
+    return f"series {value}" if isinstance(value, str) else f"{annual_rate(value)} (constant)"
 
 
 def _financing_text(value: Any, p: dict[str, Any]) -> str:
@@ -324,11 +326,8 @@ def _financing_text(value: Any, p: dict[str, Any]) -> str:
 
 
 def _rates_text(bt: dict[str, Any], m: dict[str, Any]) -> str:
-    cash = _rate_term(m.get("cash_rate"))
-    unset = bt.get("cash_rate") is None
-    return f"risk-free {_rate_term(m.get('risk_free'))} (in Sharpe, Sortino and alpha); idle cash earns {cash}" + (
-        " (cash_rate unset: the risk-free rate)" if unset else ""
-    )
+    cash = "the risk-free rate (cash_rate unset)" if bt.get("cash_rate") is None else _rate_term(m.get("cash_rate"))
+    return f"risk-free {_rate_term(m.get('risk_free'))}, in Sharpe, Sortino and alpha; idle cash earns {cash}"
 
 
 def _benchmark_assumption(bt: dict[str, Any], m: dict[str, Any]) -> str:
@@ -337,8 +336,8 @@ def _benchmark_assumption(bt: dict[str, Any], m: dict[str, Any]) -> str:
     ref = bt.get("benchmark") if isinstance(bt.get("benchmark"), dict) else {}
     source = ref.get("data_source_type")
     kind = BENCHMARK_KINDS.get(str(m.get("benchmark_kind")), str(m.get("benchmark_kind") or "kind unknown"))
-    kind_from = "set in the config" if ref.get("kind") else "as its data source states"
-    text = f"{m['benchmark']}" + (f" from {source}" if source else "") + f", {kind} ({kind_from})"
+    kind_from = "set in the config" if ref.get("kind") else "as the source states"
+    text = f"{m['benchmark']}" + (f" from the {source} source" if source else "") + f", {kind} ({kind_from})"
     cov = m.get("benchmark_coverage") or {}
     if cov:
         span = f"{iso_date(cov.get('first'))} to {iso_date(cov.get('last'))}"

@@ -64,15 +64,15 @@ def test_every_row_states_the_runs_own_terms():
     assert rows["Costs"] == "commission 1 bp + slippage 2 bps per leg, 5 bps more on stop and liquidation fills"
     assert rows["Margin"].startswith("cross; liquidation when a position's equity falls to 25% of its value")
     assert rows["Financing"] == (
-        "constant 7% a year on the borrowed part of a long; day count act_365 (calendar days / 365, every rate)"
+        "7% a year (constant) on the borrowed part of a long; day count act_365 (calendar days / 365, every rate)"
     )
     assert rows["Rates"] == (
-        "risk-free series TB3MS.close from csv (percent) (in Sharpe, Sortino and alpha); idle cash earns "
-        "constant 1% a year"
+        "risk-free series TB3MS.close from csv (percent), in Sharpe, Sortino and alpha; idle cash earns "
+        "1% a year (constant)"
     )
     assert rows["Annualisation"] == "260 periods per year (set in the config); CAGR over 5 calendar years"
     assert rows["Benchmark"] == (
-        "GSPC from sample, price index (set in the config); its data (2000-01-03 to 2010-06-30) covers only "
+        "GSPC from the sample source, price index (set in the config); its data (2000-01-03 to 2010-06-30) covers only "
         "2008-01-02 to 2010-06-30 of the backtest: compared over that overlap"
     )
     assert rows["Trials"] == "the deflated Sharpe counts 4 trials (backtest.n_trials)"

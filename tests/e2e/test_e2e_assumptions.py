@@ -114,12 +114,15 @@ def test_the_demo_prints_its_assumptions_from_its_config_and_metrics(runs):
     assert rows["Margin"].startswith("isolated")
     assert bt["day_count"] == m["day_count"] == "act_360"
     assert rows["Financing"] == (
-        f"constant {pct(m['financing_rate'])} a year on the borrowed part of a long; day count act_360 "
+        f"{pct(m['financing_rate'])} a year (constant) on the borrowed part of a long; day count act_360 "
         "(calendar days / 360, every rate)"
     )
     assert m["financing_rate"] == bt["financing_rate"]
-    assert rows["Rates"].startswith(f"risk-free constant {pct(m['risk_free'])} a year")
-    assert f"idle cash earns constant {pct(m['cash_rate'])} a year (cash_rate unset" in rows["Rates"]
+    assert bt["risk_free"] == m["risk_free"] == m["cash_rate"] and bt["cash_rate"] is None
+    assert rows["Rates"] == (
+        f"risk-free {pct(m['risk_free'])} a year (constant), in Sharpe, Sortino and alpha; idle cash earns "
+        "the risk-free rate (cash_rate unset)"
+    )
     assert bt["periods_per_year"] is None and m["periods_per_year_source"] == "inferred"
     assert rows["Annualisation"] == (
         f"{m['periods_per_year']:g} periods per year (inferred: median bars per calendar year); "
@@ -128,7 +131,7 @@ def test_the_demo_prints_its_assumptions_from_its_config_and_metrics(runs):
     cov = m["benchmark_coverage"]
     assert m["benchmark"] == bt["benchmark"]["ticker"] == "SPY" and cov["complete"]
     assert rows["Benchmark"] == (
-        f"SPY from {bt['benchmark']['data_source_type']}, total return (as its data source states); its data "
+        f"SPY from the {bt['benchmark']['data_source_type']} source, total return (as the source states); its data "
         f"({cov['first']} to {cov['last']}) covers the whole backtest"
     )
     assert m["n_trials"] == bt["n_trials"] == 1
@@ -158,3 +161,12 @@ def test_another_leverage_and_day_count_change_the_assumptions(runs):
         "named 'quickstart': set backtest.n_trials = 2 to deflate for all of them"
     )
     assert variant["report"] == {**rows, "Trials": "the deflated Sharpe counts 1 trial (backtest.n_trials)"}
+
+
+def test_docs_show_the_block_the_demo_prints(runs):
+    """docs/runs.md quotes the demo's block verbatim: it must stay what the demo prints."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "runs.md").read_text(encoding="utf-8")
+    quoted = re.search(r"```\n(Assumptions:\n.*?)```", docs, re.S).group(1)
+    stdout = runs["demo"]["stdout"]
+    printed = "Assumptions:\n" + stdout.split("\nAssumptions:\n", 1)[1].split("\n\n", 1)[0] + "\n"
+    assert quoted == printed
