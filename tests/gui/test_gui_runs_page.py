@@ -267,3 +267,14 @@ def test_a_run_without_a_backtest_shows_what_it_has(run_dir):
     headings = [h.value for h in at.subheader]
     assert "Model skill per fold" in headings and "Per ticker" in headings and "Monthly returns" not in headings
     assert not at.get("plotly_chart") or "equity" not in charts(at)
+
+
+def test_results_that_cannot_be_read_are_named_and_the_rest_of_the_page_stays(run_dir):
+    trades = pd.read_parquet(run_dir / "backtest" / "trades.parquet")
+    trades.drop(columns=["pnl"]).to_parquet(run_dir / "backtest" / "trades.parquet")
+    at = open_run()
+    assert at.header[0].value == RUN
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith(f"The results of {RUN} cannot be shown: KeyError:"), errors
+    assert "pnl" in errors[0]
+    assert [d.label for d in at.get("download_button")][0] == "report.html"

@@ -91,8 +91,6 @@ def results_section(view: "RunView") -> None:
     )
     from qlop.report_data import display
 
-    if view.run.metrics is not None:
-        st.caption(view.subtitle)
     if view.answer:
         section("answer")
         st.markdown("\n".join(f"{i}. {line}" for i, line in enumerate(view.answer, 1)))
@@ -234,6 +232,13 @@ def run_detail(run_dir: Path) -> None:
     read = load_manifest(run_dir)
     manifest = read.data or {}
     st.header(run_dir.name)
+    try:
+        view: RunView | None = _cached_view(str(run_dir), results.stamp(run_dir))
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # artefacts QLOP did not write this way
+        view = None
+        st.error(f"The results of {run_dir.name} cannot be shown: {type(exc).__name__}: {exc}")
+    if view is not None and view.run.metrics is not None:
+        st.caption(view.subtitle)
     if read.problem:  # a damaged manifest is reported, with what can still be shown
         st.error(f"{RunLayout.MANIFEST} {read.problem}")
     status = manifest.get("status", "unknown")
@@ -243,7 +248,8 @@ def run_detail(run_dir: Path) -> None:
         st.json(manifest, expanded=False)
         st.json(read_json(layout.config) or {}, expanded=False)
     downloads_section(run_dir)
-    results_section(_cached_view(str(run_dir), results.stamp(run_dir)))
+    if view is not None:
+        results_section(view)
     model_section(run_dir)
 
 
