@@ -2,13 +2,14 @@
 explains the run, not only its equity curve.
 
 Sections: the three-part answer, the config in brief, the metrics (each with a one-line meaning), equity
-against the benchmark, drawdown, the predicted probability against the strategy's thresholds with a
-per-year table (why it traded, or sat idle), model skill per fold, label statistics and P&L per ticker,
-prices with entries and exits, monthly returns (blank where no position was held), exposure and
-leverage, and trade results by exit reason.
+against the benchmark above the drawdown (one date axis), the predicted probability against the
+strategy's thresholds with a per-year table (why it traded, or sat idle), model skill per fold, label
+statistics and P&L per ticker, prices with entries and exits, monthly returns (blank where no position
+was held), exposure and leverage, and trade results by exit reason.
 
-The tables and series come from :mod:`qlop.report_data` (the view models the GUI's run page shows
-too); the figure builders below take those and are reusable (``st.plotly_chart(price_figure(...))``).
+Every section is computed once, by :func:`qlop.report_data.run_view`; :func:`render_html` writes it as
+HTML and the GUI's run page (``qlop.gui.views.runs_page``) draws the same view with the figure builders
+below, so the two show the same numbers, charts, headings and notes.
 """
 
 from __future__ import annotations
@@ -18,35 +19,18 @@ from typing import Any
 
 import numpy as np
 
-from qlop.report_data import (
-    EXIT_NAMES,
-    RunData,
-    config_summary,
-    display,
-    fold_skill,
-    idle_by_year,
-    initial_capital,
-    label_stats,
-    leverage_path,
-    monthly_returns,
-    price_with_trades,
-    probability_path,
-    ticker_pnl,
-    traded_tickers,
-)
+from qlop.report_data import EXIT_NAMES, SECTIONS, RunData, RunView, display, run_view
 
-#: Tickers the price chart offers at most (those with the most trades first).
-MAX_PRICE_TICKERS = 24
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 _CSS = """
+p.assume{font-size:14px;font-weight:600;margin:10px 0 2px}table.assume td{vertical-align:top;max-width:900px}
 body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:24px auto;
 max-width:1320px;padding:0 16px;color:#1f2933;background:#fff}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:32px 0 6px;border-bottom:1px solid #e4e7eb;padding-bottom:4px}
 p.note{color:#52606d;font-size:13px;margin:2px 0 8px;max-width:900px}
 .sub{color:#616e7c;font-size:13px;margin-bottom:16px}
 ol.answer{font-size:14px;line-height:1.5;max-width:1000px;padding-left:22px}ol.answer li{margin-bottom:6px}
-p.assume{font-size:14px;font-weight:600;margin:10px 0 2px}table.assume td{vertical-align:top;max-width:900px}
 table.t{border-collapse:collapse;font-size:13px;margin:4px 0 8px}
 table.t th{text-align:left;font-weight:600;padding:3px 10px;border-bottom:2px solid #cbd2d9;white-space:nowrap}
 table.t td{padding:3px 10px;border-bottom:1px solid #e4e7eb}
@@ -61,31 +45,50 @@ h3{font-size:15px;margin:14px 0 4px}
 # --------------------------------------------------------------------------------- figures
 
 
-def equity_figure(equity: Any) -> Any:
+def equity_figure(equity: Any, drawdown: Any) -> Any:
+    """Equity against the benchmark (log or linear) above the drawdown, on one shared date axis: zooming
+    one zooms both, and the two always line up."""
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
-    fig = go.Figure()
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.04, row_heights=[0.68, 0.32])
     fig.add_trace(
-        go.Scatter(x=equity.index, y=equity["equity"], name="strategy", line=dict(color="#1f77b4", width=1.6))
+        go.Scatter(x=equity.index, y=equity["equity"], name="strategy", line=dict(color="#1f77b4", width=1.6)),
+        row=1,
+        col=1,
     )
     if "benchmark" in equity.columns and equity["benchmark"].notna().any():
         fig.add_trace(
             go.Scatter(
                 x=equity.index, y=equity["benchmark"], name="benchmark (rebased)", line=dict(color="#7f7f7f", width=1.2)
-            )
+            ),
+            row=1,
+            col=1,
         )
+    fig.add_trace(
+        go.Scatter(
+            x=drawdown.index,
+            y=drawdown.to_numpy(),
+            fill="tozeroy",
+            name="drawdown",
+            line=dict(color="#d62728", width=1),
+            hovertemplate="%{y:.2%}",
+        ),
+        row=2,
+        col=1,
+    )
+    fig.update_yaxes(title_text="equity", type="log", row=1, col=1)
+    fig.update_yaxes(title_text="drawdown", tickformat=".0%", row=2, col=1)
     fig.update_layout(
-        yaxis_title="equity",
-        yaxis_type="log",
-        height=420,
+        height=620,
         hovermode="x unified",
-        legend=dict(orientation="h", y=1.1, x=0.2),  # above: the x-axis spans as in the charts below
+        legend=dict(orientation="h", y=1.08, x=0.2),  # above: the x-axis spans as in the charts below
         updatemenus=[
             dict(
                 type="buttons",
                 direction="left",
                 x=0,
-                y=1.12,
+                y=1.1,
                 buttons=[
                     dict(label="log", method="relayout", args=[{"yaxis.type": "log"}]),
                     dict(label="linear", method="relayout", args=[{"yaxis.type": "linear"}]),
@@ -93,19 +96,6 @@ def equity_figure(equity: Any) -> Any:
             )
         ],
     )
-    return fig
-
-
-def drawdown_figure(equity: Any, initial_capital: float) -> Any:
-    import plotly.graph_objects as go
-
-    wealth = np.concatenate(([initial_capital], equity["equity"].to_numpy()))
-    peak = np.maximum.accumulate(wealth)
-    dd = np.divide(wealth, peak, out=np.zeros_like(wealth), where=peak > 0)[1:] - 1.0
-    fig = go.Figure(
-        go.Scatter(x=equity.index, y=dd, fill="tozeroy", name="drawdown", line=dict(color="#d62728", width=1))
-    )
-    fig.update_layout(yaxis_title="drawdown", yaxis_tickformat=".0%", height=280)
     return fig
 
 
@@ -134,13 +124,11 @@ def probability_figure(path: Any, thresholds: dict[str, float]) -> Any:
     return fig
 
 
-def price_figure(run: RunData, start: Any = None) -> Any | None:
-    """Closes of each traded ticker with its entries (triangles) and exits (coloured by P&L);
-    a dropdown picks the ticker."""
+def price_figure(views: list[tuple[str, dict[str, Any]]]) -> Any | None:
+    """Closes of each ticker (:meth:`qlop.report_data.RunView.prices`) with its entries (triangles) and
+    exits (coloured by P&L); with several tickers a dropdown picks one."""
     import plotly.graph_objects as go
 
-    tickers = traded_tickers(run.trades, run.panel)[:MAX_PRICE_TICKERS]
-    views = [(t, price_with_trades(run.panel, run.trades, t, start)) for t in tickers]
     views = [(t, v) for t, v in views if v is not None and len(v["close"])]
     if not views:
         return None
@@ -190,7 +178,7 @@ def price_figure(run: RunData, start: Any = None) -> Any | None:
         height=420,
         hovermode="closest",
         yaxis_title="close",
-        updatemenus=[dict(buttons=buttons, direction="down", x=0, y=1.15, xanchor="left")],
+        updatemenus=[dict(buttons=buttons, direction="down", x=0, y=1.15, xanchor="left")] if len(views) > 1 else [],
         legend=dict(orientation="h", y=1.08, x=0.35),
     )
     return fig
@@ -296,6 +284,13 @@ def trade_results_figure(trades: Any) -> Any:
     return fig
 
 
+def style_figure(fig: Any) -> Any:
+    """The look every figure has in report.html and on the GUI's run page: one template and one left
+    margin, so the date axes of charts drawn one under another line up."""
+    fig.update_layout(margin=dict(l=90, r=20, t=40, b=40), template="plotly_white")
+    return fig
+
+
 # ----------------------------------------------------------------------------------- HTML
 
 
@@ -312,12 +307,10 @@ def _table(frame: Any, total_last: bool = False, first_is_label: bool = True) ->
     return f"<table class='t'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _metrics_html(metrics: dict[str, Any]) -> str:
-    from qlop.formatting import metric_rows
-
+def _metrics_html(metric_rows: list[tuple[str, str, str]]) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(k)}</td><td class='v'>{html.escape(v)}</td><td class='x'>{html.escape(x)}</td></tr>"
-        for k, v, x in metric_rows(metrics)
+        for k, v, x in metric_rows
     )
     return f"<table class='t metrics'>{rows}</table>"
 
@@ -333,24 +326,6 @@ def _config_html(rows: list[tuple[str, str, str]]) -> str:
     return f"<table class='t config'>{''.join(body)}</table>"
 
 
-def _idle_note(table: Any, thresholds: dict[str, float]) -> str:
-    """One sentence naming the years in which the model never reached the entry threshold."""
-    entry = thresholds.get("entry")
-    if entry is None or table is None or "highest_prob" not in table.columns:
-        return ""
-    idle = [(int(y), p) for y, p in table["highest_prob"].items() if np.isfinite(p) and p < entry]
-    if not idle:
-        return (
-            f"The model reached the {entry:.2f} entry threshold in every year; the days at or above it are "
-            "the ticker-days the strategy could enter (capital and open positions permitting)."
-        )
-    listed = ", ".join(f"{y} (highest {p:.2f})" for y, p in idle)
-    return (
-        f"No entry was possible in {listed}: the highest predicted probability stayed below the "
-        f"{entry:.2f} entry threshold, so the strategy sat in cash."
-    )
-
-
 def _assumptions_html(rows: list[tuple[str, str]]) -> str:
     """The answer's "Assumptions:" block (:func:`qlop.answer.assumptions_from`): the rows and words the
     CLI prints. The trials ledger is not read: the report is written before the run is recorded in it."""
@@ -362,118 +337,73 @@ def _assumptions_html(rows: list[tuple[str, str]]) -> str:
 
 def backtest_report(run: RunData, title: str = "Backtest") -> str:
     """The whole report as one HTML string (plotly.js embedded once)."""
+    return render_html(run_view(run), title)
+
+
+def render_html(view: RunView, title: str) -> str:
+    """``view`` as report.html: each section of :data:`qlop.report_data.SECTIONS` it has."""
     import plotly.io as pio
 
-    from qlop.answer import answer_from, assumptions_from
-
-    metrics = run.metrics or {}
-    equity, trades = run.equity, run.trades
-    capital = initial_capital(metrics, equity)
-    thresholds = dict(metrics.get("probability_thresholds") or {})
-    start = metrics.get("start")
     parts: list[str] = []
     first = [True]
 
     def plot(fig: Any) -> str:
-        fig.update_layout(
-            margin=dict(l=90, r=20, t=40, b=40), template="plotly_white"
-        )  # one left margin: x-axes line up
         div = pio.to_html(
-            fig, include_plotlyjs=first[0], full_html=False, config={"displaylogo": False, "responsive": True}
+            style_figure(fig),
+            include_plotlyjs=first[0],
+            full_html=False,
+            config={"displaylogo": False, "responsive": True},
         )
         first[0] = False
         return f"<div class='plot'>{div}</div>"
 
-    def section(heading: str, body: str, note: str = "") -> None:
+    def section(key: str, body: str, note: str | None = None) -> None:
+        heading, default = SECTIONS[key]
+        note = default if note is None else note
         note_html = f"<p class='note'>{html.escape(note)}</p>" if note else ""
         parts.append(f"<h2>{html.escape(heading)}</h2>{note_html}{body}")
 
-    answer = answer_from(run.config, run.labels, run.train_metrics, metrics)
-    if answer:
+    if view.answer:
         section(
-            "The answer",
+            "answer",
             "<ol class='answer'>"
-            + "".join(f"<li>{html.escape(a)}</li>" for a in answer)
+            + "".join(f"<li>{html.escape(a)}</li>" for a in view.answer)
             + "</ol>"
-            + _assumptions_html(assumptions_from(run.config, metrics)),
-            "Out of sample, after leverage, margin, financing and costs.",
+            + _assumptions_html(view.assumptions),
         )
-    n_folds = (run.train_metrics or {}).get("n_folds")
-    config_rows = config_summary(run.config, n_folds)
-    if config_rows:
-        section("Configuration", _config_html(config_rows))
-    section("Metrics", _metrics_html(metrics))
-    if equity is not None and len(equity):
-        section("Equity against the benchmark", plot(equity_figure(equity)))
-        section("Drawdown", plot(drawdown_figure(equity, capital)))
-    path = probability_path(run.predictions)
-    if path is not None and len(path):
-        if start is not None:
-            path = path[path.index >= np.datetime64(start)]
-        idle = idle_by_year(run.predictions, thresholds, trades, equity)
-        body = plot(probability_figure(path, thresholds))
-        if idle is not None:
-            body += _table(display(idle))
-        section(
-            "Predicted probability against the strategy's thresholds",
-            body,
-            _idle_note(idle, thresholds) or "The model's out-of-sample probability of a paying trade, per day.",
-        )
-    folds = fold_skill(run.train_metrics)
-    if folds is not None:
-        section(
-            "Model skill per fold",
-            _table(display(folds), first_is_label=False),
-            "Each fold is scored by a model trained only on earlier data, purged of labels that reach into the "
-            "test period. AUC 0.5 is no skill; a log loss below the base rate's beats always predicting the "
-            "base rate.",
-        )
-    labels = label_stats(run.labels)
-    pnl = ticker_pnl(trades)
+    if view.config_rows:
+        section("config", _config_html(view.config_rows))
+    section("metrics", _metrics_html(view.metric_rows))
+    if view.equity is not None and view.drawdown is not None:
+        section("equity", plot(equity_figure(view.equity, view.drawdown)))
+    if view.probability is not None:
+        body = plot(probability_figure(view.probability, view.thresholds))
+        if view.idle is not None:
+            body += _table(display(view.idle))
+        section("probability", body, view.idle_note or None)
+    if view.folds is not None:
+        section("folds", _table(display(view.folds), first_is_label=False))
     cols = []
-    if labels is not None:
-        cols.append(
-            "<div><h3>Labels</h3><p class='note'>Share of labelled days on which the leveraged trade paid "
-            "off (base rate) and how the simulated trades ended.</p>"
-            f"{_table(display(labels), total_last=True)}</div>"
-        )
-    if pnl is not None:
-        cols.append(
-            "<div><h3>Trades</h3><p class='note'>P&amp;L after costs, best first.</p>"
-            f"{_table(display(pnl), total_last=True)}</div>"
-        )
+    for key, table in (("labels", view.labels), ("pnl", view.pnl)):
+        if table is not None:
+            heading, note = SECTIONS[key]
+            cols.append(
+                f"<div><h3>{html.escape(heading)}</h3><p class='note'>{html.escape(note)}</p>"
+                f"{_table(display(table), total_last=True)}</div>"
+            )
     if cols:
-        parts.append(f"<h2>Per ticker</h2><div class='cols'>{''.join(cols)}</div>")
-    prices = price_figure(run, start)
+        parts.append(f"<h2>{html.escape(SECTIONS['per_ticker'][0])}</h2><div class='cols'>{''.join(cols)}</div>")
+    prices = price_figure([(t, view.prices(t)) for t in view.price_tickers])
     if prices is not None:
-        section(
-            "Prices, entries and exits",
-            plot(prices),
-            "Triangles: entries (filled at the next open after the signal). Crosses: exits, green for a "
-            "gain, red for a loss. Pick a ticker in the menu.",
-        )
-    monthly = monthly_returns(equity, capital)
-    if monthly is not None and monthly.size:
-        section("Monthly returns", plot(monthly_figure(monthly)), "Blank: no position at all that month.")
-    lev = leverage_path(equity)
-    if lev is not None:
-        section(
-            "Exposure and leverage",
-            plot(leverage_figure(lev)),
-            "Gross leverage: open positions' value over equity (shaded); net: long minus short (dotted). "
-            "Each position runs at the configured leverage; these lines show the whole book.",
-        )
-    if trades is not None and len(trades):
-        section("Trade results by exit reason", plot(trade_results_figure(trades)))
-    from qlop.formatting import benchmark_text, count, iso_date
-
-    sub = (
-        f"{iso_date(metrics.get('start'))} to {iso_date(metrics.get('end'))} &middot; "
-        f"{count(metrics.get('n_trades', 0))} trades &middot; benchmark "
-        f"{html.escape(benchmark_text(metrics))}"
-    )
+        section("prices", plot(prices))
+    if view.monthly is not None:
+        section("monthly", plot(monthly_figure(view.monthly)))
+    if view.leverage is not None:
+        section("leverage", plot(leverage_figure(view.leverage)))
+    if view.trades is not None:
+        section("trade_results", plot(trade_results_figure(view.trades)))
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><div class='sub'>{sub}</div>{''.join(parts)}</body></html>"
+        f"<h1>{html.escape(title)}</h1><div class='sub'>{html.escape(view.subtitle)}</div>{''.join(parts)}</body></html>"
     )

@@ -493,6 +493,19 @@ def monthly_returns(equity: "pd.DataFrame | None", initial_capital: float) -> "p
     return table.pivot(index="year", columns="month", values="ret").reindex(columns=range(1, 13))
 
 
+def drawdown(equity: "pd.DataFrame | None", initial_capital: float) -> "pd.Series | None":
+    """Daily fall of equity from its running peak, the initial capital counting as the first peak: the
+    series whose low is ``max_drawdown`` in ``backtest/metrics.json`` (:func:`qlop.metrics.drawdown_series`)."""
+    import pandas as pd
+
+    from qlop.metrics import drawdown_series, returns_from_equity
+
+    if equity is None or not len(equity):
+        return None
+    series = drawdown_series(returns_from_equity(equity["equity"].to_numpy(dtype=float), initial_capital))
+    return pd.Series(series, index=equity.index, name="drawdown")
+
+
 def leverage_path(equity: "pd.DataFrame | None") -> "pd.DataFrame | None":
     """Daily gross and net leverage (exposure over equity) and open positions."""
     import numpy as np
@@ -508,6 +521,204 @@ def leverage_path(equity: "pd.DataFrame | None") -> "pd.DataFrame | None":
     if "n_positions" in equity.columns:
         out["positions"] = equity["n_positions"].to_numpy()
     return out
+
+
+# ------------------------------------------------------------------------------ the trade list
+
+
+#: Columns of :func:`trade_list`, in the order they are shown.
+TRADE_COLUMNS = (
+    "ticker",
+    "side",
+    "signal_date",
+    "entry_date",
+    "entry_price",
+    "exit_date",
+    "exit_price",
+    "exit_reason",
+    "bars_held",
+    "leverage",
+    "margin",
+    "pnl",
+    "return",
+    "fees",
+    "financing",
+)
+
+
+def trade_list(trades: "pd.DataFrame | None") -> "pd.DataFrame | None":
+    """The trades, one row each, with the columns people read (exit reasons named in words)."""
+    if trades is None:
+        return None
+    frame = trades.reset_index(drop=True) if "ticker" in trades.columns else trades.reset_index()
+    out = frame[[c for c in TRADE_COLUMNS if c in frame.columns]].copy()
+    if "exit_reason" in out.columns:
+        out["exit_reason"] = [EXIT_NAMES.get(str(r), str(r)) for r in out["exit_reason"]]
+    return out
+
+
+# ------------------------------------------------------------------------- the whole results
+
+
+#: Heading and one-line note of each section, as report.html and the GUI's run page both title them.
+SECTIONS: dict[str, tuple[str, str]] = {
+    "answer": ("The answer", "Out of sample, after leverage, margin, financing and costs."),
+    "config": ("Configuration", ""),
+    "metrics": ("Metrics", ""),
+    "equity": (
+        "Equity against the benchmark, and drawdown",
+        "Drawdown is the fall from the running peak, the initial capital counting as the first peak: its "
+        "low is the max drawdown above. The two charts share their dates.",
+    ),
+    "probability": (
+        "Predicted probability against the strategy's thresholds",
+        "The model's out-of-sample probability of a paying trade, per day.",
+    ),
+    "folds": (
+        "Model skill per fold",
+        "Each fold is scored by a model trained only on earlier data, purged of labels that reach into the "
+        "test period. AUC 0.5 is no skill; a log loss below the base rate's beats always predicting the "
+        "base rate.",
+    ),
+    "per_ticker": ("Per ticker", ""),
+    "labels": (
+        "Labels",
+        "Share of labelled days on which the leveraged trade paid off (base rate) and how the simulated trades ended.",
+    ),
+    "pnl": ("Trades", "P&L after costs, best first."),
+    "prices": (
+        "Prices, entries and exits",
+        "Triangles: entries (filled at the next open after the signal). Crosses: exits, green for a gain, "
+        "red for a loss. Pick a ticker in the menu.",
+    ),
+    "monthly": ("Monthly returns", "Blank: no position at all that month."),
+    "leverage": (
+        "Exposure and leverage",
+        "Gross leverage: open positions' value over equity (shaded); net: long minus short (dotted). Each "
+        "position runs at the configured leverage; these lines show the whole book.",
+    ),
+    "trade_results": ("Trade results by exit reason", ""),
+}
+
+
+def headline(metrics: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(label, formatted value) of the headline figures present: those of ``qlop runs list`` and the
+    benchmark's return."""
+    from qlop.formatting import HEADLINE_KEYS, format_metric, metric_label
+
+    data = metrics or {}
+    keys = (*HEADLINE_KEYS, "benchmark_total_return")
+    return [
+        (metric_label(k, data), format_metric(k, data[k]))
+        for k in keys
+        if isinstance(data.get(k), (int, float)) and not isinstance(data.get(k), bool)
+    ]
+
+
+def idle_note(table: "pd.DataFrame | None", thresholds: dict[str, float]) -> str:
+    """One sentence naming the years in which the model never reached the entry threshold."""
+    entry = thresholds.get("entry")
+    if entry is None or table is None or "highest_prob" not in table.columns:
+        return ""
+    idle = [(int(y), p) for y, p in table["highest_prob"].items() if math.isfinite(p) and p < entry]
+    if not idle:
+        return (
+            f"The model reached the {entry:.2f} entry threshold in every year; the days at or above it are "
+            "the ticker-days the strategy could enter (capital and open positions permitting)."
+        )
+    listed = ", ".join(f"{y} (highest {p:.2f})" for y, p in idle)
+    return (
+        f"No entry was possible in {listed}: the highest predicted probability stayed below the "
+        f"{entry:.2f} entry threshold, so the strategy sat in cash."
+    )
+
+
+@dataclass
+class RunView:
+    """Every section of a run's results, computed once from its artefacts: report.html and the GUI's
+    run page draw this, so they cannot disagree. None (or empty) where the run has nothing to show."""
+
+    run: RunData
+    answer: list[str]
+    assumptions: list[tuple[str, str]]
+    config_rows: list[tuple[str, str, str]]
+    metric_rows: list[tuple[str, str, str]]
+    headline: list[tuple[str, str]]
+    subtitle: str
+    capital: float
+    thresholds: dict[str, float]
+    start: Any
+    equity: "pd.DataFrame | None"
+    drawdown: "pd.Series | None"
+    probability: "pd.DataFrame | None"
+    idle: "pd.DataFrame | None"
+    idle_note: str
+    folds: "pd.DataFrame | None"
+    labels: "pd.DataFrame | None"
+    pnl: "pd.DataFrame | None"
+    price_tickers: list[str]
+    monthly: "pd.DataFrame | None"
+    leverage: "pd.DataFrame | None"
+    trades: "pd.DataFrame | None"
+
+    def prices(self, ticker: str) -> dict[str, Any] | None:
+        """:func:`price_with_trades` of one ticker over the backtest's dates."""
+        return price_with_trades(self.run.panel, self.run.trades, ticker, self.start)
+
+
+#: Tickers the price section offers at most (those with the most trades first).
+MAX_PRICE_TICKERS = 24
+
+
+def run_view(run: RunData) -> RunView:
+    """The view of every section of ``run`` (see :class:`RunView`)."""
+    from qlop.answer import answer_from, assumptions_from
+    from qlop.formatting import benchmark_text, count, iso_date, metric_rows
+
+    metrics = run.metrics or {}
+    equity, trades = run.equity, run.trades
+    if equity is not None and not len(equity):
+        equity = None
+    capital = initial_capital(metrics, equity)
+    thresholds = {str(k): float(v) for k, v in (metrics.get("probability_thresholds") or {}).items()}
+    start = metrics.get("start")
+    path = probability_path(run.predictions)
+    if path is not None and start is not None:
+        import pandas as pd
+
+        path = path[path.index >= pd.Timestamp(start)]
+    if path is not None and not len(path):
+        path = None
+    idle = idle_by_year(run.predictions, thresholds, trades, equity) if path is not None else None
+    monthly = monthly_returns(equity, capital)
+    subtitle = (
+        f"{iso_date(metrics.get('start'))} to {iso_date(metrics.get('end'))} · "
+        f"{count(metrics.get('n_trades', 0))} trades · benchmark {benchmark_text(metrics)}"
+    )
+    return RunView(
+        run=run,
+        answer=answer_from(run.config, run.labels, run.train_metrics, metrics),
+        assumptions=assumptions_from(run.config, run.metrics) if run.config else [],
+        config_rows=config_summary(run.config, (run.train_metrics or {}).get("n_folds")),
+        metric_rows=metric_rows(metrics),
+        headline=headline(metrics),
+        subtitle=subtitle,
+        capital=capital,
+        thresholds=thresholds,
+        start=start,
+        equity=equity,
+        drawdown=drawdown(equity, capital),
+        probability=path,
+        idle=idle,
+        idle_note=idle_note(idle, thresholds) if path is not None else "",
+        folds=fold_skill(run.train_metrics),
+        labels=label_stats(run.labels),
+        pnl=ticker_pnl(trades),
+        price_tickers=traded_tickers(trades, run.panel)[:MAX_PRICE_TICKERS] if run.panel is not None else [],
+        monthly=monthly if monthly is not None and monthly.size else None,
+        leverage=leverage_path(equity),
+        trades=trades if trades is not None and len(trades) else None,
+    )
 
 
 # ---------------------------------------------------------------------------- formatting
@@ -536,6 +747,17 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "time_in_market": ("pct", "Time in market"),
     "return": ("return", "Return"),
     **{r: ("pct", f"Exit: {EXIT_NAMES[r]}") for r in EXIT_REASONS},
+    "ticker": ("text", "Ticker"),
+    "side": ("text", "Side"),
+    "signal_date": ("date", "Signal"),
+    "entry_date": ("date", "Entry"),
+    "entry_price": ("money", "Entry price"),
+    "exit_date": ("date", "Exit"),
+    "exit_price": ("money", "Exit price"),
+    "exit_reason": ("text", "Exit reason"),
+    "bars_held": ("count", "Bars held"),
+    "leverage": ("leverage", "Leverage"),
+    "margin": ("money", "Margin"),
 }
 
 

@@ -188,3 +188,64 @@ def test_config_summary_names_leverage_barriers_costs_rates_and_folds():
     assert rows[("Backtest", "Rates")] == "financing 5% a year on the borrowed part, maintenance margin 25%"
     assert rows[("Model", "Folds")] == "10" and rows[("Backtest", "Capital")] == "100,000.00"
     assert rows[("Backtest", "Strategy")] == "probability_threshold (entry 0.55)"
+
+
+def test_drawdown_is_the_metrics_series_from_the_initial_capital():
+    from qlop.metrics import performance_metrics
+
+    eq = _equity()
+    eq.loc[eq.index[0], "equity"] = 990.0  # the first day already loses against the capital
+    dd = rd.drawdown(eq, 1000.0)
+    peak, expected = 1000.0, []
+    for value in eq["equity"]:  # plain loop: the capital is the first peak
+        peak = max(peak, value)
+        expected.append(value / peak - 1)
+    np.testing.assert_allclose(dd.to_numpy(), expected, rtol=0, atol=1e-15)
+    assert dd.iloc[0] == pytest.approx(-0.01) and list(dd.index) == list(eq.index)
+    metrics = performance_metrics(eq["equity"].to_numpy(), 1000.0, dates=eq.index)
+    assert dd.min() == pytest.approx(metrics["max_drawdown"], abs=1e-15)
+    assert rd.drawdown(None, 1000.0) is None
+
+
+def test_run_view_gathers_every_section_once():
+    idx = pd.MultiIndex.from_product(
+        [["AAA", "BBB"], pd.bdate_range("2019-12-30", "2021-03-31")], names=["ticker", "date"]
+    )
+    panel = pd.DataFrame({"close": np.arange(len(idx), dtype=float)}, index=idx)
+    preds = pd.DataFrame({"prob": np.where(idx.get_level_values("date").year == 2021, 0.5, 0.6)}, index=idx)
+    eq = _equity()
+    run = rd.RunData(
+        config={"data": {"tickers": ["AAA", "BBB"]}},
+        metrics={
+            "start": "2020-01-01",
+            "total_return": 0.0123,
+            "n_trades": 4,
+            "probability_thresholds": {"entry": 0.55},
+        },
+        equity=eq,
+        trades=_trades(),
+        labels=_labels(),
+        predictions=preds,
+        panel=panel,
+    )
+    view = rd.run_view(run)
+    assert view.headline == [("Total return", "+1.23%"), ("Trades", "4")]
+    assert view.metric_rows[0] == (
+        "Start",
+        "2020-01-01",
+        "First day of the backtest (the first out-of-sample prediction).",
+    )
+    assert view.capital == eq["equity"].iloc[0] and view.drawdown.equals(rd.drawdown(eq, view.capital))
+    assert view.probability.index[0] == pd.Timestamp("2020-01-01")  # from the backtest's first day
+    assert view.idle_note.startswith("No entry was possible in 2021 (highest 0.50)")
+    assert view.price_tickers == ["AAA", "BBB"] and len(view.prices("AAA")["entries"]) == 2
+    assert list(view.pnl.index) == ["AAA", "BBB", "All tickers"] and view.monthly.shape == (1, 12)
+    assert view.subtitle == "2020-01-01 to - · 4 trades · benchmark none"
+    shown = rd.display(rd.trade_list(_trades()))
+    assert list(shown.columns[:4]) == ["Ticker", "Side", "Entry", "Entry price"]
+    assert list(shown["Entry"])[:1] == ["2020-01-02"] and list(shown["Exit reason"]) == [
+        "take-profit",
+        "stop-loss",
+        "horizon",
+        "take-profit",
+    ]

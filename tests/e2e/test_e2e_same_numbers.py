@@ -70,14 +70,32 @@ def test_report_html_shows_the_same_figures_and_the_same_answer(run):
     assert items and all(" ".join(item.split()) in run["answer"] for item in items)
 
 
-def test_the_gui_run_page_formats_the_same_figures(run):
-    from qlop.gui import results
+def test_the_gui_run_page_formats_the_same_figures(run, monkeypatch):
+    """The Runs page itself (Streamlit's AppTest), opened on the run: its headline, its metrics table and
+    every table it shares with report.html read exactly as report.html does."""
+    from streamlit.testing.v1 import AppTest
 
-    headline = dict(results.headline(run["dir"]))
-    table = results.metrics_table(run["dir"])
-    rows = dict(zip(table["metric"], table["value"]))
+    def runs_page() -> None:
+        from qlop.gui.views import runs_page
+
+        runs_page.render()
+
+    monkeypatch.setenv("QLOP_GUI_RUNS_DIR", str(run["dir"].parent))
+    at = AppTest.from_function(runs_page, default_timeout=120)
+    at.query_params["run"] = run["dir"].name
+    at.run()
+    assert not at.exception, at.exception
+    headline = {m.label: m.value for m in at.metric}
+    metrics = at.table[1].value
+    rows = dict(zip(metrics["Metric"], metrics["Value"]))
     for label, value in run["expected"].items():
         assert headline[label] == value and rows[label] == value, label
+    report = run["report"]
+    for label, value, meaning in metrics.itertuples(index=False):
+        cells = f"<td>{html.escape(label)}</td><td class='v'>{html.escape(value)}</td><td class='x'>{html.escape(meaning)}</td>"
+        assert cells in report, label
+    answer = [html.unescape(i) for i in re.findall(r"<li>(.*?)</li>", report)]
+    assert at.markdown[0].value.splitlines() == [f"{i}. {line}" for i, line in enumerate(answer, 1)]
 
 
 def test_every_view_counts_the_folds_the_answer_counts(run):

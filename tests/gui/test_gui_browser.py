@@ -263,7 +263,7 @@ def test_quickstart_from_the_example_picker_with_a_third_party_step_completes(pa
     page.get_by_text("Metrics", exact=True).wait_for()
     page.locator('[data-testid="stDataFrame"]').first.wait_for()
     page.locator(".js-plotly-plot").first.wait_for()
-    page.get_by_text("Equity vs benchmark").first.wait_for()
+    page.get_by_role("heading", name="Equity against the benchmark, and drawdown").wait_for()
     assert page.locator(".js-plotly-plot").count() >= 4
     snap(page, "gui-run-results.png")
     run_name = page.url.split("run=")[-1]

@@ -256,16 +256,18 @@ def test_runs_page_lists_runs_and_opens_one(runs_root, monkeypatch):
     at = page(runs_page).run()
     assert not at.exception
     assert list(at.selectbox(key="open_run").options) == ["20240301-000000-bbbb", "20240101-000000-aaaa"]
+    listed = table(at, "run", "started (UTC)")
+    assert not [t for t in listed["started (UTC)"] if len(t) != len("2024-01-01 00:00")]
     at.selectbox(key="open_run").set_value("20240101-000000-aaaa").run()
     assert at.query_params["run"] in ("20240101-000000-aaaa", ["20240101-000000-aaaa"])
-    metrics = table(at, "metric", "value")
-    assert dict(zip(metrics["metric"], metrics["value"]))["Sharpe"] == "0.93"
-    charts = at.get("plotly_chart")
-    assert len(charts) >= 5  # equity, drawdown, monthly heatmap, exposure, importance (+ exit mix)
-    assert len(table(at, "ticker", "side", "pnl")) == 4
+    metrics = at.table[2].value
+    assert dict(zip(metrics["Metric"], metrics["Value"]))["Sharpe"] == "0.93"
+    assert (
+        len(at.get("plotly_chart")) == 7
+    )  # equity+drawdown, probability, prices, monthly, leverage, results, importance
+    assert len(table(at, "Ticker", "Side", "P&L")) == 4
     at.multiselect(key="f_ticker").set_value(["AAPL"]).run()
-    assert list(table(at, "ticker", "side", "pnl")["pnl"]) == [120.0, 15.0]
-    assert list(table(at, "fold", "auc")["auc"]) == [0.55, 0.57]
+    assert list(table(at, "Ticker", "Side", "P&L")["P&L"]) == ["120.00", "15.00"]
     labels = [d.label for d in at.get("download_button")]
     assert labels == ["report.html", "predictions.parquet", "ONNX bundle (zip)"]
 
@@ -276,7 +278,7 @@ def test_runs_page_reopens_the_run_named_in_the_url(runs_root, monkeypatch):
     at.query_params["run"] = "20240301-000000-bbbb"
     at.run()
     assert at.selectbox(key="open_run").value == "20240301-000000-bbbb"
-    assert table(at, "metric", "value") is not None
+    assert at.header[0].value == "20240301-000000-bbbb" and at.subheader[1].value == "The answer"
 
 
 def test_a_default_outside_its_bounds_is_shown_and_rejected_by_the_model():

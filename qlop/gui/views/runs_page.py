@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
@@ -13,21 +13,33 @@ from qlop.gui import results
 from qlop.layout import RunLayout, resolve_run
 from qlop.runs import RunSummary, list_runs, load_manifest
 
+if TYPE_CHECKING:
+    from qlop.report_data import RunView
+
+
+#: Headline figures per row (the benchmark's label names its ticker and kind: it needs the width).
+HEADLINE_PER_ROW = 3
+
 
 def _chart(fig: Any, key: str) -> None:
+    """A figure as report.html draws it (:func:`qlop.report.style_figure`, the report's template)."""
     if fig is not None:
-        st.plotly_chart(fig, key=key, config={"displaylogo": False})
+        from qlop.report import style_figure
+
+        st.plotly_chart(style_figure(fig), key=key, theme=None, config={"displaylogo": False})
 
 
 def run_table(runs: list[RunSummary]) -> None:
     import pandas as pd
+
+    from qlop.formatting import timestamp
 
     rows = [
         {
             "run": r.run_id,
             "name": r.name or "",
             "status": r.status,
-            "started (UTC)": dt.datetime.fromtimestamp(r.started, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+            "started (UTC)": timestamp(dt.datetime.fromtimestamp(r.started, dt.timezone.utc)),
             "stages": ", ".join(r.stages),
         }
         for r in runs
@@ -35,84 +47,153 @@ def run_table(runs: list[RunSummary]) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 
-def backtest_section(run_dir: Path) -> None:
-    st.subheader("Backtest")
-    metrics = results.metrics_table(run_dir)
-    if metrics is None:
-        st.info("This run has no backtest results.")
-        return
-    figures = results.headline(run_dir)
-    if figures:
-        for col, (label, value) in zip(st.columns(len(figures)), figures):
+@st.cache_resource(max_entries=4, show_spinner="Reading the run...")
+def _cached_view(run_dir: str, stamp: tuple[int, ...]) -> "RunView":
+    """One view per run and version of its files, shared by reruns (filters, ticker choice)."""
+    return results.view(Path(run_dir))
+
+
+def section(key: str, note: str | None = None) -> None:
+    """A section's heading and note, as report.html titles it (:data:`qlop.report_data.SECTIONS`)."""
+    from qlop.report_data import SECTIONS
+
+    heading, default = SECTIONS[key]
+    st.subheader(heading, anchor=key)
+    if note or (note is None and default):
+        st.caption(note or default)
+
+
+def _table(frame: Any) -> None:
+    """A display table (strings in the one number style), whole, without the index, as in report.html."""
+    st.table(frame, hide_index=True)
+
+
+def config_table(rows: list[tuple[str, str, str]]) -> Any:
+    """The config summary with each section named once, as in report.html."""
+    import pandas as pd
+
+    shown, last = [], None
+    for part, item, value in rows:
+        shown.append({"Section": part if part != last else "", "Item": item, "Value": value})
+        last = part
+    return pd.DataFrame(shown)
+
+
+def results_section(view: "RunView") -> None:
+    """Every section report.html has, in its order, from the same view."""
+    from qlop.report import (
+        equity_figure,
+        leverage_figure,
+        monthly_figure,
+        price_figure,
+        probability_figure,
+        trade_results_figure,
+    )
+    from qlop.report_data import display
+
+    if view.answer:
+        section("answer")
+        st.markdown("\n".join(f"{i}. {line}" for i, line in enumerate(view.answer, 1)))
+    if view.assumptions:
+        st.markdown("**Assumptions:**")
+        _table(pd_frame(view.assumptions, ["Assumption", "Value"]))
+    for row in range(0, len(view.headline), HEADLINE_PER_ROW):
+        figures = view.headline[row : row + HEADLINE_PER_ROW]
+        for col, (label, value) in zip(st.columns(HEADLINE_PER_ROW), figures):
             col.metric(label, value)
-    left, right = st.columns([1, 2])
-    with left:
-        st.markdown("**Metrics**")
-        st.dataframe(metrics, hide_index=True, height=min(36 * (len(metrics) + 1), 600), key="metrics_table")
-    equity = results.equity_frame(run_dir)
-    with right:
-        if equity is not None:
-            _chart(results.equity_figure(equity), "equity")
-            _chart(results.drawdown_figure(equity), "drawdown")
-    if equity is not None:
-        _chart(results.monthly_heatmap(equity, results.initial_capital(run_dir)), "monthly")
-        _chart(results.exposure_figure(equity), "exposure")
-    trades = results.trades_frame(run_dir)
-    if trades is not None:
-        st.markdown(f"**Trades** ({len(trades)})")
-        cols = st.columns(3)
+    if view.config_rows:
+        section("config")
+        _table(config_table(view.config_rows))
+    if view.run.metrics is None:
+        st.info("This run has no backtest results.")
+    else:
+        section("metrics")
+        _table(pd_frame(view.metric_rows, ["Metric", "Value", "Meaning"]))
+    if view.equity is not None and view.drawdown is not None:
+        section("equity")
+        _chart(equity_figure(view.equity, view.drawdown), "equity")
+    if view.probability is not None:
+        section("probability", view.idle_note or None)
+        _chart(probability_figure(view.probability, view.thresholds), "probability")
+        if view.idle is not None:
+            _table(display(view.idle))
+    if view.folds is not None:
+        section("folds")
+        _table(display(view.folds))
+    if view.labels is not None or view.pnl is not None:
+        from qlop.report_data import SECTIONS
 
-        def choices(column: str) -> list[str]:
-            return sorted(trades[column].dropna().astype(str).unique()) if column in trades.columns else []
+        section("per_ticker")
+        for key, table in (("labels", view.labels), ("pnl", view.pnl)):
+            if table is not None:
+                heading, note = SECTIONS[key]
+                st.markdown(f"**{heading}**")
+                st.caption(note)
+                _table(display(table))
+    if view.price_tickers:
+        section("prices")
+        counts = view.pnl["trades"] if view.pnl is not None else {}
+        ticker = st.selectbox(
+            "Ticker",
+            view.price_tickers,
+            key="price_ticker",
+            format_func=lambda t: f"{t} ({int(counts.get(t, 0))} trades)",
+        )
+        _chart(price_figure([(ticker, view.prices(ticker))]), "prices")
+    if view.monthly is not None:
+        section("monthly")
+        _chart(monthly_figure(view.monthly), "monthly")
+    if view.leverage is not None:
+        section("leverage")
+        _chart(leverage_figure(view.leverage), "leverage")
+    if view.trades is not None:
+        section("trade_results")
+        _chart(trade_results_figure(view.trades), "trade_results")
+        trade_list_section(view.trades)
 
-        tickers = cols[0].multiselect("Ticker", choices("ticker"), key="f_ticker")
-        sides = cols[1].multiselect("Side", choices("side"), key="f_side")
-        reasons = cols[2].multiselect("Exit reason", choices("exit_reason"), key="f_reason")
-        shown = results.filter_trades(trades, tickers, sides, reasons)
-        st.dataframe(shown, hide_index=True, height=320, key="trades_table")
+
+def pd_frame(rows: list[tuple[str, ...]], columns: list[str]) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=columns)
 
 
-def labels_section(run_dir: Path) -> None:
-    rates, mix = results.label_stats(run_dir)
-    if rates is None and mix is None:
-        return
-    st.subheader("Labels")
-    left, right = st.columns(2)
-    if rates is not None:
-        left.markdown("**Base rate per ticker**")
-        left.dataframe(rates, hide_index=True, key="label_rates")
-    if mix is not None:
-        import plotly.graph_objects as go
+def trade_list_section(trades: Any) -> None:
+    """Every trade, filtered by ticker, side and exit reason, in the one number style."""
+    from qlop.report_data import EXIT_NAMES, display, trade_list
 
-        right.markdown("**Exit-reason mix**")
-        fig = go.Figure(go.Pie(labels=mix["exit_reason"], values=mix["count"], hole=0.4))
-        fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), height=280)
-        with right:
-            _chart(fig, "exit_mix")
+    st.markdown(f"**Trade list** ({len(trades):,d} trades)")
+    cols = st.columns(3)
+
+    def choices(column: str) -> list[str]:
+        return sorted(trades[column].dropna().astype(str).unique()) if column in trades.columns else []
+
+    tickers = cols[0].multiselect("Ticker", choices("ticker"), key="f_ticker")
+    sides = cols[1].multiselect("Side", choices("side"), key="f_side")
+    reasons = cols[2].multiselect(
+        "Exit reason", choices("exit_reason"), key="f_reason", format_func=lambda r: EXIT_NAMES.get(r, r)
+    )
+    shown = trade_list(results.filter_trades(trades, tickers, sides, reasons))
+    st.dataframe(display(shown), hide_index=True, height=320, key="trades_table")
 
 
 def model_section(run_dir: Path) -> None:
-    folds = results.fold_metrics(run_dir)
+    """What only the GUI adds about the model: its overall out-of-sample metrics and feature importance."""
     importance = results.feature_importance(run_dir)
     overall = results.overall_model_metrics(run_dir)
-    if folds is None and importance is None and overall is None:
+    if importance is None and overall is None:
         return
     st.subheader("Model")
     if overall:
-        st.markdown("**Out-of-sample metrics**")
         from qlop.formatting import format_metric, metric_help, metric_label
 
-        st.dataframe(
-            [
-                {"metric": metric_label(k), "value": format_metric(k, v), "meaning": metric_help(k)}
-                for k, v in overall.items()
-            ],
-            hide_index=True,
-            key="model_overall",
+        st.markdown("**Out-of-sample metrics**")
+        _table(
+            pd_frame(
+                [(metric_label(k), format_metric(k, v), metric_help(k)) for k, v in overall.items()],
+                ["Metric", "Value", "Meaning"],
+            )
         )
-    if folds is not None:
-        st.markdown("**Per-fold metrics**")
-        st.dataframe(folds, hide_index=True, key="fold_metrics")
     if importance is not None:
         _chart(results.importance_figure(importance), "importance")
 
@@ -154,6 +235,13 @@ def run_detail(run_dir: Path) -> None:
     read = load_manifest(run_dir)
     manifest = read.data or {}
     st.header(run_dir.name)
+    try:
+        view: RunView | None = _cached_view(str(run_dir), results.stamp(run_dir))
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # artefacts QLOP did not write this way
+        view = None
+        st.error(f"The results of {run_dir.name} cannot be shown: {type(exc).__name__}: {exc}")
+    if view is not None and view.run.metrics is not None:
+        st.caption(view.subtitle)
     if read.problem:  # a damaged manifest is reported, with what can still be shown
         st.error(f"{RunLayout.MANIFEST} {read.problem}")
     status = manifest.get("status", "unknown")
@@ -163,9 +251,9 @@ def run_detail(run_dir: Path) -> None:
         st.json(manifest, expanded=False)
         st.json(read_json(layout.config) or {}, expanded=False)
     downloads_section(run_dir)
-    backtest_section(run_dir)
+    if view is not None:
+        results_section(view)
     model_section(run_dir)
-    labels_section(run_dir)
 
 
 def runs_folder() -> Path | None:
