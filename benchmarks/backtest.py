@@ -133,7 +133,9 @@ def main() -> None:
     t_layout = time.perf_counter() - t
     t = time.perf_counter()
     sized = Sized.empty(len(cand))
-    size_single(cand, weight[cand.signal_row], np.arange(len(cand)), cand.code, settings.sizing, settings.costs, sized)
+    size_single(
+        cand, weight[cand.signal_row], np.arange(len(cand)), cand.code, settings.sizing_rules, settings.costs, sized
+    )
     t_size = time.perf_counter() - t
     t = time.perf_counter()
     mark_books(arr, layout, cand, sized, settings.costs, settings.initial_capital)
