@@ -186,6 +186,12 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
         with component_errors("backtest", "strategy", bt.strategy_type):
             thresholds = {str(k): float(v) for k, v in (strategy.probability_thresholds() or {}).items()}
         about = bench.metrics() if bench is not None else {"benchmark": None}
+        if result.summary is not None:  # a target-weight book: carry and forced closes are the account's
+            metrics.update(result.summary)
+            # each fill is one-way already (a round trip's entry and exit notionals are halved instead)
+            mean_eq, years = float(result.equity["equity"].mean()), metrics.get("years")
+            if years and mean_eq > 0:
+                metrics["annual_turnover"] = result.summary["traded_notional"] / mean_eq / years
         metrics = {
             "strategy": bt.strategy_type,
             **about,
@@ -205,7 +211,13 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
         if bench_close is not None:
             equity["benchmark"] = _rebased(bench_close, dates, bt.initial_capital)
         progress.advance(message="report")
-    return {"equity": equity, "trades": result.trades, "metrics": metrics, "exits": exits}
+    return {
+        "equity": equity,
+        "trades": result.trades,
+        "positions": result.positions,
+        "metrics": metrics,
+        "exits": exits,
+    }
 
 
 def no_trade_reason(
@@ -280,6 +292,8 @@ def assumptions(bt: Any) -> dict[str, Any]:
         "cash_rate": describe_rate(bt.effective_cash_rate),
         "financing_rate": describe_rate(bt.financing_rate),
         "stop_slippage_bps": bt.stop_slippage_bps,
+        "margin_mode": bt.margin_mode,
+        "sizing": bt.sizing,
     }
 
 
@@ -333,4 +347,7 @@ def run(config: "PipelineConfig", run_dir: str | Path) -> dict[str, str]:
         write_parquet(out["trades"], tmp / files["trades"])
         write_json(tmp / files["metrics"], out["metrics"])
         write_text(tmp / files["report"], report)
+        if out["positions"] is not None:  # target-weight books: the positions through time
+            write_parquet(out["positions"], tmp / RunLayout.POSITIONS)
+            files["positions"] = RunLayout.POSITIONS
     return {name: str(layout.backtest_dir / file) for name, file in files.items()}

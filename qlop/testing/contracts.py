@@ -708,6 +708,11 @@ class StrategyContract(_PanelMixin, ComponentContract):
 
     def _check_signals(self, data: pd.DataFrame, signals: pd.DataFrame) -> None:
         assert signals.index.equals(data.index), "signals must be indexed exactly like the data passed in"
+        if "signal" not in signals.columns and "weight" in signals.columns:  # target weights
+            from qlop.backtest.engine import align_targets
+
+            align_targets(data, signals)
+            return
         assert "signal" in signals.columns, f"no 'signal' column (got {list(signals.columns)})"
         values = signals["signal"].to_numpy(dtype="float64")
         assert not np.isnan(values).any(), "signal has NaN (use 0 for flat)"
