@@ -141,12 +141,9 @@ def _kernel() -> Any:
                 # 1. carry since the last date, on the balances of its close
                 if t > 0 and not bust:
                     pd_ = slot_day[s - 1]
-                    lv = 0.0
-                    sv = 0.0
+                    sv = 0.0  # short value: its proceeds are collateral, not idle cash
                     for k in range(nk):
-                        if q[k] > 0:
-                            lv += q[k] * lc[k]
-                        elif q[k] < 0:
+                        if q[k] < 0:
                             sv -= q[k] * lc[k]
                     idle = c - sv
                     if idle > 0:

@@ -523,7 +523,6 @@ def reference_targets(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSet
         day = int(date.value // 86_400_000_000_000)
         # carry since the last date on the balances of its close
         if prev_day is not None and not bust:
-            lv = sum(q[t] * lc[t] for t in tickers if q[t] > 0)
             sv = sum(-q[t] * lc[t] for t in tickers if q[t] < 0)
             idle = cash - sv
             if idle > 0:
