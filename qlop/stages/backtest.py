@@ -187,11 +187,8 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
             thresholds = {str(k): float(v) for k, v in (strategy.probability_thresholds() or {}).items()}
         about = bench.metrics() if bench is not None else {"benchmark": None}
         if result.summary is not None:  # a target-weight book: carry and forced closes are the account's
+            # (annual_turnover is half the traded notional a year over mean equity, as for round trips)
             metrics.update(result.summary)
-            # each fill is one-way already (a round trip's entry and exit notionals are halved instead)
-            mean_eq, years = float(result.equity["equity"].mean()), metrics.get("years")
-            if years and mean_eq > 0:
-                metrics["annual_turnover"] = result.summary["traded_notional"] / mean_eq / years
         metrics = {
             "strategy": bt.strategy_type,
             **about,
