@@ -106,7 +106,7 @@ sig = b["signal"].T  # bars x books
 prev = np.vstack([np.zeros((1, sig.shape[1]), sig.dtype), sig[:-1]])  # decided at the close, traded next open
 price = b["open"].T
 kw = dict(entries=prev > 0, exits=prev <= 0, short_entries=prev < 0, short_exits=prev >= 0, price=price,
-          close=b["close"].T, fees=0.0003, init_cash=100_000.0, size=0.5, size_type="percent", freq="1D")
+          close=b["close"].T, fees=0.0003, init_cash=100_000.0, freq="1D")
 t = time.perf_counter(); vbt.Portfolio.from_signals(**kw).total_return(); first = time.perf_counter() - t
 times = []
 for _ in range(int(sys.argv[4])):

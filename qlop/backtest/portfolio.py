@@ -71,8 +71,7 @@ def raw_targets(
             sig = np.asarray(signal)
             change = np.ones(sig.shape, dtype=bool)
             change[1:] = sig[1:] != sig[:-1]
-            first = np.zeros(sig.shape, dtype=bool)
-            first[np.unique(arr.seg_start)] = True
+            first = arr.seg_start == np.arange(sig.shape[0])  # each ticker's first row
             change[first] = sig[first] != 0
             base = np.where(change, s * settings.position_size * settings.leverage, np.nan)
     if not vol_target:
@@ -145,7 +144,7 @@ def run_portfolio_arrays(
         fin_acc = np.ascontiguousarray(curve.rate_days(span), dtype=np.float64)
     else:
         day0, growth, fin_acc = 0, np.ones(1), np.zeros(1)
-    ret = np.full(len(arr), np.nan)
+    ret = np.empty(0)  # read only by the book's volatility scaling
     if settings.portfolio_target_vol > 0 and len(arr):
         _, ret = rolling_vol(arr.close, arr.seg_end, 2, VOL_PERIODS)
     target = np.ascontiguousarray(target, dtype=np.float64)

@@ -385,7 +385,8 @@ def rebalance_books(
 def rolling_vol(close, seg_end, lookback, periods):
     """Per row: the sample standard deviation (ddof 1) of the last ``lookback`` close-to-close
     returns of its ticker, to and including the row's close, annualised by ``sqrt(periods)``;
-    NaN until the ticker has that many returns (running sums over each ticker's rows)."""
+    NaN until the ticker has that many returns. Two passes over each window (mean, then squared
+    deviations): running sums would drift, and a window of equal returns must give exactly 0."""
     n = close.shape[0]
     out = np.full(n, np.nan)
     ret = np.full(n, np.nan)
