@@ -752,6 +752,10 @@ class StrategyContract(_PanelMixin, ComponentContract):
         if "weight" not in signals.columns:
             pytest.skip("no weight column")
         weight = signals["weight"].to_numpy(dtype="float64")
+        if "signal" not in signals.columns:  # target weights: signed fractions of equity, NaN holds
+            ok = ~np.isinf(weight) & (np.abs(np.nan_to_num(weight)) <= 1000)
+            assert ok.all(), "a target weight must be finite (or NaN: hold) and within -1000 .. 1000"
+            return
         assert np.isfinite(weight).all() and (weight >= 0).all(), "weight must be finite and >= 0"
 
     def test_causal(
