@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from qlop.backtest.costs import CostModel
-from qlop.backtest.rebalance_kernel import FILL_KINDS, N_STATS, rebalance_books, rolling_vol
+from qlop.backtest.rebalance_kernel import FILL_KINDS, N_STATS, rebalance_books, rolling_vol, signal_targets
 from qlop.backtest.sizing import BUST
 from qlop.sim.panel import PanelArrays
 from qlop.sim.rates import RateCurve
@@ -63,17 +63,10 @@ def raw_targets(
     vol_target = settings.sizing == "vol_target"
     if signal is None:
         base = np.asarray(weight, dtype=np.float64)
+    elif vol_target:
+        base = signal_targets(signal, weight, arr.seg_start, 1.0, True)
     else:
-        s = np.asarray(signal, dtype=np.float64) * np.asarray(weight, dtype=np.float64)
-        if vol_target:
-            base = s
-        else:
-            sig = np.asarray(signal)
-            change = np.ones(sig.shape, dtype=bool)
-            change[1:] = sig[1:] != sig[:-1]
-            first = arr.seg_start == np.arange(sig.shape[0])  # each ticker's first row
-            change[first] = sig[first] != 0
-            base = np.where(change, s * settings.position_size * settings.leverage, np.nan)
+        base = signal_targets(signal, weight, arr.seg_start, settings.position_size * settings.leverage, False)
     if not vol_target:
         return base
     vol, _ = rolling_vol(arr.close, arr.seg_end, settings.vol_lookback, VOL_PERIODS)

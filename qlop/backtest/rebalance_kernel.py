@@ -26,7 +26,7 @@ N_STATS = 7
 def _kernel() -> Any:
     from qlop.backtest import rebalance_jit
 
-    return rebalance_jit.rebalance_books, rebalance_jit.rolling_vol
+    return rebalance_jit.rebalance_books, rebalance_jit.rolling_vol, rebalance_jit.signal_targets
 
 
 def rebalance_books(*args: Any) -> int:
@@ -42,4 +42,18 @@ def rolling_vol(close: np.ndarray, seg_end: np.ndarray, lookback: int, periods: 
         np.ascontiguousarray(seg_end, dtype=np.int64),
         int(lookback),
         float(periods),
+    )
+
+
+def signal_targets(
+    signal: np.ndarray, weight: np.ndarray, seg_start: np.ndarray, scale: float, every_row: bool
+) -> np.ndarray:
+    """Targets from signals: ``signal x weight x scale`` on every row, or only where the signal
+    changes within its ticker (NaN elsewhere: hold)."""
+    return _kernel()[2](
+        np.ascontiguousarray(signal, dtype=np.int8),
+        np.ascontiguousarray(weight, dtype=np.float64),
+        np.ascontiguousarray(seg_start, dtype=np.int64),
+        float(scale),
+        bool(every_row),
     )
