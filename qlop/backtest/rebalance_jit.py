@@ -41,6 +41,213 @@ def liquidate(k, kind, s, row, q, basis, marg, lc, cash, cross, fee_rate, min_co
 
 
 @njit(cache=True, nogil=True)
+def single_book(
+    b,
+    s0,
+    nd,
+    c0,
+    open_,
+    close,
+    target,
+    cell_row,
+    slot_day,
+    growth,
+    fin_acc,
+    day0,
+    interest,
+    year,
+    borrow_fee,
+    initial_capital,
+    lev,
+    mm,
+    comm,
+    min_comm,
+    slip,
+    liq_rate,
+    band,
+    min_trade,
+    cross,
+    gross_cap,
+    bust_frac,
+    equity,
+    cash_out,
+    gross_out,
+    net_out,
+    npos_out,
+    f_out,
+    fi_out,
+    stats,
+    n_f,
+):
+    """:func:`rebalance_books` for a book of one ticker without volatility scaling: the same steps on
+    scalars (a book loop of a few arrays of one element cost about twice as much). Returns the fill
+    count, -1 when the buffers are full."""
+    cap_f = f_out.shape[0]
+    q = 0.0
+    basis = 0.0
+    marg = 0.0
+    lc = 0.0
+    lrow = -1
+    tgt = np.nan
+    c = initial_capital
+    bust = False
+    n_calls = 0
+    n_liq = 0
+    tot_int = 0.0
+    tot_fin = 0.0
+    tot_bor = 0.0
+    bust_slot = -1
+    deficit = 0.0
+    for t in range(nd):
+        s = s0 + t
+        d = slot_day[s]
+        r = cell_row[c0 + t]
+        if t > 0 and not bust:
+            pd_ = slot_day[s - 1]
+            sv = 0.0
+            if q < 0:
+                sv -= q * lc
+            idle = c - sv
+            if idle > 0:
+                if interest:
+                    inc = idle * (growth[d - day0] / growth[pd_ - day0] - 1.0)
+                    c += inc
+                    tot_int += inc
+            elif idle < 0:
+                fin = -idle * (fin_acc[d - day0] - fin_acc[pd_ - day0]) / year
+                c -= fin
+                tot_fin += fin
+            if sv > 0 and borrow_fee > 0:
+                bf = sv * borrow_fee * (d - pd_) / year
+                c -= bf
+                tot_bor += bf
+        if not bust and r >= 0 and tgt == tgt:
+            o = open_[r]
+            e_o = c
+            if q != 0.0:
+                e_o += q * o
+                if not cross:
+                    iso = marg + q * (o - basis)
+                    if iso < 0.0:
+                        e_o -= iso
+            w = tgt
+            tgt = np.nan
+            cur = q * o
+            want = w * e_o if e_o > 0 else 0.0
+            delta = want - cur
+            trade = delta != 0.0
+            full_close = want == 0.0 and q != 0.0
+            if trade and not full_close:
+                if abs(delta) < band * e_o or abs(delta) < min_trade:
+                    trade = False
+            if trade:
+                dq = -q if full_close else delta / o
+                traded = abs(dq) * o
+                fee = max(comm * traded, min_comm) + slip * traded
+                realized = 0.0
+                q_new = q + dq
+                if q != 0.0 and (dq > 0) != (q > 0):
+                    closed = min(abs(dq), abs(q))
+                    realized = (closed if q > 0 else -closed) * (o - basis)
+                if q_new == 0.0:
+                    basis = 0.0
+                elif q == 0.0 or (q_new > 0) != (q > 0):
+                    basis = o
+                elif abs(q_new) > abs(q):
+                    basis = (q * basis + dq * o) / q_new
+                if n_f >= cap_f:
+                    return -1
+                fi_out[n_f, 0] = r
+                fi_out[n_f, 1] = s
+                fi_out[n_f, 2] = 0
+                f_out[n_f, 0] = dq
+                f_out[n_f, 1] = o
+                f_out[n_f, 2] = fee
+                f_out[n_f, 3] = realized - fee
+                f_out[n_f, 4] = cur / e_o if e_o > 0 else 0.0
+                f_out[n_f, 5] = q_new * o / e_o if e_o > 0 else 0.0
+                n_f += 1
+                c -= dq * o + fee
+                q = q_new
+                marg = abs(q_new) * basis / lev
+        if r >= 0:
+            lc = close[r]
+            lrow = r
+        if not bust:
+            kind = -1
+            if q != 0.0:
+                if cross:
+                    g = abs(q) * lc
+                    if not (g == 0.0 or c + q * lc > mm * g):
+                        kind = 2
+                elif marg + q * (lc - basis) <= mm * abs(q) * lc:
+                    kind = 1
+            if kind < 0 and q != 0.0 and c + q * lc <= bust_frac * initial_capital:
+                kind = 3
+            if kind >= 0:
+                if n_f >= cap_f:
+                    return -1
+                notional = abs(q) * lc
+                fee = max(comm * notional, min_comm) + liq_rate * notional
+                pnl = q * (lc - basis) - fee
+                relief = 0.0
+                if not cross and pnl < -marg:
+                    relief = -marg - pnl
+                    pnl = -marg
+                c = c + q * lc - fee + relief
+                fi_out[n_f, 0] = lrow
+                fi_out[n_f, 1] = s
+                fi_out[n_f, 2] = kind
+                f_out[n_f, 0] = -q
+                f_out[n_f, 1] = lc
+                f_out[n_f, 2] = fee
+                f_out[n_f, 3] = pnl
+                f_out[n_f, 4] = np.nan
+                f_out[n_f, 5] = 0.0
+                n_f += 1
+                q = 0.0
+                basis = 0.0
+                marg = 0.0
+                if kind == 2:
+                    n_calls += 1
+                elif kind == 1:
+                    n_liq += 1
+            if c + q * lc <= bust_frac * initial_capital:
+                bust = True
+                bust_slot = s
+                if c < 0.0:
+                    deficit = -c
+                    c = 0.0
+        if not bust and r >= 0 and target[r] == target[r]:
+            latest = target[r]
+            scale = 1.0
+            g = abs(latest) * scale
+            if g > gross_cap:
+                scale = scale * (gross_cap / g)
+            tgt = latest * scale
+        if q != 0.0:
+            x = q * lc
+            equity[s] = c + x
+            gross_out[s] = abs(x)
+            net_out[s] = x
+            npos_out[s] = 1
+        else:
+            equity[s] = c
+            gross_out[s] = 0.0
+            net_out[s] = 0.0
+            npos_out[s] = 0
+        cash_out[s] = c
+    stats[b, 0] = tot_int
+    stats[b, 1] = tot_fin
+    stats[b, 2] = tot_bor
+    stats[b, 3] = n_calls
+    stats[b, 4] = n_liq
+    stats[b, 5] = bust_slot
+    stats[b, 6] = deficit
+    return n_f
+
+
+@njit(cache=True, nogil=True)
 def rebalance_books(
     open_,
     close,
@@ -105,6 +312,48 @@ def rebalance_books(
         s0 = slot_off[b]
         nd = slot_off[b + 1] - s0
         c0 = cell_off[b]
+        if nk == 1 and ptv <= 0.0:
+            n_f = single_book(
+                b,
+                s0,
+                nd,
+                c0,
+                open_,
+                close,
+                target,
+                cell_row,
+                slot_day,
+                growth,
+                fin_acc,
+                day0,
+                interest,
+                year,
+                borrow_fee,
+                initial_capital,
+                lev,
+                mm,
+                comm,
+                min_comm,
+                slip,
+                liq_rate,
+                band,
+                min_trade,
+                cross,
+                gross_cap,
+                bust_frac,
+                equity,
+                cash_out,
+                gross_out,
+                net_out,
+                npos_out,
+                f_out,
+                fi_out,
+                stats,
+                n_f,
+            )
+            if n_f < 0:
+                return -1
+            continue
         for k in range(nk):
             q[k] = 0.0
             basis[k] = 0.0

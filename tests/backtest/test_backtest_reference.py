@@ -740,10 +740,16 @@ def test_target_reference_sees_margin_calls_liquidations_and_bust():
     panel = pd.DataFrame(rows, columns=["ticker", "date", "open", "high", "low", "close"]).set_index(["ticker", "date"])
     w = pd.DataFrame({"weight": rng.choice([np.nan, np.nan, 3.0, -3.0, 0.0], size=len(panel))}, index=panel.index)
     seen: set[str] = set()
+    seen_alone: set[str] = set()  # one-ticker books run their own loop (single_book): it must see them too
     for mode in ("isolated", "cross"):
         cfg = EngineSettings(leverage=10.0, maintenance_margin=0.05, max_gross_leverage=10.0, margin_mode=mode)
         res = run_engine(panel, w, cfg)
         _, ref_fills, _ = reference_targets(panel, w, cfg)
         _compare_targets(panel, w, cfg)
         seen |= set(res.trades["reason"]) | set(ref_fills["reason"])
+        _compare_targets(panel, w, cfg, books="ticker")
+        alone = run_engine(panel, w, cfg, books="ticker")
+        seen_alone |= set(alone.trades["reason"]) | ({"bust"} if alone.summary["bust"] else set())
     assert {"rebalance", "liquidation", "margin_call", "bust"} <= seen
+    # (a lone position's account goes bust through its margin call: no separate "bust" fill)
+    assert {"rebalance", "liquidation", "margin_call", "bust"} <= seen_alone
