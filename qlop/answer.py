@@ -153,10 +153,18 @@ def strategy_line(m: dict[str, Any] | None) -> str | None:
             f"Strategy: {m.get('strategy')} from {f('start')} to {f('end')}: {m['no_trade_reason']}; the "
             f"capital stayed in cash ({f('total_return')}){bench}."
         )
+    trades = f"{f('n_trades')} trades, {f('liquidations')} liquidations"
+    if m.get("engine") == "target_weights":  # a resized book: fills, and the account's forced closes
+        trades = f"{f('n_trades')} fills, {f('liquidations')} forced closes"
+        if m.get("margin_mode") == "cross":
+            trades += f" ({f('margin_calls')} margin calls)"
+        if m.get("bust"):
+            trades += f", the account went bust on {m.get('bust_date')}"
+    mode = f" [{m['margin_mode']} margin, {m['sizing']} sizing]" if m.get("engine") == "target_weights" else ""
     return (
-        f"Strategy: {m.get('strategy')} from {f('start')} to {f('end')} earned "
+        f"Strategy: {m.get('strategy')}{mode} from {f('start')} to {f('end')} earned "
         f"{f('total_return')} (CAGR {f('cagr')}){bench}; Sharpe {f('sharpe')}, max drawdown "
-        f"{f('max_drawdown')}, {f('n_trades')} trades, {f('liquidations')} liquidations, after "
+        f"{f('max_drawdown')}, {trades}, after "
         f"{f('fees_paid')} fees and {f('financing_paid')} financing."
     )
 

@@ -140,6 +140,44 @@ class BookSizing(_Section):
     max_gross_leverage: float = number(
         3.0, gt=0, le=1000, unit="x equity", description="Cap on the sum of open notionals / equity"
     )
+    # target-weight books (qlop.backtest.portfolio): resizing, volatility targeting and the account mode
+    sizing: Literal["fixed", "vol_target"] = Field(
+        "fixed",
+        description='"fixed": a position is the strategy\'s size; "vol_target": each position\'s notional / '
+        "equity is target_vol / its ticker's realised volatility (times the strategy's weight), resized as "
+        "the volatility moves",
+    )
+    target_vol: float = number(
+        0.15, gt=0, le=10, unit="(annualised)", description="Volatility each position targets (sizing = vol_target)"
+    )
+    vol_lookback: int = number(
+        20, ge=2, le=5000, unit="bars", description="Returns in the realised-volatility window (causal: to the close)"
+    )
+    max_leverage: float = number(
+        5.0, gt=0, le=1000, unit="x equity", description="Cap on one position's notional / equity (vol_target)"
+    )
+    portfolio_target_vol: float = number(
+        0.0,
+        ge=0,
+        le=10,
+        unit="(annualised)",
+        description="Scale the whole book's target weights to this realised volatility (0: off)",
+    )
+    rebalance_band: float = number(
+        0.0,
+        ge=0,
+        le=10,
+        unit="(fraction of equity)",
+        description="Skip a resize whose notional change is below this fraction of equity (target weights)",
+    )
+    min_trade_value: float = number(
+        0.0, ge=0, le=1e12, unit="(money)", description="Skip a resize whose notional change is below this amount"
+    )
+    margin_mode: Literal["isolated", "cross"] = Field(
+        "isolated",
+        description='"isolated": a position loses at most its margin; "cross": one account equity backs every '
+        "position, maintenance is checked on the whole book and margin calls liquidate the largest loss first",
+    )
 
 
 class _BacktestStrategy(_Section):

@@ -292,6 +292,16 @@ METRICS: dict[str, Metric] = dict(
             "Share of capital the Kelly criterion would stake per trade, from the win rate and payoff ratio.",
         ),
         _m("liquidations", "Liquidations", "count", "Trades closed by the broker at the maintenance margin."),
+        _m("margin_calls", "Margin calls", "count", "Positions a cross-margin account closed to restore maintenance."),
+        _m(
+            "isolated_liquidations",
+            "Isolated liquidations",
+            "count",
+            "Positions of a target-weight book closed at their own maintenance margin.",
+        ),
+        _m("bust_date", "Bust", "text", "The close at which the account's equity reached zero and it stopped trading."),
+        _m("interest_earned", "Interest earned", "money", "Interest the account's idle cash earned."),
+        _m("traded_notional", "Traded notional", "money", "Notional of every fill of a target-weight book."),
         _m("fees_paid", "Fees paid", "money", "Commission, slippage and liquidation fees over every trade."),
         _m(
             "financing_paid",
@@ -326,6 +336,13 @@ METRICS: dict[str, Metric] = dict(
         _m(
             "day_count", "Day count", "text", "Every rate accrues per calendar day over 360 (act_360) or 365 (act_365)."
         ),
+        _m(
+            "margin_mode",
+            "Margin mode",
+            "text",
+            "isolated: a position loses at most its margin; cross: one account equity backs every position.",
+        ),
+        _m("sizing", "Sizing", "text", "fixed: the strategy's size; vol_target: sized to a target volatility."),
         _m(
             "stop_slippage_bps",
             "Stop slippage (bps)",
@@ -456,8 +473,13 @@ BACKTEST_KEYS: tuple[str, ...] = (
     "sqn",
     "kelly_fraction",
     "liquidations",
+    "margin_calls",
+    "isolated_liquidations",
+    "bust_date",
+    "traded_notional",
     "fees_paid",
     "financing_paid",
+    "interest_earned",
     "benchmark_total_return",
     "alpha",
     "beta",
@@ -470,6 +492,8 @@ BACKTEST_KEYS: tuple[str, ...] = (
     "financing_rate",
     "day_count",
     "stop_slippage_bps",
+    "margin_mode",
+    "sizing",
 )
 
 #: The few figures a one-line summary shows (``qlop runs list``, the GUI's headline).

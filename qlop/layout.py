@@ -62,6 +62,7 @@ class RunLayout:
     BACKTEST_DIR = "backtest"
     EQUITY = "equity.parquet"
     TRADES = "trades.parquet"
+    POSITIONS = "positions.parquet"
     BACKTEST_METRICS = "metrics.json"
     REPORT = "report.html"
     # -- export ----------------------------------------------------------------------------------
@@ -193,6 +194,11 @@ class RunLayout:
     @property
     def trades(self) -> Path:
         return self.backtest_dir / self.TRADES
+
+    @property
+    def positions(self) -> Path:
+        """Target-weight books: per (date, ticker) the position after the close."""
+        return self.backtest_dir / self.POSITIONS
 
     @property
     def backtest_metrics(self) -> Path:

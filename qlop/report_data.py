@@ -188,6 +188,22 @@ def config_summary(config: dict[str, Any], n_folds: int | None = None) -> list[t
                     f"at most {bt.get('max_positions')} positions",
                 )
             )
+        if bt.get("margin_mode") is not None:
+            mode = (
+                "cross: one account equity backs every position, margin calls close the largest loss first"
+                if bt["margin_mode"] == "cross"
+                else "isolated: a position loses at most its margin"
+            )
+            rows.append(("Backtest", "Margin mode", mode))
+        if bt.get("sizing") == "vol_target":
+            rows.append(
+                (
+                    "Backtest",
+                    "Volatility target",
+                    f"{rate(bt.get('target_vol'))} a year per position over {bt.get('vol_lookback')} bars, "
+                    f"at most {leverage(bt.get('max_leverage'))} each",
+                )
+            )
         rows += _terms_rows("Backtest", bt)
         bench = bt.get("benchmark")
         if isinstance(bench, dict):

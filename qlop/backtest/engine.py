@@ -55,7 +55,8 @@ class EngineSettings(TradeTerms, BookSizing):
         return CostModel.over(self.terms, day)
 
     @property
-    def sizing(self) -> SizingRules:
+    def sizing_rules(self) -> SizingRules:
+        """Capital and caps of the signal engine's sizing (:mod:`qlop.backtest.sizing`)."""
         return SizingRules(self.initial_capital, self.position_size, self.max_positions, self.max_gross_leverage)
 
 
@@ -183,7 +184,7 @@ def run_arrays(
 ) -> EngineArrays:
     """The engine on flat arrays (see :func:`run_engine` for the frame-level entry point)."""
     rules = sim_rules(settings.terms, exits)
-    costs, sizing = settings.cost_model(arr.day), settings.sizing
+    costs, sizing = settings.cost_model(arr.day), settings.sizing_rules
     cand = build_candidates(arr, code, signal, rules, exits, costs.financing)
     layout = book_layout(arr, code, book_of_code)
     w = np.asarray(weight, dtype=np.float64)[cand.signal_row]
@@ -395,7 +396,9 @@ class BacktestResult:
     equity: Any
     trades: Any
     n_candidates: int
-    arrays: EngineArrays
+    arrays: Any  # EngineArrays, or PortfolioArrays for a target-weight book
+    positions: Any = None  # target-weight books: per (date, ticker) the position after the close
+    summary: dict[str, Any] | None = None  # target-weight books: mode, carry, forced closes, bust
 
 
 def align_signals(panel: Any, signals: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -441,6 +444,37 @@ def align_signals(panel: Any, signals: Any) -> tuple[np.ndarray, np.ndarray, np.
     return signal, weight, score
 
 
+def uses_targets(signals: Any, settings: EngineSettings) -> bool:
+    """Whether a backtest runs as a target-weight book (:mod:`qlop.backtest.portfolio`): the strategy
+    returns a ``weight`` and no ``signal``, or the sizing or margin mode needs positions resized."""
+    columns = set(map(str, signals.columns))
+    weights_only = "signal" not in columns and "weight" in columns
+    return weights_only or settings.sizing == "vol_target" or settings.margin_mode == "cross"
+
+
+def align_targets(panel: Any, signals: Any) -> np.ndarray:
+    """The signed target ``weight`` on the panel's rows (NaN: hold; rows left out hold). Raises
+    :class:`DataError` naming ticker and date for a weight that is infinite or above 1000 in size."""
+    import pandas as pd
+
+    if not signals.index.is_unique:
+        dup = signals.index[signals.index.duplicated()][0]
+        raise DataError(f"strategy output: duplicate row for ticker {dup[0]}, date {pd.Timestamp(dup[1]):%Y-%m-%d}")
+    extra = signals.index.difference(panel.index)
+    if len(extra):
+        t, d = extra[0]
+        raise DataError(f"strategy output: ticker {t}, date {pd.Timestamp(d):%Y-%m-%d} is not in the price data")
+    w = signals["weight"].reindex(panel.index).to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = np.isinf(w) | (np.abs(np.nan_to_num(w)) > 1000)
+    if bad.any():
+        t, d = panel.index[int(np.flatnonzero(bad)[0])]
+        raise DataError(
+            f"strategy output: ticker {t}, date {pd.Timestamp(d):%Y-%m-%d}: weight must be a finite "
+            "fraction of equity within -1000 .. 1000 (NaN holds)"
+        )
+    return w
+
+
 def run_engine(
     panel: Any,
     signals: Any,
@@ -475,6 +509,8 @@ def run_engine(
         book_codes, book_names = pd.factorize(pd.Index([books[t] for t in names]))
         book_of_code = book_codes.astype(np.int64)
         book_names = np.asarray(book_names, dtype=object)
+    if uses_targets(signals, settings):
+        return _run_targets(panel, signals, settings, exits, arr, code, names, book_of_code, book_names, books)
     signal, weight, score = align_signals(panel, signals)
     out = run_arrays(arr, code, signal, weight, score, settings, exits, book_of_code)
     dates = pd.DatetimeIndex(panel.index.get_level_values(1))
@@ -505,11 +541,19 @@ def _check_prices(panel: Any, arr: PanelArrays) -> None:
         )
 
 
-def equity_frame(out: EngineArrays, book_names: np.ndarray, one_book: bool) -> Any:
+def equity_frame(out: Any, book_names: np.ndarray, one_book: bool) -> Any:
+    """The marks as a frame: ``out`` is :class:`EngineArrays` or a target-weight book's arrays."""
     import pandas as pd
 
-    lay = out.layout
-    dates = pd.to_datetime(lay.slot_day.astype("datetime64[D]")).astype("datetime64[ns]")
+    slot_day, slot_book = (
+        (out.layout.slot_day, out.layout.slot_book)
+        if hasattr(out, "layout")
+        else (
+            out.slot_day,
+            out.slot_book,
+        )
+    )
+    dates = pd.to_datetime(slot_day.astype("datetime64[D]")).astype("datetime64[ns]")
     lev = np.zeros_like(out.gross)
     np.divide(out.gross, out.equity, out=lev, where=out.equity > 0)
     frame = pd.DataFrame(
@@ -525,7 +569,7 @@ def equity_frame(out: EngineArrays, book_names: np.ndarray, one_book: bool) -> A
     if one_book and len(book_names) == 1:
         frame.index = pd.DatetimeIndex(dates, name="date")
     else:
-        frame.index = pd.MultiIndex.from_arrays([book_names[lay.slot_book], dates], names=["book", "date"])
+        frame.index = pd.MultiIndex.from_arrays([book_names[slot_book], dates], names=["book", "date"])
     return frame
 
 
@@ -563,3 +607,38 @@ def trades_frame(out: EngineArrays, names: np.ndarray, dates: Any, leverage: flo
     )
     frame = frame.sort_values(["entry_date", "ticker"], kind="mergesort").reset_index(drop=True)
     return frame
+
+
+def _run_targets(
+    panel: Any,
+    signals: Any,
+    settings: EngineSettings,
+    exits: ExitRules,
+    arr: PanelArrays,
+    code: np.ndarray,
+    names: np.ndarray,
+    book_of_code: np.ndarray,
+    book_names: np.ndarray,
+    books: Any,
+) -> BacktestResult:
+    """:func:`run_engine` for a target-weight book (:mod:`qlop.backtest.portfolio`)."""
+    from qlop.backtest.portfolio import fills_frame, positions_frame, raw_targets, run_portfolio_arrays, summary
+    from qlop.errors import ConfigError
+
+    if "signal" in signals.columns:
+        if exits.take_profit is not None or exits.stop_loss is not None or exits.horizon is not None:
+            raise ConfigError(
+                f"backtest: sizing = {settings.sizing!r} and margin_mode = {settings.margin_mode!r} resize "
+                "positions to targets, which a strategy with barriers (take-profit, stop-loss, horizon) "
+                "cannot express: use barriers = 'none' with an exit, or a strategy without barriers"
+            )
+        signal, weight, _ = align_signals(panel, signals)
+        target = raw_targets(arr, signal, weight, settings)
+    else:
+        target = raw_targets(arr, None, align_targets(panel, signals), settings)
+    out = run_portfolio_arrays(arr, code, target, settings, book_of_code)
+    equity = equity_frame(out, book_names, books is None)
+    trades = fills_frame(out, names, code)
+    book_of = {str(t): str(book_names[book_of_code[i]]) for i, t in enumerate(names)}
+    positions = positions_frame(trades, panel, equity, books is None and len(book_names) == 1, book_of)
+    return BacktestResult(equity, trades, len(trades), out, positions, summary(out, settings, book_names))

@@ -176,6 +176,9 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
         with component_errors("backtest", "strategy", bt.strategy_type):
             thresholds = {str(k): float(v) for k, v in (strategy.probability_thresholds() or {}).items()}
         about = bench.metrics() if bench is not None else {"benchmark": None}
+        if result.summary is not None:  # a target-weight book: carry and forced closes are the account's
+            # (annual_turnover is half the traded notional a year over mean equity, as for round trips)
+            metrics.update(result.summary)
         metrics = {
             "strategy": bt.strategy_type,
             **about,
@@ -195,7 +198,13 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
         if bench_close is not None:
             equity["benchmark"] = _rebased(bench_close, dates, bt.initial_capital)
         progress.advance(message="report")
-    return {"equity": equity, "trades": result.trades, "metrics": metrics, "exits": exits}
+    return {
+        "equity": equity,
+        "trades": result.trades,
+        "positions": result.positions,
+        "metrics": metrics,
+        "exits": exits,
+    }
 
 
 def no_trade_reason(
@@ -272,6 +281,8 @@ def assumptions(bt: Any, exits: "ExitRules | None" = None) -> dict[str, Any]:
         "cash_rate": describe_rate(bt.effective_cash_rate),
         "financing_rate": describe_rate(bt.financing_rate),
         "stop_slippage_bps": bt.stop_slippage_bps,
+        "margin_mode": bt.margin_mode,
+        "sizing": bt.sizing,
     }
     if exits is not None:
         out["exits"] = {
@@ -333,4 +344,7 @@ def run(config: "PipelineConfig", run_dir: str | Path) -> dict[str, str]:
         write_parquet(out["trades"], tmp / files["trades"])
         write_json(tmp / files["metrics"], out["metrics"])
         write_text(tmp / files["report"], report)
+        if out["positions"] is not None:  # target-weight books: the positions through time
+            write_parquet(out["positions"], tmp / RunLayout.POSITIONS)
+            files["positions"] = RunLayout.POSITIONS
     return {name: str(layout.backtest_dir / file) for name, file in files.items()}

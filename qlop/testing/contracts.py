@@ -708,6 +708,11 @@ class StrategyContract(_PanelMixin, ComponentContract):
 
     def _check_signals(self, data: pd.DataFrame, signals: pd.DataFrame) -> None:
         assert signals.index.equals(data.index), "signals must be indexed exactly like the data passed in"
+        if "signal" not in signals.columns and "weight" in signals.columns:  # target weights
+            from qlop.backtest.engine import align_targets
+
+            align_targets(data, signals)
+            return
         assert "signal" in signals.columns, f"no 'signal' column (got {list(signals.columns)})"
         values = signals["signal"].to_numpy(dtype="float64")
         assert not np.isnan(values).any(), "signal has NaN (use 0 for flat)"
@@ -747,6 +752,10 @@ class StrategyContract(_PanelMixin, ComponentContract):
         if "weight" not in signals.columns:
             pytest.skip("no weight column")
         weight = signals["weight"].to_numpy(dtype="float64")
+        if "signal" not in signals.columns:  # target weights: signed fractions of equity, NaN holds
+            ok = ~np.isinf(weight) & (np.abs(np.nan_to_num(weight)) <= 1000)
+            assert ok.all(), "a target weight must be finite (or NaN: hold) and within -1000 .. 1000"
+            return
         assert np.isfinite(weight).all() and (weight >= 0).all(), "weight must be finite and >= 0"
 
     def test_causal(

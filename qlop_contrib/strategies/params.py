@@ -109,6 +109,18 @@ class TopKParams(BaseModel):
     short_k: int = number(
         0, ge=0, le=10_000, unit="tickers", description="Also short the k lowest-probability tickers (0: long only)"
     )
+    weighting: Literal["signal", "equal", "score", "inverse_vol"] = Field(
+        "signal",
+        description='"signal": held positions are not resized (position_size sizes each); "equal", "score" '
+        '(the probability of the side) or "inverse_vol" (1 / realised volatility): target weights that sum to '
+        "gross, re-set on every rebalance date (positions resized)",
+    )
+    gross: float = number(
+        1.0, gt=0, le=100, unit="x equity", description="Sum of the absolute target weights (weighting != signal)"
+    )
+    vol_lookback: int = number(
+        20, ge=2, le=5000, unit="bars", description="Returns in the realised volatility of inverse_vol (causal)"
+    )
 
 
 class SmaCrossoverParams(BaseModel):

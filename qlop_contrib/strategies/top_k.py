@@ -19,6 +19,10 @@ class TopK(BaseStrategyPlugin):
     until the next rebalance. A ticker selected twice in a row keeps its position (positions are not
     resized). Rows without a prediction are flat. Set ``position_size`` to about ``1 / k`` to invest
     the whole book.
+
+    With ``weighting`` ``equal``, ``score`` or ``inverse_vol`` the output is a target ``weight`` per
+    row instead (a target-weight book, see ``docs/backtest.md``): on each rebalance date every ticker
+    gets its weight (0 when not selected) and positions are resized to it; between them NaN holds.
     """
 
     params_model = TopKParams
@@ -65,4 +69,33 @@ class TopK(BaseStrategyPlugin):
         signal = state.astype(np.int8)
         score = prob.to_numpy()
         score = np.where(signal < 0, 1.0 - score, score)
-        return signal_frame(data.index, signal, score=score)
+        if p.weighting == "signal":
+            return signal_frame(data.index, signal, score=score)
+        weight = self._weights(data, signal, score, np.isin(dates, rebalances))
+        return pd.DataFrame({"weight": weight}, index=data.index)
+
+    def _weights(self, data: pd.DataFrame, signal: np.ndarray, score: np.ndarray, on_reb: np.ndarray) -> np.ndarray:
+        """Target weights on rebalance dates (0 for a ticker not selected), NaN (hold) between them.
+
+        The selected tickers' raw weights (1, the side's probability, or 1 / the ticker's realised
+        volatility over ``vol_lookback`` returns to that close, annualised over 252 bars) are scaled to
+        sum to ``gross`` on each date, signed by side; a ticker without enough history for its
+        volatility gets 0 and the others share the gross."""
+        p: TopKParams = self.params
+        if p.weighting == "equal":
+            raw = np.ones(len(data))
+        elif p.weighting == "score":
+            raw = np.nan_to_num(score, nan=0.0)
+        else:
+            close = data["close"].astype(np.float64)
+            ret = close.groupby(level=0, sort=False).pct_change()
+            vol = ret.groupby(level=0, sort=False).rolling(p.vol_lookback).std().droplevel(0).reindex(data.index)
+            vol = vol.to_numpy() * np.sqrt(252.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                raw = np.where(np.isfinite(vol) & (vol > 0), 1.0 / vol, 0.0)
+        raw = np.where(signal != 0, raw, 0.0)
+        dates = data.index.get_level_values(1)
+        total = pd.Series(raw).groupby(dates.to_numpy()).transform("sum").to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = np.where(total > 0, p.gross * raw / total, 0.0) * signal
+        return np.where(on_reb, w, np.nan)

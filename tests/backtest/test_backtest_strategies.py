@@ -29,6 +29,11 @@ class TestTopKContract(StrategyContract):
     params = {"k": 2, "rebalance_every": 3, "short_k": 1}
 
 
+class TestTopKInverseVolContract(StrategyContract):
+    component_name = "top_k"
+    params = {"k": 2, "rebalance_every": 3, "short_k": 1, "weighting": "inverse_vol", "vol_lookback": 5}
+
+
 class TestSmaCrossoverContract(StrategyContract):
     component_name = "sma_crossover"
     params = {"fast": 5, "slow": 20, "allow_short": True}
@@ -154,3 +159,38 @@ def test_buy_and_hold_chosen_tickers():
     assert out.loc["AAA", "signal"].eq(0).all() and out.loc["BBB", "signal"].eq(1).all()
     with pytest.raises(ConfigError, match="backtest.strategy_params.tickers: ZZZ not in the data"):
         BuyAndHold("b", {"tickers": ["ZZZ"]}).generate_signals(panel, None)
+
+
+def test_top_k_target_weights_equal_score_and_inverse_vol():
+    """On rebalance dates every ticker gets its signed weight (0 when not chosen), summing to gross in
+    absolute value; between them NaN holds. inverse_vol weights are 1 / each ticker's realised
+    volatility to that close, computed here from the closes."""
+    probs = {
+        "A": [0.9, 0.1, 0.1, 0.1, 0.1, 0.9, 0.9],
+        "B": [0.8, 0.9, 0.9, 0.2, 0.2, 0.2, 0.2],
+        "C": [0.1, 0.8, 0.8, 0.9, 0.9, 0.1, 0.1],
+        "D": [0.5, 0.5, 0.5, 0.8, 0.8, 0.5, 0.5],
+    }
+    panel, preds = _panel_and_probs(probs)
+    rng = np.random.default_rng(1)
+    close = 10 * np.exp(np.cumsum(rng.normal(0, [[0.01], [0.02], [0.04], [0.03]], size=(4, 7)), axis=1))
+    panel["close"] = close.ravel()
+    params = {"k": 2, "rebalance_every": 3, "short_k": 1, "gross": 1.5}
+    eq = TopK("top_k", params | {"weighting": "equal"}).generate_signals(panel, preds)["weight"].unstack("ticker")
+    assert eq.loc[eq.index[3]].tolist() == [-0.5, 0.0, 0.5, 0.5]  # day 3: C, D long, A short
+    assert eq.iloc[[1, 2, 4, 5]].isna().all().all()
+    sc = TopK("top_k", params | {"weighting": "score"}).generate_signals(panel, preds)["weight"].unstack("ticker")
+    raw = np.array([0.9, 0.8, 0.9])  # day 0: A .9 long, B .8 long, C short with 1 - .1
+    np.testing.assert_allclose(sc.iloc[0][["A", "B", "C"]].to_numpy(), 1.5 * raw / raw.sum() * [1, 1, -1])
+    iv = TopK("top_k", params | {"weighting": "inverse_vol", "vol_lookback": 2})
+    w = iv.generate_signals(panel, preds)["weight"].unstack("ticker")
+    assert (w.iloc[0] == 0).all()  # no volatility yet: nobody is weighted
+    day = 3
+    inv = {}
+    for j, t in enumerate("ACD"):
+        c = close["ABCD".index(t)]
+        r = [c[day - 1] / c[day - 2] - 1, c[day] / c[day - 1] - 1]
+        inv[t] = 1 / (np.std(r, ddof=1) * np.sqrt(252))
+    total = sum(inv.values())
+    expect = [-1.5 * inv["A"] / total, 0.0, 1.5 * inv["C"] / total, 1.5 * inv["D"] / total]
+    np.testing.assert_allclose(w.iloc[day].to_numpy(), expect, rtol=1e-12)

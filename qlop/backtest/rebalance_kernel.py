@@ -1,0 +1,59 @@
+"""The compiled bar loop of target-weight books (:mod:`qlop.backtest.portfolio`), numba.
+
+One loop walks every book's calendar: interest and financing since the last date, resizes at the
+open, margin checks (isolated or cross) at the close, the book's new targets, then the marks. The
+rules are written out in ``docs/backtest.md`` ("Target weights") and checked against a plain
+per-bar loop in ``tests/backtest/test_backtest_reference.py``. Imported on first use only and cached
+on disk (``cache=True``): only the first run on a machine compiles it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+#: Fill kinds (``fills.kind``).
+REBALANCE, LIQUIDATION, MARGIN_CALL, BUST = 0, 1, 2, 3
+FILL_KINDS = ("rebalance", "liquidation", "margin_call", "bust")
+#: Per-book totals (columns of ``stats``).
+STAT_INTEREST, STAT_FINANCING, STAT_BORROW, STAT_CALLS, STAT_LIQUIDATIONS, STAT_BUST_SLOT, STAT_DEFICIT = range(7)
+N_STATS = 7
+
+
+@cache
+def _kernel() -> Any:
+    from qlop.backtest import rebalance_jit
+
+    return rebalance_jit.rebalance_books, rebalance_jit.rolling_vol, rebalance_jit.signal_targets
+
+
+def rebalance_books(*args: Any) -> int:
+    """See the compiled kernel (:mod:`qlop.backtest.portfolio` prepares its arguments)."""
+    return int(_kernel()[0](*args))
+
+
+def rolling_vol(close: np.ndarray, seg_end: np.ndarray, lookback: int, periods: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per row its ticker's annualised realised volatility (causal, NaN before ``lookback`` returns)
+    and its close-to-close return (NaN on a ticker's first row)."""
+    return _kernel()[1](
+        np.ascontiguousarray(close, dtype=np.float64),
+        np.ascontiguousarray(seg_end, dtype=np.int64),
+        int(lookback),
+        float(periods),
+    )
+
+
+def signal_targets(
+    signal: np.ndarray, weight: np.ndarray, seg_start: np.ndarray, scale: float, every_row: bool
+) -> np.ndarray:
+    """Targets from signals: ``signal x weight x scale`` on every row, or only where the signal
+    changes within its ticker (NaN elsewhere: hold)."""
+    return _kernel()[2](
+        np.ascontiguousarray(signal, dtype=np.int8),
+        np.ascontiguousarray(weight, dtype=np.float64),
+        np.ascontiguousarray(seg_start, dtype=np.int64),
+        float(scale),
+        bool(every_row),
+    )
