@@ -131,11 +131,13 @@ def test_empty_download_is_an_error_naming_the_tickers() -> None:
         source(lambda **kw: None).load_data(["AAPL"], None, None, "1d")
 
 
-def test_no_tickers_and_intraday_are_refused() -> None:
+def test_no_tickers_and_unknown_intervals_are_refused() -> None:
     with pytest.raises(DataError, match="no tickers given"):
         source().load_data([], None, None, "1d")
-    with pytest.raises(DataError, match="interval '1h' is not supported"):
-        source().load_data(["AAPL"], None, None, "1h")
+    with pytest.raises(DataError, match="interval '2h' is not supported"):
+        source().load_data(["AAPL"], None, None, "2h")
+    with pytest.raises(DataError, match="Yahoo has no 4h bars"):
+        source().load_data(["AAPL"], None, None, "4h")
 
 
 def test_open_ended_dates_ask_for_the_whole_history() -> None:
