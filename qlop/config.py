@@ -26,7 +26,29 @@ class _Section(BaseModel):
 
 #: Intervals coarser than a day that some sources pass through (bars labelled by date).
 COARSE_INTERVALS: tuple[str, ...] = ("5d", "1wk", "1mo", "3mo")
+_ALL_INTERVALS: tuple[str, ...] = ("1m", "5m", "15m", "30m", "1h", "4h", "1d", *COARSE_INTERVALS)
 _RESAMPLE_TARGETS: tuple[str, ...] = ("5m", "15m", "30m", "1h", "4h", "1d")
+#: Sessions the GUI offers (any exchange_calendars code is accepted in a config).
+SESSION_CHOICES: tuple[str, ...] = (
+    "24/7",
+    "XNYS",
+    "XNAS",
+    "XLON",
+    "XETR",
+    "XPAR",
+    "XTKS",
+    "XHKG",
+    "XASX",
+    "XTSE",
+    "CMES",
+)
+
+
+def _choices(schema: dict[str, Any], options: tuple[str, ...]) -> None:
+    """Offer ``options`` in an optional text field's JSON schema (the GUI draws a choice box)."""
+    for branch in schema.get("anyOf", []):
+        if branch.get("type") == "string":
+            branch["enum"] = list(options)
 
 
 class DataConfig(_Section):
@@ -41,15 +63,19 @@ class DataConfig(_Section):
         "1d",
         description="Bar interval: 1m 5m 15m 30m 1h 4h (intraday: UTC timestamps in a session) or 1d "
         "(also 5d 1wk 1mo 3mo for sources that have them)",
+        json_schema_extra={"enum": list(_ALL_INTERVALS)},
     )
     session: str | None = Field(
         None,
         description='Trading session of intraday bars: "24/7" or an exchange calendar code such as XNYS '
-        "(regular hours and holidays from exchange_calendars); required for an intraday interval",
+        "(regular hours and holidays from exchange_calendars; any of its codes works, the list shows common "
+        "ones); required for an intraday interval",
+        json_schema_extra=lambda s: _choices(s, SESSION_CHOICES),
     )
     resample: str | None = Field(
         None,
         description="Build coarser bars from the loaded ones, per session (e.g. 1h from 1m); a multiple of interval",
+        json_schema_extra=lambda s: _choices(s, _RESAMPLE_TARGETS),
     )
 
     @field_validator("interval", "resample")

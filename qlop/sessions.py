@@ -107,6 +107,13 @@ def set_panel_bars(panel: "pd.DataFrame", spec: BarSpec) -> "pd.DataFrame":
     return panel
 
 
+def bar_attrs(panel: "pd.DataFrame") -> dict[str, Any]:
+    """The bar description keys of ``panel.attrs`` (empty for a daily panel), to pass along to a
+    frame built from the panel's columns."""
+    attrs = getattr(panel, "attrs", {}) or {}
+    return {k: attrs[k] for k in (ATTR_INTERVAL, ATTR_SESSION, ATTR_TIMEZONE) if k in attrs}
+
+
 # -- timestamps --------------------------------------------------------------------------------------------------------
 
 

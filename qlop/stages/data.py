@@ -52,6 +52,16 @@ def requested_bars(interval: str = "1d") -> "BarSpec":
     return BarSpec(interval, ALWAYS_OPEN, session_timezone(ALWAYS_OPEN))
 
 
+@contextlib.contextmanager
+def _bars_context(bars: "BarSpec") -> Iterator[None]:
+    """Make ``bars`` what :func:`requested_bars` answers while a source loads."""
+    token = _bars.set(bars)
+    try:
+        yield
+    finally:
+        _bars.reset(token)
+
+
 def bars_of(data_cfg: "DataConfig") -> "BarSpec":
     """The bars a source loads for ``data_cfg`` (before any resampling)."""
     from qlop.sessions import BarSpec, is_intraday, session_timezone
@@ -150,15 +160,14 @@ def load_panel(
                 progress.advance(progress.total or len(panel.index.levels[0]), message="cache")
                 return panel
         bars = bars_of(data_cfg)
-        reset, reset_bars = _progress.set(progress), _bars.set(bars)
+        reset = _progress.set(progress)
         try:
-            with component_errors("data", "data_source", name, manager):
+            with _bars_context(bars), component_errors("data", "data_source", name, manager):
                 raw = source.load_data(
                     list(data_cfg.tickers), data_cfg.start_date, data_cfg.end_date, data_cfg.interval
                 )
         finally:
             _progress.reset(reset)
-            _bars.reset(reset_bars)
         panel = validate_panel(raw, f"data source {name!r}", bars=bars)
         if not len(panel):
             raise DataError(f"data source {name!r}: returned no rows")

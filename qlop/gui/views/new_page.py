@@ -449,7 +449,11 @@ def sections(form: Form, data: dict[str, Any]) -> None:
             "data.data_source_params",
             _plugin_current(src, "data_source_type", "data_source_params", source),
         )
-        data["data"].update(form.fields(_section_fields(DataConfig, ("interval",)), "data", "data", st, current=src))
+        data["data"].update(
+            form.fields(
+                _section_fields(DataConfig, ("interval", "session", "resample")), "data", "data", st, current=src
+            )
+        )
     feats = form.section("features")
     form.in_section("features")
     with st.expander("Features: steps and their parameters", expanded="features" in open_):
