@@ -12,7 +12,15 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from qlop.errors import ConfigError
 from qlop.layout import DEFAULT_RUNS_DIR, RunLayout
@@ -117,6 +125,16 @@ class DataConfig(_Section):
             if dst <= src or dst % src:
                 raise ValueError(f"resample {self.resample!r} is not a coarser multiple of interval {self.interval!r}")
         return self
+
+    @model_serializer(mode="wrap")
+    def _daily_stays_as_it_was(self, handler: Any) -> dict[str, Any]:
+        """Leave unset intraday fields out, so a daily config dumps (and hashes: run ids, stage caches)
+        exactly as before sessions existed."""
+        out = handler(self)
+        for name in ("session", "resample"):
+            if out.get(name, 0) is None:
+                del out[name]
+        return out
 
     @property
     def bar_interval(self) -> str:

@@ -225,14 +225,20 @@ def _schedule(session: str, first_day: int, last_day: int) -> Schedule:
     check_session(session)
     with warnings.catch_warnings():  # the library reads tz-aware Series.values, which pandas 3.1 deprecates
         warnings.simplefilter("ignore")
-        cal_first = xcals.get_calendar(session).first_session
-        start = max(pd.Timestamp(first_day, unit="D"), cal_first.tz_localize(None) if cal_first.tz else cal_first)
-        end = max(pd.Timestamp(last_day, unit="D"), start + pd.Timedelta(days=7))  # the library wants end > start
-        try:
-            cal = xcals.get_calendar(session, start=start.strftime("%Y-%m-%d"), end=end.strftime("%Y-%m-%d"))
-        except Exception as exc:  # the library raises its own types for dates out of its range
-            raise DataError(f"session {session}: no calendar for {start.date()} .. {end.date()} ({exc})") from None
+        # the library's default calendar (20 years back, 1 ahead; built once and cached by the
+        # library) serves most requests; older or later dates build a calendar of their own
+        cal = xcals.get_calendar(session)
+        first_ts = pd.Timestamp(first_day, unit="D")
+        last_ts = pd.Timestamp(last_day, unit="D")
+        if first_ts < cal.first_session or last_ts > cal.last_session:
+            start = first_ts
+            end = max(last_ts, start + pd.Timedelta(days=7))  # the library wants end > start
+            try:
+                cal = xcals.get_calendar(session, start=start.strftime("%Y-%m-%d"), end=end.strftime("%Y-%m-%d"))
+            except Exception as exc:  # the library raises its own types for dates out of its range
+                raise DataError(f"session {session}: no calendar for {start.date()} .. {end.date()} ({exc})") from None
     s = cal.schedule
+    s = s[(s.index >= first_ts - pd.Timedelta(days=7)) & (s.index <= last_ts + pd.Timedelta(days=7))]
 
     def ns_of(col: str, fallback: "np.ndarray | None" = None) -> "np.ndarray":
         values = s[col]
