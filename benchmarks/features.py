@@ -221,10 +221,11 @@ def bench_intraday(n_tickers: int = 20, n_bars: int = XNYS_1M_2023) -> None:
     feat = r["t_features"]
     if "t_labels" in r:
         lab = r["t_labels"]
-        total = feat[0] + lab[0]
+        cpu = feat[1] + lab[1]
         print(
             f"   features {feat[0]:.2f} / {feat[1]:.2f} s, labels {lab[0]:.2f} / {lab[1]:.2f} s, together "
-            f"{total:.2f} / {feat[1] + lab[1]:.2f} s (goal < 5 s): {'OK' if total < 5 else 'TOO SLOW'}"
+            f"{feat[0] + lab[0]:.2f} / {cpu:.2f} s (goal < 5 s, judged on CPU time: wall time swings with "
+            f"whatever else the host runs): {'OK' if cpu < 5 else 'TOO SLOW'}"
         )
     else:
         print(f"   features {feat[0]:.2f} / {feat[1]:.2f} s; labels FAILED: {r['labels_error']}")

@@ -343,8 +343,20 @@ def time_of_day(timestamps: Any, session: str) -> "np.ndarray":
     tz = session_timezone(session)
     if tz == "UTC":
         return (np.mod(ns, _NS_PER_DAY) // _NS_PER_MIN).astype(np.float64)
-    local = _as_utc_index(ns).tz_convert(tz)
-    return np.asarray(local.hour * 60 + local.minute, dtype=np.float64)
+    # the zone's UTC offset per session (one conversion per session, not per bar: clocks change at
+    # night, never inside a session); bars outside every session are converted one by one
+    i, sched = session_index(ns, session)
+    offset = np.zeros(len(ns), dtype=np.int64)
+    if len(sched.open):
+        opens = _as_utc_index(sched.open)
+        per_session = opens.tz_convert(tz).tz_localize(None).as_unit("ns").asi8 - sched.open
+        offset = per_session[np.maximum(i, 0)]
+    out = (np.mod(ns + offset, _NS_PER_DAY) // _NS_PER_MIN).astype(np.float64)
+    outside = i < 0
+    if outside.any():
+        local = _as_utc_index(ns[outside]).tz_convert(tz)
+        out[outside] = np.asarray(local.hour * 60 + local.minute, dtype=np.float64)
+    return out
 
 
 def last_bar_of_session(timestamps: Any, session: str, groups: "np.ndarray | None" = None) -> "np.ndarray":

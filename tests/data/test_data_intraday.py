@@ -304,3 +304,80 @@ def test_intraday_panel_round_trips_through_parquet(tmp_path: Path) -> None:
     back = read_panel(path)
     pd.testing.assert_frame_equal(back, panel)
     assert panel_bars(back) == panel_bars(panel)
+
+
+# -- file sources ------------------------------------------------------------------------------------------------------
+
+
+def files_config(path: Path, source: str = "csv", **params: Any) -> DataConfig:
+    return DataConfig(
+        data_source_type=source,
+        data_source_params={"path": str(path), **params},
+        interval="1h",
+        session="XNYS",
+        start_date="2024-07-02",
+        end_date="2024-07-03",
+    )
+
+
+def bars_frame() -> pd.DataFrame:
+    stamps = session_bars("XNYS", "1h", "2024-07-01", "2024-07-05")
+    return frame(stamps).drop(columns="ticker")
+
+
+def test_csv_with_offsets_and_naive_times_in_a_declared_zone(tmp_path: Path) -> None:
+    df = bars_frame()
+    offsets = df.assign(date=df["date"].dt.tz_convert(NY).map(lambda t: t.isoformat()))
+    (tmp_path / "AAA.csv").write_text(offsets.to_csv(index=False))
+    panel = load_panel(files_config(tmp_path), refresh=True)
+    # the window selects whole sessions by their date: 2 July (7 bars) and 3 July (early close: 4)
+    assert len(panel) == 11 and panel_bars(panel) == XNYS_1H
+    assert panel.index.get_level_values("date")[0] == pd.Timestamp("2024-07-02 13:30", tz="UTC")
+    naive_dir = tmp_path / "naive"
+    naive_dir.mkdir()
+    naive = df.assign(date=df["date"].dt.tz_convert(NY).dt.strftime("%Y-%m-%d %H:%M"))
+    (naive_dir / "AAA.csv").write_text(naive.to_csv(index=False))
+    same = load_panel(files_config(naive_dir, timezone=NY), refresh=True)
+    pd.testing.assert_frame_equal(same, panel)
+    with pytest.raises(
+        DataError, match=r"AAA.csv: ticker AAA, column date, row 1: timestamp '2024-07-01 09:30' has no time"
+    ):
+        load_panel(files_config(naive_dir), refresh=True)
+
+
+def test_parquet_with_a_tz_aware_index_and_a_qlop_panel_file(tmp_path: Path) -> None:
+    df = bars_frame()
+    yahoo_like = df.set_index(df["date"].dt.tz_convert(NY).rename("Datetime")).drop(columns="date")
+    yahoo_like.columns = [c.title().replace("_", " ") for c in yahoo_like.columns]
+    yahoo_like.to_parquet(tmp_path / "AAA.parquet")
+    panel = load_panel(files_config(tmp_path, "parquet"), refresh=True)
+    assert len(panel) == 11 and str(panel.index.get_level_values("date").dtype) == "datetime64[ns, UTC]"
+    # a QLOP intraday data.parquet (index ticker, date in UTC) is itself a valid input
+    single = tmp_path / "long"
+    single.mkdir()
+    panel.to_parquet(single / "panel.parquet")
+    again = load_panel(files_config(single / "panel.parquet", "parquet"), refresh=True)
+    pd.testing.assert_frame_equal(again, panel)
+
+
+def test_a_bar_outside_the_session_stops_the_cli_in_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from qlop.cli.main import cli
+
+    df = bars_frame()
+    df.loc[3, "date"] = pd.Timestamp("2024-07-04 14:30", tz="UTC")  # Independence Day, 10:30 New York
+    df = df.sort_values("date")
+    (tmp_path / "AAA.csv").write_text(df.assign(date=df["date"].map(lambda t: t.isoformat())).to_csv(index=False))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        f'[data]\ndata_source_type = "csv"\ndata_source_params = {{ path = "{tmp_path}" }}\n'
+        'interval = "1h"\nsession = "XNYS"\n'
+    )
+    result = CliRunner().invoke(cli, ["data", "load", "-c", str(cfg), "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines[-1].startswith("Error: ") and "Traceback" not in result.output
+    assert "ticker AAA, date 2024-07-04T14:30:00+00:00, column date" in lines[-1]
+    assert "bar at 2024-07-04 10:30 America/New_York is outside the XNYS session" in lines[-1]
+    assert not (tmp_path / "run" / "data.parquet").exists()
