@@ -53,8 +53,9 @@ def requested_bars(interval: str = "1d") -> "BarSpec":
 
 
 @contextlib.contextmanager
-def _bars_context(bars: "BarSpec") -> Iterator[None]:
-    """Make ``bars`` what :func:`requested_bars` answers while a source loads."""
+def bars_context(bars: "BarSpec") -> Iterator[None]:
+    """Make ``bars`` what :func:`requested_bars` answers while a source loads (``load_panel`` does
+    this; so does anything else calling a source's ``load_data`` for intraday bars)."""
     token = _bars.set(bars)
     try:
         yield
@@ -162,7 +163,7 @@ def load_panel(
         bars = bars_of(data_cfg)
         reset = _progress.set(progress)
         try:
-            with _bars_context(bars), component_errors("data", "data_source", name, manager):
+            with bars_context(bars), component_errors("data", "data_source", name, manager):
                 raw = source.load_data(
                     list(data_cfg.tickers), data_cfg.start_date, data_cfg.end_date, data_cfg.interval
                 )

@@ -381,3 +381,18 @@ def test_a_bar_outside_the_session_stops_the_cli_in_one_line(tmp_path: Path) -> 
     assert "ticker AAA, date 2024-07-04T14:30:00+00:00, column date" in lines[-1]
     assert "bar at 2024-07-04 10:30 America/New_York is outside the XNYS session" in lines[-1]
     assert not (tmp_path / "run" / "data.parquet").exists()
+
+
+def test_data_info_counts_missing_bars_in_local_time() -> None:
+    from qlop.stages.data import summarize_panel
+
+    stamps = session_bars("XNYS", "1h", "2024-07-02", "2024-07-05")
+    both = pd.concat([frame(stamps, "AAA"), frame(stamps.delete(2), "BBB")])
+    panel = validate_panel(both, "t", bars=XNYS_1H)
+    s = summarize_panel(panel)
+    assert s["interval"] == "1h" and s["session"] == "XNYS" and s["timezone"] == NY
+    assert s["sessions"] == 3 and s["bar_starts"] == 18  # 2 July (7), 3 July (4, early close), 5 July (7)
+    bbb = next(r for r in s["per_ticker"] if r["ticker"] == "BBB")
+    assert bbb["missing_sessions"] == 1 and bbb["missing_dates"] == ["2024-07-02 11:30"]
+    assert s["first"] == "2024-07-02 09:30" and s["last"] == "2024-07-05 15:30"
+    assert [(g["after"], g["before"]) for g in s["gaps"]] == [("2024-07-03", "2024-07-05")]

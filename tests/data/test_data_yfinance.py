@@ -253,7 +253,7 @@ def test_intraday_bars_load_as_utc_with_the_session() -> None:
     fake = intraday_fake()
     from qlop.stages import data as data_stage
 
-    with data_stage._bars_context(data_stage.bars_of(cfg)):
+    with data_stage.bars_context(data_stage.bars_of(cfg)):
         panel = _FixedToday("yfinance", {}, download=fake).load_data(
             ["AAPL", "MSFT"], cfg.start_date, cfg.end_date, "1h"
         )

@@ -562,7 +562,13 @@ def probe_before_launch(data: dict[str, Any], config: Any) -> bool:
         return True
     with st.spinner(f"Checking {len(d.tickers)} tickers with {d.data_source_type}..."):
         found = probed_ticker_problems(
-            d.data_source_type, d.data_source_params, list(d.tickers), d.start_date, d.end_date, d.interval
+            d.data_source_type,
+            d.data_source_params,
+            list(d.tickers),
+            d.start_date,
+            d.end_date,
+            d.interval,
+            d.session,
         )
     st.session_state.qlop_probed = {**(st.session_state.get("qlop_probed") or {}), _data_key(data): found}
     return not found
