@@ -22,7 +22,8 @@ year has 365 sessions for ``24/7``, 260 for ``24/5`` and 252 for an exchange. So
 The panel carries its bar description in ``DataFrame.attrs`` (:func:`panel_bars` reads it back,
 :func:`set_panel_bars` writes it); Parquet keeps ``attrs``, so ``data.parquet`` and cache entries do.
 Every function takes timestamps as a tz-aware ``DatetimeIndex``/``Series``, a ``datetime64`` array
-(naive = UTC) or int64 nanoseconds, and works on whole arrays (2M one-minute bars in milliseconds).
+(naive = UTC) or int64 nanoseconds, and works on whole arrays (2M one-minute bars in about 0.1 s
+once the exchange calendar is built, which takes about a second the first time).
 """
 
 from __future__ import annotations
