@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qlop.errors import ConfigError, DataError, StageError
+from qlop.sessions import bar_attrs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,18 +54,23 @@ def feature_step_input(
     inputs: list[str] | None,
     finite: dict[str, bool] | None = None,
     where: str = "feature step",
+    bars: Mapping[str, Any] | None = None,
 ) -> "pd.DataFrame":
     """The frame a feature step is handed: named views on ``columns`` (no copies), on ``index``.
 
     ``columns`` are the panel's columns followed by those of earlier steps. With declared ``inputs``
     the frame holds only those (a missing one is a :class:`ConfigError` naming ``where``) and carries
     :data:`FINITE_COLUMNS_ATTR`; ``finite`` caches the finiteness of each column across steps.
-    Without, it holds every column.
+    Without, it holds every column. ``bars`` (an intraday panel's ``attrs``: interval, session, time
+    zone; see :func:`qlop.sessions.bar_attrs`) go into the frame's ``attrs`` so a step can read its
+    sessions with :func:`qlop.sessions.panel_bars`.
     """
     import pandas as pd
 
     if inputs is None:
-        return pd.DataFrame(dict(columns), index=index, copy=False)
+        frame = pd.DataFrame(dict(columns), index=index, copy=False)
+        frame.attrs.update(bars or {})
+        return frame
     for col in inputs:
         if col not in columns:
             raise ConfigError(
@@ -78,6 +84,7 @@ def feature_step_input(
             finite[c] = a.dtype.kind == "f" and bool(np.isfinite(np.add.reduce(a)))
     data = pd.DataFrame(arrays, index=index, copy=False)
     data.attrs[FINITE_COLUMNS_ATTR] = frozenset(c for c in arrays if finite[c])
+    data.attrs.update(bars or {})
     return data
 
 
@@ -143,7 +150,7 @@ def run_feature_step(step: Any, panel: "pd.DataFrame", who: str = "feature step"
 
     inputs, outputs = declared_columns(step)
     columns = {str(c): panel[c].to_numpy() for c in panel.columns}
-    data = feature_step_input(columns, panel.index, inputs, where=who)
+    data = feature_step_input(columns, panel.index, inputs, where=who, bars=bar_attrs(panel))
     return pd.DataFrame(call_feature_step(step, data, outputs, who), index=panel.index, copy=False)
 
 

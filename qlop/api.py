@@ -13,8 +13,13 @@ Groups (see ``docs/plugins/api.md`` for one line per name):
 - params: ``number`` (a field), ``Number`` (its type, for list items), ``seed_field``, ``SEED_MAX``
 - the canonical panel: ``INDEX_NAMES``, ``OHLCV_COLUMNS``, ``validate_panel``, ``parse_date_column``,
   ``read_panel``
-- data sources: ``require_daily``, ``ticker_progress``, ``cache_dir``; databases: ``open_sql_engine``,
-  ``sql_display_url``, ``sql_error``
+- data sources: ``require_daily``, ``requested_bars``, ``ticker_progress``, ``cache_dir``; databases:
+  ``open_sql_engine``, ``sql_display_url``, ``sql_error``
+- intraday bars and sessions (:mod:`qlop.sessions`): ``INTERVALS``, ``INTRADAY_INTERVALS``, ``BarSpec``,
+  ``panel_bars``, ``interval_minutes``, ``is_intraday``, ``session_timezone``, ``session_bars``,
+  ``session_ids``, ``session_open_close``, ``last_bar_of_session``, ``minutes_to_close``,
+  ``time_of_day``, ``bars_per_session``, ``sessions_per_year``, ``periods_per_year``,
+  ``parse_timestamp_column``, ``resample_panel``
 - feature steps: ``TickerGroups``, ``ticker_groups``, ``FINITE_COLUMNS_ATTR``, ``trailing_periods_per_year``
 - labels: the simulator (``simulate``, ``panel_arrays``, ``PanelArrays``, ``SimResult``, ``TradeRules``,
   ``TradeTerms``, ``RateSeries``, ``Side``, ``EXIT_REASONS``)
@@ -71,6 +76,26 @@ _EXPORTS: dict[str, str] = {
     "read_panel": "qlop.stages.data:read_panel",
     # data sources
     "require_daily": "qlop.stages.data:require_daily",
+    "requested_bars": "qlop.stages.data:requested_bars",
+    # bar intervals and trading sessions (intraday panels)
+    "INTERVALS": "qlop.sessions:INTERVALS",
+    "INTRADAY_INTERVALS": "qlop.sessions:INTRADAY_INTERVALS",
+    "BarSpec": "qlop.sessions:BarSpec",
+    "panel_bars": "qlop.sessions:panel_bars",
+    "interval_minutes": "qlop.sessions:interval_minutes",
+    "is_intraday": "qlop.sessions:is_intraday",
+    "session_timezone": "qlop.sessions:session_timezone",
+    "session_bars": "qlop.sessions:session_bars",
+    "session_ids": "qlop.sessions:session_ids",
+    "session_open_close": "qlop.sessions:session_open_close",
+    "last_bar_of_session": "qlop.sessions:last_bar_of_session",
+    "minutes_to_close": "qlop.sessions:minutes_to_close",
+    "time_of_day": "qlop.sessions:time_of_day",
+    "bars_per_session": "qlop.sessions:bars_per_session",
+    "sessions_per_year": "qlop.sessions:sessions_per_year",
+    "periods_per_year": "qlop.sessions:periods_per_year",
+    "parse_timestamp_column": "qlop.schema:parse_timestamp_column",
+    "resample_panel": "qlop.resample:resample_panel",
     "ticker_progress": "qlop.stages.data:ticker_progress",
     "cache_dir": "qlop.paths:cache_dir",
     # databases (SQLAlchemy): engines with the password from the environment, errors without it
@@ -176,9 +201,28 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from qlop.progress import add_listener as add_progress_listener
     from qlop.progress import remove_listener as remove_progress_listener
     from qlop.progress import stage_progress
+    from qlop.resample import resample_panel
     from qlop.scale.cluster import cluster_client
     from qlop.scale.frames import dask_frame_by_ticker
-    from qlop.schema import INDEX_NAMES, OHLCV_COLUMNS, parse_date_column, validate_panel
+    from qlop.schema import INDEX_NAMES, OHLCV_COLUMNS, parse_date_column, parse_timestamp_column, validate_panel
+    from qlop.sessions import (
+        INTERVALS,
+        INTRADAY_INTERVALS,
+        BarSpec,
+        bars_per_session,
+        interval_minutes,
+        is_intraday,
+        last_bar_of_session,
+        minutes_to_close,
+        panel_bars,
+        periods_per_year,
+        session_bars,
+        session_ids,
+        session_open_close,
+        session_timezone,
+        sessions_per_year,
+        time_of_day,
+    )
     from qlop.sim.engine import REASONS as EXIT_REASONS
     from qlop.sim.engine import SimResult, simulate
     from qlop.sim.panel import PanelArrays, panel_arrays
@@ -187,7 +231,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real names
     from qlop.sql import database_error as sql_error
     from qlop.sql import display_url as sql_display_url
     from qlop.sql import open_engine as open_sql_engine
-    from qlop.stages.data import read_panel, require_daily, ticker_progress
+    from qlop.stages.data import read_panel, requested_bars, require_daily, ticker_progress
     from qlop.stages.export import ExportInput
     from qlop.stages.export import build_input as build_export_input
     from qlop.stages.model_store import load_final_model, versions

@@ -12,7 +12,15 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from qlop.errors import ConfigError
 from qlop.layout import DEFAULT_RUNS_DIR, RunLayout
@@ -24,6 +32,33 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: Intervals coarser than a day that some sources pass through (bars labelled by date).
+COARSE_INTERVALS: tuple[str, ...] = ("5d", "1wk", "1mo", "3mo")
+_ALL_INTERVALS: tuple[str, ...] = ("1m", "5m", "15m", "30m", "1h", "4h", "1d", *COARSE_INTERVALS)
+_RESAMPLE_TARGETS: tuple[str, ...] = ("5m", "15m", "30m", "1h", "4h", "1d")
+#: Sessions the GUI offers (any exchange_calendars code is accepted in a config).
+SESSION_CHOICES: tuple[str, ...] = (
+    "24/7",
+    "XNYS",
+    "XNAS",
+    "XLON",
+    "XETR",
+    "XPAR",
+    "XTKS",
+    "XHKG",
+    "XASX",
+    "XTSE",
+    "CMES",
+)
+
+
+def _choices(schema: dict[str, Any], options: tuple[str, ...]) -> None:
+    """Offer ``options`` in an optional text field's JSON schema (the GUI draws a choice box)."""
+    for branch in schema.get("anyOf", []):
+        if branch.get("type") == "string":
+            branch["enum"] = list(options)
+
+
 class DataConfig(_Section):
     """Where the OHLCV panel comes from."""
 
@@ -32,7 +67,79 @@ class DataConfig(_Section):
     tickers: list[str] = Field(default_factory=list, description="Tickers to load (empty: all the source has)")
     start_date: dt.date | None = Field(None, description="First date (inclusive)")
     end_date: dt.date | None = Field(None, description="Last date (inclusive)")
-    interval: str = Field("1d", description="Bar interval")
+    interval: str = Field(
+        "1d",
+        description="Bar interval: 1m 5m 15m 30m 1h 4h (intraday: UTC timestamps in a session) or 1d "
+        "(also 5d 1wk 1mo 3mo for sources that have them)",
+        json_schema_extra={"enum": list(_ALL_INTERVALS)},
+    )
+    session: str | None = Field(
+        None,
+        description='Trading session of intraday bars: "24/7" or an exchange calendar code such as XNYS '
+        "(regular hours and holidays from exchange_calendars; any of its codes works, the list shows common "
+        "ones); required for an intraday interval",
+        json_schema_extra=lambda s: _choices(s, SESSION_CHOICES),
+    )
+    resample: str | None = Field(
+        None,
+        description="Build coarser bars from the loaded ones, per session (e.g. 1h from 1m); a multiple of interval",
+        json_schema_extra=lambda s: _choices(s, _RESAMPLE_TARGETS),
+    )
+
+    @field_validator("interval", "resample")
+    @classmethod
+    def _known_interval(cls, v: str | None) -> str | None:
+        from qlop.sessions import INTERVALS
+
+        if v is not None and v not in (*INTERVALS, *COARSE_INTERVALS):
+            raise ValueError(f"unknown interval {v!r} (supported: {', '.join((*INTERVALS, *COARSE_INTERVALS))})")
+        return v
+
+    @field_validator("session")
+    @classmethod
+    def _known_session(cls, v: str | None) -> str | None:
+        from qlop.sessions import check_session
+
+        if v is None:
+            return None
+        try:
+            return check_session(v.strip())
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _intraday_needs_session(self) -> "DataConfig":
+        from qlop.sessions import interval_minutes, is_intraday
+
+        if is_intraday(self.interval) and self.session is None:
+            raise ValueError(
+                f'interval {self.interval!r} needs a session: session = "24/7" or an exchange code such as "XNYS"'
+            )
+        if self.resample is not None:
+            if not is_intraday(self.interval) or self.resample not in _RESAMPLE_TARGETS:
+                raise ValueError(
+                    f"resample {self.resample!r} from interval {self.interval!r}: resampling builds 5m .. 1d bars "
+                    "from intraday ones"
+                )
+            src, dst = interval_minutes(self.interval), interval_minutes(self.resample)
+            if dst <= src or dst % src:
+                raise ValueError(f"resample {self.resample!r} is not a coarser multiple of interval {self.interval!r}")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _daily_stays_as_it_was(self, handler: Any) -> dict[str, Any]:
+        """Leave unset intraday fields out, so a daily config dumps (and hashes: run ids, stage caches)
+        exactly as before sessions existed."""
+        out = handler(self)
+        for name in ("session", "resample"):
+            if out.get(name, 0) is None:
+                del out[name]
+        return out
+
+    @property
+    def bar_interval(self) -> str:
+        """The interval of the panel the stages see: ``resample`` when set, else ``interval``."""
+        return self.resample or self.interval
 
     @field_validator("tickers")
     @classmethod

@@ -74,9 +74,11 @@ class TickerGroups:
 
     @property
     def dates(self) -> np.ndarray:
-        """Dates of every row as datetime64[ns]."""
+        """Dates of every row as datetime64[ns] (an intraday panel's UTC bar starts, tz dropped)."""
         if "dates" not in self._lazy:
             level = self.index.levels[1]
+            if getattr(level, "tz", None) is not None:
+                level = level.tz_convert(None)
             self._lazy["dates"] = np.asarray(level.values, dtype="datetime64[ns]")[self.index.codes[1]]
         return self._lazy["dates"]
 

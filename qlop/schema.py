@@ -1,8 +1,10 @@
 """The canonical frames every stage exchanges, and their checks.
 
 OHLCV panel: a DataFrame indexed by (``ticker``, ``date``), sorted and unique, float64 columns
-``open high low close adj_close volume``, dates tz-naive at day resolution. Features, labels and
-predictions use the same index.
+``open high low close adj_close volume``. A daily panel's dates are tz-naive at day resolution; an
+intraday panel's ``date`` level holds tz-aware UTC bar starts (``datetime64[ns, UTC]``) and its
+``attrs`` say its interval, session and the session's time zone (:mod:`qlop.sessions`). Features,
+labels and predictions use the same index.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from qlop.errors import DataError
 if TYPE_CHECKING:  # pandas stays off the import path of modules that only need the constants
     import numpy as np
     import pandas as pd
+
+    from qlop.sessions import BarSpec
 
 INDEX_NAMES: tuple[str, str] = ("ticker", "date")
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close")
@@ -72,7 +76,9 @@ def _fail(
     raise DataError(f"{_where(source, tickers[i], date, column, row)}: {msg}{_more(len(hits) - 1)}")
 
 
-def validate_panel(df: "pd.DataFrame", source: str = "panel") -> "pd.DataFrame":
+def validate_panel(
+    df: "pd.DataFrame", source: str = "panel", bars: "BarSpec | None" = None, timezone: str | None = None
+) -> "pd.DataFrame":
     """Check ``df`` against the canonical OHLCV panel and return it in canonical form.
 
     ``df`` is indexed by (``ticker``, ``date``) or has those two columns, in the order the source
@@ -81,9 +87,22 @@ def validate_panel(df: "pd.DataFrame", source: str = "panel") -> "pd.DataFrame":
     name), ticker, date, column and the 1-based data row. The returned panel is sorted, unique,
     float64 ``open high low close adj_close volume`` (zero volume becomes NaN), dates tz-naive at
     midnight as datetime64[ns]. All checks are vectorised; ticker names are handled as codes.
+
+    ``bars`` (default: what ``df.attrs`` says, else daily) with an intraday interval keeps whole
+    timestamps instead: tz-aware values are converted to UTC, naive ones are read in ``timezone``
+    (without it they are an error), and each bar must start inside a session of ``bars.session`` and
+    on the interval's grid. The result's ``date`` level is ``datetime64[ns, UTC]`` and its ``attrs``
+    record ``bars`` (:func:`qlop.sessions.panel_bars`).
     """
     import numpy as np
     import pandas as pd
+
+    from qlop.sessions import ALWAYS_OPEN, BarSpec, panel_bars, set_panel_bars
+
+    if bars is None:
+        bars = panel_bars(df) if isinstance(df, pd.DataFrame) else BarSpec()
+    if bars.intraday and bars.session is None:
+        bars = BarSpec(bars.interval, ALWAYS_OPEN, bars.timezone)
 
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"{source}: expected a DataFrame, got {type(df).__name__}")
@@ -99,8 +118,13 @@ def validate_panel(df: "pd.DataFrame", source: str = "panel") -> "pd.DataFrame":
     tickers = _Lookup(codes, names)
     _fail(source, codes < 0, tickers, None, "ticker", "missing ticker", rows)
 
-    dates = parse_date_column(raw_dates, source, tickers).to_numpy()
+    if bars.intraday:
+        dates = parse_timestamp_column(raw_dates, source, tickers, timezone=timezone).to_numpy()
+    else:
+        dates = parse_date_column(raw_dates, source, tickers).to_numpy()
     dint = dates.view("int64")
+    # what messages show: intraday bars as UTC timestamps with their offset
+    shown = pd.DatetimeIndex(dates).tz_localize("UTC") if bars.intraday else dates
 
     # Order and duplicates per ticker, on the raw row order (a stable sort keeps it within a ticker).
     grouped = n < 2 or bool(np.all(codes[1:] >= codes[:-1]))
@@ -113,16 +137,16 @@ def validate_panel(df: "pd.DataFrame", source: str = "panel") -> "pd.DataFrame":
         back = np.zeros(n, dtype=bool)
         dup[order[1:][same & (step == 0)]] = True
         back[order[1:][same & (step < 0)]] = True
-        _fail(source, dup, tickers, dates, "date", "duplicated date", rows)
-        prev_of = np.empty(n, dtype="datetime64[ns]")
-        prev_of[order[1:]] = dates[order[:-1]]
+        _fail(source, dup, tickers, shown, "date", "duplicated date", rows)
+        prev_of = np.zeros(n, dtype=np.int64)
+        prev_of[order[1:]] = order[:-1]
         _fail(
             source,
             back,
             tickers,
-            dates,
+            shown,
             "date",
-            lambda i: f"dates out of order (comes after {_fmt_date(prev_of[i])})",
+            lambda i: f"dates out of order (comes after {_fmt_date(shown[prev_of[i]])})",
             rows,
         )
 
@@ -138,7 +162,7 @@ def validate_panel(df: "pd.DataFrame", source: str = "panel") -> "pd.DataFrame":
                 source,
                 np.isnan(arr) & ~pd.isna(rawv),
                 tickers,
-                dates,
+                shown,
                 col,
                 lambda i, r=rawv: f"not a number: {r[i]!r}",
                 rows,
@@ -146,16 +170,16 @@ def validate_panel(df: "pd.DataFrame", source: str = "panel") -> "pd.DataFrame":
         values[col] = arr
     for col in PRICE_COLUMNS:
         arr = values[col]
-        _fail(source, np.isnan(arr), tickers, dates, col, "missing price", rows)
-        _fail(source, np.isinf(arr), tickers, dates, col, lambda i, a=arr: f"non-finite price {a[i]}", rows)
-        _fail(source, arr <= 0, tickers, dates, col, lambda i, a=arr: f"non-positive price {a[i]:g}", rows)
+        _fail(source, np.isnan(arr), tickers, shown, col, "missing price", rows)
+        _fail(source, np.isinf(arr), tickers, shown, col, lambda i, a=arr: f"non-finite price {a[i]}", rows)
+        _fail(source, arr <= 0, tickers, shown, col, lambda i, a=arr: f"non-positive price {a[i]:g}", rows)
     o, h, lo, c = values["open"], values["high"], values["low"], values["close"]
     top, bottom = np.maximum(o, c), np.minimum(o, c)
     _fail(
         source,
         h < top * (1 - OHLC_RTOL),
         tickers,
-        dates,
+        shown,
         "high",
         lambda i: f"high {h[i]:g} is below max(open, close) {top[i]:g}",
         rows,
@@ -164,16 +188,56 @@ def validate_panel(df: "pd.DataFrame", source: str = "panel") -> "pd.DataFrame":
         source,
         lo > bottom * (1 + OHLC_RTOL),
         tickers,
-        dates,
+        shown,
         "low",
         lambda i: f"low {lo[i]:g} is above min(open, close) {bottom[i]:g}",
         rows,
     )
     vol = values["volume"]
-    _fail(source, np.isinf(vol), tickers, dates, "volume", "non-finite volume", rows)
-    _fail(source, vol < 0, tickers, dates, "volume", lambda i: f"negative volume {vol[i]:g}", rows)
+    _fail(source, np.isinf(vol), tickers, shown, "volume", "non-finite volume", rows)
+    _fail(source, vol < 0, tickers, shown, "volume", lambda i: f"negative volume {vol[i]:g}", rows)
     values["volume"] = np.where(vol == 0, np.nan, vol)
-    return _assemble(values, codes, names, dates, None if grouped else order)
+    if not bars.intraday:
+        return _assemble(values, codes, names, dates, None if grouped else order)
+    _check_sessions(source, bars, dint, tickers, rows)
+    panel = _assemble(values, codes, names, dates, None if grouped else order, utc=True)
+    return set_panel_bars(panel, bars)
+
+
+def _check_sessions(source: str, bars: "BarSpec", dint: "np.ndarray", tickers: Any, rows: "np.ndarray") -> None:
+    """Every intraday bar starts inside a session and on the interval's grid (anchored at the open)."""
+    import pandas as pd
+
+    from qlop.sessions import off_grid, session_index, session_timezone
+
+    session = bars.session or "24/7"
+    where, _ = session_index(dint, session)
+    shown = pd.DatetimeIndex(dint.astype("datetime64[ns]")).tz_localize("UTC")
+    tz = session_timezone(session)
+    _fail(
+        source,
+        where < 0,
+        tickers,
+        shown,
+        "date",
+        lambda i: (
+            f"bar at {shown[i].tz_convert(tz).strftime('%Y-%m-%d %H:%M')} {tz} is outside the "
+            f"{session} session (a holiday, the night or a break)"
+        ),
+        rows,
+    )
+    _fail(
+        source,
+        off_grid(dint, session, bars.interval),
+        tickers,
+        shown,
+        "date",
+        lambda i: (
+            f"bar is not on the {bars.interval} grid of the {session} session "
+            f"(bars start at the session open plus multiples of {bars.interval})"
+        ),
+        rows,
+    )
 
 
 class _Lookup:
@@ -226,6 +290,7 @@ def _assemble(
     names: list[str],
     dates: "np.ndarray",
     order: "np.ndarray | None",
+    utc: bool = False,
 ) -> "pd.DataFrame":
     """The canonical frame, sorted by (ticker, date), built from codes (no per-row strings)."""
     import numpy as np
@@ -235,8 +300,11 @@ def _assemble(
         codes, dates = codes[order], dates[order]
         values = {k: v[order] for k, v in values.items()}
     dcodes, duniq = pd.factorize(dates, sort=True)
+    level = pd.DatetimeIndex(duniq).astype("datetime64[ns]")
+    if utc:
+        level = level.tz_localize("UTC")
     index = pd.MultiIndex(
-        levels=[pd.Index(names, dtype="str"), pd.DatetimeIndex(duniq).astype("datetime64[ns]")],
+        levels=[pd.Index(names, dtype="str"), level],
         codes=[codes, dcodes],
         names=list(INDEX_NAMES),
         verify_integrity=False,
@@ -299,3 +367,81 @@ def parse_dates(raw: "pd.Series", fmt: str | None = None) -> "pd.Series":
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         parsed = parsed.dt.tz_localize(None)
     return parsed
+
+
+def parse_timestamp_column(
+    raw: "pd.Series",
+    source: str,
+    tickers: "np.ndarray | str | None" = None,
+    fmt: str | None = None,
+    timezone: str | None = None,
+    rows: "np.ndarray | None" = None,
+) -> "pd.Series":
+    """Intraday bar timestamps as tz-naive datetime64[ns] **in UTC** (the caller tags them UTC).
+
+    tz-aware values (or text with an offset, ``2024-07-02T09:30:00-04:00``) are converted to UTC;
+    naive ones are read as wall-clock times in ``timezone`` (an IANA name such as
+    ``America/New_York``, or ``UTC``); naive values without ``timezone`` are an error naming the row,
+    since guessing a zone would shift every bar. An unparsable value names its ticker and row.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if tickers is None or isinstance(tickers, str):
+        tickers = np.full(len(raw), tickers, dtype=object)
+    rows = np.arange(len(raw)) if rows is None else rows
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        parsed = raw
+    elif pd.api.types.is_datetime64_any_dtype(raw):
+        parsed = raw
+    else:
+        text = raw.astype("str") if raw.dtype == object else raw
+        try:
+            parsed = (
+                pd.to_datetime(text, format=fmt, errors="coerce", utc=False)
+                if fmt
+                else pd.to_datetime(text, format="ISO8601", errors="coerce", utc=False)
+            )
+        except (ValueError, TypeError):  # mixed offsets: parse each to UTC
+            parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce", utc=True)
+        if parsed.dtype == object:
+            parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce", utc=True)
+    bad = pd.isna(parsed).to_numpy()
+    if bad.any():
+        rawv = raw.to_numpy(dtype=object)
+        hint = f" (expected format {fmt})" if fmt else " (expected ISO 8601, e.g. 2024-07-02T13:30:00Z)"
+        _fail(
+            source,
+            bad,
+            tickers,
+            None,
+            "date",
+            lambda i: "missing timestamp" if pd.isna(rawv[i]) else f"unparsable timestamp {rawv[i]!r}{hint}",
+            rows,
+        )
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    elif timezone:
+        try:
+            parsed = parsed.dt.tz_localize(timezone, ambiguous="raise", nonexistent="raise")
+        except Exception as exc:  # unknown zone, or a wall-clock time a DST change skips or repeats
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DataError(
+                f"{source}: column date: cannot read naive timestamps in time zone {timezone!r} ({first})"
+            ) from None
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    else:
+        rawv = raw.to_numpy(dtype=object)
+        _fail(
+            source,
+            np.ones(len(raw), dtype=bool),
+            tickers,
+            None,
+            "date",
+            lambda i: (
+                f"timestamp {str(rawv[i])!r} has no time zone; give one in the data or set "
+                'data_source_params.timezone (e.g. "UTC" or "America/New_York")'
+            ),
+            rows,
+        )
+    return pd.Series(np.asarray(parsed.to_numpy(dtype="datetime64[ns]")), index=raw.index)

@@ -214,12 +214,18 @@ def train_table(metrics: dict[str, Any], folds: list[dict[str, Any]]) -> "Table"
 
 def panel_summary(summary: dict[str, Any], title: str, per_ticker: bool = True) -> str:
     """Plain-text rendering of :func:`qlop.stages.data.summarize_panel` (stable, grep-friendly)."""
+    intraday = "interval" in summary
     lines = [
         title,
         f"  tickers: {summary['tickers']}   rows: {summary['rows']:,}   "
         f"dates: {summary['first']} .. {summary['last']} ({summary['sessions']:,} sessions)",
-        f"  missing sessions (vs the panel's calendar): {summary['missing_sessions']}   "
-        f"bars without volume: {summary['missing_volume']}",
+        (
+            f"  {summary['interval']} bars, session {summary['session']} (times in {summary['timezone']})   "
+            f"missing bars (vs the panel's bar starts): {summary['missing_sessions']}   "
+            if intraday
+            else f"  missing sessions (vs the panel's calendar): {summary['missing_sessions']}   "
+        )
+        + f"bars without volume: {summary['missing_volume']}",
     ]
     rows = summary["per_ticker"]
     if per_ticker:

@@ -217,6 +217,13 @@ def render_field(spec: FieldSpec, key: str, container: Any = None, current: Any 
         options = spec.options
         index = options.index(value) if value in options else 0
         return box.selectbox(label, options, index=index, key=key, help=help_text)
+    if spec.kind == CHOICE and all(isinstance(o, str) for o in spec.options):
+        # an optional choice: "" (shown as "none") stands for None, as an empty text box does
+        choices = ["", *spec.options]
+        if isinstance(value, str) and value not in choices:
+            choices.append(value)  # a value from a pasted config stays selectable
+        index = choices.index(value) if isinstance(value, str) and value in choices else 0
+        return box.selectbox(label, choices, index=index, key=key, help=help_text, format_func=lambda o: o or "(none)")
     if spec.kind in (INT, FLOAT) and not spec.nullable and value is not NO_DEFAULT and value is not None:
         lo, hi = _number_bounds(spec)
         # a value outside the bounds (a pasted config, a plugin's odd default) is shown as is and left

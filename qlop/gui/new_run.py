@@ -191,16 +191,32 @@ def listed_ticker_problems(source: str, params: dict[str, Any], tickers: list[st
 
 
 def probed_ticker_problems(
-    source: str, params: dict[str, Any], tickers: list[str], start: Any, end: Any, interval: str = "1d"
+    source: str,
+    params: dict[str, Any],
+    tickers: list[str],
+    start: Any,
+    end: Any,
+    interval: str = "1d",
+    session: str | None = None,
 ) -> dict[str, str]:
-    """Load each ticker over the run's dates: the ones the source cannot deliver, with its message."""
+    """Load each ticker over the run's dates: the ones the source cannot deliver, with its message.
+    Intraday bars are asked for in ``session``, as the data stage would."""
     from qlop.errors import QlopError
+    from qlop.sessions import ALWAYS_OPEN, BarSpec, is_intraday, session_timezone
+    from qlop.stages.data import bars_context
 
     component = _source(source, params)
     problems: dict[str, str] = {}
+    bars = BarSpec(interval)
+    if is_intraday(interval):
+        try:
+            bars = BarSpec(interval, session or ALWAYS_OPEN, session_timezone(session or ALWAYS_OPEN))
+        except QlopError:  # an unknown session is the config's problem, reported on its field
+            return problems
     for ticker in tickers:
         try:
-            panel = component.load_data([ticker], start, end, interval)
+            with bars_context(bars):
+                panel = component.load_data([ticker], start, end, interval)
         except QlopError as exc:
             problems[ticker] = str(exc)
         except Exception as exc:  # noqa: BLE001 - a source's own failure, reported in its words

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from qlop.config import DataConfig, PipelineConfig
+    from qlop.sessions import BarSpec
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,45 @@ log = logging.getLogger(__name__)
 CACHE_VERSION = 1
 
 _progress: contextvars.ContextVar[StageProgress | None] = contextvars.ContextVar("qlop_data_progress", default=None)
+_bars: contextvars.ContextVar["BarSpec | None"] = contextvars.ContextVar("qlop_data_bars", default=None)
+
+
+def requested_bars(interval: str = "1d") -> "BarSpec":
+    """The bars ``load_panel`` asked for: interval, session and the session's time zone.
+
+    A data source that needs the session (to generate or filter intraday bars) reads it here while
+    ``load_data`` runs; called outside a load (a source used directly), it describes ``interval``
+    in the 24/7 session.
+    """
+    from qlop.sessions import ALWAYS_OPEN, BarSpec, is_intraday, session_timezone
+
+    spec = _bars.get()
+    if spec is not None and spec.interval == interval:
+        return spec
+    if not is_intraday(interval):
+        return BarSpec(interval)
+    return BarSpec(interval, ALWAYS_OPEN, session_timezone(ALWAYS_OPEN))
+
+
+@contextlib.contextmanager
+def bars_context(bars: "BarSpec") -> Iterator[None]:
+    """Make ``bars`` what :func:`requested_bars` answers while a source loads (``load_panel`` does
+    this; so does anything else calling a source's ``load_data`` for intraday bars)."""
+    token = _bars.set(bars)
+    try:
+        yield
+    finally:
+        _bars.reset(token)
+
+
+def bars_of(data_cfg: "DataConfig") -> "BarSpec":
+    """The bars a source loads for ``data_cfg`` (before any resampling)."""
+    from qlop.sessions import BarSpec, is_intraday, session_timezone
+
+    if not is_intraday(data_cfg.interval):
+        return BarSpec(data_cfg.interval)
+    session = data_cfg.session or "24/7"
+    return BarSpec(data_cfg.interval, session, session_timezone(session))
 
 
 @contextlib.contextmanager
@@ -46,7 +86,7 @@ def ticker_progress(total: int) -> Iterator[StageProgress]:
 
 
 def require_daily(interval: str, source: str, allowed: tuple[str, ...] = ("1d",)) -> None:
-    """The canonical panel has one bar per date; sources reject intervals they cannot honour."""
+    """Sources reject intervals they cannot honour (``allowed``: what this source can load)."""
     if interval not in allowed:
         raise DataError(f"{source}: interval {interval!r} is not supported (supported: {', '.join(allowed)})")
 
@@ -64,18 +104,22 @@ def cache_key(data_cfg: "DataConfig", params: Any, token: str | None = None) -> 
     from qlop.atomic import sha256_json
 
     dumped = params.model_dump(mode="json") if isinstance(params, BaseModel) else params
-    return sha256_json(
-        {
-            "v": CACHE_VERSION,
-            "source": data_cfg.data_source_type,
-            "params": dumped,
-            "tickers": sorted(data_cfg.tickers),
-            "start": _iso(data_cfg.start_date),
-            "end": _iso(data_cfg.end_date),
-            "interval": data_cfg.interval,
-            "token": token,
-        }
-    )
+    key: dict[str, Any] = {
+        "v": CACHE_VERSION,
+        "source": data_cfg.data_source_type,
+        "params": dumped,
+        "tickers": sorted(data_cfg.tickers),
+        "start": _iso(data_cfg.start_date),
+        "end": _iso(data_cfg.end_date),
+        "interval": data_cfg.interval,
+        "token": token,
+    }
+    # only intraday requests carry these, so a daily request keeps the key (and cache entry) it had
+    if data_cfg.session is not None:
+        key["session"] = data_cfg.session
+    if data_cfg.resample is not None:
+        key["resample"] = data_cfg.resample
+    return sha256_json(key)
 
 
 def cache_path(key: str) -> Path:
@@ -116,17 +160,22 @@ def load_panel(
             else:
                 progress.advance(progress.total or len(panel.index.levels[0]), message="cache")
                 return panel
+        bars = bars_of(data_cfg)
         reset = _progress.set(progress)
         try:
-            with component_errors("data", "data_source", name, manager):
+            with bars_context(bars), component_errors("data", "data_source", name, manager):
                 raw = source.load_data(
                     list(data_cfg.tickers), data_cfg.start_date, data_cfg.end_date, data_cfg.interval
                 )
         finally:
             _progress.reset(reset)
-        panel = validate_panel(raw, f"data source {name!r}")
+        panel = validate_panel(raw, f"data source {name!r}", bars=bars)
         if not len(panel):
             raise DataError(f"data source {name!r}: returned no rows")
+        if data_cfg.resample is not None:
+            from qlop.resample import resample_panel
+
+            panel = resample_panel(panel, data_cfg.resample)
     _write_cache(panel, path)
     return panel
 
@@ -202,13 +251,32 @@ def summarize_panel(panel: "pd.DataFrame", top_gaps: int = 10, max_dates: int = 
             "per_ticker": [],
             "gaps": [],
         }
+    from qlop.sessions import panel_bars, session_ids
+
+    bars = panel_bars(panel)
     tick = panel.index.get_level_values("ticker")
-    dates = panel.index.get_level_values("date").to_numpy().astype("datetime64[D]")
+    stamps = panel.index.get_level_values("date")
+    if bars.intraday:
+        # missing *bars* against the union of the panel's bar starts; gaps by session date
+        session = bars.session or "24/7"
+        keys = stamps.as_unit("ns").asi8
+        dates = session_ids(keys, session).astype("datetime64[D]")
+        local = stamps.tz_convert(bars.timezone or "UTC")
+
+        def shown(k: Any) -> str:
+            return str(local[k].strftime("%Y-%m-%d %H:%M"))
+    else:
+        dates = stamps.to_numpy().astype("datetime64[D]")
+        keys = dates
+
+        def shown(k: Any) -> str:
+            return str(dates[k])
+
     codes, names = pd.factorize(tick, sort=False)
-    union = np.unique(dates)
+    union = np.unique(keys)
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     ends = np.r_[starts[1:], len(codes)] - 1
-    first, last = dates[starts], dates[ends]
+    first, last = keys[starts], keys[ends]
     rows = ends - starts + 1
     span = np.searchsorted(union, last, side="right") - np.searchsorted(union, first, side="left")
     missing = span - rows
@@ -218,15 +286,20 @@ def summarize_panel(panel: "pd.DataFrame", top_gaps: int = 10, max_dates: int = 
         entry: dict[str, Any] = {
             "ticker": str(name),
             "rows": int(rows[k]),
-            "first": str(first[k]),
-            "last": str(last[k]),
+            "first": shown(starts[k]),
+            "last": shown(ends[k]),
             "missing_sessions": int(missing[k]),
             "missing_volume": int(nan_vol[k]),
         }
         if missing[k]:
             lo, hi = np.searchsorted(union, [first[k], last[k]], side="left")
-            own = dates[starts[k] : ends[k] + 1]
-            entry["missing_dates"] = [str(d) for d in np.setdiff1d(union[lo : hi + 1], own)[:max_dates]]
+            own = keys[starts[k] : ends[k] + 1]
+            gone = np.setdiff1d(union[lo : hi + 1], own)[:max_dates]
+            if bars.intraday:
+                when = pd.DatetimeIndex(gone.astype("datetime64[ns]")).tz_localize("UTC").tz_convert(local.tz)
+                entry["missing_dates"] = [t.strftime("%Y-%m-%d %H:%M") for t in when]
+            else:
+                entry["missing_dates"] = [str(d) for d in gone]
         per_ticker.append(entry)
     gaps: list[dict[str, Any]] = []
     if top_gaps and len(dates) > 1:
@@ -255,14 +328,18 @@ def summarize_panel(panel: "pd.DataFrame", top_gaps: int = 10, max_dates: int = 
             }
             for r in grouped.itertuples()
         ]
-    return {
+    out: dict[str, Any] = {
         "tickers": len(names),
         "rows": int(len(panel)),
-        "first": str(dates.min()),
-        "last": str(dates.max()),
-        "sessions": int(len(union)),
+        "first": shown(int(np.argmin(keys))),
+        "last": shown(int(np.argmax(keys))),
+        "sessions": int(len(np.unique(dates))),
         "missing_sessions": int(missing.sum()),
         "missing_volume": int(nan_vol.sum()),
         "per_ticker": per_ticker,
         "gaps": gaps,
     }
+    if bars.intraday:
+        # ``missing_sessions`` counts missing *bars* here (against the panel's own bar starts)
+        out.update(interval=bars.interval, session=bars.session, timezone=bars.timezone, bar_starts=int(len(union)))
+    return out

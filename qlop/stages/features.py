@@ -21,6 +21,7 @@ from qlop.adapters import accept_labels, call_feature_step, declared_columns, fe
 from qlop.errors import ArtifactError, ComponentConflictError, ConfigError, UnknownComponentError
 from qlop.layout import RunLayout
 from qlop.progress import stage_progress
+from qlop.sessions import bar_attrs
 from qlop.stages.components import component_errors, create
 
 if TYPE_CHECKING:
@@ -119,7 +120,9 @@ def _compute(panel: "pd.DataFrame", features_cfg: Any, manager: Any = None) -> _
             step = _create("feature_step", step_cfg.step_type, step_cfg.step_params, where, "step", manager)
             with component_errors(STAGE, "feature_step", step_cfg.step_type, manager):
                 inputs, outputs = declared_columns(step)
-            data = feature_step_input({**base, **features}, index, inputs, finite, f"{where}.step_params")
+            data = feature_step_input(
+                {**base, **features}, index, inputs, finite, f"{where}.step_params", bars=bar_attrs(panel)
+            )
             if outputs is not None:
                 _check_names(outputs, who, produced, base)
             with component_errors(STAGE, "feature_step", step_cfg.step_type, manager):

@@ -21,6 +21,7 @@ _EXPORTS = {
     "ExporterContract": "qlop.testing.contracts",
     "assert_same_values": "qlop.testing.contracts",
     "make_ohlcv_panel": "qlop.testing.data",
+    "make_intraday_panel": "qlop.testing.data",
     "load_sample_panel": "qlop.testing.data",
     "perturb_after": "qlop.testing.data",
     "rescale_panel": "qlop.testing.data",

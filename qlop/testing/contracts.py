@@ -33,6 +33,7 @@ import pytest
 from qlop import adapters
 from qlop.layout import RunLayout
 from qlop.schema import INDEX_NAMES, OHLCV_COLUMNS
+from qlop.sessions import bar_attrs
 from qlop.testing.data import make_ohlcv_panel, perturb_after, rescale_panel
 
 __all__ = [
@@ -261,7 +262,9 @@ class FeatureStepContract(_PanelMixin, ComponentContract):
         """The frame the features stage hands the step (its declared input columns, or all)."""
         inputs, _ = adapters.declared_columns(component)
         columns = {str(c): panel[c].to_numpy() for c in panel.columns}
-        return adapters.feature_step_input(columns, panel.index, inputs, where=f"feature step {component.name!r}")
+        return adapters.feature_step_input(
+            columns, panel.index, inputs, where=f"feature step {component.name!r}", bars=bar_attrs(panel)
+        )
 
     def _raw_transform(self, component: Any, panel: pd.DataFrame) -> pd.DataFrame:
         out = component.transform(self._step_input(component, panel.copy()))

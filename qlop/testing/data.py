@@ -72,6 +72,45 @@ def make_ohlcv_panel(
     return panel[list(OHLCV_COLUMNS)].astype("float64")
 
 
+def make_intraday_panel(
+    tickers: Sequence[str] = ("AAA", "BBB", "CCC"),
+    n_bars: int = 400,
+    interval: str = "1h",
+    session: str = "XNYS",
+    start: str = "2024-06-24",
+    seed: int = 0,
+    ragged: bool = True,
+) -> "pd.DataFrame":
+    """A seeded random-walk intraday panel on ``session``'s bar grid (UTC bar starts, bars in attrs).
+
+    Like :func:`make_ohlcv_panel`: ``ragged`` starts later tickers a few bars later and drops a few
+    bars of every other ticker. An exchange session brings nights, weekends, holidays and early
+    closes, so a transform that reads across a session break shows up in the causality checks.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from qlop.schema import validate_panel
+    from qlop.sessions import ALWAYS_OPEN, BarSpec, session_bars, session_timezone
+
+    grid = session_bars(session, interval, start, n_bars=n_bars + 10 * len(tickers))
+    daily = make_ohlcv_panel(tickers, n_days=n_bars, start="2020-01-01", seed=seed, ragged=False)
+    rng = np.random.default_rng(seed + 1)
+    frames = []
+    for k, ticker in enumerate(tickers):
+        stamps = grid[k * 3 : k * 3 + n_bars] if ragged else grid[:n_bars]
+        bars = daily.loc[ticker].iloc[: len(stamps)].copy()
+        if ragged and k % 2 == 1 and len(stamps) > 20:
+            keep = np.ones(len(stamps), dtype=bool)
+            keep[[7, 13]] = False
+            stamps, bars = stamps[keep], bars[keep]
+        bars["volume"] = np.round(rng.lognormal(10.0, 0.4, len(bars)))
+        frames.append(bars.reset_index(drop=True).assign(ticker=ticker, date=stamps))
+    stacked = pd.concat(frames, ignore_index=True)
+    spec = BarSpec(interval, session, session_timezone(session or ALWAYS_OPEN))
+    return validate_panel(stacked, "make_intraday_panel", bars=spec)
+
+
 def load_sample_panel(
     tickers: Sequence[str] = ("AAPL", "MSFT"),
     start: str | None = "2015-01-01",

@@ -15,14 +15,15 @@ from qlop_contrib.datasources._tabular import (
     to_panel,
 )
 
-#: Intervals a local file can represent (one bar per date).
-FILE_INTERVALS = ("1d", "5d", "1wk", "1mo", "3mo")
+#: Intervals a local file can represent: bars by date, or intraday bars with timestamps.
+FILE_INTERVALS = ("1m", "5m", "15m", "30m", "1h", "4h", "1d", "5d", "1wk", "1mo", "3mo")
 
 
 class FileSource(BaseDataSourcePlugin):
     """Base of ``csv`` and ``parquet``: subclasses only say how to read one file."""
 
     suffixes: ClassVar[tuple[str, ...]] = ()
+    _bars: Any = None  # the intraday bars of the load in progress (None: daily)
 
     def read_file(self, path: Path) -> pd.DataFrame:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -71,9 +72,10 @@ class FileSource(BaseDataSourcePlugin):
     def load_data(
         self, tickers: list[str] | None, start_date: Any = None, end_date: Any = None, interval: str = "1d"
     ) -> pd.DataFrame:
-        from qlop.api import require_daily
+        from qlop.api import is_intraday, requested_bars, require_daily
 
         require_daily(interval, self.name, FILE_INTERVALS)
+        self._bars = requested_bars(interval) if is_intraday(interval) else None
         path = Path(self.params.path).expanduser()
         if path.is_dir():
             return self._load_folder(path, list(tickers or []), start_date, end_date)
@@ -102,7 +104,16 @@ class FileSource(BaseDataSourcePlugin):
                 frame = self._columns(self._read(f), str(f), need_ticker=False)
                 frame = frame.drop(columns="ticker", errors="ignore")
                 parts.append(
-                    to_panel(frame, str(f), ticker=stem, date_format=self.params.date_format, start=start, end=end)
+                    to_panel(
+                        frame,
+                        str(f),
+                        ticker=stem,
+                        date_format=self.params.date_format,
+                        start=start,
+                        end=end,
+                        bars=self._bars,
+                        timezone=self.params.timezone,
+                    )
                 )
                 progress.advance(message=stem)
         panel = concat_panels(parts)
@@ -127,7 +138,15 @@ class FileSource(BaseDataSourcePlugin):
                 frame = frame.loc[frame["ticker"].isin(chosen)]
             else:
                 chosen = list(pd.unique(frame["ticker"]))
-            panel = to_panel(frame, str(path), date_format=self.params.date_format, start=start, end=end)
+            panel = to_panel(
+                frame,
+                str(path),
+                date_format=self.params.date_format,
+                start=start,
+                end=end,
+                bars=self._bars,
+                timezone=self.params.timezone,
+            )
             progress.advance(progress.total - progress.step if progress.total else 1, message=path.name)
         require_rows(panel, chosen, str(path), start, end)
         return panel

@@ -13,7 +13,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qlop.api import OHLCV_COLUMNS, DataError, parse_date_column, validate_panel
+from qlop.api import (
+    OHLCV_COLUMNS,
+    BarSpec,
+    DataError,
+    parse_date_column,
+    parse_timestamp_column,
+    session_ids,
+    validate_panel,
+)
 
 #: Normalised spelling (lower case, no spaces/underscores/dashes/dots) -> canonical column.
 ALIASES: dict[str, str] = {
@@ -105,19 +113,42 @@ def to_panel(
     date_format: str | None = None,
     start: Any = None,
     end: Any = None,
+    bars: BarSpec | None = None,
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """Parse dates and validate every row in the file's own order, then keep ``start..end``.
 
     Validating the whole input (not just the window) keeps row numbers in errors true to the file.
+    Intraday ``bars`` keep whole timestamps (naive ones read in ``timezone``), checked against the
+    session, and the window is by session date.
     """
     tickers = df["ticker"].astype(str).to_numpy(dtype=object) if ticker is None else ticker
-    frame = df.assign(date=parse_date_column(df["date"], source, tickers, date_format))
+    intraday = bars is not None and bars.intraday
+    if intraday:
+        utc = parse_timestamp_column(df["date"], source, tickers, date_format, timezone)
+        frame = df.assign(date=pd.DatetimeIndex(utc.to_numpy()).tz_localize("UTC"))
+    else:
+        frame = df.assign(date=parse_date_column(df["date"], source, tickers, date_format))
     if ticker is not None:
         frame = frame.assign(ticker=ticker)
-    panel = validate_panel(frame, source)
+    panel = validate_panel(frame, source, bars=bars if intraday else None)
     if start is None and end is None:
         return panel
+    if intraday:
+        assert bars is not None
+        return panel.loc[session_window_mask(panel.index.get_level_values("date"), bars.session or "24/7", start, end)]
     return panel.loc[window_mask(panel.index.get_level_values("date"), start, end)]
+
+
+def session_window_mask(stamps: pd.Index, session: str, start: Any, end: Any) -> np.ndarray:
+    """Intraday bars whose session is dated ``start .. end`` inclusive (``None`` = open ended)."""
+    day = session_ids(stamps, session)
+    mask = np.ones(len(stamps), dtype=bool)
+    if start is not None:
+        mask &= day >= (pd.Timestamp(start).normalize() - pd.Timestamp(0)).days
+    if end is not None:
+        mask &= day <= (pd.Timestamp(end).normalize() - pd.Timestamp(0)).days
+    return mask
 
 
 def window_mask(dates: pd.Series | pd.Index, start: Any, end: Any) -> np.ndarray:

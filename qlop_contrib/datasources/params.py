@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qlop.api import number, seed_field
 
@@ -38,6 +38,24 @@ class FileParams(BaseModel):
         None, description="strftime format of the dates, e.g. '%d/%m/%Y' (default ISO 8601, YYYY-MM-DD)"
     )
     ticker_column: str = Field("ticker", min_length=1, description="Name of the ticker column in a single long file")
+    timezone: str | None = Field(
+        None,
+        description="Intraday data: the time zone of timestamps written without one, e.g. 'America/New_York' "
+        "or 'UTC' (timestamps with an offset need nothing)",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (an IANA name such as 'America/New_York' or 'UTC')") from None
+        return v
 
 
 class CsvParams(FileParams):
@@ -80,7 +98,13 @@ class SyntheticParams(BaseModel):
         unit="tickers",
         description="Tickers to generate when none are listed (named SYN00000, SYN00001, ...)",
     )
-    n_bars: int = number(2520, ge=2, le=10_000_000, unit="bars", description="Business-day bars per ticker")
+    n_bars: int = number(
+        2520,
+        ge=2,
+        le=10_000_000,
+        unit="bars",
+        description="Bars per ticker: business days for 1d, the session's bars for an intraday interval",
+    )
     seed: int = seed_field(0, description="Random seed: same seed and ticker name, same path")
     start: str = Field("2000-01-03", description="First bar's date when start_date is not set")
     start_price: float = number(100.0, gt=0, le=1e9, unit="(price)", description="Price of the first bar's open")
@@ -103,6 +127,14 @@ class SyntheticParams(BaseModel):
         description="Share of each day's return that happens overnight (open gap)",
     )
     volume: float = number(1_000_000.0, gt=0, le=1e15, unit="shares a day", description="Median daily volume (shares)")
+    volume_u_shape: float = number(
+        3.0,
+        ge=1,
+        le=100,
+        unit="(ratio)",
+        description="Intraday bars: a session's first and last bars trade this many times the volume of "
+        "its middle bar (U-shaped profile); 1 is flat",
+    )
 
 
 class SqlParams(BaseModel):

@@ -20,9 +20,47 @@ from qlop.api import BaseDataSourcePlugin, DataError
 from qlop_contrib.datasources._tabular import canonical_columns, concat_panels, require_rows, to_panel
 from qlop_contrib.datasources.params import YFinanceParams
 
-#: Intervals giving at most one bar per date (the canonical panel's resolution).
-YF_INTERVALS = ("1d", "5d", "1wk", "1mo", "3mo")
+#: Intervals Yahoo serves that QLOP reads: intraday bars (UTC timestamps) and bars by date.
+YF_INTERVALS = ("1m", "5m", "15m", "30m", "1h", "1d", "5d", "1wk", "1mo", "3mo")
 PRICE_FIELDS = ("Open", "High", "Low", "Close", "Adj Close", "Volume")
+#: Yahoo's intraday history limits: (oldest day back from today, longest window) per interval.
+YAHOO_LIMITS: dict[str, tuple[int, int | None]] = {
+    "1m": (30, 7),
+    "5m": (60, None),
+    "15m": (60, None),
+    "30m": (60, None),
+    "1h": (730, None),
+}
+
+
+def check_yahoo_window(interval: str, start: Any, end: Any, today: dt.date) -> None:
+    """Refuse, in one line and before any request, a window Yahoo does not serve at ``interval``:
+    1-minute bars only for the last 30 days and 7 days per request, other minute bars for the last
+    60 days, hourly bars for the last 730 days (Yahoo answers such requests with nothing)."""
+    if interval == "4h":
+        raise DataError('yfinance: Yahoo has no 4h bars; load interval = "1h" and set resample = "4h"')
+    limit = YAHOO_LIMITS.get(interval)
+    if limit is None:
+        return
+    back, longest = limit
+    oldest = today - dt.timedelta(days=back)
+    if start is None:
+        raise DataError(
+            f"yfinance: interval {interval!r} needs data.start_date (Yahoo keeps {interval} bars for the last "
+            f"{back} days only: {oldest} or later)"
+        )
+    first = pd.Timestamp(start).date()
+    last = pd.Timestamp(end).date() if end is not None else today
+    if first < oldest:
+        raise DataError(
+            f"yfinance: start_date {first} is too old for {interval} bars: Yahoo keeps them for the last {back} "
+            f"days only ({oldest} or later)"
+        )
+    if longest is not None and (last - first).days + 1 > longest:
+        raise DataError(
+            f"yfinance: {first} .. {last} is {(last - first).days + 1} days: Yahoo serves {interval} bars "
+            f"{longest} days per request at most (narrow start_date .. end_date)"
+        )
 
 
 def yfinance_download(cache_dir: str | Path) -> Callable[..., Any]:
@@ -36,9 +74,10 @@ def yfinance_download(cache_dir: str | Path) -> Callable[..., Any]:
 
 
 class YFinanceSource(BaseDataSourcePlugin):
-    """Daily (or weekly / monthly) bars from Yahoo Finance; needs network."""
+    """Daily, weekly, monthly or intraday (1m .. 1h) bars from Yahoo Finance; needs network."""
 
     params_model = YFinanceParams
+    _bars: Any = None  # the intraday bars of the load in progress (None: by date)
 
     def __init__(self, name: str, params: Any = None, download: Callable[..., Any] | None = None) -> None:
         super().__init__(name, params)
@@ -54,11 +93,16 @@ class YFinanceSource(BaseDataSourcePlugin):
     def load_data(
         self, tickers: list[str] | None, start_date: Any = None, end_date: Any = None, interval: str = "1d"
     ) -> pd.DataFrame:
-        from qlop.api import require_daily, ticker_progress
+        from qlop.api import is_intraday, requested_bars, require_daily, ticker_progress
 
+        if interval == "4h":
+            check_yahoo_window(interval, start_date, end_date, self.today())
         require_daily(interval, "yfinance", YF_INTERVALS)
         if not tickers:
             raise DataError('yfinance: no tickers given (set data.tickers, e.g. ["AAPL", "^GSPC"])')
+        self._bars = requested_bars(interval) if is_intraday(interval) else None
+        if self._bars is not None:
+            check_yahoo_window(interval, start_date, end_date, self.today())
         tickers = list(tickers)
         p = self.params
         # yfinance's end is exclusive; QLOP's end_date is inclusive.
@@ -80,6 +124,8 @@ class YFinanceSource(BaseDataSourcePlugin):
         )
         if start is None and end is None:
             kwargs["period"] = "max"
+        if self._bars is not None:
+            kwargs["ignore_tz"] = False  # keep each bar's time zone: QLOP stores intraday bars in UTC
         with ticker_progress(len(tickers)) as progress:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", module=r"yfinance.*")
@@ -110,7 +156,12 @@ class YFinanceSource(BaseDataSourcePlugin):
         cols = canonical_columns(sub, source)
         if not self.params.auto_adjust and "Adj Close" not in sub.columns:
             raise DataError(f"{source}: missing column 'Adj Close' (auto_adjust = false)")
-        return to_panel(cols, source, ticker=ticker, start=start, end=end)
+        return to_panel(cols, source, ticker=ticker, start=start, end=end, bars=self._bars)
+
+    @staticmethod
+    def today() -> dt.date:
+        """Today, for Yahoo's intraday history limits (tests replace it)."""
+        return dt.date.today()
 
     def back_adjusted(self, tickers: list[str]) -> bool:
         """Always: OHLC are adjusted with ``auto_adjust`` (the default), ``adj_close`` is either way."""

@@ -11,7 +11,18 @@ from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from qlop.api import Number, TickerGroups, number, trailing_periods_per_year
+from qlop.api import (
+    DataError,
+    Number,
+    TickerGroups,
+    minutes_to_close,
+    number,
+    panel_bars,
+    periods_per_year,
+    session_ids,
+    time_of_day,
+    trailing_periods_per_year,
+)
 from qlop_contrib.features import rolling
 from qlop_contrib.features.base import PanelStep, col_tag, reads_features_only
 
@@ -117,8 +128,9 @@ class RvolParams(_Params):
         gt=0,
         le=100_000,
         unit="bars a year",
-        description="Bars per year, for annualising; unset = read from each ticker's dates up to the row "
-        "(bars in its last 365 days)",
+        description="Bars per year, for annualising; unset = for intraday bars the interval and session's "
+        "periods per year (24/7 hourly 8,760; XNYS hourly 1,764), for daily bars read from each ticker's "
+        "dates up to the row (bars in its last 365 days)",
     )
     column: str = Field("close", min_length=1, description="Price column (positive values)")
 
@@ -126,7 +138,8 @@ class RvolParams(_Params):
 class RvolStep(PanelStep):
     """``rvol_<n>``: sample standard deviation (ddof 1) of the last ``n`` one-bar log returns,
     annualised by sqrt(periods_per_year) unless ``annualize = false``; periods per year come from the
-    ticker's own calendar unless set (a 7-day calendar is not a 252-day one), causally."""
+    ticker's own calendar unless set (a 7-day calendar is not a 252-day one), causally, and for
+    intraday bars from the interval and session (``qlop.api.periods_per_year``)."""
 
     params_model: ClassVar[type[BaseModel]] = RvolParams
     scale_free = True
@@ -145,7 +158,10 @@ class RvolStep(PanelStep):
             r = np.log(x / prev)
         _, std = rolling.rolling_mean_std(r, p.window, groups)
         if p.annualize:
-            if p.periods_per_year is None:
+            bars = panel_bars(data)
+            if p.periods_per_year is None and bars.intraday:
+                std *= np.sqrt(periods_per_year(bars.interval, bars.session or "24/7"))
+            elif p.periods_per_year is None:
                 std *= np.sqrt(trailing_periods_per_year(groups.index.get_level_values(1), groups.row_start))
             else:
                 std *= np.sqrt(p.periods_per_year)
@@ -268,21 +284,29 @@ class RelvolStep(PanelStep):
         return {self.output_columns()[0]: out}
 
 
-CalendarField = Literal["weekday", "month", "day_of_month", "day_of_year", "quarter"]
+CalendarField = Literal["weekday", "month", "day_of_month", "day_of_year", "quarter", "time_of_day", "minutes_to_close"]
+#: Fields that only intraday bars have.
+INTRADAY_FIELDS = ("time_of_day", "minutes_to_close")
 
 
 class CalendarParams(_Params):
     fields: list[CalendarField] = Field(
         ["weekday", "month"],
         min_length=1,
-        description="weekday (0 = Monday), month (1-12), day_of_month, day_of_year, quarter",
+        description="weekday (0 = Monday), month (1-12), day_of_month, day_of_year, quarter; intraday bars "
+        "also time_of_day (minutes since local midnight at the bar's start) and minutes_to_close (from the "
+        "bar's end to its session's close)",
     )
 
     _f = field_validator("fields")(lambda cls, v: _unique(v))
 
 
 class CalendarStep(PanelStep):
-    """Calendar fields of each row's date, as floats: ``weekday``, ``month``, ..."""
+    """Calendar fields of each row's date, as floats: ``weekday``, ``month``, ...
+
+    On intraday bars the date fields are those of the bar's session (its date in the exchange's
+    calendar), and ``time_of_day`` / ``minutes_to_close`` come from the session (both known when the
+    bar closes: the schedule is published in advance)."""
 
     params_model: ClassVar[type[BaseModel]] = CalendarParams
     scale_free = True
@@ -291,7 +315,17 @@ class CalendarStep(PanelStep):
         return list(self.params.fields)
 
     def compute(self, data: "pd.DataFrame", groups: TickerGroups) -> dict[str, np.ndarray]:
+        bars = panel_bars(data)
         dates = groups.dates
+        intraday_only = [f for f in self.params.fields if f in INTRADAY_FIELDS]
+        if intraday_only and not bars.intraday:
+            raise DataError(
+                f"calendar: field {intraday_only[0]!r} needs intraday bars (this panel's interval is {bars.interval})"
+            )
+        if bars.intraday:
+            session = bars.session or "24/7"
+            stamps = groups.index.get_level_values(1)
+            dates = session_ids(stamps, session).astype("datetime64[D]").astype("datetime64[ns]")
         days = dates.astype("datetime64[D]")
         months = dates.astype("datetime64[M]")
         month = (months.astype(np.int64) % 12 + 1).astype(np.float64)
@@ -303,5 +337,7 @@ class CalendarStep(PanelStep):
                 (days - dates.astype("datetime64[Y]").astype("datetime64[D]")).astype(np.int64).astype(np.float64) + 1
             ),
             "quarter": lambda: np.floor((month - 1) / 3) + 1,
+            "time_of_day": lambda: time_of_day(groups.index.get_level_values(1), session),
+            "minutes_to_close": lambda: minutes_to_close(groups.index.get_level_values(1), session, bars.interval),
         }
         return {f: values[f]() for f in self.params.fields}

@@ -161,11 +161,15 @@ def test_date_window_filters_after_validating_whole_file(tmp_path: Path) -> None
         load("csv", None, "2020-01-06", None, path=str(tmp_path))
 
 
-def test_weekly_files_are_allowed_but_not_intraday() -> None:
+def test_weekly_files_are_allowed_and_intraday_needs_a_time_zone() -> None:
     from qlop_contrib.datasources.csv_source import CsvSource
 
     src = CsvSource("csv", {"path": str(FIXTURES / "csv_folder")})
     assert len(src.load_data(["AAPL"], None, None, "1wk"))
-    with pytest.raises(DataError, match="interval '5m' is not supported"):
+    with pytest.raises(DataError, match="interval '2h' is not supported"):
+        src.load_data(["AAPL"], None, None, "2h")
+    with pytest.raises(
+        DataError, match=r"AAPL.csv: ticker AAPL, column date, row 1: timestamp '2014-12-01' has no time zone"
+    ):
         src.load_data(["AAPL"], None, None, "5m")
     assert np.isfinite(src.load_data(["AAPL"], None, None, "1d")["close"]).all()

@@ -131,11 +131,13 @@ def test_empty_download_is_an_error_naming_the_tickers() -> None:
         source(lambda **kw: None).load_data(["AAPL"], None, None, "1d")
 
 
-def test_no_tickers_and_intraday_are_refused() -> None:
+def test_no_tickers_and_unknown_intervals_are_refused() -> None:
     with pytest.raises(DataError, match="no tickers given"):
         source().load_data([], None, None, "1d")
-    with pytest.raises(DataError, match="interval '1h' is not supported"):
-        source().load_data(["AAPL"], None, None, "1h")
+    with pytest.raises(DataError, match="interval '2h' is not supported"):
+        source().load_data(["AAPL"], None, None, "2h")
+    with pytest.raises(DataError, match="Yahoo has no 4h bars"):
+        source().load_data(["AAPL"], None, None, "4h")
 
 
 def test_open_ended_dates_ask_for_the_whole_history() -> None:
@@ -202,3 +204,107 @@ def test_through_load_panel_and_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     pd.testing.assert_frame_equal(first, second)
     load_panel(cfg, refresh=True)
     assert len(fake.calls) == 2
+
+
+# -- intraday --------------------------------------------------------------------------------------------------------
+
+
+def intraday_fake(session: str = "XNYS", interval: str = "1h") -> Callable[..., pd.DataFrame]:
+    """A ``yfinance.download`` stand-in for intraday bars: Yahoo's shape (index ``Datetime`` in the
+    exchange's zone, (Price, Ticker) columns), bars from a seeded panel on the session's grid."""
+    from qlop.testing import make_intraday_panel
+
+    calls: list[dict[str, Any]] = []
+
+    def download(tickers: Any, start: str | None = None, end: str | None = None, **kwargs: Any) -> pd.DataFrame:
+        calls.append(dict(tickers=tickers, start=start, end=end, **kwargs))
+        panel = make_intraday_panel(
+            tuple(tickers), n_bars=60, interval=kwargs["interval"], session=session, start=start
+        )
+        frames = {}
+        for t in tickers:
+            one = panel.loc[t]
+            one.index = one.index.tz_convert("America/New_York").rename("Datetime")
+            frames[t] = one.rename(columns=str.title).drop(columns="Adj_Close")
+        out = pd.concat(frames, axis=1, names=["Ticker", "Price"]).swaplevel(0, 1, axis=1).sort_index(axis=1)
+        return out[out.index < pd.Timestamp(end, tz="America/New_York")] if end else out
+
+    download.calls = calls  # type: ignore[attr-defined]
+    return download
+
+
+class _FixedToday(YFinanceSource):
+    @staticmethod
+    def today() -> Any:
+        import datetime as dt
+
+        return dt.date(2024, 7, 20)
+
+
+def test_intraday_bars_load_as_utc_with_the_session() -> None:
+    cfg = DataConfig(
+        data_source_type="yfinance",
+        tickers=["AAPL", "MSFT"],
+        start_date="2024-07-01",
+        end_date="2024-07-05",
+        interval="1h",
+        session="XNYS",
+    )
+    fake = intraday_fake()
+    from qlop.stages import data as data_stage
+
+    with data_stage.bars_context(data_stage.bars_of(cfg)):
+        panel = _FixedToday("yfinance", {}, download=fake).load_data(
+            ["AAPL", "MSFT"], cfg.start_date, cfg.end_date, "1h"
+        )
+    call = fake.calls[0]
+    assert call["interval"] == "1h" and call["ignore_tz"] is False and call["end"] == "2024-07-06"
+    level = panel.index.get_level_values("date")
+    assert str(level.dtype) == "datetime64[ns, UTC]"
+    assert level.min() == pd.Timestamp("2024-07-01 13:30", tz="UTC")  # 09:30 New York
+    local = level.tz_convert("America/New_York")
+    assert local.max().strftime("%Y-%m-%d") == "2024-07-05" and set(local.minute) == {30}
+
+
+@pytest.mark.parametrize(
+    ("interval", "start", "end", "message"),
+    [
+        (
+            "1m",
+            "2024-06-01",
+            "2024-06-03",
+            r"start_date 2024-06-01 is too old for 1m bars: Yahoo keeps them for the last 30 days only \(2024-06-20 or later\)",
+        ),
+        (
+            "1m",
+            "2024-07-01",
+            "2024-07-10",
+            r"2024-07-01 \.\. 2024-07-10 is 10 days: Yahoo serves 1m bars 7 days per request at most",
+        ),
+        (
+            "5m",
+            "2024-05-01",
+            None,
+            r"too old for 5m bars: Yahoo keeps them for the last 60 days only \(2024-05-21 or later\)",
+        ),
+        (
+            "1h",
+            "2022-07-01",
+            None,
+            r"too old for 1h bars: Yahoo keeps them for the last 730 days only \(2022-07-21 or later\)",
+        ),
+        ("15m", None, None, r"interval '15m' needs data.start_date"),
+        ("4h", "2024-07-01", None, r"Yahoo has no 4h bars; load interval = \"1h\" and set resample = \"4h\""),
+    ],
+)
+def test_yahoo_history_limits_are_one_line_errors(interval: str, start: Any, end: Any, message: str) -> None:
+    fake = intraday_fake()
+    with pytest.raises(DataError, match=message) as err:
+        _FixedToday("yfinance", {}, download=fake).load_data(["AAPL"], start, end, interval)
+    assert "\n" not in str(err.value) and fake.calls == []  # refused before any request
+
+
+def test_intraday_yfinance_inside_limits_downloads() -> None:
+    fake = intraday_fake()
+    panel = _FixedToday("yfinance", {}, download=fake).load_data(["AAPL"], "2024-07-15", "2024-07-19", "5m")
+    assert len(fake.calls) == 1 and len(panel)

@@ -148,3 +148,21 @@ def test_the_backtest_benchmark_field_takes_the_shorthand_false_or_a_table():
         "ticker": "SPX",
         "kind": None,
     }
+
+
+def test_new_run_data_fields_offer_interval_session_and_resample_choices() -> None:
+    """The New run form draws choice boxes for the bar interval, the session and resampling; the
+    optional ones read back "" (shown as "(none)") as None, and a chosen value as itself."""
+    from qlop.config import DataConfig, PipelineConfig
+
+    fields = {f.name: f for f in forms.schema_fields(DataConfig.model_json_schema())}
+    assert fields["interval"].kind == forms.CHOICE and not fields["interval"].nullable
+    assert {"1m", "5m", "1h", "4h", "1d"} <= set(fields["interval"].options)
+    session = fields["session"]
+    assert session.kind == forms.CHOICE and session.nullable and {"24/7", "XNYS"} <= set(session.options)
+    assert forms.coerce_value(session, "", "data") is None
+    assert forms.coerce_value(session, "XNYS", "data") == "XNYS"
+    assert fields["resample"].kind == forms.CHOICE and "1h" in fields["resample"].options
+    # what the form sends validates as a config
+    cfg = PipelineConfig.model_validate({"data": {"interval": "1h", "session": "24/7", "resample": None}})
+    assert cfg.data.bar_interval == "1h"

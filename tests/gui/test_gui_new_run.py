@@ -106,3 +106,17 @@ def test_a_source_that_cannot_list_is_probed_by_loading_each_ticker(tmp_path: Pa
     found = probed_ticker_problems("csv", params, ["KO", "PEP"], "2015-01-01", "2015-03-01")
     assert list(found) == ["PEP"] and "PEP" in found["PEP"]
     assert probed_ticker_problems("csv", params, ["KO"], "2015-01-01", "2015-03-01") == {}
+
+
+def test_probed_tickers_are_loaded_in_the_configured_session(tmp_path: Path) -> None:
+    """The New run form's ticker check asks a source for intraday bars in the run's session, as the
+    data stage does: a bar after the XNYS close passes as 24/7 but not as XNYS."""
+    import pandas as pd
+
+    stamps = ["2024-07-02T09:30:00-04:00", "2024-07-02T10:00:00-04:00", "2024-07-02T20:30:00-04:00"]
+    rows = pd.DataFrame({"date": stamps, "open": 10.0, "high": 11.0, "low": 9.0, "close": 10.5, "volume": 100.0})
+    rows.to_csv(tmp_path / "AAA.csv", index=False)
+    params = {"path": str(tmp_path)}
+    assert probed_ticker_problems("csv", params, ["AAA"], None, None, "30m", "24/7") == {}
+    found = probed_ticker_problems("csv", params, ["AAA"], None, None, "30m", "XNYS")
+    assert list(found) == ["AAA"] and "outside the XNYS session" in found["AAA"]

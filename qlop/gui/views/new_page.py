@@ -449,7 +449,11 @@ def sections(form: Form, data: dict[str, Any]) -> None:
             "data.data_source_params",
             _plugin_current(src, "data_source_type", "data_source_params", source),
         )
-        data["data"].update(form.fields(_section_fields(DataConfig, ("interval",)), "data", "data", st, current=src))
+        data["data"].update(
+            form.fields(
+                _section_fields(DataConfig, ("interval", "session", "resample")), "data", "data", st, current=src
+            )
+        )
     feats = form.section("features")
     form.in_section("features")
     with st.expander("Features: steps and their parameters", expanded="features" in open_):
@@ -558,7 +562,13 @@ def probe_before_launch(data: dict[str, Any], config: Any) -> bool:
         return True
     with st.spinner(f"Checking {len(d.tickers)} tickers with {d.data_source_type}..."):
         found = probed_ticker_problems(
-            d.data_source_type, d.data_source_params, list(d.tickers), d.start_date, d.end_date, d.interval
+            d.data_source_type,
+            d.data_source_params,
+            list(d.tickers),
+            d.start_date,
+            d.end_date,
+            d.interval,
+            d.session,
         )
     st.session_state.qlop_probed = {**(st.session_state.get("qlop_probed") or {}), _data_key(data): found}
     return not found
