@@ -195,8 +195,8 @@ def answer_lines(run_dir: str | Path) -> list[str]:
 
 # ------------------------------------------------------------------------------- assumptions
 
-#: The margin mode of a config that names none: the engine's per-position isolated margin (a position
-#: loses at most its margin), its only mode until ``[backtest] margin_mode`` exists.
+#: The margin mode of a run recorded before ``[backtest] margin_mode`` existed: the engine's per-position
+#: isolated margin, then its only mode (a config resolved since always names its mode).
 DEFAULT_MARGIN_MODE = "isolated"
 
 
@@ -311,8 +311,14 @@ def _margin_text(p: dict[str, Any], mode: str | None) -> str:
     text = (
         f"liquidation when a position's equity falls to {rate(p.get('maintenance_margin'))} of its value (maintenance)"
     )
-    if mode == DEFAULT_MARGIN_MODE:
+    if mode == "isolated":
         return f"{mode} (a position loses at most its margin); {text}"
+    if mode == "cross":
+        text = (
+            f"one account backs every position; when its equity falls to {rate(p.get('maintenance_margin'))} "
+            "of the gross exposure, the largest unrealised loss is liquidated first"
+        )
+        return f"{mode}; {text}"
     return f"{mode}; {text}" if mode else text
 
 

@@ -62,7 +62,10 @@ def test_every_row_states_the_runs_own_terms():
         "take-profit 4%, stop-loss 3%, horizon 5 bars, when the signal ends (the label's barriers)"
     )
     assert rows["Costs"] == "commission 1 bp + slippage 2 bps per leg, 5 bps more on stop and liquidation fills"
-    assert rows["Margin"].startswith("cross; liquidation when a position's equity falls to 25% of its value")
+    assert rows["Margin"] == (
+        "cross; one account backs every position; when its equity falls to 25% of the gross exposure, "
+        "the largest unrealised loss is liquidated first"
+    )
     assert rows["Financing"] == (
         "7% a year (constant) on the borrowed part of a long; day count act_365 (calendar days / 365, every rate)"
     )
