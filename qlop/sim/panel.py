@@ -112,7 +112,8 @@ def is_intraday(dates: "pd.DatetimeIndex") -> bool:
 
 def bar_seconds_of(data: "pd.DataFrame", times: np.ndarray, codes: np.ndarray) -> int:
     """The length of one bar: from the panel's ``interval`` metadata when the data source set it, else
-    the most common gap between consecutive bars of a ticker (the interval's grid)."""
+    the shortest gap between consecutive bars of a ticker (bars sit on the interval's grid, so a
+    missing bar lengthens a gap but never shortens one)."""
     interval = getattr(data, "attrs", {}).get("interval")
     if isinstance(interval, str) and interval[:-1].isdigit() and interval[-1] in "mhd":
         return int(interval[:-1]) * {"m": 60, "h": 3600, "d": DAY_SECONDS}[interval[-1]]
@@ -121,8 +122,7 @@ def bar_seconds_of(data: "pd.DataFrame", times: np.ndarray, codes: np.ndarray) -
     gaps = gaps[gaps > 0]
     if gaps.size == 0:
         return DAY_SECONDS
-    values, counts = np.unique(gaps, return_counts=True)
-    return int(values[np.argmax(counts)])
+    return int(gaps.min())
 
 
 def session_ends(data: "pd.DataFrame", times: np.ndarray, codes: np.ndarray) -> np.ndarray:
