@@ -24,6 +24,7 @@ from qlop.report_data import (
     config_summary,
     display,
     fold_skill,
+    has_times,
     idle_by_year,
     initial_capital,
     label_stats,
@@ -144,6 +145,7 @@ def price_figure(run: RunData, start: Any = None) -> Any | None:
     if not views:
         return None
     fig = go.Figure()
+    when = "%{x|%Y-%m-%d %H:%M} UTC" if has_times(views[0][1]["close"].index) else "%{x|%Y-%m-%d}"
     for i, (ticker, v) in enumerate(views):
         visible = i == 0
         fig.add_trace(
@@ -165,7 +167,7 @@ def price_figure(run: RunData, start: Any = None) -> Any | None:
                 visible=visible,
                 marker=dict(symbol="triangle-up", size=9, color="#1f77b4"),
                 text=[f"entry ({s})" for s in e["side"]],
-                hovertemplate="%{x|%Y-%m-%d} %{text}: %{y:,.2f}<extra></extra>",
+                hovertemplate=when + " %{text}: %{y:,.2f}<extra></extra>",
             )
         )
         fig.add_trace(
@@ -177,7 +179,7 @@ def price_figure(run: RunData, start: Any = None) -> Any | None:
                 visible=visible,
                 marker=dict(symbol="x", size=8, color=["#2ca02c" if p > 0 else "#d62728" for p in x["pnl"]]),
                 text=[f"{EXIT_NAMES.get(r, r)}, P&L {p:,.2f}" for r, p in zip(x["reason"], x["pnl"])],
-                hovertemplate="%{x|%Y-%m-%d} exit, %{text}: %{y:,.2f}<extra></extra>",
+                hovertemplate=when + " exit, %{text}: %{y:,.2f}<extra></extra>",
             )
         )
     buttons = []

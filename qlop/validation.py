@@ -64,9 +64,15 @@ class Fold:
 
 def _iso(value: Any) -> str:
     """A date as ``YYYY-MM-DD``; an intraday bar time (not midnight) as ``YYYY-MM-DDTHH:MM`` (UTC)."""
+    if isinstance(value, pd.Timestamp) and value.tz is not None:
+        value = value.tz_convert("UTC").tz_localize(None)
     t = np.datetime64(value, "m")
     day = np.datetime64(value, "D")
     return str(day) if t == day else str(t)
+
+
+#: A training window's or fold's first/last bar as folds.json and the model's metadata write it.
+bar_iso = _iso
 
 
 def _intraday(dates: np.ndarray) -> bool:
