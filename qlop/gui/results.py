@@ -17,9 +17,12 @@ from qlop.layout import RunLayout
 
 
 def read_parquet(path: Path) -> Any:
+    """A run's table, intraday bar times as naive UTC (the charts and tables treat them like dates)."""
     import pandas as pd
 
-    return pd.read_parquet(path) if Path(path).is_file() else None
+    from qlop.report_data import utc_naive
+
+    return utc_naive(pd.read_parquet(path)) if Path(path).is_file() else None
 
 
 def metrics_table(run_dir: Path) -> Any:
