@@ -77,6 +77,7 @@ class BookLayout:
     mark_rows: dict[int, np.ndarray]  # multi-ticker book -> (slots, tickers) last row at or before
     ticker_col: np.ndarray  # per ticker code: its column in its book's mark_rows
     rows_are_slots: bool = False  # every book holds one ticker, in row order: slot == panel row
+    slot_end: np.ndarray | None = None  # intraday: per slot, its bar's close in seconds (the marks' time)
 
     @property
     def n_slots(self) -> int:
@@ -161,7 +162,13 @@ def book_layout(arr: PanelArrays, code: np.ndarray, book_of_code: np.ndarray) ->
             pos = np.searchsorted(stamp[s : e + 1], cal, side="right") - 1
             table[:, j] = np.where(pos >= 0, s + pos, -1)
         mark_rows[b] = table
-    return BookLayout(book_of_code, single, offset, slot_of_row, slot_day, slot_book, mark_rows, ticker_col)
+    slot_end = None
+    if arr.clock is not None:  # the bars of one slot open together and close together
+        slot_end = np.empty(int(offset[-1]), dtype=np.int64)
+        slot_end[slot_of_row] = arr.clock.ends
+    return BookLayout(
+        book_of_code, single, offset, slot_of_row, slot_day, slot_book, mark_rows, ticker_col, False, slot_end
+    )
 
 
 @dataclass
@@ -287,8 +294,8 @@ def mark_books(
         side = cand.side[t][rep]
         entry = cand.entry_price[t][rep]
         m = margin[rep]
-        # marked at the close: the slot's day (daily), its bar's open + one bar (intraday)
-        marked_at = layout.slot_day[slot] + arr.bar_seconds
+        # marked at the close: the slot's day (daily), its bar's close in seconds (intraday)
+        marked_at = layout.slot_day[slot] if layout.slot_end is None else layout.slot_end[slot]
         v = costs.value(m, side, entry, price, arr.stamp[e_row][rep], marked_at, sized.topup_entry[t][rep])
         exposure = m * costs.leverage / entry * price
         value = np.bincount(slot, weights=v, minlength=n_slots)

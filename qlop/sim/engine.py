@@ -294,7 +294,7 @@ def carry_days(day: np.ndarray, clock: BarClock | None) -> np.ndarray:
     intraday panel the day its last bar closes on."""
     if clock is None or day.size == 0:
         return day
-    last_close = (int(np.max(clock.time)) + int(clock.bar_seconds)) // DAY_SECONDS
+    last_close = int(np.max(clock.ends)) // DAY_SECONDS
     return np.array([int(day.min()), max(int(day.max()), last_close)], dtype=np.int64)
 
 
@@ -346,7 +346,7 @@ def settle(
         if clock is None:
             long_carry: Any = financing.accrued(d0, d1) * (max(lev - 1.0, 0.0) / year)
         else:
-            t1 = clock.time[exit_idx] + np.where(at_open, 0, clock.bar_seconds)
+            t1 = clock.exit_time(exit_idx, at_open)
             long_carry = financing.accrued_seconds(clock.time[e], t1) * (max(lev - 1.0, 0.0) / year)
     else:
         long_carry = days * (rules.financing_rate * max(lev - 1.0, 0.0) / year)

@@ -30,24 +30,39 @@ class BarClock:
     """The clock of an intraday panel, positionally aligned with its rows.
 
     ``time``: int64 seconds since 1970-01-01 UTC at each bar's open; ``bar_seconds``: the length of
-    one bar (its close is ``time + bar_seconds``); ``session_end``: the position of the last bar of
-    each bar's session within its ticker (a session is one trading day of the panel's exchange: its
-    local calendar date, so the schedule, never the next bar's arrival, decides it).
+    one bar; ``session_end``: the position of the last bar of each bar's session within its ticker
+    (a session is one trading day of the panel's exchange, from its calendar: the schedule, never
+    the next bar's arrival, decides it); ``end_time``: each bar's close in seconds, ``time +
+    bar_seconds`` unless the session closes first (XNYS hourly: the 15:30 bar closes at 16:00), None
+    when no bar is cut.
     """
 
     time: np.ndarray
     bar_seconds: int
     session_end: np.ndarray
+    end_time: np.ndarray | None = None
+
+    @property
+    def ends(self) -> np.ndarray:
+        """Each bar's close in seconds."""
+        return self.time + self.bar_seconds if self.end_time is None else self.end_time
 
     def take(self, rows: np.ndarray, session_end: np.ndarray) -> "BarClock":
         """The clock of the bars at ``rows`` (a compact panel), with their sessions' ends given anew."""
-        return BarClock(self.time[rows], self.bar_seconds, session_end)
+        return BarClock(
+            self.time[rows], self.bar_seconds, session_end, None if self.end_time is None else self.end_time[rows]
+        )
+
+    def exit_time(self, exit_: np.ndarray, at_open: np.ndarray) -> np.ndarray:
+        """The moment (seconds) of each exit: the exit bar's open for a gap or signal fill, else its close."""
+        if self.end_time is None:
+            return self.time[exit_] + np.where(at_open, 0, self.bar_seconds)
+        return np.where(at_open, self.time[exit_], self.end_time[exit_])
 
     def held_days(self, entry: np.ndarray, exit_: np.ndarray, at_open: np.ndarray) -> np.ndarray:
         """Days (fractional) from the open of bar ``entry`` to the open of bar ``exit_`` when ``at_open``,
         else to its close: integer seconds first, so 24 hourly bars are exactly 1.0."""
-        t1 = self.time[exit_] + np.where(at_open, 0, self.bar_seconds)
-        return (t1 - self.time[entry]).astype(np.float64) / DAY_SECONDS
+        return (self.exit_time(exit_, at_open) - self.time[entry]).astype(np.float64) / DAY_SECONDS
 
 
 @dataclass(frozen=True)
@@ -126,19 +141,45 @@ def bar_seconds_of(data: "pd.DataFrame", times: np.ndarray, codes: np.ndarray) -
 
 
 def session_ends(data: "pd.DataFrame", times: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Position of the last bar of each bar's session within its ticker: a session is a calendar date
-    in the panel's exchange time zone (``attrs["timezone"]``, else the timestamps' own, else UTC)."""
+    """Position of the last bar of each bar's session within its ticker. With the panel's ``session``
+    (``attrs``, set by the data layer) the exchange calendar says (:func:`qlop.sessions.last_bar_of_session`);
+    otherwise a session is a calendar date in the panel's time zone (``attrs["timezone"]``, else the
+    timestamps' own, else UTC)."""
     import pandas as pd
 
     n = times.size
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    tz = getattr(data, "attrs", {}).get("timezone") or pd.DatetimeIndex(data.index.get_level_values(1)).tz or "UTC"
-    local = pd.to_datetime(times, unit="s", utc=True).tz_convert(tz)
-    day = (local.tz_localize(None).as_unit("ns").asi8 // (DAY_SECONDS * 10**9)).astype(np.int64)
-    last = np.r_[(codes[1:] != codes[:-1]) | (day[1:] != day[:-1]), True]
+    attrs = getattr(data, "attrs", {}) or {}
+    if attrs.get("session"):
+        from qlop.sessions import last_bar_of_session
+
+        last = np.asarray(last_bar_of_session(times * 10**9, attrs["session"], codes), dtype=bool)
+        last[-1] = True
+    else:
+        tz = attrs.get("timezone") or pd.DatetimeIndex(data.index.get_level_values(1)).tz or "UTC"
+        local = pd.to_datetime(times, unit="s", utc=True).tz_convert(tz)
+        day = (local.tz_localize(None).as_unit("ns").asi8 // (DAY_SECONDS * 10**9)).astype(np.int64)
+        last = np.r_[(codes[1:] != codes[:-1]) | (day[1:] != day[:-1]), True]
     ends = np.flatnonzero(last)
     return np.repeat(ends, np.diff(np.r_[-1, ends])).astype(np.int64)
+
+
+def bar_end_times(data: "pd.DataFrame", times: np.ndarray, bar_seconds: int) -> np.ndarray | None:
+    """Each bar's close in seconds where its session closes before a whole bar (None when none does):
+    the panel's exchange calendar (``attrs["session"]``) gives the closes; a 24/7 session cuts none."""
+    attrs = getattr(data, "attrs", {}) or {}
+    session = attrs.get("session")
+    if not session or session == "24/7" or times.size == 0:
+        return None
+    from qlop.sessions import session_open_close
+
+    _, closes = session_open_close(times * 10**9, session)
+    close_s = np.asarray(closes.asi8, dtype=np.int64) // 10**9
+    full = times + bar_seconds
+    known = ~np.asarray(closes.isna())
+    ends = np.where(known, np.minimum(full, close_s), full)
+    return ends if np.any(ends != full) else None
 
 
 def panel_arrays(data: "pd.DataFrame", source: str = "panel") -> PanelArrays:
@@ -193,7 +234,8 @@ def panel_arrays(data: "pd.DataFrame", source: str = "panel") -> PanelArrays:
     lengths = ends - starts + 1
     clock = None
     if intraday:
-        clock = BarClock(times, bar_seconds_of(data, times, codes), session_ends(data, times, codes))
+        bar = bar_seconds_of(data, times, codes)
+        clock = BarClock(times, bar, session_ends(data, times, codes), bar_end_times(data, times, bar))
     return PanelArrays(
         open=cols["open"],
         high=cols["high"],

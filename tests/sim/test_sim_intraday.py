@@ -120,3 +120,23 @@ def test_label_with_session_exit_labels_rows_whose_session_closes_in_the_data():
     assert by_session["label"].iloc[-12:].isna().all()
     assert set(by_session["exit_reason"].iloc[66:77]) == {"session"}
     assert by_session["bars_held"].iloc[76] == 1  # signal on the 15:50 bar: enters 15:55, leaves 16:00
+
+
+def test_with_the_exchange_calendar_the_last_bar_of_a_session_closes_at_the_close():
+    """XNYS hourly bars (data layer attrs): 09:30 .. 15:30, the 15:30 bar ends at 16:00, not 16:30;
+    the day after Thanksgiving closes at 13:00, so its 12:30 bar is its last and ends then."""
+    pytest.importorskip("qlop.sessions")
+    times = []
+    for day, bars in (("2023-11-22", 7), ("2023-11-24", 4)):
+        start = pd.Timestamp(f"{day} 09:30", tz="America/New_York")
+        times.extend(pd.date_range(start, periods=bars, freq="1h").tz_convert("UTC"))
+    frame = _panel(times, ticker="SPY")
+    frame.attrs.update(interval="1h", session="XNYS", timezone="America/New_York")
+    arr = panel_arrays(frame)
+    np.testing.assert_array_equal(arr.session_end, np.repeat([6, 10], [7, 4]))
+    ends = pd.to_datetime(arr.clock.ends, unit="s", utc=True).tz_convert("America/New_York")
+    assert [f"{t:%H:%M}" for t in ends[5:]] == ["15:30", "16:00", "10:30", "11:30", "12:30", "13:00"]
+    rules = TradeRules.frictionless(leverage=2.0, horizon=2, financing_rate=0.0876, day_count="act_365")
+    res = simulate(arr.open, arr.high, arr.low, arr.close, arr.day, arr.seg_end, [5], rules, clock=arr.clock)
+    # 14:30 to 16:00: an hour and a half on the borrowed margin
+    assert res.financing[0] == pytest.approx(0.0876 * 1.5 / 24 / 365, rel=1e-12)
