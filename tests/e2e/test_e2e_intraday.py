@@ -80,7 +80,8 @@ def test_hourly_24_7_example_runs_end_to_end(tmp_path):
     for fold in folds:
         assert pd.Timestamp(fold["train_end"]) + pd.Timedelta(hours=24) < pd.Timestamp(fold["test_start"])
     report = (run_dir / "backtest" / "report.html").read_text()
-    assert "Monthly returns" in report or "monthly" in report.lower()
+    assert "<h2>Monthly returns</h2>" in report  # the heatmap groups bar times by month
+    assert "%{x|%Y-%m-%d %H:%M} UTC" in report  # the price chart's hover shows bar times
 
 
 def test_five_minute_exchange_hours_with_session_exits_run_end_to_end(tmp_path):
