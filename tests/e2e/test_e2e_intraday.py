@@ -13,6 +13,7 @@ import pytest
 from e2e_helpers import qlop  # noqa: E402  (tests/e2e, on sys.path via conftest)
 
 pytestmark = pytest.mark.slow
+pytest.importorskip("qlop.sessions")  # the intraday data layer (intraday-data branch)
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "intraday.toml"
 
