@@ -142,7 +142,7 @@ def parity_rows(run_dir: Path, meta: dict[str, Any], model_choice: str) -> "pd.D
         if end is not None:
             times = index.get_level_values(1)
             last = pd.Timestamp(end)
-            if getattr(times, "tz", None) is not None:  # intraday: the window's end is a UTC bar time
+            if isinstance(times, pd.DatetimeIndex) and times.tz is not None:  # intraday: a UTC bar time
                 last = last.tz_localize("UTC")
             index = index[times <= last]
     features = pd.read_parquet(layout.features, columns=list(meta["feature_columns"]))
