@@ -56,10 +56,11 @@ def opportunities_line(labels: "pd.DataFrame | None", config: dict[str, Any]) ->
     if not labels["label"].isin((0.0, 1.0)).all():
         return None
     mix = labels["exit_reason"].value_counts(normalize=True)
-    reasons = ", ".join(f"{r} {pct(mix.get(r, 0.0), 0)}" for r in ("tp", "sl", "liquidation", "horizon"))
+    shown = ("tp", "sl", "liquidation", "horizon") + (("session",) if "session" in mix.index else ())
+    reasons = ", ".join(f"{r} {pct(mix.get(r, 0.0), 0)}" for r in shown)
     return (
         f"Opportunities: the {_trade_text(config.get('label') or {})} paid off on "
-        f"{format_metric('base_rate', labels['label'].mean())} of {count(len(labels))} labelled days "
+        f"{format_metric('base_rate', labels['label'].mean())} of {count(len(labels))} labelled {row_unit(config)} "
         f"(exits: {reasons})."
     )
 
@@ -100,7 +101,13 @@ def _folds(n: Any) -> str:
     return f"{count(n)} walk-forward fold{'' if n == 1 else 's'}"
 
 
-def prediction_line(metrics: dict[str, Any] | None) -> str | None:
+def row_unit(config: dict[str, Any]) -> str:
+    """What a row is called in the answer: ``days`` for daily bars, ``bars`` for intraday ones."""
+    interval = str((config.get("data") or {}).get("resample") or (config.get("data") or {}).get("interval") or "1d")
+    return "bars" if interval[-1] in "mh" else "days"
+
+
+def prediction_line(metrics: dict[str, Any] | None, unit: str = "days") -> str | None:
     """Out-of-sample skill against the best constant guess (the base rate)."""
     if not metrics or not isinstance(metrics.get("overall"), dict):
         return None
@@ -111,12 +118,12 @@ def prediction_line(metrics: dict[str, Any] | None) -> str | None:
     if not overall.get("n"):
         return (
             f"Prediction: {model}, {_folds(metrics.get('n_folds'))}, {count(metrics.get('n_predictions'))} "
-            "out-of-sample predictions, none on a labelled day: their skill cannot be measured yet."
+            f"out-of-sample predictions, none on a labelled {unit[:-1]}: their skill cannot be measured yet."
         )
     if metrics.get("task") != "regression" and overall.get("auc") is None:
         return (
             f"Prediction: {model}, {_folds(metrics.get('n_folds'))}, {count(overall.get('n'))} out-of-sample "
-            f"days: no AUC, because every one of them has the same label (base rate "
+            f"{unit}: no AUC, because every one of them has the same label (base rate "
             f"{format_metric('base_rate', overall.get('base_rate'))}); log loss "
             f"{format_metric('log_loss', overall.get('log_loss'))}."
         )
@@ -134,7 +141,7 @@ def prediction_line(metrics: dict[str, Any] | None) -> str | None:
     versus = f" vs {format_metric('log_loss', base_ll)} for the constant base rate" if base_ll is not None else ""
     return (
         f"Prediction: {model}, {_folds(metrics.get('n_folds'))}, {count(overall.get('n', 0))} "
-        f"out-of-sample days: AUC {format_metric('auc', overall['auc'])} (0.5 = no skill), log loss "
+        f"out-of-sample {unit}: AUC {format_metric('auc', overall['auc'])} (0.5 = no skill), log loss "
         f"{format_metric('log_loss', overall.get('log_loss'))}{versus}."
     )
 
@@ -176,7 +183,11 @@ def answer_from(
     backtest_metrics: dict[str, Any] | None,
 ) -> list[str]:
     """The parts of the answer these artefacts support (stages that did not run are left out)."""
-    lines = [opportunities_line(labels, config), prediction_line(train_metrics), strategy_line(backtest_metrics)]
+    lines = [
+        opportunities_line(labels, config),
+        prediction_line(train_metrics, row_unit(config)),
+        strategy_line(backtest_metrics),
+    ]
     return [line for line in lines if line]
 
 

@@ -318,10 +318,11 @@ class BacktestConfig(TradeTerms, BookSizing, _BacktestStrategy):
     periods_per_year: float | None = number(
         None,
         gt=0,
-        le=100_000,
+        le=1_000_000,
         unit="bars",
-        description="Bars per year for annualising the metrics; unset = "
-        "inferred from the backtest's dates (median bars per calendar year)",
+        description="Bars per year for annualising the metrics; unset = from the interval and session for "
+        "intraday bars (24/7 hourly 8,760), inferred from the backtest's dates for daily ones (median bars "
+        "per calendar year)",
     )
 
     @field_validator("benchmark", mode="before", json_schema_input_type=BenchmarkConfig | str | bool | None)

@@ -146,6 +146,24 @@ def timestamp(value: Any) -> str:
     return text[:16].replace("T", " ") if len(text) >= 16 else text
 
 
+def bar_time(value: Any) -> str:
+    """A bar's timestamp in messages: ``YYYY-MM-DD`` for a daily bar, ``YYYY-MM-DD HH:MM UTC`` for an
+    intraday one (tz-aware, or a time of day other than midnight)."""
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if ts is pd.NaT:
+        return MISSING
+    if ts.tzinfo is None and ts == ts.normalize():
+        return f"{ts:%Y-%m-%d}"
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC")
+    return f"{ts:%Y-%m-%d %H:%M} UTC"
+
+
 def duration(seconds: Any) -> str:
     """Elapsed or remaining time: ``4.2s`` under a minute, then ``1m05s``, then ``1h02m``."""
     v = _number(seconds)

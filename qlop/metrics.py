@@ -361,6 +361,22 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def bar_periods_per_year(panel: Any, configured: float | None = None) -> tuple[float | None, str]:
+    """Bars per year for annualising a backtest on ``panel``, and where the figure comes from: the
+    configured value (``config``); for intraday bars the interval and session the panel records
+    (``qlop.sessions.periods_per_year``: 24/7 hourly 8,760, XNYS hourly 1,764), named like ``1h 24/7``;
+    for daily bars None (inferred from the dates by :func:`performance_metrics`)."""
+    if configured is not None:
+        return float(configured), "config"
+    attrs = getattr(panel, "attrs", {}) or {}
+    interval, session = attrs.get("interval"), attrs.get("session")
+    if interval and session and interval != "1d":
+        from qlop.sessions import periods_per_year
+
+        return periods_per_year(interval, session), f"{interval} {session}"
+    return None, "inferred"
+
+
 def performance_metrics(
     equity: Any,
     initial_capital: float,
@@ -372,6 +388,7 @@ def performance_metrics(
     n_trials: int = 1,
     periods_per_year: float | None = None,
     risk_free_returns: Any = 0.0,
+    periods_per_year_source: str = "config",
 ) -> dict[str, Any]:
     """Every headline metric of a backtest as JSON-safe values (``None`` where undefined).
 
@@ -379,7 +396,9 @@ def performance_metrics(
     (columns ``pnl``, ``return``, ``fees``, ``financing``, ``exit_reason``, ``entry_notional``,
     ``exit_notional``); ``benchmark_returns`` are the benchmark's daily returns on the same dates
     (NaN where it has no bar; those dates are left out of the regression). ``periods_per_year`` is
-    inferred from ``dates`` when not given (``periods_per_year_source`` says which);
+    inferred from ``dates`` when not given (``periods_per_year_source`` says which: ``config``, the
+    interval and session of intraday bars such as ``1h 24/7`` (:func:`bar_periods_per_year`), or
+    ``inferred``); ``dates`` may be bar times (datetime64, UTC);
     ``risk_free_returns`` is the risk-free return of each period (a number or one per mark), subtracted in Sharpe, Sortino,
     the Sharpe inference and alpha.
     """
@@ -389,7 +408,7 @@ def performance_metrics(
     eq = _arr(equity)
     r = returns_from_equity(eq, initial_capital)
     n = r.size
-    source = "config"
+    source = periods_per_year_source
     if periods_per_year is None:
         if dates is None:
             raise ValueError("performance_metrics needs the dates or periods_per_year")

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from qlop.report_data import EXIT_NAMES, SECTIONS, RunData, RunView, display, run_view
+from qlop.report_data import EXIT_NAMES, SECTIONS, RunData, RunView, display, has_times, run_view
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
@@ -133,6 +133,7 @@ def price_figure(views: list[tuple[str, dict[str, Any]]]) -> Any | None:
     if not views:
         return None
     fig = go.Figure()
+    when = "%{x|%Y-%m-%d %H:%M} UTC" if has_times(views[0][1]["close"].index) else "%{x|%Y-%m-%d}"
     for i, (ticker, v) in enumerate(views):
         visible = i == 0
         fig.add_trace(
@@ -154,7 +155,7 @@ def price_figure(views: list[tuple[str, dict[str, Any]]]) -> Any | None:
                 visible=visible,
                 marker=dict(symbol="triangle-up", size=9, color="#1f77b4"),
                 text=[f"entry ({s})" for s in e["side"]],
-                hovertemplate="%{x|%Y-%m-%d} %{text}: %{y:,.2f}<extra></extra>",
+                hovertemplate=when + " %{text}: %{y:,.2f}<extra></extra>",
             )
         )
         fig.add_trace(
@@ -166,7 +167,7 @@ def price_figure(views: list[tuple[str, dict[str, Any]]]) -> Any | None:
                 visible=visible,
                 marker=dict(symbol="x", size=8, color=["#2ca02c" if p > 0 else "#d62728" for p in x["pnl"]]),
                 text=[f"{EXIT_NAMES.get(r, r)}, P&L {p:,.2f}" for r, p in zip(x["reason"], x["pnl"])],
-                hovertemplate="%{x|%Y-%m-%d} exit, %{text}: %{y:,.2f}<extra></extra>",
+                hovertemplate=when + " exit, %{text}: %{y:,.2f}<extra></extra>",
             )
         )
     buttons = []

@@ -33,6 +33,7 @@ EXIT_NAMES = {
     "horizon": "horizon",
     "signal": "signal",
     "end": "end of data",
+    "session": "session close",
 }
 
 
@@ -88,8 +89,48 @@ def load_run(run_dir: str | Path, **given: Any) -> RunData:
         "panel": lambda: _parquet(layout.data, ["close"]),
     }
     for name, load in loaders.items():
-        setattr(data, name, given[name] if name in given else load())
+        value = given[name] if name in given else load()
+        setattr(data, name, utc_naive(value) if name in _FRAMES else value)
     return data
+
+
+_FRAMES = ("equity", "trades", "labels", "predictions", "panel")
+
+
+def has_times(dates: Any) -> bool:
+    """Intraday bar times (any time of day other than midnight) rather than dates."""
+    import pandas as pd
+
+    values = pd.DatetimeIndex(dates)
+    return bool(len(values)) and bool((values != values.normalize()).any())
+
+
+def utc_naive(frame: Any) -> Any:
+    """``frame`` with intraday bar times (tz-aware index levels and columns) as naive UTC timestamps:
+    the views compare, group by month and draw them like daily dates, and label them UTC."""
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        return frame
+
+    def naive(values: Any) -> Any:
+        return values.tz_convert("UTC").tz_localize(None) if getattr(values, "tz", None) is not None else values
+
+    index = frame.index
+    if isinstance(index, pd.MultiIndex):
+        levels = [naive(lv) if isinstance(lv, pd.DatetimeIndex) else lv for lv in index.levels]
+        changed = any(a is not b for a, b in zip(levels, index.levels))
+        new_index: Any = index.set_levels(levels, verify_integrity=False) if changed else index
+    else:
+        new_index = naive(index) if isinstance(index, pd.DatetimeIndex) else index
+    aware = [c for c in frame.columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]
+    if new_index is index and not aware:
+        return frame
+    out = frame.copy()
+    out.index = new_index
+    for c in aware:
+        out[c] = out[c].dt.tz_convert("UTC").dt.tz_localize(None)
+    return out
 
 
 # ------------------------------------------------------------------------------------ config

@@ -1,7 +1,10 @@
 """Out-of-sample splits for a (ticker, date) panel: walk-forward and purged k-fold.
 
 Every split is made by DATE across all tickers, so one fold's test period is the same calendar window
-for every ticker. A training row's *label window* runs from its signal date t to the date of bar t+H
+for every ticker. Intraday panels split by timestamp (UTC): a test period holds the bars that open
+from its first instant up to, not including, the next period's; label windows and the embargo
+count the panel's own bars, so a label that runs through an overnight gap is purged by the time of
+its last bar. A training row's *label window* runs from its signal date t to the date of bar t+H
 of its own ticker (H = label horizon): that is the span of prices its label looked at. Two rules keep
 test information out of training (Lopez de Prado, *Advances in Financial Machine Learning*, ch. 7):
 
@@ -60,7 +63,21 @@ class Fold:
 
 
 def _iso(value: Any) -> str:
-    return str(np.datetime64(value, "D"))
+    """A date as ``YYYY-MM-DD``; an intraday bar time (not midnight) as ``YYYY-MM-DDTHH:MM`` (UTC)."""
+    if isinstance(value, pd.Timestamp) and value.tz is not None:
+        value = value.tz_convert("UTC").tz_localize(None)
+    t = np.datetime64(value, "m")
+    day = np.datetime64(value, "D")
+    return str(day) if t == day else str(t)
+
+
+#: A training window's or fold's first/last bar as folds.json and the model's metadata write it.
+bar_iso = _iso
+
+
+def _intraday(dates: np.ndarray) -> bool:
+    """Bar times rather than days: any time of day other than midnight (UTC)."""
+    return bool(dates.size) and bool(np.any(dates.astype("datetime64[ns]").astype(np.int64) % 86_400_000_000_000))
 
 
 def _ticker_bounds(index: pd.MultiIndex) -> tuple[np.ndarray, np.ndarray]:
@@ -170,10 +187,12 @@ def walk_forward(
         )
     folds: list[Fold] = []
     step = pd.DateOffset(months=test_months)
+    # a period's last instant: the day before the next one starts (daily), or just before it (bar times)
+    last_instant = pd.Timedelta(1, "ns") if _intraday(dates) else pd.Timedelta(days=1)
     lo = start
     while lo <= pd.Timestamp(last):
         hi = lo + step
-        t0, t1 = np.datetime64(lo, "ns"), np.datetime64(hi - pd.Timedelta(days=1), "ns")
+        t0, t1 = np.datetime64(lo, "ns"), np.datetime64(hi - last_instant, "ns")
         test = test_rows[(tdates >= t0) & (tdates <= t1)]
         if test.size:
             before = udates < t0

@@ -11,8 +11,8 @@ Rules, for the target ``signal[r]`` in {-1, 0, 1} decided at the close of row ``
   of row ``r + 1`` on side ``signal[r]`` (a signal on a ticker's last row cannot trade);
 - with ``exit_on_signal`` the position leaves at the open of the row after the first later row whose
   signal differs (a flip leaves and re-enters at that same open); without it, only barriers exit;
-- barriers are the simulator's: take-profit, stop-loss, liquidation, horizon, and the end of the
-  ticker's data (``end``). After such an exit on bar ``j`` the ticker is flat and row ``j``'s signal
+- barriers are the simulator's: take-profit, stop-loss, liquidation, horizon, the session's last
+  bar with ``exit_at_session_end`` (``session``), and the end of the ticker's data (``end``). After such an exit on bar ``j`` the ticker is flat and row ``j``'s signal
   may enter again at the open of ``j + 1``.
 
 Every candidate's exit, price, costs and net return on margin come from :func:`qlop.sim.simulate`
@@ -29,7 +29,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from qlop.backtest.kernels import quiet_windows, segment_starts
-from qlop.sim.engine import END, HORIZON, SIGNAL, SimResult, barrier_prices, settle, simulate
+from qlop.sim.engine import END, SIGNAL, SimResult, barrier_prices, carry_days, settle, simulate, time_exit_reason
 from qlop.sim.panel import PanelArrays
 from qlop.sim.rates import RateCurve
 from qlop.sim.rules import TradeRules
@@ -43,12 +43,14 @@ class ExitRules:
     """How positions leave, besides liquidation and the end of the data.
 
     ``horizon`` counts bars from the entry bar (included); ``None`` = no time limit.
+    ``exit_at_session_end`` closes a position at its entry session's last bar (intraday).
     """
 
     take_profit: float | None = None
     stop_loss: float | None = None
     horizon: int | None = None
     exit_on_signal: bool = True
+    exit_at_session_end: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,12 @@ def _next_in(sorted_rows: np.ndarray, p: np.ndarray, strict: bool = False) -> np
 def sim_rules(terms: TradeTerms, exits: ExitRules) -> TradeRules:
     """The simulator's rules for the book's trades under ``terms`` (side and horizon are set per trade)."""
     return TradeRules(
-        side="long", horizon=1, take_profit=exits.take_profit, stop_loss=exits.stop_loss, **terms.terms.model_dump()
+        side="long",
+        horizon=1,
+        take_profit=exits.take_profit,
+        stop_loss=exits.stop_loss,
+        exit_at_session_end=exits.exit_at_session_end,
+        **terms.terms.model_dump(),
     )
 
 
@@ -115,6 +122,10 @@ def _compact_simulate(
     rows = e[owner] + (np.arange(total, dtype=np.int64) - starts[owner])
     seg_end = (starts + length - 1)[owner]
     c_xo = np.where(xo >= 0, starts + (xo - e), -1)
+    clock = None
+    if arr.clock is not None:  # sessions clipped to each window (its end is the trade's last reachable bar)
+        sess = np.minimum(arr.clock.session_end[rows] - e[owner], length[owner] - 1) + starts[owner]
+        clock = arr.clock.take(rows, sess)
     res = simulate(
         arr.open[rows],
         arr.high[rows],
@@ -128,6 +139,7 @@ def _compact_simulate(
         horizon=hor,
         exit_open_idx=c_xo,
         financing=financing,
+        clock=clock,
     )
     out = {f_.name: getattr(res, f_.name) for f_ in fields(SimResult)}
     out["entry_idx"] = e
@@ -158,7 +170,8 @@ def _simulate(
     gives its returns and costs from that exit. Other trades are simulated on a compact panel made
     of their own windows.
     """
-    k_last = np.minimum(hor - 1, end - e)
+    stop = np.minimum(end, arr.session_end[e]) if rules.exit_at_session_end else end
+    k_last = np.minimum(hor - 1, stop - e)
     f = e + k_last  # the last bar the simulator can reach
     by_open = (xo >= 0) & (xo == f)  # leaves at f's open unless a level is hit first
     g = np.where(by_open, f - 1, f)  # last bar whose range matters
@@ -199,7 +212,7 @@ def _simulate(
         # or at the close of its last reachable bar ("horizon" when that is the horizon bar, else
         # "end"). Its returns, costs and financing come from the simulator's own settlement.
         ce, cf, at_open = e[calm], f[calm], by_open[calm]
-        reason = np.where(at_open, SIGNAL, np.where(k_last[calm] == hor[calm] - 1, HORIZON, END)).astype(np.int8)
+        reason = np.where(at_open, SIGNAL, time_exit_reason(k_last[calm], hor[calm], (end - e)[calm])).astype(np.int8)
         exit_price = np.where(at_open, o_f[calm], arr.close[cf])
         parts.append(
             (
@@ -215,6 +228,7 @@ def _simulate(
                     arr.day,
                     rules,
                     financing=financing,
+                    clock=arr.clock,
                 ),
             )
         )
@@ -232,7 +246,7 @@ def build_candidates(
     """All candidate trades of every ticker (see the module docstring for the rules); ``financing``:
     the curve of a financing-rate series over the panel's days (loaded here when not given)."""
     if financing is None and len(arr) and isinstance(rules.financing_rate, RateSeries):
-        financing = RateCurve.over(rules.financing_rate, arr.day, "financing_rate")
+        financing = RateCurve.over(rules.financing_rate, carry_days(arr.day, arr.clock), "financing_rate")
     n = len(arr)
     sig = np.asarray(signal, dtype=np.int8)
     seg_end = arr.seg_end

@@ -5,6 +5,12 @@ The simulator works in fractions of margin (no capital). Four things exist only 
 size, and live here: the minimum commission per leg (a fixed amount), the floor that a position
 never loses more than its margin (costs included), the position's value while it is open (its carry
 accrued day by day, from a constant rate or a series), and the growth of the book's cash.
+
+Times are the book calendar's stamps (:attr:`qlop.sim.panel.PanelArrays.stamp`): calendar day numbers
+for a daily panel, moments in UTC seconds for an intraday one (``bar_seconds > 0``: a bar's open is
+its stamp, its close the stamp + ``bar_seconds``). Intraday carry accrues on the time held, from the
+entry bar's open to the moment marked; idle cash compounds once per calendar day (UTC), as for daily
+panels.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from qlop.sim.panel import DAY_SECONDS
 from qlop.sim.rates import RateCurve
 from qlop.sim.terms import RateSeries, TradeTerms
 
@@ -27,6 +34,7 @@ class CostModel:
     terms: TradeTerms
     financing: RateCurve | None = None
     cash: RateCurve | None = None
+    bar_seconds: int = 0
 
     def __post_init__(self) -> None:
         if self.financing is None and isinstance(self.terms.financing_rate, RateSeries):
@@ -37,15 +45,27 @@ class CostModel:
             raise ValueError("CostModel: interest on cash needs its curve over the book's days (CostModel.over)")
 
     @classmethod
-    def over(cls, terms: TradeTerms, day: Any) -> "CostModel":
-        """The model of a book trading on the calendar days ``day``: rate series are loaded over their
-        span; idle cash earns ``cash_rate`` (the risk-free rate when unset)."""
+    def over(cls, terms: TradeTerms, day: Any, bar_seconds: int = 0) -> "CostModel":
+        """The model of a book trading at the stamps ``day`` (calendar days; bar opens in seconds when
+        ``bar_seconds``): rate series are loaded over their span; idle cash earns ``cash_rate`` (the
+        risk-free rate when unset)."""
+        if bar_seconds:
+            stamps = np.asarray(day, dtype=np.int64)
+            day = (
+                np.array([stamps.min() // DAY_SECONDS, (stamps.max() + bar_seconds) // DAY_SECONDS])
+                if stamps.size
+                else stamps
+            )
         financing = None
         if isinstance(terms.financing_rate, RateSeries):
             financing = RateCurve.over(terms.financing_rate, day, "financing_rate")
         field = "risk_free" if terms.cash_rate is None else "cash_rate"
         cash = RateCurve.over(terms.effective_cash_rate, day, field)
-        return cls(terms, financing, None if cash.is_zero else cash)
+        return cls(terms, financing, None if cash.is_zero else cash, int(bar_seconds))
+
+    def calendar_day(self, stamp: Any) -> Any:
+        """The calendar day of a stamp (itself for a daily book)."""
+        return np.asarray(stamp, dtype=np.int64) // DAY_SECONDS if self.bar_seconds else stamp
 
     @property
     def earns_interest(self) -> bool:
@@ -58,7 +78,7 @@ class CostModel:
         if not self.earns_interest:
             return np.ones(np.shape(day))
         assert self.cash is not None
-        return self.cash.growth(day, self.days_per_year)
+        return self.cash.growth(self.calendar_day(day), self.days_per_year)
 
     @property
     def series_financing(self) -> bool:
@@ -98,11 +118,17 @@ class CostModel:
     def carry(self, side: Any, entry_day: Any, day: Any) -> Any:
         """Carry accrued from ``entry_day`` to ``day`` as a fraction of margin: ``carry_rate x days / Y``,
         with a financing-rate series the sum of each day's rate for longs."""
-        days = np.asarray(day) - np.asarray(entry_day)
+        if self.bar_seconds:  # intraday: moments in seconds (the entry bar's open, the time marked)
+            t0 = np.asarray(entry_day, dtype=np.int64)
+            t1 = np.asarray(day, dtype=np.int64)
+            days: Any = (t1 - t0).astype(np.float64) / DAY_SECONDS
+        else:
+            days = np.asarray(day) - np.asarray(entry_day)
         out = self.carry_rate(side) * (days / self.days_per_year)
         if self.series_financing:
             assert self.financing is not None
-            fin = self.financing.accrued(entry_day, day) * (max(self.leverage - 1.0, 0.0) / self.days_per_year)
+            acc = self.financing.accrued_seconds(t0, t1) if self.bar_seconds else self.financing.accrued(entry_day, day)
+            fin = acc * (max(self.leverage - 1.0, 0.0) / self.days_per_year)
             out = np.where(np.asarray(side) > 0, fin, out)
         return out
 

@@ -27,6 +27,7 @@ from qlop.backtest.kernels import fill_marks
 from qlop.backtest.sizing import Sized, SizingRules, size_multi, size_single
 from qlop.config import BookSizing
 from qlop.errors import DataError
+from qlop.formatting import bar_time
 from qlop.sim.engine import REASONS
 from qlop.sim.panel import PanelArrays, panel_arrays
 from qlop.sim.terms import TradeTerms
@@ -50,9 +51,10 @@ class EngineSettings(TradeTerms, BookSizing):
         that earns nothing (else :meth:`cost_model`)."""
         return CostModel(self.terms)
 
-    def cost_model(self, day: Any) -> CostModel:
-        """The cost model of a book trading on the calendar days ``day`` (rate series loaded over them)."""
-        return CostModel.over(self.terms, day)
+    def cost_model(self, day: Any, bar_seconds: int = 0) -> CostModel:
+        """The cost model of a book trading at the stamps ``day`` (calendar days; bar opens in seconds
+        for an intraday panel with ``bar_seconds``), rate series loaded over their span."""
+        return CostModel.over(self.terms, day, bar_seconds)
 
     @property
     def sizing_rules(self) -> SizingRules:
@@ -62,17 +64,21 @@ class EngineSettings(TradeTerms, BookSizing):
 
 @dataclass
 class BookLayout:
-    """Calendar slots of every book: slot ``s`` is one date of one book."""
+    """Calendar slots of every book: slot ``s`` is one date of one book (one bar time, intraday).
+
+    ``slot_day`` holds each slot's stamp (:attr:`PanelArrays.stamp`): its calendar day number for a
+    daily panel, its bar's open in UTC seconds for an intraday one."""
 
     book_of_code: np.ndarray  # book id per ticker code
     single: np.ndarray  # per book: holds exactly one ticker
     offset: np.ndarray  # per book: first slot (len n_books + 1)
     row_slots: np.ndarray | None  # per panel row its slot (None when rows_are_slots: see slot_of_row)
-    slot_day: np.ndarray  # per slot: calendar day number
+    slot_day: np.ndarray  # per slot: stamp (calendar day number; bar open in seconds, intraday)
     slot_book: np.ndarray  # per slot
     mark_rows: dict[int, np.ndarray]  # multi-ticker book -> (slots, tickers) last row at or before
     ticker_col: np.ndarray  # per ticker code: its column in its book's mark_rows
     rows_are_slots: bool = False  # every book holds one ticker, in row order: slot == panel row
+    slot_end: np.ndarray | None = None  # intraday: per slot, its bar's close in seconds (the marks' time)
 
     @property
     def n_slots(self) -> int:
@@ -97,12 +103,14 @@ class BookLayout:
 def book_layout(arr: PanelArrays, code: np.ndarray, book_of_code: np.ndarray) -> BookLayout:
     """Each book's calendar (the union of its tickers' dates) and the row marking each ticker there."""
     n = len(arr)
+    stamp = arr.stamp
     n_codes = book_of_code.shape[0]
     n_books = int(book_of_code.max()) + 1 if n_codes else 0
     tickers_per_book = np.bincount(book_of_code, minlength=n_books)
     single = tickers_per_book == 1
     if (
         n_codes
+        and not arr.intraday  # the compiled one-ticker marks keep a calendar-day clock
         and single.all()
         and np.array_equal(book_of_code, np.arange(n_codes))
         and (n < 2 or bool(np.all(code[1:] >= code[:-1])))
@@ -115,7 +123,7 @@ def book_layout(arr: PanelArrays, code: np.ndarray, book_of_code: np.ndarray) ->
             single,
             offset,
             None,
-            arr.day,
+            stamp,
             np.asarray(code, dtype=np.int64),
             {},
             np.zeros(n_codes, dtype=np.int64),
@@ -129,20 +137,20 @@ def book_layout(arr: PanelArrays, code: np.ndarray, book_of_code: np.ndarray) ->
     sizes[single] = counts[single]
     calendars: dict[int, np.ndarray] = {}
     for b in np.flatnonzero(~single & (tickers_per_book > 0)):
-        calendars[int(b)] = np.unique(arr.day[book_of_row == b])
+        calendars[int(b)] = np.unique(stamp[book_of_row == b])
         sizes[b] = calendars[int(b)].size
     offset = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
     slot_of_row = np.empty(n, dtype=np.int64)
     is_single_row = single[book_of_row]
     slot_of_row[is_single_row] = (offset[book_of_row] + rows - arr.seg_start)[is_single_row]
     slot_day = np.empty(int(offset[-1]), dtype=np.int64)
-    slot_day[slot_of_row[is_single_row]] = arr.day[is_single_row]
+    slot_day[slot_of_row[is_single_row]] = stamp[is_single_row]
     slot_book = np.repeat(np.arange(n_books, dtype=np.int64), sizes)
     mark_rows: dict[int, np.ndarray] = {}
     ticker_col = np.zeros(n_codes, dtype=np.int64)
     for b, cal in calendars.items():
         in_book = book_of_row == b
-        slot_of_row[in_book] = offset[b] + np.searchsorted(cal, arr.day[in_book])
+        slot_of_row[in_book] = offset[b] + np.searchsorted(cal, stamp[in_book])
         slot_day[offset[b] : offset[b + 1]] = cal
         codes_b = np.flatnonzero(book_of_code == b)
         ticker_col[codes_b] = np.arange(codes_b.size)
@@ -152,10 +160,16 @@ def book_layout(arr: PanelArrays, code: np.ndarray, book_of_code: np.ndarray) ->
             if r.size == 0:
                 continue
             s, e = int(r[0]), int(r[-1])
-            pos = np.searchsorted(arr.day[s : e + 1], cal, side="right") - 1
+            pos = np.searchsorted(stamp[s : e + 1], cal, side="right") - 1
             table[:, j] = np.where(pos >= 0, s + pos, -1)
         mark_rows[b] = table
-    return BookLayout(book_of_code, single, offset, slot_of_row, slot_day, slot_book, mark_rows, ticker_col)
+    slot_end = None
+    if arr.clock is not None:  # the bars of one slot open together and close together
+        slot_end = np.empty(int(offset[-1]), dtype=np.int64)
+        slot_end[slot_of_row] = arr.clock.ends
+    return BookLayout(
+        book_of_code, single, offset, slot_of_row, slot_day, slot_book, mark_rows, ticker_col, False, slot_end
+    )
 
 
 @dataclass
@@ -170,6 +184,7 @@ class EngineArrays:
     gross: np.ndarray
     net: np.ndarray
     n_positions: np.ndarray
+    arr: PanelArrays | None = None  # the panel's arrays (their clock dates the slots)
 
 
 def run_arrays(
@@ -184,7 +199,7 @@ def run_arrays(
 ) -> EngineArrays:
     """The engine on flat arrays (see :func:`run_engine` for the frame-level entry point)."""
     rules = sim_rules(settings.terms, exits)
-    costs, sizing = settings.cost_model(arr.day), settings.sizing_rules
+    costs, sizing = settings.cost_model(arr.stamp, arr.bar_seconds), settings.sizing_rules
     cand = build_candidates(arr, code, signal, rules, exits, costs.financing)
     layout = book_layout(arr, code, book_of_code)
     w = np.asarray(weight, dtype=np.float64)[cand.signal_row]
@@ -197,7 +212,7 @@ def run_arrays(
         if books.size > 1 and np.any(books[1:] < books[:-1]):
             order = np.argsort(books, kind="stable")
             ids, books = ids[order], books[order]
-        size_single(cand, w, ids, books, sizing, costs, sized, layout.start_day, arr.day)
+        size_single(cand, w, ids, books, sizing, costs, sized, layout.start_day, arr.stamp)
     if (~single_c).any():
         sc = np.asarray(score, dtype=np.float64)[cand.signal_row]  # orders entries in shared books only
         entry_slot = layout.slot_of_row[cand.entry_idx]
@@ -216,13 +231,13 @@ def run_arrays(
                 layout.ticker_col,
                 arr.open,
                 arr.close,
-                arr.day,
+                arr.stamp,
                 sizing,
                 costs,
                 sized,
             )
     equity, cash, gross, net, npos = mark_books(arr, layout, cand, sized, costs, settings.initial_capital)
-    return EngineArrays(layout, cand, sized, equity, cash, gross, net, npos)
+    return EngineArrays(layout, cand, sized, equity, cash, gross, net, npos, arr)
 
 
 def mark_books(
@@ -280,7 +295,9 @@ def mark_books(
         side = cand.side[t][rep]
         entry = cand.entry_price[t][rep]
         m = margin[rep]
-        v = costs.value(m, side, entry, price, arr.day[e_row][rep], layout.slot_day[slot], sized.topup_entry[t][rep])
+        # marked at the close: the slot's day (daily), its bar's close in seconds (intraday)
+        marked_at = layout.slot_day[slot] if layout.slot_end is None else layout.slot_end[slot]
+        v = costs.value(m, side, entry, price, arr.stamp[e_row][rep], marked_at, sized.topup_entry[t][rep])
         exposure = m * costs.leverage / entry * price
         value = np.bincount(slot, weights=v, minlength=n_slots)
         gross = np.bincount(slot, weights=exposure, minlength=n_slots)
@@ -407,23 +424,22 @@ def align_signals(panel: Any, signals: Any) -> tuple[np.ndarray, np.ndarray, np.
     Rows the strategy left out are flat. Raises :class:`DataError` naming ticker and date for a
     signal outside {-1, 0, 1} or a weight that is negative or not finite.
     """
-    import pandas as pd
 
     if "signal" not in signals.columns:
         raise DataError(f"strategy output has no 'signal' column (columns: {', '.join(map(str, signals.columns))})")
     if not signals.index.is_unique:
         dup = signals.index[signals.index.duplicated()][0]
-        raise DataError(f"strategy output: duplicate row for ticker {dup[0]}, date {pd.Timestamp(dup[1]):%Y-%m-%d}")
+        raise DataError(f"strategy output: duplicate row for ticker {dup[0]}, date {bar_time(dup[1])}")
     extra = signals.index.difference(panel.index)
     if len(extra):
         t, d = extra[0]
-        raise DataError(f"strategy output: ticker {t}, date {pd.Timestamp(d):%Y-%m-%d} is not in the price data")
+        raise DataError(f"strategy output: ticker {t}, date {bar_time(d)} is not in the price data")
     aligned = signals.reindex(panel.index)
 
     def _bad(mask: np.ndarray, what: str) -> None:
         if mask.any():
             t, d = panel.index[int(np.flatnonzero(mask)[0])]
-            raise DataError(f"strategy output: ticker {t}, date {pd.Timestamp(d):%Y-%m-%d}: {what}")
+            raise DataError(f"strategy output: ticker {t}, date {bar_time(d)}: {what}")
 
     raw = aligned["signal"].to_numpy(dtype=np.float64, na_value=0.0)
     bad = ~np.isin(raw, (-1.0, 0.0, 1.0))
@@ -523,7 +539,6 @@ def run_engine(
 
 
 def _check_prices(panel: Any, arr: PanelArrays) -> None:
-    import pandas as pd
 
     bad = ~(
         np.isfinite(arr.open)
@@ -536,8 +551,7 @@ def _check_prices(panel: Any, arr: PanelArrays) -> None:
     if bad.any():
         t, d = panel.index[int(np.flatnonzero(bad)[0])]
         raise DataError(
-            f"backtest: ticker {t}, date {pd.Timestamp(d):%Y-%m-%d}: open/high/low/close must be "
-            "finite and open/close positive"
+            f"backtest: ticker {t}, date {bar_time(d)}: open/high/low/close must be finite and open/close positive"
         )
 
 
@@ -545,15 +559,14 @@ def equity_frame(out: Any, book_names: np.ndarray, one_book: bool) -> Any:
     """The marks as a frame: ``out`` is :class:`EngineArrays` or a target-weight book's arrays."""
     import pandas as pd
 
-    slot_day, slot_book = (
-        (out.layout.slot_day, out.layout.slot_book)
-        if hasattr(out, "layout")
-        else (
-            out.slot_day,
-            out.slot_book,
-        )
-    )
-    dates = pd.to_datetime(slot_day.astype("datetime64[D]")).astype("datetime64[ns]")
+    if hasattr(out, "layout"):
+        slot_day, slot_book, arr = out.layout.slot_day, out.layout.slot_book, out.arr
+    else:  # a target-weight book's arrays
+        slot_day, slot_book, arr = out.slot_day, out.slot_book, getattr(out, "arr", None)
+    if arr is not None and arr.intraday:  # bar times, tz-aware UTC
+        dates = arr.stamp_index(slot_day)
+    else:
+        dates = pd.to_datetime(slot_day.astype("datetime64[D]")).astype("datetime64[ns]")
     lev = np.zeros_like(out.gross)
     np.divide(out.gross, out.equity, out=lev, where=out.equity > 0)
     frame = pd.DataFrame(
@@ -625,6 +638,12 @@ def _run_targets(
     from qlop.backtest.portfolio import fills_frame, positions_frame, raw_targets, run_portfolio_arrays, summary
     from qlop.errors import ConfigError
 
+    if arr.intraday:
+        raise ConfigError(
+            f"backtest: sizing = {settings.sizing!r} and margin_mode = {settings.margin_mode!r} (or a strategy "
+            "of target weights) need the target-weight engine, which runs on daily bars: use sizing = 'fixed' "
+            "and margin_mode = 'isolated' on intraday bars, or resample them to 1d"
+        )
     if "signal" in signals.columns:
         if exits.take_profit is not None or exits.stop_loss is not None or exits.horizon is not None:
             raise ConfigError(

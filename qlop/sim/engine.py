@@ -11,12 +11,16 @@ written out in ``docs/simulator.md``; in short, for a trade entered at the open 
 * inside a bar the adverse level is checked before the take-profit (pessimistic): the adverse level
   is the stop or the liquidation price, whichever is nearer to entry (liquidation on a tie), and it
   fills at exactly that level;
-* otherwise the trade exits at the close of bar ``e+H-1`` (``horizon``), or at the close of the
-  ticker's last bar if the data ends first (``end``).
+* otherwise the trade exits at the close of bar ``e+H-1`` (``horizon``); with
+  ``exit_at_session_end`` at the close of the entry session's last bar if that comes first
+  (``session``); or at the close of the ticker's last bar if the data ends first (``end``).
 
 Net return is on the margin: ``L * side * (X/E - 1)`` minus commission and slippage on both legs'
 notional, the extra stop slippage of a stop or liquidation fill, the liquidation fee, financing
 (longs: a constant rate or a series, :mod:`qlop.sim.rates`) or the borrow fee (shorts), floored at -1.
+Carry accrues on calendar days held for a daily panel (exit day - entry day) and on the actual time
+held for an intraday one (from the entry bar's open to the exit bar's open or close, see
+:class:`qlop.sim.panel.BarClock`), as a fraction of the day count's year.
 
 Implementation: trades are split by side and processed in chunks; each chunk gathers the bars
 ``e+k`` of its trades' windows into ``(trades, bars)`` matrices (a block of at most 64 bars at a time,
@@ -34,13 +38,14 @@ from typing import Any
 
 import numpy as np
 
+from qlop.sim.panel import DAY_SECONDS, BarClock
 from qlop.sim.rates import RateCurve
 from qlop.sim.rules import TradeRules
 from qlop.sim.terms import RateSeries
 
 #: Exit reasons; ``SimResult.reason`` holds indices into this tuple.
-REASONS: tuple[str, ...] = ("horizon", "tp", "sl", "liquidation", "signal", "end")
-HORIZON, TP, SL, LIQUIDATION, SIGNAL, END = range(len(REASONS))
+REASONS: tuple[str, ...] = ("horizon", "tp", "sl", "liquidation", "signal", "end", "session")
+HORIZON, TP, SL, LIQUIDATION, SIGNAL, END, SESSION = range(len(REASONS))
 
 #: Bars gathered per pass over a trade's window, and gathered cells per chunk of trades: together
 #: they bound memory (~2 MB per gathered matrix) whatever the horizons, and let trades that exit early
@@ -146,6 +151,7 @@ def simulate(
     horizon: Any = None,
     exit_open_idx: Any = None,
     financing: RateCurve | None = None,
+    clock: BarClock | None = None,
 ) -> SimResult:
     """Simulate one trade per element of ``entry_idx`` on a concatenated multi-ticker panel.
 
@@ -162,6 +168,9 @@ def simulate(
         there (reason ``signal``). Negative = no such exit; otherwise it must be > ``entry_idx``.
     :param financing: the financing rate's curve when ``rules.financing_rate`` is a series and the
         caller already loaded it over these days (otherwise it is loaded here, once per process).
+    :param clock: an intraday panel's :class:`~qlop.sim.panel.BarClock` (``PanelArrays.clock``):
+        financing on the time held, and the sessions ``rules.exit_at_session_end`` closes at. None =
+        a daily panel (every bar its own session).
     """
     if not isinstance(rules, TradeRules):
         rules = TradeRules.model_validate(rules)
@@ -175,7 +184,11 @@ def simulate(
         d = d.astype("datetime64[D]").astype(np.int64)
     d = np.ascontiguousarray(d, dtype=np.int64)
     se = np.ascontiguousarray(seg_end, dtype=np.int64)
-    for name, arr in (("high", h), ("low", lo), ("close", c), ("day", d), ("seg_end", se)):
+    sess = np.arange(n, dtype=np.int64) if clock is None else np.asarray(clock.session_end, dtype=np.int64)
+    checks = [("high", h), ("low", lo), ("close", c), ("day", d), ("seg_end", se), ("session_end", sess)]
+    if clock is not None:
+        checks.append(("clock.time", np.asarray(clock.time)))
+    for name, arr in checks:
         if arr.shape != (n,):
             raise ValueError(f"simulate: {name} has shape {arr.shape}, open has {(n,)}")
     e = np.asarray(entry_idx)
@@ -219,8 +232,12 @@ def simulate(
     # The range a bar trades over includes its open (robust to open marginally outside [low, high]).
     lo_eff = np.minimum(lo, o)
     hi_eff = np.maximum(h, o)
-    # Last bar each trade can reach: horizon bar, or the ticker's last bar when data ends first.
-    k_last = np.minimum(np.asarray(hor) - 1, end - e)
+    # Last bar each trade can reach: horizon bar, the session's last bar (exit_at_session_end), or
+    # the ticker's last bar when data ends first.
+    stop = np.minimum(sess[e], end) if rules.exit_at_session_end else end
+    if m and np.any(stop < e):
+        raise ValueError("simulate: session_end must point at or after each entry bar")
+    k_last = np.minimum(np.asarray(hor) - 1, stop - e)
     # Row i of a window view holds bars i .. i+block-1; NaN padding past the panel never touches.
     block = min(int(k_last.max()) + 1 if m else 1, _BLOCK)
     pad = np.full(block - 1, np.nan)
@@ -250,11 +267,12 @@ def simulate(
                 hor if horizon is None else hor[part],
                 s,
                 rules,
+                end[part] - e[part],
             )
             exit_k[part], exit_price[part], reason[part], at_open[part] = k, px, why, gap
 
     if financing is None and m and isinstance(rules.financing_rate, RateSeries):
-        financing = RateCurve.over(rules.financing_rate, d, "financing_rate")
+        financing = RateCurve.over(rules.financing_rate, carry_days(d, clock), "financing_rate")
     return settle(
         e,
         e + exit_k,
@@ -267,7 +285,23 @@ def simulate(
         rules,
         per_trade_side=side is not None,
         financing=financing,
+        clock=clock,
     )
+
+
+def carry_days(day: np.ndarray, clock: BarClock | None) -> np.ndarray:
+    """The calendar days a rate curve must cover for carry on this panel: its bars' days, and for an
+    intraday panel the day its last bar closes on."""
+    if clock is None or day.size == 0:
+        return day
+    last_close = int(np.max(clock.ends)) // DAY_SECONDS
+    return np.array([int(day.min()), max(int(day.max()), last_close)], dtype=np.int64)
+
+
+def time_exit_reason(k: np.ndarray, hor: Any, to_end: np.ndarray) -> np.ndarray:
+    """Reason of an exit at the close of bar offset ``k`` that no barrier or signal caused: ``horizon``
+    at the horizon bar, ``end`` at the ticker's last bar (offset ``to_end``), else ``session``."""
+    return np.where(k == np.asarray(hor) - 1, HORIZON, np.where(k >= to_end, END, SESSION)).astype(np.int8)
 
 
 def settle(
@@ -282,12 +316,14 @@ def settle(
     rules: TradeRules,
     per_trade_side: bool = True,
     financing: RateCurve | None = None,
+    clock: BarClock | None = None,
 ) -> SimResult:
     """Returns, fees and financing of trades whose exit is known (the last step of :func:`simulate`).
 
     Also used directly for trades known to touch no level, whose exit needs no scan (the backtest's
     quiet trades): one formula for both. ``day`` is indexed by ``e`` and ``exit_idx``; ``financing``
-    is the curve of a financing-rate series (loaded over ``day`` when not given).
+    is the curve of a financing-rate series (loaded over ``day`` when not given); ``clock`` (intraday)
+    makes carry accrue on the time held rather than on calendar days.
     """
     lev = rules.leverage
     rel = exit_price / entry_price
@@ -298,13 +334,20 @@ def settle(
     if rules.stop_slippage_bps:  # a stop or liquidation fills worse than its level
         fees += np.where((reason == SL) | (reason == LIQUIDATION), rules.stop_cost_rate * lev * rel, 0.0)
     d0, d1 = day[e], day[exit_idx]
-    days = (d1 - d0).astype(np.float64)
+    if clock is None:  # daily: the nights held, exit day - entry day
+        days = (d1 - d0).astype(np.float64)
+    else:  # intraday: the time held, entry open to exit open (gap, signal) or close
+        days = clock.held_days(e, exit_idx, at_open)
     year = rules.days_per_year  # the day count: 360.0 (act_360) or 365.0 (act_365)
     short_rate = rules.borrow_fee * lev / year
     if isinstance(rules.financing_rate, RateSeries):  # the rates of the days held, one by one
         if financing is None:
-            financing = RateCurve.over(rules.financing_rate, day, "financing_rate")
-        long_carry: Any = financing.accrued(d0, d1) * (max(lev - 1.0, 0.0) / year)
+            financing = RateCurve.over(rules.financing_rate, carry_days(day, clock), "financing_rate")
+        if clock is None:
+            long_carry: Any = financing.accrued(d0, d1) * (max(lev - 1.0, 0.0) / year)
+        else:
+            t1 = clock.exit_time(exit_idx, at_open)
+            long_carry = financing.accrued_seconds(clock.time[e], t1) * (max(lev - 1.0, 0.0) / year)
     else:
         long_carry = days * (rules.financing_rate * max(lev - 1.0, 0.0) / year)
     if not per_trade_side:
@@ -441,8 +484,10 @@ def _resolve(
     hor: Any,
     s: int,
     rules: TradeRules,
+    to_end: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Exit bar offset, price, reason and at-open flag for one chunk of same-side trades."""
+    """Exit bar offset, price, reason and at-open flag for one chunk of same-side trades (``to_end``:
+    offset of each trade's ticker's last bar)."""
     m = e.shape[0]
     tp, sl, liq = barrier_prices(entry, s, rules)
     # The adverse level is whichever of stop and liquidation the price reaches first.
@@ -473,7 +518,7 @@ def _resolve(
     bar_lo, bar_hi = lo_eff[i], hi_eff[i]
     intra_adv = barrier_bar & ((bar_lo <= adv) if s > 0 else (bar_hi >= adv)) & ~signal
 
-    reason = np.where(k == hor - 1, HORIZON, END).astype(np.int8)
+    reason = time_exit_reason(k, hor, to_end)
     price = c[i].copy()
     # Assign from lowest to highest priority so that later assignments win.
     intra_tp = barrier_bar & ~signal & ~intra_adv

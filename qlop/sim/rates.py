@@ -10,6 +10,9 @@ day ``d1`` accrues the rates of days ``d0 .. d1 - 1``, each divided by the day c
 * simple (financing of a position): ``sum(rate[k] for k in d0 .. d1-1) / Y``;
 * compounded daily (idle cash, the risk-free return of a period): ``prod(1 + rate[k] / Y) - 1``.
 
+Intraday positions accrue on the actual time held (:meth:`RateCurve.accrued_seconds`): each day's
+rate times the fraction of that day the position was open, so 24 hourly bars accrue one day.
+
 A constant keeps the closed forms ``rate x days / Y`` and ``(1 + rate / Y) ** days``.
 """
 
@@ -136,6 +139,23 @@ class RateCurve:
         if self.rate is None:
             return self.constant * (np.asarray(d1, dtype=np.int64) - np.asarray(d0, dtype=np.int64)).astype(np.float64)
         return self.rate_days(d1) - self.rate_days(d0)
+
+    def accrued_seconds(self, s0: Any, s1: Any) -> np.ndarray:
+        """Simple accrual between moments (int seconds since 1970-01-01 UTC) in rate x days: each
+        calendar day's rate times the part of that day inside ``[s0, s1)`` (divide by ``Y``)."""
+        a0, a1 = np.asarray(s0, dtype=np.int64), np.asarray(s1, dtype=np.int64)
+        if self.rate is None:
+            return self.constant * (a1 - a0).astype(np.float64) / 86_400
+        return self._rate_days_at(a1) - self._rate_days_at(a0)
+
+    def _rate_days_at(self, seconds: np.ndarray) -> np.ndarray:
+        day, rest = np.divmod(seconds, 86_400)
+        assert self.rate is not None
+        i = self._index(day)
+        if np.any((rest > 0) & (i >= self.rate.size)):
+            raise ValueError(f"rate curve covers days {self.first_day}..{self.first_day + self.rate.size - 1} only")
+        within = np.where(rest > 0, self.rate[np.minimum(i, self.rate.size - 1)], 0.0)
+        return self._cum[i] + within * (rest / 86_400)
 
     def growth(self, day: Any, year: float) -> np.ndarray:
         """Daily-compounded growth of one unit held from ``first_day`` to ``day``:

@@ -45,6 +45,11 @@ class TradeExits(BaseModel):
         unit="(price fraction)",
         description="Stop-loss distance from entry as a price fraction (None = no barrier)",
     )
+    exit_at_session_end: bool = Field(
+        False,
+        description="Close at the close of the entry session's last bar (no overnight risk): intraday "
+        "panels; a daily bar is its own session",
+    )
 
 
 class TradeRules(TradeTerms, TradeExits):

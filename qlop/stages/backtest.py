@@ -70,7 +70,7 @@ def prediction_scheme(run_dir: Path) -> str | None:
 def exit_rules(config: "PipelineConfig", strategy: Any) -> "ExitRules":
     """The strategy's barriers, completed from the label's trade rules when it asks for them.
 
-    The label gives take-profit, stop-loss and horizon; leverage, margin and costs are always the
+    The label gives take-profit, stop-loss, horizon and ``exit_at_session_end``; leverage, margin and costs are always the
     backtest's. When those differ from the label's, a warning says the trades are not exactly the
     labelled ones.
     """
@@ -81,6 +81,7 @@ def exit_rules(config: "PipelineConfig", strategy: Any) -> "ExitRules":
     if spec is None:
         return ExitRules(exit_on_signal=True)
     tp, sl, horizon = spec.get("take_profit"), spec.get("stop_loss"), spec.get("horizon")
+    session_end = spec.get("exit_at_session_end")
     if spec.get("from_label"):
         if config.label is None:
             raise ConfigError(
@@ -98,9 +99,14 @@ def exit_rules(config: "PipelineConfig", strategy: Any) -> "ExitRules":
         tp = tp if tp is not None else rules.take_profit
         sl = sl if sl is not None else rules.stop_loss
         horizon = horizon if horizon is not None else rules.horizon
+        session_end = session_end if session_end is not None else rules.exit_at_session_end
         _warn_if_label_differs(config, rules)
     return ExitRules(
-        take_profit=tp, stop_loss=sl, horizon=horizon, exit_on_signal=bool(spec.get("exit_on_signal", True))
+        take_profit=tp,
+        stop_loss=sl,
+        horizon=horizon,
+        exit_on_signal=bool(spec.get("exit_on_signal", True)),
+        exit_at_session_end=bool(session_end),
     )
 
 
@@ -138,7 +144,7 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
     from qlop.adapters import strategy_inputs
     from qlop.backtest.engine import EngineSettings, run_engine
     from qlop.benchmark import benchmark_for_window
-    from qlop.metrics import performance_metrics
+    from qlop.metrics import bar_periods_per_year, performance_metrics
 
     bt = config.backtest
     if bt is None:
@@ -162,15 +168,17 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
         bench_ret = benchmark_returns(bench_close, dates)
         with _rate_field_errors():
             rf = risk_free_returns(bt, dates)
+        periods, periods_source = bar_periods_per_year(panel, bt.periods_per_year)
         metrics = performance_metrics(
             result.equity["equity"].to_numpy(),
             bt.initial_capital,
-            dates=dates.to_numpy(),
+            dates=utc_values(dates),
             gross_exposure=result.equity["gross_exposure"].to_numpy(),
             trades=result.trades,
             benchmark_returns=bench_ret,
             n_trials=bt.n_trials,
-            periods_per_year=bt.periods_per_year,
+            periods_per_year=periods,
+            periods_per_year_source=periods_source,
             risk_free_returns=rf,
         )
         with component_errors("backtest", "strategy", bt.strategy_type):
@@ -265,8 +273,16 @@ def risk_free_returns(bt: Any, dates: "pd.DatetimeIndex") -> Any:
     from qlop.calendar import day_numbers
     from qlop.sim.rates import RateCurve
 
-    days = day_numbers(dates.to_numpy())
+    days = day_numbers(utc_values(dates))  # intraday: the UTC day of each bar (cash compounds per day)
     return RateCurve.over(bt.risk_free, days, "risk_free").period_returns(days, bt.days_per_year)
+
+
+def utc_values(dates: "pd.DatetimeIndex") -> Any:
+    """The dates as datetime64 values: bar times of an intraday (tz-aware) index in UTC."""
+    import pandas as pd
+
+    idx = pd.DatetimeIndex(dates)
+    return (idx.tz_convert("UTC").tz_localize(None) if idx.tz is not None else idx).to_numpy()
 
 
 def assumptions(bt: Any, exits: "ExitRules | None" = None) -> dict[str, Any]:

@@ -140,7 +140,11 @@ def parity_rows(run_dir: Path, meta: dict[str, Any], model_choice: str) -> "pd.D
     if model_choice == "final":
         end = (meta.get("training_window") or {}).get("end")
         if end is not None:
-            index = index[index.get_level_values(1) <= pd.Timestamp(end)]
+            times = index.get_level_values(1)
+            last = pd.Timestamp(end)
+            if isinstance(times, pd.DatetimeIndex) and times.tz is not None:  # intraday: a UTC bar time
+                last = last.tz_localize("UTC")
+            index = index[times <= last]
     features = pd.read_parquet(layout.features, columns=list(meta["feature_columns"]))
     return features.loc[index]
 

@@ -432,11 +432,13 @@ def _fit_final(
         model.train(*model_fit_inputs(ts.X, ts.y, rows), None, None)
         timings.fit += time.perf_counter() - t0
     timings.library += float(model.library_seconds)
+    from qlop.validation import bar_iso
+
     dates = ts.X.index.get_level_values(1)[rows]
     info = {
         "n_rows": int(rows.size),
-        "start": str(dates.min().date()),
-        "end": str(dates.max().date()),
+        "start": bar_iso(dates.min()),  # YYYY-MM-DD, or the bar's time (UTC) on intraday bars
+        "end": bar_iso(dates.max()),
         "params": model.params.model_dump(mode="json"),
     }
     info.update(model.fit_info)

@@ -5,6 +5,8 @@ For every row ``t`` (the signal day) the trade of :mod:`qlop.sim` is simulated: 
 ``t+H``. ``label`` is 1.0 where the net return on margin (after every cost) exceeds ``hurdle``, else
 0.0. Rows whose horizon is not fully inside their ticker's data (the last ``H`` rows of each ticker)
 get NaN, even when a barrier was hit earlier: whether a row is labelled never depends on its outcome.
+With ``exit_at_session_end`` the trade also closes at its session's last bar, so a row is labelled
+when that comes before the data ends. On intraday panels financing accrues on the time held.
 """
 
 from __future__ import annotations
@@ -83,9 +85,22 @@ class LeverageOpportunityLabel(BaseLabelPlugin):
         h = self.horizon
         rows = np.arange(n, dtype=np.int64)
         known = rows + h <= arr.seg_end
+        if self.params.exit_at_session_end:  # a trade closed by its session's end, before data ends
+            inside = np.flatnonzero(rows < arr.seg_end)
+            known[inside] |= arr.session_end[inside + 1] < arr.seg_end[inside]
         known[known] = arr.open[rows[known] + 1] > 0  # an unusable entry price gives no label
         signal = rows[known]
-        res = simulate(arr.open, arr.high, arr.low, arr.close, arr.day, arr.seg_end, signal + 1, self.trade_rules())
+        res = simulate(
+            arr.open,
+            arr.high,
+            arr.low,
+            arr.close,
+            arr.day,
+            arr.seg_end,
+            signal + 1,
+            self.trade_rules(),
+            clock=arr.clock,
+        )
 
         net = np.full(n, np.nan)
         net[signal] = res.net_return

@@ -99,7 +99,11 @@ class _Cand:
         self.te = 0.0
 
 
-def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSettings, exits: ExitRules):
+def reference_backtest(
+    panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSettings, exits: ExitRules, bar: int = 0, tz: str = "UTC"
+):
+    """``bar``: an intraday panel's bar length in seconds (0 = daily); its sessions are calendar dates
+    in the time zone ``tz``. Intraday carry accrues on the seconds held, idle cash per UTC day."""
     lev, mm = cfg.leverage, cfg.maintenance_margin
     year = {"act_365": 365, "act_360": 360}[cfg.day_count]
     leg = (cfg.commission_bps + cfg.slippage_bps) / 1e4
@@ -109,10 +113,19 @@ def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSe
     cash_rate = cfg.risk_free if cfg.cash_rate is None else cfg.cash_rate
 
     def carry(side, d0, d1):
-        """Carry from day d0 to day d1 as a fraction of margin: each day's rate / year."""
+        """Carry from day d0 to day d1 (intraday: second d0 to second d1) as a fraction of margin:
+        each day's rate / year, for the part of the day held."""
+        if bar:
+            spans = [
+                (k, (min(d1, (k + 1) * 86400) - max(d0, k * 86400)) / 86400)
+                for k in range(d0 // 86400, (d1 - 1) // 86400 + 1)
+                if d1 > d0
+            ]
+        else:
+            spans = [(k, 1.0) for k in range(d0, d1)]
         if side > 0:
-            return sum(rate_on(cfg.financing_rate, k) * max(lev - 1, 0) / year for k in range(d0, d1))
-        return cfg.borrow_fee * lev * (d1 - d0) / year
+            return sum(rate_on(cfg.financing_rate, k) * part * max(lev - 1, 0) / year for k, part in spans)
+        return cfg.borrow_fee * lev * sum(part for _, part in spans) / year
 
     def value(c, price, day):
         frac = 1 + c.side * lev * (price / c.entry - 1) - leg * lev - carry(c.side, c.entry_day, day)
@@ -126,6 +139,8 @@ def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSe
         data[t] = {
             "dates": list(p.index),
             "day": [int(d.value // 86_400_000_000_000) for d in p.index],
+            "t": [int(d.value // 1_000_000_000) if bar else int(d.value // 86_400_000_000_000) for d in p.index],
+            "session": [d.tz_convert(tz).date() if bar else d for d in p.index],
             "o": p["open"].tolist(),
             "h": p["high"].tolist(),
             "l": p["low"].tolist(),
@@ -143,14 +158,14 @@ def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSe
     open_taken: list[_Cand] = []
     trades, marks = [], []
 
-    def close_trade(c, row, price, reason):
+    def close_trade(c, row, price, reason, at_open=False):
         nonlocal cash
         d = data[c.ticker]
         rel = price / c.entry
         fees = leg * lev * (1 + rel) + (cfg.liquidation_fee * lev * rel if reason == "liquidation" else 0.0)
         if reason in ("sl", "liquidation"):
             fees += stop_leg * lev * rel
-        fin = carry(c.side, c.entry_day, d["day"][row])
+        fin = carry(c.side, c.entry_day, d["t"][row] + (0 if at_open else bar))
         net = max(lev * c.side * (rel - 1) - fees - fin, -1.0)
         cur[c.ticker] = None
         last_exit[c.ticker] = row
@@ -181,6 +196,7 @@ def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSe
     for date in calendar:
         today = {t: pos[t][date] for t in tickers if date in pos[t]}
         day_num = int(date.value // 86_400_000_000_000)
+        now = int(date.value // 1_000_000_000) if bar else day_num  # the open of this bar
         # 0. idle cash earns the cash rate for every calendar day since the last date, compounded daily
         if prev_day is not None:
             for k in range(prev_day, day_num):
@@ -196,13 +212,13 @@ def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSe
             gap_sl = o <= c.sl if c.side > 0 else o >= c.sl
             gap_tp = o >= c.tp if c.side > 0 else o <= c.tp
             if gap_liq:
-                close_trade(c, i, o, "liquidation")
+                close_trade(c, i, o, "liquidation", True)
             elif gap_sl:
-                close_trade(c, i, o, "sl")
+                close_trade(c, i, o, "sl", True)
             elif gap_tp:
-                close_trade(c, i, o, "tp")
+                close_trade(c, i, o, "tp", True)
             elif exits.exit_on_signal and d["sig"][i - 1] != c.side:
-                close_trade(c, i, o, "signal")
+                close_trade(c, i, o, "signal", True)
         # 2. candidates entering at this open, then the book's decisions
         new = []
         for t, i in today.items():
@@ -217,7 +233,7 @@ def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSe
                 i,
                 d["sig"][i - 1],
                 d["o"][i],
-                d["day"][i],
+                d["t"][i],
                 lev,
                 mm,
                 exits.take_profit,
@@ -236,7 +252,7 @@ def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSe
                     price = d["o"][today[c.ticker]]
                 else:
                     price = d["c"][last_row[c.ticker]]
-                equity += value(c, price, day_num)
+                equity += value(c, price, now)
                 gross += c.margin * lev / c.entry * price
             new.sort(key=lambda c: (-(c.score if c.score == c.score else -math.inf), tickers.index(c.ticker)))
             for c in new:
@@ -269,11 +285,13 @@ def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSe
                 close_trade(c, i, d["c"][i], "horizon")
             elif i == len(d["dates"]) - 1:
                 close_trade(c, i, d["c"][i], "end")
+            elif exits.exit_at_session_end and d["session"][i + 1] != d["session"][c.entry_row]:
+                close_trade(c, i, d["c"][i], "session")  # the next bar is another session's
         # 4. marks at the close
         equity, gross, net = cash, 0.0, 0.0
         for c in open_taken:
             price = data[c.ticker]["c"][last_row[c.ticker]]
-            equity += value(c, price, day_num)
+            equity += value(c, price, now + bar)  # marked at the close
             expo = c.margin * lev / c.entry * price
             gross += expo
             net += c.side * expo
@@ -291,11 +309,25 @@ def reference_backtest(panel: pd.DataFrame, signals: pd.DataFrame, cfg: EngineSe
 
 
 # -------------------------------------------------------------------------------------- generators
+def intraday_calendar(kind: str, n: int) -> pd.DatetimeIndex:
+    """``n`` bar opens (UTC): hourly 24/7 from a Monday evening, or exchange sessions of five hourly
+    bars from 09:30 New York on business days (overnight and weekend gaps between sessions)."""
+    if kind == "24/7":
+        return pd.date_range("2021-01-04 18:00", periods=n, freq="1h", tz="UTC")
+    days = pd.bdate_range("2021-01-04", periods=n // 5 + 1)
+    opens = [
+        pd.Timestamp(f"{d:%Y-%m-%d} 09:30", tz="America/New_York") + pd.Timedelta(hours=k)
+        for d in days
+        for k in range(5)
+    ]
+    return pd.DatetimeIndex(opens[:n]).tz_convert("UTC")
+
+
 @st.composite
-def books(draw):
+def books(draw, intraday=None):
     n_tickers = draw(st.integers(1, 4))
     n_days = draw(st.integers(3, 45))
-    calendar = pd.bdate_range("2021-01-04", periods=n_days)
+    calendar = pd.bdate_range("2021-01-04", periods=n_days) if intraday is None else intraday_calendar(intraday, n_days)
     rows, sig_rows = [], []
     for j in range(n_tickers):
         keep = draw(st.lists(st.booleans(), min_size=n_days, max_size=n_days))
@@ -351,18 +383,26 @@ def books(draw):
         stop_loss=draw(st.sampled_from([None, 0.02, 0.1])),
         horizon=draw(st.sampled_from([None, 1, 2, 5])),
         exit_on_signal=draw(st.booleans()),
+        exit_at_session_end=intraday is not None and draw(st.booleans()),
     )
+    if intraday is not None:  # what an intraday data source records (a ticker may miss bars)
+        panel.attrs["interval"] = "1h"
+    if intraday == "exchange":
+        panel.attrs["timezone"] = "America/New_York"
     return panel, signals, cfg, exits
 
 
 def _compare(panel, signals, cfg, exits, books=None):
     res = run_engine(panel, signals, cfg, exits, books=books)
+    dates = pd.DatetimeIndex(panel.index.get_level_values(1))
+    bar = 3600 if dates.tz is not None else 0
+    tz = panel.attrs.get("timezone", "UTC")
     if books == "ticker":
         for t in panel.index.get_level_values(0).unique():
-            ref_eq, ref_tr = reference_backtest(panel.loc[[t]], signals.loc[[t]], cfg, exits)
+            ref_eq, ref_tr = reference_backtest(panel.loc[[t]], signals.loc[[t]], cfg, exits, bar, tz)
             _assert_equal(res.equity.loc[t], res.trades[res.trades["ticker"] == t], ref_eq, ref_tr)
     else:
-        ref_eq, ref_tr = reference_backtest(panel, signals, cfg, exits)
+        ref_eq, ref_tr = reference_backtest(panel, signals, cfg, exits, bar, tz)
         _assert_equal(res.equity, res.trades, ref_eq, ref_tr)
 
 
@@ -396,6 +436,13 @@ def test_engine_equals_reference_loop_shared_book(book):
 @given(books())
 def test_engine_equals_reference_loop_one_book_per_ticker(book):
     _compare(*book, books="ticker")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.sampled_from(["24/7", "exchange"]).flatmap(lambda kind: books(intraday=kind)), st.booleans())
+def test_engine_equals_reference_loop_on_intraday_calendars(book, per_ticker):
+    """Hourly bars, 24/7 or in exchange sessions: carry on the seconds held, session exits, gaps at opens."""
+    _compare(*book, books="ticker" if per_ticker else None)
 
 
 def test_reference_sees_liquidations_and_every_exit_reason():

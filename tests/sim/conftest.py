@@ -13,15 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REASON_NAMES = ("horizon", "tp", "sl", "liquidation", "signal", "end")
+REASON_NAMES = ("horizon", "tp", "sl", "liquidation", "signal", "end", "session")
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "qlop_contrib" / "data" / "ohlcv"
 
 
-def reference_trade(o, h, l, c, day, seg_end, e, rules, side, horizon, exit_open=None, rate_on=None):
+def reference_trade(o, h, l, c, day, seg_end, e, rules, side, horizon, exit_open=None, rate_on=None, clock=None):
     """Simulate one trade bar by bar; return a dict of the SimResult fields for it.
 
     ``rate_on(day)``: the annual financing rate in effect on a calendar day, when the rules' financing
-    rate is a series (each day held accrues its own rate)."""
+    rate is a series (each day held accrues its own rate). ``clock``: an intraday panel's
+    ``(open_seconds, bar_seconds, session_end)``; carry then accrues on the seconds held."""
     L = rules.leverage
     mm = rules.maintenance_margin
     E = float(o[e])
@@ -47,6 +48,9 @@ def reference_trade(o, h, l, c, day, seg_end, e, rules, side, horizon, exit_open
         return price >= level if long else price <= level
 
     last = int(seg_end[e])
+    session_last = e if clock is None else int(clock[2][e])  # a daily bar is its own session
+    if rules.exit_at_session_end:
+        last = min(last, session_last)
     exit_bar = exit_price = why = None
     at_open = False
     for k in range(horizon):
@@ -79,7 +83,7 @@ def reference_trade(o, h, l, c, day, seg_end, e, rules, side, horizon, exit_open
             exit_bar, exit_price, why = i, tp, "tp"
             break
         if i == last and k < horizon - 1:
-            exit_bar, exit_price, why = i, float(c[i]), "end"
+            exit_bar, exit_price, why = i, float(c[i]), "end" if i == int(seg_end[e]) else "session"
             break
     if exit_bar is None:
         exit_bar, exit_price, why = e + horizon - 1, float(c[e + horizon - 1]), "horizon"
@@ -94,10 +98,20 @@ def reference_trade(o, h, l, c, day, seg_end, e, rules, side, horizon, exit_open
         fees += rules.liquidation_fee * qty * exit_price
     if why in ("sl", "liquidation"):  # a stop or liquidation fills stop_slippage_bps worse
         fees += rules.stop_slippage_bps / 10_000 * qty * exit_price
-    days = int(day[exit_bar]) - int(day[e])
     year = {"act_365": 365, "act_360": 360}[rules.day_count]
+    if clock is None:  # nights held
+        days = int(day[exit_bar]) - int(day[e])
+        spans = [(k, 1.0) for k in range(int(day[e]), int(day[exit_bar]))]
+    else:  # seconds held, from the entry bar's open to the exit (its open for a gap or signal fill)
+        t0 = int(clock[0][e])
+        t1 = int(clock[0][exit_bar]) + (0 if at_open else int(clock[1]))
+        days = (t1 - t0) / 86400
+        spans = []  # (calendar day, fraction of it held)
+        for k in range(t0 // 86400, (t1 - 1) // 86400 + 1 if t1 > t0 else t0 // 86400):
+            overlap = min(t1, (k + 1) * 86400) - max(t0, k * 86400)
+            spans.append((k, overlap / 86400))
     if long and rate_on is not None:
-        financing = sum(rate_on(k) * max(L - 1, 0.0) / year for k in range(int(day[e]), int(day[exit_bar])))
+        financing = sum(rate_on(k) * part * max(L - 1, 0.0) / year for k, part in spans)
     elif long:
         financing = rules.financing_rate * max(L - 1, 0.0) * days / year
     else:
@@ -118,14 +132,16 @@ def reference_trade(o, h, l, c, day, seg_end, e, rules, side, horizon, exit_open
     )
 
 
-def reference_simulate(o, h, l, c, day, seg_end, entries, rules, side=None, horizon=None, exit_open=None, rate_on=None):
+def reference_simulate(
+    o, h, l, c, day, seg_end, entries, rules, side=None, horizon=None, exit_open=None, rate_on=None, clock=None
+):
     """Per-trade loop over ``entries``; returns a dict of arrays keyed like SimResult."""
     rows = []
     for j, e in enumerate(entries):
         s = (1 if rules.side == "long" else -1) if side is None else int(side[j])
         hz = rules.horizon if horizon is None else int(horizon[j])
         xo = None if exit_open is None else int(exit_open[j])
-        rows.append(reference_trade(o, h, l, c, day, seg_end, int(e), rules, s, hz, xo, rate_on))
+        rows.append(reference_trade(o, h, l, c, day, seg_end, int(e), rules, s, hz, xo, rate_on, clock))
     keys = (
         "exit_idx",
         "entry_price",

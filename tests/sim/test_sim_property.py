@@ -127,3 +127,111 @@ def test_simulate_equals_per_trade_loop(simref, data, rules, block):
     assert np.all(result.net_return >= -1.0)
     # No trade reads past its own ticker's last bar.
     assert np.all(result.exit_idx <= seg_end[panel["entries"]])
+
+
+@st.composite
+def random_intraday_panel(draw):
+    """Intraday tickers: 24/7 bars (a session per UTC day) or exchange sessions of a few bars opening
+    at 14:30 UTC with overnight and weekend gaps between them; the clock is built here, bar by bar."""
+    bar = draw(st.sampled_from([300, 3600, 4 * 3600]))
+    always_open = draw(st.booleans())
+    n_tickers = draw(st.integers(1, 3))
+    seed = draw(st.integers(0, 2**32 - 1))
+    vol = draw(st.sampled_from([0.002, 0.01, 0.04]))
+    rng = np.random.default_rng(seed)
+    o, h, l, c, times, sess_end, lengths = [], [], [], [], [], [], []
+    for _ in range(n_tickers):
+        prev = rng.uniform(5, 200)
+        day = int(rng.integers(18_000, 20_000))
+        t = day * 86400 + (int(rng.integers(0, 86400 // bar)) * bar if always_open else 14 * 3600 + 1800)
+        count = int(rng.integers(1, 40))
+        start = len(times)
+        for j in range(count):
+            new_session = j == 0 or (always_open and t // 86400 != times[-1] // 86400)  # 24/7: a session is a UTC day
+            op = prev * np.exp(rng.normal(0, vol / 4) + (rng.normal(0, 4 * vol) if new_session and j else 0.0))
+            cl = op * np.exp(rng.normal(0, vol))
+            o.append(op)
+            c.append(cl)
+            h.append(max(op, cl) * np.exp(abs(rng.normal(0, vol / 2))))
+            l.append(min(op, cl) * np.exp(-abs(rng.normal(0, vol / 2))))
+            times.append(t)
+            prev = cl
+            if always_open:
+                t += bar
+            elif rng.random() < 0.25:  # the session closes after this bar: next one days later
+                t = (t // 86400 + int(rng.integers(1, 4))) * 86400 + 14 * 3600 + 1800
+            else:
+                t += bar
+        # the session of each bar ends at its last bar before the next session starts
+        sess = []
+        for i in range(start, len(times)):
+            k = i
+            while k + 1 < len(times) and _same_session(times[k], times[k + 1], bar, always_open):
+                k += 1
+            sess.append(k)
+        sess_end.extend(sess)
+        lengths.append(count)
+    n = len(times)
+    m = draw(st.integers(1, 40))
+    entries = rng.integers(0, n, size=m)
+    panel = dict(
+        o=np.array(o),
+        h=np.array(h),
+        l=np.array(l),
+        c=np.array(c),
+        day=np.array(times, dtype=np.int64) // 86400,
+        time=np.array(times, dtype=np.int64),
+        bar=bar,
+        session_end=np.array(sess_end, dtype=np.int64),
+        lengths=np.array(lengths),
+        entries=entries,
+    )
+    overrides = {}
+    if draw(st.booleans()):
+        overrides["side"] = rng.choice([-1, 1], size=m)
+    if draw(st.booleans()):
+        overrides["horizon"] = rng.integers(1, 30, size=m)
+    if draw(st.booleans()):
+        overrides["exit_open_idx"] = np.where(rng.random(m) < 0.5, -1, entries + rng.integers(1, 9, size=m))
+    return panel, overrides
+
+
+def _same_session(t0, t1, bar, always_open):
+    if always_open:
+        return t0 // 86400 == t1 // 86400
+    return t1 - t0 == bar
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=random_intraday_panel(), rules=random_rules(), session_exit=st.booleans())
+def test_intraday_simulate_equals_per_trade_loop(simref, data, rules, session_exit):
+    """Intraday calendars: carry on the seconds held, exits at the session's last bar, gaps at opens."""
+    from qlop.sim.panel import BarClock
+
+    panel, overrides = data
+    rules = rules.model_copy(update={"exit_at_session_end": session_exit, "horizon": rules.horizon * 3})
+    seg_end = simref.segments(panel["lengths"])
+    # a session never runs past its ticker's data
+    session_end = np.minimum(panel["session_end"], seg_end)
+    clock = BarClock(panel["time"], panel["bar"], session_end)
+    args = (panel["o"], panel["h"], panel["l"], panel["c"], panel["day"], seg_end, panel["entries"])
+    curve = rate_on = None
+    if rules.financing_rate == SERIES:
+        first = int(panel["day"].min())
+        last = int((panel["time"].max() + panel["bar"]) // 86400)
+        steps = np.random.default_rng(int(panel["day"].sum())).choice([-0.01, 0.0, 0.02, 0.07, 0.3], last - first + 1)
+        curve = RateCurve(first, steps)
+        rate_on = lambda k: float(curve.rate[k - first])  # noqa: E731
+    result = simulate(*args, rules, **overrides, financing=curve, clock=clock)
+    ref = simref.simulate(
+        *args,
+        rules,
+        side=overrides.get("side"),
+        horizon=overrides.get("horizon"),
+        exit_open=overrides.get("exit_open_idx"),
+        rate_on=rate_on,
+        clock=(panel["time"], panel["bar"], session_end),
+    )
+    simref.check(result, ref)
+    if session_exit:  # no trade is open across a session break
+        assert np.all(result.exit_idx <= session_end[panel["entries"]])
