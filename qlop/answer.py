@@ -21,6 +21,7 @@ from qlop.formatting import (
     benchmark_text,
     bps,
     count,
+    counted,
     format_metric,
     iso_date,
     leverage,
@@ -160,11 +161,11 @@ def strategy_line(m: dict[str, Any] | None) -> str | None:
             f"Strategy: {m.get('strategy')} from {f('start')} to {f('end')}: {m['no_trade_reason']}; the "
             f"capital stayed in cash ({f('total_return')}){bench}."
         )
-    trades = f"{f('n_trades')} trades, {f('liquidations')} liquidations"
+    trades = f"{counted(m.get('n_trades'), 'trade')}, {counted(m.get('liquidations'), 'liquidation')}"
     if m.get("engine") == "target_weights":  # a resized book: fills, and the account's forced closes
-        trades = f"{f('n_trades')} fills, {f('liquidations')} forced closes"
+        trades = f"{counted(m.get('n_trades'), 'fill')}, {counted(m.get('liquidations'), 'forced close')}"
         if m.get("margin_mode") == "cross":
-            trades += f" ({f('margin_calls')} margin calls)"
+            trades += f" ({counted(m.get('margin_calls'), 'margin call')})"
         if m.get("bust"):
             trades += f", the account went bust on {m.get('bust_date')}"
     mode = f" [{m['margin_mode']} margin, {m['sizing']} sizing]" if m.get("engine") == "target_weights" else ""

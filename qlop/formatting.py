@@ -120,6 +120,15 @@ def count(value: Any) -> str:
     return MISSING if v is None else f"{int(round(v)):,d}"
 
 
+def counted(value: Any, noun: str, plural: str | None = None) -> str:
+    """A count with its noun, singular for exactly one (``1 trade``, ``2,048 trades``, ``0 trades``)."""
+    v = _number(value)
+    if v is None:
+        return f"{MISSING} {plural or noun + 's'}"
+    n = int(round(v))
+    return f"{n:,d} {noun if n == 1 else plural or noun + 's'}"
+
+
 def iso_date(value: Any) -> str:
     """A day as ``YYYY-MM-DD`` from a string, date, datetime, pandas Timestamp or numpy datetime64."""
     if value is None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from qlop.formatting import counted
 from qlop.report_data import EXIT_NAMES, SECTIONS, RunData, RunView, display, has_times, run_view
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -174,7 +175,9 @@ def price_figure(views: list[tuple[str, dict[str, Any]]]) -> Any | None:
     for i, (ticker, v) in enumerate(views):
         mask = [False] * (3 * len(views))
         mask[3 * i : 3 * i + 3] = [True, True, True]
-        buttons.append(dict(label=f"{ticker} ({len(v['entries'])} trades)", method="update", args=[{"visible": mask}]))
+        buttons.append(
+            dict(label=f"{ticker} ({counted(len(v['entries']), 'trade')})", method="update", args=[{"visible": mask}])
+        )
     fig.update_layout(
         height=420,
         hovermode="closest",

@@ -730,7 +730,7 @@ MAX_PRICE_TICKERS = 24
 def run_view(run: RunData) -> RunView:
     """The view of every section of ``run`` (see :class:`RunView`)."""
     from qlop.answer import answer_from, assumptions_from
-    from qlop.formatting import benchmark_text, count, iso_date, metric_rows
+    from qlop.formatting import benchmark_text, counted, iso_date, metric_rows
 
     metrics = run.metrics or {}
     equity, trades = run.equity, run.trades
@@ -750,7 +750,7 @@ def run_view(run: RunData) -> RunView:
     monthly = monthly_returns(equity, capital)
     subtitle = (
         f"{iso_date(metrics.get('start'))} to {iso_date(metrics.get('end'))} · "
-        f"{count(metrics.get('n_trades', 0))} trades · benchmark {benchmark_text(metrics)}"
+        f"{counted(metrics.get('n_trades', 0), 'trade')} · benchmark {benchmark_text(metrics)}"
     )
     return RunView(
         run=run,

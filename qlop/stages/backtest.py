@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qlop.errors import ArtifactError, ConfigError
+from qlop.formatting import counted
 from qlop.layout import RunLayout
 from qlop.progress import stage_progress
 from qlop.stages.components import component_errors, create
@@ -162,7 +163,7 @@ def compute(config: "PipelineConfig", run_dir: Path) -> dict[str, Any]:
         exits = exit_rules(config, strategy)
         with _rate_field_errors():
             result = run_engine(panel, signals, EngineSettings.from_config(bt), exits)
-        progress.advance(message=f"{len(result.trades)} trades")
+        progress.advance(message=counted(len(result.trades), "trade"))
         dates = result.equity.index
         bench_close = bench.close if bench is not None else None
         bench_ret = benchmark_returns(bench_close, dates)

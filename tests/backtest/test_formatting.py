@@ -20,6 +20,12 @@ def test_each_kind_has_its_style():
     assert f.leverage(0.0812) == "0.08x" and f.rate(0.025) == "2.5%" and f.rate(0.05) == "5%"
 
 
+def test_a_count_with_its_noun_is_singular_for_exactly_one():
+    assert f.counted(1, "trade") == "1 trade" and f.counted(0, "trade") == "0 trades"
+    assert f.counted(2048, "trade") == "2,048 trades" and f.counted(1.0, "forced close") == "1 forced close"
+    assert f.counted(None, "trade") == f"{f.MISSING} trades"
+
+
 def test_rounding_to_zero_drops_the_sign():
     assert f.ret(-0.00001) == "0.00%" and f.ratio(-0.001) == "0.00" and f.pct(0.00004) == "0.00%"
 

@@ -7,6 +7,7 @@ import html
 import io
 import json
 import re
+from typing import Any
 
 import pytest
 from e2e_helpers import qlop, write_config
@@ -86,7 +87,14 @@ def test_the_gui_run_page_formats_the_same_figures(run, monkeypatch):
     at.run()
     assert not at.exception, at.exception
     headline = {m.label: m.value for m in at.metric}
-    metrics = at.table[1].value
+    tables: dict[tuple[str, ...], Any] = {}
+    for t in at.table:  # the first table of each header: the model's metrics table comes later
+        tables.setdefault(tuple(t.value.columns), t.value)
+    metrics = tables[("Metric", "Value", "Meaning")]
+    assumptions = tables[("Assumption", "Value")]
+    assert "Leverage" in set(assumptions["Assumption"])
+    for item, text in assumptions.itertuples(index=False):  # the answer's assumptions, as report.html has them
+        assert f"<tr><td>{html.escape(item)}</td><td>{html.escape(text)}</td></tr>" in run["report"], item
     rows = dict(zip(metrics["Metric"], metrics["Value"]))
     for label, value in run["expected"].items():
         assert headline[label] == value and rows[label] == value, label

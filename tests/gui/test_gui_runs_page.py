@@ -218,7 +218,7 @@ def test_monthly_heatmap_shows_values_blank_idle_months_and_the_reports_year_ord
 def test_prices_mark_the_chosen_tickers_entries_and_exits(run_dir):
     at = open_run()
     picker = at.selectbox(key="price_ticker")
-    assert picker.options == ["AAPL (2 trades)", "MSFT (1 trades)", "JPM (1 trades)"]
+    assert picker.options == ["AAPL (2 trades)", "MSFT (1 trade)", "JPM (1 trade)"]
     fig = charts(at)["prices"]
     traces = {t["name"]: t for t in fig["data"]}
     assert list(traces) == ["AAPL close", "entry", "exit"]

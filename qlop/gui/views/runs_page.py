@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from qlop.artifacts import read_json
+from qlop.formatting import counted
 from qlop.gui import results
 from qlop.layout import RunLayout, resolve_run
 from qlop.runs import RunSummary, list_runs, load_manifest
@@ -137,7 +138,7 @@ def results_section(view: "RunView") -> None:
             "Ticker",
             view.price_tickers,
             key="price_ticker",
-            format_func=lambda t: f"{t} ({int(counts.get(t, 0))} trades)",
+            format_func=lambda t: f"{t} ({counted(counts.get(t, 0), 'trade')})",
         )
         _chart(price_figure([(ticker, view.prices(ticker))]), "prices")
     if view.monthly is not None:
@@ -162,7 +163,7 @@ def trade_list_section(trades: Any) -> None:
     """Every trade, filtered by ticker, side and exit reason, in the one number style."""
     from qlop.report_data import EXIT_NAMES, display, trade_list
 
-    st.markdown(f"**Trade list** ({len(trades):,d} trades)")
+    st.markdown(f"**Trade list** ({counted(len(trades), 'trade')})")
     cols = st.columns(3)
 
     def choices(column: str) -> list[str]:
