@@ -17,7 +17,14 @@ from typing import Any
 import numpy as np
 
 from qlop.backtest.costs import CostModel
-from qlop.backtest.rebalance_kernel import FILL_KINDS, N_STATS, rebalance_books, rolling_vol, signal_targets
+from qlop.backtest.rebalance_kernel import (
+    FILL_KINDS,
+    N_STATS,
+    VOL_EPSILON,
+    rebalance_books,
+    rolling_vol,
+    signal_targets,
+)
 from qlop.backtest.sizing import BUST
 from qlop.sim.panel import PanelArrays
 from qlop.sim.rates import RateCurve
@@ -72,7 +79,7 @@ def raw_targets(
     vol, _ = rolling_vol(arr.close, arr.seg_end, settings.vol_lookback, VOL_PERIODS)
     with np.errstate(divide="ignore", invalid="ignore"):
         scaled = base * (settings.target_vol / vol)
-    scaled = np.where(np.isfinite(vol) & (vol > 0), scaled, 0.0)
+    scaled = np.where(np.isfinite(vol) & (vol > VOL_EPSILON), scaled, 0.0)
     scaled = np.clip(scaled, -settings.max_leverage, settings.max_leverage)
     return np.where(np.isnan(base), np.nan, scaled)
 

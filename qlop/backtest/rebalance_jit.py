@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from qlop.backtest.rebalance_kernel import DUST_FRACTION, VOL_EPSILON
+
 
 @njit(cache=True, nogil=True)
 def liquidate(k, kind, s, row, q, basis, marg, lc, cash, cross, fee_rate, min_comm, comm, f_out, f_i, fi_out):
@@ -135,8 +137,8 @@ def single_book(
             cur = q * o
             want = w * e_o if e_o > 0 else 0.0
             delta = want - cur
-            trade = delta != 0.0
             full_close = want == 0.0 and q != 0.0
+            trade = delta != 0.0 and (full_close or abs(delta) > DUST_FRACTION * abs(e_o))
             if trade and not full_close:
                 if abs(delta) < band * e_o or abs(delta) < min_trade:
                     trade = False
@@ -423,9 +425,9 @@ def rebalance_books(
                         cur = q[k] * o
                         want = w * e_o if e_o > 0 else 0.0
                         delta = want - cur
-                        if delta == 0.0:
-                            continue
                         full_close = want == 0.0 and q[k] != 0.0
+                        if delta == 0.0 or (not full_close and abs(delta) <= DUST_FRACTION * abs(e_o)):
+                            continue
                         if not full_close:
                             if abs(delta) < band * e_o or abs(delta) < min_trade:
                                 continue
@@ -592,7 +594,7 @@ def rebalance_books(
                             for j in range(lookback):
                                 var += (hist[j] - mean) * (hist[j] - mean)
                             vol = np.sqrt(var / (lookback - 1) * periods)
-                            scale = ptv / vol if vol > 0 else 0.0
+                            scale = ptv / vol if vol > VOL_EPSILON else 0.0
                         else:
                             scale = 0.0
                     g = 0.0

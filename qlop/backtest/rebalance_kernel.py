@@ -20,6 +20,12 @@ FILL_KINDS = ("rebalance", "liquidation", "margin_call", "bust")
 #: Per-book totals (columns of ``stats``).
 STAT_INTEREST, STAT_FINANCING, STAT_BORROW, STAT_CALLS, STAT_LIQUIDATIONS, STAT_BUST_SLOT, STAT_DEFICIT = range(7)
 N_STATS = 7
+#: A resize of at most this fraction of equity is floating-point noise (the same weight reached two
+#: ways), not a trade: making it would pay a ``min_commission`` for nothing. Closes are never skipped.
+DUST_FRACTION = 1e-9
+#: An annualised volatility at most this counts as zero: a window of P&L that is mathematically
+#: constant leaves ~1e-17 of rounding, and dividing a target by it would lever the book to its cap.
+VOL_EPSILON = 1e-9
 
 
 @cache
