@@ -24,6 +24,9 @@ N_STATS = 7
 
 @cache
 def _kernel() -> Any:
+    from qlop.backtest.kernels import load_numba
+
+    load_numba()
     from qlop.backtest import rebalance_jit
 
     return (
