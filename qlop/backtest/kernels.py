@@ -16,7 +16,35 @@ import numpy as np
 
 
 @cache
+def load_numba() -> None:
+    """Import numba with its array registries, skipping the scipy import of numba's BLAS probe.
+
+    A process's first compiled call loads every numba implementation registry; one of them
+    (``numba.np.arraymath``) imports ``scipy.linalg`` only to set a flag saying whether BLAS is
+    there (about 0.3 s of the 0.9 s a first backtest took; no QLOP kernel uses BLAS). scipy is a
+    QLOP dependency, so the probe's answer is known: the registry is imported with the probe
+    answering yes, then the probe is put back, and numba code that does use BLAS still runs numba's
+    own checks (and imports scipy) when it is compiled."""
+    import importlib.util
+    import sys
+
+    import numba.np.linalg as nplinalg
+
+    probe = getattr(nplinalg, "ensure_blas", None)
+    if "numba.np.arraymath" in sys.modules or probe is None or importlib.util.find_spec("scipy") is None:
+        return  # already loaded, or not the layout this was written for: numba's own way
+    nplinalg.ensure_blas = lambda: None
+    try:
+        import numba.np.arraymath as arraymath
+    finally:
+        nplinalg.ensure_blas = probe
+    if getattr(arraymath, "ensure_blas", None) is not None:
+        arraymath.ensure_blas = probe
+
+
+@cache
 def _kernels() -> dict[str, Any]:
+    load_numba()
     from qlop.backtest import kernels_jit as k
 
     return {

@@ -20,10 +20,10 @@ from qlop.backtest.costs import CostModel
 from qlop.backtest.rebalance_kernel import (
     FILL_KINDS,
     N_STATS,
-    VOL_EPSILON,
     rebalance_books,
     rolling_vol,
     signal_targets,
+    vol_targets,
 )
 from qlop.backtest.sizing import BUST
 from qlop.sim.panel import PanelArrays
@@ -67,21 +67,20 @@ def raw_targets(
     realised volatility to that close (0 until it has ``vol_lookback`` returns) and caps each target at
     ``max_leverage``.
     """
-    vol_target = settings.sizing == "vol_target"
+    if settings.sizing == "vol_target":
+        return vol_targets(
+            arr.close,
+            arr.seg_end,
+            signal,
+            weight,
+            settings.vol_lookback,
+            VOL_PERIODS,
+            settings.target_vol,
+            settings.max_leverage,
+        )
     if signal is None:
-        base = np.asarray(weight, dtype=np.float64)
-    elif vol_target:
-        base = signal_targets(signal, weight, arr.seg_start, 1.0, True)
-    else:
-        base = signal_targets(signal, weight, arr.seg_start, settings.position_size * settings.leverage, False)
-    if not vol_target:
-        return base
-    vol, _ = rolling_vol(arr.close, arr.seg_end, settings.vol_lookback, VOL_PERIODS)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scaled = base * (settings.target_vol / vol)
-    scaled = np.where(np.isfinite(vol) & (vol > VOL_EPSILON), scaled, 0.0)
-    scaled = np.clip(scaled, -settings.max_leverage, settings.max_leverage)
-    return np.where(np.isnan(base), np.nan, scaled)
+        return np.asarray(weight, dtype=np.float64)
+    return signal_targets(signal, weight, arr.seg_start, settings.position_size * settings.leverage, False)
 
 
 def _cells(arr: PanelArrays, code: np.ndarray, book_of_code: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -135,9 +134,11 @@ def run_portfolio_arrays(
     cell_row, cell_off, slot_off, n_tick, slot_day, slot_book = _cells(arr, code, book_of_code)
     n_slots = int(slot_off[-1]) if slot_off.size else 0
     terms = settings.terms
-    costs = CostModel.over(terms, arr.day)
+    # the books' calendars hold every date of the panel, and the cost model reads only their span
+    span_ends = np.array([slot_day.min(), slot_day.max()], dtype=np.int64) if n_slots else slot_day
+    costs = CostModel.over(terms, span_ends)
     if n_slots:
-        day0, day1 = int(slot_day.min()), int(slot_day.max())
+        day0, day1 = int(span_ends[0]), int(span_ends[1])
         span = np.arange(day0, day1 + 1, dtype=np.int64)
         growth = np.ascontiguousarray(costs.cash_growth(span), dtype=np.float64)
         curve = costs.financing or RateCurve.over(terms.financing_rate, span, "financing_rate")
@@ -196,18 +197,10 @@ def run_portfolio_arrays(
         if n_f >= 0:
             break
         capacity *= 4  # every fill is a position opened, resized or closed: rarely more than the bound
-    return PortfolioArrays(
-        slot_off,
-        slot_day,
-        slot_book,
-        *out,
-        npos,
-        fi[:n_f, 0].copy(),
-        fi[:n_f, 1].copy(),
-        fi[:n_f, 2].copy(),
-        f[:n_f].copy(),
-        stats,
-    )
+    # drop the unused tail in place (the allocator shrinks the block; a copy would fault in fresh pages)
+    f.resize((n_f, 6), refcheck=False)
+    fi.resize((n_f, 3), refcheck=False)
+    return PortfolioArrays(slot_off, slot_day, slot_book, *out, npos, fi[:, 0], fi[:, 1], fi[:, 2], f, stats)
 
 
 # ----------------------------------------------------------------------------------- frame level

@@ -632,31 +632,131 @@ def rebalance_books(
     return n_f
 
 
+#: Rows whose volatility windows are summed side by side (one accumulator per row, see ``window_vol``).
+VOL_BLOCK = 256
+
+
+@njit(cache=True, nogil=True)
+def window_vol(ret, r0, w, lookback, periods, acc, mean, vol):
+    """``vol[k]`` for ``k < w``: the sample standard deviation (ddof 1) of ``ret[r0 + k - lookback + 1 :
+    r0 + k + 1]``, annualised by ``sqrt(periods)``. Two passes over each window (mean, then squared
+    deviations): running sums would drift, and a window of equal returns must give exactly 0. Each
+    window's sums run in the same order as a loop over that window alone (so the same bits); the
+    loops go across ``w`` windows at once, independent accumulators the CPU overlaps and vectorises
+    instead of one dependent chain of additions per window."""
+    a = acc[:w]
+    mu = mean[:w]
+    b0 = r0 - lookback + 1  # the first window's first return
+    for k in range(w):
+        a[k] = 0.0
+    m = 0
+    while m + 4 <= lookback:  # four returns of each window per pass over the block, added in order
+        x0 = ret[b0 + m : b0 + m + w]
+        x1 = ret[b0 + m + 1 : b0 + m + 1 + w]
+        x2 = ret[b0 + m + 2 : b0 + m + 2 + w]
+        x3 = ret[b0 + m + 3 : b0 + m + 3 + w]
+        for k in range(w):
+            a[k] = a[k] + x0[k] + x1[k] + x2[k] + x3[k]
+        m += 4
+    while m < lookback:
+        x0 = ret[b0 + m : b0 + m + w]
+        for k in range(w):
+            a[k] += x0[k]
+        m += 1
+    for k in range(w):
+        mu[k] = a[k] / lookback
+        a[k] = 0.0
+    m = 0
+    while m + 4 <= lookback:
+        x0 = ret[b0 + m : b0 + m + w]
+        x1 = ret[b0 + m + 1 : b0 + m + 1 + w]
+        x2 = ret[b0 + m + 2 : b0 + m + 2 + w]
+        x3 = ret[b0 + m + 3 : b0 + m + 3 + w]
+        for k in range(w):
+            u = mu[k]
+            d0 = x0[k] - u
+            d1 = x1[k] - u
+            d2 = x2[k] - u
+            d3 = x3[k] - u
+            a[k] = a[k] + d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3
+        m += 4
+    while m < lookback:
+        x0 = ret[b0 + m : b0 + m + w]
+        for k in range(w):
+            d0 = x0[k] - mu[k]
+            a[k] += d0 * d0
+        m += 1
+    v = vol[:w]
+    for k in range(w):
+        v[k] = np.sqrt(a[k] / (lookback - 1) * periods)
+
+
 @njit(cache=True, nogil=True)
 def rolling_vol(close, seg_end, lookback, periods):
-    """Per row: the sample standard deviation (ddof 1) of the last ``lookback`` close-to-close
-    returns of its ticker, to and including the row's close, annualised by ``sqrt(periods)``;
-    NaN until the ticker has that many returns. Two passes over each window (mean, then squared
-    deviations): running sums would drift, and a window of equal returns must give exactly 0."""
+    """Per row: its ticker's realised volatility over the last ``lookback`` close-to-close returns, to
+    and including the row's close (:func:`window_vol`); NaN until the ticker has that many returns.
+    Also the returns (NaN on a ticker's first row)."""
     n = close.shape[0]
     out = np.full(n, np.nan)
     ret = np.full(n, np.nan)
+    acc = np.empty(VOL_BLOCK)
+    mean = np.empty(VOL_BLOCK)
     i = 0
     while i < n:
         end = seg_end[i]
         for j in range(i + 1, end + 1):
             ret[j] = close[j] / close[j - 1] - 1.0
-        for j in range(i + lookback, end + 1):
-            mean = 0.0
-            for m in range(j - lookback + 1, j + 1):
-                mean += ret[m]
-            mean /= lookback
-            var = 0.0
-            for m in range(j - lookback + 1, j + 1):
-                var += (ret[m] - mean) * (ret[m] - mean)
-            out[j] = np.sqrt(var / (lookback - 1) * periods)
+        for j0 in range(i + lookback, end + 1, VOL_BLOCK):
+            w = min(VOL_BLOCK, end + 1 - j0)
+            window_vol(ret, j0, w, lookback, periods, acc, mean, out[j0:])
         i = end + 1
     return out, ret
+
+
+@njit(cache=True, nogil=True)
+def vol_targets(close, seg_end, signal, weight, from_signal, lookback, periods, target_vol, max_lev):
+    """Per row the volatility-scaled target before the book's caps: ``base x (target_vol / vol)``,
+    0 where the volatility is not above ``VOL_EPSILON`` (before ``lookback`` returns, or flat prices),
+    then clipped to ``[-max_lev, max_lev]``; NaN (hold) where ``base`` is NaN. ``base`` is
+    ``signal x weight`` (``from_signal``) or ``weight``; ``vol`` as :func:`rolling_vol`. One pass
+    with a ticker's returns and a block's volatilities in scratch arrays: the same numbers as
+    :func:`rolling_vol` followed by the numpy expressions, without their full-length temporaries."""
+    n = close.shape[0]
+    out = np.empty(n)
+    acc = np.empty(VOL_BLOCK)
+    mean = np.empty(VOL_BLOCK)
+    vol = np.empty(VOL_BLOCK)
+    ret = np.empty(0)
+    i = 0
+    while i < n:
+        end = seg_end[i]
+        if ret.shape[0] < end + 1 - i:
+            ret = np.empty(end + 1 - i)
+        ret[0] = np.nan
+        for j in range(i + 1, end + 1):
+            ret[j - i] = close[j] / close[j - 1] - 1.0
+        for j0 in range(i, end + 1, VOL_BLOCK):
+            j1 = min(j0 + VOL_BLOCK, end + 1)
+            first = max(j0, i + lookback)  # the block's first row with a full window
+            if j1 > first:
+                window_vol(ret, first - i, j1 - first, lookback, periods, acc, mean, vol)
+            for j in range(j0, j1):
+                base = signal[j] * weight[j] if from_signal else weight[j]
+                if base != base:
+                    out[j] = np.nan
+                    continue
+                v = vol[j - first] if j >= first else np.nan
+                if np.isfinite(v) and v > VOL_EPSILON:
+                    x = base * (target_vol / v)
+                    if x > max_lev:
+                        x = max_lev
+                    elif x < -max_lev:
+                        x = -max_lev
+                else:
+                    x = 0.0
+                out[j] = x
+        i = end + 1
+    return out
 
 
 @njit(cache=True, nogil=True)

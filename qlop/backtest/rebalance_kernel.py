@@ -30,9 +30,17 @@ VOL_EPSILON = 1e-9
 
 @cache
 def _kernel() -> Any:
+    from qlop.backtest.kernels import load_numba
+
+    load_numba()
     from qlop.backtest import rebalance_jit
 
-    return rebalance_jit.rebalance_books, rebalance_jit.rolling_vol, rebalance_jit.signal_targets
+    return (
+        rebalance_jit.rebalance_books,
+        rebalance_jit.rolling_vol,
+        rebalance_jit.signal_targets,
+        rebalance_jit.vol_targets,
+    )
 
 
 def rebalance_books(*args: Any) -> int:
@@ -62,4 +70,31 @@ def signal_targets(
         np.ascontiguousarray(seg_start, dtype=np.int64),
         float(scale),
         bool(every_row),
+    )
+
+
+def vol_targets(
+    close: np.ndarray,
+    seg_end: np.ndarray,
+    signal: np.ndarray | None,
+    weight: np.ndarray,
+    lookback: int,
+    periods: float,
+    target_vol: float,
+    max_lev: float,
+) -> np.ndarray:
+    """Volatility-scaled targets: ``base x target_vol / vol`` (0 while the volatility is at most
+    ``VOL_EPSILON``), clipped to ``max_lev``, NaN where ``base`` is (hold); ``base`` = ``signal x weight`` or,
+    without signals, ``weight``; ``vol`` as :func:`rolling_vol`."""
+    from_signal = signal is not None
+    return _kernel()[3](
+        np.ascontiguousarray(close, dtype=np.float64),
+        np.ascontiguousarray(seg_end, dtype=np.int64),
+        np.ascontiguousarray(signal if from_signal else np.zeros(0), dtype=np.int8),
+        np.ascontiguousarray(weight, dtype=np.float64),
+        from_signal,
+        int(lookback),
+        float(periods),
+        float(target_vol),
+        float(max_lev),
     )

@@ -120,3 +120,50 @@ def test_barrier_strategy_is_refused_where_positions_are_resized():
     bad = pd.DataFrame({"weight": [0.5, np.inf, 0.5, 0.5, 0.5]}, index=idx)
     with pytest.raises(Exception, match="ticker A, date 2021-01-05: weight"):
         run_engine(panel, bad, EngineSettings())
+
+
+def _plain_vol(close: np.ndarray, seg_end: np.ndarray, lookback: int, periods: float) -> np.ndarray:
+    """Each window on its own, sums in row order (what the blocked kernel must reproduce bit for bit)."""
+    out = np.full(close.size, np.nan)
+    i = 0
+    while i < close.size:
+        end = int(seg_end[i])
+        ret = [np.nan] + [close[j] / close[j - 1] - 1.0 for j in range(i + 1, end + 1)]
+        for j in range(i + lookback, end + 1):
+            window = ret[j - i - lookback + 1 : j - i + 1]
+            mean = 0.0
+            for x in window:
+                mean += x
+            mean /= lookback
+            var = 0.0
+            for x in window:
+                var += (x - mean) * (x - mean)
+            out[j] = np.sqrt(var / (lookback - 1) * periods)
+        i = end + 1
+    return out
+
+
+@pytest.mark.parametrize("lookback", [2, 5, 20, 23])
+def test_blocked_volatility_windows_give_the_bits_of_one_window_at_a_time(lookback):
+    from qlop.backtest.rebalance_kernel import rolling_vol, vol_targets
+
+    rng = np.random.default_rng(lookback)
+    lengths = [1, lookback, lookback + 1, 255, 256, 257, 700]  # around the 256-row blocks
+    close = np.concatenate([100 * np.exp(np.cumsum(rng.normal(0, 0.02, n))) for n in lengths])
+    close[-300:-200] = close[-301]  # flat prices: equal returns give a volatility of exactly 0
+    starts = np.cumsum([0, *lengths[:-1]])
+    seg_end = np.repeat(starts + np.asarray(lengths) - 1, lengths)
+    want = _plain_vol(close, seg_end, lookback, 252.0)
+    assert (want[-200 + lookback : -200] == 0.0).all()
+    vol, _ = rolling_vol(close, seg_end, lookback, 252.0)
+    assert vol.tobytes() == want.tobytes()
+
+    signal = rng.integers(-1, 2, close.size).astype(np.int8)
+    weight = rng.choice([0.5, 1.0, -2.0, np.nan], close.size)
+    for sig in (signal, None):
+        base = weight if sig is None else sig * weight
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scaled = np.where(np.isfinite(want) & (want > 0), base * (0.3 / want), 0.0)
+        expect = np.where(np.isnan(base), np.nan, np.clip(scaled, -3.0, 3.0))
+        got = vol_targets(close, seg_end, sig, weight, lookback, 252.0, 0.3, 3.0)
+        assert got.tobytes() == expect.tobytes()
