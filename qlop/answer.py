@@ -234,7 +234,7 @@ def assumptions_from(
     terms = rules.model_dump()
     return [
         ("Leverage", f"{leverage(rules.leverage)} {rules.side} (the label's trade)"),
-        ("Exits", _exits_text(rules.take_profit, rules.stop_loss, rules.horizon, False)),
+        ("Exits", _exits_text(rules.take_profit, rules.stop_loss, rules.horizon, False, rules.exit_at_session_end)),
         ("Costs", _costs_text(terms)),
         ("Margin", _margin_text(terms, None)),
         ("Financing", _financing_text(terms.get("financing_rate"), terms)),
@@ -257,7 +257,7 @@ def _backtest_assumptions(
     exits = m.get("exits")
     if isinstance(exits, dict):
         tp, sl, horizon = exits.get("take_profit"), exits.get("stop_loss"), exits.get("horizon")
-        text = _exits_text(tp, sl, horizon, bool(exits.get("exit_on_signal")))
+        text = _exits_text(tp, sl, horizon, bool(exits.get("exit_on_signal")), bool(exits.get("exit_at_session_end")))
         if rules is not None and (tp, sl, horizon) == (rules.take_profit, rules.stop_loss, rules.horizon):
             text += " (the label's barriers)"
         rows.append(("Exits", text))
@@ -294,7 +294,7 @@ def _backtest_assumptions(
     return rows
 
 
-def _exits_text(tp: Any, sl: Any, horizon: Any, on_signal: bool) -> str:
+def _exits_text(tp: Any, sl: Any, horizon: Any, on_signal: bool, session_end: bool = False) -> str:
     parts = []
     if tp is not None:
         parts.append(f"take-profit {rate(tp)}")
@@ -304,6 +304,8 @@ def _exits_text(tp: Any, sl: Any, horizon: Any, on_signal: bool) -> str:
         parts.append(f"horizon {count(horizon)} bars")
     if on_signal:
         parts.append("when the signal ends")
+    if session_end:
+        parts.append("at the close of the session's last bar")
     return ", ".join(parts) if parts else "none but liquidation and the end of the data"
 
 

@@ -307,6 +307,7 @@ def assumptions(bt: Any, exits: "ExitRules | None" = None) -> dict[str, Any]:
             "stop_loss": exits.stop_loss,
             "horizon": exits.horizon,
             "exit_on_signal": exits.exit_on_signal,
+            "exit_at_session_end": exits.exit_at_session_end,
         }
     return out
 

@@ -51,13 +51,14 @@ format_name = "onnx"
 """
 
 
-def _run(config: Path, cwd: Path) -> Path:
+def _run(config: Path, cwd: Path) -> tuple[Path, str]:
+    """Runs ``qlop run -c config`` and returns the run directory and what the run printed."""
     done = qlop("run", "-c", str(config), cwd=cwd, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     run_dir = cwd / re.search(r"completed in [0-9.]+s: (\S+)", done.stdout).group(1)
     for name in ("labels.parquet", "folds.json", "predictions.parquet", "backtest/report.html", "export"):
         assert (run_dir / name).exists(), name
-    return run_dir
+    return run_dir, done.stdout
 
 
 def _session_days(times: pd.Series, tz: str) -> np.ndarray:
@@ -65,7 +66,7 @@ def _session_days(times: pd.Series, tz: str) -> np.ndarray:
 
 
 def test_hourly_24_7_example_runs_end_to_end(tmp_path):
-    run_dir = _run(EXAMPLE, tmp_path)
+    run_dir, _ = _run(EXAMPLE, tmp_path)
     metrics = json.loads((run_dir / "backtest" / "metrics.json").read_text())
     assert metrics["periods_per_year"] == 8760.0 and metrics["periods_per_year_source"] == "1h 24/7"
     equity = pd.read_parquet(run_dir / "backtest" / "equity.parquet")
@@ -88,13 +89,16 @@ def test_hourly_24_7_example_runs_end_to_end(tmp_path):
 def test_five_minute_exchange_hours_with_session_exits_run_end_to_end(tmp_path):
     config = tmp_path / "xnys5m.toml"
     config.write_text(XNYS_5M, encoding="utf-8")
-    run_dir = _run(config, tmp_path)
+    run_dir, printed = _run(config, tmp_path)
     metrics = json.loads((run_dir / "backtest" / "metrics.json").read_text())
     assert metrics["periods_per_year"] == 78 * 252 and metrics["periods_per_year_source"] == "5m XNYS"
     data = pd.read_parquet(run_dir / "data.parquet")
     assert data.attrs.get("session") == "XNYS"
     labels = pd.read_parquet(run_dir / "labels.parquet")
     assert "session" in set(labels["exit_reason"].dropna())
+    # the answer's Assumptions say when positions close
+    assert "at the close of the session's last bar" in " ".join(printed.split())  # wrapped to the terminal
+    assert metrics["exits"]["exit_at_session_end"] is True
     trades = pd.read_parquet(run_dir / "backtest" / "trades.parquet")
     assert len(trades)
     # no position is held across a session boundary: every trade leaves in the session it entered
