@@ -4,7 +4,7 @@
 #   - PyTorch's CPU build and the qlop-torch plugin (plugins/qlop-torch), whose tests run with the suite
 #   - Debian's chromium for the real-browser GUI tests (apt; playwright's own browser download cannot
 #     work offline, so the tests drive /usr/bin/chromium), postgresql and default-jre-headless
-#   Quick subset while working (about 3 CPU-minutes): bash scripts/test.sh -m "not slow and not browser"
+#   Quick subset while working (about 5 minutes on 2 cores): bash scripts/test.sh -m "not slow and not browser"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -78,15 +78,16 @@ pip_install -e plugins/qlop-torch
 "$PYTHON" -m ruff format --check --quiet .
 "$PYTHON" -m mypy --no-error-summary
 
-# The suite runs on as many workers as the machine has cores, up to 4 (pytest-xdist; worksteal, since
-# a few end-to-end tests take a minute or more while most take milliseconds). Most of its time is spent
-# waiting on subprocesses, browsers and servers, each test starting its own on free ports, so two
-# workers on two cores cut the wall time by about a fifth. QLOP_TEST_WORKERS=1 runs in one process;
-# passing -n yourself (or -p no:xdist) overrides both.
+# The suite runs on pytest-xdist workers, one more than the machine's cores, up to 4 (worksteal: a few
+# end-to-end tests take a minute while most take milliseconds). A good part of its time is spent
+# waiting on subprocesses, browsers and servers (each test starts its own, on free ports), so the
+# extra worker keeps the cores busy: on 2 cores 3 workers took 14.6 min, 2 workers 15.6-16.5, one
+# process about 19. QLOP_TEST_WORKERS=1 runs in one process; passing -n yourself (or -p no:xdist)
+# overrides both.
 workers=${QLOP_TEST_WORKERS:-}
 if [ -z "$workers" ]; then
   cores=$(nproc 2>/dev/null || echo 1)
-  workers=$((cores < 4 ? cores : 4))
+  workers=$((cores + 1 < 4 ? cores + 1 : 4))
 fi
 parallel=()
 if [ "$workers" -gt 1 ]; then
