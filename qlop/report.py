@@ -298,10 +298,16 @@ def style_figure(fig: Any) -> Any:
 # ----------------------------------------------------------------------------------- HTML
 
 
+def numeric_columns(columns: list[str], first_is_label: bool = True) -> list[bool]:
+    """Which columns of a display table hold numbers, right-aligned in report.html and on the GUI's run
+    page: all but a leading label column (ticker, year) and the folds' test dates."""
+    return [not (first_is_label and i == 0) and c not in ("Test from", "Test to") for i, c in enumerate(columns)]
+
+
 def _table(frame: Any, total_last: bool = False, first_is_label: bool = True) -> str:
     """A display frame (strings) as an HTML table: numbers right-aligned."""
     cols = list(frame.columns)
-    numeric = [not (first_is_label and i == 0) and c not in ("Test from", "Test to") for i, c in enumerate(cols)]
+    numeric = numeric_columns(cols, first_is_label)
     head = "".join(f"<th class='{'v' if n else ''}'>{html.escape(str(c))}</th>" for c, n in zip(cols, numeric))
     body = []
     for i, row in enumerate(frame.itertuples(index=False)):

@@ -80,6 +80,23 @@ TABLE_ROWS_JS = """() => [...document.querySelectorAll('[data-testid="stTable"] 
     .map(r => [...r.querySelectorAll('th, td')].map(c => c.innerText.trim()))"""
 
 
+#: Per static table: its header texts and the computed alignment of its first row's cells.
+TABLE_ALIGN_JS = """() => [...document.querySelectorAll('[data-testid="stTable"]')].map(t => {
+    const row = t.querySelector('tbody tr');
+    return {head: [...t.querySelectorAll('thead th')].map(c => c.innerText.trim()),
+            align: row ? [...row.querySelectorAll('th, td')].map(c => getComputedStyle(c).textAlign) : []};
+})"""
+
+
+def report_alignments(report: str) -> dict[tuple[str, ...], list[str]]:
+    """report.html's display tables: header texts -> each column's alignment (class 'v' = right)."""
+    out = {}
+    for head in re.findall(r"<table class='t'><thead><tr>(.*?)</tr></thead>", report):
+        cells = re.findall(r"<th class='(v?)'>(.*?)</th>", head)
+        out[tuple(html.unescape(text) for _, text in cells)] = ["right" if v else "left" for v, _ in cells]
+    return out
+
+
 def qlop(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QLOP_")}
     env["QLOP_CACHE_DIR"] = str(cwd / "cache")
@@ -144,6 +161,15 @@ def test_a_finished_runs_page_shows_the_reports_sections_and_numbers(page, gui: 
     assert "total_return" not in page.inner_text("body")
     answer = [html.unescape(i) for i in re.findall(r"<li>(.*?)</li>", report)]
     assert answer and all(line in page.inner_text("body") for line in answer)
+
+    # numbers right-aligned as in report.html: every table the report has, column for column
+    in_report = report_alignments(report)
+    tables = {tuple(t["head"]): t["align"] for t in page.evaluate(TABLE_ALIGN_JS)}
+    compared = [head for head in tables if head in in_report]
+    assert {"Fold", "Ticker"} <= {head[0] for head in compared}, (list(tables), list(in_report))
+    for head in compared:
+        assert tables[head] == in_report[head], head
+    assert tables[("Metric", "Value", "Meaning")] == ["left", "right", "left"]
 
     # equity and drawdown: one date axis, drawn the same width at the same place; the report's drawdown
     axes = page.evaluate(AXES_JS)

@@ -64,9 +64,30 @@ def section(key: str, note: str | None = None) -> None:
         st.caption(note or default)
 
 
-def _table(frame: Any) -> None:
-    """A display table (strings in the one number style), whole, without the index, as in report.html."""
-    st.table(frame, hide_index=True)
+def _table(frame: Any, key: str | None = None, numeric: list[bool] | None = None) -> None:
+    """A display table (strings in the one number style), whole, without the index, as in report.html,
+    with the ``numeric`` columns right-aligned as there. st.table sets each cell's alignment inline and
+    takes no column styles, so the table sits in a keyed container (class ``st-key-<key>``) whose
+    style rule aligns those columns."""
+    if key is None or not numeric or not any(numeric):
+        st.table(frame, hide_index=True)
+        return
+    scope = f".st-key-qlop_table_{key} [data-testid='stTable']"
+    cells = ", ".join(f"{scope} :is(td, th):nth-child({i})" for i, n in enumerate(numeric, 1) if n)
+    with st.container(key=f"qlop_table_{key}"):
+        st.html(f"<style>{cells} {{text-align: right !important; font-variant-numeric: tabular-nums}}</style>")
+        st.table(frame, hide_index=True)
+
+
+def _numeric_table(frame: Any, key: str, first_is_label: bool = True) -> None:
+    """A display table with report.html's numeric columns (:func:`qlop.report.numeric_columns`)."""
+    from qlop.report import numeric_columns
+
+    _table(frame, key, numeric_columns(list(frame.columns), first_is_label))
+
+
+#: The Metric / Value / Meaning tables: the value is the number.
+METRIC_COLUMNS = [False, True, False]
 
 
 def config_table(rows: list[tuple[str, str, str]]) -> Any:
@@ -109,7 +130,7 @@ def results_section(view: "RunView") -> None:
         st.info("This run has no backtest results.")
     else:
         section("metrics")
-        _table(pd_frame(view.metric_rows, ["Metric", "Value", "Meaning"]))
+        _table(pd_frame(view.metric_rows, ["Metric", "Value", "Meaning"]), "metrics", METRIC_COLUMNS)
     if view.equity is not None and view.drawdown is not None:
         section("equity")
         _chart(equity_figure(view.equity, view.drawdown), "equity")
@@ -117,10 +138,10 @@ def results_section(view: "RunView") -> None:
         section("probability", view.idle_note or None)
         _chart(probability_figure(view.probability, view.thresholds), "probability")
         if view.idle is not None:
-            _table(display(view.idle))
+            _numeric_table(display(view.idle), "idle")
     if view.folds is not None:
         section("folds")
-        _table(display(view.folds))
+        _numeric_table(display(view.folds), "folds", first_is_label=False)
     if view.labels is not None or view.pnl is not None:
         from qlop.report_data import SECTIONS
 
@@ -130,7 +151,7 @@ def results_section(view: "RunView") -> None:
                 heading, note = SECTIONS[key]
                 st.markdown(f"**{heading}**")
                 st.caption(note)
-                _table(display(table))
+                _numeric_table(display(table), key)
     if view.price_tickers:
         section("prices")
         counts = view.pnl["trades"] if view.pnl is not None else {}
@@ -193,7 +214,9 @@ def model_section(run_dir: Path) -> None:
             pd_frame(
                 [(metric_label(k), format_metric(k, v), metric_help(k)) for k, v in overall.items()],
                 ["Metric", "Value", "Meaning"],
-            )
+            ),
+            "model_metrics",
+            METRIC_COLUMNS,
         )
     if importance is not None:
         _chart(results.importance_figure(importance), "importance")
