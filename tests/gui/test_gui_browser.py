@@ -224,6 +224,12 @@ def load_example(pg, name: str) -> None:  # type: ignore[no-untyped-def]
     wait_value(pg, "Run name", name)
 
 
+#: Headline metric labels and values drawn narrower than their text (ellipsised).
+CUT_METRICS_JS = """() => [...document.querySelectorAll(
+    '[data-testid="stMetricValue"], [data-testid="stMetricValue"] *, [data-testid="stMetricLabel"] *')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
+
+
 def test_quickstart_from_the_example_picker_with_a_third_party_step_completes(page, gui: Gui):
     open_app(page, f"{gui.base}/new")  # every page answers its own URL
     page.get_by_text("Config valid").wait_for()
@@ -257,6 +263,11 @@ def test_quickstart_from_the_example_picker_with_a_third_party_step_completes(pa
     assert seen == sorted(seen), "the overall progress went backwards"
     assert "run completed" in wait_log_complete(page)
     assert_no_token(page, gui)
+    # the finished run's answer and headline figures in place, none of them cut off
+    body = " ".join(page.inner_text("body").split())
+    assert all(part in body for part in ("Opportunities: the 2.50x long", "Prediction: xgboost", "Strategy:"))
+    assert page.locator('[data-testid="stMetricValue"]').count() >= 5
+    assert not page.evaluate(CUT_METRICS_JS), "a headline figure is cut off"
 
     page.get_by_text("Open the results").click()
     page.wait_for_url("**/runs?run=*")

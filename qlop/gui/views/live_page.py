@@ -152,10 +152,9 @@ def answer_and_metrics(run_dir: Path | None) -> None:
     if lines:
         st.markdown("\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1)))
         st.caption("Out of sample, after leverage, margin, financing and costs.")
-    figures = results.headline(run_dir)
-    if figures:
-        for col, (label, value) in zip(st.columns(len(figures)), figures):
-            col.metric(label, value)
+    from qlop.gui.views.runs_page import headline_metrics
+
+    headline_metrics(results.headline(run_dir) or [])
     from qlop.gui.app import page
 
     st.page_link(page("runs"), label="Open the results", icon=":material/insights:", query_params={"run": run_dir.name})

@@ -119,10 +119,7 @@ def results_section(view: "RunView") -> None:
     if view.assumptions:
         st.markdown("**Assumptions:**")
         _table(pd_frame(view.assumptions, ["Assumption", "Value"]))
-    for row in range(0, len(view.headline), HEADLINE_PER_ROW):
-        figures = view.headline[row : row + HEADLINE_PER_ROW]
-        for col, (label, value) in zip(st.columns(HEADLINE_PER_ROW), figures):
-            col.metric(label, value)
+    headline_metrics(view.headline)
     if view.config_rows:
         section("config")
         _table(config_table(view.config_rows))
@@ -172,6 +169,14 @@ def results_section(view: "RunView") -> None:
         section("trade_results")
         _chart(trade_results_figure(view.trades), "trade_results")
         trade_list_section(view.trades)
+
+
+def headline_metrics(figures: list[tuple[str, str]]) -> None:
+    """The headline figures as metrics, :data:`HEADLINE_PER_ROW` to a row so none is cut off (the
+    Runs page and the Live page's finished run)."""
+    for row in range(0, len(figures), HEADLINE_PER_ROW):
+        for col, (label, value) in zip(st.columns(HEADLINE_PER_ROW), figures[row : row + HEADLINE_PER_ROW]):
+            col.metric(label, value)
 
 
 def pd_frame(rows: list[tuple[str, ...]], columns: list[str]) -> Any:
