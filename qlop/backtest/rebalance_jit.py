@@ -16,6 +16,19 @@ from qlop.backtest.rebalance_kernel import DUST_FRACTION, VOL_EPSILON
 
 
 @njit(cache=True, nogil=True)
+def skip_resize(delta, full_close, e_o, band, min_trade):
+    """Whether a resize by ``delta`` of notional at an open where the book is worth ``e_o`` is not
+    traded: no change, rounding noise (at most ``DUST_FRACTION`` of equity), or below the rebalance
+    band or the minimum trade. Closing a position is never skipped. One rule for both bar loops."""
+    if delta == 0.0:
+        return True
+    if full_close:
+        return False
+    size = abs(delta)
+    return size <= DUST_FRACTION * abs(e_o) or size < band * e_o or size < min_trade
+
+
+@njit(cache=True, nogil=True)
 def liquidate(k, kind, s, row, q, basis, marg, lc, cash, cross, fee_rate, min_comm, comm, f_out, f_i, fi_out):
     """Close ticker ``k`` at its last close; returns the new cash and writes fill ``f_i``."""
     p = lc[k]
@@ -138,11 +151,7 @@ def single_book(
             want = w * e_o if e_o > 0 else 0.0
             delta = want - cur
             full_close = want == 0.0 and q != 0.0
-            trade = delta != 0.0 and (full_close or abs(delta) > DUST_FRACTION * abs(e_o))
-            if trade and not full_close:
-                if abs(delta) < band * e_o or abs(delta) < min_trade:
-                    trade = False
-            if trade:
+            if not skip_resize(delta, full_close, e_o, band, min_trade):
                 dq = -q if full_close else delta / o
                 traded = abs(dq) * o
                 fee = max(comm * traded, min_comm) + slip * traded
@@ -426,11 +435,8 @@ def rebalance_books(
                         want = w * e_o if e_o > 0 else 0.0
                         delta = want - cur
                         full_close = want == 0.0 and q[k] != 0.0
-                        if delta == 0.0 or (not full_close and abs(delta) <= DUST_FRACTION * abs(e_o)):
+                        if skip_resize(delta, full_close, e_o, band, min_trade):
                             continue
-                        if not full_close:
-                            if abs(delta) < band * e_o or abs(delta) < min_trade:
-                                continue
                         dq = -q[k] if full_close else delta / o
                         traded = abs(dq) * o
                         fee = max(comm * traded, min_comm) + trade_rate * traded
